@@ -1,0 +1,32 @@
+/** All checks, one concern each, run in this order over the parsed script. */
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
+import type { Script } from '../syntax/ast.ts';
+import { adaptCheck } from './adapt.ts';
+import { augmentCheck } from './augment.ts';
+import { createContext, type Check, type CheckContext } from './context.ts';
+import { dataCheck } from './data.ts';
+import { duplicatesCheck } from './duplicates.ts';
+import { modelCheck } from './model.ts';
+import { namesCheck } from './names.ts';
+import { numbersCheck } from './numbers.ts';
+import { targetsCheck } from './targets.ts';
+import { trainabilityCheck } from './trainability.ts';
+
+export const CHECKS: readonly Check[] = [
+  modelCheck,
+  duplicatesCheck,
+  numbersCheck,
+  namesCheck,
+  targetsCheck,
+  augmentCheck,
+  adaptCheck,
+  dataCheck,
+  trainabilityCheck,
+];
+
+export function runChecks(script: Script): { context: CheckContext; diagnostics: Diagnostic[] } {
+  const context = createContext(script);
+  const diagnostics: Diagnostic[] = [];
+  for (const check of CHECKS) diagnostics.push(...check.run(context));
+  return { context, diagnostics };
+}

@@ -1,0 +1,110 @@
+/**
+ * The `tl` command line. Exit codes: 0 success (warnings allowed), 1 the script has errors or the
+ * job failed, 2 usage errors (unknown command or option, unreadable file).
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { compile } from '../compile.ts';
+import { hasErrors } from '../diagnostics/diagnostic.ts';
+import { diagnosticsToJson, formatDiagnostics } from '../diagnostics/print.ts';
+import { format } from '../format/format.ts';
+import { writeFileSync } from 'node:fs';
+
+export class UsageError extends Error {}
+
+function readSource(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new UsageError(`cannot read ${file}: ${reason}`);
+  }
+}
+
+function report(file: string, source: string, diagnostics: Parameters<typeof formatDiagnostics>[0]): void {
+  if (diagnostics.length === 0) return;
+  process.stderr.write(`${formatDiagnostics(diagnostics, { file, source, color: process.stderr.isTTY === true })}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('tl')
+    .description('TL: transfer learning as a language')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('check')
+    .description('check a script and print its diagnostics')
+    .argument('<file>', 'a .tl script, or - for standard input')
+    .option('--format <format>', 'text or json', 'text')
+    .action((file: string, opts: { format: string }) => {
+      if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format must be text or json, found '${opts.format}'`);
+      const source = readSource(file);
+      const { diagnostics } = compile(source);
+      if (opts.format === 'json') process.stdout.write(`${JSON.stringify(diagnosticsToJson(diagnostics, source, file), null, 2)}\n`);
+      else {
+        report(file, source, diagnostics);
+        const errors = diagnostics.filter((d) => d.severity === 'error').length;
+        const warnings = diagnostics.length - errors;
+        process.stderr.write(`${file}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`);
+      }
+      process.exitCode = hasErrors(diagnostics) ? 1 : 0;
+    });
+
+  program
+    .command('plan')
+    .description('compile a script and print its training plan as JSON')
+    .argument('<file>', 'a .tl script, or - for standard input')
+    .action((file: string) => {
+      const source = readSource(file);
+      const { plan, diagnostics } = compile(source);
+      report(file, source, diagnostics);
+      if (!plan) {
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    });
+
+  program
+    .command('fmt')
+    .description('print a script in canonical form')
+    .argument('<file>', 'a .tl script, or - for standard input')
+    .option('-w, --write', 'rewrite the file in place')
+    .option('--check', 'exit 1 when the file is not in canonical form')
+    .action((file: string, opts: { write?: boolean; check?: boolean }) => {
+      const source = readSource(file);
+      const { text, diagnostics } = format(source);
+      if (text === undefined) {
+        report(file, source, diagnostics);
+        process.exitCode = 1;
+        return;
+      }
+      if (opts.check) {
+        if (text !== source) process.stderr.write(`${file} is not formatted; run tl fmt --write ${file}\n`);
+        process.exitCode = text === source ? 0 : 1;
+      } else if (opts.write && file !== '-') writeFileSync(file, text);
+      else process.stdout.write(text);
+    });
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`tl: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}

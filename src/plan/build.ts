@@ -1,0 +1,225 @@
+/**
+ * AST -> plan. Runs only on scripts the checks passed, so every name here is known to be valid;
+ * its job is to resolve meaning (phases, trainability, defaults) and write all of it out.
+ */
+import { LineMap } from '../diagnostics/location.ts';
+import type { Span } from '../diagnostics/diagnostic.ts';
+import type { CheckContext } from '../checks/context.ts';
+import { resolveTrainability } from '../checks/trainability.ts';
+import { AUGMENT_OPS, DEFAULTS, PHASE_DEFAULTS } from '../checks/vocabulary.ts';
+import type { NumberNode, Setting, Statement, Word } from '../syntax/ast.ts';
+import { BLOCKS } from '../zoo/catalog.ts';
+import type {
+  Adapt, AugmentOp, Checkpoint, Data, EarlyStop, Freeze, Head, HeadLayer, Model, Optimizer, Origin, Phase, Plan, Schedule, Target, Weights,
+} from './schema.ts';
+import { PLAN_VERSION } from './schema.ts';
+
+export function buildPlan(ctx: CheckContext, source: string): Plan {
+  const lines = new LineMap(source);
+  const origin = (span: Span): Origin => ({ start: span.start, end: span.end, ...lines.position(span.start) });
+  const first = ctx.first.bind(ctx);
+  const use = ctx.use!;
+
+  const model = buildModel(ctx, origin);
+  const dataStmt = first('data');
+  const data: Data | null = dataStmt
+    ? {
+        format: /\.csv$/i.test(dataStmt.path.text) ? 'csv' : /(idx\d-ubyte|\.idx\d?)(\.gz)?$/i.test(dataStmt.path.text) ? 'idx' : 'folder',
+        path: dataStmt.path.text,
+        split: dataStmt.val ? 0 : (dataStmt.split?.value ?? DEFAULTS.split),
+        val: dataStmt.val?.text ?? null,
+        origin: origin(dataStmt.span),
+      }
+    : null;
+
+  const headStmt = first('head');
+  const head: Head = {
+    pooling: 'avg',
+    layers: (headStmt?.layers ?? []).map((l): HeadLayer =>
+      l.kind === 'dense'
+        ? { kind: 'dense', units: l.units.value, activation: (l.activation?.text ?? DEFAULTS.denseActivation) as 'relu', origin: origin(l.span) }
+        : { kind: 'dropout', rate: l.rate.value, origin: origin(l.span) },
+    ),
+    origin: headStmt ? origin(headStmt.span) : null,
+  };
+
+  const freezeStmt = first('freeze');
+  const freeze: Freeze = !freezeStmt
+    ? { kind: 'all', until: null, origin: null }
+    : freezeStmt.mode === 'until' && freezeStmt.target && !(freezeStmt.target.text === 'head' && !freezeStmt.target.quoted)
+      ? { kind: 'until', until: target(freezeStmt.target), origin: origin(freezeStmt.span) }
+      : { kind: freezeStmt.mode === 'until' ? 'all' : freezeStmt.mode, until: null, origin: origin(freezeStmt.span) };
+
+  const augment: AugmentOp[] = ctx.all('augment').flatMap((s) =>
+    s.ops.map((op) => {
+      const name = op.name.text as keyof typeof AUGMENT_OPS;
+      const spec = AUGMENT_OPS[name];
+      const value = op.arg ? ('value' in op.arg ? op.arg.value : op.arg.text) : spec.default;
+      return { op: name, [spec.field]: value, origin: origin(op.span) } as AugmentOp;
+    }),
+  );
+
+  const phases = buildPhases(ctx, origin);
+  const adaptStmt = first('adapt');
+  const earlyStmt = first('earlyStop');
+  const checkpointStmt = first('checkpoint');
+  const evaluateStmt = first('evaluate');
+  const exportStmt = first('export');
+
+  return {
+    version: PLAN_VERSION,
+    model,
+    data,
+    head,
+    freeze,
+    augment,
+    batchNorm: { frozen: 'inference', trainable: 'batch' },
+    phases,
+    adapt: adaptStmt ? buildAdapt(adaptStmt, origin) : null,
+    earlyStop: earlyStmt
+      ? {
+          patience: earlyStmt.patience?.value ?? DEFAULTS.earlyStopPatience,
+          monitor: (earlyStmt.monitor?.text ?? DEFAULTS.monitor) as EarlyStop['monitor'],
+          restoreBest: true,
+          origin: origin(earlyStmt.span),
+        }
+      : null,
+    checkpoint: checkpointStmt ? buildCheckpoint(checkpointStmt, origin) : null,
+    seed: first('seed')?.value.value ?? DEFAULTS.seed,
+    evaluate: evaluateStmt ? { path: evaluateStmt.path.text, origin: origin(evaluateStmt.span) } : null,
+    export: exportStmt ? { path: exportStmt.path.text, origin: origin(exportStmt.span) } : null,
+  };
+
+  function buildModel(c: CheckContext, at: (s: Span) => Origin): Model {
+    const cut = use.cut ? target(use.cut) : null;
+    if (c.zoo) {
+      const weights: Weights = weightsOf(use.weights) ?? (c.zoo.imagenet === 'unavailable' ? { kind: 'none' } : { kind: 'imagenet' });
+      return { kind: 'zoo', name: c.zoo.name, weights, input: use.input?.value ?? c.zoo.input, cut, origin: at(use.span) };
+    }
+    return { kind: 'file', path: use.model.text, weights: weightsOf(use.weights) ?? { kind: 'own' }, input: use.input?.value ?? null, cut, origin: at(use.span) };
+  }
+}
+
+function target(word: Word): Target {
+  return word.quoted ? { kind: 'layer', layer: word.text } : { kind: 'block', block: word.text };
+}
+
+function weightsOf(word: Word | undefined): Weights | undefined {
+  if (!word) return undefined;
+  if (word.quoted) return { kind: 'file', path: word.text };
+  return word.text === 'none' ? { kind: 'none' } : { kind: 'imagenet' };
+}
+
+interface PhaseSettings {
+  epochs: number;
+  lr: number;
+  batch: number;
+  optimizer: Optimizer;
+  schedule: Schedule;
+  decay: number | null;
+}
+
+function optimizerOf(name: string, momentum: NumberNode | undefined): Optimizer {
+  if (name === 'sgd') return { kind: 'sgd', momentum: momentum?.value ?? DEFAULTS.sgdMomentum };
+  if (name === 'rmsprop') return { kind: 'rmsprop', rho: 0.9, momentum: momentum?.value ?? DEFAULTS.rmspropMomentum, epsilon: 1e-7 };
+  return { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+}
+
+function scheduleOf(s: Extract<Setting, { kind: 'schedule' }>): Schedule {
+  const warmup = s.warmup?.value ?? 0;
+  if (s.name.text === 'cosine') return { kind: 'cosine', minLr: s.min?.value ?? DEFAULTS.cosineMin, warmup };
+  if (s.name.text === 'step') return { kind: 'step', every: s.every?.value ?? DEFAULTS.stepEvery, gamma: s.gamma?.value ?? DEFAULTS.stepGamma, warmup };
+  return { kind: 'constant', warmup };
+}
+
+function apply(settings: PhaseSettings, s: Setting): PhaseSettings {
+  switch (s.kind) {
+    case 'epochs':
+      return { ...settings, epochs: s.value.value };
+    case 'lr':
+      return { ...settings, lr: s.value.value };
+    case 'batch':
+      return { ...settings, batch: s.value.value };
+    case 'optimizer':
+      return { ...settings, optimizer: optimizerOf(s.name.text, s.momentum) };
+    case 'schedule':
+      return { ...settings, schedule: scheduleOf(s) };
+  }
+}
+
+/** Head at 1, then each block from deep to shallow `decay` times the one above it. */
+function multipliers(trainable: readonly string[], layers: readonly string[], decay: number | null): Record<string, number> | null {
+  if (decay === null) return null;
+  const out: Record<string, number> = { head: 1 };
+  for (const unit of trainable) {
+    const b = BLOCKS.indexOf(unit as (typeof BLOCKS)[number]);
+    if (b >= 0) out[unit] = Number((decay ** (BLOCKS.length - b)).toPrecision(12));
+  }
+  for (const layer of layers) out[layer] = Math.min(...Object.values(out));
+  return out;
+}
+
+function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
+  const training = resolveTrainability(ctx).phases;
+  let settings: PhaseSettings = {
+    epochs: PHASE_DEFAULTS.epochs,
+    lr: PHASE_DEFAULTS.lr,
+    batch: PHASE_DEFAULTS.batch,
+    optimizer: optimizerOf(PHASE_DEFAULTS.optimizer, undefined),
+    schedule: { kind: 'constant', warmup: 0 },
+    decay: null,
+  };
+  const topLevel = ctx.script.statements.filter((s): s is Extract<Statement, { kind: 'setting' }> => s.kind === 'setting');
+  for (const s of topLevel) settings = apply(settings, s.setting);
+
+  const phaseStmts = ctx.all('phase');
+  const phases: Phase[] = [];
+  for (let p = 0; p <= phaseStmts.length; p++) {
+    const stmt = phaseStmts[p - 1];
+    if (stmt) {
+      for (const s of stmt.settings) settings = apply(settings, s);
+      if (stmt.decay) settings = { ...settings, decay: stmt.decay.value };
+    }
+    const t = training[p]!;
+    phases.push({
+      name: stmt?.name?.text ?? (p === 0 ? 'warmup' : `phase${p + 1}`),
+      epochs: settings.epochs,
+      lr: settings.lr,
+      batch: settings.batch,
+      optimizer: settings.optimizer,
+      schedule: settings.schedule,
+      trainable: t.trainable,
+      frozenThrough: t.frozenThrough,
+      trainableLayers: t.trainableLayers,
+      lrMultipliers: multipliers(t.trainable, t.trainableLayers, settings.decay),
+      origin: stmt ? origin(stmt.span) : null,
+    });
+  }
+  return phases;
+}
+
+function buildAdapt(s: Extract<Statement, { kind: 'adapt' }>, origin: (s: Span) => Origin): Adapt {
+  const target = s.target!.text;
+  const at = origin(s.span);
+  switch (s.method.text) {
+    case 'adabn':
+      return { method: 'adabn', target, at: (s.at?.text ?? DEFAULTS.adabnAt) as 'end' | 'phase', origin: at };
+    case 'coral':
+      return { method: 'coral', target, weight: s.weight?.value ?? DEFAULTS.adaptWeight, origin: at };
+    case 'dann':
+      return { method: 'dann', target, weight: s.weight?.value ?? DEFAULTS.adaptWeight, origin: at };
+    default:
+      return {
+        method: 'pseudolabel',
+        target,
+        threshold: s.threshold?.value ?? DEFAULTS.pseudolabelThreshold,
+        rounds: s.rounds?.value ?? DEFAULTS.pseudolabelRounds,
+        origin: at,
+      };
+  }
+}
+
+function buildCheckpoint(s: Extract<Statement, { kind: 'checkpoint' }>, origin: (s: Span) => Origin): Checkpoint {
+  if (s.every) return { kind: 'every', epochs: s.every.value, origin: origin(s.span) };
+  return { kind: 'best', monitor: (s.monitor?.text ?? DEFAULTS.monitor) as 'val_loss', origin: origin(s.span) };
+}

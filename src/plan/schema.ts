@@ -1,0 +1,226 @@
+/**
+ * The training plan: the compiler's output and the executor's only input.
+ *
+ * Plain JSON, versioned, every default written out, every node keeping the
+ * `origin` span of the statement it came from so a runtime failure can point
+ * back into the .tl source. This zod schema is the source of truth: the
+ * TypeScript types are inferred from it and `plan.schema.json` is generated
+ * from it (`npm run grammar`).
+ */
+import { z } from 'zod';
+
+export const PLAN_VERSION = 1 as const;
+
+/** Byte offsets into the source (end exclusive) plus the 1-based line/column of `start`. */
+export const Origin = z
+  .object({
+    start: z.number().int().nonnegative(),
+    end: z.number().int().nonnegative(),
+    line: z.number().int().positive(),
+    column: z.number().int().positive(),
+  })
+  .readonly();
+export type Origin = z.infer<typeof Origin>;
+
+/** A place in the base network: one of the coarse blocks, or a native (Keras) layer name. */
+export const Target = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('block'), block: z.string() }).readonly(),
+  z.object({ kind: z.literal('layer'), layer: z.string() }).readonly(),
+]);
+export type Target = z.infer<typeof Target>;
+
+export const Weights = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('imagenet') }).readonly(),
+  z.object({ kind: z.literal('none') }).readonly(),
+  z.object({ kind: z.literal('file'), path: z.string() }).readonly(),
+  /** The weights saved with a user's own model (`use "path/model.json"`). */
+  z.object({ kind: z.literal('own') }).readonly(),
+]);
+export type Weights = z.infer<typeof Weights>;
+
+export const Model = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('zoo'),
+      name: z.string(),
+      weights: Weights,
+      input: z.number().int().positive(),
+      cut: Target.nullable(),
+      origin: Origin,
+    })
+    .readonly(),
+  z
+    .object({
+      kind: z.literal('file'),
+      path: z.string(),
+      weights: Weights,
+      /** null: the model's own input size. */
+      input: z.number().int().positive().nullable(),
+      cut: Target.nullable(),
+      origin: Origin,
+    })
+    .readonly(),
+]);
+export type Model = z.infer<typeof Model>;
+
+export const Data = z
+  .object({
+    /** folder: one sub-folder per class; csv: a path,label manifest; idx: MNIST-style IDX image + label files. */
+    format: z.enum(['folder', 'csv', 'idx']),
+    path: z.string(),
+    /** Fraction of the training data held out for validation (0 when `val` is given). */
+    split: z.number().min(0).lt(1),
+    val: z.string().nullable(),
+    origin: Origin,
+  })
+  .readonly();
+export type Data = z.infer<typeof Data>;
+
+export const HeadLayer = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('dense'),
+      units: z.number().int().positive(),
+      activation: z.enum(['relu', 'gelu', 'tanh', 'sigmoid', 'elu', 'selu', 'swish', 'linear']),
+      origin: Origin,
+    })
+    .readonly(),
+  z.object({ kind: z.literal('dropout'), rate: z.number().min(0).lt(1), origin: Origin }).readonly(),
+]);
+export type HeadLayer = z.infer<typeof HeadLayer>;
+
+export const Head = z
+  .object({
+    /** Global average pooling of the base's last feature map, then `layers`, then a softmax over the classes. */
+    pooling: z.literal('avg'),
+    layers: z.array(HeadLayer).readonly(),
+    origin: Origin.nullable(),
+  })
+  .readonly();
+export type Head = z.infer<typeof Head>;
+
+export const Freeze = z
+  .object({
+    kind: z.enum(['all', 'none', 'until']),
+    /** Set for `until`: base layers up to and including the end of this block or layer start frozen. */
+    until: Target.nullable(),
+    origin: Origin.nullable(),
+  })
+  .readonly();
+export type Freeze = z.infer<typeof Freeze>;
+
+const withOrigin = { origin: Origin };
+export const AugmentOp = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('flip'), mode: z.enum(['horizontal', 'vertical', 'both']), ...withOrigin }).readonly(),
+  z.object({ op: z.literal('rotate'), degrees: z.number().positive().max(180), ...withOrigin }).readonly(),
+  z.object({ op: z.literal('zoom'), factor: z.number().positive().lt(1), ...withOrigin }).readonly(),
+  z.object({ op: z.literal('translate'), fraction: z.number().positive().lt(1), ...withOrigin }).readonly(),
+  z.object({ op: z.literal('brightness'), delta: z.number().positive().max(1), ...withOrigin }).readonly(),
+  z.object({ op: z.literal('contrast'), factor: z.number().positive().lt(1), ...withOrigin }).readonly(),
+  z.object({ op: z.literal('crop'), fraction: z.number().positive().lt(1), ...withOrigin }).readonly(),
+  z.object({ op: z.literal('noise'), stddev: z.number().positive().max(1), ...withOrigin }).readonly(),
+  z.object({ op: z.literal('mixup'), alpha: z.number().positive(), ...withOrigin }).readonly(),
+  z.object({ op: z.literal('cutmix'), alpha: z.number().positive(), ...withOrigin }).readonly(),
+]);
+export type AugmentOp = z.infer<typeof AugmentOp>;
+
+export const Optimizer = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('adam'), beta1: z.number(), beta2: z.number(), epsilon: z.number() }).readonly(),
+  z.object({ kind: z.literal('sgd'), momentum: z.number().min(0).lt(1) }).readonly(),
+  z.object({ kind: z.literal('rmsprop'), rho: z.number(), momentum: z.number().min(0).lt(1), epsilon: z.number() }).readonly(),
+]);
+export type Optimizer = z.infer<typeof Optimizer>;
+
+/** Learning-rate schedules over a phase's epochs; `warmup` epochs ramp linearly (per batch) from 0 to `lr`. */
+export const Schedule = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('constant'), warmup: z.number().int().nonnegative() }).readonly(),
+  z.object({ kind: z.literal('cosine'), minLr: z.number().nonnegative(), warmup: z.number().int().nonnegative() }).readonly(),
+  z
+    .object({
+      kind: z.literal('step'),
+      every: z.number().int().positive(),
+      gamma: z.number().positive().max(1),
+      warmup: z.number().int().nonnegative(),
+    })
+    .readonly(),
+]);
+export type Schedule = z.infer<typeof Schedule>;
+
+export const Phase = z
+  .object({
+    name: z.string(),
+    epochs: z.number().int().nonnegative(),
+    lr: z.number().positive(),
+    batch: z.number().int().positive(),
+    optimizer: Optimizer,
+    schedule: Schedule,
+    /** What trains in this phase: coarse blocks of the base (`block1`..`block5`) and `head`, shallow to deep. */
+    trainable: z.array(z.string()).readonly(),
+    /**
+     * Set when a `freeze until "layer"` boundary falls inside a trainable block: base layers up to and
+     * including this one stay frozen in this phase even though their block is listed in `trainable`.
+     */
+    frozenThrough: z.string().nullable(),
+    /** Layers this phase names in `unfreeze` by their native name (their block need not be listed). */
+    trainableLayers: z.array(z.string()).readonly(),
+    /** Per-unit learning-rate factors (discriminative rates from `decay`); null: every unit uses `lr`. */
+    lrMultipliers: z.record(z.string(), z.number().positive()).nullable(),
+    origin: Origin.nullable(),
+  })
+  .readonly();
+export type Phase = z.infer<typeof Phase>;
+
+export const Adapt = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('adabn'), target: z.string(), at: z.enum(['end', 'phase']), ...withOrigin }).readonly(),
+  z.object({ method: z.literal('coral'), target: z.string(), weight: z.number().positive(), ...withOrigin }).readonly(),
+  z.object({ method: z.literal('dann'), target: z.string(), weight: z.number().positive(), ...withOrigin }).readonly(),
+  z
+    .object({
+      method: z.literal('pseudolabel'),
+      target: z.string(),
+      threshold: z.number().gt(0).lt(1),
+      rounds: z.number().int().positive(),
+      ...withOrigin,
+    })
+    .readonly(),
+]);
+export type Adapt = z.infer<typeof Adapt>;
+
+export const EarlyStop = z
+  .object({
+    patience: z.number().int().positive(),
+    monitor: z.enum(['val_loss', 'val_accuracy']),
+    restoreBest: z.boolean(),
+    origin: Origin,
+  })
+  .readonly();
+export type EarlyStop = z.infer<typeof EarlyStop>;
+
+export const Checkpoint = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('best'), monitor: z.enum(['val_loss', 'val_accuracy']), ...withOrigin }).readonly(),
+  z.object({ kind: z.literal('every'), epochs: z.number().int().positive(), ...withOrigin }).readonly(),
+]);
+export type Checkpoint = z.infer<typeof Checkpoint>;
+
+export const PathNode = z.object({ path: z.string(), ...withOrigin }).readonly();
+
+export const Plan = z
+  .object({
+    version: z.literal(PLAN_VERSION),
+    model: Model,
+    data: Data.nullable(),
+    head: Head,
+    freeze: Freeze,
+    augment: z.array(AugmentOp).readonly(),
+    /** Frozen BatchNorm runs in inference mode (Keras' policy); trainable BatchNorm uses batch statistics. */
+    batchNorm: z.object({ frozen: z.literal('inference'), trainable: z.literal('batch') }).readonly(),
+    phases: z.array(Phase).min(1).readonly(),
+    adapt: Adapt.nullable(),
+    earlyStop: EarlyStop.nullable(),
+    checkpoint: Checkpoint.nullable(),
+    seed: z.number().int().nonnegative(),
+    evaluate: PathNode.nullable(),
+    export: PathNode.nullable(),
+  })
+  .readonly();
+export type Plan = z.infer<typeof Plan>;

@@ -1,0 +1,106 @@
+/**
+ * The typed syntax tree of a script: what was written, where, before any meaning is checked.
+ * Every node keeps its `span`; optional fields are the options a statement may leave out.
+ */
+import type { Span } from '../diagnostics/diagnostic.ts';
+
+/** A word or quoted string as written; `text` is unescaped for strings. */
+export interface Word {
+  readonly text: string;
+  readonly quoted: boolean;
+  readonly span: Span;
+}
+
+export interface NumberNode {
+  readonly value: number;
+  readonly text: string;
+  readonly span: Span;
+}
+
+export type Setting =
+  | { readonly kind: 'epochs'; readonly value: NumberNode; readonly span: Span }
+  | { readonly kind: 'lr'; readonly value: NumberNode; readonly span: Span }
+  | { readonly kind: 'batch'; readonly value: NumberNode; readonly span: Span }
+  | { readonly kind: 'optimizer'; readonly name: Word; readonly momentum?: NumberNode; readonly span: Span }
+  | {
+      readonly kind: 'schedule';
+      readonly name: Word;
+      readonly warmup?: NumberNode;
+      readonly min?: NumberNode;
+      readonly every?: NumberNode;
+      readonly gamma?: NumberNode;
+      readonly span: Span;
+    };
+
+export type HeadLayerNode =
+  | { readonly kind: 'dense'; readonly units: NumberNode; readonly activation?: Word; readonly span: Span }
+  | { readonly kind: 'dropout'; readonly rate: NumberNode; readonly span: Span };
+
+export interface AugmentOpNode {
+  readonly name: Word;
+  readonly arg?: NumberNode | Word;
+  readonly span: Span;
+}
+
+export interface UnfreezeNode {
+  readonly all: boolean;
+  readonly targets: readonly Word[];
+  readonly span: Span;
+}
+
+export type Statement =
+  | {
+      readonly kind: 'use';
+      readonly model: Word;
+      readonly weights?: Word;
+      readonly input?: NumberNode;
+      readonly cut?: Word;
+      readonly span: Span;
+    }
+  | { readonly kind: 'data'; readonly path: Word; readonly split?: NumberNode; readonly val?: Word; readonly span: Span }
+  | { readonly kind: 'head'; readonly layers: readonly HeadLayerNode[]; readonly span: Span }
+  | { readonly kind: 'freeze'; readonly mode: 'all' | 'none' | 'until'; readonly target?: Word; readonly span: Span }
+  | { readonly kind: 'augment'; readonly ops: readonly AugmentOpNode[]; readonly span: Span }
+  | { readonly kind: 'setting'; readonly setting: Setting; readonly span: Span }
+  | {
+      readonly kind: 'phase';
+      readonly name?: Word;
+      readonly settings: readonly Setting[];
+      readonly unfreeze: readonly UnfreezeNode[];
+      readonly decay?: NumberNode;
+      readonly span: Span;
+    }
+  | {
+      readonly kind: 'adapt';
+      readonly method: Word;
+      readonly weight?: NumberNode;
+      readonly threshold?: NumberNode;
+      readonly rounds?: NumberNode;
+      readonly target?: Word;
+      readonly at?: Word;
+      readonly span: Span;
+    }
+  | { readonly kind: 'earlyStop'; readonly patience?: NumberNode; readonly monitor?: Word; readonly span: Span }
+  | {
+      readonly kind: 'checkpoint';
+      /** `best`, or whatever word was written instead (checked later); absent for `every N`. */
+      readonly mode?: Word;
+      readonly every?: NumberNode;
+      readonly monitor?: Word;
+      readonly span: Span;
+    }
+  | { readonly kind: 'seed'; readonly value: NumberNode; readonly span: Span }
+  | { readonly kind: 'evaluate'; readonly path: Word; readonly span: Span }
+  | { readonly kind: 'export'; readonly path: Word; readonly span: Span };
+
+export type StatementKind = Statement['kind'];
+
+export interface Comment {
+  readonly text: string;
+  readonly span: Span;
+}
+
+export interface Script {
+  readonly statements: readonly Statement[];
+  readonly comments: readonly Comment[];
+}

@@ -1,0 +1,163 @@
+/**
+ * Source text -> AST. Lexes the whole script, splits it into statements at `;` and line ends (a line
+ * ending in `,` continues), parses each statement on its own so one error never hides the next, and
+ * reports every problem as a diagnostic with a span. Never throws on any input.
+ */
+import type { IRecognitionException, IToken } from 'chevrotain';
+import { TlParser } from '../../grammar/parser.ts';
+import { STATEMENT_KEYWORDS, StringLiteral, TlLexer } from '../../grammar/tokens.ts';
+import { error, type Diagnostic, type Span } from '../diagnostics/diagnostic.ts';
+import { didYouMean, quoteList } from '../diagnostics/suggest.ts';
+import type { Comment, Script, Statement } from './ast.ts';
+import { messageProvider, describeToken } from './parse-messages.ts';
+import { tokenSpan, toStatement } from './to-ast.ts';
+
+/** Past this many, further syntax errors only add noise (think of a binary file passed by mistake). */
+export const MAX_SYNTAX_DIAGNOSTICS = 50;
+
+let sharedParser: TlParser | undefined;
+function parser(): TlParser {
+  sharedParser ??= new TlParser({ errorMessageProvider: messageProvider });
+  return sharedParser;
+}
+
+/** The options each statement accepts after its fixed part, for "expected ..." messages. */
+const STATEMENT_OPTIONS: Record<string, readonly string[]> = {
+  use: ['weights', 'input', 'cut'],
+  data: ['split', 'val'],
+  head: ['dense', 'dropout'],
+  augment: ["','"],
+  phase: ['epochs', 'lr', 'batch', 'optimizer', 'schedule', 'unfreeze', 'decay'],
+  adapt: ['target', 'weight', 'threshold', 'rounds', 'at'],
+  early: ['patience', 'monitor'],
+  checkpoint: ['monitor'],
+  optimizer: ['momentum'],
+  schedule: ['warmup', 'min', 'every', 'gamma'],
+};
+
+export interface ParseResult {
+  readonly script: Script;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function parse(source: string): ParseResult {
+  const diagnostics: Diagnostic[] = [];
+  const lexed = TlLexer.tokenize(source);
+
+  for (const e of lexed.errors) {
+    const ch = source.slice(e.offset, e.offset + e.length);
+    const shown = [...ch].slice(0, 8).map(printable).join('');
+    diagnostics.push(
+      error('stray-character', `unexpected character${ch.length > 1 ? 's' : ''} '${shown}'${ch.length > 8 ? '...' : ''}; TL scripts use names, numbers, "strings", ',' and ';'`, {
+        start: e.offset,
+        end: e.offset + e.length,
+      }),
+    );
+  }
+
+  const tokens = lexed.tokens.map((t): IToken => {
+    if (t.tokenType.name !== 'UnterminatedString') return t;
+    diagnostics.push(
+      error('unterminated-string', `string is not closed; add '"' before the end of the line`, tokenSpan(t)),
+    );
+    return { ...t, tokenType: StringLiteral, tokenTypeIdx: StringLiteral.tokenTypeIdx! };
+  });
+
+  const statements: Statement[] = [];
+  for (const group of splitStatements(tokens)) {
+    if (diagnostics.length >= MAX_SYNTAX_DIAGNOSTICS) break;
+    const statement = parseStatement(group, diagnostics);
+    if (statement) statements.push(statement);
+  }
+  if (diagnostics.length >= MAX_SYNTAX_DIAGNOSTICS) {
+    diagnostics.length = MAX_SYNTAX_DIAGNOSTICS;
+    const last = diagnostics[diagnostics.length - 1]!;
+    diagnostics.push(error('too-many-errors', `stopped after ${MAX_SYNTAX_DIAGNOSTICS} syntax errors; is this a TL script?`, last.span));
+  }
+
+  const comments: Comment[] = (lexed.groups['comments'] ?? []).map((t) => ({ text: t.image, span: tokenSpan(t) }));
+  return { script: { statements, comments }, diagnostics };
+}
+
+function printable(ch: string): string {
+  const code = ch.codePointAt(0) ?? 0;
+  return code < 32 || code === 127 ? `\\u${code.toString(16).padStart(4, '0')}` : ch;
+}
+
+/** Statements end at `;` or a line end, except a line end right after `,` (a list goes on). */
+function* splitStatements(tokens: readonly IToken[]): Generator<IToken[]> {
+  let current: IToken[] = [];
+  for (const t of tokens) {
+    const kind = t.tokenType.name;
+    if (kind === 'Semicolon' || kind === 'Newline') {
+      if (kind === 'Newline' && current[current.length - 1]?.tokenType.name === 'Comma') continue;
+      if (current.length > 0) yield current;
+      current = [];
+    } else current.push(t);
+  }
+  if (current.length > 0) yield current;
+}
+
+function parseStatement(tokens: IToken[], diagnostics: Diagnostic[]): Statement | undefined {
+  const first = tokens[0]!;
+  const last = tokens[tokens.length - 1]!;
+  const span: Span = { start: first.startOffset, end: tokenSpan(last).end };
+  const keyword = first.image;
+
+  if (!(STATEMENT_KEYWORDS as readonly string[]).includes(keyword)) {
+    const what = first.tokenType.name === 'Identifier' || first.tokenType.name.startsWith('Kw_') ? `'${keyword}'` : describeToken(first);
+    diagnostics.push(
+      error(
+        'unknown-statement',
+        `expected a statement (${quoteList([...STATEMENT_KEYWORDS.filter((k) => k !== 'early'), 'early stop'])}), found ${what}${didYouMean(keyword, STATEMENT_KEYWORDS)}`,
+        tokenSpan(first),
+      ),
+    );
+    return undefined;
+  }
+
+  const p = parser();
+  p.input = tokens;
+  p.singleStatement();
+  const problem = p.errors[0];
+  if (problem) {
+    diagnostics.push(syntaxError(problem, keyword, tokens));
+    return undefined;
+  }
+  const local: Diagnostic[] = [];
+  const statement = toStatement(tokens, span, local);
+  diagnostics.push(...local);
+  return statement;
+}
+
+function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]): Diagnostic {
+  const found = e.token;
+  const atEnd = found.tokenType.name === 'EOF' || Number.isNaN(found.startOffset);
+  const previous = (e as IRecognitionException & { previousToken?: IToken }).previousToken ?? tokens[tokens.length - 1]!;
+  const span: Span = atEnd
+    ? { start: tokenSpan(previous).end, end: tokenSpan(previous).end }
+    : tokenSpan(found);
+
+  // A word the statement does not take: name the statement's options and suggest the nearest.
+  if (!atEnd && e.message.startsWith('expected the end of the statement')) {
+    const scope = optionScope(keyword, tokens, found);
+    const options = STATEMENT_OPTIONS[scope] ?? [];
+    const list = options.length > 0 ? `${quoteList(options)} or the end of the statement` : 'the end of the statement';
+    return error(
+      'unexpected-token',
+      `unexpected ${describeToken(found)} in '${keyword === 'early' ? 'early stop' : keyword}'; expected ${list}${found.tokenType.name === 'Identifier' ? didYouMean(found.image, options) : ''}`,
+      span,
+    );
+  }
+  const where = e.message.includes(`after '${keyword}'`) ? '' : ` in '${keyword === 'early' ? 'early stop' : keyword}'`;
+  return error(atEnd ? 'missing-argument' : 'unexpected-token', `${e.message}${where}`, span);
+}
+
+/** Options after `optimizer` / `schedule` belong to that setting rather than to the statement. */
+function optionScope(keyword: string, tokens: IToken[], found: IToken): string {
+  for (let i = tokens.indexOf(found) - 1; i > 0; i--) {
+    const image = tokens[i]!.image;
+    if (image === 'optimizer' || image === 'schedule') return keyword === 'phase' ? 'phase' : image;
+  }
+  return keyword;
+}

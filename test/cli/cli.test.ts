@@ -1,0 +1,78 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Plan } from '../../src/plan/schema.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'tl-cli-'));
+
+/** Runs the real `tl` binary (bin/tl.js over the built dist/), as a user would. */
+function tl(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [join(root, 'bin/tl.js'), ...args], { cwd: root, input, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function script(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('tl check', () => {
+  it('exits 0 on a clean script', () => {
+    const r = tl(['check', 'examples/quickstart.tl']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('0 errors');
+  });
+
+  it('exits 1 and prints file:line:col, the line and a caret', () => {
+    const file = script('bad.tl', 'use tiny\nfreeze until blok4\n');
+    const r = tl(['check', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}:2:14: error unknown-block: unknown block 'blok4'`);
+    expect(r.stderr).toContain('2 | freeze until blok4\n                 ^^^^^');
+  });
+
+  it('prints JSON diagnostics with --format json', () => {
+    const r = tl(['check', '--format', 'json', '-'], 'use tiny\nlr 0\n');
+    expect(r.code).toBe(1);
+    const [d] = JSON.parse(r.stdout) as { code: string; line: number; column: number; severity: string }[];
+    expect(d).toMatchObject({ code: 'lr-not-positive', line: 2, column: 4, severity: 'error' });
+  });
+
+  it('exits 2 on usage errors', () => {
+    expect(tl(['check', join(dir, 'missing.tl')]).code).toBe(2);
+    expect(tl(['check']).code).toBe(2);
+    expect(tl(['frobnicate']).code).toBe(2);
+    expect(tl(['check', '--format', 'xml', 'examples/quickstart.tl']).code).toBe(2);
+  });
+});
+
+describe('tl plan', () => {
+  it('prints a valid plan on stdout', () => {
+    const r = tl(['plan', 'examples/resnet50-two-phase.tl']);
+    expect(r.code).toBe(0);
+    const plan = Plan.parse(JSON.parse(r.stdout));
+    expect(plan.phases.map((p) => p.trainable)).toEqual([['head'], ['block5', 'head']]);
+  });
+
+  it('prints nothing on stdout and exits 1 when the script has errors', () => {
+    const r = tl(['plan', '-'], 'use resnt50');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain("did you mean 'resnet50'?");
+  });
+});
+
+describe('tl fmt', () => {
+  it('prints the canonical form, and --write rewrites the file', () => {
+    const file = script('fmt.tl', 'use tiny;epochs 3 # three\n');
+    expect(tl(['fmt', file]).stdout).toBe('use tiny\nepochs 3  # three\n');
+    expect(tl(['fmt', '--check', file]).code).toBe(1);
+    expect(tl(['fmt', '--write', file]).code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe('use tiny\nepochs 3  # three\n');
+    expect(tl(['fmt', '--check', file]).code).toBe(0);
+  });
+});

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile.ts';
+import { formatDiagnostic } from '../../src/diagnostics/print.ts';
+import { DIAGNOSTIC_CODES } from '../../src/diagnostics/codes.ts';
+
+/** One row per diagnostic code: a script that raises it, and the corrected script that does not. */
+const CASES: [code: string, bad: string, good: string][] = [
+  ['stray-character', 'use tiny @', 'use tiny'],
+  ['unterminated-string', 'use tiny; data "x', 'use tiny; data "x"'],
+  ['unexpected-token', 'use tiny wieghts none', 'use tiny weights none'],
+  ['missing-argument', 'use tiny; epochs', 'use tiny; epochs 3'],
+  ['unknown-statement', 'use tiny; frezee all', 'use tiny; freeze all'],
+  ['option-repeated', 'use tiny input 32 input 64', 'use tiny input 64'],
+  ['missing-use', 'epochs 3', 'use tiny; epochs 3'],
+  ['unknown-model', 'use resnet5O', 'use resnet50'],
+  ['bad-model-path', 'use "models/net.bin"', 'use "models/net/model.json"'],
+  ['unknown-weights', 'use resnet50 weights imagenet21k', 'use resnet50 weights imagenet'],
+  ['weights-unavailable', 'use tiny weights imagenet', 'use tiny weights none'],
+  ['duplicate-statement', 'use tiny; seed 1; seed 2', 'use tiny; seed 2'],
+  ['bad-number', 'use tiny; epochs 2.5', 'use tiny; epochs 2'],
+  ['lr-not-positive', 'use tiny; lr 0', 'use tiny; lr 1e-3'],
+  ['lr-absurd', 'use tiny; lr 5', 'use tiny; lr 0.01'],
+  ['lr-high', 'use tiny; lr 0.5', 'use tiny; lr 0.01'],
+  ['unknown-optimizer', 'use tiny; optimizer adamw', 'use tiny; optimizer adam'],
+  ['unknown-schedule', 'use tiny; schedule cosin', 'use tiny; schedule cosine'],
+  ['option-not-applicable', 'use tiny; schedule constant min 0.1', 'use tiny; schedule cosine min 0.1'],
+  ['unknown-activation', 'use tiny; head dense 8 rellu', 'use tiny; head dense 8 relu'],
+  ['unknown-monitor', 'use tiny; early stop monitor accuracy', 'use tiny; early stop monitor val_accuracy'],
+  ['unknown-checkpoint', 'use tiny; checkpoint last', 'use tiny; checkpoint best'],
+  ['unknown-block', 'use tiny; freeze until block9', 'use tiny; freeze until block4'],
+  ['unknown-layer', 'use resnet50; freeze until "conv4_block9_out"', 'use resnet50; freeze until "conv4_block6_out"'],
+  ['block-after-cut', 'use resnet50 cut block3; freeze until block4', 'use resnet50 cut block3; freeze until block2'],
+  ['unknown-augment', 'use tiny; augment flipp', 'use tiny; augment flip'],
+  ['bad-augment-arg', 'use tiny; augment rotate 400', 'use tiny; augment rotate 40'],
+  ['duplicate-augment', 'use tiny; augment flip, flip', 'use tiny; augment flip'],
+  ['unknown-adapt-method', 'use tiny; adapt mmd target "t"', 'use tiny; adapt coral target "t"'],
+  ['adapt-missing-target', 'use tiny; adapt coral', 'use tiny; adapt coral target "t"'],
+  ['adapt-no-batchnorm', 'use vgg16; adapt adabn target "t"', 'use resnet50; adapt adabn target "t"'],
+  ['bad-option', 'use tiny; adapt adabn at start target "t"', 'use tiny; adapt adabn at phase target "t"'],
+  ['bad-path', 'use tiny; data ""', 'use tiny; data "d"'],
+  ['missing-data', 'use tiny', 'use tiny; data "d"'],
+  ['split-ignored', 'use tiny; data "d" split 0.2 val "v"', 'use tiny; data "d" val "v"'],
+  ['already-trainable', 'use tiny; phase unfreeze block5; phase unfreeze block5 lr 1e-5', 'use tiny; phase unfreeze block5; phase unfreeze block4 lr 1e-5'],
+  ['empty-phase', 'use tiny; phase', 'use tiny; phase lr 1e-4'],
+  ['duplicate-phase-name', 'use tiny; phase a lr 1e-4; phase a lr 1e-5', 'use tiny; phase a lr 1e-4; phase b lr 1e-5'],
+  ['unfreeze-below-frozen-layer', 'use resnet50; freeze until "conv4_block2_out"; phase unfreeze block3', 'use resnet50; freeze until "conv4_block2_out"; phase unfreeze block3, block4'],
+];
+
+describe('every diagnostic code has a failing and a passing case', () => {
+  for (const [code, bad, good] of CASES) {
+    it(code, () => {
+      expect(compile(bad).diagnostics.map((d) => d.code)).toContain(code);
+      expect(compile(good).diagnostics.map((d) => d.code)).not.toContain(code);
+    });
+  }
+
+  it('covers every documented code (too-many-errors aside, tested in fuzz)', () => {
+    const tested = new Set(CASES.map(([c]) => c));
+    expect(DIAGNOSTIC_CODES.map((c) => c.code).filter((c) => !tested.has(c) && c !== 'too-many-errors')).toEqual([]);
+  });
+});
+
+describe('messages', () => {
+  it('suggest the nearest zoo name and point at it', () => {
+    const source = 'use resnet5O';
+    const [d] = compile(source).diagnostics.filter((x) => x.severity === 'error');
+    expect(d!.message).toBe("unknown model 'resnet5O'; did you mean 'resnet50'?");
+    expect(formatDiagnostic(d!, { file: 'a.tl', source })).toBe(
+      "a.tl:1:5: error unknown-model: unknown model 'resnet5O'; did you mean 'resnet50'?\n1 | use resnet5O\n        ^^^^^^^^",
+    );
+  });
+
+  it('list valid blocks for an unknown block', () => {
+    const d = compile('use vgg16; freeze until block7').diagnostics.find((x) => x.code === 'unknown-block');
+    expect(d?.message).toContain("'block1', 'block2', 'block3', 'block4', 'block5'");
+  });
+
+  it('recover after errors and report all of them', () => {
+    const ds = compile('use resnt50\nlr fast\naugment spin\nepochs -1\nfrezee all\n').diagnostics;
+    expect(ds.map((d) => d.code)).toEqual(['unknown-model', 'unexpected-token', 'unknown-augment', 'bad-number', 'missing-data', 'unknown-statement']);
+    expect(ds.map((d) => d.span.start)).toEqual([...ds.map((d) => d.span.start)].sort((a, b) => a - b));
+  });
+
+  it('say what a statement takes when it meets an unknown option', () => {
+    const d = compile('use tiny; phase lr 1e-4 unfreze block5').diagnostics.find((x) => x.code === 'unexpected-token');
+    expect(d?.message).toContain("did you mean 'unfreeze'?");
+  });
+});

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile.ts';
+import type { Plan } from '../../src/plan/schema.ts';
+
+function plan(source: string): Plan {
+  const r = compile(source);
+  const errors = r.diagnostics.filter((d) => d.severity === 'error');
+  if (!r.plan) throw new Error(`expected a plan, got ${errors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
+  return r.plan;
+}
+
+function codes(source: string): string[] {
+  return compile(source).diagnostics.map((d) => d.code);
+}
+
+/** Drops every `origin`, so plans that differ only in layout compare equal. */
+function withoutOrigins(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutOrigins);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'origin').map(([k, v]) => [k, withoutOrigins(v)]));
+  }
+  return value;
+}
+
+const USER_EXAMPLE = 'use resnet50; freeze until block4; augment flip, rotate 15; phase lr 1e-4 unfreeze block5';
+
+describe("the user's example", () => {
+  it('plans two phases: head only, then block5 + head at 1e-4', () => {
+    const p = plan(USER_EXAMPLE);
+    expect(p.phases.map((ph) => ({ trainable: ph.trainable, lr: ph.lr }))).toEqual([
+      { trainable: ['head'], lr: 1e-3 },
+      { trainable: ['block5', 'head'], lr: 1e-4 },
+    ]);
+    expect(p.augment.map(({ origin: _, ...op }) => op)).toEqual([{ op: 'flip', mode: 'horizontal' }, { op: 'rotate', degrees: 15 }]);
+  });
+
+  it('gives the same plan one statement a line, except spans', () => {
+    const multi = USER_EXAMPLE.split('; ').join('\n');
+    expect(withoutOrigins(plan(multi))).toEqual(withoutOrigins(plan(USER_EXAMPLE)));
+    expect(plan(multi)).not.toEqual(plan(USER_EXAMPLE));
+  });
+
+  it('writes every default into the plan', () => {
+    const p = plan('use mobilenetv2');
+    expect(p.phases).toHaveLength(1);
+    const [first] = p.phases;
+    expect(first).toMatchObject({ name: 'warmup', epochs: 5, lr: 1e-3, batch: 32, optimizer: { kind: 'adam' }, schedule: { kind: 'constant', warmup: 0 } });
+    expect(p.seed).toBe(42);
+    expect(p.batchNorm).toEqual({ frozen: 'inference', trainable: 'batch' });
+    expect(p.freeze.kind).toBe('all');
+    expect(p.model).toMatchObject({ kind: 'zoo', name: 'mobilenetv2', weights: { kind: 'imagenet' }, input: 224 });
+  });
+});
+
+describe('trainability', () => {
+  it('trains what freeze does not cover from the start', () => {
+    expect(plan('use resnet50; freeze until block3').phases[0]!.trainable).toEqual(['block4', 'block5', 'head']);
+    expect(plan('use resnet50; freeze none').phases[0]!.trainable).toEqual(['block1', 'block2', 'block3', 'block4', 'block5', 'head']);
+  });
+
+  it('holds a block back until the phase that unfreezes it, even when freeze does not cover it', () => {
+    const p = plan('use resnet50; freeze none; phase unfreeze block1');
+    expect(p.phases[0]!.trainable).toEqual(['block2', 'block3', 'block4', 'block5', 'head']);
+    expect(p.phases[1]!.trainable).toEqual(['block1', 'block2', 'block3', 'block4', 'block5', 'head']);
+  });
+
+  it('unfreezes gradually, with discriminative rates from decay', () => {
+    const p = plan('use resnet50\nphase unfreeze block5 decay 0.5\nphase unfreeze block4\nphase unfreeze all');
+    expect(p.phases.map((ph) => ph.trainable.length)).toEqual([1, 2, 3, 6]);
+    expect(p.phases[2]!.lrMultipliers).toEqual({ head: 1, block5: 0.5, block4: 0.25 });
+    expect(p.phases[0]!.lrMultipliers).toBeNull();
+  });
+
+  it('keeps a layer-level freeze boundary until its block is unfrozen', () => {
+    const p = plan('use resnet50; freeze until "conv4_block3_out"; phase unfreeze block4');
+    expect(p.phases[0]).toMatchObject({ trainable: ['block5', 'head'], frozenThrough: 'conv4_block3_out' });
+    expect(p.phases[1]).toMatchObject({ trainable: ['block4', 'block5', 'head'], frozenThrough: null });
+    const q = plan('use resnet50; freeze until "conv4_block3_out"');
+    expect(q.phases[0]).toMatchObject({ trainable: ['block4', 'block5', 'head'], frozenThrough: 'conv4_block3_out' });
+  });
+
+  it('treats a block-ending layer like its block', () => {
+    const p = plan('use resnet50; freeze until "conv4_block6_out"');
+    expect(p.phases[0]).toMatchObject({ trainable: ['block5', 'head'], frozenThrough: null });
+  });
+
+  it('limits blocks to what cut keeps', () => {
+    const p = plan('use mobilenetv2 cut block4; freeze none');
+    expect(p.phases[0]!.trainable).toEqual(['block1', 'block2', 'block3', 'block4', 'head']);
+    expect(codes('use mobilenetv2 cut block4; phase unfreeze block5')).toContain('block-after-cut');
+  });
+
+  it('inherits settings from the phase before', () => {
+    const p = plan('use tiny\nepochs 2\nbatch 8\noptimizer sgd momentum 0.9\nphase a lr 1e-4\nphase b epochs 1');
+    expect(p.phases.map((ph) => [ph.epochs, ph.batch, ph.lr, ph.optimizer.kind])).toEqual([
+      [2, 8, 1e-3, 'sgd'],
+      [2, 8, 1e-4, 'sgd'],
+      [1, 8, 1e-4, 'sgd'],
+    ]);
+  });
+});
+
+describe('the rest of the language', () => {
+  it('compiles every statement', () => {
+    const p = plan(`
+use "models/net/model.json" weights "w.h5" input 128 cut "conv_9"
+data "train.csv" split 0.3
+head dense 64 tanh dropout 0.25 dense 32
+freeze until "conv_3"
+augment flip vertical, rotate 10, zoom 0.1, translate 0.05, brightness 0.1, contrast 0.1, crop 0.1, noise 0.01, mixup 0.2, cutmix 1
+epochs 3; lr 1e-3; batch 16; optimizer rmsprop momentum 0.5; schedule step every 2 gamma 0.5 warmup 1
+phase ft unfreeze all lr 1e-5 schedule cosine min 1e-7
+adapt pseudolabel threshold 0.95 rounds 2 target "unlabelled"
+early stop patience 4 monitor val_accuracy
+checkpoint every 2
+seed 9
+evaluate "test"
+export "out"
+`);
+    expect(p.model).toMatchObject({ kind: 'file', path: 'models/net/model.json', weights: { kind: 'file', path: 'w.h5' }, input: 128, cut: { kind: 'layer', layer: 'conv_9' } });
+    expect(p.data).toMatchObject({ format: 'csv', split: 0.3, val: null });
+    expect(p.head.layers.map((l) => l.kind)).toEqual(['dense', 'dropout', 'dense']);
+    expect(p.augment).toHaveLength(10);
+    expect(p.phases[0]!.schedule).toEqual({ kind: 'step', every: 2, gamma: 0.5, warmup: 1 });
+    expect(p.phases[1]!.schedule).toEqual({ kind: 'cosine', minLr: 1e-7, warmup: 0 });
+    expect(p.adapt).toMatchObject({ method: 'pseudolabel', threshold: 0.95, rounds: 2, target: 'unlabelled' });
+    expect(p.earlyStop).toMatchObject({ patience: 4, monitor: 'val_accuracy' });
+    expect(p.checkpoint).toMatchObject({ kind: 'every', epochs: 2 });
+    expect([p.seed, p.evaluate?.path, p.export?.path]).toEqual([9, 'test', 'out']);
+  });
+
+  it('infers the data format from the path', () => {
+    expect(plan('use tiny; data "x/train-images-idx3-ubyte.gz"').data?.format).toBe('idx');
+    expect(plan('use tiny; data "x/images"').data?.format).toBe('folder');
+    expect(plan('use tiny; data "x" val "y"').data).toMatchObject({ split: 0, val: 'y' });
+  });
+
+  it('lets a list go on after a comma at a line end, and # start a comment', () => {
+    const p = plan('use tiny # the model\naugment flip,\n  rotate 5 # more\n');
+    expect(p.augment.map((a) => a.op)).toEqual(['flip', 'rotate']);
+  });
+
+  it('an empty script reports a missing use', () => {
+    expect(codes('')).toEqual(['missing-use']);
+    expect(codes('# only a comment\n')).toEqual(['missing-use']);
+  });
+});

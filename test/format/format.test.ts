@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile.ts';
+import { format } from '../../src/format/format.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const examples = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.tl'));
+
+function stripOrigins(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripOrigins);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'origin').map(([k, v]) => [k, stripOrigins(v)]));
+  return value;
+}
+
+describe('tl fmt', () => {
+  for (const file of examples) {
+    it(`${file}: idempotent, comments kept, same plan`, () => {
+      const source = readFileSync(join(root, 'examples', file), 'utf8');
+      const once = format(source).text!;
+      expect(format(once).text).toBe(once);
+      for (const comment of source.match(/#[^\n]*/g) ?? []) expect(once).toContain(comment.trimEnd());
+      expect(stripOrigins(compile(once).plan)).toEqual(stripOrigins(compile(source).plan));
+    });
+  }
+
+  it('puts one statement on a line with options in canonical order', () => {
+    expect(format('use   resnet50 cut block4 input 96;freeze until block3  # keep\n\n\n\nphase lr 1e-4 unfreeze block4').text).toBe(
+      'use resnet50 input 96 cut block4\nfreeze until block3  # keep\n\nphase unfreeze block4 lr 1e-4\n',
+    );
+  });
+
+  it('refuses to format a script it cannot parse, and says why', () => {
+    const r = format('use tiny\ndata "unterminated\n');
+    expect(r.text).toBeUndefined();
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['unterminated-string']);
+  });
+
+  it('keeps string escapes', () => {
+    expect(format('data "a \\"b\\" c"').text).toBe('data "a \\"b\\" c"\n');
+  });
+});
