@@ -9,6 +9,8 @@ import { hasErrors } from '../diagnostics/diagnostic.ts';
 import { diagnosticsToJson, formatDiagnostics } from '../diagnostics/print.ts';
 import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
+import { BACKENDS, type BackendName } from '../executor/backends/select.ts';
+import { runCommand } from './run.ts';
 
 export class UsageError extends Error {}
 
@@ -86,6 +88,21 @@ export function buildProgram(): Command {
         process.exitCode = text === source ? 0 : 1;
       } else if (opts.write && file !== '-') writeFileSync(file, text);
       else process.stdout.write(text);
+    });
+
+  program
+    .command('run')
+    .description('train: compile the script and run its plan, with live progress')
+    .argument('<file>', 'a .tl script')
+    .option('--backend <name>', `auto, tensorflow, webgpu, wasm or cpu`, 'auto')
+    .option('--json', 'print one JSON event per line instead of progress')
+    .option('--resume', 'continue from the last checkpoint')
+    .option('--run-dir <dir>', 'where checkpoints go (default: runs/<script>/state beside the script)')
+    .option('--stop-on-corrupt', 'stop at the first unreadable image instead of skipping it')
+    .action(async (file: string, opts: { backend: string; json?: boolean; resume?: boolean; runDir?: string; stopOnCorrupt?: boolean }) => {
+      if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, found '${opts.backend}'`);
+      const source = readSource(file);
+      process.exitCode = await runCommand(file, source, { ...opts, backend: opts.backend as BackendName });
     });
 
   return program;

@@ -1,0 +1,86 @@
+/**
+ * Filter gradients: Conv2DBackpropFilter as one matmul of the channel-major patch matrix with
+ * the output gradient, DepthwiseConv2dNativeBackpropFilter as a per-channel product summed
+ * along the innermost axis (a per-channel matmul would take BatchMatMul's scalar path).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { opKernel } from './kernel-adapter.ts';
+import { geometryOf, patchesByChannel, type WindowGeometry } from './windows.ts';
+
+/**
+ * The largest patch tensor built at once, in elements (64 MiB of float32). Bigger batches are
+ * cut along the batch axis and their filter gradients added: a 224 px MobileNet stem at batch
+ * 32 would otherwise need several hundred MiB of patches.
+ */
+const PATCH_BUDGET = 1 << 24;
+
+/** Splits x and dy along the batch axis so that each part's patch matrix fits the budget. */
+function batchParts(x: tf.Tensor4D, dy: tf.Tensor4D, patchesPerExample: number): [tf.Tensor4D, tf.Tensor4D][] {
+  const n = x.shape[0];
+  const per = Math.max(1, Math.floor(PATCH_BUDGET / Math.max(1, patchesPerExample)));
+  if (per >= n) return [[x, dy]];
+  const sizes: number[] = [];
+  for (let start = 0; start < n; start += per) sizes.push(Math.min(per, n - start));
+  const xs = tf.split(x, sizes, 0) as tf.Tensor4D[];
+  const dys = tf.split(dy, sizes, 0) as tf.Tensor4D[];
+  return xs.map((part, i) => [part, dys[i] as tf.Tensor4D]);
+}
+
+function sumParts(parts: tf.Tensor[]): tf.Tensor {
+  const [first] = parts;
+  if (first === undefined) throw new Error('no batch parts');
+  return parts.length === 1 ? first : tf.addN(parts);
+}
+
+function toNHWC(t: tf.Tensor4D, dataFormat: 'NHWC' | 'NCHW' | undefined): tf.Tensor4D {
+  return dataFormat === 'NCHW' ? tf.transpose(t, [0, 2, 3, 1]) : t;
+}
+
+/** dW[kh, kw, ci, co] = sum over (n, oh, ow) of patch(ci, kh, kw) * dy(co), as [Ci*KK, P] x [P, Co]. */
+function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, g: WindowGeometry, filterShape: readonly number[]): tf.Tensor4D {
+  const [kh = 1, kw = 1, ci = 1, co = 1] = filterShape;
+  const perExample = ci * kh * kw * g.outHeight * g.outWidth;
+  const parts = batchParts(x, dy, perExample).map(([xs, dys]) => {
+    const cols = patchesByChannel(xs, g);
+    return tf.matMul(cols, dys.reshape([-1, co]));
+  });
+  return tf.transpose(sumParts(parts).reshape([ci, kh, kw, co]), [1, 2, 0, 3]);
+}
+
+export const conv2DBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: tf.Conv2DBackpropFilterAttrs & { dilations?: [number, number] | number }) => {
+    const format = attrs.dataFormat ?? 'NHWC';
+    // Conv2DBackpropFilter carries no dilations in tfjs (conv2d's gradient refuses them); honour
+    // them if a caller passes some, since the patch extraction supports them for free.
+    const info = tf.backend_util.computeConv2DInfo(
+      (x as tf.Tensor4D).shape,
+      attrs.filterShape,
+      attrs.strides,
+      attrs.dilations ?? 1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      false,
+      tf.backend_util.convertConv2DDataFormat(format),
+    );
+    const xs = toNHWC(x as tf.Tensor4D, format);
+    const dys = toNHWC(dy as tf.Tensor4D, format);
+    return convFilterGrad(xs, dys, geometryOf(info), attrs.filterShape);
+  },
+);
+
+/** dW[kh, kw, c, m] = sum over (n, oh, ow) of patch(c, kh, kw) * dy(c*M + m). */
+export const depthwiseConv2dNativeBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: tf.DepthwiseConv2dNativeBackpropFilterAttrs) => {
+  const x4 = x as tf.Tensor4D;
+  const info = tf.backend_util.computeConv2DInfo(x4.shape, attrs.filterShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
+  const g = geometryOf(info);
+  const [kh, kw, c, m] = attrs.filterShape;
+  const kk = kh * kw;
+  const perExample = c * m * kk * g.outHeight * g.outWidth;
+  const parts = batchParts(x4, dy as tf.Tensor4D, perExample).map(([xs, dys]) => {
+    const cols = patchesByChannel(xs, g);
+    const p = cols.shape[1];
+    // [C, M, P]: channel-major like the patches, so the product reduces along the innermost axis.
+    const grads = tf.transpose(dys.reshape([p, c, m]), [1, 2, 0]).reshape([c, m, 1, p]);
+    return tf.sum(tf.mul(cols.reshape([c, 1, kk, p]), grads), -1);
+  });
+  return tf.transpose(sumParts(parts).reshape([c, m, kh, kw]), [2, 3, 0, 1]);
+});

@@ -1,0 +1,46 @@
+/** Turns packed uint8 images into preprocessed float batches, and runs a model over a whole set. */
+import * as tf from '@tensorflow/tfjs';
+import type { ImageSet } from './data/index.ts';
+import { applyPreprocess, type Preprocess } from './zoo/index.ts';
+
+export function imageBatch(set: ImageSet, indices: ArrayLike<number>, preprocess: Preprocess): tf.Tensor4D {
+  const s = set.size;
+  const per = s * s * 3;
+  const bytes = new Uint8Array(indices.length * per);
+  for (let i = 0; i < indices.length; i++) bytes.set(set.images.subarray(indices[i]! * per, (indices[i]! + 1) * per), i * per);
+  return tf.tidy(() => applyPreprocess(tf.tensor4d(bytes, [indices.length, s, s, 3], 'int32').toFloat(), preprocess) as tf.Tensor4D);
+}
+
+export function oneHot(labels: ArrayLike<number>, indices: ArrayLike<number>, classes: number): tf.Tensor2D {
+  const picked = Int32Array.from({ length: indices.length }, (_, i) => labels[indices[i]!]!);
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(picked, 'int32'), classes).toFloat() as tf.Tensor2D);
+}
+
+export function range(n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i);
+}
+
+/** Runs `model` in inference mode over batches of inputs made by `makeBatch`, returning all outputs row-major. */
+export async function predictAll(
+  count: number,
+  batchSize: number,
+  makeBatch: (indices: Int32Array) => tf.Tensor,
+  model: tf.LayersModel,
+): Promise<{ data: Float32Array; width: number }> {
+  const chunks: Float32Array[] = [];
+  let width = 0;
+  for (let start = 0; start < count; start += batchSize) {
+    const idx = range(Math.min(batchSize, count - start)).map((i) => i + start);
+    const out = tf.tidy(() => model.apply(makeBatch(idx), { training: false }) as tf.Tensor);
+    width = out.shape.slice(1).reduce((a, b) => a * b!, 1) as number;
+    chunks.push((await out.data()) as Float32Array);
+    out.dispose();
+  }
+  const data = new Float32Array(count * width);
+  let at = 0;
+  for (const c of chunks) {
+    data.set(c, at);
+    at += c.length;
+  }
+  return { data, width };
+}

@@ -1,0 +1,39 @@
+/** Checkpoints: every weight of the network plus where the schedule stood, so a run can resume mid-phase. */
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { readTfjsModel, saveToDirectory } from './zoo/tfjs-files.ts';
+
+export interface CheckpointState {
+  /** 0-based phase index and the number of epochs of it already done. */
+  readonly phase: number;
+  readonly epochsDone: number;
+  readonly savedAt: string;
+}
+
+export async function saveCheckpoint(model: tf.LayersModel, dir: string, state: CheckpointState): Promise<string> {
+  // Write beside, then swap, so a crash mid-save never leaves a half checkpoint.
+  const tmp = `${dir}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  await model.save(saveToDirectory(tmp));
+  await writeFile(join(tmp, 'state.json'), JSON.stringify(state, null, 2));
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+  return dir;
+}
+
+export async function loadCheckpoint(model: tf.LayersModel, dir: string): Promise<CheckpointState | null> {
+  if (!existsSync(join(dir, 'state.json'))) return null;
+  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+  const artifacts = await readTfjsModel(join(dir, 'model.json'));
+  const specs = artifacts.weightSpecs ?? [];
+  const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+  const decoded = tf.io.decodeWeights(data, specs);
+  const current = model.getWeights();
+  if (current.length !== specs.length) throw new Error(`checkpoint ${dir} holds ${specs.length} weights, the network has ${current.length}; was the script changed?`);
+  model.setWeights(specs.map((s) => decoded[s.name]!));
+  tf.dispose(Object.values(decoded));
+  return state;
+}

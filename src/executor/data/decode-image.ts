@@ -1,0 +1,56 @@
+/**
+ * Turns one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF: whatever sharp's libvips reads) or one
+ * raw pixel grid into `size × size × 3` RGB bytes.
+ *
+ * - EXIF orientation is applied, so phone photos are upright.
+ * - Grayscale (and CMYK, 16-bit...) is converted to 8-bit sRGB; alpha is dropped, as PIL's
+ *   `convert('RGB')` does, rather than composited onto a colour the model never saw.
+ * - Animated images contribute their first frame.
+ * - Resizing uses sharp's default Lanczos-3 kernel; see `Fit` for fill versus cover.
+ */
+import sharp, { type Sharp } from 'sharp';
+import type { Fit } from './types.ts';
+
+export type ResizeTo = { size: number; fit: Fit };
+
+/** Decodes an encoded image; rejects with sharp's reason when the bytes are not a readable image. */
+export async function decodeImage(bytes: Uint8Array, to: ResizeTo): Promise<Uint8Array> {
+  // failOn 'warning' (sharp's default, stated to keep it): a truncated file is corrupt, not half an image.
+  return toRgb(sharp(bytes, { autoOrient: true, failOn: 'warning' }), to);
+}
+
+/** Resizes raw 8-bit pixels (1 or 3 channels, HWC), e.g. one image of an IDX file. */
+export async function resizeRaw(
+  pixels: Uint8Array,
+  shape: { width: number; height: number; channels: 1 | 3 },
+  to: ResizeTo,
+): Promise<Uint8Array> {
+  if (shape.width === to.size && shape.height === to.size) {
+    return shape.channels === 3 ? pixels.slice() : grayToRgb(pixels);
+  }
+  return toRgb(sharp(pixels, { raw: shape }), to);
+}
+
+async function toRgb(image: Sharp, to: ResizeTo): Promise<Uint8Array> {
+  const { data, info } = await image
+    .removeAlpha()
+    .toColourspace('srgb')
+    .resize(to.size, to.size, { fit: to.fit, position: 'centre' })
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (info.channels === 3) return bytes;
+  if (info.channels === 1) return grayToRgb(bytes);
+  throw new Error(`decoder returned ${info.channels} channels, expected 3`);
+}
+
+function grayToRgb(gray: Uint8Array): Uint8Array {
+  const rgb = new Uint8Array(gray.length * 3);
+  for (let i = 0, j = 0; i < gray.length; i++, j += 3) {
+    const v = gray[i]!;
+    rgb[j] = v;
+    rgb[j + 1] = v;
+    rgb[j + 2] = v;
+  }
+  return rgb;
+}

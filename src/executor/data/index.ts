@@ -1,0 +1,7 @@
+export { loadDataset } from './load-dataset.ts';
+export { loadUnlabeled, type UnlabeledOptions, type UnlabeledSet } from './load-unlabeled.ts';
+export { DataError, type DataErrorCode } from './data-error.ts';
+export { stratifiedSplit, type Split } from './split.ts';
+export { subset } from './image-set.ts';
+export { IMAGE_EXTENSIONS } from './list-images.ts';
+export type { Dataset, DecodeOptions, Fit, ImageSet, LoadOptions } from './types.ts';

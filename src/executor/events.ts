@@ -1,0 +1,59 @@
+/**
+ * What the executor tells the world while it runs: the same events the CLI prints and the GraphQL
+ * service streams. Plain JSON, no tensors; `at` is an ISO timestamp.
+ */
+import type { Origin } from '../plan/schema.ts';
+
+export interface EpochMetrics {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly valLoss: number | null;
+  readonly valAccuracy: number | null;
+  readonly valTop5: number | null;
+}
+
+export interface FinalMetrics extends EpochMetrics {
+  readonly testAccuracy: number | null;
+  readonly testTop5: number | null;
+  /** Per class, on the validation set (or the test set when `evaluate` is given). */
+  readonly perClass: readonly { readonly label: string; readonly precision: number; readonly recall: number; readonly support: number }[];
+  /** confusion[true][predicted], same set as perClass. */
+  readonly confusion: readonly (readonly number[])[];
+  readonly classes: readonly string[];
+}
+
+export type ExecutorEvent =
+  | {
+      readonly type: 'jobStarted';
+      readonly at: string;
+      readonly backend: string;
+      readonly backendReason: string;
+      readonly model: string;
+      readonly classes: readonly string[];
+      readonly trainImages: number;
+      readonly valImages: number;
+      readonly phases: readonly { readonly name: string; readonly epochs: number }[];
+    }
+  | { readonly type: 'phaseStarted'; readonly at: string; readonly phase: number; readonly name: string; readonly epochs: number; readonly trainable: readonly string[]; readonly trainableParams: number; readonly lr: number; readonly cachedFeatures: boolean }
+  | { readonly type: 'batchProgress'; readonly at: string; readonly phase: number; readonly epoch: number; readonly batch: number; readonly batches: number; readonly loss: number; readonly lr: number }
+  | {
+      readonly type: 'epochEnded';
+      readonly at: string;
+      readonly phase: number;
+      readonly epoch: number;
+      readonly epochs: number;
+      readonly metrics: EpochMetrics;
+      readonly imagesPerSecond: number;
+      readonly seconds: number;
+      readonly etaSeconds: number;
+    }
+  | { readonly type: 'phaseEnded'; readonly at: string; readonly phase: number; readonly name: string; readonly epochsRun: number; readonly stoppedEarly: boolean; readonly best: EpochMetrics | null }
+  | { readonly type: 'checkpointSaved'; readonly at: string; readonly phase: number; readonly epoch: number; readonly path: string; readonly reason: 'best' | 'every' | 'cancel' }
+  | { readonly type: 'jobFinished'; readonly at: string; readonly metrics: FinalMetrics; readonly exportPath: string | null; readonly seconds: number }
+  | { readonly type: 'jobFailed'; readonly at: string; readonly code: string; readonly message: string; readonly origin: Origin | null; readonly cancelled: boolean };
+
+export type ExecutorEventType = ExecutorEvent['type'];
+
+export function now(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,44 @@
+/**
+ * The trained network: the base, then global average pooling, the plan's head layers and a softmax
+ * over the classes. The head is its own model so a phase that trains only the head can run it on
+ * cached base features; `full` shares the same layers and weights.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Plan } from '../plan/schema.ts';
+import type { Base } from './zoo/index.ts';
+
+export interface Network {
+  readonly full: tf.LayersModel;
+  readonly head: tf.LayersModel;
+  readonly base: Base;
+}
+
+export function assemble(base: Base, plan: Plan, classes: number): Network {
+  const featureShape = base.model.outputs[0]!.shape.slice(1) as number[];
+  const input = tf.input({ shape: featureShape, name: 'head_input' });
+  let x = tf.layers.globalAveragePooling2d({ name: 'head_pool' }).apply(input) as tf.SymbolicTensor;
+  plan.head.layers.forEach((layer, i) => {
+    x = (layer.kind === 'dense'
+      ? tf.layers.dense({ units: layer.units, activation: layer.activation === 'linear' ? 'linear' : layer.activation, name: `head_dense_${i + 1}` })
+      : tf.layers.dropout({ rate: layer.rate, name: `head_dropout_${i + 1}` })
+    ).apply(x) as tf.SymbolicTensor;
+  });
+  const out = tf.layers.dense({ units: classes, activation: 'softmax', name: 'head_out' }).apply(x) as tf.SymbolicTensor;
+  const head = tf.model({ inputs: input, outputs: out, name: 'head' });
+  const full = tf.model({ inputs: base.model.inputs, outputs: head.apply(base.model.outputs[0]!) as tf.SymbolicTensor, name: 'tl_model' });
+  patchBatchNorm(base.model);
+  return { full, head, base };
+}
+
+/**
+ * Frozen BatchNorm runs in inference mode, as in Keras: tfjs would otherwise normalise a frozen
+ * layer with batch statistics and keep updating its moving averages, so a frozen base drifts.
+ */
+function patchBatchNorm(model: tf.LayersModel): void {
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== 'BatchNormalization') continue;
+    const original = layer.call.bind(layer);
+    layer.call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) =>
+      original(inputs, { ...kwargs, training: Boolean(kwargs?.['training']) && layer.trainable });
+  }
+}

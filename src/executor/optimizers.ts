@@ -1,0 +1,21 @@
+/** Builds one optimizer per learning-rate group and sets their rates as the schedule moves. */
+import * as tf from '@tensorflow/tfjs';
+import type { Optimizer } from '../plan/schema.ts';
+
+export function createOptimizer(spec: Optimizer, lr: number): tf.Optimizer {
+  switch (spec.kind) {
+    case 'adam':
+      return tf.train.adam(lr, spec.beta1, spec.beta2, spec.epsilon);
+    case 'sgd':
+      return spec.momentum > 0 ? tf.train.momentum(lr, spec.momentum) : tf.train.sgd(lr);
+    case 'rmsprop':
+      return tf.train.rmsprop(lr, spec.rho, spec.momentum, spec.epsilon);
+  }
+}
+
+/** tfjs reads `learningRate` at every step; plain SGD caches it, hence setLearningRate where present. */
+export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
+}

@@ -1,0 +1,58 @@
+/**
+ * Applies one phase's trainable set to the network and groups its variables by learning-rate factor.
+ * The rule (the plan's): a base layer trains when the phase names it, or its block is listed and it
+ * does not lie at or before `frozenThrough`; the head always trains.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Phase } from '../plan/schema.ts';
+import type { Network } from './network.ts';
+
+export interface VariableGroup {
+  readonly factor: number;
+  readonly variables: tf.Variable[];
+}
+
+export interface PhaseVariables {
+  readonly groups: readonly VariableGroup[];
+  readonly trainableParams: number;
+  /** True when no base layer trains: the phase can run on cached base features. */
+  readonly headOnly: boolean;
+}
+
+export function applyPhase(net: Network, phase: Phase): PhaseVariables {
+  const { base } = net;
+  const boundary = phase.frozenThrough === null ? -1 : base.layers.indexOf(phase.frozenThrough);
+  const byFactor = new Map<number, tf.Variable[]>();
+  let params = 0;
+  let baseTrains = false;
+  const add = (layer: tf.layers.Layer, factor: number) => {
+    for (const w of layer.trainableWeights) {
+      const v = w.read() as tf.Variable;
+      params += v.size;
+      const list = byFactor.get(factor);
+      if (list) list.push(v);
+      else byFactor.set(factor, [v]);
+    }
+  };
+
+  for (const layer of base.model.layers) {
+    const index = base.layers.indexOf(layer.name);
+    if (index < 0) {
+      layer.trainable = false; // the input layer
+      continue;
+    }
+    const block = base.blockOf(layer.name);
+    const named = phase.trainableLayers.includes(layer.name);
+    const trains = named || (phase.trainable.includes(block) && index > boundary);
+    layer.trainable = trains;
+    if (!trains) continue;
+    baseTrains ||= layer.trainableWeights.length > 0;
+    add(layer, phase.lrMultipliers?.[named ? layer.name : block] ?? 1);
+  }
+  for (const layer of net.head.layers) {
+    layer.trainable = true;
+    add(layer, phase.lrMultipliers?.['head'] ?? 1);
+  }
+  const groups = [...byFactor.entries()].map(([factor, variables]) => ({ factor, variables }));
+  return { groups, trainableParams: params, headOnly: !baseTrains };
+}

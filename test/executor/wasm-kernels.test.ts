@@ -1,0 +1,346 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../src/executor/backends/wasm-kernels.ts';
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+type Pair = number | [number, number];
+
+/** mulberry32: the same inputs on every run and on both backends. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function values(shape: readonly number[], seed: number): Float32Array {
+  const next = random(seed);
+  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1);
+}
+
+async function use(backend: 'cpu' | 'wasm'): Promise<void> {
+  await tf.setBackend(backend);
+  await tf.ready();
+  expect(tf.getBackend()).toBe(backend);
+}
+
+/** A scalar that weights every output differently, so the upstream gradient is not all ones. */
+function weightedSum(y: tf.Tensor, seed = 99): tf.Scalar {
+  return tf.sum(tf.mul(y, tf.tensor(values(y.shape, seed), y.shape)));
+}
+
+/** Gradients of `f` at fixed inputs on one backend; also checks that nothing is left allocated. */
+async function gradsOn(backend: 'cpu' | 'wasm', f: (...xs: tf.Tensor[]) => tf.Scalar, shapes: number[][]): Promise<Float32Array[]> {
+  await use(backend);
+  const before = tf.memory().numTensors;
+  const xs = shapes.map((s, i) => tf.tensor(values(s, 7 + i), s));
+  const grads = tf.grads((...a: tf.Tensor[]) => f(...a))(xs);
+  const out = grads.map((g) => g.dataSync() as Float32Array);
+  tf.dispose([...xs, ...grads]);
+  expect(tf.memory().numTensors).toBe(before);
+  return out;
+}
+
+/** Largest difference relative to the largest expected magnitude. */
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  expect(actual.length).toBe(expected.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs((actual[i] ?? NaN) - (expected[i] ?? NaN)));
+    scale = Math.max(scale, Math.abs(expected[i] ?? 0));
+  }
+  return diff / Math.max(scale, 1e-6);
+}
+
+/** wasm gradients of `f` against cpu ones, input by input. */
+async function compareWithCpu(f: (...xs: tf.Tensor[]) => tf.Scalar, shapes: number[][], tolerance = 1e-4): Promise<void> {
+  const expected = await gradsOn('cpu', f, shapes);
+  const actual = await gradsOn('wasm', f, shapes);
+  actual.forEach((a, i) => expect(relativeError(a, expected[i] as Float32Array)).toBeLessThan(tolerance));
+}
+
+/** Central differences of `f` in float64 accumulated from float32 evaluations on the cpu backend. */
+async function finiteDifferences(f: (x: tf.Tensor) => tf.Scalar, x: Float32Array, shape: number[], step = 1e-2): Promise<Float32Array> {
+  await use('cpu');
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const at = (delta: number): number =>
+      tf.tidy(() => {
+        const moved = x.slice();
+        moved[i] = (moved[i] ?? 0) + delta;
+        return f(tf.tensor(moved, shape)).dataSync()[0] ?? NaN;
+      });
+    out[i] = (at(step) - at(-step)) / (2 * step);
+  }
+  return out;
+}
+
+/** The value of one registered kernel on a backend, for attributes the public ops refuse. */
+async function kernelOn(backend: 'cpu' | 'wasm', name: string, inputs: Record<string, [number[], Float32Array]>, attrs: object): Promise<Float32Array> {
+  await use(backend);
+  const before = tf.memory().numTensors;
+  const tensors = Object.fromEntries(Object.entries(inputs).map(([k, [s, v]]) => [k, tf.tensor(v, s)]));
+  const out = tf.engine().runKernel(name, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const data = out.dataSync() as Float32Array;
+  tf.dispose([out, ...Object.values(tensors)]);
+  expect(tf.memory().numTensors).toBe(before);
+  return data;
+}
+
+/** The kernels tfjs-backend-wasm registered under the names ours take over. */
+const shippedKernels = new Map<string, tf.KernelConfig>();
+
+beforeAll(async () => {
+  await use('wasm');
+  for (const name of Object.keys(WASM_TRAINING_KERNELS)) {
+    const config = tf.getKernel(name, 'wasm') as tf.KernelConfig | undefined;
+    if (config !== undefined) shippedKernels.set(name, config);
+  }
+  registerWasmTrainingKernels();
+});
+
+afterAll(async () => {
+  await use('cpu');
+});
+
+describe('registration', () => {
+  it('puts every kernel on the wasm backend, and a second call changes nothing', () => {
+    registerWasmTrainingKernels();
+    for (const [name, func] of Object.entries(WASM_TRAINING_KERNELS)) {
+      expect(tf.getKernel(name, 'wasm').kernelFunc).toBe(func);
+    }
+  });
+});
+
+interface ConvCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: Pair;
+  pad: Pad;
+  round?: 'floor' | 'round' | 'ceil';
+}
+
+const convCases: ConvCase[] = [
+  { x: [1, 5, 5, 1], filter: [3, 3, 1, 2], strides: 1, pad: 'same' },
+  { x: [3, 7, 6, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'valid' },
+  { x: [3, 7, 7, 5], filter: [3, 3, 5, 2], strides: 2, pad: 'same' },
+  { x: [1, 8, 8, 3], filter: [3, 3, 3, 3], strides: 2, pad: 'valid' },
+  { x: [3, 9, 7, 3], filter: [5, 5, 3, 2], strides: 2, pad: 'same' },
+  { x: [1, 6, 9, 5], filter: [2, 3, 5, 3], strides: [1, 2], pad: 'same' },
+  { x: [3, 5, 5, 3], filter: [1, 1, 3, 4], strides: 1, pad: 'valid' },
+  { x: [1, 7, 7, 3], filter: [1, 1, 3, 2], strides: 2, pad: 'same' },
+  { x: [3, 6, 6, 1], filter: [3, 3, 1, 5], strides: 1, pad: 1 },
+  { x: [1, 7, 5, 3], filter: [3, 3, 3, 2], strides: 2, pad: 2 },
+  { x: [3, 7, 7, 3], filter: [3, 3, 3, 2], strides: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  { x: [1, 5, 7, 5], filter: [2, 2, 5, 3], strides: 3, pad: 'valid' },
+  { x: [1, 8, 8, 3], filter: [3, 3, 3, 2], strides: 2, pad: 1, round: 'ceil' },
+  { x: [3, 4, 4, 3], filter: [5, 5, 3, 3], strides: 1, pad: 'same' },
+];
+
+const label = (c: object): string => JSON.stringify(c).replace(/"/g, '');
+
+describe('Conv2DBackpropFilter (and the replaced Conv2DBackpropInput)', () => {
+  it.each(convCases.map((c) => [label(c), c] as const))('matches cpu: %s', async (_, c) => {
+    const f = (x: tf.Tensor, w: tf.Tensor) =>
+      weightedSum(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad, 'NHWC', 1, c.round));
+    await compareWithCpu(f, [c.x, c.filter]);
+  });
+
+  it('matches cpu kernels for NCHW data', async () => {
+    const [x, dy, w] = [[3, 3, 7, 6], [3, 4, 4, 3], [3, 3, 3, 4]];
+    const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW', filterShape: w, inputShape: x };
+    const byFilter = { x: [x, values(x, 1)], dy: [dy, values(dy, 2)] } as Record<string, [number[], Float32Array]>;
+    const byInput = { dy: [dy, values(dy, 2)], filter: [w, values(w, 3)] } as Record<string, [number[], Float32Array]>;
+    for (const [name, inputs] of [['Conv2DBackpropFilter', byFilter], ['Conv2DBackpropInput', byInput]] as const) {
+      const expected = await kernelOn('cpu', name, inputs, attrs);
+      expect(relativeError(await kernelOn('wasm', name, inputs, attrs), expected)).toBeLessThan(1e-4);
+    }
+  });
+
+  const dilated: { x: [number, number, number, number]; filter: [number, number, number, number]; strides: number; pad: 'same' | 'valid'; dilations: Pair }[] = [
+    { x: [1, 6, 6, 2], filter: [3, 3, 2, 2], strides: 1, pad: 'same', dilations: 2 },
+    { x: [2, 9, 8, 1], filter: [3, 2, 1, 3], strides: 2, pad: 'valid', dilations: 2 },
+    { x: [1, 7, 7, 3], filter: [2, 2, 3, 2], strides: 1, pad: 'valid', dilations: [2, 3] },
+  ];
+  it.each(dilated.map((c) => [label(c), c] as const))('matches finite differences with dilation: %s', async (_, c) => {
+    const xs = values(c.x, 11);
+    const dyShape = tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.strides, c.pad, 'NHWC', c.dilations).shape);
+    const dy = values(dyShape, 12);
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: c.dilations, filterShape: c.filter };
+    const actual = await kernelOn('wasm', 'Conv2DBackpropFilter', { x: [c.x, xs], dy: [dyShape, dy] }, attrs);
+    const f = (filter: tf.Tensor): tf.Scalar =>
+      tf.sum(tf.mul(tf.conv2d(tf.tensor4d(xs, c.x), filter as tf.Tensor4D, c.strides, c.pad, 'NHWC', c.dilations), tf.tensor(dy, dyShape)));
+    // Linear in the filter: central differences with a large step are exact up to rounding.
+    expect(relativeError(actual, await finiteDifferences(f, values(c.filter, 13), c.filter, 0.5))).toBeLessThan(1e-3);
+  });
+});
+
+interface DepthwiseCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: Pair;
+  pad: Pad;
+  dilations: Pair;
+}
+
+const depthwiseCases: DepthwiseCase[] = [
+  { x: [1, 5, 5, 1], filter: [3, 3, 1, 1], strides: 1, pad: 'same', dilations: 1 },
+  { x: [3, 7, 7, 3], filter: [3, 3, 3, 1], strides: 1, pad: 'valid', dilations: 1 },
+  { x: [3, 7, 6, 3], filter: [3, 3, 3, 2], strides: 2, pad: 'same', dilations: 1 },
+  { x: [1, 8, 8, 5], filter: [3, 3, 5, 1], strides: 2, pad: 'valid', dilations: 1 },
+  { x: [1, 9, 9, 3], filter: [3, 3, 3, 2], strides: 1, pad: 'same', dilations: 2 },
+  { x: [3, 9, 8, 5], filter: [3, 3, 5, 1], strides: 1, pad: 'valid', dilations: 2 },
+  { x: [1, 7, 9, 3], filter: [5, 3, 3, 2], strides: [2, 1], pad: 'same', dilations: 1 },
+  { x: [3, 6, 6, 1], filter: [2, 2, 1, 3], strides: 1, pad: 'same', dilations: 1 },
+  { x: [1, 7, 7, 5], filter: [3, 3, 5, 2], strides: 2, pad: 1, dilations: 1 },
+  { x: [3, 5, 5, 3], filter: [1, 1, 3, 2], strides: 1, pad: 'valid', dilations: 1 },
+  { x: [1, 9, 7, 3], filter: [3, 3, 3, 1], strides: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]], dilations: [1, 2] },
+  { x: [3, 8, 8, 3], filter: [3, 3, 3, 1], strides: 3, pad: 'same', dilations: 1 },
+  { x: [1, 11, 11, 5], filter: [3, 3, 5, 2], strides: 1, pad: 'same', dilations: 3 },
+];
+
+describe('DepthwiseConv2dNativeBackpropFilter and BackpropInput', () => {
+  it.each(depthwiseCases.map((c) => [label(c), c] as const))('matches cpu: %s', async (_, c) => {
+    const f = (x: tf.Tensor, w: tf.Tensor) =>
+      weightedSum(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad, 'NHWC', c.dilations));
+    await compareWithCpu(f, [c.x, c.filter]);
+  });
+
+  it('matches finite differences, filter and input', async () => {
+    const [xShape, wShape] = [[2, 6, 5, 2], [3, 3, 2, 2]];
+    const [xs, ws] = [values(xShape, 21), values(wShape, 22)];
+    const conv = (x: tf.Tensor, w: tf.Tensor) => weightedSum(tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'));
+    const [dx, dw] = await wasmGradsAt(conv, [[xShape, xs], [wShape, ws]]);
+    // The convolution is linear in each argument, so a large step is exact up to rounding.
+    const fx = await finiteDifferences((x) => conv(x, tf.tensor(ws, wShape)), xs, xShape, 0.5);
+    const fw = await finiteDifferences((w) => conv(tf.tensor(xs, xShape), w), ws, wShape, 0.5);
+    expect(relativeError(dx as Float32Array, fx)).toBeLessThan(2e-3);
+    expect(relativeError(dw as Float32Array, fw)).toBeLessThan(2e-3);
+  });
+});
+
+/** wasm gradients at given input values. */
+async function wasmGradsAt(f: (...xs: tf.Tensor[]) => tf.Scalar, inputs: [number[], Float32Array][]): Promise<Float32Array[]> {
+  await use('wasm');
+  return tf.tidy(() => tf.grads((...a: tf.Tensor[]) => f(...a))(inputs.map(([s, v]) => tf.tensor(v, s))).map((g) => g.dataSync() as Float32Array));
+}
+
+interface PoolCase {
+  x: [number, number, number, number];
+  size: Pair;
+  strides: Pair;
+  pad: Pad;
+}
+
+const poolCases: PoolCase[] = [
+  { x: [1, 8, 8, 3], size: 2, strides: 2, pad: 'valid' },
+  { x: [3, 8, 8, 5], size: 2, strides: 2, pad: 'same' },
+  { x: [1, 5, 5, 1], size: 2, strides: 2, pad: 'valid' },
+  { x: [3, 7, 7, 3], size: 3, strides: 2, pad: 'same' },
+  { x: [1, 7, 9, 3], size: 3, strides: 1, pad: 'same' },
+  { x: [3, 9, 7, 1], size: 3, strides: 2, pad: 'valid' },
+  { x: [1, 6, 6, 5], size: [2, 3], strides: [1, 2], pad: 'same' },
+  { x: [3, 8, 8, 3], size: 3, strides: 3, pad: 'same' },
+  { x: [1, 9, 9, 3], size: 2, strides: 3, pad: 'valid' },
+  { x: [3, 5, 7, 3], size: 3, strides: 1, pad: 'valid' },
+  { x: [1, 4, 4, 5], size: 4, strides: 1, pad: 'same' },
+  { x: [3, 7, 7, 1], size: 2, strides: 1, pad: 1 },
+];
+
+describe('MaxPoolGrad', () => {
+  it.each(poolCases.map((c) => [label(c), c] as const))('matches cpu: %s', async (_, c) => {
+    await compareWithCpu((x) => weightedSum(tf.maxPool(x as tf.Tensor4D, c.size, c.strides, c.pad)), [c.x]);
+  });
+
+  it('matches cpu where windows tie or hold only negative values (after relu, after batch norm)', async () => {
+    await compareWithCpu((x) => weightedSum(tf.maxPool(tf.relu(x) as tf.Tensor4D, 2, 2, 'same')), [[3, 7, 7, 3]]);
+    await compareWithCpu((x) => weightedSum(tf.maxPool(tf.sub(x, 2) as tf.Tensor4D, 3, 2, 'same')), [[3, 7, 7, 3]]);
+  });
+
+  it('is right where the shipped wasm kernel was wrong (channels > 1, 8x8 input)', async () => {
+    const shape = [2, 8, 8, 3];
+    // Distinct values 0.01 apart, two thirds negative: finite differences never flip a maximum.
+    const next = random(31);
+    const order = Array.from({ length: 384 }, (_, i) => i).sort(() => next() - 0.5);
+    const xs = Float32Array.from(order, (i) => i * 0.01 - 2.5);
+    const pool = (x: tf.Tensor) => weightedSum(tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid'));
+    const expected = await finiteDifferences(pool, xs, shape, 1e-3);
+    const [ours] = await wasmGradsAt(pool, [[shape, xs]]);
+    expect(relativeError(ours as Float32Array, expected)).toBeLessThan(2e-3);
+    // The kernel tfjs-backend-wasm 4.22 ships, on the same case. If this fails, tfjs fixed it.
+    expect(relativeError(await shippedMaxPoolGrad(pool, xs, shape), expected)).toBeGreaterThan(0.1);
+  });
+});
+
+/** Runs the MaxPoolGrad kernel that tfjs-backend-wasm registered, saved before ours replaced it. */
+async function shippedMaxPoolGrad(pool: (x: tf.Tensor) => tf.Scalar, xs: Float32Array, shape: number[]): Promise<Float32Array> {
+  await use('wasm');
+  const shipped = shippedKernels.get('MaxPoolGrad');
+  if (shipped === undefined) throw new Error('no shipped MaxPoolGrad');
+  registerShipped('MaxPoolGrad', shipped);
+  try {
+    const [g] = await wasmGradsAt(pool, [[shape, xs]]);
+    return g as Float32Array;
+  } finally {
+    registerWasmTrainingKernels();
+  }
+}
+
+function registerShipped(name: string, config: tf.KernelConfig): void {
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel(config);
+}
+
+describe('AvgPoolGrad', () => {
+  it.each(poolCases.filter((c) => c.pad === 'valid').map((c) => [label(c), c] as const))('matches cpu with valid padding: %s', async (_, c) => {
+    await compareWithCpu((x) => weightedSum(tf.avgPool(x as tf.Tensor4D, c.size, c.strides, c.pad)), [c.x]);
+  });
+
+  it.each(poolCases.map((c) => [label(c), c] as const))('matches finite differences of the forward op: %s', async (_, c) => {
+    const xs = values(c.x, 41);
+    const pool = (x: tf.Tensor) => weightedSum(tf.avgPool(x as tf.Tensor4D, c.size, c.strides, c.pad));
+    const [ours] = await wasmGradsAt(pool, [[c.x, xs]]);
+    // avg pooling is linear, so central differences are exact up to float32 rounding.
+    expect(relativeError(ours as Float32Array, await finiteDifferences(pool, xs, c.x, 0.5))).toBeLessThan(1e-3);
+  });
+});
+
+describe('UnsortedSegmentSum', () => {
+  const cases: { x: number[]; ids: number[]; segments: number; idShape?: number[]; dtype?: 'int32' }[] = [
+    { x: [6], ids: [0, 1, 0, 2, 2, 1], segments: 3 },
+    { x: [6, 4], ids: [0, 2, 1, 0, 2, 2], segments: 3 },
+    { x: [5, 3], ids: [4, 4, 4, 4, 4], segments: 6 },
+    { x: [5, 2, 3], ids: [1, 0, 1, 0, 1], segments: 2 },
+    { x: [4, 3], ids: [0, -1, 3, 7], segments: 4 },
+    { x: [2, 3, 4], ids: [0, 1, 2, 2, 1, 0], idShape: [2, 3], segments: 3 },
+    { x: [7, 5], ids: [6, 5, 4, 3, 2, 1, 0], segments: 7 },
+    { x: [8, 1], ids: [0, 0, 0, 0, 0, 0, 0, 0], segments: 1 },
+    { x: [3, 4], ids: [2, 0, 2], segments: 5 },
+    { x: [6, 2], ids: [1, 1, 0, 0, 3, 3], segments: 4, dtype: 'int32' },
+    { x: [9, 3], ids: [0, 1, 2, 0, 1, 2, 0, 1, 2], segments: 3 },
+    { x: [4, 2, 2], ids: [0, 1, 1, 0], idShape: [4], segments: 2, dtype: 'int32' },
+  ];
+  it.each(cases.map((c) => [label(c), c] as const))('matches cpu: %s', async (_, c) => {
+    const run = async (backend: 'cpu' | 'wasm') => {
+      await use(backend);
+      return tf.tidy(() => {
+        const raw = values(c.x, 51).map((v) => (c.dtype === 'int32' ? Math.round(v * 10) : v));
+        const x = tf.tensor(raw, c.x, c.dtype ?? 'float32');
+        // The op is typed for 1-D ids but takes ids of any leading shape of x, like TensorFlow.
+        const ids = tf.tensor(c.ids, c.idShape ?? [c.ids.length], 'int32') as tf.Tensor1D;
+        return tf.unsortedSegmentSum(x, ids, c.segments).dataSync();
+      });
+    };
+    const expected = Float32Array.from(await run('cpu'));
+    expect(relativeError(Float32Array.from(await run('wasm')), expected)).toBeLessThan(1e-5);
+  });
+
+  it('gives gather its gradient', async () => {
+    await compareWithCpu((x) => weightedSum(tf.gather(x, tf.tensor1d([3, 0, 3, 1, 4], 'int32'))), [[5, 3]]);
+  });
+});
