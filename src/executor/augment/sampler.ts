@@ -6,7 +6,7 @@
  * the two backends disagree in the last bits. Here every tensor op is a single IEEE operation on
  * float32 (gather is a copy; one `mul` and one `add` per tap, in a fixed order), which both
  * backends round identically, so an augmented batch is bit-identical on cpu and wasm. The cost is
- * four gathers of the batch, cheap next to a training step.
+ * at most four gathers of the batch (one for flips alone), against a training step's convolutions.
  *
  * Points outside the image are filled by reflection about the edge (Keras' default `reflect`:
  * d c b a | a b c d | d c b a), so a rotated or shifted image has no black wedges for the model
@@ -36,11 +36,11 @@ export function sampleAffine(x: tf.Tensor4D, transforms: readonly Affine[]): tf.
   const [n, h, w, c] = x.shape;
   if (transforms.length !== n) throw new RangeError(`need ${n} transforms, got ${transforms.length}`);
   const pixels = n * h * w;
-  // Top-left / top-right / bottom-left / bottom-right neighbour of each output pixel, and weights.
+  // Top-left / top-right / bottom-left / bottom-right neighbour of each output pixel.
   const index = [0, 1, 2, 3].map(() => new Int32Array(pixels));
-  const weight = [0, 1, 2, 3].map(() => new Float32Array(pixels * c));
   const [i00, i01, i10, i11] = index as [Int32Array, Int32Array, Int32Array, Int32Array];
-  const [w00, w01, w10, w11] = weight as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const fxs = new Float64Array(pixels);
+  const fys = new Float64Array(pixels);
   const cx = (w - 1) / 2;
   const cy = (h - 1) / 2;
   let fractionalX = false;
@@ -63,29 +63,39 @@ export function sampleAffine(x: tf.Tensor4D, transforms: readonly Affine[]): tf.
         const fy = sy - y0;
         if (fx !== 0) fractionalX = true;
         if (fy !== 0) fractionalY = true;
+        fxs[p] = fx;
+        fys[p] = fy;
         i00[p] = base + y0 * w + x0;
         i01[p] = base + y0 * w + x1;
         i10[p] = base + y1 * w + x0;
         i11[p] = base + y1 * w + x1;
-        // One weight per channel: a same-shape multiply is a fast path on every backend; a broadcast is not.
-        const k = p * c;
-        w00.fill((1 - fy) * (1 - fx), k, k + c);
-        w01.fill((1 - fy) * fx, k, k + c);
-        w10.fill(fy * (1 - fx), k, k + c);
-        w11.fill(fy * fx, k, k + c);
       }
     }
   }
   const flat = x.reshape([pixels, c]);
   const gather = (k: number) => tf.gather(flat, tf.tensor1d(index[k]!, 'int32'));
   if (!fractionalX && !fractionalY) return gather(0).reshape([n, h, w, c]);
+
+  const tapWeight: Array<(fx: number, fy: number) => number> = [
+    (fx, fy) => (1 - fy) * (1 - fx),
+    (fx, fy) => (1 - fy) * fx,
+    (fx, fy) => fy * (1 - fx),
+    (fx, fy) => fy * fx,
+  ];
   const taps = [0];
   if (fractionalX) taps.push(1);
   if (fractionalY) taps.push(2);
   if (fractionalX && fractionalY) taps.push(3);
   let out: tf.Tensor | null = null;
   for (const k of taps) {
-    const term = tf.mul(gather(k), tf.tensor2d(weight[k]!, [pixels, c]));
+    // One weight per channel: a same-shape multiply is a fast path on every backend; a broadcast is not.
+    const weight = new Float32Array(pixels * c);
+    const f = tapWeight[k]!;
+    for (let q = 0, o = 0; q < pixels; q++) {
+      const v = f(fxs[q]!, fys[q]!);
+      for (let ch = 0; ch < c; ch++) weight[o++] = v;
+    }
+    const term = tf.mul(gather(k), tf.tensor2d(weight, [pixels, c]));
     out = out === null ? term : tf.add(out, term);
   }
   return (out as tf.Tensor).reshape([n, h, w, c]);

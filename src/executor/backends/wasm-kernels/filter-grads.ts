@@ -63,7 +63,7 @@ export const conv2DBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: tf.
     );
     const xs = toNHWC(x as tf.Tensor4D, format);
     const dys = toNHWC(dy as tf.Tensor4D, format);
-    return convFilterGrad(xs, dys, geometryOf(info), attrs.filterShape);
+    return convFilterGrad(xs, dys, geometryOf(info, dys.shape), attrs.filterShape);
   },
 );
 
@@ -71,7 +71,7 @@ export const conv2DBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: tf.
 export const depthwiseConv2dNativeBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: tf.DepthwiseConv2dNativeBackpropFilterAttrs) => {
   const x4 = x as tf.Tensor4D;
   const info = tf.backend_util.computeConv2DInfo(x4.shape, attrs.filterShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
-  const g = geometryOf(info);
+  const g = geometryOf(info, dy.shape);
   const [kh, kw, c, m] = attrs.filterShape;
   const kk = kh * kw;
   const perExample = c * m * kk * g.outHeight * g.outWidth;

@@ -23,12 +23,12 @@ export const conv2DBackpropInput = opKernel(['dy', 'filter'], ({ dy, filter }, a
   );
   const nchw = format === 'NCHW';
   const dyNHWC = nchw ? tf.transpose(dy as tf.Tensor4D, [0, 2, 3, 1]) : (dy as tf.Tensor4D);
-  const dx = convAdjoint(dyNHWC, w, geometryOf(info));
+  const dx = convAdjoint(dyNHWC, w, geometryOf(info, dyNHWC.shape));
   return nchw ? tf.transpose(dx, [0, 3, 1, 2]) : dx;
 });
 
 export const depthwiseConv2dNativeBackpropInput = opKernel(['dy', 'filter'], ({ dy, filter }, attrs: tf.DepthwiseConv2dNativeBackpropInputAttrs) => {
   const w = filter as tf.Tensor4D;
   const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, w.shape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
-  return depthwiseAdjoint(dy as tf.Tensor4D, w, geometryOf(info));
+  return depthwiseAdjoint(dy as tf.Tensor4D, w, geometryOf(info, dy.shape));
 });

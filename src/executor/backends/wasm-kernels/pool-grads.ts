@@ -18,7 +18,7 @@ const LOWEST_FLOAT32 = -3.4028234663852886e38;
 export const maxPoolGrad = opKernel(['dy', 'input'], ({ dy, input }, attrs: tf.MaxPoolGradAttrs) => {
   const x = input as tf.Tensor4D;
   const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const g = geometryOf(info);
+  const g = geometryOf(info, dy.shape);
   const [n, , , c] = x.shape;
   const kk = g.filterHeight * g.filterWidth;
   const windows = extractWindows(x, g, LOWEST_FLOAT32).reshape([n, g.outHeight, g.outWidth, c, kk]);
@@ -46,7 +46,7 @@ function inverseCounts(g: WindowGeometry): tf.Tensor4D {
 export const avgPoolGrad = opKernel(['dy', 'input'], ({ dy, input }, attrs: tf.AvgPoolGradAttrs) => {
   const x = input as tf.Tensor4D;
   const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, attrs.pad);
-  const g = geometryOf(info);
+  const g = geometryOf(info, dy.shape);
   const c = x.shape[3];
   const scaled = tf.mul(dy, inverseCounts(g)) as tf.Tensor4D;
   return depthwiseAdjoint(scaled, tf.ones([g.filterHeight, g.filterWidth, c, 1]) as tf.Tensor4D, g);

@@ -27,12 +27,17 @@ export interface WindowGeometry {
   readonly padLeft: number;
 }
 
-export function geometryOf(info: tf.backend_util.Conv2DInfo): WindowGeometry {
+/**
+ * The geometry of a windowed op from tfjs's conv info and the gradient actually received
+ * ([N, OH, OW, C]). The gradient's size wins: tfjs-core's conv2d gradient drops
+ * `dimRoundingMode`, so with 'ceil' the info has one row fewer than the forward op produced.
+ */
+export function geometryOf(info: tf.backend_util.Conv2DInfo, dyShape: readonly number[]): WindowGeometry {
   return {
     inHeight: info.inHeight,
     inWidth: info.inWidth,
-    outHeight: info.outHeight,
-    outWidth: info.outWidth,
+    outHeight: dyShape[1] ?? info.outHeight,
+    outWidth: dyShape[2] ?? info.outWidth,
     filterHeight: info.filterHeight,
     filterWidth: info.filterWidth,
     strideHeight: info.strideHeight,
