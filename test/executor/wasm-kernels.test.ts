@@ -398,6 +398,38 @@ describe('UnsortedSegmentSum', () => {
   });
 });
 
+describe('Tile (replaced: the shipped one is a scalar loop that dominated batch-norm gradients)', () => {
+  const cases: { shape: number[]; reps: number[]; dtype?: 'int32' | 'bool' }[] = [
+    { shape: [3], reps: [2] },
+    { shape: [2, 3], reps: [1, 1] },
+    { shape: [2, 3], reps: [3, 1] },
+    { shape: [2, 3], reps: [1, 4] },
+    { shape: [2, 1, 3], reps: [2, 3, 2] },
+    { shape: [1, 1, 1, 5], reps: [3, 4, 5, 1] },
+    { shape: [2, 3, 4, 5], reps: [2, 2, 2, 2] },
+    { shape: [2, 3, 1, 2, 3], reps: [2, 1, 2, 3, 2] },
+    { shape: [2, 2, 2, 2, 2, 2], reps: [2, 1, 2, 1, 2, 1] },
+    { shape: [3, 2], reps: [2, 3], dtype: 'int32' },
+    { shape: [2, 2], reps: [2, 1], dtype: 'bool' },
+    { shape: [0, 3], reps: [2, 1] },
+    { shape: [1], reps: [1] },
+  ];
+  it.each(cases.map((c) => [label(c), c] as const))('matches cpu: %s', async (_, c) => {
+    const run = async (backend: 'cpu' | 'wasm') => {
+      await use(backend);
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(() => {
+        const raw = values(c.shape, 91).map((v) => (c.dtype === undefined ? v : c.dtype === 'int32' ? Math.round(v * 100) : v > 0 ? 1 : 0));
+        const t = tf.tile(tf.tensor(raw, c.shape, c.dtype ?? 'float32'), c.reps);
+        return { shape: t.shape, dtype: t.dtype, data: Array.from(t.dataSync()) };
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      return out;
+    };
+    expect(await run('wasm')).toEqual(await run('cpu'));
+  });
+});
+
 /**
  * A small CNN with every layer kind the executor's networks use: conv + batch norm + relu6, max
  * pool, depthwise conv with multiplier 2, 1x1 conv, avg pool with zero padding, concat, strided

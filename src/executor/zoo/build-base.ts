@@ -44,16 +44,19 @@ export interface Base {
 
 type Log = (message: string) => void;
 
-async function loadWeights(
-  model: tf.LayersModel,
-  read: () => Promise<LayerWeightMap> | LayerWeightMap,
-  options: { source: string; requireAll: boolean; log: Log },
-): Promise<void> {
-  const weights = await read();
+interface WeightsSource {
+  readonly source: string;
+  /** imagenet loads must cover the whole base; a user's file may hold only some layers. */
+  readonly requireAll: boolean;
+  readonly read: () => Promise<LayerWeightMap> | LayerWeightMap;
+}
+
+async function loadWeights(model: tf.LayersModel, from: WeightsSource, log: Log): Promise<void> {
+  const weights = await from.read();
   try {
-    const report = assignWeights(model, weights, options);
-    options.log(
-      `weights: ${report.loaded.length} layers from ${options.source}` +
+    const report = assignWeights(model, weights, from);
+    log(
+      `weights: ${report.loaded.length} layers from ${from.source}` +
         (report.missing.length > 0 ? `; ${report.missing.length} keep their initial values (${report.missing.slice(0, 3).join(', ')}...)` : '') +
         (report.unused.length > 0 ? `; ${report.unused.length} file layers unused` : ''),
     );
@@ -62,22 +65,21 @@ async function loadWeights(
   }
 }
 
-function fileWeights(weights: Extract<Weights, { kind: 'file' }>, baseDir: string): { path: string; read: () => Promise<LayerWeightMap> } {
+function fileWeights(weights: Extract<Weights, { kind: 'file' }>, baseDir: string): WeightsSource {
   const path = resolve(baseDir, weights.path);
-  return { path, read: () => readWeightsFile(path) };
+  return { source: path, requireAll: false, read: () => readWeightsFile(path) };
 }
 
-async function zooImagenet(entry: ZooEntry, model: tf.LayersModel, cacheDir: string, log: Log): Promise<void> {
+/** Where `weights imagenet` comes from; checked before the network is built, so a missing file fails fast. */
+function zooImagenet(entry: ZooEntry, cacheDir: string): WeightsSource {
   const name = entry.name;
-  if (isBundled(name)) {
-    await loadWeights(model, () => bundledWeights(name), { source: `the nsfwjs ${name} bundle`, requireAll: true, log });
-  } else if (isDownloadable(name)) {
+  if (isBundled(name)) return { source: `the nsfwjs ${name} bundle`, requireAll: true, read: () => bundledWeights(name) };
+  if (isDownloadable(name)) {
     const path = knownWeightsPath(name, cacheDir);
     if (!existsSync(path)) throw weightsMissingError(name, path);
-    await loadWeights(model, () => readKerasH5(path), { source: path, requireAll: true, log });
-  } else {
-    throw new ZooError('weights-missing', `${name} has no pretrained weights; use \`weights none\` or \`weights "file.h5"\`.`);
+    return { source: path, requireAll: true, read: () => readKerasH5(path) };
   }
+  throw new ZooError('weights-missing', `${name} has no pretrained weights; use \`weights none\` or \`weights "file.h5"\`.`);
 }
 
 function finish(name: string, model: tf.LayersModel, inputSize: number, blocks: BlockMap, preprocess: Preprocess): Base {
@@ -100,14 +102,15 @@ async function zooBase(spec: Extract<Model, { kind: 'zoo' }>, options: BuildBase
   if (spec.input < entry.minInput) {
     throw new ZooError('bad-input', `${entry.name} needs an input of at least ${entry.minInput} px, got ${spec.input}.`);
   }
+  const weights =
+    spec.weights.kind === 'imagenet'
+      ? zooImagenet(entry, options.cacheDir ?? defaultCacheDir())
+      : spec.weights.kind === 'file'
+        ? fileWeights(spec.weights, options.baseDir)
+        : null;
   let model = await buildNetwork(entry.name, spec.input);
   try {
-    if (spec.weights.kind === 'imagenet') {
-      await zooImagenet(entry, model, options.cacheDir ?? defaultCacheDir(), log);
-    } else if (spec.weights.kind === 'file') {
-      const { path, read } = fileWeights(spec.weights, options.baseDir);
-      await loadWeights(model, read, { source: path, requireAll: false, log });
-    }
+    if (weights) await loadWeights(model, weights, log);
     const blocks = blocksFromEnds(baseLayerNames(model), entry.blockEnds, entry.name);
     if (spec.cut) model = truncateAt(model, cutLayer(spec.cut, blocks, entry.name));
     return finish(entry.name, model, spec.input, blocks, preprocessOf(entry.name));
@@ -126,10 +129,9 @@ async function userBase(spec: Extract<Model, { kind: 'file' }>, options: BuildBa
       // For a user model, "pretrained" means the weights saved with it.
       const saved = network.savedWeights;
       if (!saved) throw new ZooError('weights-missing', `model ${path} has no saved weights; use \`weights none\` or \`weights "file"\`.`);
-      await loadWeights(model, saved, { source: path, requireAll: true, log });
+      await loadWeights(model, { source: path, requireAll: true, read: saved }, log);
     } else if (spec.weights.kind === 'file') {
-      const { path: weightsPath, read } = fileWeights(spec.weights, options.baseDir);
-      await loadWeights(model, read, { source: weightsPath, requireAll: false, log });
+      await loadWeights(model, fileWeights(spec.weights, options.baseDir), log);
     }
     const all = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
     const blocks = blocksFromStrides(all, network.inputSize);

@@ -41,7 +41,10 @@ export async function readKerasH5(path: string): Promise<LayerWeightMap> {
     const root = nested instanceof Group ? nested : file;
     const layerNames = stringList(root.attrs['layer_names']?.value);
     if (layerNames.length === 0) {
-      throw new ZooError('weights-mismatch', `${path} has no 'layer_names' attribute: it is not a Keras weights file.`);
+      throw new ZooError(
+        'weights-mismatch',
+        `${path} has no 'layer_names' attribute: it is not a Keras 2 (h5) weights file; Keras 3 .weights.h5 files need re-saving with save_weights in h5 format from Keras 2 or tf.keras.`,
+      );
     }
     for (const layerName of layerNames) {
       const group = root.get(layerName);

@@ -66,16 +66,50 @@ function sameShape(a: readonly (number | null)[], b: readonly number[]): boolean
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+type Fail = (detail: string) => never;
+
 /**
- * Writes `weights` into `model` by layer name. A BatchNormalization gamma the source lacks stays as
- * initialised (ones), which is what Keras' `scale=False` means; any other gap or shape difference inside
- * a matched layer is a 'weights-mismatch', checked for all layers before anything is written.
+ * Pairs one layer's variables with the file's values. By short name when the file uses Keras 2 names;
+ * otherwise by position, as Keras itself loads files whose names it cannot read (the VGG16 file from
+ * Keras 1 names them 'block1_conv1_W_1:0', 'block1_conv1_b_1:0'). Positions follow creation order, which
+ * is Keras' order (kernel, bias; gamma, beta, moving_mean, moving_variance) whatever is frozen.
+ */
+function pairLayer(layer: tf.layers.Layer, entry: ReadonlyMap<string, tf.Tensor>, fail: Fail): [tf.LayerVariable, tf.Tensor][] {
+  const variables = [...layer.weights].sort((a, b) => a.id - b.id);
+  const shorts = variables.map((v) => shortWeightName(v.originalName));
+  const keys = [...entry.keys()];
+  const pairs: [tf.LayerVariable, tf.Tensor, string][] = [];
+  if (keys.every((k) => shorts.includes(k))) {
+    variables.forEach((variable, i) => {
+      const value = entry.get(shorts[i]!);
+      if (value) pairs.push([variable, value, shorts[i]!]);
+      // A Keras BatchNormalization with scale=False has no gamma: ours stays ones.
+      else if (!(shorts[i] === 'gamma' && layer.getClassName() === 'BatchNormalization')) {
+        fail(`layer '${layer.name}' has no '${shorts[i]}' weight in the file`);
+      }
+    });
+  } else if (keys.length === variables.length) {
+    variables.forEach((variable, i) => pairs.push([variable, entry.get(keys[i]!)!, shorts[i]!]));
+  } else {
+    fail(`layer '${layer.name}' has weights ${keys.join(', ')} in the file, expected ${shorts.join(', ')}`);
+  }
+  for (const [variable, value, short] of pairs) {
+    if (!sameShape(variable.shape, value.shape)) {
+      fail(`layer '${layer.name}' weight '${short}' has shape [${value.shape.join(', ')}], expected [${variable.shape.join(', ')}]`);
+    }
+  }
+  return pairs.map(([variable, value]) => [variable, value]);
+}
+
+/**
+ * Writes `weights` into `model` by layer name, checking every layer before anything is written:
+ * a matched layer whose weights do not fit is a 'weights-mismatch'.
  */
 export function assignWeights(model: tf.LayersModel, weights: LayerWeightMap, options: AssignOptions): AssignReport {
   const writes: [tf.LayerVariable, tf.Tensor][] = [];
   const loaded: string[] = [];
   const missing: string[] = [];
-  const fail = (detail: string): never => {
+  const fail: Fail = (detail) => {
     throw new ZooError('weights-mismatch', `${options.source} does not fit the network: ${detail}.`);
   };
   for (const layer of model.layers) {
@@ -85,22 +119,7 @@ export function assignWeights(model: tf.LayersModel, weights: LayerWeightMap, op
       missing.push(layer.name);
       continue;
     }
-    const expected = new Set<string>();
-    for (const variable of layer.weights) {
-      const short = shortWeightName(variable.originalName);
-      expected.add(short);
-      const value = entry.get(short);
-      if (!value) {
-        if (short === 'gamma' && layer.getClassName() === 'BatchNormalization') continue;
-        fail(`layer '${layer.name}' has no '${short}' weight in the file`);
-      } else if (!sameShape(variable.shape, value.shape)) {
-        fail(`layer '${layer.name}' weight '${short}' has shape [${value.shape.join(', ')}], expected [${variable.shape.join(', ')}]`);
-      } else {
-        writes.push([variable, value]);
-      }
-    }
-    const extra = [...entry.keys()].filter((k) => !expected.has(k));
-    if (extra.length > 0) fail(`layer '${layer.name}' has unexpected weights ${extra.map((k) => `'${k}'`).join(', ')}`);
+    writes.push(...pairLayer(layer, entry, fail));
     loaded.push(layer.name);
   }
   if (loaded.length === 0) fail(`none of its ${weights.size} layers has a name the network uses (first: '${[...weights.keys()][0] ?? '-'}')`);

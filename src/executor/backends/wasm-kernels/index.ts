@@ -1,14 +1,16 @@
 /**
  * Training kernels for the tfjs wasm backend. As shipped (4.22) it cannot train a convnet: it
  * lacks Conv2DBackpropFilter, the depthwise gradients and UnsortedSegmentSum, and its
- * MaxPoolGrad and AvgPoolGrad give wrong gradients. These kernels are compositions of wasm ops
- * (XNNPACK convolutions and matmuls), checked against the cpu backend and finite differences in
- * test/executor/wasm-kernels.test.ts.
+ * MaxPoolGrad and AvgPoolGrad give wrong gradients; its Conv2DBackpropInput and Tile are scalar
+ * loops that dominated a training step. These kernels are compositions of wasm ops (XNNPACK
+ * convolutions, matmuls and broadcasts), checked against the cpu backend and finite differences
+ * in test/executor/wasm-kernels.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilter, depthwiseConv2dNativeBackpropFilter } from './filter-grads.ts';
 import { conv2DBackpropInput, depthwiseConv2dNativeBackpropInput } from './input-grads.ts';
 import { avgPoolGrad, maxPoolGrad } from './pool-grads.ts';
+import { tile } from './tile.ts';
 import { unsortedSegmentSum } from './unsorted-segment-sum.ts';
 
 /** Kernel name to implementation; the ones already on the wasm backend are replaced. */
@@ -20,6 +22,7 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   UnsortedSegmentSum: unsortedSegmentSum,
   MaxPoolGrad: maxPoolGrad,
   AvgPoolGrad: avgPoolGrad,
+  Tile: tile,
 };
 
 /**
