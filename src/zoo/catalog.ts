@@ -27,7 +27,7 @@ export interface ZooEntry {
 const names = layerNames as Record<string, string[]>;
 function layersOf(model: string): readonly string[] {
   const list = names[model];
-  if (!list) throw new Error(`zoo catalog: no layer list for '${model}' (run npm run grammar)`);
+  if (!list) throw new Error(`zoo catalog: no layer list for '${model}' (run npm run zoo:layers)`);
   return list;
 }
 

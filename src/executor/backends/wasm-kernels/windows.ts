@@ -54,15 +54,12 @@ export function geometryOf(info: tf.backend_util.Conv2DInfo, dyShape: readonly n
 export type ExplicitPads = [[number, number], [number, number], [number, number], [number, number]];
 
 /**
- * Padding after the input along one axis so that a floor-rounding convolution (XNNPACK's rule)
- * yields exactly `outLen` positions, or, when even zero padding yields more, how many trailing
- * rows to drop (no window of the wanted outputs reaches them).
+ * Padding after the input along one axis so that a convolution yields exactly `outLen`
+ * positions under XNNPACK's floor rounding. tfjs's own rounding modes never leave more rows than
+ * the wanted windows plus a stride's remainder, so zero is enough when the windows fall short.
  */
-function trailing(inLen: number, outLen: number, stride: number, eff: number, before: number): { after: number; keep: number } {
-  const lower = (outLen - 1) * stride + eff - inLen - before;
-  if (lower >= 0) return { after: lower, keep: inLen };
-  if (lower + stride - 1 >= 0) return { after: 0, keep: inLen };
-  return { after: 0, keep: inLen + lower };
+function trailing(inLen: number, outLen: number, stride: number, eff: number, before: number): number {
+  return Math.max(0, (outLen - 1) * stride + eff - inLen - before);
 }
 
 /** A [KH, KW, C, KH*KW] filter whose output channel (c, k) copies window offset k of channel c. */
@@ -85,16 +82,16 @@ function depthwise(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number
  * the padding read `padValue`. Exact: each output is one input times 1 plus zeros.
  */
 export function extractWindows(x: tf.Tensor4D, g: WindowGeometry, padValue = 0): tf.Tensor4D {
-  const [b, , , c] = x.shape;
-  const h = trailing(g.inHeight, g.outHeight, g.strideHeight, g.effectiveFilterHeight, g.padTop);
-  const w = trailing(g.inWidth, g.outWidth, g.strideWidth, g.effectiveFilterWidth, g.padLeft);
+  const c = x.shape[3];
+  const bottom = trailing(g.inHeight, g.outHeight, g.strideHeight, g.effectiveFilterHeight, g.padTop);
+  const right = trailing(g.inWidth, g.outWidth, g.strideWidth, g.effectiveFilterWidth, g.padLeft);
+  const unpadded = g.padTop === 0 && bottom === 0 && g.padLeft === 0 && right === 0;
+  if (g.filterHeight * g.filterWidth === 1 && g.strideHeight === 1 && g.strideWidth === 1 && unpadded) return x;
   let src = x;
-  if (h.keep < g.inHeight || w.keep < g.inWidth) src = tf.slice(src, [0, 0, 0, 0], [b, h.keep, w.keep, c]);
-  let pads: ExplicitPads = [[0, 0], [g.padTop, h.after], [g.padLeft, w.after], [0, 0]];
-  const unpadded = g.padTop === 0 && h.after === 0 && g.padLeft === 0 && w.after === 0;
-  if (g.filterHeight * g.filterWidth === 1 && g.strideHeight === 1 && g.strideWidth === 1 && unpadded) return src;
+  let pads: ExplicitPads = [[0, 0], [g.padTop, bottom], [g.padLeft, right], [0, 0]];
   if (padValue !== 0 && !unpadded) {
-    src = tf.pad(src, pads, padValue);
+    // The convolution pads with zeros; other fill values need an explicit pad first.
+    src = tf.pad(x, pads, padValue);
     pads = [[0, 0], [0, 0], [0, 0], [0, 0]];
   }
   const filter = oneHotFilter(g.filterHeight, g.filterWidth, c);
