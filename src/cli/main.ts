@@ -105,6 +105,31 @@ export function buildProgram(): Command {
       process.exitCode = await runCommand(file, source, { ...opts, backend: opts.backend as BackendName });
     });
 
+  program
+    .command('predict')
+    .description('rank the labels of images with a model exported by tl run')
+    .argument('<model-dir>', "a folder written by a script's 'export'")
+    .argument('<images...>', 'image files (JPEG, PNG, WebP...)')
+    .option('-k, --top <k>', 'how many labels to show', '3')
+    .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
+    .option('--json', 'print JSON')
+    .action(async (dir: string, images: string[], opts: { top: string; backend: string; json?: boolean }) => {
+      const k = Number(opts.top);
+      if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top must be a positive whole number, found '${opts.top}'`);
+      if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, found '${opts.backend}'`);
+      const { selectBackend } = await import('../executor/backends/select.ts');
+      const { loadExported, predictFiles } = await import('../executor/predict.ts');
+      try {
+        await selectBackend(opts.backend as BackendName);
+        const predictions = await predictFiles(await loadExported(dir), images, k);
+        if (opts.json) process.stdout.write(`${JSON.stringify(predictions, null, 2)}\n`);
+        else for (const p of predictions) process.stdout.write(`${p.file}\n${p.top.map((t) => `  ${(100 * t.probability).toFixed(1).padStart(5)}%  ${t.label}`).join('\n')}\n`);
+      } catch (err) {
+        process.stderr.write(`tl: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
   return program;
 }
 

@@ -24,7 +24,7 @@ function human(e: ExecutorEvent, out: NodeJS.WriteStream): void {
       out.write(`backend ${e.backend}: ${e.backendReason}\nmodel ${e.model}, ${e.classes.length} classes, ${e.trainImages} training and ${e.valImages} validation images\n`);
       break;
     case 'phaseStarted':
-      out.write(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epochs, lr ${e.lr}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedFeatures ? ', on cached base features' : ''}\n`);
+      out.write(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epochs, lr ${e.lr}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`);
       break;
     case 'batchProgress':
       if (out.isTTY) {

@@ -34,7 +34,7 @@ export type ExecutorEvent =
       readonly valImages: number;
       readonly phases: readonly { readonly name: string; readonly epochs: number }[];
     }
-  | { readonly type: 'phaseStarted'; readonly at: string; readonly phase: number; readonly name: string; readonly epochs: number; readonly trainable: readonly string[]; readonly trainableParams: number; readonly lr: number; readonly cachedFeatures: boolean }
+  | { readonly type: 'phaseStarted'; readonly at: string; readonly phase: number; readonly name: string; readonly epochs: number; readonly trainable: readonly string[]; readonly trainableParams: number; readonly lr: number; readonly cachedFeatures: boolean; readonly cachedAt: string | null }
   | { readonly type: 'batchProgress'; readonly at: string; readonly phase: number; readonly epoch: number; readonly batch: number; readonly batches: number; readonly loss: number; readonly lr: number }
   | {
       readonly type: 'epochEnded';

@@ -19,7 +19,8 @@ import { argmaxRows, confusion, perClass, topK } from './metrics.ts';
 import { assemble, type Network } from './network.ts';
 import { createOptimizer, setLearningRate } from './optimizers.ts';
 import { learningRateAt } from './schedule.ts';
-import { applyPhase, type PhaseVariables } from './trainable.ts';
+import { applyPhase } from './trainable.ts';
+import { frozenFrontier, splitAt } from './frontier.ts';
 import { buildBase, saveToDirectory } from './zoo/index.ts';
 
 export interface RunOptions {
@@ -44,9 +45,11 @@ export interface RunResult {
 }
 
 interface Inputs {
-  /** Preprocessed network inputs for these rows (and one-hot labels). */
+  /** What `model` takes for these rows: preprocessed images, or cached activations. */
   batch(set: 'train' | 'val', indices: Int32Array): tf.Tensor;
-  readonly cached: boolean;
+  readonly model: tf.LayersModel;
+  /** The layer whose activations are cached, or null when batches are images. */
+  readonly cachedAt: string | null;
   dispose(): void;
 }
 
@@ -88,10 +91,10 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const firstEpoch = p === resumeAt.phase ? resumeAt.epochsDone : 0;
       if (phase.epochs === 0 || firstEpoch >= phase.epochs) continue;
       const vars = applyPhase(net, phase);
-      const inputs = await prepareInputs(net, data, vars, plan, base.preprocess);
-      emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, cachedFeatures: inputs.cached });
+      const inputs = await prepareInputs(net, data, plan, base.preprocess);
+      emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
       const optimizers = vars.groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
-      const model = inputs.cached ? net.head : net.full;
+      const model = inputs.model;
       const stop = earlyStopper(plan);
       let epochsRun = 0;
 
@@ -182,21 +185,28 @@ function shuffled(n: number, rng: Rng): Int32Array {
   return a;
 }
 
-/** When no base layer trains and nothing is augmented, the base runs once per phase instead of once per batch. */
-async function prepareInputs(net: Network, data: Dataset, vars: PhaseVariables, plan: Plan, preprocess: Network['base']['preprocess']): Promise<Inputs> {
+/**
+ * Inputs for one phase's training. Without augmentation, the frozen prefix up to the phase's frozen
+ * frontier runs once per phase and the rest trains on its cached activations; otherwise every batch
+ * runs the whole network.
+ */
+async function prepareInputs(net: Network, data: Dataset, plan: Plan, preprocess: Network['base']['preprocess']): Promise<Inputs> {
   const images = (set: 'train' | 'val', idx: Int32Array) => imageBatch(set === 'train' ? data.train : data.val, idx, preprocess);
-  if (!vars.headOnly || plan.augment.length > 0) return { batch: images, cached: false, dispose() {} };
+  const frontier = plan.augment.length === 0 ? frozenFrontier(net) : null;
+  if (!frontier) return { batch: images, model: net.full, cachedAt: null, dispose() {} };
+  const split = splitAt(net, frontier);
   const features = async (set: ImageSet, name: 'train' | 'val') => {
     if (set.count === 0) return null;
-    const { data: values } = await predictAll(set.count, 32, (idx) => images(name, idx), net.base.model);
-    const shape = net.base.model.outputs[0]!.shape.slice(1) as number[];
+    const { data: values } = await predictAll(set.count, 32, (idx) => images(name, idx), split.prefix);
+    const shape = split.prefix.outputs[0]!.shape.slice(1) as number[];
     return tf.tensor(values, [set.count, ...shape]);
   };
   const train = await features(data.train, 'train');
   const val = await features(data.val, 'val');
   return {
-    cached: true,
-    batch: (set, idx) => tf.gather((set === 'train' ? train : val)!, tf.tensor1d(idx, 'int32')),
+    model: split.trainer,
+    cachedAt: frontier,
+    batch: (set, idx) => tf.tidy(() => tf.gather((set === 'train' ? train : val)!, tf.tensor1d(idx, 'int32'))),
     dispose: () => tf.dispose([train, val].filter((t): t is tf.Tensor => t !== null)),
   };
 }
@@ -208,7 +218,7 @@ function trainStep(
   return tf.tidy(() => {
     let x = inputs.batch('train', idx);
     let y = oneHot(set.labels, idx, classes);
-    if (!inputs.cached && plan.augment.length > 0) {
+    if (inputs.cachedAt === null && plan.augment.length > 0) {
       const lo = preprocess.offset[0]!;
       const hi = 255 * preprocess.scale[0]! + lo;
       ({ x, y } = augmentBatch(x as tf.Tensor4D, y, plan.augment, rng, { range: [Math.min(lo, hi), Math.max(lo, hi)] }));
@@ -281,7 +291,7 @@ function earlyStopper(plan: Plan) {
 }
 
 async function finalMetrics(net: Network, data: Dataset, plan: Plan, options: RunOptions, classes: string[], last: EpochMetrics | null): Promise<FinalMetrics> {
-  const full: Inputs = { batch: (set, idx) => imageBatch(set === 'train' ? data.train : data.val, idx, net.base.preprocess), cached: false, dispose() {} };
+  const full: Inputs = { batch: (set, idx) => imageBatch(set === 'train' ? data.train : data.val, idx, net.base.preprocess), model: net.full, cachedAt: null, dispose() {} };
   const val = data.val.count > 0 ? await evaluate(net.full, full, data.val, 'val', classes.length) : null;
   let test: ReturnType<typeof scoreSet> | null = null;
   let testLabels: Int32Array | null = null;

@@ -15,8 +15,6 @@ export interface VariableGroup {
 export interface PhaseVariables {
   readonly groups: readonly VariableGroup[];
   readonly trainableParams: number;
-  /** True when no base layer trains: the phase can run on cached base features. */
-  readonly headOnly: boolean;
 }
 
 export function applyPhase(net: Network, phase: Phase): PhaseVariables {
@@ -24,7 +22,6 @@ export function applyPhase(net: Network, phase: Phase): PhaseVariables {
   const boundary = phase.frozenThrough === null ? -1 : base.layers.indexOf(phase.frozenThrough);
   const byFactor = new Map<number, tf.Variable[]>();
   let params = 0;
-  let baseTrains = false;
   const add = (layer: tf.layers.Layer, factor: number) => {
     for (const w of layer.trainableWeights) {
       const v = w.read() as tf.Variable;
@@ -46,7 +43,6 @@ export function applyPhase(net: Network, phase: Phase): PhaseVariables {
     const trains = named || (phase.trainable.includes(block) && index > boundary);
     layer.trainable = trains;
     if (!trains) continue;
-    baseTrains ||= layer.trainableWeights.length > 0;
     add(layer, phase.lrMultipliers?.[named ? layer.name : block] ?? 1);
   }
   for (const layer of net.head.layers) {
@@ -54,5 +50,5 @@ export function applyPhase(net: Network, phase: Phase): PhaseVariables {
     add(layer, phase.lrMultipliers?.['head'] ?? 1);
   }
   const groups = [...byFactor.entries()].map(([factor, variables]) => ({ factor, variables }));
-  return { groups, trainableParams: params, headOnly: !baseTrains };
+  return { groups, trainableParams: params };
 }

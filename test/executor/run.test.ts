@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.ts';
 import type { ExecutorEvent } from '../../src/executor/events.ts';
 import { runPlan } from '../../src/executor/run.ts';
+import { loadExported, predictFiles } from '../../src/executor/predict.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -22,6 +23,7 @@ describe('a real training run on real images (tiny model, wasm backend)', () => 
 use tiny input 32
 data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
 freeze until block3
+augment flip
 epochs 3
 batch 32
 lr 3e-3
@@ -70,7 +72,8 @@ export "${join(out, 'model')}"
 
     const phaseStarts = events.filter((e): e is Extract<ExecutorEvent, { type: 'phaseStarted' }> => e.type === 'phaseStarted');
     expect(phaseStarts[0]!.trainable).toEqual(['block4', 'block5', 'head']);
-    expect(phaseStarts[0]!.cachedFeatures).toBe(false);
+    // Augmented inputs differ each epoch, so nothing is cached and the frozen layers run every batch.
+    expect(phaseStarts.map((p) => p.cachedAt)).toEqual([null, null]);
     expect(phaseStarts[1]!.trainableParams).toBeGreaterThan(phaseStarts[0]!.trainableParams);
   }, 300_000);
 
@@ -90,3 +93,48 @@ function frozenWeights(): tf.Tensor[] {
   const vars = Object.values((tf.engine() as unknown as { registeredVariables: Record<string, tf.Variable> }).registeredVariables);
   return vars.filter((v) => /^block[12]_/.test(v.name));
 }
+
+describe('cancel, resume and predict', () => {
+  it('Ctrl-C style cancellation saves a checkpoint; --resume finishes the schedule; the export predicts', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tl-resume-'));
+    const plan = planOf(`
+use tiny input 32
+data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
+freeze none
+epochs 1
+batch 64
+phase two lr 1e-3 epochs 2 unfreeze block1
+export "${join(out, 'model')}"
+`);
+    const controller = new AbortController();
+    const first: ExecutorEvent[] = [];
+    await expect(
+      runPlan(plan, {
+        baseDir: root, runDir: join(out, 'state'), backend: 'wasm', signal: controller.signal,
+        onEvent: (e) => {
+          first.push(e);
+          if (e.type === 'phaseStarted' && e.phase === 1) controller.abort();
+        },
+      }),
+    ).rejects.toThrow(/cancelled/);
+    expect(first.at(-2)).toMatchObject({ type: 'checkpointSaved', reason: 'cancel', phase: 1, epoch: 0 });
+    expect(first.at(-1)).toMatchObject({ type: 'jobFailed', code: 'cancelled', cancelled: true });
+
+    const second: ExecutorEvent[] = [];
+    const result = await runPlan(plan, { baseDir: root, runDir: join(out, 'state'), backend: 'wasm', resume: true, onEvent: (e) => second.push(e) });
+    // Without augmentation the frozen prefix runs once per phase: block1 waits for phase two.
+    expect(first.find((e) => e.type === 'phaseStarted')).toMatchObject({ phase: 0, cachedAt: 'block1_relu' });
+    expect(second.filter((e) => e.type === 'phaseStarted').map((e) => (e as { phase: number }).phase)).toEqual([1]);
+    expect(second.filter((e) => e.type === 'epochEnded')).toHaveLength(2);
+
+    const exported = await loadExported(result.exportPath!);
+    const file = join(root, 'examples/data/fashion-mini/test/bag/000.png');
+    const [prediction] = await predictFiles(exported, [file], 3);
+    expect(prediction!.top).toHaveLength(3);
+    expect(exported.labels).toContain(prediction!.top[0]!.label);
+    const total = prediction!.top.reduce((a, t) => a + t.probability, 0);
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThanOrEqual(1.0001);
+    await expect(predictFiles(exported, [join(root, 'README.md')], 1)).rejects.toThrow(/cannot read image .*README\.md/);
+  }, 300_000);
+});

@@ -47,25 +47,18 @@ function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, g: WindowGeometry, filt
   return tf.transpose(sumParts(parts).reshape([ci, kh, kw, co]), [1, 2, 0, 3]);
 }
 
-export const conv2DBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: tf.Conv2DBackpropFilterAttrs & { dilations?: [number, number] | number }) => {
-    const format = attrs.dataFormat ?? 'NHWC';
-    // Conv2DBackpropFilter carries no dilations in tfjs (conv2d's gradient refuses them); honour
-    // them if a caller passes some, since the patch extraction supports them for free.
-    const info = tf.backend_util.computeConv2DInfo(
-      (x as tf.Tensor4D).shape,
-      attrs.filterShape,
-      attrs.strides,
-      attrs.dilations ?? 1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-      false,
-      tf.backend_util.convertConv2DDataFormat(format),
-    );
-    const xs = toNHWC(x as tf.Tensor4D, format);
-    const dys = toNHWC(dy as tf.Tensor4D, format);
-    return convFilterGrad(xs, dys, geometryOf(info, dys.shape), attrs.filterShape);
-  },
-);
+/** Conv2DBackpropFilter carries no dilations in tfjs (conv2d's gradient refuses them); honour any a caller passes. */
+type ConvFilterAttrs = tf.Conv2DBackpropFilterAttrs & { dilations?: [number, number] | number };
+
+export const conv2DBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: ConvFilterAttrs) => {
+  const format = attrs.dataFormat ?? 'NHWC';
+  const dataFormat = tf.backend_util.convertConv2DDataFormat(format);
+  const { filterShape, strides, pad, dimRoundingMode } = attrs;
+  const info = tf.backend_util.computeConv2DInfo((x as tf.Tensor4D).shape, filterShape, strides, attrs.dilations ?? 1, pad, dimRoundingMode, false, dataFormat);
+  const xs = toNHWC(x as tf.Tensor4D, format);
+  const dys = toNHWC(dy as tf.Tensor4D, format);
+  return convFilterGrad(xs, dys, geometryOf(info, dys.shape), filterShape);
+});
 
 /** dW[kh, kw, c, m] = sum over (n, oh, ow) of patch(c, kh, kw) * dy(c*M + m). */
 export const depthwiseConv2dNativeBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: tf.DepthwiseConv2dNativeBackpropFilterAttrs) => {

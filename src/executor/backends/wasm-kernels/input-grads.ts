@@ -1,8 +1,8 @@
 /**
  * Input gradients as stride-1 convolutions of the zero-dilated output gradient with the flipped
- * filter, so XNNPACK does the work. The shipped wasm Conv2DBackpropInput is a scalar loop,
- * 10-20x slower than the forward convolution; this one costs about a forward convolution (times
- * stride^2 for the zeros).
+ * filter, so XNNPACK does the work. The shipped wasm Conv2DBackpropInput is a scalar C++ loop,
+ * 2-4x slower than this (bench/wasm-kernels.ts); this one costs about a forward convolution,
+ * times stride^2 for the zeros between gradient rows and columns.
  */
 import * as tf from '@tensorflow/tfjs';
 import { opKernel } from './kernel-adapter.ts';

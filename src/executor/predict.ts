@@ -1,0 +1,59 @@
+/** Loads a model exported by `tl run` and ranks the labels for image files. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { decodeImage } from './data/decode-image.ts';
+import { ExecutorError } from './errors.ts';
+import { applyPreprocess, type Preprocess } from './zoo/index.ts';
+import { readTfjsModel } from './zoo/tfjs-files.ts';
+
+export interface Prediction {
+  readonly file: string;
+  readonly top: readonly { readonly label: string; readonly probability: number }[];
+}
+
+export interface ExportedModel {
+  readonly model: tf.LayersModel;
+  readonly labels: readonly string[];
+  readonly preprocess: Preprocess & { readonly inputSize: number };
+}
+
+async function readJson<T>(path: string): Promise<T> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (err) {
+    throw new ExecutorError('bad-export', `${path} is missing or not JSON (${(err as Error).message}); is this a folder written by 'export' in a tl run?`);
+  }
+}
+
+export async function loadExported(dir: string): Promise<ExportedModel> {
+  const labels = await readJson<string[]>(join(dir, 'labels.json'));
+  const preprocess = await readJson<Preprocess & { inputSize: number }>(join(dir, 'preprocess.json'));
+  const model = await tf.loadLayersModel(tf.io.fromMemory(await readTfjsModel(join(dir, 'model.json'))));
+  return { model, labels, preprocess };
+}
+
+export async function predictFiles(exported: ExportedModel, files: readonly string[], k: number): Promise<Prediction[]> {
+  const out: Prediction[] = [];
+  const size = exported.preprocess.inputSize;
+  for (const file of files) {
+    let pixels: Uint8Array;
+    try {
+      pixels = await decodeImage(new Uint8Array(await readFile(file)), { size, fit: 'fill' });
+    } catch (err) {
+      throw new ExecutorError('corrupt-image', `cannot read image ${file}: ${(err as Error).message}`);
+    }
+    const probs = tf.tidy(() => {
+      const x = applyPreprocess(tf.tensor4d(pixels, [1, size, size, 3], 'int32').toFloat(), exported.preprocess);
+      return exported.model.predict(x) as tf.Tensor;
+    });
+    const p = (await probs.data()) as Float32Array;
+    probs.dispose();
+    const top = [...p]
+      .map((probability, i) => ({ label: exported.labels[i] ?? String(i), probability }))
+      .sort((a, b) => b.probability - a.probability)
+      .slice(0, k);
+    out.push({ file, top });
+  }
+  return out;
+}
