@@ -11,6 +11,7 @@ import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
 import { BACKENDS, type BackendName } from '../executor/backends/select.ts';
 import { runCommand } from './run.ts';
+import { fetchWeightsCommand, listWeights } from './weights.ts';
 
 export class UsageError extends Error {}
 
@@ -128,6 +129,22 @@ export function buildProgram(): Command {
         process.stderr.write(`tl: ${(err as Error).message}\n`);
         process.exitCode = 1;
       }
+    });
+
+  const weights = program.command('weights').description('pretrained weights: what is here, and downloads');
+  weights
+    .command('list')
+    .description('show each zoo model and where its pretrained weights come from')
+    .option('--cache <dir>', 'the weights cache (default $TL_CACHE or ~/.cache/tl/weights)')
+    .action(async (opts: { cache?: string }) => listWeights(opts.cache));
+  weights
+    .command('fetch')
+    .description('download a zoo model\'s Keras ImageNet weights into the cache, checking their checksum')
+    .argument('<model>', 'resnet50 or vgg16')
+    .option('--cache <dir>', 'the weights cache (default $TL_CACHE or ~/.cache/tl/weights)')
+    .option('--from <url>', 'a mirror serving the Keras applications files')
+    .action(async (model: string, opts: { cache?: string; from?: string }) => {
+      process.exitCode = await fetchWeightsCommand(model, opts);
     });
 
   return program;

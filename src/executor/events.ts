@@ -10,6 +10,12 @@ export interface EpochMetrics {
   readonly valLoss: number | null;
   readonly valAccuracy: number | null;
   readonly valTop5: number | null;
+  /** Domain adaptation (`adapt coral|dann|pseudolabel`): mean extra loss term over the epoch's steps. */
+  readonly adaptLoss?: number | null;
+  /** `adapt dann`: how often the domain classifier told source from target (0.5: indistinguishable). */
+  readonly domainAccuracy?: number | null;
+  /** `adapt pseudolabel`: confident target images the running self-training round trains on. */
+  readonly pseudoLabels?: number | null;
 }
 
 export interface FinalMetrics extends EpochMetrics {

@@ -7,7 +7,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Plan } from '../plan/schema.ts';
+import type { Phase, Plan } from '../plan/schema.ts';
+import { createAdaptation, dualForward, loadTarget, type Adaptation, type DualForward, type PhaseContext, type StepTerm } from './adapt/index.ts';
 import { createRng, augmentBatch, type Rng } from './augment/index.ts';
 import { selectBackend, type BackendName } from './backends/select.ts';
 import { imageBatch, oneHot, predictAll, range } from './batches.ts';
@@ -35,6 +36,8 @@ export interface RunOptions {
   readonly cacheDir?: string;
   readonly onCorrupt?: 'skip' | 'stop';
   readonly warn?: (message: string) => void;
+  /** Run frozen prefixes once per phase and train on their cached activations (default true; off for benchmarks). */
+  readonly cacheFrozenPrefix?: boolean;
   /** Minimum milliseconds between batchProgress events. */
   readonly progressEveryMs?: number;
 }
@@ -44,9 +47,11 @@ export interface RunResult {
   readonly exportPath: string | null;
 }
 
+type SetName = 'train' | 'val' | 'target';
+
 interface Inputs {
   /** What `model` takes for these rows: preprocessed images, or cached activations. */
-  batch(set: 'train' | 'val', indices: Int32Array): tf.Tensor;
+  batch(set: SetName, indices: Int32Array): tf.Tensor;
   readonly model: tf.LayersModel;
   /** The layer whose activations are cached, or null when batches are images. */
   readonly cachedAt: string | null;
@@ -57,6 +62,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
   const started = performance.now();
   const emit = options.onEvent;
   const path = (p: string) => (isAbsolute(p) ? p : resolve(options.baseDir, p));
+  let adaptation: Adaptation | null = null;
   try {
     if (!plan.data) throw new ExecutorError('missing-data', "the script has no 'data' statement; add one, e.g. data \"images/\" split 0.2", plan.model.origin);
     const backend = await selectBackend(options.backend ?? 'auto');
@@ -68,10 +74,17 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     );
     const classes = data.classes;
     const net = assemble(base, plan, classes.length);
+    const rng = createRng(plan.seed);
+    adaptation = plan.adapt && (await prepareAdaptation(plan, net, data, rng, options));
+    const phases: readonly Phase[] = [...plan.phases, ...(adaptation?.extraPhases(plan.phases.at(-1)!) ?? [])];
     emit({
       type: 'jobStarted', at: now(), backend: backend.name, backendReason: backend.reason, model: base.name, classes,
-      trainImages: data.train.count, valImages: data.val.count, phases: plan.phases.map((p) => ({ name: p.name, epochs: p.epochs })),
+      trainImages: data.train.count, valImages: data.val.count, phases: phases.map((p) => ({ name: p.name, epochs: p.epochs })),
     });
+    const hookContext: PhaseContext = {
+      classes: classes.length,
+      predictTarget: async () => (await predictAll(adaptation!.target.count, 64, (idx) => imageBatch(adaptation!.target, idx, base.preprocess), net.full)).data,
+    };
 
     const checkpointDir = join(options.runDir, 'checkpoint');
     let resumeAt = { phase: 0, epochsDone: 0 };
@@ -81,20 +94,23 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       resumeAt = state;
     }
 
-    const rng = createRng(plan.seed);
-    const totalEpochs = plan.phases.reduce((a, p) => a + p.epochs, 0);
-    let epochsDoneOverall = plan.phases.slice(0, resumeAt.phase).reduce((a, p) => a + p.epochs, 0) + resumeAt.epochsDone;
+    const totalEpochs = phases.reduce((a, p) => a + p.epochs, 0);
+    let epochsDoneOverall = phases.slice(0, resumeAt.phase).reduce((a, p) => a + p.epochs, 0) + resumeAt.epochsDone;
     let last: EpochMetrics | null = null;
 
-    for (let p = resumeAt.phase; p < plan.phases.length; p++) {
-      const phase = plan.phases[p]!;
+    for (let p = resumeAt.phase; p < phases.length; p++) {
+      const phase = phases[p]!;
       const firstEpoch = p === resumeAt.phase ? resumeAt.epochsDone : 0;
       if (phase.epochs === 0 || firstEpoch >= phase.epochs) continue;
       const vars = applyPhase(net, phase);
-      const inputs = await prepareInputs(net, data, plan, base.preprocess);
+      await adaptation?.beforePhase(p, hookContext);
+      const inputs = await prepareInputs(net, data, plan, base.preprocess, options.cacheFrozenPrefix ?? true, adaptation?.target ?? null);
       emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
-      const optimizers = vars.groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
+      const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
+      const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
       const model = inputs.model;
+      const term = adaptation?.term(p) ?? null;
+      const adapt = term && { term, forward: dualForward(model, net.head) };
       const stop = earlyStopper(plan);
       let epochsRun = 0;
 
@@ -105,6 +121,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         let lossSum = 0;
         let correct = 0;
         let lastProgress = 0;
+        const extra = { loss: 0, domainHits: 0, domainRows: 0 };
         for (let b = 0; b < batches; b++) {
           if (options.signal?.aborted) {
             const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch, savedAt: now() });
@@ -114,10 +131,16 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           const idx = order.subarray(b * phase.batch, Math.min(order.length, (b + 1) * phase.batch));
           const lr = learningRateAt(phase, epoch, b / batches);
           for (const o of optimizers) setLearningRate(o.optimizer, lr * o.group.factor);
-          const { loss, hits } = trainStep(model, inputs, data.train, idx, classes.length, optimizers, plan, rng, base.preprocess);
-          lossSum += (await loss.data())[0]! * idx.length;
-          correct += (await hits.data())[0]!;
-          tf.dispose([loss, hits]);
+          const progress = (epochsDoneOverall + b / batches) / Math.max(1, totalEpochs);
+          const step = trainStep({ model, inputs, set: data.train, idx, classes: classes.length, optimizers, plan, rng, preprocess: base.preprocess, adapt: adapt && { ...adapt, progress } });
+          lossSum += (await step.loss.data())[0]! * idx.length;
+          correct += (await step.hits.data())[0]!;
+          if (step.adaptLoss) extra.loss += (await step.adaptLoss.data())[0]! * idx.length;
+          if (step.domainHits) {
+            extra.domainHits += (await step.domainHits.data())[0]!;
+            extra.domainRows += step.domainRows;
+          }
+          tf.dispose([step.loss, step.hits, step.adaptLoss, step.domainHits].filter((t): t is tf.Scalar => t !== null));
           const t = performance.now();
           if (t - lastProgress > (options.progressEveryMs ?? 250) || b === batches - 1) {
             lastProgress = t;
@@ -129,6 +152,11 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         last = {
           loss: lossSum / data.train.count, accuracy: correct / data.train.count,
           valLoss: val?.loss ?? null, valAccuracy: val?.accuracy ?? null, valTop5: val?.top5 ?? null,
+          ...(adaptation && {
+            adaptLoss: term ? extra.loss / data.train.count : null,
+            domainAccuracy: extra.domainRows > 0 ? extra.domainHits / extra.domainRows : null,
+            pseudoLabels: adaptation.pseudoLabels(),
+          }),
         };
         epochsRun++;
         epochsDoneOverall++;
@@ -144,11 +172,13 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       }
       const stoppedEarly = epochsRun < phase.epochs - firstEpoch;
       const best = stop.finish(net.full);
+      await adaptation?.afterPhase(p, hookContext);
       emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best });
       inputs.dispose();
       for (const o of optimizers) o.optimizer.dispose();
     }
 
+    await adaptation?.afterTraining(hookContext);
     const metrics = await finalMetrics(net, data, plan, options, classes, last);
     let exportPath: string | null = null;
     if (plan.export) {
@@ -156,14 +186,30 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       await exportModel(net, exportPath, plan, classes);
     }
     const seconds = (performance.now() - started) / 1000;
+    adaptation?.dispose();
     emit({ type: 'jobFinished', at: now(), metrics, exportPath, seconds });
     return { metrics, exportPath };
   } catch (err) {
+    adaptation?.dispose();
     const e = err instanceof ExecutorError ? err : new ExecutorError('internal', (err as Error).message ?? String(err), null, { cause: err });
     const code = (err as { code?: string }).code;
     emit({ type: 'jobFailed', at: now(), code: typeof code === 'string' ? code : e.code, message: e.message, origin: e.origin, cancelled: e.code === 'cancelled' });
     throw e;
   }
+}
+
+/** Loads the target images and builds the adaptation hooks of the plan's `adapt` statement. */
+async function prepareAdaptation(plan: Plan, net: Network, data: Dataset, rng: Rng, options: RunOptions): Promise<Adaptation> {
+  const adapt = plan.adapt!;
+  const channels = net.base.model.inputs[0]!.shape[3] ?? 3;
+  const target = await loadTarget(adapt, {
+    baseDir: options.baseDir, imageSize: net.base.inputSize, channels, onCorrupt: options.onCorrupt ?? 'skip',
+    ...(options.warn && { warn: options.warn }), ...(options.signal && { signal: options.signal }),
+  });
+  return createAdaptation(adapt, {
+    full: net.full, base: net.base.model, featureSize: net.head.inputs[0]!.shape[3]!, source: data.train, target,
+    images: (set, idx) => imageBatch(set, idx, net.base.preprocess), planPhases: plan.phases.length, rng,
+  });
 }
 
 /** Runs a loading step, turning its failure into an ExecutorError that points at the statement. */
@@ -190,32 +236,56 @@ function shuffled(n: number, rng: Rng): Int32Array {
  * frontier runs once per phase and the rest trains on its cached activations; otherwise every batch
  * runs the whole network.
  */
-async function prepareInputs(net: Network, data: Dataset, plan: Plan, preprocess: Network['base']['preprocess']): Promise<Inputs> {
-  const images = (set: 'train' | 'val', idx: Int32Array) => imageBatch(set === 'train' ? data.train : data.val, idx, preprocess);
-  const frontier = plan.augment.length === 0 ? frozenFrontier(net) : null;
+async function prepareInputs(
+  net: Network, data: Dataset, plan: Plan, preprocess: Network['base']['preprocess'], cache: boolean, target: ImageSet | null,
+): Promise<Inputs> {
+  const sets = { train: data.train, val: data.val, target };
+  const images = (set: SetName, idx: Int32Array) => imageBatch(sets[set]!, idx, preprocess);
+  const frontier = cache && plan.augment.length === 0 ? frozenFrontier(net) : null;
   if (!frontier) return { batch: images, model: net.full, cachedAt: null, dispose() {} };
   const split = splitAt(net, frontier);
-  const features = async (set: ImageSet, name: 'train' | 'val') => {
-    if (set.count === 0) return null;
+  const features = async (set: ImageSet | null, name: SetName) => {
+    if (!set || set.count === 0) return null;
     const { data: values } = await predictAll(set.count, 32, (idx) => images(name, idx), split.prefix);
     const shape = split.prefix.outputs[0]!.shape.slice(1) as number[];
     return tf.tensor(values, [set.count, ...shape]);
   };
-  const train = await features(data.train, 'train');
-  const val = await features(data.val, 'val');
+  // Target images go through the same cached prefix, so adaptation terms compare both domains at one layer.
+  const cached = { train: await features(data.train, 'train'), val: await features(data.val, 'val'), target: await features(target, 'target') };
   return {
     model: split.trainer,
     cachedAt: frontier,
-    batch: (set, idx) => tf.tidy(() => tf.gather((set === 'train' ? train : val)!, tf.tensor1d(idx, 'int32'))),
-    dispose: () => tf.dispose([train, val].filter((t): t is tf.Tensor => t !== null)),
+    batch: (set, idx) => tf.tidy(() => tf.gather(cached[set]!, tf.tensor1d(idx, 'int32'))),
+    dispose: () => tf.dispose(Object.values(cached).filter((t): t is tf.Tensor => t !== null)),
   };
 }
 
-function trainStep(
-  model: tf.LayersModel, inputs: Inputs, set: ImageSet, idx: Int32Array, classes: number,
-  optimizers: { group: { variables: tf.Variable[] }; optimizer: tf.Optimizer }[], plan: Plan, rng: Rng, preprocess: Network['base']['preprocess'],
-): { loss: tf.Scalar; hits: tf.Scalar } {
-  return tf.tidy(() => {
+interface StepOptions {
+  readonly model: tf.LayersModel;
+  readonly inputs: Inputs;
+  readonly set: ImageSet;
+  readonly idx: Int32Array;
+  readonly classes: number;
+  readonly optimizers: readonly { group: { variables: tf.Variable[] }; optimizer: tf.Optimizer }[];
+  readonly plan: Plan;
+  readonly rng: Rng;
+  readonly preprocess: Network['base']['preprocess'];
+  /** An adaptation loss term: the source batch runs together with target rows. */
+  readonly adapt: { term: StepTerm; forward: DualForward; progress: number } | null;
+}
+
+interface StepResult {
+  /** Classification loss on the source batch. */
+  readonly loss: tf.Scalar;
+  readonly hits: tf.Scalar;
+  readonly adaptLoss: tf.Scalar | null;
+  readonly domainHits: tf.Scalar | null;
+  readonly domainRows: number;
+}
+
+function trainStep({ model, inputs, set, idx, classes, optimizers, plan, rng, preprocess, adapt }: StepOptions): StepResult {
+  let result: StepResult | undefined;
+  tf.tidy(() => {
     let x = inputs.batch('train', idx);
     let y = oneHot(set.labels, idx, classes);
     if (inputs.cachedAt === null && plan.augment.length > 0) {
@@ -223,12 +293,26 @@ function trainStep(
       const hi = 255 * preprocess.scale[0]! + lo;
       ({ x, y } = augmentBatch(x as tf.Tensor4D, y, plan.augment, rng, { range: [Math.min(lo, hi), Math.max(lo, hi)] }));
     }
+    const rows = adapt ? adapt.term.targetRows(idx.length) : new Int32Array(0);
     const variables = optimizers.flatMap((o) => o.group.variables);
+    // Kept past variableGrads' own scope for the metrics below; disposed by the caller or here.
     let predictions: tf.Tensor | undefined;
-    const { value, grads } = tf.variableGrads(() => {
-      // Kept past variableGrads' own scope for the accuracy count below; disposed there.
-      predictions = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
-      return tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar;
+    let classLoss: tf.Scalar | undefined;
+    const extras: { adaptLoss: tf.Scalar | null; domainHits: tf.Scalar | null } = { adaptLoss: null, domainHits: null };
+    const { grads } = tf.variableGrads(() => {
+      if (!adapt) {
+        predictions = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
+        classLoss = tf.keep(tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar);
+        return classLoss;
+      }
+      const both = rows.length > 0 ? tf.concat([x, inputs.batch('target', rows)]) : x;
+      const out = adapt.forward(both, true);
+      predictions = tf.keep(out.predictions.slice([0, 0], [idx.length, -1]));
+      classLoss = tf.keep(tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar);
+      const extra = adapt.term.loss({ ...out, sourceCount: idx.length, targetRows: rows, progress: adapt.progress });
+      extras.adaptLoss = tf.keep(extra.loss.clone());
+      if (extra.domainHits) extras.domainHits = tf.keep(extra.domainHits.clone());
+      return tf.add(classLoss, extra.loss) as tf.Scalar;
     }, variables);
     for (const o of optimizers) {
       const subset: tf.NamedTensorMap = {};
@@ -237,8 +321,9 @@ function trainStep(
     }
     const hits = tf.sum(tf.equal(tf.argMax(predictions!, -1), tf.argMax(y, -1)).toFloat()) as tf.Scalar;
     predictions!.dispose();
-    return { loss: value, hits };
+    result = { loss: classLoss!, hits: tf.keep(hits), ...extras, domainRows: extras.domainHits ? idx.length + rows.length : 0 };
   });
+  return result!;
 }
 
 async function evaluate(model: tf.LayersModel, inputs: Inputs, set: ImageSet, name: 'train' | 'val', classes: number) {

@@ -40,10 +40,10 @@ function toNHWC(t: tf.Tensor4D, dataFormat: 'NHWC' | 'NCHW' | undefined): tf.Ten
 function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, g: WindowGeometry, filterShape: readonly number[]): tf.Tensor4D {
   const [kh = 1, kw = 1, ci = 1, co = 1] = filterShape;
   const perExample = ci * kh * kw * g.outHeight * g.outWidth;
-  const parts = batchParts(x, dy, perExample).map(([xs, dys]) => {
-    const cols = patchesByChannel(xs, g);
-    return tf.matMul(cols, dys.reshape([-1, co]));
-  });
+  // Each part in its own tidy: its patches are freed before the next part's are built.
+  const parts = batchParts(x, dy, perExample).map(([xs, dys]) =>
+    tf.tidy(() => tf.matMul(patchesByChannel(xs, g), dys.reshape([-1, co]))),
+  );
   return tf.transpose(sumParts(parts).reshape([ci, kh, kw, co]), [1, 2, 0, 3]);
 }
 
@@ -68,12 +68,14 @@ export const depthwiseConv2dNativeBackpropFilter = opKernel(['x', 'dy'], ({ x, d
   const [kh, kw, c, m] = attrs.filterShape;
   const kk = kh * kw;
   const perExample = c * m * kk * g.outHeight * g.outWidth;
-  const parts = batchParts(x4, dy as tf.Tensor4D, perExample).map(([xs, dys]) => {
-    const cols = patchesByChannel(xs, g);
-    const p = cols.shape[1];
-    // [C, M, P]: channel-major like the patches, so the product reduces along the innermost axis.
-    const grads = tf.transpose(dys.reshape([p, c, m]), [1, 2, 0]).reshape([c, m, 1, p]);
-    return tf.sum(tf.mul(cols.reshape([c, 1, kk, p]), grads), -1);
-  });
+  const parts = batchParts(x4, dy as tf.Tensor4D, perExample).map(([xs, dys]) =>
+    tf.tidy(() => {
+      const cols = patchesByChannel(xs, g);
+      const p = cols.shape[1];
+      // [C, M, P]: channel-major like the patches, so the product reduces along the innermost axis.
+      const grads = tf.transpose(dys.reshape([p, c, m]), [1, 2, 0]).reshape([c, m, 1, p]);
+      return tf.sum(tf.mul(cols.reshape([c, 1, kk, p]), grads), -1);
+    }),
+  );
   return tf.transpose(sumParts(parts).reshape([c, m, kh, kw]), [2, 3, 0, 1]);
 });

@@ -1,0 +1,98 @@
+/**
+ * The HTTP server: GraphQL over HTTP, SSE and graphql-ws on one path (/graphql), GraphiQL on a
+ * browser's GET /graphql, and GET /health.
+ *
+ * @example
+ * const service = JobService.open({ dbFile: 'tl.db', dataRoot: 'data', runsDir: 'runs' });
+ * const server = await startServer({ service, port: 4000, host: '127.0.0.1', auth: { token: null, publicRead: false } });
+ * console.log(server.url); // http://127.0.0.1:4000/graphql
+ * await server.close();
+ * await service.stop();
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ValidationRule } from 'graphql';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import type { JobService } from '../service/job-service.ts';
+import { useBearerAuth, type AuthOptions } from './auth.ts';
+import type { Context } from './context.ts';
+import { costLimitRule, DEFAULT_QUERY_LIMITS, depthLimitRule, type QueryLimits } from './query-limits.ts';
+import { buildApiSchema } from './schema.ts';
+import { attachWebSockets } from './ws-transport.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface ServerOptions {
+  readonly service: JobService;
+  /** 0 picks a free port (see `RunningServer.port`). */
+  readonly port: number;
+  readonly host: string;
+  readonly auth: AuthOptions;
+  readonly queryLimits?: Partial<QueryLimits>;
+  /** Largest HTTP body or websocket message, in bytes (default 1 MiB). */
+  readonly maxRequestBytes?: number;
+  readonly version?: string;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  /** Closes websockets (ending their subscriptions), then every HTTP connection, then the listener. */
+  close(): Promise<void>;
+}
+
+function useValidationRules(rules: readonly ValidationRule[]): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      for (const rule of rules) addValidationRule(rule);
+    },
+  };
+}
+
+function health(service: JobService, version: string, res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify({ status: 'ok', version, ...service.stats() }));
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const limits: QueryLimits = { ...DEFAULT_QUERY_LIMITS, ...o.queryLimits };
+  const maxBytes = o.maxRequestBytes ?? 1024 * 1024;
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema: buildApiSchema(),
+    graphqlEndpoint: GRAPHQL_PATH,
+    context: () => ({ service: o.service }),
+    plugins: [useBearerAuth(o.auth), useValidationRules([depthLimitRule(limits), costLimitRule(limits)])],
+    graphiql: { title: 'TL', subscriptionsProtocol: 'WS' },
+    landingPage: false,
+    maxRequestBodySize: maxBytes,
+    maskedErrors: true,
+    logging: 'warn',
+  });
+
+  const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'GET' && (req.url === '/health' || req.url?.startsWith('/health?'))) return health(o.service, o.version ?? '0.1.0', res);
+    void yoga(req, res);
+  });
+  const ws = attachWebSockets({ httpServer, path: GRAPHQL_PATH, yoga, auth: o.auth, maxPayload: maxBytes });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(o.port, o.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${port}${GRAPHQL_PATH}`,
+    port,
+    close: () =>
+      (closing ??= (async () => {
+        await ws.dispose();
+        httpServer.closeAllConnections();
+        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      })()),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The narrow bridge to tfjs-backend-webgpu's program API. Only types are imported from the package
+ * (erased at run time), so nothing here loads WebGPU where it is absent.
+ *
+ * A program is the backend's own `WebGPUProgram`: the backend prepends a header that declares the
+ * output `result: array<f32>`, one `array<f32>` per entry of `variableNames` (named as given), and a
+ * `uniforms` struct holding each input's and the output's shape and strides followed by the
+ * program's own `uniforms` fields. `getUserCode` supplies the rest, starting at `fn main()`.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+export type { WebGPUBackend, WebGPUProgram };
+
+/** One field of a program's uniforms, in the order the program's `uniforms` string declares them. */
+export interface Uniform {
+  readonly type: 'int32' | 'uint32' | 'float32';
+  readonly data: number[];
+}
+
+function isWebgpuBackend(backend: unknown): backend is WebGPUBackend {
+  return typeof backend === 'object' && backend !== null && typeof (backend as { runWebGPUProgram?: unknown }).runWebGPUProgram === 'function';
+}
+
+/** The backend object a kernel receives, checked once. */
+export function webgpuBackendOf(backend: unknown): WebGPUBackend {
+  if (!isWebgpuBackend(backend)) throw new Error('TL webgpu kernels need the tfjs webgpu backend');
+  return backend;
+}
+
+/** Runs `program` on `inputs` and returns its float32 output. */
+export function runProgram(backend: WebGPUBackend, program: WebGPUProgram, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[]): tf.TensorInfo {
+  return backend.runWebGPUProgram(program, [...inputs], 'float32', uniforms.map((u) => ({ type: u.type, data: [...u.data] })));
+}
+
+/**
+ * The same data seen with another shape of the same size: programs index their inputs flat, so a
+ * view costs nothing (no kernel, no copy, no reference taken; it lives as long as `info`).
+ */
+export function view(info: tf.TensorInfo, shape: readonly number[]): tf.TensorInfo {
+  return { dataId: info.dataId, dtype: info.dtype, shape: [...shape] };
+}
+
+/** Frees an intermediate result; the backend defers the release until queued work is submitted. */
+export function release(backend: WebGPUBackend, info: tf.TensorInfo): void {
+  backend.disposeData(info.dataId);
+}
+
+/** Number of workgroups needed to cover `n` items with `per` items each. */
+export function groups(n: number, per: number): number {
+  return Math.max(1, Math.ceil(n / per));
+}
+
+/** The product of a shape's dimensions. */
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** WebGPU's per-dimension dispatch limit every adapter must support. */
+export const MAX_DISPATCH = 65535;

@@ -1,0 +1,83 @@
+/**
+ * DepthwiseConv2dNativeBackpropInput: for each input element (b, ih, iw, c),
+ *   dx = sum over taps (fh, fw) and q of dy[b, oh, ow, c*Q + q] * w[fh, fw, c, q]
+ * for the output positions the tap came from: oh = (ih + padT - fh*dh) / sh when that divides
+ * exactly and lies in the output. One invocation per dx element; neighbours take neighbouring
+ * channels, so reads of dy and w coalesce. Integer arithmetic throughout (tfjs's kernel tests
+ * divisibility in f32) and dilation honoured (tfjs's kernel ignores it).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { groups, runProgram, sizeOf, webgpuBackendOf, type WebGPUProgram } from './backend.ts';
+
+class DepthwiseInputGradProgram implements WebGPUProgram {
+  readonly variableNames = ['dy', 'w'];
+  readonly uniforms = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, chanMul : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterH : i32, filterW : i32,';
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  // Flat: the backend calls main(index) and spreads large dispatches over y and z itself.
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly outputShape: number[];
+  readonly size = true;
+  shaderKey = 'tlDepthwiseInputGrad';
+
+  constructor(outputShape: readonly number[]) {
+    this.outputShape = [...outputShape];
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.dispatch = [groups(sizeOf(outputShape), 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.size) {
+          return;
+        }
+        let c = index % uniforms.inC;
+        let t = index / uniforms.inC;
+        let iw = t % uniforms.inW;
+        let t2 = t / uniforms.inW;
+        let ih = t2 % uniforms.inH;
+        let bi = t2 / uniforms.inH;
+        var acc = 0.0;
+        for (var fh = 0; fh < uniforms.filterH; fh++) {
+          let th = ih + uniforms.padT - fh * uniforms.dilH;
+          if (th < 0 || th % uniforms.strideH != 0 || th / uniforms.strideH >= uniforms.outH) {
+            continue;
+          }
+          let oh = th / uniforms.strideH;
+          for (var fw = 0; fw < uniforms.filterW; fw++) {
+            let tw = iw + uniforms.padL - fw * uniforms.dilW;
+            if (tw < 0 || tw % uniforms.strideW != 0 || tw / uniforms.strideW >= uniforms.outW) {
+              continue;
+            }
+            let ow = tw / uniforms.strideW;
+            let dyBase = ((bi * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.outC + c * uniforms.chanMul;
+            let wBase = ((fh * uniforms.filterW + fw) * uniforms.inC + c) * uniforms.chanMul;
+            for (var q = 0; q < uniforms.chanMul; q++) {
+              acc += dy[dyBase + q] * w[wBase + q];
+            }
+          }
+        }
+        result[index] = acc;
+      }`;
+  }
+}
+
+/** The DepthwiseConv2dNativeBackpropInput kernel for float32 NHWC; anything else goes to `fallback`. */
+export function makeDepthwiseBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs;
+    const attrs = (args.attrs ?? {}) as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+    if (dy === undefined || filter === undefined || dy.dtype !== 'float32' || filter.dtype !== 'float32') return fallback(args);
+    const info = tf.backend_util.computeConv2DInfo(
+      attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true,
+    );
+    if (sizeOf(info.inShape) === 0) return fallback(args);
+    const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
+    return runProgram(webgpuBackendOf(args.backend), new DepthwiseInputGradProgram(info.inShape), [dy, filter], [
+      i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth), i32(info.outChannels),
+      i32(info.outChannels / info.inChannels), i32(info.strideHeight), i32(info.strideWidth), i32(info.dilationHeight), i32(info.dilationWidth),
+      i32(info.padInfo.top), i32(info.padInfo.left), i32(info.filterHeight), i32(info.filterWidth),
+    ]);
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * TL's training kernels for the tfjs webgpu backend (tfjs-backend-webgpu 4.22). On an H200 that
+ * backend trained ResNet50 at 1/128 of PyTorch's speed while inferring at 1/3.4 of it; the time
+ * went to training-mode BatchNorm's gradient (built from full-size ops, with `ones` tensors filled
+ * on the CPU), to reductions that run on one workgroup per output, and to convolution gradients
+ * computed one thread per output value. See docs/benchmarks-gpu.md.
+ *
+ * Kernels replaced (each falls back to the backend's own for cases it does not cover):
+ * Conv2DBackpropFilter and Conv2DBackpropInput (implicit GEMM), the depthwise gradients, Sum and
+ * Mean (chunked column and row sums). Gradients replaced, on webgpu only (tfjs keeps one gradient
+ * registry for all backends, so these defer to the original elsewhere): FusedBatchNorm (fused, two
+ * passes), Mean and Sum (a broadcast instead of `ones`).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
+import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
+import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
+import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
+import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
+import { meanGrad, sumGrad } from './reduce-grads.ts';
+import { makeMean, makeSum } from './reduce-kernels.ts';
+
+const BACKEND = 'webgpu';
+
+/** Kernel name to a factory given the backend's own kernel, which it calls for cases it leaves. */
+export const WEBGPU_TRAINING_KERNELS: Readonly<Record<string, (fallback: tf.KernelFunc) => tf.KernelFunc>> = {
+  Conv2DBackpropFilter: makeConv2DBackpropFilter,
+  Conv2DBackpropInput: makeConv2DBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter: makeDepthwiseBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput: makeDepthwiseBackpropInput,
+  Sum: makeSum,
+  Mean: makeMean,
+};
+
+/** Kernel name to a gradient factory given the original gradient. */
+export const WEBGPU_TRAINING_GRADIENTS: Readonly<Record<string, (original: tf.GradConfig) => tf.GradConfig>> = {
+  FusedBatchNorm: fusedBatchNormGrad,
+  Mean: meanGrad,
+  Sum: sumGrad,
+};
+
+/** What registration replaced, to restore it. */
+const replaced = { kernels: new Map<string, tf.KernelConfig>(), gradients: new Map<string, tf.GradConfig>() };
+
+function setKernel(config: tf.KernelConfig): void {
+  // Unregister first: registering over a kernel works but logs a warning per kernel.
+  if (tf.getKernel(config.kernelName, config.backendName) !== undefined) tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+}
+
+/** Whether TL's kernels are registered now. */
+export function webgpuTrainingKernelsRegistered(): boolean {
+  return replaced.kernels.size > 0;
+}
+
+/**
+ * Registers TL's kernels and gradients for the 'webgpu' backend; calling it again does nothing.
+ * Call it after the backend is registered (importing tfjs-backend-webgpu with `navigator.gpu` set).
+ *
+ * @example
+ * await import('@tensorflow/tfjs-backend-webgpu');
+ * await tf.setBackend('webgpu');
+ * registerWebgpuTrainingKernels();
+ */
+export function registerWebgpuTrainingKernels(): void {
+  if (webgpuTrainingKernelsRegistered()) return;
+  for (const [kernelName, make] of Object.entries(WEBGPU_TRAINING_KERNELS)) {
+    const stock = tf.getKernel(kernelName, BACKEND) as tf.KernelConfig | undefined;
+    if (stock === undefined) throw new Error(`the webgpu backend has no ${kernelName} kernel to build on; is tfjs-backend-webgpu loaded?`);
+    replaced.kernels.set(kernelName, stock);
+    setKernel({ kernelName, backendName: BACKEND, kernelFunc: make(stock.kernelFunc) });
+  }
+  setKernel({ kernelName: BN_GRAD_SUMS, backendName: BACKEND, kernelFunc: bnGradSums });
+  for (const [kernelName, make] of Object.entries(WEBGPU_TRAINING_GRADIENTS)) {
+    const original = tf.getGradient(kernelName) as tf.GradConfig | undefined;
+    if (original === undefined) throw new Error(`tfjs has no gradient for ${kernelName} to build on`);
+    replaced.gradients.set(kernelName, original);
+    tf.registerGradient(make(original));
+  }
+}
+
+/** Puts back the backend's own kernels and tfjs's gradients (for A/B benchmarks and tests). */
+export function unregisterWebgpuTrainingKernels(): void {
+  for (const config of replaced.kernels.values()) setKernel(config);
+  for (const config of replaced.gradients.values()) tf.registerGradient(config);
+  if (tf.getKernel(BN_GRAD_SUMS, BACKEND) !== undefined) tf.unregisterKernel(BN_GRAD_SUMS, BACKEND);
+  replaced.kernels.clear();
+  replaced.gradients.clear();
+}

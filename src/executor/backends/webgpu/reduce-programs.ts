@@ -1,0 +1,159 @@
+/**
+ * Sums that use the whole GPU. tfjs-backend-webgpu reduces with one workgroup per output value,
+ * after transposing the reduced axes innermost: a per-channel sum of an NHWC tensor costs a full
+ * transpose, and a sum to a scalar runs on one workgroup (49 ms for 25.7M values on an H200).
+ * These split the reduced axis into chunks, one workgroup each, and sum the partials in a second,
+ * small pass of the same program.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { groups, MAX_DISPATCH, release, runProgram, view, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
+
+/** About how many workgroups a pass should have to fill a large GPU (an H200 holds ~1000 at once). */
+export const TARGET_WORKGROUPS = 1024;
+
+/**
+ * Column sums of an `[rows, cols]` row-major matrix, into `[chunks, cols]`.
+ *
+ * Workgroup: 64 columns (x) by 4 row lanes (y). Workgroup (cx, s) takes the rows of chunk s, each
+ * lane every 4th row, so every row read by the workgroup is one coalesced 256-byte segment; the 4
+ * lanes meet in workgroup memory and lane 0 writes row s of the result, times `scale`.
+ */
+export class ColumnSumProgram implements WebGPUProgram {
+  readonly variableNames = ['x'];
+  readonly uniforms = 'rows : i32, cols : i32, chunk : i32, scale : f32,';
+  readonly workgroupSize: [number, number, number] = [64, 4, 1];
+  // Not flat: the backend then calls `main()` and leaves indexing to us.
+  readonly dispatchLayout = { x: [] as number[], y: [0] };
+  readonly dispatch: [number, number, number];
+  readonly outputShape: number[];
+  shaderKey = 'tlColumnSum';
+
+  constructor(chunks: number, cols: number, outputShape: readonly number[]) {
+    this.outputShape = [...outputShape];
+    this.dispatch = [groups(cols, 64), chunks, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      var<workgroup> lanes : array<f32, 256>;
+
+      fn main() {
+        let col = i32(workgroupId.x) * 64 + i32(localId.x);
+        let s = i32(workgroupId.y);
+        let first = s * uniforms.chunk;
+        let last = min(uniforms.rows, first + uniforms.chunk);
+        var acc = 0.0;
+        if (col < uniforms.cols) {
+          for (var r = first + i32(localId.y); r < last; r += 4) {
+            acc += x[r * uniforms.cols + col];
+          }
+        }
+        lanes[localIndex] = acc;
+        workgroupBarrier();
+        if (localId.y == 0u && col < uniforms.cols) {
+          let c = localId.x;
+          result[s * uniforms.cols + col] = (lanes[c] + lanes[c + 64u] + lanes[c + 128u] + lanes[c + 192u]) * uniforms.scale;
+        }
+      }`;
+  }
+}
+
+/**
+ * Row sums of an `[rows, cols]` matrix in chunks, into `[rows, chunks]`.
+ *
+ * Workgroup: 256 invocations on one chunk of one row (workgroup (k, row)); they stride by 256 so
+ * neighbours read neighbouring values, then halve in workgroup memory in 8 steps.
+ */
+export class RowSumProgram implements WebGPUProgram {
+  readonly variableNames = ['x'];
+  readonly uniforms = 'rows : i32, cols : i32, chunk : i32, chunks : i32, scale : f32,';
+  readonly workgroupSize: [number, number, number] = [256, 1, 1];
+  readonly dispatchLayout = { x: [] as number[], y: [0] };
+  readonly dispatch: [number, number, number];
+  readonly outputShape: number[];
+  shaderKey = 'tlRowSum';
+
+  constructor(rows: number, chunks: number, outputShape: readonly number[]) {
+    this.outputShape = [...outputShape];
+    this.dispatch = [chunks, rows, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      var<workgroup> part : array<f32, 256>;
+
+      fn main() {
+        let row = i32(workgroupId.y);
+        let k = i32(workgroupId.x);
+        let first = k * uniforms.chunk;
+        let last = min(uniforms.cols, first + uniforms.chunk);
+        var acc = 0.0;
+        for (var i = first + i32(localIndex); i < last; i += 256) {
+          acc += x[row * uniforms.cols + i];
+        }
+        part[localIndex] = acc;
+        workgroupBarrier();
+        for (var half = 128u; half > 0u; half = half >> 1u) {
+          if (localIndex < half) {
+            part[localIndex] += part[localIndex + half];
+          }
+          workgroupBarrier();
+        }
+        if (localIndex == 0u) {
+          result[row * uniforms.chunks + k] = part[0] * uniforms.scale;
+        }
+      }`;
+  }
+}
+
+/** How many chunks to cut `length` items into: enough workgroups, at least `minChunk` items each. */
+export function chunkCount(length: number, otherWorkgroups: number, minChunk: number, maxChunks = MAX_DISPATCH): number {
+  const wanted = Math.max(1, Math.floor(TARGET_WORKGROUPS / Math.max(1, otherWorkgroups)));
+  return Math.max(1, Math.min(wanted, Math.ceil(length / minChunk), maxChunks));
+}
+
+/** Whether `sumColumns` can take a matrix of this many columns (the dispatch limit). */
+export function columnsFit(cols: number): boolean {
+  return groups(cols, 64) <= MAX_DISPATCH;
+}
+
+/**
+ * Sums `x`, seen as `[rows, cols]`, over its rows, times `scale`; the result has `outShape`
+ * (of size `cols`). Two passes when the rows are many: chunks, then the chunk partials.
+ */
+export function sumColumns(backend: WebGPUBackend, x: tf.TensorInfo, rows: number, cols: number, scale: number, outShape: readonly number[]): tf.TensorInfo {
+  const chunks = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
+  const chunk = Math.ceil(rows / chunks);
+  const used = Math.ceil(rows / chunk);
+  const first = runProgram(backend, new ColumnSumProgram(used, cols, used === 1 ? outShape : [used, cols]), [view(x, [rows, cols])], [
+    { type: 'int32', data: [rows] },
+    { type: 'int32', data: [cols] },
+    { type: 'int32', data: [chunk] },
+    { type: 'float32', data: [used === 1 ? scale : 1] },
+  ]);
+  if (used === 1) return first;
+  const out = sumColumns(backend, first, used, cols, scale, outShape);
+  release(backend, first);
+  return out;
+}
+
+/**
+ * Sums `x`, seen as `[rows, cols]`, over its columns, times `scale`; the result has `outShape`
+ * (of size `rows`). `rows` must fit one dispatch dimension.
+ */
+export function sumRows(backend: WebGPUBackend, x: tf.TensorInfo, rows: number, cols: number, scale: number, outShape: readonly number[]): tf.TensorInfo {
+  const chunks = chunkCount(cols, rows, 4096);
+  const chunk = Math.ceil(cols / chunks);
+  const used = Math.ceil(cols / chunk);
+  const first = runProgram(backend, new RowSumProgram(rows, used, used === 1 ? outShape : [rows, used]), [view(x, [rows, cols])], [
+    { type: 'int32', data: [rows] },
+    { type: 'int32', data: [cols] },
+    { type: 'int32', data: [chunk] },
+    { type: 'int32', data: [used] },
+    { type: 'float32', data: [used === 1 ? scale : 1] },
+  ]);
+  if (used === 1) return first;
+  const out = sumRows(backend, first, rows, used, scale, outShape);
+  release(backend, first);
+  return out;
+}

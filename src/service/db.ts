@@ -1,0 +1,71 @@
+/**
+ * The SQLite file behind the embedded service: jobs, their events and the queue.
+ *
+ * WAL with synchronous=NORMAL: a committed transaction survives the process being killed (kill -9),
+ * since the OS already holds it; only a power loss can drop the last few commits. One writer, the
+ * server process; the worker processes never open the file.
+ */
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+/** Each entry moves the schema from version i to i+1; never edit a shipped one, append. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE jobs (
+     cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     name TEXT,
+     status TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     started_at TEXT,
+     finished_at TEXT,
+     source TEXT NOT NULL,
+     plan TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     resume INTEGER NOT NULL DEFAULT 0,
+     cancel_requested INTEGER NOT NULL DEFAULT 0,
+     phase INTEGER,
+     phase_name TEXT,
+     epoch INTEGER,
+     metrics TEXT,
+     result TEXT,
+     export_path TEXT,
+     error TEXT,
+     last_seq INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX jobs_status ON jobs (status, cursor);
+   CREATE TABLE events (
+     job_id TEXT NOT NULL REFERENCES jobs (id),
+     seq INTEGER NOT NULL,
+     attempt INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     at TEXT NOT NULL,
+     data TEXT NOT NULL,
+     PRIMARY KEY (job_id, seq)
+   ) WITHOUT ROWID;
+   CREATE TABLE queue (
+     pos INTEGER PRIMARY KEY,
+     job_id TEXT NOT NULL UNIQUE REFERENCES jobs (id)
+   );`,
+];
+
+export function openDatabase(file: string): Db {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) throw new Error(`the database was written by a newer TL (schema version ${version}, this one knows ${MIGRATIONS.length})`);
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

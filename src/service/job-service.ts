@@ -1,0 +1,252 @@
+/**
+ * The embedded TL service: compile and queue scripts, cancel and resume jobs, read them back, and
+ * stream their events. Holds the store (SQLite), the queue, the event bus and the scheduler that
+ * runs jobs in worker processes. Knows nothing of GraphQL; src/api puts it on the network.
+ *
+ * @example
+ * const service = await JobService.open({ dbFile: 'tl.db', dataRoot: 'data', runsDir: 'runs' });
+ * const { job } = await service.submit({ source: 'use tiny\ndata "imgs" split 0.2\nepochs 2' });
+ * for await (const e of service.openEvents(job!.id, 0) as JobEventStream) console.log(e.seq, e.event.type);
+ * await service.stop();
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { compile } from '../compile.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
+import { hasErrors } from '../diagnostics/diagnostic.ts';
+import type { BackendName } from '../executor/backends/select.ts';
+import type { Plan } from '../plan/schema.ts';
+import { Channel } from './channel.ts';
+import { openDatabase, type Db } from './db.ts';
+import { InProcessEventBus, type EventBus } from './event-bus.ts';
+import { JobEventStream } from './event-stream.ts';
+import { ForkRunner } from './fork-runner.ts';
+import type { JobQueue } from './job-queue.ts';
+import type { BackendReport, JobRunner } from './job-runner.ts';
+import { JobStore, type JobPage } from './job-store.ts';
+import { DEFAULT_LIMITS, type Limits, type Refusal } from './limits.ts';
+import { confinePlan } from './path-guard.ts';
+import { recover, type Recovered } from './recover.ts';
+import { jobPaths, Scheduler } from './scheduler.ts';
+import { SqliteJobQueue } from './sqlite-queue.ts';
+import type { JobRecord, JobStatus, StoredEvent } from './types.ts';
+
+export interface ServiceOptions {
+  /** The SQLite file; created when missing. */
+  readonly dbFile: string;
+  /** Scripts' data, model and weights paths must resolve inside it. */
+  readonly dataRoot: string;
+  /** Each job gets `<runsDir>/<jobId>/` with `state/` (checkpoints) and `export/` (exported models). */
+  readonly runsDir: string;
+  /** Jobs running at once (default 1: one accelerator, one job). */
+  readonly concurrency?: number;
+  readonly backend?: BackendName;
+  readonly limits?: Partial<Limits>;
+  /** Crash recovery restarts a job at most this many attempts (default 5). */
+  readonly maxAttempts?: number;
+  readonly progressEveryMs?: number;
+  readonly log?: (line: string) => void;
+  /** Defaults: worker processes, the SQLite queue, the in-process bus. */
+  readonly runner?: JobRunner;
+  readonly queue?: (db: Db) => JobQueue;
+  readonly bus?: EventBus;
+}
+
+export interface SubmitResult {
+  readonly job: JobRecord | null;
+  /** The compiler's and the path guard's, with spans into the source. */
+  readonly diagnostics: readonly Diagnostic[];
+  readonly refusal: Refusal | null;
+}
+
+export interface CompileCheck {
+  readonly plan: Plan | null;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly refusal: Refusal | null;
+}
+
+export interface JobAction {
+  readonly job: JobRecord | null;
+  readonly refusal: Refusal | null;
+}
+
+export class JobService {
+  readonly limits: Limits;
+  readonly recovered: Recovered;
+  private readonly subscribers = new Map<string, number>();
+  private updateSubscribers = 0;
+  private backendReport: Promise<BackendReport> | null = null;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    private readonly o: ServiceOptions & { readonly dataRoot: string; readonly runsDir: string },
+    private readonly db: Db,
+    readonly store: JobStore,
+    readonly queue: JobQueue,
+    readonly bus: EventBus,
+    private readonly runner: JobRunner,
+    private readonly scheduler: Scheduler,
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    this.recovered = recover({ store, queue, bus, maxAttempts: o.maxAttempts ?? 5, fail: (id, attempt, f) => scheduler.fail(id, attempt, f) });
+    scheduler.start();
+    runner.warm();
+  }
+
+  static open(options: ServiceOptions): JobService {
+    const dataRoot = resolve(options.dataRoot);
+    if (!statSync(dataRoot, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`the data root '${dataRoot}' is not a folder`);
+    const runsDir = resolve(options.runsDir);
+    mkdirSync(runsDir, { recursive: true });
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const db = openDatabase(options.dbFile);
+    const store = new JobStore(db);
+    const queue = options.queue?.(db) ?? new SqliteJobQueue(db);
+    const bus = options.bus ?? new InProcessEventBus((err) => log(`event bus: a subscriber failed: ${String(err)}`));
+    const runner = options.runner ?? new ForkRunner({ log });
+    const scheduler = new Scheduler({
+      store, queue, bus, runner, dataRoot, runsDir, log,
+      backend: options.backend ?? 'auto',
+      concurrency: options.concurrency ?? 1,
+      ...(options.progressEveryMs !== undefined && { progressEveryMs: options.progressEveryMs }),
+    });
+    return new JobService({ ...options, dataRoot, runsDir, log }, db, store, queue, bus, runner, scheduler);
+  }
+
+  /** Compiles, applies the path rules and queues. Refuses oversize scripts and a full queue. */
+  async submit(input: { readonly source: string; readonly name?: string | null }): Promise<SubmitResult> {
+    const checked = await this.compile(input.source);
+    if (checked.refusal || !checked.plan) return { job: null, diagnostics: checked.diagnostics, refusal: checked.refusal };
+    const name = input.name ?? null;
+    if (name !== null && name.length > this.limits.maxNameLength) return { job: null, diagnostics: checked.diagnostics, refusal: { code: 'name-too-long', message: `the job name has ${name.length} characters; the limit is ${this.limits.maxNameLength}` } };
+    const full = this.queueFull();
+    if (full) return { job: null, diagnostics: checked.diagnostics, refusal: full };
+    const job = this.store.insert({ id: randomUUID(), name, source: input.source, plan: checked.plan, createdAt: new Date().toISOString() });
+    this.bus.publish('job:updates', job);
+    this.queue.add(job.id);
+    return { job: this.store.require(job.id), diagnostics: checked.diagnostics, refusal: null };
+  }
+
+  /** The compiler's diagnostics plus this server's path rules; no job. `plan` keeps the paths as written. */
+  async compile(source: string): Promise<CompileCheck> {
+    const bytes = Buffer.byteLength(source, 'utf8');
+    if (bytes > this.limits.maxScriptBytes) return { plan: null, diagnostics: [], refusal: { code: 'script-too-large', message: `the script is ${bytes} bytes; this server accepts at most ${this.limits.maxScriptBytes}` } };
+    const { plan, diagnostics } = compile(source);
+    if (!plan) return { plan: null, diagnostics, refusal: null };
+    const confined = await confinePlan(plan, { dataRoot: this.o.dataRoot, exportRoot: jobPaths(this.o.runsDir, 'check').exports });
+    const all = [...diagnostics, ...confined.diagnostics].sort((a, b) => a.span.start - b.span.start);
+    return { plan: hasErrors(all) ? null : plan, diagnostics: all, refusal: null };
+  }
+
+  cancel(id: string): JobAction {
+    const job = this.store.get(id);
+    if (!job) return notFound(id);
+    if (job.status === 'QUEUED') {
+      this.queue.remove(id);
+      this.scheduler.fail(id, job.attempts, { code: 'cancelled', message: 'cancelled before it started', cancelled: true });
+      return { job: this.store.require(id), refusal: null };
+    }
+    if (job.status === 'RUNNING') {
+      const updated = this.store.setCancelRequested(id);
+      this.scheduler.cancel(id);
+      return { job: updated, refusal: null };
+    }
+    return { job, refusal: { code: 'job-not-cancellable', message: `job '${id}' is already ${job.status}; only queued or running jobs can be cancelled` } };
+  }
+
+  /** Queues a failed or cancelled job again; its next run continues from its checkpoint when there is one. */
+  resume(id: string): JobAction {
+    const job = this.store.get(id);
+    if (!job) return notFound(id);
+    if (job.status !== 'FAILED' && job.status !== 'CANCELLED') {
+      const why = job.status === 'SUCCEEDED' ? 'it already succeeded; submit the script again to train anew' : `it is ${job.status}`;
+      return { job, refusal: { code: 'job-not-resumable', message: `job '${id}' cannot be resumed: ${why}; only failed or cancelled jobs can` } };
+    }
+    const full = this.queueFull();
+    if (full) return { job, refusal: full };
+    const queued = this.store.setStatus(id, 'QUEUED', { resume: true, finishedAt: null, error: null, cancelRequested: false });
+    this.bus.publish('job:updates', queued);
+    this.queue.add(id);
+    return { job: this.store.require(id), refusal: null };
+  }
+
+  get(id: string): JobRecord | null {
+    return this.store.get(id);
+  }
+
+  list(options: { status?: JobStatus | undefined; first: number; before?: number | undefined }): JobPage {
+    return this.store.list(options);
+  }
+
+  count(status?: JobStatus): number {
+    return this.store.count(status);
+  }
+
+  events(id: string, after: number, first: number): StoredEvent[] {
+    return this.store.eventsAfter(id, after, first);
+  }
+
+  queuePosition(id: string): number | null {
+    return this.queue.position(id);
+  }
+
+  /** Stored events after `after`, then live ones; a refusal past the per-job subscriber limit. */
+  openEvents(jobId: string, after: number): JobEventStream | Refusal {
+    if (!this.store.get(jobId)) return notFound(jobId).refusal!;
+    const open = this.subscribers.get(jobId) ?? 0;
+    if (open >= this.limits.maxSubscribersPerJob) return { code: 'too-many-subscribers', message: `job '${jobId}' already has ${open} subscribers, the limit; try again later` };
+    this.subscribers.set(jobId, open + 1);
+    return new JobEventStream({
+      source: this.store, bus: this.bus, jobId, after,
+      onClose: () => {
+        const n = (this.subscribers.get(jobId) ?? 1) - 1;
+        if (n > 0) this.subscribers.set(jobId, n);
+        else this.subscribers.delete(jobId);
+      },
+    });
+  }
+
+  /** Every job each time its status changes. */
+  openUpdates(): Channel<JobRecord> | Refusal {
+    if (this.updateSubscribers >= this.limits.maxUpdateSubscribers) return { code: 'too-many-subscribers', message: `${this.updateSubscribers} clients already follow job updates, the limit; try again later` };
+    this.updateSubscribers++;
+    let off = () => {};
+    const channel = new Channel<JobRecord>({
+      onClose: () => {
+        this.updateSubscribers--;
+        off();
+      },
+    });
+    off = this.bus.subscribe('job:updates', (job) => channel.push(job));
+    return channel;
+  }
+
+  /** Which backends a worker can load; probed once, in a worker process of its own. */
+  backends(): Promise<BackendReport & { readonly configured: BackendName }> {
+    this.backendReport ??= this.runner.probe();
+    return this.backendReport.then((r) => ({ ...r, configured: this.o.backend ?? 'auto' }));
+  }
+
+  stats(): { readonly queued: number; readonly running: number; readonly jobs: number } {
+    return { queued: this.queue.size(), running: this.scheduler.runningCount(), jobs: this.store.count() };
+  }
+
+  /** Pauses running jobs (they resume on the next start), kills the workers, closes the database. */
+  stop(options: { readonly graceMs?: number } = {}): Promise<void> {
+    this.stopping ??= this.scheduler.stop(options.graceMs ?? 10_000).then(() => {
+      this.db.close();
+    });
+    return this.stopping;
+  }
+
+  private queueFull(): Refusal | null {
+    const waiting = this.queue.size();
+    if (waiting < this.limits.maxQueuedJobs) return null;
+    return { code: 'queue-full', message: `the queue is full (${waiting} jobs waiting, the limit); try again when some have run` };
+  }
+}
+
+function notFound(id: string): JobAction {
+  return { job: null, refusal: { code: 'job-not-found', message: `there is no job '${id}'` } };
+}

@@ -1,0 +1,57 @@
+/** The service's records: jobs and their numbered events, as the store keeps them. Plain JSON. */
+import type { EpochMetrics, ExecutorEvent, FinalMetrics } from '../executor/events.ts';
+import type { Origin, Plan } from '../plan/schema.ts';
+
+export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export const JOB_STATUSES: readonly JobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export function isTerminal(status: JobStatus): boolean {
+  return status === 'SUCCEEDED' || status === 'FAILED' || status === 'CANCELLED';
+}
+
+export interface JobError {
+  readonly code: string;
+  readonly message: string;
+  readonly origin: Origin | null;
+}
+
+export interface JobRecord {
+  readonly id: string;
+  /** Creation order, strictly increasing: the pagination cursor. */
+  readonly cursor: number;
+  readonly name: string | null;
+  readonly status: JobStatus;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly source: string;
+  /** As compiled, with the paths the user wrote; they are resolved against the data root at run time. */
+  readonly plan: Plan;
+  readonly attempts: number;
+  /** The next run continues from the job's checkpoint when there is one (set by resumeJob and crash recovery). */
+  readonly resume: boolean;
+  readonly cancelRequested: boolean;
+  readonly phase: number | null;
+  readonly phaseName: string | null;
+  readonly epoch: number | null;
+  readonly metrics: EpochMetrics | null;
+  readonly result: FinalMetrics | null;
+  readonly exportPath: string | null;
+  readonly error: JobError | null;
+  /** The seq of the job's latest event; 0 before the first. */
+  readonly lastSeq: number;
+}
+
+/** One executor event as stored: numbered per job from 1, never renumbered. */
+export interface StoredEvent<E extends ExecutorEvent = ExecutorEvent> {
+  readonly jobId: string;
+  readonly seq: number;
+  /** The job's attempt that emitted it (1 for the first run, 2 after a resume or a crash, ...). */
+  readonly attempt: number;
+  readonly event: E;
+}
+
+/** The events after which a job may be over: the executor's last word on a run. */
+export function isTerminalEvent(e: ExecutorEvent): boolean {
+  return e.type === 'jobFinished' || e.type === 'jobFailed';
+}

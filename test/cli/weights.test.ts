@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+
+function tl(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'bin/tl.js'), ...args], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('tl weights', () => {
+  it('lists where each zoo model gets its weights', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'tl-cache-'));
+    const r = await tl(['weights', 'list', '--cache', cache]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/mobilenetv2 +bundled/);
+    expect(r.stdout).toMatch(/resnet50 +missing: run tl weights fetch resnet50/);
+  });
+
+  it('downloads from a mirror and refuses a file whose checksum is wrong, leaving nothing behind', async () => {
+    const server = createServer((req, res) => {
+      if (req.url?.endsWith('vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5')) res.end(Buffer.alloc(4096, 7));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const cache = mkdtempSync(join(tmpdir(), 'tl-cache-'));
+    try {
+      const r = await tl(['weights', 'fetch', 'vgg16', '--cache', cache, '--from', `http://127.0.0.1:${port}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/md5|checksum/i);
+      expect(readdirSync(cache)).toEqual([]);
+      const missing = await tl(['weights', 'fetch', 'resnet50', '--cache', cache, '--from', `http://127.0.0.1:${port}`]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/404/);
+      expect(existsSync(join(cache, 'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5'))).toBe(false);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('names the models that can be fetched', async () => {
+    const r = await tl(['weights', 'fetch', 'mobilenetv2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('downloadable: resnet50, vgg16');
+  });
+});
+
+describe('tl run, as the README runs it', () => {
+  it('trains the quickstart and prints JSON events ending in jobFinished', async () => {
+    const r = await tl(['run', 'examples/quickstart.tl', '--json', '--run-dir', mkdtempSync(join(tmpdir(), 'tl-qs-'))]);
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; metrics?: { testAccuracy: number; valAccuracy: number } });
+    expect(events[0]!.type).toBe('jobStarted');
+    const last = events.at(-1)!;
+    expect(last.type).toBe('jobFinished');
+    // 10 classes: chance is 0.1; the pretrained features should do far better.
+    expect(last.metrics!.testAccuracy).toBeGreaterThan(0.4);
+  }, 600_000);
+
+  it('reports a script error with its span and exit 1, without training', async () => {
+    const r = await tl(['run', 'test/golden/errors/typos.tl']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('typos.tl:1:13: error unexpected-token: unexpected \'wieghts\' in \'use\'');
+  });
+});
