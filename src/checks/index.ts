@@ -6,6 +6,7 @@ import { augmentCheck } from './augment.ts';
 import { createContext, type Check, type CheckContext } from './context.ts';
 import { dataCheck } from './data.ts';
 import { duplicatesCheck } from './duplicates.ts';
+import { frozenRandomBaseCheck } from './frozen-random-base.ts';
 import { modelCheck } from './model.ts';
 import { namesCheck } from './names.ts';
 import { numbersCheck } from './numbers.ts';
@@ -21,6 +22,7 @@ export const CHECKS: readonly Check[] = [
   augmentCheck,
   adaptCheck,
   dataCheck,
+  frozenRandomBaseCheck,
   trainabilityCheck,
 ];
 

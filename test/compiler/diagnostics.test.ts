@@ -39,6 +39,7 @@ const CASES: [code: string, bad: string, good: string][] = [
   ['bad-option', 'use tiny; adapt adabn at start target "t"', 'use tiny; adapt adabn at phase target "t"'],
   ['bad-path', 'use tiny; data ""', 'use tiny; data "d"'],
   ['missing-data', 'use tiny', 'use tiny; data "d"'],
+  ['frozen-random-base', 'use tiny; freeze until block3', 'use tiny; freeze none'],
   ['split-ignored', 'use tiny; data "d" split 0.2 val "v"', 'use tiny; data "d" val "v"'],
   ['already-trainable', 'use tiny; phase unfreeze block5; phase unfreeze block5 lr 1e-5', 'use tiny; phase unfreeze block5; phase unfreeze block4 lr 1e-5'],
   ['empty-phase', 'use tiny; phase', 'use tiny; phase lr 1e-4'],
