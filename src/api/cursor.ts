@@ -1,5 +1,5 @@
 /** Opaque pagination cursors: clients pass them back, never build them. */
-import { GraphQLError } from 'graphql';
+import { badInput } from './resolvers/errors.ts';
 
 const PREFIX = 'job:';
 
@@ -11,7 +11,7 @@ export function decodeCursor(cursor: string): number {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const n = Number(text.slice(PREFIX.length));
   if (!text.startsWith(PREFIX) || !Number.isSafeInteger(n) || n < 0) {
-    throw new GraphQLError(`'${cursor}' is not a cursor this server made; pass a pageInfo.endCursor back as 'after'`, { extensions: { code: 'BAD_USER_INPUT' } });
+    throw badInput(`'${cursor}' is not a cursor this server made; pass a pageInfo.endCursor back as 'after'`);
   }
   return n;
 }

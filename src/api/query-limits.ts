@@ -1,10 +1,12 @@
 /**
  * Validation rules that refuse expensive operations before they run: too deep a selection, or too
  * high an estimated cost (every field costs 1, and a paginated list multiplies what is under it by
- * its `first`). Introspection (`__schema`, `__type`) is not counted, so GraphiQL keeps working.
+ * its `first`). Introspection counts too: its types nest recursively (`__type { fields { type {
+ * fields ...`), the classic way to make a server do unbounded work. The default depth, 15, is what
+ * graphql-js's full introspection query (GraphiQL's) needs; TL's own types nest at most 7 deep.
  */
+import { createGraphQLError } from 'graphql-yoga';
 import {
-  GraphQLError,
   Kind,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -20,12 +22,10 @@ export interface QueryLimits {
 }
 
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
-  maxDepth: 10,
+  maxDepth: 15,
   maxCost: 10_000,
   lists: { jobs: { default: 20, max: 100 }, events: { default: 100, max: 1000 } },
 };
-
-const isIntrospection = (f: FieldNode) => f.name.value === '__schema' || f.name.value === '__type';
 
 type Fragments = ReadonlyMap<string, FragmentDefinitionNode>;
 
@@ -51,7 +51,7 @@ function fold(set: SelectionSetNode, fragments: Fragments, seen: ReadonlySet<str
 }
 
 function depth(set: SelectionSetNode, fragments: Fragments, seen: ReadonlySet<string> = new Set()): number {
-  return fold(set, fragments, seen, (f, s) => (isIntrospection(f) ? 0 : 1 + (f.selectionSet ? depth(f.selectionSet, fragments, s) : 0)), 'max');
+  return fold(set, fragments, seen, (f, s) => 1 + (f.selectionSet ? depth(f.selectionSet, fragments, s) : 0), 'max');
 }
 
 function cost(set: SelectionSetNode, fragments: Fragments, limits: QueryLimits, seen: ReadonlySet<string> = new Set()): number {
@@ -60,7 +60,6 @@ function cost(set: SelectionSetNode, fragments: Fragments, limits: QueryLimits, 
     fragments,
     seen,
     (f, s) => {
-      if (isIntrospection(f)) return 0;
       const list = limits.lists[f.name.value];
       let size = 1;
       if (list) {
@@ -80,7 +79,7 @@ export function depthLimitRule(limits: QueryLimits): ValidationRule {
       OperationDefinition(node) {
         const d = depth(node.selectionSet, fragments);
         if (d > limits.maxDepth) {
-          context.reportError(new GraphQLError(`the operation is ${d} levels deep; this server allows at most ${limits.maxDepth}`, { nodes: [node], extensions: { code: 'QUERY_TOO_DEEP' } }));
+          context.reportError(createGraphQLError(`the operation is ${d} levels deep; this server allows at most ${limits.maxDepth}`, { nodes: [node], extensions: { code: 'QUERY_TOO_DEEP' } }));
         }
       },
     };
@@ -95,7 +94,7 @@ export function costLimitRule(limits: QueryLimits): ValidationRule {
         const c = cost(node.selectionSet, fragments, limits);
         if (c > limits.maxCost) {
           context.reportError(
-            new GraphQLError(`the operation's estimated cost is ${c}; this server allows at most ${limits.maxCost} (ask for fewer items with 'first', or fewer fields)`, {
+            createGraphQLError(`the operation's estimated cost is ${c}; this server allows at most ${limits.maxCost} (ask for fewer items with 'first', or fewer fields)`, {
               nodes: [node],
               extensions: { code: 'QUERY_TOO_COSTLY' },
             }),

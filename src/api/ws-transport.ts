@@ -8,10 +8,10 @@
  * on it closes the socket with 4401.
  */
 import type { Server } from 'node:http';
-import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, type ExecutionArgs, type GraphQLError } from 'graphql';
 import type { Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { YogaServerInstance } from 'graphql-yoga';
+import { createGraphQLError, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authorize, bearerToken, type AuthOptions } from './auth.ts';
 import type { Context } from './context.ts';
@@ -44,14 +44,17 @@ export function attachWebSockets(o: WebSocketOptions): WebSocketTransport {
   const disposable: Disposable = useServer<Record<string, unknown>>(
     {
       onConnect: (ctx) => {
+        if (o.auth.token === null) return true;
         const presented = bearerToken(ctx.connectionParams?.['authorization']) ?? bearerToken(ctx.extra.request.headers.authorization);
-        const decision = authorize(o.auth, presented, null);
-        if (!decision.ok || (o.auth.token !== null && presented === null && !o.auth.publicRead)) {
-          ctx.extra.socket.close(CLOSE_UNAUTHORIZED, reason(decision.ok ? 'this server needs connectionParams.authorization: Bearer TOKEN' : decision.reason));
-          return false;
-        }
-        if (o.auth.token !== null && presented === null) anonymous.add(ctx.extra.socket);
-        return true;
+        let refusal: string | null = null;
+        if (presented !== null) {
+          const decision = authorize(o.auth, presented, null);
+          if (!decision.ok) refusal = decision.reason;
+        } else if (o.auth.publicRead) anonymous.add(ctx.extra.socket);
+        else refusal = 'this server needs connectionParams.authorization: Bearer TOKEN';
+        if (refusal === null) return true;
+        ctx.extra.socket.close(CLOSE_UNAUTHORIZED, reason(refusal));
+        return false;
       },
       onSubscribe: async (ctx, _id, payload) => {
         const enveloped = o.yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: payload });
@@ -59,12 +62,13 @@ export function attachWebSockets(o: WebSocketOptions): WebSocketTransport {
         try {
           document = enveloped.parse(payload.query);
         } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+          // yoga's parse throws GraphQLErrors (syntax errors, with locations); anything else is wrapped.
+          return [(err as Error).name === 'GraphQLError' ? (err as GraphQLError) : createGraphQLError(String(err))];
         }
         const operation = getOperationAST(document, payload.operationName)?.operation ?? null;
         if (anonymous.has(ctx.extra.socket) && !authorize(o.auth, null, operation).ok) {
           ctx.extra.socket.close(CLOSE_UNAUTHORIZED, reason(`a ${operation} needs connectionParams.authorization: Bearer TOKEN`));
-          return [new GraphQLError('unauthorized')];
+          return [createGraphQLError('unauthorized')];
         }
         const args: ExecutionArgs = {
           schema: enveloped.schema,

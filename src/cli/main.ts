@@ -11,6 +11,8 @@ import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
 import { BACKENDS, type BackendName } from '../executor/backends/select.ts';
 import { runCommand } from './run.ts';
+import { registerServe } from './serve.ts';
+import { registerSubmit } from './submit.ts';
 import { fetchWeightsCommand, listWeights } from './weights.ts';
 
 export class UsageError extends Error {}
@@ -146,6 +148,9 @@ export function buildProgram(): Command {
     .action(async (model: string, opts: { cache?: string; from?: string }) => {
       process.exitCode = await fetchWeightsCommand(model, opts);
     });
+
+  registerServe(program);
+  registerSubmit(program);
 
   return program;
 }

@@ -19,11 +19,12 @@ export function assemble(base: Base, plan: Plan, classes: number): Network {
   let x = tf.layers.globalAveragePooling2d({ name: 'head_pool' }).apply(input) as tf.SymbolicTensor;
   plan.head.layers.forEach((layer, i) => {
     x = (layer.kind === 'dense'
-      ? tf.layers.dense({ units: layer.units, activation: layer.activation === 'linear' ? 'linear' : layer.activation, name: `head_dense_${i + 1}` })
-      : tf.layers.dropout({ rate: layer.rate, name: `head_dropout_${i + 1}` })
+      ? tf.layers.dense({ units: layer.units, activation: layer.activation === 'linear' ? 'linear' : layer.activation, name: `head_dense_${i + 1}`, kernelInitializer: tf.initializers.glorotUniform({ seed: plan.seed + i }) })
+      : tf.layers.dropout({ rate: layer.rate, name: `head_dropout_${i + 1}`, seed: plan.seed + i })
     ).apply(x) as tf.SymbolicTensor;
   });
-  const out = tf.layers.dense({ units: classes, activation: 'softmax', name: 'head_out' }).apply(x) as tf.SymbolicTensor;
+  // Seeded from the plan so the same script starts from the same head on every run.
+  const out = tf.layers.dense({ units: classes, activation: 'softmax', name: 'head_out', kernelInitializer: tf.initializers.glorotUniform({ seed: plan.seed }) }).apply(x) as tf.SymbolicTensor;
   const head = tf.model({ inputs: input, outputs: out, name: 'head' });
   const full = tf.model({ inputs: base.model.inputs, outputs: head.apply(base.model.outputs[0]!) as tf.SymbolicTensor, name: 'tl_model' });
   patchBatchNorm(base.model);

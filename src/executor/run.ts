@@ -22,6 +22,8 @@ import { createOptimizer, setLearningRate } from './optimizers.ts';
 import { learningRateAt } from './schedule.ts';
 import { applyPhase } from './trainable.ts';
 import { frozenFrontier, splitAt } from './frontier.ts';
+import { reseed } from './seed.ts';
+import { batchNormLayers, measureBatchNorm, writeBatchNorm } from './adapt/batch-norm-stats.ts';
 import { buildBase, saveToDirectory } from './zoo/index.ts';
 
 export interface RunOptions {
@@ -73,6 +75,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       loadDataset(plan.data!, { baseDir: options.baseDir, imageSize: base.inputSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip', ...(options.warn && { warn: options.warn }), ...(options.signal && { signal: options.signal }) }),
     );
     const classes = data.classes;
+    if (plan.model.weights.kind === 'none') reseed(base.model, plan.seed);
     const net = assemble(base, plan, classes.length);
     const rng = createRng(plan.seed);
     adaptation = plan.adapt && (await prepareAdaptation(plan, net, data, rng, options));
@@ -132,7 +135,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           const lr = learningRateAt(phase, epoch, b / batches);
           for (const o of optimizers) setLearningRate(o.optimizer, lr * o.group.factor);
           const progress = (epochsDoneOverall + b / batches) / Math.max(1, totalEpochs);
-          const step = trainStep({ model, inputs, set: data.train, idx, classes: classes.length, optimizers, plan, rng, preprocess: base.preprocess, adapt: adapt && { ...adapt, progress } });
+          const step = guardMemory(backend.name, phase, () =>
+            trainStep({ model, inputs, set: data.train, idx, classes: classes.length, optimizers, plan, rng, preprocess: base.preprocess, adapt: adapt && { ...adapt, progress } }),
+          );
           lossSum += (await step.loss.data())[0]! * idx.length;
           correct += (await step.hits.data())[0]!;
           if (step.adaptLoss) extra.loss += (await step.adaptLoss.data())[0]! * idx.length;
@@ -172,6 +177,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       }
       const stoppedEarly = epochsRun < phase.epochs - firstEpoch;
       const best = stop.finish(net.full);
+      if (plan.batchNorm.recalibrate === 'after-phase') await recalibrateBatchNorm(net, data.train);
       await adaptation?.afterPhase(p, hookContext);
       emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best });
       inputs.dispose();
@@ -210,6 +216,34 @@ async function prepareAdaptation(plan: Plan, net: Network, data: Dataset, rng: R
     full: net.full, base: net.base.model, featureSize: net.head.inputs[0]!.shape[3]!, source: data.train, target,
     images: (set, idx) => imageBatch(set, idx, net.base.preprocess), planPhases: plan.phases.length, rng,
   });
+}
+
+/** Precise BN: the BatchNorm layers that trained in this phase get statistics measured on the training images. */
+async function recalibrateBatchNorm(net: Network, train: ImageSet): Promise<void> {
+  const trained = batchNormLayers(net.base.model).filter((l) => l.trainable);
+  if (trained.length === 0 || train.count === 0) return;
+  const stats = await measureBatchNorm(net.full, trained, train.count, (idx) => imageBatch(train, idx, net.base.preprocess));
+  writeBatchNorm(trained, stats);
+}
+
+/**
+ * The wasm backend's heap stops at 4 GB; when a step needs more, emscripten aborts with a bare
+ * RuntimeError. Say what ran out and what to change instead.
+ */
+function guardMemory<T>(backend: string, phase: Phase, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof WebAssembly.RuntimeError || /memory access out of bounds|Aborted\(/.test((err as Error).message)) {
+      throw new ExecutorError(
+        'out-of-memory',
+        `the ${backend} backend ran out of memory training phase '${phase.name}' at batch ${phase.batch} (its heap stops at 4 GB); lower 'batch' (e.g. batch ${Math.max(1, Math.floor(phase.batch / 4))}) or 'input', or use a GPU backend`,
+        phase.origin,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
 }
 
 /** Runs a loading step, turning its failure into an ExecutorError that points at the statement. */

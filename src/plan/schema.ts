@@ -212,8 +212,13 @@ export const Plan = z
     head: Head,
     freeze: Freeze,
     augment: z.array(AugmentOp).readonly(),
-    /** Frozen BatchNorm runs in inference mode (Keras' policy); trainable BatchNorm uses batch statistics. */
-    batchNorm: z.object({ frozen: z.literal('inference'), trainable: z.literal('batch') }).readonly(),
+      /**
+     * Frozen BatchNorm runs in inference mode (Keras' policy); trainable BatchNorm uses batch statistics.
+     * `recalibrate: after-phase`: when a phase ends, the BatchNorm layers it trained get their moving
+     * statistics re-estimated on the (unaugmented) training images, because a short fine-tuning with
+     * momentum 0.99 leaves the moving averages far from the data the layers now see ("precise BN").
+     */
+    batchNorm: z.object({ frozen: z.literal('inference'), trainable: z.literal('batch'), recalibrate: z.enum(['after-phase', 'never']) }).readonly(),
     phases: z.array(Phase).min(1).readonly(),
     adapt: Adapt.nullable(),
     earlyStop: EarlyStop.nullable(),

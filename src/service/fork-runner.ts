@@ -10,6 +10,8 @@ import type { BackendReport, JobRunner, RunHooks, RunOutcome } from './job-runne
 import type { FromWorker, RunRequest, ToWorker } from './worker-protocol.ts';
 
 export interface ForkRunnerOptions {
+  /** The worker script and node flags (default: worker-entry beside this module, through tsx when that is TypeScript). */
+  readonly entry?: { readonly path: string; readonly execArgv?: readonly string[] };
   /** Where the worker's stdout and stderr lines go (tfjs notices, warnings). */
   readonly log?: (line: string) => void;
   /** Keep one started worker waiting for the next job (default true). */
@@ -100,8 +102,8 @@ export class ForkRunner implements JobRunner {
   }
 
   private start(): Worker {
-    const { path, execArgv } = workerEntry();
-    const child = fork(path, [], { execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
+    const { path, execArgv = [] } = this.options.entry ?? workerEntry();
+    const child = fork(path, [], { execArgv: [...execArgv], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
     const log = this.options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     for (const stream of [child.stdout, child.stderr]) {
       // Always drain the pipes: a full pipe would block the worker.

@@ -46,6 +46,8 @@ export interface ServiceOptions {
   /** Crash recovery restarts a job at most this many attempts (default 5). */
   readonly maxAttempts?: number;
   readonly progressEveryMs?: number;
+  /** Start a worker before the first job arrives (default true); off for servers that mostly compile. */
+  readonly prestartWorker?: boolean;
   readonly log?: (line: string) => void;
   /** Defaults: worker processes, the SQLite queue, the in-process bus. */
   readonly runner?: JobRunner;
@@ -91,7 +93,7 @@ export class JobService {
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
     this.recovered = recover({ store, queue, bus, maxAttempts: o.maxAttempts ?? 5, fail: (id, attempt, f) => scheduler.fail(id, attempt, f) });
     scheduler.start();
-    runner.warm();
+    if (o.prestartWorker !== false) runner.warm();
   }
 
   static open(options: ServiceOptions): JobService {
@@ -205,6 +207,11 @@ export class JobService {
         else this.subscribers.delete(jobId);
       },
     });
+  }
+
+  /** Open jobEvents streams on a job. */
+  openSubscribers(jobId: string): number {
+    return this.subscribers.get(jobId) ?? 0;
   }
 
   /** Every job each time its status changes. */

@@ -322,7 +322,10 @@ export interface Shapes {
     readonly trainable: ReadonlyArray<string>;
     readonly trainableParams: number;
     readonly lr: number;
+    /** True when the frozen part of the network runs once per phase instead of once per batch. */
     readonly cachedFeatures: boolean;
+    /** The layer whose activations are cached, when cachedFeatures is true. */
+    readonly cachedAt: Maybe<string> | undefined;
   };
   PhaseSummary: {
     readonly name: string;

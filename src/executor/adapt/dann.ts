@@ -29,10 +29,10 @@ export interface DomainClassifier {
 }
 
 /** Ganin et al.'s small MLP (one hidden layer of 100 ReLU units). */
-export function domainClassifier(featureSize: number, hidden = 100): DomainClassifier {
+export function domainClassifier(featureSize: number, seed: number, hidden = 100): DomainClassifier {
   const layers = [
-    tf.layers.dense({ units: hidden, activation: 'relu', name: 'dann_domain_hidden' }),
-    tf.layers.dense({ units: 1, name: 'dann_domain_out' }),
+    tf.layers.dense({ units: hidden, activation: 'relu', name: 'dann_domain_hidden', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
+    tf.layers.dense({ units: 1, name: 'dann_domain_out', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
   ];
   const model = tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [featureSize] }), ...layers], name: 'dann_domain' });
   return {

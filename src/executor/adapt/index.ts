@@ -81,7 +81,7 @@ export function createAdaptation(plan: Adapt, options: AdaptationOptions): Adapt
       return { ...base, term: () => term };
     }
     case 'dann': {
-      const classifier = domainClassifier(options.featureSize);
+      const classifier = domainClassifier(options.featureSize, Math.floor(options.rng.next() * 2 ** 30));
       const term = dannTerm(plan.weight, classifier, targetSampler(allTarget, options.rng));
       return { ...base, variables: classifier.variables, term: () => term, dispose: () => classifier.dispose() };
     }

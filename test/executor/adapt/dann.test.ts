@@ -38,9 +38,10 @@ evaluate "${target}"`), join(dir, 'a'), (e) => {
     const started = events.find((e) => e.type === 'phaseStarted');
     expect(started).toMatchObject({ cachedAt: 'block2_relu' });
     const domain = epochs(events).map((e) => e.metrics.domainAccuracy!);
-    // The domains are easy to tell apart at first; the reversed gradient takes that away.
-    expect(domain[0]!).toBeGreaterThan(0.7);
-    expect(Math.min(...domain.slice(1))).toBeLessThan(domain[0]! - 0.15);
+    // The domains are easy to tell apart at first; the reversed gradient (ramping up) takes that away.
+    // Measured (runs are not bit-reproducible: layer initialisers are unseeded): 0.55-0.66 in epoch 1, under 0.1 later.
+    expect(domain[0]!).toBeGreaterThan(0.5);
+    expect(Math.min(...domain.slice(1))).toBeLessThan(domain[0]! - 0.2);
     expect(epochs(events).every((e) => Number.isFinite(e.metrics.adaptLoss!))).toBe(true);
     expect(new Set(tensors.slice(1)).size).toBe(1);
     expect(metrics.testAccuracy).not.toBeNull();

@@ -2,7 +2,7 @@
 import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { compile } from '../../../src/compile.ts';
 import type { ExecutorEvent } from '../../../src/executor/events.ts';
 import { runPlan, type RunResult } from '../../../src/executor/run.ts';
@@ -12,7 +12,7 @@ export const root = join(import.meta.dirname, '..', '..', '..');
 export const fashionMini = join(root, 'examples/data/fashion-mini');
 
 /** Writes a class-per-folder copy of `from` with `shift` applied to every image (first `perClass` of each class). */
-export async function shiftedCopy(from: string, to: string, shift: (image: sharp.Sharp) => sharp.Sharp, perClass = Infinity): Promise<string> {
+export async function shiftedCopy(from: string, to: string, shift: (image: Sharp) => Sharp, perClass = Infinity): Promise<string> {
   for (const cls of (await readdir(from)).sort()) {
     await mkdir(join(to, cls), { recursive: true });
     const files = (await readdir(join(from, cls))).sort().slice(0, perClass);
@@ -22,8 +22,8 @@ export async function shiftedCopy(from: string, to: string, shift: (image: sharp
 }
 
 /** Low contrast and brighter: an affine intensity shift that BatchNorm statistics can undo. */
-export const washedOut = (image: sharp.Sharp) => image.linear(0.4, 120);
-export const inverted = (image: sharp.Sharp) => image.negate({ alpha: false });
+export const washedOut = (image: Sharp) => image.linear(0.4, 120);
+export const inverted = (image: Sharp) => image.negate({ alpha: false });
 
 export function tempDir(prefix = 'tl-adapt-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));

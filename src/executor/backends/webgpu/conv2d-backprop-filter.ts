@@ -53,8 +53,8 @@ const SOURCE: GemmSource = {
           bv = dy[k * uniforms.N + bN];
         }
       }
-      tileA[kk][mm] = av;
-      tileB[kk][mm] = bv;
+      storeA(kk, mm, av);
+      storeB(kk, mm, bv);
     }`,
 };
 

@@ -55,13 +55,13 @@ const SOURCE: GemmSource = {
           av = dy[((aBase[r] + oh) * uniforms.outW + ow) * uniforms.outC + co];
         }
       }
-      tileA[kk][mm] = av;
+      storeA(kk, mm, av);
       let n = tileN + mm;
       var bv = 0.0;
       if (kIn && n < uniforms.N) {
         bv = w[((fh * uniforms.filterW + fw) * uniforms.inC + n) * uniforms.outC + co];
       }
-      tileB[kk][mm] = bv;
+      storeB(kk, mm, bv);
     }`,
 };
 

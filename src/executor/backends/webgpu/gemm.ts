@@ -22,7 +22,8 @@ const MAX_PARTIAL_FLOATS = 64 * 1024 * 1024;
  * operand says which index neighbouring invocations should walk so that their global reads are
  * contiguous ('mn': the tile's m (or n) index, 'k': the k index). The snippets see:
  * `li` (local index 0..255), `tileM`, `tileN`, `k0` (first k of the step), `kEnd` (end of the slice)
- * and must set `tileA[kk][mm]` and `tileB[kk][nn]` for kk < TILE_K, mm, nn < TILE, zero outside.
+ * and must call `storeA(kk, mm, value)` and `storeB(kk, nn, value)` for every kk < TILE_K and
+ * mm, nn < TILE, with zero outside the matrices.
  */
 export interface GemmSource {
   /** Shader key: must change whenever the generated code does. */
@@ -57,15 +58,24 @@ class GemmProgram implements WebGPUProgram {
   }
 
   getUserCode(): string {
-    // Each invocation (tx, ty) of the 16 x 16 workgroup owns a 4 x 4 block of the 64 x 64 tile,
-    // rows ty + 16 i and columns tx + 16 j: neighbours write neighbouring columns, and in the inner
-    // product neighbours read neighbouring words of tileB (no bank conflicts) and one word of tileA
-    // (a broadcast). Rows of the tiles are padded to 65 words so that the stores of loaders walking
-    // k do not all land in one bank. The k loop runs a uniform number of steps (`steps`): barriers
-    // must stay in uniform control flow, and the last slice just loads zeros past K.
+    // Each invocation (tx, ty) of the 16 x 16 workgroup owns a 4 x 4 block of the 64 x 64 tile:
+    // rows 4 ty .. 4 ty + 3, columns 4 tx .. 4 tx + 3. The tiles are stored k-major as vec4s, so
+    // one step of the inner product is two vec4 reads from workgroup memory (tileA[kk][ty], the
+    // same for the 16 invocations of a row: a broadcast; tileB[kk][tx], neighbouring words for
+    // neighbours) and four vec4 FMAs. Rows of the tiles are padded to 17 vec4s so that loaders
+    // walking k (stores 68 words apart) spread over the banks. The k loop runs a uniform number
+    // of steps (`steps`): barriers must stay in uniform control flow, and the last slice just
+    // loads zeros past K.
     return `
-      var<workgroup> tileA : array<array<f32, ${TILE + 1}>, ${TILE_K}>;
-      var<workgroup> tileB : array<array<f32, ${TILE + 1}>, ${TILE_K}>;
+      var<workgroup> tileA : array<array<vec4<f32>, ${TILE / 4 + 1}>, ${TILE_K}>;
+      var<workgroup> tileB : array<array<vec4<f32>, ${TILE / 4 + 1}>, ${TILE_K}>;
+
+      fn storeA(kk : i32, mm : i32, v : f32) {
+        tileA[kk][mm / 4][mm % 4] = v;
+      }
+      fn storeB(kk : i32, nn : i32, v : f32) {
+        tileB[kk][nn / 4][nn % 4] = v;
+      }
 
       fn main() {
         let tx = i32(localId.x);
@@ -77,31 +87,26 @@ class GemmProgram implements WebGPUProgram {
         let kBegin = slice * uniforms.kChunk;
         let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
         ${this.source.setup}
-        var acc : array<array<f32, 4>, 4>;
+        var acc : array<vec4<f32>, 4>;
         for (var step = 0; step < uniforms.steps; step++) {
           let k0 = kBegin + step * ${TILE_K};
           ${this.source.load}
           workgroupBarrier();
           for (var kk = 0; kk < ${TILE_K}; kk++) {
-            var a : array<f32, 4>;
-            var b : array<f32, 4>;
-            for (var i = 0; i < 4; i++) {
-              a[i] = tileA[kk][ty + 16 * i];
-              b[i] = tileB[kk][tx + 16 * i];
-            }
-            for (var i = 0; i < 4; i++) {
-              for (var j = 0; j < 4; j++) {
-                acc[i][j] = fma(a[i], b[j], acc[i][j]);
-              }
-            }
+            let a = tileA[kk][ty];
+            let b = tileB[kk][tx];
+            acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+            acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+            acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+            acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
           }
           workgroupBarrier();
         }
         let base = slice * uniforms.M * uniforms.N;
         for (var i = 0; i < 4; i++) {
-          let m = tileM + ty + 16 * i;
+          let m = tileM + 4 * ty + i;
           for (var j = 0; j < 4; j++) {
-            let n = tileN + tx + 16 * j;
+            let n = tileN + 4 * tx + j;
             if (m < uniforms.M && n < uniforms.N) {
               result[base + m * uniforms.N + n] = acc[i][j];
             }

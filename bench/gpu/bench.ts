@@ -1,0 +1,70 @@
+/**
+ * The GPU benchmark (bundled by `npm run bench:gpu`, run on the GPU machine by run.sh): matmul
+ * TFLOP/s, the per-kernel table (tfjs's kernels against TL's), the elementwise diagnostics, and
+ * ResNet50 / MobileNetV2 inference and training images/s beside PyTorch from the same run.
+ *
+ * node bench.mjs [--out FILE]
+ *   BENCH_SECTIONS=matmul,kernels,elementwise,models (default: all)
+ *   BENCH_SMALL=1       small sizes, to check the bundle on the software adapter
+ *   BENCH_SOFTWARE=1    Mesa llvmpipe through OpenGL instead of a GPU
+ *   TL_DAWN_FLAGS=...   flags for Dawn's create(), comma-separated
+ *   TL_TORCH_DIR=DIR    where run.sh left the PyTorch references' output
+ */
+import { writeFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { registerWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { diagnosticTable, elementwiseRows } from './elementwise.ts';
+import { kernelRows, kernelTable } from './kernels.ts';
+import { modelRow, type ModelRow } from './models.ts';
+import { readTorch, summaryTable } from './report.ts';
+import { setUpWebgpu } from './setup.ts';
+import { fmt, msPerCall } from './timing.ts';
+
+const small = process.env.BENCH_SMALL === '1';
+const sections = new Set((process.env.BENCH_SECTIONS ?? 'matmul,kernels,elementwise,models').split(','));
+const outIndex = process.argv.indexOf('--out');
+const outFile = outIndex > 0 ? process.argv[outIndex + 1] : undefined;
+
+const device = await setUpWebgpu();
+registerWebgpuTrainingKernels();
+const started = new Date().toISOString();
+console.log(`webgpu: ${device.adapter}${device.timestamps ? ' (timestamps)' : ''}; flags [${device.flags.join(' ')}]`);
+const parts: string[] = [
+  `## GPU benchmark run, ${started}`,
+  '',
+  `Adapter: ${device.adapter}${device.software ? ' (software)' : ''}. Node ${process.version}, tfjs ${tf.version.tfjs}, Dawn flags [${device.flags.join(' ')}]${small ? ', SMALL sizes' : ''}.`,
+];
+
+let matmul: { n: number; tflops: number } | null = null;
+if (sections.has('matmul')) {
+  const n = small ? 256 : 4096;
+  const a = tf.randomNormal([n, n]);
+  const b = tf.randomNormal([n, n]);
+  const ms = await msPerCall(() => tf.matMul(a, b), small ? 3 : 10);
+  matmul = { n, tflops: (2 * n ** 3) / ms / 1e9 };
+  console.log(`matmul ${n}: ${fmt(matmul.tflops)} TFLOP/s`);
+  tf.dispose([a, b]);
+}
+
+const models: ModelRow[] = [];
+if (sections.has('models')) {
+  const o = small ? { size: 32, batch: 2, reps: 1, stockReps: 1 } : { size: 224, batch: 32, reps: 10, stockReps: 2 };
+  for (const name of ['resnet50', 'mobilenetv2'] as const) models.push(await modelRow(name, o));
+}
+const torchDir = process.env.TL_TORCH_DIR;
+parts.push('', summaryTable(matmul, models, { resnet50: readTorch(torchDir, 'torch-resnet50.txt', 'TORCH'), mobilenetv2: readTorch(torchDir, 'torch-mnv2.txt', 'TORCH_MNV2') }));
+
+if (sections.has('kernels')) {
+  console.log('kernels (tfjs, then TL):');
+  const rows = await kernelRows(small ? { batch: 2, shrink: 8 } : { batch: 32, shrink: 1 }, device.timestamps);
+  parts.push('', 'Per kernel, batch ' + (small ? 2 : 32) + ': wall ms per call, calls chained and synchronised once; GPU ms from timestamp queries where the adapter has them.', '', kernelTable(rows));
+}
+if (sections.has('elementwise')) {
+  const rows = await elementwiseRows(small ? [2, 7, 7, 256] : [32, 56, 56, 256], device.timestamps);
+  parts.push('', 'Elementwise ops and per-op costs:', '', diagnosticTable(rows));
+}
+
+const report = parts.join('\n') + '\n';
+console.log(`\n${report}`);
+if (outFile) writeFileSync(outFile, report);
+console.log(`RESULT ${JSON.stringify({ started, adapter: device.adapter, matmul, models })}`);

@@ -1,0 +1,113 @@
+/**
+ * Per-kernel table of the GPU benchmark: the convolution, depthwise, BatchNorm and reduction
+ * kernels TL replaces, each timed with tfjs's own kernel and with TL's (same process, kernels
+ * swapped by unregistering), on ResNet50 and MobileNetV2 shapes at batch 32.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { fmt, kernelMs, msPerCall } from './timing.ts';
+
+export interface KernelRow { readonly name: string; readonly what: string; readonly flops: number | null; readonly stockMs: number; readonly tlMs: number; readonly stockGpuMs: number | null; readonly tlGpuMs: number | null }
+
+export interface Sizes { readonly batch: number; readonly shrink: number }
+
+type Make = () => tf.Tensor | tf.Tensor[];
+
+/** About half a second of calls, at least 2 and at most 20. */
+async function timed(make: Make, timestamps: boolean): Promise<{ ms: number; gpuMs: number | null }> {
+  const first = await msPerCall(make, 1, 1);
+  const reps = Math.max(2, Math.min(20, Math.round(500 / Math.max(first, 0.01))));
+  return { ms: await msPerCall(make, reps, 0), gpuMs: await kernelMs(make, timestamps) };
+}
+
+async function ab(name: string, what: string, flops: number | null, make: Make, timestamps: boolean): Promise<KernelRow> {
+  unregisterWebgpuTrainingKernels();
+  const stock = await timed(make, timestamps);
+  registerWebgpuTrainingKernels();
+  const tl = await timed(make, timestamps);
+  const row = { name, what, flops, stockMs: stock.ms, tlMs: tl.ms, stockGpuMs: stock.gpuMs, tlGpuMs: tl.gpuMs };
+  console.log(`  ${name} ${what}: tfjs ${fmt(row.stockMs)} ms, TL ${fmt(row.tlMs)} ms`);
+  return row;
+}
+
+const CONVS: [string, number, number, number, number, number][] = [
+  // name, H, Cin, Cout, k, stride (ResNet50 at 224; the profile in ../shared/gpu)
+  ['conv1 7x7/2 3->64', 224, 3, 64, 7, 2],
+  ['1x1 64->64', 56, 64, 64, 1, 1],
+  ['3x3 64->64', 56, 64, 64, 3, 1],
+  ['1x1 64->256', 56, 64, 256, 1, 1],
+  ['3x3/2 128', 56, 128, 128, 3, 2],
+  ['3x3 256', 14, 256, 256, 3, 1],
+  ['1x1 1024->256', 14, 1024, 256, 1, 1],
+  ['3x3 512', 7, 512, 512, 3, 1],
+];
+
+const DEPTHWISE: [string, number, number, number][] = [
+  // name, H, C, stride (MobileNetV2 at 224)
+  ['dw 3x3/2 96', 112, 96, 2],
+  ['dw 3x3 144', 56, 144, 1],
+  ['dw 3x3 192', 28, 192, 1],
+  ['dw 3x3 576', 14, 576, 1],
+  ['dw 3x3 960', 7, 960, 1],
+];
+
+export async function kernelRows(sizes: Sizes, timestamps: boolean): Promise<KernelRow[]> {
+  const { batch: n, shrink } = sizes;
+  const side = (h: number) => Math.max(2, Math.round(h / shrink));
+  const rows: KernelRow[] = [];
+  for (const [name, h0, ci, co, k, s] of CONVS) {
+    const h = side(h0);
+    const x = tf.randomNormal([n, h, h, ci]);
+    const w = tf.randomNormal([k, k, ci, co]);
+    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, 'same');
+    const dy = tf.randomNormal(y.shape);
+    const flops = 2 * n * (y.shape[1] ?? 0) * (y.shape[2] ?? 0) * co * ci * k * k;
+    const attrs = { strides: [s, s], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+    rows.push(await ab(name, 'forward', flops, () => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, 'same'), timestamps));
+    rows.push(await ab(name, 'filter grad', flops, () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor, timestamps));
+    rows.push(await ab(name, 'input grad', flops, () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor, timestamps));
+    tf.dispose([x, w, y, dy]);
+  }
+  for (const [name, h0, c, s] of DEPTHWISE) {
+    const h = side(h0);
+    const x = tf.randomNormal([n, h, h, c]);
+    const w = tf.randomNormal([3, 3, c, 1]);
+    const y = tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, 'same');
+    const dy = tf.randomNormal(y.shape);
+    const flops = 2 * n * (y.shape[1] ?? 0) * (y.shape[2] ?? 0) * c * 9;
+    const attrs = { strides: [s, s], pad: 'same', dilations: [1, 1], dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+    rows.push(await ab(name, 'filter grad', flops, () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor, timestamps));
+    rows.push(await ab(name, 'input grad', flops, () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor, timestamps));
+    tf.dispose([x, w, y, dy]);
+  }
+  {
+    const h = side(56);
+    const x = tf.randomNormal([n, h, h, 256]);
+    const dy = tf.randomNormal(x.shape);
+    const gamma = tf.ones([256]);
+    const beta = tf.zeros([256]);
+    const bnGrad = tf.grads((v: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const m = tf.moments(v, [0, 1, 2]);
+      return tf.sum(tf.mul(tf.batchNorm(v, m.mean, m.variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3), dy));
+    });
+    const label = `${n}x${h}x${h}x256`;
+    rows.push(await ab(`BatchNorm ${label}`, 'training-mode gradient (x, gamma, beta)', null, () => bnGrad([x, gamma, beta]), timestamps));
+    rows.push(await ab(`sum ${label}`, 'to a scalar', null, () => tf.sum(x), timestamps));
+    rows.push(await ab(`sum ${label}`, 'per channel', null, () => tf.sum(x, [0, 1, 2]), timestamps));
+    rows.push(await ab(`moments ${label}`, 'per channel', null, () => { const m = tf.moments(x, [0, 1, 2]); return [m.mean, m.variance]; }, timestamps));
+    tf.dispose([x, dy, gamma, beta]);
+  }
+  return rows;
+}
+
+export function kernelTable(rows: readonly KernelRow[]): string {
+  const lines = [
+    '| kernel | what | tfjs ms | TL ms | speed-up | TL TFLOP/s | tfjs GPU ms | TL GPU ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    const tflops = r.flops === null ? '-' : fmt(r.flops / r.tlMs / 1e9, 3);
+    lines.push(`| ${r.name} | ${r.what} | ${fmt(r.stockMs)} | ${fmt(r.tlMs)} | ${fmt(r.stockMs / r.tlMs, 1)}x | ${tflops} | ${fmt(r.stockGpuMs)} | ${fmt(r.tlGpuMs)} |`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,58 @@
+/**
+ * Whole-network rows of the GPU benchmark: the executor's zoo networks (ResNet50 built by
+ * src/executor/zoo/resnet50.ts, MobileNetV2 from the topology nsfwjs ships) with a pooled dense
+ * head, batch 32 at 224 px, fp32, SGD: inference and training images/s with TL's kernels, and
+ * training with tfjs's own kernels for comparison.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { buildNetwork } from '../../src/executor/zoo/networks.ts';
+import { fmt, msPerStep, sync } from './timing.ts';
+
+export interface ModelRow {
+  readonly model: 'resnet50' | 'mobilenetv2';
+  readonly size: number;
+  readonly batch: number;
+  readonly inferMs: number;
+  readonly trainMs: number;
+  /** The training step with tfjs's own kernels and gradients, when measured. */
+  readonly stockTrainMs: number | null;
+}
+
+async function classifier(name: ModelRow['model'], size: number, classes: number): Promise<tf.LayersModel> {
+  const base = await buildNetwork(name, size);
+  const pooled = tf.layers.globalAveragePooling2d({}).apply(base.outputs[0] as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: classes, activation: 'softmax' }).apply(pooled) as tf.SymbolicTensor;
+  return tf.model({ inputs: base.inputs, outputs: out });
+}
+
+export interface ModelOptions { readonly size: number; readonly batch: number; readonly reps: number; readonly stockReps: number }
+
+export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promise<ModelRow> {
+  const classes = name === 'resnet50' ? 10 : 5;
+  const model = await classifier(name, o.size, classes);
+  model.compile({ optimizer: tf.train.sgd(0.01), loss: 'categoricalCrossentropy' });
+  const xs = tf.randomUniform([o.batch, o.size, o.size, 3]);
+  const ys = tf.oneHot(tf.randomUniform([o.batch], 0, classes, 'int32'), classes);
+  const infer = async () => {
+    const p = model.predict(xs) as tf.Tensor;
+    await sync(p);
+    p.dispose();
+  };
+  // trainOnBatch reads the loss back, which waits for the step.
+  const train = async () => void (await model.trainOnBatch(xs, ys));
+  registerWebgpuTrainingKernels();
+  const inferMs = await msPerStep(infer, o.reps);
+  const trainMs = await msPerStep(train, o.reps);
+  console.log(`  ${name}: inference ${fmt(inferMs)} ms, training ${fmt(trainMs)} ms a batch`);
+  let stockTrainMs: number | null = null;
+  if (o.stockReps > 0) {
+    unregisterWebgpuTrainingKernels();
+    stockTrainMs = await msPerStep(train, o.stockReps, 1);
+    registerWebgpuTrainingKernels();
+    console.log(`  ${name}: training with tfjs's kernels ${fmt(stockTrainMs)} ms a batch`);
+  }
+  tf.dispose([xs, ys]);
+  model.dispose();
+  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, stockTrainMs };
+}

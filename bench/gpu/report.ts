@@ -1,0 +1,40 @@
+/** The GPU benchmark's summary table: tfjs (with TL's kernels and without) beside PyTorch measured in the same run. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelRow } from './models.ts';
+import { fmt } from './timing.ts';
+
+type TorchEntry = { readonly ms?: number; readonly ips?: number; readonly tflops?: number };
+export type TorchResults = Readonly<Record<string, TorchEntry>>;
+
+/** The JSON after `tag` in a PyTorch reference's output (`TORCH {...}`), or an empty record. */
+export function readTorch(dir: string | undefined, file: string, tag: string): TorchResults {
+  if (!dir || !existsSync(join(dir, file))) return {};
+  const line = readFileSync(join(dir, file), 'utf8').split('\n').find((l) => l.startsWith(`${tag} `));
+  return line ? (JSON.parse(line.slice(tag.length + 1)) as TorchResults) : {};
+}
+
+const ips = (row: ModelRow, ms: number | null) => (ms === null ? null : (row.batch / ms) * 1000);
+
+export function summaryTable(matmul: { n: number; tflops: number } | null, models: readonly ModelRow[], torch: { resnet50: TorchResults; mobilenetv2: TorchResults }): string {
+  const lines = [
+    '| what | tfjs + TL kernels | tfjs, its own kernels | PyTorch fp32 | PyTorch TF32 | TL / PyTorch fp32 | goal |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  if (matmul) {
+    const t = torch.resnet50['matmul_fp32']?.tflops ?? null;
+    const t32 = torch.resnet50['matmul_tf32']?.tflops ?? null;
+    lines.push(`| ${matmul.n}^2 matmul, TFLOP/s | ${fmt(matmul.tflops)} | (same kernel) | ${fmt(t)} | ${fmt(t32)} | ${t ? fmt(matmul.tflops / t) : '-'} | |`);
+  }
+  for (const row of models) {
+    const ref = torch[row.model];
+    const name = row.model === 'resnet50' ? 'ResNet50' : 'MobileNetV2';
+    const infer = ips(row, row.inferMs);
+    const train = ips(row, row.trainMs);
+    const ti = ref['infer_fp32']?.ips ?? null;
+    const tt = ref['train_fp32']?.ips ?? null;
+    lines.push(`| ${name} inference, images/s (batch ${row.batch}, ${row.size} px) | ${fmt(infer, 1)} | (same kernels) | ${fmt(ti, 1)} | ${fmt(ref['infer_tf32']?.ips, 1)} | ${ti && infer ? fmt(infer / ti, 3) : '-'} | 0.8 |`);
+    lines.push(`| ${name} training step, images/s | ${fmt(train, 1)} | ${fmt(ips(row, row.stockTrainMs), 1)} | ${fmt(tt, 1)} | ${fmt(ref['train_tf32']?.ips, 1)} | ${tt && train ? fmt(train / tt, 3) : '-'} | 0.5 |`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,201 @@
+/**
+ * `npm run results`: the evidence in docs/results.md, on real data only, every experiment a .tl
+ * script compiled and run through runPlan (wasm backend, tiny CNN at 32 px).
+ *
+ *   tsx scripts/results/run.ts [--seeds N] [--only transfer|shift] [--report]
+ *
+ * Data and scripts go under .tl-cache/results/; per-experiment results as JSON there, and
+ * docs/results.md is rewritten from whatever JSON exists (so two halves can run in parallel and
+ * `--report` merges them).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { compile } from '../../src/compile.ts';
+import { runPlan } from '../../src/executor/run.ts';
+import { FASHION_CLASSES, fashionMnist, identity, invert, mnist, optdigits, permutation, photos, rotate, takePerClass, textured, writeFolder } from './datasets.ts';
+import { writeReport, type Row, type Table } from './report.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const cache = join(root, '.tl-cache', 'results');
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const SEEDS = Array.from({ length: Number(flag('--seeds') ?? 3) }, (_, i) => i + 1);
+const only = flag('--only');
+/** `--quick`: the domain-shift half on 1,000 source digits, 3 epochs, 500 unlabelled and 500 test target images. */
+const QUICK = args.includes('--quick');
+/** `--shifts a,b`: only these targets (inverted, rotated, textured, optdigits). */
+const SHIFTS = flag('--shifts')?.split(',') ?? null;
+
+/** Writes the rows so far, so an interrupted run still leaves a table. */
+async function save(table: Table): Promise<void> {
+  await writeFile(join(cache, `${table.id}.json`), `${JSON.stringify(table, null, 2)}\n`);
+}
+const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+async function runScript(name: string, source: string): Promise<{ testAccuracy: number; seconds: number; backend: string }> {
+  const dir = join(cache, 'scripts');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${name}.tl`), source);
+  const { plan, diagnostics } = compile(source);
+  if (!plan) throw new Error(`${name}: ${diagnostics.map((d) => d.message).join('; ')}`);
+  let backend = '';
+  const t0 = performance.now();
+  const { metrics } = await runPlan(plan, {
+    baseDir: dir, runDir: join(cache, 'runs', name), backend: 'wasm', warn: () => {},
+    onEvent: (e) => {
+      if (e.type === 'jobStarted') backend = e.backend;
+    },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(`${name}: test accuracy ${metrics.testAccuracy?.toFixed(3)} (${seconds.toFixed(0)} s)`);
+  return { testAccuracy: metrics.testAccuracy ?? Number.NaN, seconds, backend };
+}
+
+/** (1) Fashion-MNIST 0-4 -> 5-9 with few labels: scratch, frozen base + head, two-phase unfreeze, discriminative rates. */
+async function transfer(): Promise<Table> {
+  const started = performance.now();
+  const train = await fashionMnist('train');
+  const test = await fashionMnist('t10k');
+  const order = permutation(train.labels.length, 7);
+  const data = join(cache, 'data', 'fashion');
+  const sourceDir = await writeFolder(join(data, 'source'), train, takePerClass(train, order, [0, 1, 2, 3, 4], 400), FASHION_CLASSES, identity);
+  // Target labels come from the far end of the permutation: disjoint from the source (other classes anyway) and from val.
+  const late = [...order].reverse();
+  const valDir = await writeFolder(join(data, 'val'), train, takePerClass(train, order, [5, 6, 7, 8, 9], 20), FASHION_CLASSES, identity);
+  const testDir = await writeFolder(join(data, 'test'), test, takePerClass(test, permutation(test.labels.length, 8), [5, 6, 7, 8, 9], 200), FASHION_CLASSES, identity);
+
+  const rows: Row[] = [];
+  const backends = new Set<string>();
+  for (const seed of SEEDS) {
+    const sourceModel = join(cache, 'models', `fashion-source-${seed}`);
+    if (!existsSync(join(sourceModel, 'model.json'))) {
+      const r = await runScript(`fashion-source-s${seed}`, `# The source task: Fashion-MNIST classes 0-4, 400 images each, from scratch.
+use tiny input 32
+data "${sourceDir}" split 0.1
+freeze none
+epochs 5
+batch 32
+lr 3e-3
+seed ${seed}
+export "${sourceModel}"
+`);
+      backends.add(r.backend);
+    }
+    for (const k of [10, 50, 250]) {
+      const trainDir = await writeFolder(join(data, `target-${k}`), train, takePerClass(train, late, [5, 6, 7, 8, 9], k), FASHION_CLASSES, identity);
+      // About the same number of steps whatever the label count, so small sets are not under-trained.
+      const epochs = k === 10 ? 30 : k === 50 ? 12 : 6;
+      const half = epochs / 2;
+      const common = `data "${trainDir}" val "${valDir}"\nbatch 16\nseed ${seed}\nevaluate "${testDir}"`;
+      const variants: Record<string, string> = {
+        scratch: `use tiny input 32\n${common}\nfreeze none\nepochs ${epochs}\nlr 3e-3`,
+        'frozen base + head': `use "${sourceModel}/model.json"\n${common}\nfreeze all\nepochs ${epochs}\nlr 3e-3`,
+        'two-phase unfreeze': `use "${sourceModel}/model.json"\n${common}\nfreeze all\nepochs ${half}\nlr 3e-3\nphase finetune unfreeze block4, block5 lr 3e-4 epochs ${half}`,
+        'discriminative rates': `use "${sourceModel}/model.json"\n${common}\nfreeze all\nepochs ${half}\nlr 3e-3\nphase finetune unfreeze all decay 0.3 lr 1e-3 epochs ${half}`,
+      };
+      for (const [method, source] of Object.entries(variants)) {
+        const r = await runScript(`fashion-${k}-${method.replace(/[^a-z]+/g, '-')}-s${seed}`, `# Fashion-MNIST 5-9 with ${k} labels a class: ${method}.\n${source}\n`);
+        backends.add(r.backend);
+        rows.push({ group: `${k} labels/class`, method, seed, accuracy: r.testAccuracy, seconds: r.seconds });
+        await save({ id: 'transfer', rows, backend: [...backends].join(', '), seconds: (performance.now() - started) / 1000, command: `npx tsx scripts/results/run.ts --only transfer --seeds ${SEEDS.length}` });
+      }
+    }
+  }
+  return {
+    id: 'transfer', rows, backend: [...backends].join(', '), seconds: (performance.now() - started) / 1000,
+    command: `npx tsx scripts/results/run.ts --only transfer --seeds ${SEEDS.length}`,
+  };
+}
+
+/** (2) Domain shift with a shared label space: MNIST -> {inverted, rotated, textured, optdigits}; source-only vs each adapt method. */
+async function shift(): Promise<Table> {
+  const started = performance.now();
+  const digits = mnist();
+  const data = join(cache, 'data', 'digits');
+  const n = digits.labels.length;
+  const all = Array.from({ length: n }, (_, i) => i);
+  // Disjoint digits: 3,000 for the source, 2,000 unlabelled target, 1,000 target test.
+  const source = all.slice(0, QUICK ? 1000 : 3000);
+  const unlabelled = all.slice(5000, QUICK ? 5500 : 7000);
+  const held = all.slice(8000, QUICK ? 8500 : 9000);
+  const tag = QUICK ? '-quick' : '';
+  const sourceDir = await writeFolder(join(data, `mnist${tag}`), digits, source, DIGITS, identity);
+  const opt = await optdigits(join(cache, 'deb'));
+  const optOrder = permutation(opt.labels.length, 3);
+  const textures = textured(await photos(join(cache, 'deb')));
+  const targets: { name: string; unlabelled: string; test: string }[] = [];
+  for (const [name, fn] of [['inverted', invert], ['rotated 30-60°', rotate], ['textured (MNIST-M-like)', textures]] as const) {
+    const slug = name.split(' ')[0]!;
+    targets.push({
+      name,
+      unlabelled: await writeFolder(join(data, `${slug}-unlabelled${tag}`), digits, unlabelled, DIGITS, fn, true),
+      test: await writeFolder(join(data, `${slug}-test${tag}`), digits, held, DIGITS, fn),
+    });
+  }
+  targets.push({
+    name: 'optdigits (UCI scans)',
+    unlabelled: await writeFolder(join(data, 'optdigits-unlabelled'), opt, optOrder.slice(0, 897), DIGITS, identity, true),
+    test: await writeFolder(join(data, 'optdigits-test'), opt, optOrder.slice(897), DIGITS, identity),
+  });
+
+  const methods: Record<string, (target: string) => string> = {
+    'source only': () => '',
+    adabn: (t) => `adapt adabn target "${t}"`,
+    'coral (weight 100)': (t) => `adapt coral weight 100 target "${t}"`,
+    'dann (weight 0.3)': (t) => `adapt dann weight 0.3 target "${t}"`,
+    'pseudolabel (0.9, 2 rounds)': (t) => `adapt pseudolabel threshold 0.9 rounds 2 target "${t}"`,
+  };
+  const rows: Row[] = [];
+  const backends = new Set<string>();
+  const command = `npx tsx scripts/results/run.ts --only shift --seeds ${SEEDS.length}${QUICK ? ' --quick' : ''}${SHIFTS ? ` --shifts ${SHIFTS.join(',')}` : ''}`;
+  for (const seed of SEEDS) {
+    for (const t of targets) {
+      if (SHIFTS && !SHIFTS.includes(t.name.split(' ')[0]!)) continue;
+      for (const [method, adapt] of Object.entries(methods)) {
+        const name = `digits-${t.name.split(' ')[0]}-${method.split(' ')[0]}-s${seed}`;
+        const r = await runScript(name, `# MNIST -> ${t.name}: ${method}.
+use tiny input 32
+data "${sourceDir}" split 0.1
+freeze none
+epochs ${QUICK ? 3 : 4}
+batch 32
+lr 3e-3
+seed ${seed}
+${adapt(t.unlabelled)}
+evaluate "${t.test}"
+`);
+        backends.add(r.backend);
+        rows.push({ group: t.name, method, seed, accuracy: r.testAccuracy, seconds: r.seconds });
+        await save({ id: 'shift', rows, backend: [...backends].join(', '), seconds: (performance.now() - started) / 1000, command });
+      }
+    }
+  }
+  return {
+    id: 'shift', rows, backend: [...backends].join(', '), seconds: (performance.now() - started) / 1000,
+    command,
+  };
+}
+
+async function main(): Promise<void> {
+  await mkdir(cache, { recursive: true });
+  if (!args.includes('--report')) {
+    for (const [id, experiment] of [['transfer', transfer], ['shift', shift]] as const) {
+      if (only && only !== id) continue;
+      await save(await experiment());
+    }
+  }
+  const tables: Table[] = [];
+  for (const id of ['transfer', 'shift']) {
+    const file = join(cache, `${id}.json`);
+    if (existsSync(file)) tables.push(JSON.parse(await readFile(file, 'utf8')) as Table);
+  }
+  await writeReport(join(root, 'docs', 'results.md'), tables, { cpus: cpus().length, node: process.version });
+  console.log('wrote docs/results.md');
+}
+
+await main();

@@ -1,0 +1,53 @@
+/** The human progress display shared by `tl run` and `tl submit --follow`. */
+import type { ExecutorEvent } from '../executor/events.ts';
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
+const num = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '  -   ' : x.toFixed(4));
+
+/** Prints one executor event for people: a line per epoch, a bar on terminals, a summary at the end. */
+export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
+  const clear = out.isTTY ? '\r\x1b[K' : '';
+  switch (e.type) {
+    case 'jobStarted':
+      out.write(`backend ${e.backend}: ${e.backendReason}\nmodel ${e.model}, ${e.classes.length} classes, ${e.trainImages} training and ${e.valImages} validation images\n`);
+      break;
+    case 'phaseStarted':
+      out.write(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epochs, lr ${e.lr}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`);
+      break;
+    case 'batchProgress':
+      if (out.isTTY) {
+        const width = 24;
+        const filled = Math.round((width * e.batch) / e.batches);
+        out.write(`${clear}  epoch ${e.epoch} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${e.batch}/${e.batches} loss ${e.loss.toFixed(4)}`);
+      }
+      break;
+    case 'epochEnded': {
+      const m = e.metrics;
+      out.write(`${clear}  epoch ${String(e.epoch).padStart(2)}/${e.epochs}  loss ${num(m.loss)}  acc ${pct(m.accuracy)}  val_loss ${num(m.valLoss)}  val_acc ${pct(m.valAccuracy)}  ${e.imagesPerSecond.toFixed(1)} img/s  eta ${Math.round(e.etaSeconds)}s\n`);
+      break;
+    }
+    case 'phaseEnded':
+      if (e.stoppedEarly) out.write(`  stopped early after ${e.epochsRun} epochs; best weights restored\n`);
+      break;
+    case 'checkpointSaved':
+      out.write(`${clear}  checkpoint (${e.reason}) saved to ${e.path}\n`);
+      break;
+    case 'jobFinished': {
+      const m = e.metrics;
+      const rows: [string, string][] = [
+        ['train accuracy', pct(m.accuracy)],
+        ['validation accuracy', pct(m.valAccuracy)],
+        ...(m.valTop5 !== null ? ([['validation top-5', pct(m.valTop5)]] as [string, string][]) : []),
+        ...(m.testAccuracy !== null ? ([['test accuracy', pct(m.testAccuracy)]] as [string, string][]) : []),
+        ['time', `${e.seconds.toFixed(1)} s`],
+        ...(e.exportPath ? ([['exported to', e.exportPath]] as [string, string][]) : []),
+      ];
+      out.write(`\n${rows.map(([k, v]) => `  ${k.padEnd(20)} ${v.trim()}`).join('\n')}\n`);
+      const worst = [...m.perClass].sort((a, b) => a.recall - b.recall).slice(0, 3);
+      if (worst.length) out.write(`  weakest classes      ${worst.map((c) => `${c.label} (recall ${pct(c.recall).trim()})`).join(', ')}\n`);
+      break;
+    }
+    case 'jobFailed':
+      break;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The API without training: compile-only queries, the zoo, the backends, the health check and
+ * GraphiQL, and bad input over HTTP and websockets: malformed GraphQL, too deep or too costly
+ * operations, oversize scripts and bodies. A real server on port 0; no mocks.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gql, startStack, wsClient, type Stack } from '../service/helpers.ts';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ service: { prestartWorker: false, limits: { maxScriptBytes: 2000 } } });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('queries', () => {
+  it('check returns diagnostics with code, line, column and severity, and creates no job', async () => {
+    const r = await gql(stack.url, '{ check(source: "use tiny\\nfreeze until blok4\\n") { ok diagnostics { code severity message line column endLine endColumn } } }');
+    expect(r.status).toBe(200);
+    expect(r.body.data.check.ok).toBe(false);
+    expect(r.body.data.check.diagnostics.find((d: { code: string }) => d.code === 'unknown-block')).toMatchObject({
+      code: 'unknown-block', severity: 'ERROR', message: expect.stringMatching(/^unknown block 'blok4'.*did you mean 'block4'\?$/), line: 2, column: 14, endLine: 2, endColumn: 19,
+    });
+    expect((await gql(stack.url, '{ jobs { totalCount } }')).body.data.jobs.totalCount).toBe(0);
+  });
+
+  it('plan returns the compiled plan as JSON, or null with the errors', async () => {
+    const ok = await gql(stack.url, 'query($s: String!) { plan(source: $s) { plan diagnostics { code } } }', { s: 'use tiny\ndata "imgs" split 0.25\nepochs 2' });
+    expect(ok.body.data.plan.plan).toMatchObject({ version: 1, model: { name: 'tiny' }, data: { path: 'imgs', split: 0.25 } });
+    expect(ok.body.data.plan.plan.phases[0].epochs).toBe(2);
+    const bad = await gql(stack.url, '{ plan(source: "use tiny\\nlr 0") { plan diagnostics { code line column } } }');
+    expect(bad.body.data.plan.plan).toBeNull();
+    expect(bad.body.data.plan.diagnostics).toContainEqual({ code: 'lr-not-positive', line: 2, column: 4 });
+  });
+
+  it('models lists the zoo with blocks and where weights come from', async () => {
+    const r = await gql(stack.url, '{ models { name input imagenet availableWeights layerCount blocks { name lastLayer } } }');
+    const tiny = r.body.data.models.find((m: { name: string }) => m.name === 'tiny');
+    expect(tiny).toMatchObject({ input: 32, imagenet: 'UNAVAILABLE', availableWeights: ['none', 'file'] });
+    expect(tiny.blocks.map((b: { name: string }) => b.name)).toEqual(['block1', 'block2', 'block3', 'block4', 'block5']);
+    expect(r.body.data.models.find((m: { name: string }) => m.name === 'mobilenetv2')).toMatchObject({ imagenet: 'BUNDLED' });
+  });
+
+  it('backends says what a worker can load and which one jobs use', async () => {
+    const r = await gql(stack.url, '{ backends { name available detail selected } }');
+    const byName = Object.fromEntries(r.body.data.backends.map((b: { name: string }) => [b.name, b]));
+    expect(Object.keys(byName)).toEqual(['tensorflow', 'webgpu', 'wasm', 'cpu']);
+    expect(byName.wasm).toMatchObject({ available: true, selected: true });
+    expect(byName.cpu).toMatchObject({ available: true, selected: false });
+  }, 120_000);
+
+  it('pages through jobs with an opaque cursor and refuses one it did not make', async () => {
+    const r = await gql(stack.url, '{ jobs(first: 5) { totalCount edges { cursor } pageInfo { hasNextPage endCursor } } }');
+    expect(r.body.data.jobs).toEqual({ totalCount: 0, edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
+    const bad = await gql(stack.url, '{ jobs(after: "nonsense") { totalCount } }');
+    expect(bad.body.errors?.[0]?.message).toMatch(/not a cursor this server made/);
+    const tooMany = await gql(stack.url, '{ jobs(first: 1000) { totalCount } }');
+    expect(tooMany.body.errors?.[0]?.message).toMatch(/'first' must be an integer from 0 to 100/);
+  });
+
+  it('serves GET /health and GraphiQL to a browser', async () => {
+    const health = await fetch(stack.url.replace('/graphql', '/health'));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', queued: 0, running: 0, jobs: 0 });
+    const page = await fetch(stack.url, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/graphiql/i);
+  });
+});
+
+describe('bad input', () => {
+  it('answers malformed GraphQL with a syntax error and a 400, not a crash', async () => {
+    const r = await gql(stack.url, '{ jobs { totalCount ');
+    expect(r.status).toBe(400);
+    expect(r.body.errors?.[0]?.message).toMatch(/Syntax Error/);
+    const unknown = await gql(stack.url, '{ nope }');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors?.[0]?.message).toMatch(/Cannot query field "nope"/);
+    const notJson = await fetch(stack.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+    expect(notJson.status).toBe(400);
+  });
+
+  it('refuses too deep and too costly operations before running them, counting through fragments', async () => {
+    // The full introspection query GraphiQL sends is 15 levels deep, the default limit.
+    const { getIntrospectionQuery } = await import('graphql');
+    expect((await gql(stack.url, getIntrospectionQuery())).body.errors).toBeUndefined();
+    // Introspection types nest without end: 16 levels, through a fragment, is refused.
+    const recursive = 'fragment T on __Type { fields { type { fields { type { fields { type { fields { type { name } } } } } } } } }';
+    const deep = await gql(stack.url, `{ __type(name: "Job") { fields { type { fields { type { fields { type { ...T } } } } } } } } ${recursive}`);
+    expect(deep.status).toBe(400);
+    expect(deep.body.errors?.[0]).toMatchObject({ message: 'the operation is 16 levels deep; this server allows at most 15', extensions: { code: 'QUERY_TOO_DEEP' } });
+
+    const fine = await gql(stack.url, '{ jobs(first: 20) { edges { node { events(first: 100) { seq type } } } } }');
+    expect(fine.body.errors).toBeUndefined();
+    const costly = await gql(stack.url, '{ jobs(first: 100) { edges { node { events(first: 1000) { seq type } } } } }');
+    expect(costly.status).toBe(400);
+    expect(costly.body.errors?.[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COSTLY' } });
+    expect(costly.body.errors?.[0]?.message).toMatch(/estimated cost is \d+; this server allows at most 10000/);
+    // A variable `first` is assumed to be its maximum.
+    const variable = await gql(stack.url, 'query($n: Int) { jobs(first: $n) { edges { node { events(first: $n) { seq type } } } } }', { n: 1 });
+    expect(variable.body.errors?.[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COSTLY' } });
+  });
+
+  it('refuses an oversize script with a diagnostic, and an oversize body with a 413', async () => {
+    const big = `use tiny\n${'# padding\n'.repeat(300)}`;
+    const r = await gql(stack.url, 'mutation($s: String!) { submitJob(input: { source: $s }) { job { id } diagnostics { code message line column } } }', { s: big });
+    expect(r.body.data.submitJob.job).toBeNull();
+    expect(r.body.data.submitJob.diagnostics).toEqual([{ code: 'script-too-large', message: `the script is ${big.length} bytes; this server accepts at most 2000`, line: null, column: null }]);
+    const check = await gql(stack.url, 'query($s: String!) { check(source: $s) { ok diagnostics { code } } }', { s: big });
+    expect(check.body.data.check).toEqual({ ok: false, diagnostics: [{ code: 'script-too-large' }] });
+    const huge = await fetch(stack.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ jobs { totalCount } }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } }) });
+    expect(huge.status).toBe(413);
+    expect((await gql(stack.url, '{ jobs { totalCount } }')).body.data.jobs.totalCount).toBe(0);
+  });
+
+  it('answers malformed GraphQL over websockets with an error and keeps the socket open', async () => {
+    const client = wsClient(stack.wsUrl);
+    const errors: unknown[] = [];
+    await new Promise<void>((resolve) => {
+      client.subscribe({ query: 'subscription { jobEvents(jobId: "x" ' }, { next: () => {}, error: (e) => (errors.push(e), resolve()), complete: resolve });
+    });
+    expect(JSON.stringify(errors)).toMatch(/Syntax Error/);
+    const unknownJob = await new Promise<unknown>((resolve) => {
+      client.subscribe({ query: 'subscription { jobEvents(jobId: "no-such-job") { seq } }' }, { next: resolve, error: resolve, complete: () => resolve('complete') });
+    });
+    expect(JSON.stringify(unknownJob)).toMatch(/there is no job 'no-such-job'/);
+    const stillThere = await new Promise<unknown>((resolve, reject) => {
+      client.subscribe({ query: '{ jobs { totalCount } }' }, { next: resolve, error: reject, complete: () => {} });
+    });
+    expect(stillThere).toEqual({ data: { jobs: { totalCount: 0 } } });
+    await client.dispose();
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * A training step of a small convnet with every kernel and gradient of TL's set in it (strided
+ * and 1x1 convolutions, depthwise, training-mode BatchNorm, global average pooling) on webgpu
+ * against the same step on cpu from the same weights; the tensor count after each step; and
+ * unregistering, which must restore tfjs's own kernels.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS, webgpuTrainingKernelsRegistered } from '../../src/executor/backends/webgpu/index.ts';
+import { expectParity, relativeError, values } from './parity.ts';
+import { webgpuEnv } from './webgpu-env.ts';
+
+function model(): tf.LayersModel {
+  const input = tf.input({ shape: [12, 12, 3] });
+  let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 16, kernelSize: 1 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 4, activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+/** Weights after `steps` SGD steps from fixed weights and data, with the loss and tensor counts. */
+async function train(backend: 'webgpu' | 'cpu', steps: number): Promise<{ weights: Float32Array[]; losses: number[]; counts: number[] }> {
+  await tf.setBackend(backend);
+  const m = model();
+  m.setWeights(m.getWeights().map((w, i) => tf.tensor(values(w.shape, 500 + i), w.shape).mul(0.5)));
+  m.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
+  const xs = tf.tensor(values([6, 12, 12, 3], 1), [6, 12, 12, 3]);
+  const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 1, 2], 'int32'), 4);
+  const losses: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    losses.push(Number(await m.trainOnBatch(xs, ys)));
+    counts.push(tf.memory().numTensors);
+  }
+  const weights = await Promise.all(m.getWeights().map(async (w) => (await w.data()) as Float32Array));
+  tf.dispose([xs, ys]);
+  m.dispose();
+  return { weights, losses, counts };
+}
+
+const env = await webgpuEnv();
+
+describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.adapter : 'no adapter'})`, () => {
+  it('registers every kernel', () => {
+    expect(webgpuTrainingKernelsRegistered()).toBe(true);
+    for (const name of Object.keys(WEBGPU_TRAINING_KERNELS)) expect(tf.getKernel(name, 'webgpu')).toBeDefined();
+  });
+
+  it('three SGD steps match the cpu backend, and leave the tensor count flat', async () => {
+    const gpu = await train('webgpu', 3);
+    const cpu = await train('cpu', 3);
+    await tf.setBackend('webgpu');
+    gpu.losses.forEach((l, i) => expect(Math.abs(l - (cpu.losses[i] ?? NaN))).toBeLessThan(1e-3 * Math.max(1, Math.abs(l))));
+    gpu.weights.forEach((w, i) => expect(relativeError(w, cpu.weights[i] ?? new Float32Array()), `weight ${i}`).toBeLessThan(1e-3));
+    expect(gpu.counts[2]).toBe(gpu.counts[1]);
+  });
+
+  it('unregisters back to tfjs kernels and registers again', async () => {
+    const grad = (x: tf.Tensor, w: tf.Tensor) => tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.square(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same'))))([x, w]);
+    const mine = tf.getKernel('Conv2DBackpropFilter', 'webgpu')?.kernelFunc;
+    unregisterWebgpuTrainingKernels();
+    expect(webgpuTrainingKernelsRegistered()).toBe(false);
+    expect(tf.getKernel('Conv2DBackpropFilter', 'webgpu')?.kernelFunc).not.toBe(mine);
+    await expectParity([[2, 6, 6, 3], [3, 3, 3, 4]], grad);
+    registerWebgpuTrainingKernels();
+    expect(webgpuTrainingKernelsRegistered()).toBe(true);
+    await expectParity([[2, 6, 6, 3], [3, 3, 3, 4]], grad);
+  });
+});
