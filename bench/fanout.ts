@@ -41,6 +41,8 @@ type FromClients = { type: 'subscribed' } | { type: 'summary'; summary: Summary 
 async function clientsMain(): Promise<void> {
   const [{ createClient }, { default: WebSocket }] = await Promise.all([import('graphql-ws'), import('ws')]);
   const send = (m: FromClients) => process.send!(m);
+  // Exit when the bench lets go (not killed: a --cpu-prof profile is written on a normal exit).
+  process.on('disconnect', () => process.exit(0));
   let receipts: { batch: number; at: number }[][] = [];
   let done: Promise<number[]> = Promise.resolve([]);
   process.on('message', async (m: ToClients) => {
@@ -164,7 +166,9 @@ async function scenario(rate: number, seconds: number, subscribers: number) {
   while (service.get(jobId)?.status !== 'SUCCEEDED') await new Promise((r) => setTimeout(r, 20));
   child.send({ type: 'emitted', times: runner.emitted } satisfies ToClients);
   const { summary } = await summaryP;
-  child.kill();
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.disconnect();
+  await exited;
   await server.close();
   await service.stop();
   const sorted = summary.delays.sort((a, b) => a - b);

@@ -7,7 +7,8 @@
  *   BENCH_SECTIONS=matmul,kernels,elementwise,models (default: all)
  *   BENCH_SMALL=1       small sizes, to check the bundle on the software adapter
  *   BENCH_SOFTWARE=1    Mesa llvmpipe through OpenGL instead of a GPU
- *   TL_DAWN_FLAGS=...   flags for Dawn's create(), comma-separated
+ *   TL_DAWN_FLAGS=...   flags for Dawn's create(), space-separated
+ *   TL_TFJS_FLAGS=...   tfjs flags, NAME=VALUE comma-separated
  *   TL_TORCH_DIR=DIR    where run.sh left the PyTorch references' output
  */
 import { writeFileSync } from 'node:fs';

@@ -12,3 +12,13 @@ export class ExecutorError extends Error {
     this.name = 'ExecutorError';
   }
 }
+
+/** Runs a loading step, turning its failure into an ExecutorError that points at the statement. */
+export async function wrap<T>(code: string, origin: Origin | null, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const inner = (err as { code?: string }).code;
+    throw new ExecutorError(typeof inner === 'string' ? inner : code, (err as Error).message, origin, { cause: err });
+  }
+}

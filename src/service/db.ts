@@ -2,8 +2,8 @@
  * The SQLite file behind the embedded service: jobs, their events and the queue.
  *
  * WAL with synchronous=NORMAL: a committed transaction survives the process being killed (kill -9),
- * since the OS already holds it; only a power loss can drop the last few commits. One writer, the
- * server process; the worker processes never open the file.
+ * since the OS already holds it; only a power loss can drop the last few commits. One process, the
+ * server, opens the file (exclusively); the worker processes never do.
  */
 import Database from 'better-sqlite3';
 
@@ -49,12 +49,25 @@ const MIGRATIONS: readonly string[] = [
    );`,
 ];
 
+/**
+ * Opens (creating when missing) and migrates the file, holding an exclusive lock until `close()`:
+ * two servers on one database would both run its queued jobs. The OS drops the lock when the
+ * process dies, so a restart after kill -9 gets it back.
+ */
 export function openDatabase(file: string): Db {
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('busy_timeout = 1000');
+    db.pragma('journal_mode = WAL');
+    db.exec('BEGIN EXCLUSIVE; COMMIT;');
+  } catch (err) {
+    db.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new Error(`the database ${file} is in use by another process (another tl serve?)`);
+    throw err;
+  }
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
 }

@@ -12,12 +12,12 @@
  * takes effect at once even while it waits for the next event.
  */
 import type { EventBus } from './event-bus.ts';
-import { isTerminal, isTerminalEvent, type JobRecord, type StoredEvent } from './types.ts';
+import { isTerminal, isTerminalEvent, type JobStatus, type StoredEvent } from './types.ts';
 
 /** The part of the store a stream reads. */
 export interface EventSource {
   eventsAfter(jobId: string, after: number, limit: number): StoredEvent[];
-  get(jobId: string): JobRecord | null;
+  progress(jobId: string): { readonly status: JobStatus; readonly lastSeq: number } | null;
 }
 
 export interface EventStreamOptions {
@@ -41,6 +41,8 @@ export class JobEventStream implements AsyncIterableIterator<StoredEvent> {
   /** The store may hold events not yet delivered. */
   private behind = true;
   private finishing = false;
+  /** Whether the job was already over when the stream first caught up; later, only a terminal event can end it. */
+  private caughtUp = false;
   private closed = false;
   private wake: (() => void) | null = null;
   private readonly unsubscribe: () => void;
@@ -67,7 +69,10 @@ export class JobEventStream implements AsyncIterableIterator<StoredEvent> {
         if (isTerminalEvent(e.event) && this.jobOver()) this.finishing = true;
         return { value: e, done: false };
       }
-      if (this.jobOver()) break;
+      if (!this.caughtUp) {
+        this.caughtUp = true;
+        if (this.jobOver()) break;
+      }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
     this.close();
@@ -121,9 +126,13 @@ export class JobEventStream implements AsyncIterableIterator<StoredEvent> {
     }
   }
 
-  /** Over: the job is finished, failed or cancelled, and we have delivered its last event. */
+  /**
+   * Over: the job is finished, failed or cancelled, and we have delivered its last event. Asked once
+   * when the stream first catches up and after each terminal event, not per event: every way a job
+   * ends stores a terminal event, and 200 subscribers each asking per event would cost 200 reads.
+   */
   private jobOver(): boolean {
-    const job = this.options.source.get(this.options.jobId);
+    const job = this.options.source.progress(this.options.jobId);
     return job === null || (isTerminal(job.status) && job.lastSeq <= this.last);
   }
 

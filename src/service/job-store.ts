@@ -99,6 +99,7 @@ export class JobStore {
     this.stmt = {
       insert: db.prepare('INSERT INTO jobs (id, name, status, created_at, source, plan) VALUES (?, ?, ?, ?, ?, ?)'),
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      progress: db.prepare<[string], { status: string; last_seq: number }>('SELECT status, last_seq FROM jobs WHERE id = ?'),
       byStatus: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY cursor'),
       nextSeq: db.prepare<[string], { last_seq: number }>('UPDATE jobs SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq'),
       insertEvent: db.prepare('INSERT INTO events (job_id, seq, attempt, type, at, data) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -121,6 +122,12 @@ export class JobStore {
   get(id: string): JobRecord | null {
     const row = this.stmt.get.get(id);
     return row ? toJob(row) : null;
+  }
+
+  /** Just the status and the last seq: what event streams check, without parsing the whole job. */
+  progress(id: string): { readonly status: JobStatus; readonly lastSeq: number } | null {
+    const row = this.stmt.progress.get(id);
+    return row ? { status: row.status as JobStatus, lastSeq: row.last_seq } : null;
   }
 
   require(id: string): JobRecord {

@@ -60,7 +60,7 @@ class DataRoot {
         ? `${label} path '${path}' is outside the server's data root; use a path inside it (relative paths start at the data root)`
         : `${label} path '${path}' leads outside the server's data root through '..'; use a path inside it (relative paths start at the data root)`;
     }
-    this.real ??= await realpath(this.root);
+    this.real ??= await realpath(this.root).catch(() => this.root);
     const real = await landing(abs);
     if (!inside(this.real, real)) return `${label} path '${path}' is a symbolic link (or passes through one) that leads outside the server's data root`;
     if (format === 'folder') return this.scanFolder(real, path, label);

@@ -4,7 +4,6 @@
  * assigns the seq and moves the status, then the bus announces it, in that order, so a subscriber
  * never sees an event the store does not hold.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineMap } from '../diagnostics/location.ts';
 import type { BackendName } from '../executor/backends/select.ts';
@@ -14,6 +13,7 @@ import type { EventBus } from './event-bus.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { JobRunner, RunOutcome } from './job-runner.ts';
 import type { JobStore } from './job-store.ts';
+import { settleCheckpoint } from './checkpoint-recovery.ts';
 import { confinePlan } from './path-guard.ts';
 import { isTerminalEvent } from './types.ts';
 
@@ -47,7 +47,7 @@ interface Running {
 /** Where a job's files live: executor state (checkpoints) and exports, side by side. */
 export function jobPaths(runsDir: string, jobId: string) {
   const dir = join(runsDir, jobId);
-  return { dir, state: join(dir, 'state'), exports: join(dir, 'export'), checkpoint: join(dir, 'state', 'checkpoint', 'state.json') };
+  return { dir, state: join(dir, 'state'), exports: join(dir, 'export') };
 }
 
 export class Scheduler {
@@ -103,7 +103,13 @@ export class Scheduler {
     bus.publish('job:updates', store.setStatus(jobId, 'RUNNING', { startedAt: now(), finishedAt: null, attempts: attempt, error: null, cancelRequested: false }));
     const entry: Running = { controller: new AbortController(), suspending: false, done: Promise.resolve() };
     this.running.set(jobId, entry);
-    entry.done = this.execute(jobId, attempt, job.resume, entry).finally(() => this.running.delete(jobId));
+    entry.done = this.execute(jobId, attempt, job.resume, entry)
+      .catch((err: unknown) => {
+        // A bug or the disk, not the job: still end it, so it is not RUNNING forever.
+        this.o.log(`job ${jobId}: ${(err as Error).stack ?? String(err)}`);
+        if (!entry.suspending && store.get(jobId)?.status === 'RUNNING') this.fail(jobId, attempt, { code: 'internal', message: `the service failed to run the job: ${(err as Error).message}` });
+      })
+      .finally(() => this.running.delete(jobId));
     return entry.done;
   }
 
@@ -119,7 +125,7 @@ export class Scheduler {
       return this.fail(jobId, attempt, { code: d.code, message: d.message, origin: { ...d.span, ...at } });
     }
     if (entry.controller.signal.aborted && !entry.suspending) return this.fail(jobId, attempt, { code: 'cancelled', message: 'cancelled before it started', cancelled: true });
-    const resume = resumeWanted && existsSync(paths.checkpoint);
+    const resume = resumeWanted && settleCheckpoint(paths.state) !== null;
     let outcome: RunOutcome;
     try {
       outcome = await this.o.runner.run(
@@ -140,7 +146,12 @@ export class Scheduler {
   private onEvent(jobId: string, attempt: number, event: ExecutorEvent, entry: Running): void {
     // A pause for shutdown is not the user's cancel: keep the job RUNNING so the next start resumes it.
     if (entry.suspending && event.type === 'jobFailed' && event.cancelled) return;
-    this.record(jobId, attempt, event);
+    try {
+      this.record(jobId, attempt, event);
+    } catch (err) {
+      // Called from the worker's IPC handler: a throw here would take the whole server down.
+      this.o.log(`job ${jobId}: could not store a ${event.type} event: ${(err as Error).message}`);
+    }
   }
 
   private record(jobId: string, attempt: number, event: ExecutorEvent): void {

@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 async function until(ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 1200 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
   expect(ok()).toBe(true);
 }
 
@@ -82,6 +82,8 @@ describe('job events', () => {
 
   it('cancels queued and running jobs, resumes from the checkpoint with the numbering intact, and refuses a full queue', async () => {
     const long = await submitJob(stack.url, tinyScript(400));
+    // The previous job's worker may still be exiting; its slot frees when it has.
+    await until(() => stack.service.get(long)?.status === 'RUNNING');
     const queued = [await submitJob(stack.url, tinyScript(1)), await submitJob(stack.url, tinyScript(1)), await submitJob(stack.url, tinyScript(1))];
     const full = await gql(stack.url, SUBMIT, { source: tinyScript(1) });
     expect(full.body.data.submitJob).toEqual({ job: null, diagnostics: [{ code: 'queue-full', severity: 'ERROR', message: 'the queue is full (3 jobs waiting, the limit); try again when some have run', line: null, column: null }] });

@@ -1,9 +1,18 @@
-/** Shared helpers of the webgpu parity suite: seeded inputs, the same computation on webgpu and cpu, and the comparison. */
+/**
+ * The core of the webgpu parity suite, free of vitest so the GPU benchmark bundle can run the same
+ * cases on a machine without Node tooling: seeded inputs, one computation on webgpu and on cpu,
+ * and the comparison.
+ */
 import * as tf from '@tensorflow/tfjs';
-import { expect } from 'vitest';
 
 /** Tolerance: largest difference over largest expected magnitude (fp32 sums of up to ~1e5 terms). */
 export const RELATIVE_TOLERANCE = 1e-3;
+
+/** One parity check: the webgpu outputs and the reference outputs, to be compared pairwise. */
+export interface ParityCase {
+  readonly name: string;
+  run(): Promise<{ readonly gpu: Float32Array[]; readonly cpu: Float32Array[] }>;
+}
 
 /** mulberry32: the same inputs on every run and on both backends. */
 export function random(seed: number): () => number {
@@ -34,9 +43,14 @@ export function choose<T>(next: () => number, xs: readonly T[]): T {
   return x;
 }
 
+/** A scalar that weights every output differently, so the upstream gradient is not all ones. */
+export function weightedSum(y: tf.Tensor, seed = 99): tf.Scalar {
+  return tf.sum(tf.mul(y, tf.tensor(values(y.shape, seed), y.shape)));
+}
+
 /**
  * Runs `f` on `backend` with fresh tensors of `shapes` (seeded) and returns its outputs' values,
- * read with `await data()` (dataSync fails under Node on webgpu). Checks nothing is left allocated.
+ * read with `await data()` (dataSync fails under Node on webgpu). Throws if tensors are left behind.
  */
 export async function runOn(backend: 'webgpu' | 'cpu', shapes: readonly (readonly number[])[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], seed = 7): Promise<Float32Array[]> {
   await tf.setBackend(backend);
@@ -46,40 +60,40 @@ export async function runOn(backend: 'webgpu' | 'cpu', shapes: readonly (readonl
   const outs = Array.isArray(out) ? out : [out];
   const data = await Promise.all(outs.map(async (t) => (await t.data()) as Float32Array));
   tf.dispose([...xs, ...outs]);
-  expect(tf.memory().numTensors).toBe(before);
+  const left = tf.memory().numTensors - before;
+  if (left !== 0) throw new Error(`${left} tensors left behind on ${backend}`);
   return data;
 }
 
-/** Largest difference relative to the largest expected magnitude. */
+/** A case that runs `f` on webgpu and on cpu from the same inputs. */
+export function sameOnBoth(name: string, shapes: readonly (readonly number[])[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], seed = 7): ParityCase {
+  return {
+    name,
+    run: async () => {
+      const gpu = await runOn('webgpu', shapes, f, seed);
+      const cpu = await runOn('cpu', shapes, f, seed);
+      await tf.setBackend('webgpu');
+      return { gpu, cpu };
+    },
+  };
+}
+
+/** Largest difference relative to the largest expected magnitude; Infinity on a length mismatch or NaN. */
 export function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
+  if (actual.length !== expected.length) return Infinity;
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i] ?? NaN;
-    const e = expected[i] ?? NaN;
-    diff = Math.max(diff, Number.isNaN(a - e) ? Infinity : Math.abs(a - e));
-    scale = Math.max(scale, Math.abs(e));
+    const d = Math.abs((actual[i] ?? NaN) - (expected[i] ?? NaN));
+    diff = Math.max(diff, Number.isNaN(d) ? Infinity : d);
+    scale = Math.max(scale, Math.abs(expected[i] ?? 0));
   }
   return diff / Math.max(scale, 1e-6);
 }
 
-/** Runs `f` on webgpu and on cpu and expects every output to agree within RELATIVE_TOLERANCE. */
-export async function expectParity(shapes: readonly (readonly number[])[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], seed = 7): Promise<number> {
-  const gpu = await runOn('webgpu', shapes, f, seed);
-  const cpu = await runOn('cpu', shapes, f, seed);
-  await tf.setBackend('webgpu');
-  expect(gpu.length).toBe(cpu.length);
-  let worst = 0;
-  gpu.forEach((g, i) => {
-    const err = relativeError(g, cpu[i] ?? new Float32Array());
-    worst = Math.max(worst, err);
-    expect(err, `output ${i}`).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
-  });
-  return worst;
-}
-
-/** A scalar that weights every output differently, so the upstream gradient is not all ones. */
-export function weightedSum(y: tf.Tensor, seed = 99): tf.Scalar {
-  return tf.sum(tf.mul(y, tf.tensor(values(y.shape, seed), y.shape)));
+/** The worst relative error over a case's outputs (Infinity when the output counts differ). */
+export async function worstError(c: ParityCase): Promise<number> {
+  const { gpu, cpu } = await c.run();
+  if (gpu.length !== cpu.length) return Infinity;
+  return Math.max(0, ...gpu.map((g, i) => relativeError(g, cpu[i] ?? new Float32Array())));
 }

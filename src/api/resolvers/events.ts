@@ -3,8 +3,16 @@ import type { StoredEvent } from '../../service/types.ts';
 import type { Resolvers } from '../generated/schema-types.ts';
 import type { EventView } from '../mappers.ts';
 
+/** One view per stored event, shared by every subscriber it is published to (200 subscribers: 1 copy, not 200). */
+const views = new WeakMap<StoredEvent, EventView>();
+
 export function toView(stored: StoredEvent): EventView {
-  return { ...stored.event, jobId: stored.jobId, seq: stored.seq, attempt: stored.attempt, data: stored.event } as EventView;
+  let view = views.get(stored);
+  if (!view) {
+    view = { ...stored.event, jobId: stored.jobId, seq: stored.seq, attempt: stored.attempt, data: stored.event } as EventView;
+    views.set(stored, view);
+  }
+  return view;
 }
 
 const TYPE_NAMES = {

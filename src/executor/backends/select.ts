@@ -58,6 +58,8 @@ async function tryWebgpu(allowSoftware: boolean): Promise<string> {
   Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('the tfjs webgpu backend failed to initialise');
+  const { registerWebgpuTrainingKernels } = await import('./webgpu/index.ts');
+  registerWebgpuTrainingKernels();
   return description || 'WebGPU adapter';
 }
 

@@ -1,0 +1,55 @@
+/** Validation and final metrics: loss, accuracy, top-5, per-class precision/recall, confusion, test accuracy. */
+import * as tf from '@tensorflow/tfjs';
+import type { Plan } from '../plan/schema.ts';
+import { imageBatch, predictAll } from './batches.ts';
+import { loadDataset, type Dataset, type ImageSet } from './data/index.ts';
+import { ExecutorError, wrap } from './errors.ts';
+import type { EpochMetrics, FinalMetrics } from './events.ts';
+import type { Inputs } from './inputs.ts';
+import { argmaxRows, confusion, perClass, topK } from './metrics.ts';
+import type { Network } from './network.ts';
+
+export async function evaluate(model: tf.LayersModel, inputs: Inputs, set: ImageSet, name: 'train' | 'val', classes: number) {
+  const { data } = await predictAll(set.count, 64, (idx) => inputs.batch(name, idx), model);
+  return scoreSet(data, set.labels, classes);
+}
+
+function scoreSet(scores: Float32Array, labels: Int32Array, classes: number) {
+  let loss = 0;
+  for (let i = 0; i < labels.length; i++) loss -= Math.log(Math.max(scores[i * classes + labels[i]!]!, 1e-7));
+  const predicted = argmaxRows(scores, classes);
+  const accuracy = predicted.reduce((a, p, i) => a + (p === labels[i] ? 1 : 0), 0) / Math.max(1, labels.length);
+  return { loss: loss / Math.max(1, labels.length), accuracy, top5: classes > 5 ? topK(scores, classes, labels, 5) : null, predicted };
+}
+
+export async function finalMetrics(net: Network, data: Dataset, plan: Plan, options: { readonly baseDir: string; readonly onCorrupt?: 'skip' | 'stop' }, classes: string[], last: EpochMetrics | null): Promise<FinalMetrics> {
+  const full: Inputs = { batch: (set, idx) => imageBatch(set === 'train' ? data.train : data.val, idx, net.base.preprocess), model: net.full, cachedAt: null, dispose() {} };
+  const val = data.val.count > 0 ? await evaluate(net.full, full, data.val, 'val', classes.length) : null;
+  let test: ReturnType<typeof scoreSet> | null = null;
+  let testLabels: Int32Array | null = null;
+  if (plan.evaluate) {
+    const set = await wrap('data-load', plan.evaluate.origin, () =>
+      loadDataset({ format: 'folder', path: plan.evaluate!.path, split: 0, val: null, origin: plan.evaluate!.origin }, { baseDir: options.baseDir, imageSize: net.base.inputSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip' }),
+    );
+    const remap = set.classes.map((c) => classes.indexOf(c));
+    const missing = set.classes.filter((_, i) => remap[i]! < 0);
+    if (missing.length) throw new ExecutorError('unknown-label', `evaluate set has classes the training data lacks: ${missing.join(', ')}`, plan.evaluate.origin);
+    testLabels = set.train.labels.map((l) => remap[l]!);
+    const { data: scores } = await predictAll(set.train.count, 64, (idx) => imageBatch(set.train, idx, net.base.preprocess), net.full);
+    test = scoreSet(scores, testLabels, classes.length);
+  }
+  const basis = test && testLabels ? { predicted: test.predicted, labels: testLabels } : val ? { predicted: val.predicted, labels: data.val.labels } : null;
+  const c = basis ? confusion(classes, basis.labels, basis.predicted) : confusion(classes, [], []);
+  return {
+    loss: last?.loss ?? Number.NaN,
+    accuracy: last?.accuracy ?? Number.NaN,
+    valLoss: val?.loss ?? null,
+    valAccuracy: val?.accuracy ?? null,
+    valTop5: val?.top5 ?? null,
+    testAccuracy: test?.accuracy ?? null,
+    testTop5: test?.top5 ?? null,
+    perClass: perClass(c),
+    confusion: c.matrix,
+    classes,
+  };
+}
