@@ -73,7 +73,8 @@ async function transfer(): Promise<Table> {
   const backends = new Set<string>();
   for (const seed of SEEDS) {
     const sourceModel = join(cache, 'models', `fashion-source-${seed}`);
-    if (!existsSync(join(sourceModel, 'model.json'))) {
+    // Always retrained: a cached source model would silently carry results from older executor code.
+    {
       const r = await runScript(`fashion-source-s${seed}`, `# The source task: Fashion-MNIST classes 0-4, 400 images each, from scratch.
 use tiny input 32
 data "${sourceDir}" split 0.1
