@@ -1,7 +1,7 @@
 /**
  * Event fan-out: one job's events to 200 graphql-ws subscribers.
  *
- *   npm run bench:fanout [-- --subscribers 200 --rates 50,200,1000,max --seconds 4]
+ *   npm run bench:fanout [-- --subscribers 200 --rates 10,50,100,max --seconds 4]
  *
  * The server is the real one (JobService with its SQLite store and bus, yoga, graphql-ws) in this
  * process; the subscribers are real graphql-ws clients over `ws` in a child process, so they do not
@@ -188,7 +188,7 @@ async function scenario(rate: number, seconds: number, subscribers: number) {
 async function main(): Promise<void> {
   const subscribers = Number(arg('subscribers', '200'));
   const seconds = Number(arg('seconds', '4'));
-  const rates = arg('rates', '50,200,1000,max').split(',').map((r) => (r === 'max' ? Infinity : Number(r)));
+  const rates = arg('rates', '10,50,100,max').split(',').map((r) => (r === 'max' ? Infinity : Number(r)));
   const rows = [];
   for (const rate of rates) {
     const r = await scenario(rate, seconds, subscribers);

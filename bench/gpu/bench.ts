@@ -1,10 +1,11 @@
 /**
- * The GPU benchmark (bundled by `npm run bench:gpu`, run on the GPU machine by run.sh): matmul
- * TFLOP/s, the per-kernel table (tfjs's kernels against TL's), the elementwise diagnostics, and
- * ResNet50 / MobileNetV2 inference and training images/s beside PyTorch from the same run.
+ * The GPU benchmark (bundled by `npm run bench:gpu`, run on the GPU machine by run.sh): the parity
+ * suite of TL's kernels against the cpu backend, matmul TFLOP/s, ResNet50 / MobileNetV2 inference
+ * and training images/s beside PyTorch from the same run, the per-kernel table (tfjs's kernels
+ * against TL's), and the elementwise diagnostics.
  *
  * node bench.mjs [--out FILE]
- *   BENCH_SECTIONS=matmul,kernels,elementwise,models (default: all)
+ *   BENCH_SECTIONS=parity,matmul,models,kernels,elementwise (default: all)
  *   BENCH_SMALL=1       small sizes, to check the bundle on the software adapter
  *   BENCH_SOFTWARE=1    Mesa llvmpipe through OpenGL instead of a GPU
  *   TL_DAWN_FLAGS=...   flags for Dawn's create(), space-separated
@@ -17,12 +18,13 @@ import { registerWebgpuTrainingKernels } from '../../src/executor/backends/webgp
 import { diagnosticTable, elementwiseRows } from './elementwise.ts';
 import { kernelRows, kernelTable } from './kernels.ts';
 import { modelRow, type ModelRow } from './models.ts';
+import { parityRows, parityTable } from './parity.ts';
 import { readTorch, summaryTable } from './report.ts';
 import { setUpWebgpu } from './setup.ts';
 import { fmt, msPerCall } from './timing.ts';
 
 const small = process.env.BENCH_SMALL === '1';
-const sections = new Set((process.env.BENCH_SECTIONS ?? 'matmul,kernels,elementwise,models').split(','));
+const sections = new Set((process.env.BENCH_SECTIONS ?? 'parity,matmul,models,kernels,elementwise').split(','));
 const outIndex = process.argv.indexOf('--out');
 const outFile = outIndex > 0 ? process.argv[outIndex + 1] : undefined;
 
@@ -30,11 +32,24 @@ const device = await setUpWebgpu();
 registerWebgpuTrainingKernels();
 const started = new Date().toISOString();
 console.log(`webgpu: ${device.adapter}${device.timestamps ? ' (timestamps)' : ''}; flags [${device.flags.join(' ')}]`);
+/** The report so far, rewritten after each section so that a run cut short still leaves its tables. */
+function flush(): void {
+  if (outFile) writeFileSync(outFile, parts.join('\n') + '\n');
+}
 const parts: string[] = [
   `## GPU benchmark run, ${started}`,
   '',
-  `Adapter: ${device.adapter}${device.software ? ' (software)' : ''}. Node ${process.version}, tfjs ${tf.version.tfjs}, Dawn flags [${device.flags.join(' ')}]${small ? ', SMALL sizes' : ''}.`,
+  `Adapter: ${device.adapter}${device.software ? ' (software)' : ''}. Node ${process.version}, tfjs ${tf.version.tfjs}, flags [${device.flags.join(' ')}]${small ? ', SMALL sizes' : ''}.`,
 ];
+
+let parityFailures = 0;
+if (sections.has('parity')) {
+  console.log('parity against the cpu backend:');
+  const rows = await parityRows();
+  parityFailures = rows.reduce((a, r) => a + r.failed.length, 0);
+  parts.push('', 'Parity of TL\'s kernels with the cpu backend (test/webgpu/cases):', '', parityTable(rows));
+  flush();
+}
 
 let matmul: { n: number; tflops: number } | null = null;
 if (sections.has('matmul')) {
@@ -53,19 +68,21 @@ if (sections.has('models')) {
   for (const name of ['resnet50', 'mobilenetv2'] as const) models.push(await modelRow(name, o));
 }
 const torchDir = process.env.TL_TORCH_DIR;
-parts.push('', summaryTable(matmul, models, { resnet50: readTorch(torchDir, 'torch-resnet50.txt', 'TORCH'), mobilenetv2: readTorch(torchDir, 'torch-mnv2.txt', 'TORCH_MNV2') }));
+parts.push('', 'Throughput (wall clock; training is a full trainOnBatch with SGD):', '', summaryTable(matmul, models, { resnet50: readTorch(torchDir, 'torch-resnet50.txt', 'TORCH'), mobilenetv2: readTorch(torchDir, 'torch-mnv2.txt', 'TORCH_MNV2') }));
+flush();
 
 if (sections.has('kernels')) {
   console.log('kernels (tfjs, then TL):');
   const rows = await kernelRows(small ? { batch: 2, shrink: 8 } : { batch: 32, shrink: 1 }, device.timestamps);
   parts.push('', 'Per kernel, batch ' + (small ? 2 : 32) + ': wall ms per call, calls chained and synchronised once; GPU ms from timestamp queries where the adapter has them.', '', kernelTable(rows));
+  flush();
 }
 if (sections.has('elementwise')) {
   const rows = await elementwiseRows(small ? [2, 7, 7, 256] : [32, 56, 56, 256], device.timestamps);
   parts.push('', 'Elementwise ops and per-op costs:', '', diagnosticTable(rows));
 }
 
-const report = parts.join('\n') + '\n';
-console.log(`\n${report}`);
-if (outFile) writeFileSync(outFile, report);
-console.log(`RESULT ${JSON.stringify({ started, adapter: device.adapter, matmul, models })}`);
+flush();
+console.log(`\n${parts.join('\n')}\n`);
+console.log(`RESULT ${JSON.stringify({ started, adapter: device.adapter, parityFailures, matmul, models })}`);
+if (parityFailures > 0) process.exitCode = 1;

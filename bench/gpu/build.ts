@@ -82,7 +82,7 @@ function localCheck(): void {
   execFileSync(process.execPath, ['bench.mjs', '--out', join(dir, 'bench-gpu.md')], {
     cwd: dir,
     stdio: 'inherit',
-    env: { ...process.env, BENCH_SOFTWARE: '1', BENCH_SMALL: '1', BENCH_SECTIONS: process.env.BENCH_SECTIONS ?? 'matmul,models,kernels,elementwise' },
+    env: { ...process.env, BENCH_SOFTWARE: '1', BENCH_SMALL: '1' },
   });
 }
 

@@ -3,6 +3,7 @@
 # over (built here by `npm run bench:gpu`; see docs/benchmarks-gpu.md). That machine has no Node.js
 # and no network: Node travels xz-compressed, the benchmark as one bundle, the Vulkan loader as a
 # .deb. PyTorch runs first, then tfjs, one after the other on the same GPU; everything lands in $OUT.
+# The default time limits (2 x 100 s, then 360 s) keep the whole script under the device tool's 600 s.
 set -u
 OUT=${OUT:-/tmp/tl-bench-out}
 mkdir -p "$OUT"
@@ -15,10 +16,10 @@ B=/tmp/tl-bench
 mkdir -p "$B" && xz -dc .gpu/node.xz > "$B/node" && chmod +x "$B/node" && tar -C "$B" -xJf .gpu/app.tar.xz
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; "$B/node" --version; } > "$OUT/machine.txt" 2>&1
 if [ "${SKIP_TORCH:-0}" != 1 ]; then
-  timeout "${TORCH_TIMEOUT:-150}" python3 .gpu/torch-reference.py > "$OUT/torch-resnet50.txt" 2>&1
-  timeout "${TORCH_TIMEOUT:-150}" python3 .gpu/torch-reference-mobilenetv2.py > "$OUT/torch-mnv2.txt" 2>&1
+  timeout "${TORCH_TIMEOUT:-100}" python3 .gpu/torch-reference.py > "$OUT/torch-resnet50.txt" 2>&1
+  timeout "${TORCH_TIMEOUT:-100}" python3 .gpu/torch-reference-mobilenetv2.py > "$OUT/torch-mnv2.txt" 2>&1
 fi
-cd "$B" && TL_TORCH_DIR="$OUT" timeout "${BENCH_TIMEOUT:-420}" ./node bench.mjs --out "$OUT/bench-gpu.md" > "$OUT/bench-log.txt" 2>&1
+cd "$B" && TL_TORCH_DIR="$OUT" timeout "${BENCH_TIMEOUT:-360}" ./node bench.mjs --out "$OUT/bench-gpu.md" > "$OUT/bench-log.txt" 2>&1
 echo "bench exit $?" >> "$OUT/bench-log.txt"
 cd "$ROOT"
 tail -n 80 "$OUT/bench-log.txt"

@@ -3,7 +3,7 @@
  * generated `Resolvers` type uses them as resolver parents and requires a resolver for every field
  * the mapped type does not carry itself.
  */
-import type { ExecutorEvent } from '../executor/events.ts';
+import type { EpochMetrics, ExecutorEvent, FinalMetrics } from '../executor/events.ts';
 import type { JobRecord } from '../service/types.ts';
 import type { ZooEntry } from '../zoo/catalog.ts';
 
@@ -26,5 +26,7 @@ export interface Mappers {
   CheckpointSavedEvent: EventView<'checkpointSaved'>;
   JobFinishedEvent: EventView<'jobFinished'>;
   JobFailedEvent: EventView<'jobFailed'>;
+  EpochMetrics: EpochMetrics;
+  FinalMetrics: FinalMetrics;
   ZooModel: ZooEntry;
 }

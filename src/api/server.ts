@@ -91,7 +91,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     close: () =>
       (closing ??= (async () => {
         await ws.dispose();
-        httpServer.closeAllConnections();
+        //httpServer.closeAllConnections();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       })()),
   };

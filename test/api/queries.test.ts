@@ -3,6 +3,7 @@
  * GraphiQL, and bad input over HTTP and websockets: malformed GraphQL, too deep or too costly
  * operations, oversize scripts and bodies. A real server on port 0; no mocks.
  */
+import { Server, Socket, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, startStack, wsClient, type Stack } from '../service/helpers.ts';
 
@@ -130,5 +131,32 @@ describe('bad input', () => {
     });
     expect(stillThere).toEqual({ data: { jobs: { totalCount: 0 } } });
     await client.dispose();
+  });
+});
+
+describe('shutdown', () => {
+  it('leaves no socket or listener open on its port, even with clients still connected', async () => {
+    const other = await startStack({ service: { prestartWorker: false } });
+    const port = other.server.port;
+    // Node's own list of what keeps the process alive (undocumented but long-standing), narrowed to this port.
+    const open = () =>
+      (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().filter((h) => {
+        if (h instanceof Server) return (h.address() as AddressInfo | null)?.port === port;
+        return h instanceof Socket && (h.localPort === port || h.remotePort === port);
+      }).length;
+    const client = wsClient(other.wsUrl);
+    const updates = new Promise<void>((resolve) => client.subscribe({ query: 'subscription { jobUpdates { id } }' }, { next: () => {}, error: () => resolve(), complete: () => resolve() }));
+    const sse = await fetch(other.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query: 'subscription { jobUpdates { id } }' }) });
+    expect(sse.status).toBe(200);
+    expect((await fetch(other.url.replace('/graphql', '/health'))).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    // The listener, and both ends of the websocket, the SSE stream and the kept-alive HTTP connection.
+    expect(open()).toBeGreaterThanOrEqual(5);
+    await other.close();
+    await updates;
+    await sse.body?.cancel().catch(() => {});
+    await client.dispose();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(open()).toBe(0);
   });
 });

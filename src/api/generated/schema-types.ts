@@ -174,6 +174,12 @@ export interface Shapes {
     readonly valLoss: Maybe<number> | undefined;
     readonly valAccuracy: Maybe<number> | undefined;
     readonly valTop5: Maybe<number> | undefined;
+    /** Domain adaptation (`adapt coral|dann|pseudolabel`): the mean extra loss term over the epoch's steps. */
+    readonly adaptLoss: Maybe<number> | undefined;
+    /** `adapt dann`: how often the domain classifier told source from target (0.5: indistinguishable). */
+    readonly domainAccuracy: Maybe<number> | undefined;
+    /** `adapt pseudolabel`: the confident target images the running self-training round trains on. */
+    readonly pseudoLabels: Maybe<number> | undefined;
   };
   FinalMetrics: {
     readonly loss: Maybe<number> | undefined;
@@ -181,6 +187,12 @@ export interface Shapes {
     readonly valLoss: Maybe<number> | undefined;
     readonly valAccuracy: Maybe<number> | undefined;
     readonly valTop5: Maybe<number> | undefined;
+    /** Domain adaptation (`adapt coral|dann|pseudolabel`): the mean extra loss term over the epoch's steps. */
+    readonly adaptLoss: Maybe<number> | undefined;
+    /** `adapt dann`: how often the domain classifier told source from target (0.5: indistinguishable). */
+    readonly domainAccuracy: Maybe<number> | undefined;
+    /** `adapt pseudolabel`: the confident target images the running self-training round trains on. */
+    readonly pseudoLabels: Maybe<number> | undefined;
     readonly testAccuracy: Maybe<number> | undefined;
     readonly testTop5: Maybe<number> | undefined;
     readonly classes: ReadonlyArray<string>;

@@ -48,8 +48,14 @@ async function tryWebgpu(allowSoftware: boolean): Promise<string> {
   Object.assign(globalThis, webgpu.globals);
   const software = process.env.TL_WEBGPU_SOFTWARE === '1' || allowSoftware;
   if (software) process.env.EGL_PLATFORM ??= 'surfaceless';
-  const gpu = webgpu.create(software ? ['backend=opengl'] : []) as { requestAdapter: (o?: object) => Promise<{ info?: { description?: string; vendor?: string }; isFallbackAdapter?: boolean } | null> };
-  const adapter = await gpu.requestAdapter(software ? { featureLevel: 'compatibility' } : undefined);
+  type Gpu = { requestAdapter: (o?: object) => Promise<{ info?: { description?: string; vendor?: string }; isFallbackAdapter?: boolean } | null>; wgslLanguageFeatures?: unknown };
+  const raw = webgpu.create(software ? ['backend=opengl'] : []) as Gpu;
+  // Dawn's OpenGL path (the software adapter) needs compatibility mode, and tfjs asks for its adapter
+  // itself, so every request made through navigator.gpu carries it.
+  const gpu: Gpu = software
+    ? { requestAdapter: (o?: object) => raw.requestAdapter({ ...o, featureLevel: 'compatibility' }), wgslLanguageFeatures: raw.wgslLanguageFeatures }
+    : raw;
+  const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter (no GPU with a Vulkan driver)');
   const description = `${adapter.info?.vendor ?? ''} ${adapter.info?.description ?? ''}`.trim();
   if (!allowSoftware && (adapter.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(description))) {

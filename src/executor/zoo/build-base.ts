@@ -125,8 +125,8 @@ async function userBase(spec: Extract<Model, { kind: 'file' }>, options: BuildBa
   const network = await loadUserNetwork(path, spec.input);
   let model = network.model;
   try {
-    if (spec.weights.kind === 'imagenet') {
-      // For a user model, "pretrained" means the weights saved with it.
+    if (spec.weights.kind === 'own' || spec.weights.kind === 'imagenet') {
+      // For a user model, "pretrained" means the weights saved with it (the plan's default, `own`).
       const saved = network.savedWeights;
       if (!saved) throw new ZooError('weights-missing', `model ${path} has no saved weights; use \`weights none\` or \`weights "file"\`.`);
       await loadWeights(model, { source: path, requireAll: true, read: saved }, log);

@@ -9,5 +9,5 @@ export function zoo(name: string, input: number, options: { weights?: Weights; c
 
 /** A plan `model` node for a user's model.json. */
 export function userModel(path: string, options: { input?: number; weights?: Weights; cut?: Target } = {}): Model {
-  return { kind: 'file', path, input: options.input ?? null, weights: options.weights ?? { kind: 'imagenet' }, cut: options.cut ?? null, origin };
+  return { kind: 'file', path, input: options.input ?? null, weights: options.weights ?? { kind: 'own' }, cut: options.cut ?? null, origin }; // 'own': what the compiler writes for `use "path"`
 }

@@ -1,0 +1,71 @@
+/**
+ * Conv2DBackpropFilter and Conv2DBackpropInput cases: random shapes (odd sizes, batch 1 and many,
+ * non-square filters and strides, every padding form), shapes that make the GEMM split K into
+ * slices and sum them in more than one pass, and conv2dTranspose. tfjs allows no dilation in these
+ * gradients, so none is tested.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { choose, pick, random, sameOnBoth, weightedSum, type ParityCase } from '../parity.ts';
+
+export type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
+interface Conv { x: [number, number, number, number]; w: [number, number, number, number]; strides: [number, number]; pad: Pad }
+
+/** Whether tfjs gives the convolution a non-empty output (it sizes numeric padding by the filter height and stride height alone). */
+function nonEmpty(c: Conv): boolean {
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.w, c.strides, 1, c.pad);
+  return info.outHeight > 0 && info.outWidth > 0;
+}
+
+export function randomPad(next: () => number): Pad {
+  const kind = choose(next, ['same', 'valid', 'number', 'explicit'] as const);
+  if (kind === 'number') return pick(next, 0, 2);
+  if (kind === 'explicit') return [[0, 0], [pick(next, 0, 2), pick(next, 0, 2)], [pick(next, 0, 2), pick(next, 0, 2)], [0, 0]];
+  return kind;
+}
+
+function randomConvs(count: number, seed: number): Conv[] {
+  const next = random(seed);
+  const out: Conv[] = [];
+  while (out.length < count) {
+    const x: Conv['x'] = [choose(next, [1, 1, 2, 3, 5]), pick(next, 1, 13), pick(next, 1, 13), choose(next, [1, 2, 3, 5, 8, 16, 17])];
+    const w: Conv['w'] = [choose(next, [1, 2, 3, 5]), choose(next, [1, 2, 3, 5]), x[3], choose(next, [1, 3, 4, 7, 16, 33, 64])];
+    const c: Conv = { x, w, strides: [choose(next, [1, 1, 2, 3]), choose(next, [1, 1, 2])], pad: randomPad(next) };
+    if (nonEmpty(c)) out.push(c);
+  }
+  return out;
+}
+
+/** Shapes that exercise the tiling edges and the split of K (see gemm.ts). */
+const SHAPED: Conv[] = [
+  // 1x1 stride 1: the filter gradient is exactly x^T dy.
+  { x: [4, 8, 8, 64], w: [1, 1, 64, 64], strides: [1, 1], pad: 'valid' },
+  // More than one 64-wide tile in M and in N, with ragged edges.
+  { x: [2, 6, 6, 130], w: [1, 1, 130, 70], strides: [1, 1], pad: 'same' },
+  { x: [3, 9, 9, 40], w: [3, 3, 40, 65], strides: [2, 2], pad: 'same' },
+  // ResNet-like stem: 7x7 stride 2 from 3 channels.
+  { x: [2, 32, 32, 3], w: [7, 7, 3, 16], strides: [2, 2], pad: 'same' },
+  // K = 32768: 256 slices, summed in one pass.
+  { x: [8, 64, 64, 3], w: [3, 3, 3, 8], strides: [1, 1], pad: 'same' },
+  // K = 36864: 288 slices, summed in two passes.
+  { x: [9, 64, 64, 2], w: [1, 1, 2, 4], strides: [1, 1], pad: 'valid' },
+  // Batch of 32, the training batch.
+  { x: [32, 7, 7, 16], w: [3, 3, 16, 32], strides: [1, 1], pad: 'same' },
+];
+
+const TRANSPOSED = [
+  { x: [2, 5, 5, 8], w: [3, 3, 4, 8], strides: [2, 2] as [number, number], pad: 'same' as const, out: [2, 10, 10, 4] as [number, number, number, number] },
+  { x: [1, 4, 6, 3], w: [2, 3, 5, 3], strides: [3, 1] as [number, number], pad: 'valid' as const, out: [1, 11, 8, 5] as [number, number, number, number] },
+];
+
+/** dx and dw of conv2d through tf.grads, then conv2dTranspose (Conv2DBackpropInput as a forward op). */
+export function conv2dCases(): ParityCase[] {
+  const grads = [...randomConvs(30, 2026), ...SHAPED].map((c) =>
+    sameOnBoth(`dx, dw: x ${c.x.join('x')} w ${c.w.join('x')} strides ${c.strides.join(',')} pad ${JSON.stringify(c.pad)}`, [c.x, c.w], (x, w) =>
+      tf.grads((xx: tf.Tensor, ww: tf.Tensor) => weightedSum(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad)))([x!, w!]),
+    ),
+  );
+  const transposed = TRANSPOSED.map((c) =>
+    sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),
+  );
+  return [...grads, ...transposed];
+}
