@@ -18,6 +18,7 @@ import { useBearerAuth, type AuthOptions } from './auth.ts';
 import type { Context } from './context.ts';
 import { costLimitRule, DEFAULT_QUERY_LIMITS, depthLimitRule, type QueryLimits } from './query-limits.ts';
 import { buildApiSchema } from './schema.ts';
+import { isWebRequest, serveWeb } from './static.ts';
 import { attachWebSockets } from './ws-transport.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -71,6 +72,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
 
   const httpServer = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'GET' && (req.url === '/health' || req.url?.startsWith('/health?'))) return health(o.service, o.version ?? '0.1.0', res);
+    if (isWebRequest(req, GRAPHQL_PATH)) return serveWeb(req, res);
     void yoga(req, res);
   });
   const ws = attachWebSockets({ httpServer, path: GRAPHQL_PATH, yoga, auth: o.auth, maxPayload: maxBytes });
@@ -91,7 +93,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     close: () =>
       (closing ??= (async () => {
         await ws.dispose();
-        //httpServer.closeAllConnections();
+        httpServer.closeAllConnections();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       })()),
   };

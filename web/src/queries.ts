@@ -1,0 +1,109 @@
+/** The operations the dashboard sends (schema.graphql is the contract) and the shapes it reads. */
+export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export const STATUSES: readonly JobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export interface Metrics {
+  readonly loss: number | null;
+  readonly accuracy: number | null;
+  readonly valLoss: number | null;
+  readonly valAccuracy: number | null;
+  readonly adaptLoss: number | null;
+  readonly domainAccuracy: number | null;
+}
+export interface FinalMetrics extends Metrics {
+  readonly testAccuracy: number | null;
+  readonly classes: readonly string[];
+  readonly confusion: readonly (readonly number[])[];
+  readonly perClass: readonly { label: string; precision: number | null; recall: number | null; support: number }[];
+}
+export interface Diagnostic {
+  readonly code: string;
+  readonly severity: 'ERROR' | 'WARNING';
+  readonly message: string;
+  readonly line: number | null;
+  readonly column: number | null;
+  readonly endLine: number | null;
+  readonly endColumn: number | null;
+}
+export interface JobSummary {
+  readonly id: string;
+  readonly name: string | null;
+  readonly status: JobStatus;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly queuePosition: number | null;
+  readonly cancelRequested: boolean;
+  readonly phase: number | null;
+  readonly phaseName: string | null;
+  readonly epoch: number | null;
+  readonly metrics: Metrics | null;
+}
+export interface PlanPhase {
+  readonly name: string;
+  readonly epochs: number;
+  readonly lr: number;
+  readonly trainable: readonly string[];
+  readonly trainableLayers: readonly string[];
+  readonly lrMultipliers: Readonly<Record<string, number>> | null;
+}
+export interface Plan {
+  readonly model: { readonly name?: string; readonly path?: string };
+  readonly phases: readonly PlanPhase[];
+  readonly adapt: { readonly method: string } | null;
+}
+export interface JobDetail extends JobSummary {
+  readonly source: string;
+  readonly plan: Plan;
+  readonly attempts: number;
+  readonly lastSeq: number;
+  readonly result: FinalMetrics | null;
+  readonly error: { code: string; message: string; line: number | null; column: number | null } | null;
+}
+
+interface EventBase<T extends string> {
+  readonly seq: number;
+  readonly type: T;
+  readonly attempt: number;
+}
+export type JobEvent =
+  | (EventBase<'jobStarted'> & { backend: string; backendReason: string; model: string; classes: string[]; trainImages: number; valImages: number })
+  | (EventBase<'phaseStarted'> & { phase: number; name: string; epochs: number; lr: number; trainable: string[] })
+  | (EventBase<'batchProgress'> & { phase: number; epoch: number; batch: number; batches: number; loss: number | null; lr: number })
+  | (EventBase<'epochEnded'> & { phase: number; epoch: number; epochs: number; metrics: Metrics; etaSeconds: number | null; imagesPerSecond: number | null })
+  | (EventBase<'phaseEnded'> & { phase: number })
+  | (EventBase<'checkpointSaved'> & { reason: string })
+  | (EventBase<'jobFinished'> & { metrics: FinalMetrics; exportPath: string | null; seconds: number })
+  | (EventBase<'jobFailed'> & { code: string; message: string; line: number | null; column: number | null; cancelled: boolean });
+
+const METRICS = 'loss accuracy valLoss valAccuracy adaptLoss domainAccuracy';
+const FINAL = `${METRICS} testAccuracy classes confusion perClass { label precision recall support }`;
+const SUMMARY = `id name status createdAt startedAt finishedAt queuePosition cancelRequested phase phaseName epoch metrics { ${METRICS} }`;
+export const DIAGNOSTIC = 'code severity message line column endLine endColumn';
+
+export const JOBS = `query Jobs($status: JobStatus, $after: String) {
+  jobs(status: $status, first: 50, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { ${SUMMARY} } } }
+}`;
+export const JOB_UPDATES = `subscription JobUpdates { jobUpdates { ${SUMMARY} } }`;
+export const JOB = `query Job($id: ID!) {
+  job(id: $id) { ${SUMMARY} source plan attempts lastSeq result { ${FINAL} } error { code message line column } }
+}`;
+export const JOB_EVENTS = `subscription JobEvents($jobId: ID!, $after: Int) {
+  jobEvents(jobId: $jobId, after: $after) {
+    seq type attempt
+    ... on JobStartedEvent { backend backendReason model classes trainImages valImages }
+    ... on PhaseStartedEvent { phase name epochs lr trainable }
+    ... on BatchProgressEvent { phase epoch batch batches loss lr }
+    ... on EpochEndedEvent { phase epoch epochs etaSeconds imagesPerSecond metrics { ${METRICS} } }
+    ... on PhaseEndedEvent { phase }
+    ... on CheckpointSavedEvent { reason }
+    ... on JobFinishedEvent { exportPath seconds metrics { ${FINAL} } }
+    ... on JobFailedEvent { code message line column cancelled }
+  }
+}`;
+export const CHECK = `query Check($source: String!) { check(source: $source) { ok diagnostics { ${DIAGNOSTIC} } } }`;
+export const SUBMIT = `mutation Submit($source: String!, $name: String) {
+  submitJob(input: { source: $source, name: $name }) { job { id } diagnostics { ${DIAGNOSTIC} } }
+}`;
+export const CANCEL = `mutation Cancel($id: ID!) { cancelJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;
+export const RESUME = `mutation Resume($id: ID!) { resumeJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;

@@ -1,0 +1,35 @@
+/**
+ * The plan's phases as a timeline: one column per phase (as wide as its epochs), one row per block,
+ * a filled cell where the block trains in that phase, labelled with its learning rate.
+ */
+import { fmt, h } from './dom.ts';
+import type { Plan } from './queries.ts';
+
+const UNITS = ['block1', 'block2', 'block3', 'block4', 'block5', 'head'];
+
+export function phaseTimeline(plan: Plan, current: number | null): HTMLElement {
+  const phases = plan.phases;
+  const columns = `6em ${phases.map((p) => `${Math.max(p.epochs, 1)}fr`).join(' ')}`;
+  const grid = h('div', { class: 'timeline', style: `grid-template-columns: ${columns}` });
+  grid.append(h('div', { class: 'tl-corner' }, 'block'));
+  phases.forEach((p, i) =>
+    grid.append(
+      h(
+        'div',
+        { class: i === current ? 'tl-phase current' : 'tl-phase', dataset: { phase: String(i) } },
+        h('b', {}, p.name),
+        ` ${p.epochs} ep · lr ${fmt.lr(p.lr)}`,
+      ),
+    ),
+  );
+  for (const unit of UNITS) {
+    grid.append(h('div', { class: 'tl-unit' }, unit));
+    for (const p of phases) {
+      const trains = p.trainable.includes(unit);
+      const lr = p.lr * (p.lrMultipliers?.[unit] ?? 1);
+      grid.append(h('div', { class: trains ? 'tl-cell on' : 'tl-cell', title: trains ? `${unit} trains at lr ${lr}` : `${unit} frozen` }, trains ? fmt.lr(lr) : ''));
+    }
+  }
+  const layers = phases.flatMap((p) => p.trainableLayers.map((l) => `${p.name}: ${l}`));
+  return h('section', { class: 'panel' }, h('h2', {}, 'Plan'), grid, layers.length > 0 && h('p', { class: 'muted' }, `Also unfrozen by name: ${layers.join(', ')}`));
+}

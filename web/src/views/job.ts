@@ -1,0 +1,140 @@
+/**
+ * A job's page: status and controls, the plan's phase timeline, live curves, the confusion matrix
+ * once it ends, and the script. Follows `jobEvents` from the last seq it has, and `jobUpdates` for
+ * the status; all drawing waits for the next animation frame.
+ */
+import { gql, live } from '../client.ts';
+import { LiveChart } from '../charts.ts';
+import { confusionMatrix } from '../confusion.ts';
+import { fill, fmt, h } from '../dom.ts';
+import { codeBlock } from '../highlight.ts';
+import { JobRun } from '../job-run.ts';
+import { CANCEL, JOB, JOB_EVENTS, JOB_UPDATES, RESUME, type Diagnostic, type JobDetail, type JobEvent, type JobSummary } from '../queries.ts';
+import { phaseTimeline } from '../timeline.ts';
+
+const ACTIVE = new Set(['QUEUED', 'RUNNING']);
+
+export function jobView(root: HTMLElement, id: string): () => void {
+  const stops: (() => void)[] = [];
+  let disposed = false;
+  void (async () => {
+    const { job } = await gql<{ job: JobDetail | null }>(JOB, { id });
+    if (disposed) return;
+    if (!job) return fill(root, h('section', { class: 'panel' }, h('h1', {}, 'No such job'), h('p', {}, id)));
+    stops.push(...show(root, job));
+  })().catch((err: Error) => fill(root, h('p', { class: 'error' }, err.message)));
+  return () => {
+    disposed = true;
+    stops.forEach((stop) => stop());
+  };
+}
+
+function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
+  let job: JobSummary & Partial<JobDetail> = initial;
+  const run = new JobRun(initial.plan);
+  const adapt = initial.plan.adapt !== null;
+  const lossChart = new LiveChart({
+    title: 'Loss per epoch', xLabel: 'epoch',
+    series: [{ label: 'train', stroke: '#2563eb' }, { label: 'validation', stroke: '#dc2626' }, ...(adapt ? [{ label: 'adaptation', stroke: '#7c3aed', dash: [4, 4] }] : [])],
+  });
+  const accChart = new LiveChart({
+    title: 'Accuracy per epoch', xLabel: 'epoch', range: [0, 1],
+    series: [{ label: 'train', stroke: '#2563eb' }, { label: 'validation', stroke: '#dc2626' }, ...(adapt ? [{ label: 'domain', stroke: '#7c3aed', dash: [4, 4] }] : [])],
+  });
+  const batchChart = new LiveChart({ title: 'Loss per batch (mean so far in the epoch)', xLabel: 'epoch', series: [{ label: 'train', stroke: '#0891b2' }] });
+
+  const title = h('h1', {});
+  const status = h('div', { class: 'status-line' });
+  const controls = h('div', { class: 'row' });
+  const messages = h('div', { class: 'messages' });
+  const timeline = h('div');
+  const end = h('div');
+  fill(
+    root,
+    h('section', { class: 'panel' }, h('div', { class: 'row' }, title, controls), status, messages),
+    timeline,
+    h('section', { class: 'panel charts' }, lossChart.el, accChart.el, batchChart.el),
+    end,
+    h('section', { class: 'panel' }, h('h2', {}, 'Script'), codeBlock(initial.source, initial.error?.line)),
+  );
+
+  let frame = 0;
+  let drawnPhase: number | null | undefined;
+  const render = () => {
+    frame = 0;
+    title.textContent = job.name ?? job.id;
+    const phase = run.phase ?? job.phase;
+    const where = phase === null ? '' : `phase ${phase + 1}/${initial.plan.phases.length} ${run.phaseName ?? job.phaseName ?? ''} · epoch ${run.epoch || job.epoch || 0}/${run.epochs || initial.plan.phases[phase]?.epochs || '?'}`;
+    const batch = job.status === 'RUNNING' && run.batches > 0 ? ` · batch ${run.batch}/${run.batches}` : '';
+    fill(
+      status,
+      h('span', { class: `badge ${job.status.toLowerCase()}`, id: 'job-status' }, job.status.toLowerCase()),
+      job.cancelRequested && job.status === 'RUNNING' ? ' cancelling after this batch' : '',
+      ` ${where}${batch}`,
+      job.status === 'RUNNING' ? ` · ETA ${fmt.eta(run.eta)}` : '',
+      run.lr !== null ? ` · lr ${fmt.lr(run.lr)}` : '',
+      run.backend ? ` · ${run.backend}` : '',
+    );
+    fill(
+      controls,
+      ACTIVE.has(job.status) && h('button', { type: 'button', id: 'cancel', disabled: job.cancelRequested, onclick: () => void act(CANCEL, 'cancelJob') }, 'Cancel'),
+      (job.status === 'FAILED' || job.status === 'CANCELLED') && h('button', { type: 'button', id: 'resume', onclick: () => void act(RESUME, 'resumeJob') }, 'Resume'),
+    );
+    if (drawnPhase !== phase) {
+      drawnPhase = phase;
+      fill(timeline, phaseTimeline(initial.plan, phase));
+    }
+    const result = run.finished ?? job.result ?? null;
+    const failed = run.failed ?? (job.error ? { ...job.error, cancelled: job.status === 'CANCELLED' } : null);
+    fill(
+      end,
+      failed && h('section', { class: failed.cancelled ? 'panel' : 'panel error', id: 'failure' }, h('b', {}, failed.cancelled ? 'Cancelled' : `Failed: ${failed.code}`), ` ${failed.message}`, failed.line ? ` (line ${failed.line})` : ''),
+      result && result.confusion.length > 0 && confusionMatrix(result),
+    );
+    lossChart.set(run.epochColumns(adapt ? ['loss', 'valLoss', 'adaptLoss'] : ['loss', 'valLoss']));
+    accChart.set(run.epochColumns(adapt ? ['accuracy', 'valAccuracy', 'domainAccuracy'] : ['accuracy', 'valAccuracy']));
+    batchChart.set([run.batchLoss.x, run.batchLoss.y]);
+    root.dataset.lastSeq = String(run.lastSeq);
+  };
+  const schedule = () => {
+    if (frame === 0) frame = requestAnimationFrame(render);
+  };
+
+  const act = async (mutation: string, field: 'cancelJob' | 'resumeJob') => {
+    const data = await gql<Record<string, { job: JobSummary | null; diagnostics: Diagnostic[] }>>(mutation, { id: job.id });
+    const payload = data[field]!;
+    fill(messages, ...payload.diagnostics.map((d) => h('p', { class: 'error' }, `${d.code}: ${d.message}`)));
+    if (payload.job) update(payload.job);
+  };
+
+  let following: (() => void) | null = null;
+  const follow = () => {
+    following = live<{ jobEvents: JobEvent }>({
+      query: JOB_EVENTS,
+      variables: () => ({ jobId: job.id, after: run.lastSeq }),
+      next: ({ jobEvents }) => {
+        if (run.apply(jobEvents)) schedule();
+      },
+      complete: () => {
+        following = null;
+        void gql<{ job: JobDetail | null }>(JOB, { id: job.id }).then(({ job: j }) => j && update(j));
+      },
+    });
+  };
+  const update = (j: JobSummary) => {
+    job = { ...job, ...j };
+    // A resumed job has new events after the ones we have.
+    if (ACTIVE.has(j.status) && following === null) follow();
+    schedule();
+  };
+
+  follow();
+  const updates = live<{ jobUpdates: JobSummary }>({ query: JOB_UPDATES, variables: () => ({}), next: ({ jobUpdates }) => jobUpdates.id === job.id && update(jobUpdates) });
+  render();
+  return [
+    () => following?.(),
+    updates,
+    () => cancelAnimationFrame(frame),
+    () => [lossChart, accChart, batchChart].forEach((c) => c.destroy()),
+  ];
+}
