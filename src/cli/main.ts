@@ -9,7 +9,7 @@ import { hasErrors } from '../diagnostics/diagnostic.ts';
 import { diagnosticsToJson, formatDiagnostics } from '../diagnostics/print.ts';
 import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
-import { BACKENDS, type BackendName } from '../executor/backends/select.ts';
+import { BACKENDS, type BackendName } from '../executor/backends/names.ts';
 import { runCommand } from './run.ts';
 import { registerServe } from './serve.ts';
 import { registerSubmit } from './submit.ts';

@@ -2,7 +2,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
-import type { BackendName } from '../executor/backends/select.ts';
+import type { BackendName } from '../executor/backends/names.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
 import { LineMap } from '../diagnostics/location.ts';
 import { printEvent } from './progress.ts';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningServer } from '../api/server.ts';
-import type { BackendName } from '../executor/backends/select.ts';
+import type { BackendName } from '../executor/backends/names.ts';
 import type { JobService } from '../service/job-service.ts';
 
 const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];

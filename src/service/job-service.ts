@@ -15,7 +15,7 @@ import { resolve } from 'node:path';
 import { compile } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
-import type { BackendName } from '../executor/backends/select.ts';
+import type { BackendName } from '../executor/backends/names.ts';
 import type { Plan } from '../plan/schema.ts';
 import { Channel } from './channel.ts';
 import { openDatabase, type Db } from './db.ts';

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { LineMap } from '../diagnostics/location.ts';
-import type { BackendName } from '../executor/backends/select.ts';
+import type { BackendName } from '../executor/backends/names.ts';
 import { now, type ExecutorEvent } from '../executor/events.ts';
 import type { Origin } from '../plan/schema.ts';
 import type { EventBus } from './event-bus.ts';

@@ -1,5 +1,5 @@
 /** Messages between the service and its worker processes (child_process IPC, JSON-serialised). */
-import type { BackendName } from '../executor/backends/select.ts';
+import type { BackendName } from '../executor/backends/names.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
 import type { Plan } from '../plan/schema.ts';
 

@@ -85,7 +85,7 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
       fill(timeline, phaseTimeline(initial.plan, phase));
     }
     const result = run.finished ?? job.result ?? null;
-    const failed = run.failed ?? (job.error ? { ...job.error, cancelled: job.status === 'CANCELLED' } : null);
+    const failed = ACTIVE.has(job.status) ? null : run.failed ?? (job.error ? { ...job.error, cancelled: job.status === 'CANCELLED' } : null);
     fill(
       end,
       failed && h('section', { class: failed.cancelled ? 'panel' : 'panel error', id: 'failure' }, h('b', {}, failed.cancelled ? 'Cancelled' : `Failed: ${failed.code}`), ` ${failed.message}`, failed.line ? ` (line ${failed.line})` : ''),
