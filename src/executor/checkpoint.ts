@@ -1,6 +1,6 @@
 /** Checkpoints: every weight of the network plus where the schedule stood, so a run can resume mid-phase. */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readTfjsModel, saveToDirectory } from './zoo/tfjs-files.ts';
@@ -24,9 +24,24 @@ export async function saveCheckpoint(model: tf.LayersModel, dir: string, state: 
   return dir;
 }
 
+const complete = (dir: string) => existsSync(join(dir, 'state.json'));
+
+/**
+ * A process killed between the removal and the rename in saveCheckpoint leaves only `<dir>.tmp`,
+ * which is complete (its state.json is written last): put it in place. Returns the state, or null.
+ */
+export function settleCheckpoint(dir: string): CheckpointState | null {
+  const tmp = `${dir}.tmp`;
+  if (complete(tmp) && !complete(dir)) {
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  }
+  return complete(dir) ? (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as CheckpointState) : null;
+}
+
 export async function loadCheckpoint(model: tf.LayersModel, dir: string): Promise<CheckpointState | null> {
-  if (!existsSync(join(dir, 'state.json'))) return null;
-  const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as CheckpointState;
+  const state = settleCheckpoint(dir);
+  if (!state) return null;
   const artifacts = await readTfjsModel(join(dir, 'model.json'));
   const specs = artifacts.weightSpecs ?? [];
   const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);

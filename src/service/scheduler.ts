@@ -13,7 +13,7 @@ import type { EventBus } from './event-bus.ts';
 import type { JobQueue } from './job-queue.ts';
 import type { JobRunner, RunOutcome } from './job-runner.ts';
 import type { JobStore } from './job-store.ts';
-import { settleCheckpoint } from './checkpoint-recovery.ts';
+import { settleCheckpoint } from '../executor/checkpoint.ts';
 import { confinePlan } from './path-guard.ts';
 import { isTerminalEvent } from './types.ts';
 
@@ -125,7 +125,7 @@ export class Scheduler {
       return this.fail(jobId, attempt, { code: d.code, message: d.message, origin: { ...d.span, ...at } });
     }
     if (entry.controller.signal.aborted && !entry.suspending) return this.fail(jobId, attempt, { code: 'cancelled', message: 'cancelled before it started', cancelled: true });
-    const resume = resumeWanted && settleCheckpoint(paths.state) !== null;
+    const resume = resumeWanted && settleCheckpoint(join(paths.state, 'checkpoint')) !== null;
     let outcome: RunOutcome;
     try {
       outcome = await this.o.runner.run(

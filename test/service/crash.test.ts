@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { settleCheckpoint } from '../../src/service/checkpoint-recovery.ts';
+import { settleCheckpoint } from '../../src/executor/checkpoint.ts';
 import { compiledIsFresh, followJob, gql, makeWorkspace, range, root, seqs, submitJob, tinyScript, wsClient, type EventRow } from './helpers.ts';
 
 /** The real CLI: bin/tl.js (compiled) when dist/ is fresh, else the sources through tsx. */
@@ -77,7 +77,7 @@ describe('a server killed with -9 mid-job', () => {
 
     // The checkpoint on disk is the ground truth of where the job stood (its event may not have been
     // stored). The kill may land mid-swap, leaving only checkpoint.tmp: the restart settles it.
-    const onDisk = settleCheckpoint(join(workspace.dir, 'runs', running, 'state'))!;
+    const onDisk = settleCheckpoint(join(workspace.dir, 'runs', running, 'state', 'checkpoint'))!;
 
     const b = await serve();
     expect(b.stdout()).toMatch(/recovered: 1 running job\(s\) resume from their checkpoints/);

@@ -3,13 +3,12 @@
  * training): numbering that survives reopening, FIFO order that survives reopening, and a stream
  * that replays then follows live appends with no gap and no duplicate.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.ts';
 import type { ExecutorEvent } from '../../src/executor/events.ts';
-import { settleCheckpoint } from '../../src/service/checkpoint-recovery.ts';
 import { openDatabase } from '../../src/service/db.ts';
 import { InProcessEventBus } from '../../src/service/event-bus.ts';
 import { JobEventStream } from '../../src/service/event-stream.ts';
@@ -158,23 +157,5 @@ describe('JobEventStream', () => {
     expect(await pending).toEqual({ value: undefined, done: true });
     expect(bus.count('job:events', 'j')).toBe(0);
     db.close();
-  });
-});
-
-describe('settleCheckpoint', () => {
-  const save = (dir: string, epochsDone: number) => {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'state.json'), JSON.stringify({ phase: 0, epochsDone, savedAt: 'then' }));
-  };
-
-  it('puts a complete checkpoint.tmp in place when a kill landed between the executor removing the old one and renaming the new one', () => {
-    const run = mkdtempSync(join(tmpdir(), 'tl-ckpt-'));
-    expect(settleCheckpoint(run)).toBeNull();
-    save(join(run, 'checkpoint.tmp'), 4);
-    expect(settleCheckpoint(run)).toMatchObject({ epochsDone: 4 });
-    expect(settleCheckpoint(run)).toMatchObject({ epochsDone: 4 });
-    // A half-written tmp (no state.json yet) beside a complete checkpoint: the checkpoint stands.
-    mkdirSync(join(run, 'checkpoint.tmp'));
-    expect(settleCheckpoint(run)).toMatchObject({ epochsDone: 4 });
   });
 });

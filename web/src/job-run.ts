@@ -8,6 +8,9 @@ import type { FinalMetrics, JobEvent, Metrics, Plan } from './queries.ts';
 
 export class JobRun {
   lastSeq = 0;
+  /** Events delivered, duplicates included, and how often a seq was skipped: both shown to tests. */
+  received = 0;
+  gaps = 0;
   backend: string | null = null;
   phase: number | null = null;
   phaseName: string | null = null;
@@ -33,7 +36,9 @@ export class JobRun {
 
   /** False when the event was seen already. */
   apply(e: JobEvent): boolean {
+    this.received++;
     if (e.seq <= this.lastSeq) return false;
+    if (e.seq !== this.lastSeq + 1) this.gaps++;
     this.lastSeq = e.seq;
     switch (e.type) {
       case 'jobStarted':

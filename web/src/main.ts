@@ -11,6 +11,7 @@ let leave: () => void = () => {};
 
 function route(): void {
   leave();
+  for (const key of Object.keys(app.dataset)) delete app.dataset[key];
   const { pathname, search } = location;
   const jobMatch = /^\/jobs\/([^/]+)$/.exec(pathname);
   if (jobMatch) leave = jobView(app, decodeURIComponent(jobMatch[1]!));

@@ -94,7 +94,7 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
     lossChart.set(run.epochColumns(adapt ? ['loss', 'valLoss', 'adaptLoss'] : ['loss', 'valLoss']));
     accChart.set(run.epochColumns(adapt ? ['accuracy', 'valAccuracy', 'domainAccuracy'] : ['accuracy', 'valAccuracy']));
     batchChart.set([run.batchLoss.x, run.batchLoss.y]);
-    root.dataset.lastSeq = String(run.lastSeq);
+    Object.assign(root.dataset, { lastSeq: String(run.lastSeq), received: String(run.received), gaps: String(run.gaps) });
   };
   const schedule = () => {
     if (frame === 0) frame = requestAnimationFrame(render);
