@@ -1,0 +1,133 @@
+/**
+ * The dashboard in a real browser (Debian's chromium) against a real server on port 0 with a temp
+ * SQLite file, training tiny real jobs on the bundled Fashion-MNIST images: the list and the job
+ * page follow a job live, the curves gain points as epochs end, a dropped websocket resumes with
+ * no missed or repeated event, cancel and resume work, and a script error shows on its line.
+ */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gql, root, startStack, submitJob, type Stack } from '../service/helpers.ts';
+import { buildDashboard, hasChromium, launch, screenshotDir, type Browser } from './browser.ts';
+
+const script = (epochs: number) => `use tiny input 32\ndata "fashion-mini/train" split 0.2\nfreeze none\nepochs ${epochs}\nbatch 64\n`;
+const ACC = '.chart[data-chart="Accuracy per epoch"]';
+
+let stack: Stack;
+let browser: Browser;
+const base = () => stack.url.replace(/\/graphql$/, '');
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (!screenshotDir) return;
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir, name), fullPage: true });
+}
+
+/** Every distinct value a chart's point count takes, until it reaches `until`. */
+function watchPoints(page: Page, selector: string, until: number): Promise<number[]> {
+  return page.evaluate(
+    ([sel, last]) =>
+      new Promise<number[]>((resolve) => {
+        const el = document.querySelector(sel)!;
+        const seen: number[] = [];
+        const look = () => {
+          const n = Number(el.getAttribute('data-points'));
+          if (seen[seen.length - 1] !== n) seen.push(n);
+          if (n >= last) resolve(seen);
+        };
+        new MutationObserver(look).observe(el, { attributes: true });
+        look();
+      }),
+    [selector, until] as const,
+  );
+}
+
+describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
+  beforeAll(async () => {
+    await buildDashboard();
+    const dir = mkdtempSync(join(tmpdir(), 'tl-web-'));
+    stack = await startStack({ workspace: { dir, dataRoot: join(root, 'examples/data') } });
+    browser = await launch();
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it('serves the page at / and at client routes from the same server', async () => {
+    const page = await fetch(`${base()}/jobs/anything`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<main id="app">');
+  });
+
+  it('follows a job live: list status, phase timeline, curves gaining points, then the confusion matrix', async () => {
+    const list = await browser.context.newPage();
+    await list.goto(`${base()}/`);
+    await list.waitForSelector('table.jobs');
+    const id = await submitJob(stack.url, script(3));
+    // The list learns of the job through jobUpdates, without a reload.
+    await list.waitForSelector(`tr[data-job="${id}"]`);
+
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/jobs/${id}`);
+    await page.waitForSelector(ACC);
+    expect(await page.locator('.code .tok-keyword').first().textContent()).toBe('use');
+    expect(await page.locator('.tl-cell.on').count()).toBe(6); // freeze none: block1..block5 and head
+    const firstEpoch = page.waitForFunction((sel) => Number(document.querySelector(sel)?.getAttribute('data-points')) >= 1, ACC, { timeout: 90_000 });
+    const seen = watchPoints(page, ACC, 3);
+    await firstEpoch;
+    await shot(page, 'job-running.png');
+    // Drop the websocket mid-run: the page must reconnect and continue from its last seq.
+    await page.evaluate(() => (window as unknown as { tlDropConnection(): void }).tlDropConnection());
+    expect((await seen).length).toBeGreaterThanOrEqual(2); // it grew while we watched, not all at once
+    await page.waitForSelector('#job-status:text("succeeded")', { timeout: 60_000 });
+    await page.waitForSelector('#confusion table');
+    expect(await page.locator('#confusion tr').count()).toBe(11); // a header and 10 classes
+    const { job } = (await gql(stack.url, 'query($id: ID!) { job(id: $id) { lastSeq } }', { id })).body.data;
+    const app = await page.locator('#app').evaluate((el) => ({ ...el.dataset }));
+    expect(app).toEqual({ lastSeq: String(job.lastSeq), received: String(job.lastSeq), gaps: '0' });
+    expect(Number(await page.locator('.chart[data-chart^="Loss per batch"]').getAttribute('data-points'))).toBeGreaterThan(3);
+    await shot(page, 'job.png');
+
+    await list.waitForSelector(`tr[data-job="${id}"][data-status="SUCCEEDED"]`);
+    await shot(list, 'jobs.png');
+  }, 180_000);
+
+  it('cancels a running job and resumes it', async () => {
+    const id = await submitJob(stack.url, script(200));
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/jobs/${id}`);
+    await page.waitForFunction((sel) => Number(document.querySelector(sel)?.getAttribute('data-points')) >= 1, ACC, { timeout: 90_000 });
+    await page.click('#cancel');
+    await page.waitForSelector('#job-status:text("cancelled")', { timeout: 60_000 });
+    expect(await page.locator('#failure').textContent()).toMatch(/^Cancelled/);
+    await page.click('#resume');
+    await page.waitForSelector('#job-status:text-matches("queued|running")');
+    await page.click('#cancel');
+    await page.waitForSelector('#job-status:text("cancelled")', { timeout: 60_000 });
+  }, 180_000);
+
+  it('shows a script error under its line as you type, then submits the fixed script', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/submit`);
+    await page.waitForSelector('#check-status[data-ok="true"]');
+    await page.fill('textarea[name=source]', 'use tiny input 32\ndata "fashion-mini/train" split 0.2\nfreeze until blok4\nepochs 1\n');
+    const diag = page.locator('#diagnostics .diag[data-code="unknown-block"]');
+    await diag.waitFor();
+    expect(await diag.getAttribute('data-line')).toBe('3');
+    expect(await diag.locator('.diag-src').textContent()).toMatch(/^3 \| freeze until blok4\n {16}\^ unknown block 'blok4'/);
+    expect(await page.locator('.ed-line[data-line="3"] .squiggle.error').textContent()).toBe('blok4');
+    expect(await page.locator('.ed-line[data-line="3"] .inline-diag').textContent()).toMatch(/did you mean 'block4'\?/);
+    expect(await page.locator('.ed-line[data-line="2"] .inline-diag').count()).toBe(0);
+    await shot(page, 'submit.png');
+
+    await page.fill('textarea[name=source]', script(1));
+    await page.waitForSelector('#check-status[data-ok="true"]');
+    expect(await page.locator('#diagnostics .diag').count()).toBe(0);
+    await page.click('#submit');
+    await page.waitForURL(/\/jobs\/[0-9a-f-]+$/);
+    await page.waitForSelector('#job-status');
+  }, 120_000);
+});
