@@ -117,6 +117,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         let lastProgress = 0;
         const extra = { loss: 0, domainHits: 0, domainRows: 0 };
         for (let b = 0; b < batches; b++) {
+          // Training awaits only promises that settle at once on wasm and cpu, which would starve the
+          // event loop: yield each batch so a cancel (IPC message, Ctrl-C) is seen between batches.
+          await new Promise<void>((r) => setImmediate(r));
           if (options.signal?.aborted) {
             const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch, savedAt: now() });
             emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path: saved, reason: 'cancel' });
@@ -188,8 +191,11 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     return { metrics, exportPath };
   } catch (err) {
     adaptation?.dispose();
-    const e = err instanceof ExecutorError ? err : new ExecutorError('internal', (err as Error).message ?? String(err), null, { cause: err });
-    const code = (err as { code?: string }).code;
+    // A cancel that lands while data or the model is still loading surfaces as that step's abort.
+    const e = options.signal?.aborted && !(err instanceof ExecutorError && err.code === 'cancelled')
+      ? new ExecutorError('cancelled', 'cancelled before training started', null, { cause: err })
+      : err instanceof ExecutorError ? err : new ExecutorError('internal', (err as Error).message ?? String(err), null, { cause: err });
+    const code = e === err ? (err as { code?: string }).code : e.code;
     emit({ type: 'jobFailed', at: now(), code: typeof code === 'string' ? code : e.code, message: e.message, origin: e.origin, cancelled: e.code === 'cancelled' });
     throw e;
   }

@@ -103,8 +103,11 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     await page.click('#cancel');
     await page.waitForSelector('#job-status:text("cancelled")', { timeout: 60_000 });
     expect(await page.locator('#failure').textContent()).toMatch(/^Cancelled/);
+    const before = Number(await page.locator('#app').getAttribute('data-last-seq'));
     await page.click('#resume');
     await page.waitForSelector('#job-status:text-matches("queued|running")');
+    // Cancel once the resumed run trains (the page follows its new events), then it ends cancelled again.
+    await page.waitForFunction((seq) => Number(document.getElementById('app')!.dataset.lastSeq) > seq + 3, before, { timeout: 90_000 });
     await page.click('#cancel');
     await page.waitForSelector('#job-status:text("cancelled")', { timeout: 60_000 });
   }, 180_000);
@@ -117,9 +120,9 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     const diag = page.locator('#diagnostics .diag[data-code="unknown-block"]');
     await diag.waitFor();
     expect(await diag.getAttribute('data-line')).toBe('3');
-    expect(await diag.locator('.diag-src').textContent()).toMatch(/^3 \| freeze until blok4\n {16}\^ unknown block 'blok4'/);
+    expect(await diag.locator('.diag-src').textContent()).toMatch(/^3 \| freeze until blok4\n {17}\^ unknown block 'blok4'/);
     expect(await page.locator('.ed-line[data-line="3"] .squiggle.error').textContent()).toBe('blok4');
-    expect(await page.locator('.ed-line[data-line="3"] .inline-diag').textContent()).toMatch(/did you mean 'block4'\?/);
+    expect(await page.locator('.ed-line[data-line="3"] .inline-diag.error').textContent()).toMatch(/did you mean 'block4'\?/);
     expect(await page.locator('.ed-line[data-line="2"] .inline-diag').count()).toBe(0);
     await shot(page, 'submit.png');
 

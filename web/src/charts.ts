@@ -50,7 +50,8 @@ export class LiveChart {
           width,
           height: 220,
           scales: { x: { time: false }, ...(range && { y: { range: [range[0], range[1]] } }) },
-          axes: [{ label: this.spec.xLabel }, {}],
+          // Whole epochs on the x axis: no 1.5 ticks.
+          axes: [{ label: this.spec.xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] }, {}],
           series: [{ label: this.spec.xLabel }, ...this.spec.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, spanGaps: true, ...(s.dash && { dash: s.dash }) }))],
         },
         this.data as uPlot.AlignedData,

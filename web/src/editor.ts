@@ -13,7 +13,8 @@ function renderLine(line: string, marks: readonly Diagnostic[]): Node[] {
   const marked = new Array<string>(line.length).fill('');
   let at = 0;
   for (const t of tokenize(line)) for (const _ of t.text) cls[at++] = t.cls;
-  for (const d of marks) {
+  // Marks come errors first; paint them last so an error shows through a warning on the same text.
+  for (const d of [...marks].reverse()) {
     const from = (d.column ?? 1) - 1;
     const to = d.endLine === d.line && d.endColumn !== null && d.endColumn > from + 1 ? d.endColumn - 1 : Math.max(from + 1, line.length);
     for (let i = from; i < Math.min(to, line.length); i++) marked[i] = d.severity === 'ERROR' ? 'squiggle error' : 'squiggle warning';
@@ -73,12 +74,13 @@ export class Editor {
     fill(
       this.view,
       ...lines.map((line, i) => {
-        const marks = this.diagnostics.filter((d) => d.line === i + 1);
+        // Errors first; only the first message fits at the line's end (all are listed below).
+        const marks = this.diagnostics.filter((d) => d.line === i + 1).sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'ERROR' ? -1 : 1));
         return h(
           'div',
           { class: marks.length ? 'ed-line has-diag' : 'ed-line', dataset: { line: String(i + 1) } },
           ...renderLine(line, marks),
-          ...marks.map((d) => h('span', { class: `inline-diag ${d.severity.toLowerCase()}` }, `  ${d.message}`)),
+          marks[0] && h('span', { class: `inline-diag ${marks[0].severity.toLowerCase()}` }, `  ${marks[0].message}${marks.length > 1 ? ` (+${marks.length - 1} more below)` : ''}`),
           '\n',
         );
       }),
