@@ -12,12 +12,12 @@ import { createRng, type Rng } from './augment/index.ts';
 import { selectBackend, type BackendName } from './backends/select.ts';
 import { imageBatch, predictAll, range } from './batches.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { loadDataset, type Dataset, type ImageSet } from './data/index.ts';
+import { loadDataset, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import { earlyStopper } from './early-stop.ts';
 import { evaluate, finalMetrics } from './evaluate.ts';
 import { exportModel } from './export-model.ts';
-import { prepareInputs } from './inputs.ts';
+import { prepareInputs, type Inputs } from './inputs.ts';
 import { guardMemory, trainStep } from './train-step.ts';
 import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from './events.ts';
 import { assemble, type Network } from './network.ts';
@@ -146,6 +146,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             emit({ type: 'batchProgress', at: now(), phase: p, epoch: epoch + 1, batch: b + 1, batches, loss: lossSum / ((b * phase.batch) + idx.length), lr });
           }
         }
+        if (plan.batchNorm.recalibrate === 'epoch') await recalibrateBatchNorm(net, inputs, data.train.count);
         const val = data.val.count > 0 ? await evaluate(model, inputs, data.val, 'val', classes.length) : null;
         const seconds = (performance.now() - t0) / 1000;
         last = {
@@ -171,7 +172,6 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       }
       const stoppedEarly = epochsRun < phase.epochs - firstEpoch;
       const best = stop.finish(net.full);
-      if (plan.batchNorm.recalibrate === 'after-phase') await recalibrateBatchNorm(net, data.train);
       await adaptation?.afterPhase(p, hookContext);
       emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best });
       inputs.dispose();
@@ -215,12 +215,15 @@ async function prepareAdaptation(plan: Plan, net: Network, data: Dataset, rng: R
   });
 }
 
-/** Precise BN: the BatchNorm layers that trained in this phase get statistics measured on the training images. */
-async function recalibrateBatchNorm(net: Network, train: ImageSet): Promise<void> {
-  const trained = batchNormLayers(net.base.model).filter((l) => l.trainable);
-  if (trained.length === 0 || train.count === 0) return;
-  const stats = await measureBatchNorm(net.full, trained, train.count, (idx) => imageBatch(train, idx, net.base.preprocess));
-  writeBatchNorm(trained, stats);
+/**
+ * Precise BN: the BatchNorm layers training in this phase get statistics measured on the training
+ * set. They all lie after the cached frontier (it stops at the first trainable layer), so the pass
+ * runs on cached activations when there are some.
+ */
+async function recalibrateBatchNorm(net: Network, inputs: Inputs, count: number): Promise<void> {
+  const training = batchNormLayers(net.base.model).filter((l) => l.trainable);
+  if (training.length === 0 || count === 0) return;
+  writeBatchNorm(training, await measureBatchNorm(inputs.model, training, count, (idx) => inputs.batch('train', idx)));
 }
 
 function shuffled(n: number, rng: Rng): Int32Array {

@@ -73,7 +73,7 @@ export function buildPlan(ctx: CheckContext, source: string): Plan {
     head,
     freeze,
     augment,
-    batchNorm: { frozen: 'inference', trainable: 'batch', recalibrate: 'after-phase' },
+    batchNorm: { frozen: 'inference', trainable: 'batch', recalibrate: 'epoch' },
     phases,
     adapt: adaptStmt ? buildAdapt(adaptStmt, origin) : null,
     earlyStop: earlyStmt

@@ -214,11 +214,12 @@ export const Plan = z
     augment: z.array(AugmentOp).readonly(),
       /**
      * Frozen BatchNorm runs in inference mode (Keras' policy); trainable BatchNorm uses batch statistics.
-     * `recalibrate: after-phase`: when a phase ends, the BatchNorm layers it trained get their moving
-     * statistics re-estimated on the (unaugmented) training images, because a short fine-tuning with
-     * momentum 0.99 leaves the moving averages far from the data the layers now see ("precise BN").
+     * `recalibrate: epoch`: before each epoch's validation, the BatchNorm layers that are training get
+     * their moving statistics re-measured on the (unaugmented) training images ("precise BN"): with
+     * momentum 0.99 and a few dozen steps the moving averages stay far from the data, which made
+     * validation metrics, early stopping and the exported model much worse than the weights.
      */
-    batchNorm: z.object({ frozen: z.literal('inference'), trainable: z.literal('batch'), recalibrate: z.enum(['after-phase', 'never']) }).readonly(),
+    batchNorm: z.object({ frozen: z.literal('inference'), trainable: z.literal('batch'), recalibrate: z.enum(['epoch', 'never']) }).readonly(),
     phases: z.array(Phase).min(1).readonly(),
     adapt: Adapt.nullable(),
     earlyStop: EarlyStop.nullable(),

@@ -46,7 +46,7 @@ describe("the user's example", () => {
     const [first] = p.phases;
     expect(first).toMatchObject({ name: 'warmup', epochs: 5, lr: 1e-3, batch: 32, optimizer: { kind: 'adam' }, schedule: { kind: 'constant', warmup: 0 } });
     expect(p.seed).toBe(42);
-    expect(p.batchNorm).toEqual({ frozen: 'inference', trainable: 'batch', recalibrate: 'after-phase' });
+    expect(p.batchNorm).toEqual({ frozen: 'inference', trainable: 'batch', recalibrate: 'epoch' });
     expect(p.freeze.kind).toBe('all');
     expect(p.model).toMatchObject({ kind: 'zoo', name: 'mobilenetv2', weights: { kind: 'imagenet' }, input: 224 });
   });
