@@ -5,17 +5,12 @@ import { compile } from '../../src/compile.ts';
 import { formatDiagnostics } from '../../src/diagnostics/print.ts';
 import { format } from '../../src/format/format.ts';
 import { Plan } from '../../src/plan/schema.ts';
+import { createRng } from '../../src/executor/augment/rng.ts';
 
-/** Small deterministic PRNG so a failure can be replayed from its seed. */
+/** The project's seeded PRNG, so a failure can be replayed from its seed. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = createRng(seed);
+  return () => r.next();
 }
 
 /** Whatever the input, the compiler returns diagnostics with spans inside the source, or a valid plan. */

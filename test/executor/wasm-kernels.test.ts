@@ -2,19 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../src/executor/backends/wasm-kernels.ts';
+import { createRng } from '../../src/executor/augment/rng.ts';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 type Pair = number | [number, number];
 
-/** mulberry32: the same inputs on every run and on both backends. */
+/** The project's seeded PRNG: the same inputs on every run and on every backend. */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
+  return () => rng.next();
 }
 
 function values(shape: readonly number[], seed: number): Float32Array {

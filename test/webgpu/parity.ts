@@ -4,6 +4,7 @@
  * and the comparison.
  */
 import * as tf from '@tensorflow/tfjs';
+import { createRng } from '../../src/executor/augment/rng.ts';
 
 /** Tolerance: largest difference over largest expected magnitude (fp32 sums of up to ~1e5 terms). */
 export const RELATIVE_TOLERANCE = 1e-3;
@@ -14,15 +15,10 @@ export interface ParityCase {
   run(): Promise<{ readonly gpu: Float32Array[]; readonly cpu: Float32Array[] }>;
 }
 
-/** mulberry32: the same inputs on every run and on both backends. */
+/** The project's seeded PRNG: the same inputs on every run and on every backend. */
 export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
+  return () => rng.next();
 }
 
 /** Uniform values in [-1, 1) for a shape. */
