@@ -1,5 +1,7 @@
 /** The human progress display shared by `tl run` and `tl submit --follow`. */
+import { LineMap } from '../diagnostics/location.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
+import type { Origin } from '../plan/schema.ts';
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const num = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '  -   ' : x.toFixed(4));
@@ -50,4 +52,11 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
     case 'jobFailed':
       break;
   }
+}
+
+/** A failed job as `tl check` prints a diagnostic: `file:line:col: error CODE: message`, then the script line. */
+export function printFailure(file: string, source: string, failure: { code: string; message: string; origin: Origin | null }, out: NodeJS.WriteStream): void {
+  const { origin } = failure;
+  out.write(`${origin ? `${file}:${origin.line}:${origin.column}: ` : ''}error ${failure.code}: ${failure.message}\n`);
+  if (origin) out.write(`${origin.line} | ${new LineMap(source).lineText(origin.line)}\n`);
 }

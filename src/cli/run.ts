@@ -4,8 +4,8 @@ import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import type { BackendName } from '../executor/backends/names.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
-import { LineMap } from '../diagnostics/location.ts';
-import { printEvent } from './progress.ts';
+import type { Origin } from '../plan/schema.ts';
+import { printEvent, printFailure } from './progress.ts';
 
 export interface RunCommandOptions {
   readonly backend: BackendName;
@@ -40,14 +40,9 @@ export async function runCommand(file: string, source: string, opts: RunCommandO
     return 0;
   } catch (err) {
     if (!opts.json) {
-      const e = err as { message: string; origin?: { start: number; line: number; column: number } | null; code?: string };
-      const where = e.origin ? `${file}:${e.origin.line}:${e.origin.column}: ` : '';
-      process.stderr.write(`${where}error ${e.code ?? 'internal'}: ${e.message}\n`);
+      const e = err as { message: string; origin?: Origin | null; code?: string };
+      printFailure(file, source, { code: e.code ?? 'internal', message: e.message, origin: e.origin ?? null }, process.stderr);
       if (process.env.TL_DEBUG) process.stderr.write(`${(err as { cause?: Error }).cause?.stack ?? (err as Error).stack}\n`);
-      if (e.origin) {
-        const lines = new LineMap(source);
-        process.stderr.write(`${e.origin.line} | ${lines.lineText(e.origin.line)}\n`);
-      }
     }
     return (err as { code?: string }).code === 'cancelled' ? 130 : 1;
   } finally {

@@ -7,10 +7,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
-import { LineMap } from '../diagnostics/location.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
-import { printEvent } from './progress.ts';
+import { printEvent, printFailure } from './progress.ts';
 
 interface SubmitOptions {
   server: string;
@@ -112,9 +111,7 @@ async function follow(url: URL, token: string | undefined, jobId: string, file: 
   }
   if (end?.type === 'jobFailed') {
     if (!json) {
-      const where = end.origin ? `${file}:${end.origin.line}:${end.origin.column}: ` : '';
-      process.stderr.write(`${where}error ${end.code}: ${end.message}\n`);
-      if (end.origin) process.stderr.write(`${end.origin.line} | ${new LineMap(source).lineText(end.origin.line)}\n`);
+      printFailure(file, source, end, process.stderr);
     }
     return end.cancelled ? 130 : 1;
   }

@@ -25,7 +25,7 @@ import { createOptimizer, setLearningRate } from './optimizers.ts';
 import { learningRateAt } from './schedule.ts';
 import { applyPhase } from './trainable.ts';
 import { reseed } from './seed.ts';
-import { batchNormLayers, measureBatchNorm, writeBatchNorm } from './adapt/batch-norm-stats.ts';
+import { batchNormLayers, measureBatchNorm, writeBatchNorm } from './batch-norm-stats.ts';
 import { buildBase } from './zoo/index.ts';
 
 export interface RunOptions {

@@ -7,7 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from '../data/index.ts';
-import { batchNormLayers, measureBatchNorm, writeBatchNorm } from './batch-norm-stats.ts';
+import { batchNormLayers, measureBatchNorm, writeBatchNorm } from '../batch-norm-stats.ts';
 
 export interface AdabnOptions {
   /** The full network (input images -> probabilities). */

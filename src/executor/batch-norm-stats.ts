@@ -1,5 +1,5 @@
 /**
- * Population BatchNorm statistics of a set of images, for AdaBN.
+ * Population BatchNorm statistics of a set of images: AdaBN, and precise BN before each validation.
  *
  * One pass over the set with every BatchNorm layer normalising by its batch's moments (so each layer
  * sees inputs shaped by the statistics of the domain being measured, as the layers before it will be
@@ -8,7 +8,7 @@
  * weight are left bit-identical.
  */
 import * as tf from '@tensorflow/tfjs';
-import { range } from '../batches.ts';
+import { range } from './batches.ts';
 
 interface LayerVariableLike {
   read(): tf.Tensor;
