@@ -146,7 +146,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             emit({ type: 'batchProgress', at: now(), phase: p, epoch: epoch + 1, batch: b + 1, batches, loss: lossSum / ((b * phase.batch) + idx.length), lr });
           }
         }
-        if (plan.batchNorm.recalibrate === 'epoch') await recalibrateBatchNorm(net, inputs, data.train.count);
+        if (plan.batchNorm.recalibrate === 'epoch') await recalibrateBatchNorm(net, inputs, data.train.count, term ? adaptation!.target.count : 0);
         const val = data.val.count > 0 ? await evaluate(model, inputs, data.val, 'val', classes.length) : null;
         const seconds = (performance.now() - t0) / 1000;
         last = {
@@ -218,12 +218,17 @@ async function prepareAdaptation(plan: Plan, net: Network, data: Dataset, rng: R
 /**
  * Precise BN: the BatchNorm layers training in this phase get statistics measured on the training
  * set. They all lie after the cached frontier (it stops at the first trainable layer), so the pass
- * runs on cached activations when there are some.
+ * runs on cached activations when there are some. When the phase trains on target rows too (an
+ * adaptation loss term), its batches held both domains half and half, so the statistics are measured
+ * on the same mix: source-only statistics would normalise both domains differently from training.
  */
-async function recalibrateBatchNorm(net: Network, inputs: Inputs, count: number): Promise<void> {
+async function recalibrateBatchNorm(net: Network, inputs: Inputs, count: number, targetCount: number): Promise<void> {
   const training = batchNormLayers(net.base.model).filter((l) => l.trainable);
   if (training.length === 0 || count === 0) return;
-  writeBatchNorm(training, await measureBatchNorm(inputs.model, training, count, (idx) => inputs.batch('train', idx)));
+  const batch = targetCount === 0
+    ? (idx: Int32Array) => inputs.batch('train', idx)
+    : (idx: Int32Array) => tf.concat([inputs.batch('train', idx), inputs.batch('target', idx.map((i) => i % targetCount))]);
+  writeBatchNorm(training, await measureBatchNorm(inputs.model, training, count, batch));
 }
 
 function shuffled(n: number, rng: Rng): Int32Array {
