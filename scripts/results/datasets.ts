@@ -6,7 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -144,7 +145,11 @@ export function textured(images: { rgb: Uint8Array; width: number; height: numbe
 
 /** Writes rows `indices` of `set` as PNGs under dir/<class>/ (or flat under dir when `flat`). */
 export async function writeFolder(dir: string, set: Gray, indices: readonly number[], names: readonly string[], shift: Shift, flat = false): Promise<string> {
-  if (existsSync(join(dir, '.done'))) return dir;
+  // The marker names the rows written, so a folder made for other sizes is rewritten, never reused.
+  const stamp = createHash('sha256').update(`${flat} ${indices.join(',')}`).digest('hex');
+  const marker = join(dir, '.done');
+  if (existsSync(marker) && (await readFile(marker, 'utf8')) === stamp) return dir;
+  await rm(dir, { recursive: true, force: true });
   const per = set.side * set.side;
   await mkdir(dir, { recursive: true });
   for (const n of new Set(indices.map((i) => names[set.labels[i]!]!))) if (!flat) await mkdir(join(dir, n), { recursive: true });
@@ -156,7 +161,7 @@ export async function writeFolder(dir: string, set: Gray, indices: readonly numb
       await sharp(data, { raw: { width: set.side, height: set.side, channels } }).png().toFile(file);
     }));
   }
-  await writeFile(join(dir, '.done'), '');
+  await writeFile(marker, stamp);
   return dir;
 }
 
