@@ -114,7 +114,7 @@ export "${sourceModel}"
         let best: { lr: number; val: number; test: number } | null = null;
         let seconds = 0;
         for (const lr of LRS) {
-          const r = await runScript(`fashion-${k}-${method.replace(/[^a-z]+/g, '-')}-lr${lr}-s${seed}`, `# Fashion-MNIST 5-9 with ${k} labels a class: ${method}.\n${script(lr)}\n`);
+          const r = await runScript(`fashion-${k}-${method.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-lr${lr}-s${seed}`, `# Fashion-MNIST 5-9 with ${k} labels a class: ${method}.\n${script(lr)}\n`);
           backends.add(r.backend);
           seconds += r.seconds;
           if (!best || r.valAccuracy > best.val) best = { lr, val: r.valAccuracy, test: r.testAccuracy };
