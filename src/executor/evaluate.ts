@@ -22,10 +22,17 @@ function scoreSet(scores: Float32Array, labels: Int32Array, classes: number) {
   return { loss: loss / Math.max(1, labels.length), accuracy, top5: classes > 5 ? topK(scores, classes, labels, 5) : null, predicted };
 }
 
-export async function finalMetrics(net: Network, data: Dataset, plan: Plan, options: { readonly baseDir: string; readonly onCorrupt?: 'skip' | 'stop' }, classes: string[], last: EpochMetrics | null): Promise<FinalMetrics> {
+export type Score = ReturnType<typeof scoreSet>;
+
+/** The full network on the validation images (null when there are none). */
+export async function finalValidation(net: Network, data: Dataset, classes: number): Promise<Score | null> {
   const full: Inputs = { batch: (set, idx) => imageBatch(set === 'train' ? data.train : data.val, idx, net.base.preprocess), model: net.full, cachedAt: null, dispose() {} };
-  const val = data.val.count > 0 ? await evaluate(net.full, full, data.val, 'val', classes.length) : null;
-  let test: ReturnType<typeof scoreSet> | null = null;
+  return data.val.count > 0 ? evaluate(net.full, full, data.val, 'val', classes) : null;
+}
+
+/** `val` is measured by the caller (before adaptation turns the network to the target domain); the test set is read here. */
+export async function finalMetrics(net: Network, data: Dataset, plan: Plan, options: { readonly baseDir: string; readonly onCorrupt?: 'skip' | 'stop' }, classes: string[], last: EpochMetrics | null, val: Score | null): Promise<FinalMetrics> {
+  let test: Score | null = null;
   let testLabels: Int32Array | null = null;
   if (plan.evaluate) {
     const set = await wrap('data-load', plan.evaluate.origin, () =>

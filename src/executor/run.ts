@@ -15,7 +15,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import { earlyStopper } from './early-stop.ts';
-import { evaluate, finalMetrics } from './evaluate.ts';
+import { evaluate, finalMetrics, finalValidation, type Score } from './evaluate.ts';
 import { exportModel } from './export-model.ts';
 import { prepareInputs, type Inputs } from './inputs.ts';
 import { guardMemory, trainStep } from './train-step.ts';
@@ -91,6 +91,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     const totalEpochs = phases.reduce((a, p) => a + p.epochs, 0);
     let epochsDoneOverall = phases.slice(0, resumeAt.phase).reduce((a, p) => a + p.epochs, 0) + resumeAt.epochsDone;
     let last: EpochMetrics | null = null;
+    let validation: Score | null | undefined;
 
     for (let p = resumeAt.phase; p < phases.length; p++) {
       const phase = phases[p]!;
@@ -172,14 +173,17 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       }
       const stoppedEarly = epochsRun < phase.epochs - firstEpoch;
       const best = stop.finish(net.full);
+      // The validation images are source-domain: measured before adabn turns the network to the target.
+      if (p === phases.length - 1) validation = await finalValidation(net, data, classes.length);
       await adaptation?.afterPhase(p, hookContext);
       emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best });
       inputs.dispose();
       for (const o of optimizers) o.optimizer.dispose();
     }
 
+    validation ??= await finalValidation(net, data, classes.length);
     await adaptation?.afterTraining(hookContext);
-    const metrics = await finalMetrics(net, data, plan, options, classes, last);
+    const metrics = await finalMetrics(net, data, plan, options, classes, last, validation);
     let exportPath: string | null = null;
     if (plan.export) {
       exportPath = path(plan.export.path);
