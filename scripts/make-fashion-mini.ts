@@ -6,6 +6,9 @@
  *
  * train/<class>/NNN.png: the first 40 images of each class in the training file;
  * test/<class>/NNN.png: the first 10 of each class in the test file. 28×28 grayscale PNGs.
+ * A shifted domain for `adapt` (as if from another camera: low contrast on a grey background,
+ * v' = 0.4 v + 110): dim/unlabelled/NNNN.png, the next 40 training images of each class, flat and
+ * without labels; dim/test/<class>/NNN.png, the test images above, shifted.
  * Deterministic: running it again writes the same bytes.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -26,35 +29,56 @@ const { values } = parseArgs({
 const source = values.source;
 const out = values.out;
 
-async function writeSplit(imagesFile: string, split: string, perClass: number): Promise<number> {
+/** The dim domain's shift: low contrast on a grey background. */
+const dim = (v: number) => Math.round(0.4 * v + 110);
+
+interface Split {
+  readonly split: string;
+  /** Images of each class taken, after skipping `skip` of each. */
+  readonly perClass: number;
+  readonly skip?: number;
+  readonly shift?: (v: number) => number;
+  /** One flat folder with no class subfolders (unlabelled). */
+  readonly flat?: boolean;
+}
+
+async function writeSplit(imagesFile: string, { split, perClass, skip = 0, shift, flat = false }: Split): Promise<number> {
   const idx = await readIdx(join(source, imagesFile));
   const bytes = idx.height * idx.width * idx.channels;
-  const taken = new Array<number>(CLASSES.length).fill(0);
+  const seen = new Array<number>(CLASSES.length).fill(0);
+  let written = 0;
   await rm(join(out, split), { recursive: true, force: true });
-  for (const name of CLASSES) await mkdir(join(out, split, name), { recursive: true });
-  for (let i = 0; i < idx.count && taken.some((n) => n < perClass); i++) {
+  await mkdir(join(out, split), { recursive: true });
+  if (!flat) for (const name of CLASSES) await mkdir(join(out, split, name), { recursive: true });
+  for (let i = 0; i < idx.count && seen.some((n) => n < skip + perClass); i++) {
     const label = idx.labels[i]!;
-    const n = taken[label]!;
-    if (n >= perClass) continue;
-    taken[label] = n + 1;
-    const pixels = idx.pixels.subarray(i * bytes, (i + 1) * bytes);
+    const k = seen[label]!;
+    seen[label] = k + 1;
+    if (k < skip || k >= skip + perClass) continue;
+    const n = k - skip;
+    const raw = idx.pixels.subarray(i * bytes, (i + 1) * bytes);
+    const pixels = shift ? raw.map(shift) : raw;
     const png = await sharp(pixels, { raw: { width: idx.width, height: idx.height, channels: idx.channels } })
       .toColourspace(idx.channels === 1 ? 'b-w' : 'srgb')
       .png({ compressionLevel: 9 })
       .toBuffer();
-    await writeFile(join(out, split, CLASSES[label]!, `${String(n).padStart(3, '0')}.png`), png);
+    const file = flat ? String(written).padStart(4, '0') : join(CLASSES[label]!, String(n).padStart(3, '0'));
+    await writeFile(join(out, split, `${file}.png`), png);
+    written++;
   }
-  return taken.reduce((a, b) => a + b, 0);
+  return written;
 }
 
 const LICENSE = `# fashion-mini
 
-A 500-image subset of **Fashion-MNIST** (Zalando Research), for TL's examples and tests:
+A 1,000-image subset of **Fashion-MNIST** (Zalando Research), for TL's examples and tests:
 
 - \`train/<class>/NNN.png\`: the first 40 images of each class in Fashion-MNIST's training set (\`train-images-idx3-ubyte\`);
-- \`test/<class>/NNN.png\`: the first 10 images of each class in its test set (\`t10k-images-idx3-ubyte\`).
+- \`test/<class>/NNN.png\`: the first 10 images of each class in its test set (\`t10k-images-idx3-ubyte\`);
+- \`dim/\`: a shifted domain for \`adapt\`, as if from another camera (low contrast on a grey background: each pixel v becomes 0.4 v + 110):
+  \`dim/unlabelled/NNNN.png\`, the next 40 training images of each class, flat and without labels, and \`dim/test/<class>/NNN.png\`, the test images above, shifted.
 
-28×28 grayscale PNGs, unmodified pixels. Class folders, in Fashion-MNIST label order 0-9:
+28×28 grayscale PNGs; outside \`dim/\`, unmodified pixels. Class folders, in Fashion-MNIST label order 0-9:
 ${CLASSES.map((c) => `\`${c}\``).join(', ')} (T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot).
 
 Source: https://github.com/zalandoresearch/fashion-mnist, taken from the Debian package
@@ -86,7 +110,9 @@ DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE,
 OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
 `;
 
-const train = await writeSplit('train-images-idx3-ubyte.gz', 'train', 40);
-const test = await writeSplit('t10k-images-idx3-ubyte.gz', 'test', 10);
+const train = await writeSplit('train-images-idx3-ubyte.gz', { split: 'train', perClass: 40 });
+const test = await writeSplit('t10k-images-idx3-ubyte.gz', { split: 'test', perClass: 10 });
+const unlabelled = await writeSplit('train-images-idx3-ubyte.gz', { split: 'dim/unlabelled', perClass: 40, skip: 40, shift: dim, flat: true });
+const dimTest = await writeSplit('t10k-images-idx3-ubyte.gz', { split: 'dim/test', perClass: 10, shift: dim });
 await writeFile(join(out, 'LICENSE.md'), LICENSE);
-console.log(`wrote ${train} training and ${test} test images to ${out}`);
+console.log(`wrote ${train} training and ${test} test images, and ${unlabelled} unlabelled and ${dimTest} test images of the dim domain, to ${out}`);
