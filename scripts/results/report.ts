@@ -32,6 +32,13 @@ function mean(rows: readonly Row[]): number {
   return rows.reduce((a, r) => a + r.accuracy, 0) / Math.max(1, rows.length);
 }
 
+/** Sample standard deviation of the accuracies (0 for fewer than two). */
+function spread(rows: readonly Row[]): number {
+  if (rows.length < 2) return 0;
+  const m = mean(rows);
+  return Math.sqrt(rows.reduce((a, r) => a + (r.accuracy - m) ** 2, 0) / (rows.length - 1));
+}
+
 /** Rows: groups (label counts or shifts) × columns: methods. */
 function grid(table: Table, rowTitle: string, transpose: boolean): string {
   const groups = [...new Set(table.rows.map((r) => r.group))];
@@ -46,12 +53,6 @@ function grid(table: Table, rowTitle: string, transpose: boolean): string {
     lines.push(`| ${o} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
-}
-
-function spread(rows: readonly Row[]): number {
-  if (rows.length < 2) return 0;
-  const m = mean(rows);
-  return Math.sqrt(rows.reduce((a, r) => a + (r.accuracy - m) ** 2, 0) / (rows.length - 1));
 }
 
 /** What the transfer table says, computed from it so it cannot drift from the numbers. */
@@ -73,7 +74,11 @@ function transferReading(table: Table): string {
   });
   const of = (g: string, m: string) => table.rows.filter((r) => r.group === g && r.method === m);
   const unfreezeWins = groups.every((g) => Math.max(mean(of(g, 'two-phase unfreeze')), mean(of(g, 'discriminative rates'))) > mean(of(g, 'frozen base + head')));
-  const rate = (m: string) => Math.exp(mean(table.rows.filter((r) => r.method === m && r.lr).map((r) => ({ ...r, accuracy: Math.log(r.lr!) }))));
+  // The geometric mean of the rates a recipe picked.
+  const rate = (m: string) => {
+    const logs = table.rows.filter((r) => r.method === m && r.lr).map((r) => Math.log(r.lr!));
+    return Math.exp(logs.reduce((a, b) => a + b, 0) / Math.max(1, logs.length));
+  };
   const facts = [
     unfreezeWins ? 'unfreezing (two-phase or discriminative) beats the frozen base at every label count' : '',
     groups.every((g) => mean(of(g, 'MobileNetV2 (photos) + head')) > mean(of(g, 'frozen base + head')))
@@ -93,7 +98,7 @@ function transferReading(table: Table): string {
 function chosenRates(table: Table): string {
   const cells = [...new Set(table.rows.map((r) => `${r.group}|${r.method}`))].map((key) => {
     const [group, method] = key.split('|') as [string, string];
-    const lrs = table.rows.filter((r) => r.group === group && r.method === method && r.lr !== undefined).map((r) => r.lr!.toExponential(0).replace('e-', 'e-'));
+    const lrs = table.rows.filter((r) => r.group === group && r.method === method && r.lr !== undefined).map((r) => r.lr!.toExponential(0));
     return lrs.length ? `${method} at ${group.split(' ')[0]}: ${lrs.join(', ')}` : '';
   });
   const listed = cells.filter(Boolean);
