@@ -69,7 +69,8 @@ function transferReading(table: Table): string {
     const noise = 100 * Math.max(spread(best.rows), spread(scratch));
     const clear = Math.abs(diff) > noise && noise > 0;
     if (clear && diff > 0) wins++;
-    return `${g}: the best transfer recipe (${best.m}) is ${Math.abs(diff).toFixed(1)} points ${diff >= 0 ? 'above' : 'below'} scratch` +
+    const where = Math.abs(diff) < 0.05 ? 'level with scratch' : `${Math.abs(diff).toFixed(1)} points ${diff > 0 ? 'above' : 'below'} scratch`;
+    return `${g}: the best transfer recipe (${best.m}) is ${where}` +
       (noise > 0 ? (clear ? ', more than the spread across seeds' : `, within the spread across seeds (${noise.toFixed(1)})`) : '');
   });
   const of = (g: string, m: string) => table.rows.filter((r) => r.group === g && r.method === m);
@@ -102,14 +103,13 @@ function chosenRates(table: Table): string {
     return lrs.length ? `${method} at ${group.split(' ')[0]}: ${lrs.join(', ')}` : '';
   });
   const listed = cells.filter(Boolean);
-  const picked = table.rows.filter((r) => r.lr !== undefined);
+  // Cells whose every seed picked the grid's largest rate: a wider grid could raise them.
   const top = Math.max(...(table.lrs ?? []));
-  const atTop = picked.filter((r) => r.lr === top).length;
-  const scratch = picked.filter((r) => r.method === 'scratch');
-  const scratchTop = scratch.filter((r) => r.lr === top).length;
-  const edge = atTop > picked.length / 2
-    ? ` ${atTop} of ${picked.length} picks are the grid's largest rate (${atTop - scratchTop} of ${picked.length - scratch.length} for the transfer recipes, ${scratchTop} of ${scratch.length} for scratch), so a wider grid could move some cells.`
-    : '';
+  const atEdge = [...new Set(table.rows.map((r) => `${r.group}|${r.method}`))].filter((key) => {
+    const rows = table.rows.filter((r) => `${r.group}|${r.method}` === key && r.lr !== undefined);
+    return rows.length > 0 && rows.every((r) => r.lr === top);
+  }).map((key) => key.split('|').reverse().join(' at ').replace(' labels/class', ' labels'));
+  const edge = atEdge.length ? ` Every seed picked the largest rate for ${atEdge.join(', ')}: a wider grid might raise ${atEdge.length > 1 ? 'those cells' : 'that cell'}.` : '';
   return listed.length ? `Rates picked on validation (per seed): ${listed.join('; ')}.${edge}` : '';
 }
 

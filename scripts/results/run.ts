@@ -61,7 +61,7 @@ async function runScript(name: string, source: string): Promise<{ testAccuracy: 
 }
 
 /** The learning rates each transfer recipe is tried at; the one with the best validation accuracy is reported. */
-const LRS = [3e-3, 1e-2, 3e-2];
+const LRS = [3e-3, 1e-2, 3e-2, 1e-1];
 
 /** (1) Fashion-MNIST 0-4 -> 5-9 with few labels: scratch, frozen base + head, two-phase unfreeze, discriminative rates. */
 async function transfer(): Promise<Table> {
