@@ -26,7 +26,7 @@ const flag = (name: string) => {
 };
 const SEEDS = Array.from({ length: Number(flag('--seeds') ?? 3) }, (_, i) => i + 1);
 const only = flag('--only');
-/** `--quick`: the domain-shift half on half the digits (a smoke run; docs/results.md says when a table is one). */
+/** `--quick`: the domain-shift half on half the target images (a smoke run; docs/results.md says when a table is one). */
 const QUICK = args.includes('--quick');
 /** The domain-shift half's sizes: MNIST digits for the source, and per MNIST-derived target. */
 const DIGIT_SIZES = QUICK ? { source: 1000, unlabelled: 500, test: 500, epochs: 3 } : { source: 1000, unlabelled: 1000, test: 1000, epochs: 3 };
