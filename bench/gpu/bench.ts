@@ -19,7 +19,7 @@ import { diagnosticTable, elementwiseRows } from './elementwise.ts';
 import { kernelRows, kernelTable } from './kernels.ts';
 import { modelRow, type ModelRow } from './models.ts';
 import { parityRows, parityTable } from './parity.ts';
-import { readTorch, summaryTable } from './report.ts';
+import { readTorch, summaryTable, workTable } from './report.ts';
 import { setUpWebgpu } from './setup.ts';
 import { fmt, msPerCall } from './timing.ts';
 
@@ -69,6 +69,7 @@ if (sections.has('models')) {
 }
 const torchDir = process.env.TL_TORCH_DIR;
 parts.push('', 'Throughput (wall clock; training is a full trainOnBatch with SGD):', '', summaryTable(matmul, models, { resnet50: readTorch(torchDir, 'torch-resnet50.txt', 'TORCH'), mobilenetv2: readTorch(torchDir, 'torch-mnv2.txt', 'TORCH_MNV2') }));
+if (models.length > 0) parts.push('', 'GPU work queued by one training step (programs dispatched; tensors uploaded from JavaScript):', '', workTable(models));
 flush();
 
 if (sections.has('kernels')) {

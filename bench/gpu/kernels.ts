@@ -92,6 +92,19 @@ export async function kernelRows(sizes: Sizes, timestamps: boolean): Promise<Ker
     });
     const label = `${n}x${h}x${h}x256`;
     rows.push(await ab(`BatchNorm ${label}`, 'training-mode gradient (x, gamma, beta)', null, () => bnGrad([x, gamma, beta]), timestamps));
+    // The layer as a training step runs it: statistics, normalisation, moving averages, all gradients.
+    const layer = tf.layers.batchNormalization({});
+    layer.apply(x);
+    const xv = tf.variable(x);
+    const layerVars = [xv, ...layer.trainableWeights.map((w) => w.read() as tf.Variable)];
+    const layerStep = () => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(xv, { training: true }) as tf.Tensor, dy)), layerVars);
+      value.dispose();
+      return Object.values(grads);
+    };
+    rows.push(await ab(`BatchNorm layer ${label}`, 'training mode, forward and all gradients', null, layerStep, timestamps));
+    tf.dispose(xv);
+    layer.dispose();
     rows.push(await ab(`sum ${label}`, 'to a scalar', null, () => tf.sum(x), timestamps));
     rows.push(await ab(`sum ${label}`, 'per channel', null, () => tf.sum(x, [0, 1, 2]), timestamps));
     rows.push(await ab(`moments ${label}`, 'per channel', null, () => { const m = tf.moments(x, [0, 1, 2]); return [m.mean, m.variance]; }, timestamps));

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { buildNetwork } from '../../src/executor/zoo/networks.ts';
-import { fmt, msPerStep, sync } from './timing.ts';
+import { countWork, fmt, msPerStep, sync, type Work } from './timing.ts';
 
 export interface ModelRow {
   readonly model: 'resnet50' | 'mobilenetv2';
@@ -17,6 +17,9 @@ export interface ModelRow {
   readonly trainMs: number;
   /** The training step with tfjs's own kernels and gradients, when measured. */
   readonly stockTrainMs: number | null;
+  /** What one training step queues, with TL's kernels and with tfjs's own. */
+  readonly trainWork: Work;
+  readonly stockTrainWork: Work | null;
 }
 
 async function classifier(name: ModelRow['model'], size: number, classes: number): Promise<tf.LayersModel> {
@@ -44,15 +47,18 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   registerWebgpuTrainingKernels();
   const inferMs = await msPerStep(infer, o.reps);
   const trainMs = await msPerStep(train, o.reps);
-  console.log(`  ${name}: inference ${fmt(inferMs)} ms, training ${fmt(trainMs)} ms a batch`);
+  const trainWork = await countWork(train);
+  console.log(`  ${name}: inference ${fmt(inferMs)} ms, training ${fmt(trainMs)} ms a batch (${trainWork.dispatches} dispatches, ${trainWork.uploads} uploads)`);
   let stockTrainMs: number | null = null;
+  let stockTrainWork: Work | null = null;
   if (o.stockReps > 0) {
     unregisterWebgpuTrainingKernels();
     stockTrainMs = await msPerStep(train, o.stockReps, 1);
+    stockTrainWork = await countWork(train);
     registerWebgpuTrainingKernels();
-    console.log(`  ${name}: training with tfjs's kernels ${fmt(stockTrainMs)} ms a batch`);
+    console.log(`  ${name}: training with tfjs's kernels ${fmt(stockTrainMs)} ms a batch (${stockTrainWork.dispatches} dispatches, ${stockTrainWork.uploads} uploads)`);
   }
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, stockTrainMs };
+  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, stockTrainMs, trainWork, stockTrainWork };
 }

@@ -38,3 +38,13 @@ export function summaryTable(matmul: { n: number; tflops: number } | null, model
   }
   return lines.join('\n');
 }
+
+/** Dispatches and uploads of one training step, with TL's kernels and with tfjs's. */
+export function workTable(models: readonly ModelRow[]): string {
+  const lines = ['| training step | dispatches, TL | dispatches, tfjs | uploads, TL | uploads, tfjs |', '| --- | --- | --- | --- | --- |'];
+  for (const row of models) {
+    const name = `${row.model === 'resnet50' ? 'ResNet50' : 'MobileNetV2'} (batch ${row.batch}, ${row.size} px)`;
+    lines.push(`| ${name} | ${row.trainWork.dispatches} | ${row.stockTrainWork?.dispatches ?? '-'} | ${row.trainWork.uploads} | ${row.stockTrainWork?.uploads ?? '-'} |`);
+  }
+  return lines.join('\n');
+}

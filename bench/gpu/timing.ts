@@ -54,3 +54,44 @@ export async function msPerStep(step: () => Promise<void>, reps: number, warm = 
 }
 
 export const fmt = (v: number | null | undefined, digits = 2): string => (v == null || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+
+/** What one call queued on the GPU: programs dispatched, and tensors uploaded from JavaScript. */
+export interface Work {
+  readonly dispatches: number;
+  readonly uploads: number;
+}
+
+interface CountedBackend {
+  runWebGPUProgram(...args: unknown[]): unknown;
+  uploadToGPU(dataId: unknown): void;
+  tensorMap: { get(dataId: unknown): { resource?: unknown; values?: unknown } | undefined };
+}
+
+/**
+ * Counts the work one call of `step` queues on the webgpu backend, by wrapping the backend's
+ * dispatch and upload methods for the call (the host cost of a step grows with both: each dispatch
+ * writes a uniform buffer and makes a bind group, each upload a staging buffer).
+ */
+export async function countWork(step: () => Promise<void>): Promise<Work> {
+  const backend = tf.backend() as unknown as CountedBackend;
+  const run = backend.runWebGPUProgram;
+  const upload = backend.uploadToGPU;
+  let dispatches = 0;
+  let uploads = 0;
+  backend.runWebGPUProgram = function (...args: unknown[]) {
+    dispatches++;
+    return run.apply(this, args);
+  };
+  backend.uploadToGPU = function (dataId: unknown) {
+    const data = backend.tensorMap.get(dataId);
+    if (data?.resource == null && data?.values != null) uploads++;
+    return upload.call(this, dataId);
+  };
+  try {
+    await step();
+  } finally {
+    backend.runWebGPUProgram = run;
+    backend.uploadToGPU = upload;
+  }
+  return { dispatches, uploads };
+}

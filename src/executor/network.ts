@@ -38,8 +38,9 @@ export function assemble(base: Base, plan: Plan, classes: number): Network {
 function patchBatchNorm(model: tf.LayersModel): void {
   for (const layer of model.layers) {
     if (layer.getClassName() !== 'BatchNormalization') continue;
-    const original = layer.call.bind(layer);
+    // The class's call is looked up on each call: the webgpu backend swaps it for a fused one.
+    const layerClass = Object.getPrototypeOf(layer) as { call: typeof layer.call };
     layer.call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) =>
-      original(inputs, { ...kwargs, training: Boolean(kwargs?.['training']) && layer.trainable });
+      layerClass.call.call(layer, inputs, { ...kwargs, training: Boolean(kwargs?.['training']) && layer.trainable });
   }
 }

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { BN_MOMENTS, BN_TRAINING_GRAD } from '../../src/executor/backends/webgpu/batchnorm-training.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS, webgpuTrainingKernelsRegistered } from '../../src/executor/backends/webgpu/index.ts';
 import { relativeError, RELATIVE_TOLERANCE, sameOnBoth, values, worstError } from './parity.ts';
 import { webgpuEnv } from './webgpu-env.ts';
@@ -59,6 +60,25 @@ describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.a
     gpu.losses.forEach((l, i) => expect(Math.abs(l - (cpu.losses[i] ?? NaN))).toBeLessThan(RELATIVE_TOLERANCE * Math.max(1, Math.abs(l))));
     gpu.weights.forEach((w, i) => expect(relativeError(w, cpu.weights[i] ?? new Float32Array()), `weight ${i}`).toBeLessThan(RELATIVE_TOLERANCE));
     expect(gpu.counts[2]).toBe(gpu.counts[1]);
+  });
+
+  it('runs a training-mode BatchNorm layer as TL\'s op, and leaves inference and tfjs\'s kernels to tfjs', async () => {
+    const kernels = async (training: boolean, register: boolean) => {
+      if (!register) unregisterWebgpuTrainingKernels();
+      const bn = tf.layers.batchNormalization({});
+      const x = tf.tensor(values([2, 3, 3, 8], 3), [2, 3, 3, 8]);
+      const { kernels } = await tf.profile(() => tf.grad((xx: tf.Tensor) => tf.sum(bn.apply(xx, { training }) as tf.Tensor))(x));
+      tf.dispose(x);
+      bn.dispose();
+      registerWebgpuTrainingKernels();
+      return kernels.map((k) => k.name);
+    };
+    const fused = await kernels(true, true);
+    expect(fused).toContain(BN_MOMENTS);
+    expect(fused).toContain(BN_TRAINING_GRAD);
+    expect(fused).not.toContain('Square');
+    expect(await kernels(false, true)).not.toContain(BN_MOMENTS);
+    expect(await kernels(true, false)).not.toContain(BN_MOMENTS);
   });
 
   it('unregisters back to tfjs kernels and registers again', async () => {

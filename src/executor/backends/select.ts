@@ -4,8 +4,6 @@
  * download libtensorflow), WebGPU on a real GPU (Dawn through the `webgpu` package), then wasm with
  * TL's training kernels. `cpu` is the pure-JS reference. Nothing here is imported statically.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
 import type { BackendName } from './names.ts';
@@ -31,43 +29,21 @@ async function tryTensorflow(): Promise<string> {
   throw new Error('neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed (they need libtensorflow)');
 }
 
-/** Dawn prints a warning of its own when it cannot find the Vulkan loader; look first, quietly. */
-function hasVulkanLoader(): boolean {
-  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':'), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
-  return dirs.some((d) => d && existsSync(join(d, 'libvulkan.so.1')));
-}
-
-async function tryWebgpu(allowSoftware: boolean): Promise<string> {
-  if (!allowSoftware && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1), so no GPU to reach');
-  type WebgpuModule = { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
-  let webgpu: WebgpuModule;
-  try {
-    webgpu = (await import('webgpu')) as unknown as WebgpuModule;
-  } catch (err) {
-    throw new Error(`the webgpu package does not load: ${(err as Error).message}`);
-  }
-  Object.assign(globalThis, webgpu.globals);
-  const software = process.env.TL_WEBGPU_SOFTWARE === '1' || allowSoftware;
-  if (software) process.env.EGL_PLATFORM ??= 'surfaceless';
-  type Gpu = { requestAdapter: (o?: object) => Promise<{ info?: { description?: string; vendor?: string }; isFallbackAdapter?: boolean } | null>; wgslLanguageFeatures?: unknown };
-  const raw = webgpu.create(software ? ['backend=opengl'] : []) as Gpu;
-  // Dawn's OpenGL path (the software adapter) needs compatibility mode, and tfjs asks for its adapter
-  // itself, so every request made through navigator.gpu carries it.
-  const gpu: Gpu = software
-    ? { requestAdapter: (o?: object) => raw.requestAdapter({ ...o, featureLevel: 'compatibility' }), wgslLanguageFeatures: raw.wgslLanguageFeatures }
-    : raw;
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new Error('no WebGPU adapter (no GPU with a Vulkan driver)');
-  const description = `${adapter.info?.vendor ?? ''} ${adapter.info?.description ?? ''}`.trim();
-  if (!allowSoftware && (adapter.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(description))) {
-    throw new Error(`only a software adapter (${description || 'fallback'}): too slow to train on`);
-  }
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) throw new Error('the tfjs webgpu backend failed to initialise');
+/**
+ * WebGPU through Dawn. Chosen automatically only on a GPU; asked for by name (`--backend webgpu`),
+ * it takes the GPU when there is one and else the software adapter (correct, slow), and
+ * TL_WEBGPU_ADAPTER=hardware|software forces one.
+ */
+async function tryWebgpu(explicit: boolean): Promise<string> {
+  const { hasVulkanLoader, startWebgpu } = await import('./webgpu/adapter.ts');
+  const forced = process.env.TL_WEBGPU_ADAPTER;
+  const adapter = forced === 'hardware' || forced === 'software' ? forced : 'auto';
+  // Looking for the loader first keeps Dawn from printing its own warning on machines without one.
+  if (!explicit && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1), so no GPU to reach');
+  const device = await startWebgpu({ adapter: explicit ? adapter : 'hardware', hardwareOnly: !explicit });
   const { registerWebgpuTrainingKernels } = await import('./webgpu/index.ts');
   registerWebgpuTrainingKernels();
-  return description || 'WebGPU adapter';
+  return `${device.description}${device.software ? ' (software adapter: slow)' : ''}`;
 }
 
 async function tryWasm(): Promise<string> {

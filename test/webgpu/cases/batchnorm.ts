@@ -39,11 +39,51 @@ export function batchNormCases(): ParityCase[] {
       )([x!, m!, v!, g!, b!]),
     ),
   );
-  const layer = sameOnBoth('a tf.layers.batchNormalization layer in training mode', [[4, 5, 5, 12]], (x) => {
-    const bn = tf.layers.batchNormalization({ axis: -1 });
-    const grad = tf.grad((xx: tf.Tensor) => weightedSum(bn.apply(xx, { training: true }) as tf.Tensor))(x!);
-    bn.dispose();
-    return grad;
-  });
-  return [...batchStats, ...independent, layer];
+  const layers = LAYER_CASES.map(({ shape, axis, offset }) =>
+    sameOnBoth(
+      `a tf.layers.batchNormalization layer training, axis ${axis}${offset ? `, inputs offset by ${offset}` : ''}: ${shape.join('x')}`,
+      [shape, ...Array.from({ length: 4 }, () => [shape.at(axis) ?? 1])],
+      (x, g, b, m, v) => layerStep(axis, tf.add(x!, offset), [tf.add(g!, 1.5), b!, m!, tf.add(tf.abs(v!), 0.5)]),
+    ),
+  );
+  return [...batchStats, ...independent, ...layers];
+}
+
+/**
+ * Layer cases: channels last (TL's fused op on webgpu) over ranks 2-4, and a large mean. No
+ * channels-first case: tfjs 4.22 has no reference for it (its gradient of a broadcast BatchNorm
+ * fails on every backend, "Size(360) must match the product of shape 1,6,1,1", and its cpu
+ * batchNorm reads [1, C, 1, 1] statistics as if the channel were the last axis).
+ */
+const LAYER_CASES: { shape: number[]; axis: number; offset: number }[] = [
+  { shape: [4, 5, 5, 12], axis: -1, offset: 0 },
+  { shape: [32, 4], axis: -1, offset: 0 },
+  { shape: [5, 3, 70], axis: 2, offset: 0 },
+  // 2048 rows: both passes chunked.
+  { shape: [8, 16, 16, 33], axis: 3, offset: 0 },
+  { shape: [2, 3, 3, 130], axis: -1, offset: 0 },
+  // The shifted sums keep the variance's digits when the mean dwarfs the spread.
+  { shape: [4, 9, 11, 20], axis: -1, offset: 300 },
+];
+
+/**
+ * One training-mode call of a fresh layer with the given gamma, beta and moving statistics: the
+ * output, the gradients of a weighted sum for x, gamma and beta, and the moving mean and variance
+ * the call wrote.
+ */
+function layerStep(axis: number, x: tf.Tensor, weights: tf.Tensor[]): tf.Tensor[] {
+  const bn = tf.layers.batchNormalization({ axis, momentum: 0.9 });
+  bn.apply(x, { training: false }); // builds it
+  bn.setWeights(weights);
+  const xv = tf.variable(x);
+  const [gamma, beta] = bn.trainableWeights.map((w) => w.read() as tf.Variable);
+  let y: tf.Tensor | undefined;
+  const { grads } = tf.variableGrads(() => {
+    y = tf.keep(bn.apply(xv, { training: true }) as tf.Tensor);
+    return weightedSum(y);
+  }, [xv, gamma!, beta!]);
+  const out = [y!, grads[xv.name]!, grads[gamma!.name]!, grads[beta!.name]!, ...bn.getWeights().slice(2).map((w) => w.clone())];
+  xv.dispose();
+  bn.dispose();
+  return out;
 }

@@ -58,3 +58,38 @@ export function sizeOf(shape: readonly number[]): number {
 
 /** WebGPU's per-dimension dispatch limit every adapter must support. */
 export const MAX_DISPATCH = 65535;
+
+/**
+ * A program with one invocation per output value: the backend calls `main(index)` with the flat
+ * index and folds dispatches past 65535 workgroups into y and z itself. Subclasses give the WGSL
+ * run for each index below `uniforms.size`.
+ */
+export abstract class FlatProgram implements WebGPUProgram {
+  abstract readonly variableNames: string[];
+  abstract readonly uniforms: string;
+  abstract readonly shaderKey: string;
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly outputShape: number[];
+  readonly size = true;
+
+  constructor(outputShape: readonly number[]) {
+    this.outputShape = [...outputShape];
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.dispatch = [groups(sizeOf(outputShape), 64), 1, 1];
+  }
+
+  /** The body of `main(index : i32)`, run for each output index. */
+  protected abstract body(): string;
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.size) {
+          return;
+        }
+        ${this.body()}
+      }`;
+  }
+}

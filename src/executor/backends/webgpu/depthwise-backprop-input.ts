@@ -7,31 +7,15 @@
  * divisibility in f32) and dilation honoured (tfjs's kernel ignores it).
  */
 import * as tf from '@tensorflow/tfjs';
-import { groups, runProgram, sizeOf, webgpuBackendOf, type WebGPUProgram } from './backend.ts';
+import { FlatProgram, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
 
-class DepthwiseInputGradProgram implements WebGPUProgram {
+class DepthwiseInputGradProgram extends FlatProgram {
   readonly variableNames = ['dy', 'w'];
   readonly uniforms = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, chanMul : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterH : i32, filterW : i32,';
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
-  // Flat: the backend calls main(index) and spreads large dispatches over y and z itself.
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly outputShape: number[];
-  readonly size = true;
-  shaderKey = 'tlDepthwiseInputGrad';
+  readonly shaderKey = 'tlDepthwiseInputGrad';
 
-  constructor(outputShape: readonly number[]) {
-    this.outputShape = [...outputShape];
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [groups(sizeOf(outputShape), 64), 1, 1];
-  }
-
-  getUserCode(): string {
+  protected body(): string {
     return `
-      fn main(index : i32) {
-        if (index >= uniforms.size) {
-          return;
-        }
         let c = index % uniforms.inC;
         let t = index / uniforms.inC;
         let iw = t % uniforms.inW;
@@ -58,8 +42,7 @@ class DepthwiseInputGradProgram implements WebGPUProgram {
             }
           }
         }
-        result[index] = acc;
-      }`;
+        result[index] = acc;`;
   }
 }
 

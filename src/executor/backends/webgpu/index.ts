@@ -9,10 +9,14 @@
  * Conv2DBackpropFilter and Conv2DBackpropInput (implicit GEMM), the depthwise gradients, Sum and
  * Mean (chunked column and row sums). Gradients replaced, on webgpu only (tfjs keeps one gradient
  * registry for all backends, so these defer to the original elsewhere): FusedBatchNorm (fused, two
- * passes), Mean and Sum (a broadcast instead of `ones`).
+ * passes), Mean and Sum (a broadcast instead of `ones`), Relu, Relu6 and ClipByValue (one pass).
+ * And tf.layers' BatchNormalization in training mode becomes one op with a closed-form gradient
+ * (batchnorm-training.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
+import { BN_MOMENTS, BN_MOVING_AVERAGE, BN_TRAINING_GRAD, bnMoments, bnMovingAverage, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
@@ -32,11 +36,23 @@ export const WEBGPU_TRAINING_KERNELS: Readonly<Record<string, (fallback: tf.Kern
   Mean: makeMean,
 };
 
+/** Kernels of TL's own, which the backend has no counterpart of. */
+const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
+  [BN_GRAD_SUMS]: bnGradSums,
+  [BN_MOMENTS]: bnMoments,
+  [BN_TRAINING_GRAD]: bnTrainingGrad,
+  [BN_MOVING_AVERAGE]: bnMovingAverage,
+  [MASK_GRAD]: maskGrad,
+};
+
 /** Kernel name to a gradient factory given the original gradient. */
 export const WEBGPU_TRAINING_GRADIENTS: Readonly<Record<string, (original: tf.GradConfig) => tf.GradConfig>> = {
   FusedBatchNorm: fusedBatchNormGrad,
   Mean: meanGrad,
   Sum: sumGrad,
+  Relu: reluGrad,
+  Relu6: relu6Grad,
+  ClipByValue: clipByValueGrad,
 };
 
 /** What registration replaced, to restore it. */
@@ -70,20 +86,22 @@ export function registerWebgpuTrainingKernels(): void {
     replaced.kernels.set(kernelName, stock);
     setKernel({ kernelName, backendName: BACKEND, kernelFunc: make(stock.kernelFunc) });
   }
-  setKernel({ kernelName: BN_GRAD_SUMS, backendName: BACKEND, kernelFunc: bnGradSums });
+  for (const [kernelName, kernelFunc] of Object.entries(TL_KERNELS)) setKernel({ kernelName, backendName: BACKEND, kernelFunc });
   for (const [kernelName, make] of Object.entries(WEBGPU_TRAINING_GRADIENTS)) {
     const original = tf.getGradient(kernelName) as tf.GradConfig | undefined;
     if (original === undefined) throw new Error(`tfjs has no gradient for ${kernelName} to build on`);
     replaced.gradients.set(kernelName, original);
     tf.registerGradient(make(original));
   }
+  patchBatchNormLayer();
 }
 
 /** Puts back the backend's own kernels and tfjs's gradients (for A/B benchmarks and tests). */
 export function unregisterWebgpuTrainingKernels(): void {
   for (const config of replaced.kernels.values()) setKernel(config);
   for (const config of replaced.gradients.values()) tf.registerGradient(config);
-  if (tf.getKernel(BN_GRAD_SUMS, BACKEND) !== undefined) tf.unregisterKernel(BN_GRAD_SUMS, BACKEND);
+  for (const kernelName of Object.keys(TL_KERNELS)) if (tf.getKernel(kernelName, BACKEND) !== undefined) tf.unregisterKernel(kernelName, BACKEND);
+  restoreBatchNormLayer();
   replaced.kernels.clear();
   replaced.gradients.clear();
 }

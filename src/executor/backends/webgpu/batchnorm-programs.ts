@@ -1,0 +1,158 @@
+/**
+ * The WGSL programs of TL's training-mode BatchNorm (channels last, seen as `[rows, C]`):
+ *
+ * - `pairSums`: two per-channel sums in one pass over the activations, either the batch moments
+ *   (sums of x - k and (x - k)^2, k = the channel's first value, so the variance does not lose its
+ *   digits to a large mean) or the gradient's sum(dy) and sum(dy * (x - mean)).
+ * - `ChannelProgram`: a few per-channel values from `[C]`-sized inputs (the mean and variance from
+ *   the sums, the gradient's coefficients), in one small dispatch instead of a chain of tiny ops.
+ * - `ChannelAffineProgram`: out = a[c] * u + b[c] * v + d[c] over the activations (the input
+ *   gradient), one pass.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { FlatProgram, groups, release, runProgram, sizeOf, view, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
+import { chunkCount, sumColumns } from './reduce-programs.ts';
+
+/** What a pair of sums adds up, per channel c over rows r. */
+export type PairSumsKind = 'moments' | 'gradient';
+
+const PAIR_TERMS: Record<PairSumsKind, { readonly inputs: readonly string[]; readonly setup: string; readonly terms: string }> = {
+  // x - k and its square, k = x[0, c].
+  moments: { inputs: ['x'], setup: 'let k = x[col];', terms: 'let a = x[i] - k; let b = a * a;' },
+  // dy and dy * (x - mean).
+  gradient: { inputs: ['x', 'dy', 'mean'], setup: 'let k = mean[col];', terms: 'let a = dy[i]; let b = a * (x[i] - k);' },
+};
+
+/**
+ * Workgroup: 64 channels (x) by 4 row lanes (y), as reduce-programs.ts's ColumnSumProgram;
+ * workgroup (cx, s) takes the rows of chunk s and writes partial[s, 0, c] and partial[s, 1, c].
+ */
+class PairSumsProgram implements WebGPUProgram {
+  readonly variableNames: string[];
+  readonly uniforms = 'rows : i32, cols : i32, chunk : i32,';
+  readonly workgroupSize: [number, number, number] = [64, 4, 1];
+  readonly dispatchLayout = { x: [] as number[], y: [0] };
+  readonly dispatch: [number, number, number];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+
+  constructor(private readonly kind: PairSumsKind, chunks: number, cols: number) {
+    this.variableNames = [...PAIR_TERMS[kind].inputs];
+    this.shaderKey = `tlPairSums_${kind}`;
+    this.dispatch = [groups(cols, 64), chunks, 1];
+    this.outputShape = chunks === 1 ? [2, cols] : [chunks, 2 * cols];
+  }
+
+  getUserCode(): string {
+    const { setup, terms } = PAIR_TERMS[this.kind];
+    return `
+      var<workgroup> lanesA : array<f32, 256>;
+      var<workgroup> lanesB : array<f32, 256>;
+
+      fn main() {
+        let col = i32(workgroupId.x) * 64 + i32(localId.x);
+        let s = i32(workgroupId.y);
+        let first = s * uniforms.chunk;
+        let last = min(uniforms.rows, first + uniforms.chunk);
+        var sumA = 0.0;
+        var sumB = 0.0;
+        if (col < uniforms.cols) {
+          ${setup}
+          for (var r = first + i32(localId.y); r < last; r += 4) {
+            let i = r * uniforms.cols + col;
+            ${terms}
+            sumA += a;
+            sumB += b;
+          }
+        }
+        lanesA[localIndex] = sumA;
+        lanesB[localIndex] = sumB;
+        workgroupBarrier();
+        if (localId.y == 0u && col < uniforms.cols) {
+          let c = localId.x;
+          let base = s * 2 * uniforms.cols + col;
+          result[base] = lanesA[c] + lanesA[c + 64u] + lanesA[c + 128u] + lanesA[c + 192u];
+          result[base + uniforms.cols] = lanesB[c] + lanesB[c + 64u] + lanesB[c + 128u] + lanesB[c + 192u];
+        }
+      }`;
+  }
+}
+
+/**
+ * The two sums of `kind` over the rows of `inputs` (the first seen as `[rows, cols]`, the others
+ * of the same size or `[cols]`), as `[2, cols]`: one pass, plus a small second when chunked.
+ */
+export function pairSums(backend: WebGPUBackend, kind: PairSumsKind, inputs: readonly tf.TensorInfo[], rows: number, cols: number): tf.TensorInfo {
+  const chunks = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
+  const chunk = Math.ceil(rows / chunks);
+  const used = Math.ceil(rows / chunk);
+  const seen = inputs.map((t) => (sizeOf(t.shape) === cols ? t : view(t, [rows, cols])));
+  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
+  const partial = runProgram(backend, new PairSumsProgram(kind, used, cols), seen, [i32(rows), i32(cols), i32(chunk)]);
+  if (used === 1) return partial;
+  const out = sumColumns(backend, partial, used, 2 * cols, 1, [2, cols]);
+  release(backend, partial);
+  return out;
+}
+
+/** Uniforms every ChannelProgram has: the channel count, 1 / rows, the variance epsilon, a decay. */
+export interface ChannelConstants {
+  readonly cols: number;
+  readonly rows: number;
+  readonly epsilon: number;
+  readonly decay?: number;
+}
+
+/**
+ * `values.length` rows of per-channel values, `[values.length, C]` (or `[C]` for one): for each
+ * channel c, `prelude` runs and row j gets the WGSL expression `values[j]`. Inputs are named by
+ * `variableNames` (each must be read: Dawn drops unused bindings from the layout tfjs builds);
+ * `s` is conventionally a `[2, C]` pair of sums, read as s[c] and s[cols + c].
+ */
+export class ChannelProgram extends FlatProgram {
+  readonly variableNames: string[];
+  readonly uniforms = 'cols : i32, inv : f32, eps : f32, decay : f32,';
+
+  constructor(
+    readonly shaderKey: string,
+    variableNames: readonly string[],
+    private readonly prelude: string,
+    private readonly values: readonly string[],
+    cols: number,
+  ) {
+    super(values.length === 1 ? [cols] : [values.length, cols]);
+    this.variableNames = [...variableNames];
+  }
+
+  protected body(): string {
+    const rows = this.values.map((v, j) => `if (row == ${j}) { result[index] = ${v}; }`).join('\n        ');
+    return `
+        let c = index % uniforms.cols;
+        let row = index / uniforms.cols;
+        ${this.prelude}
+        ${rows}`;
+  }
+}
+
+/** Runs a ChannelProgram. */
+export function perChannel(backend: WebGPUBackend, program: ChannelProgram, inputs: readonly tf.TensorInfo[], k: ChannelConstants): tf.TensorInfo {
+  return runProgram(backend, program, inputs, [
+    { type: 'int32', data: [k.cols] },
+    { type: 'float32', data: [1 / k.rows] },
+    { type: 'float32', data: [k.epsilon] },
+    { type: 'float32', data: [k.decay ?? 0] },
+  ]);
+}
+
+/** out = coef[0, c] * u + coef[1, c] * v + coef[2, c] elementwise, c the last-axis channel. */
+export class ChannelAffineProgram extends FlatProgram {
+  readonly variableNames = ['u', 'v', 'coef'];
+  readonly uniforms = 'cols : i32,';
+  readonly shaderKey = 'tlChannelAffine';
+
+  protected body(): string {
+    return `
+        let c = index % uniforms.cols;
+        result[index] = coef[c] * u[index] + coef[uniforms.cols + c] * v[index] + coef[2 * uniforms.cols + c];`;
+  }
+}

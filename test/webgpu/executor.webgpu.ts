@@ -1,0 +1,58 @@
+/**
+ * A real run of a script through the executor on webgpu, as `tl run --backend webgpu` makes it:
+ * TL's fused BatchNorm and activation gradients inside runPlan's own training step (Adam, a frozen
+ * prefix in inference mode, phases), on real images, against the same run on wasm.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile.ts';
+import { MASK_GRAD } from '../../src/executor/backends/webgpu/activation-grads.ts';
+import { BN_MOMENTS, BN_TRAINING_GRAD } from '../../src/executor/backends/webgpu/batchnorm-training.ts';
+import type { ExecutorEvent } from '../../src/executor/events.ts';
+import { runPlan } from '../../src/executor/run.ts';
+import { webgpuEnv } from './webgpu-env.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const env = await webgpuEnv();
+
+const SCRIPT = `
+use tiny input 32
+data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
+freeze until block3
+epochs 3
+batch 32
+lr 3e-3
+phase tune unfreeze block3 lr 1e-3 epochs 1
+`;
+
+async function run(backend: 'webgpu' | 'wasm'): Promise<{ losses: number[]; valAccuracy: number; kernels: Set<string> }> {
+  const { plan, diagnostics } = compile(SCRIPT);
+  if (!plan) throw new Error(diagnostics.map((d) => d.message).join('; '));
+  const events: ExecutorEvent[] = [];
+  let valAccuracy = NaN;
+  const kernels = new Set<string>();
+  const profile = await tf.profile(async () => {
+    const result = await runPlan(plan, { baseDir: root, runDir: mkdtempSync(join(tmpdir(), 'tl-webgpu-')), backend, onEvent: (e) => events.push(e) });
+    valAccuracy = result.metrics.valAccuracy ?? NaN;
+    return [];
+  });
+  for (const k of profile.kernels) kernels.add(k.name);
+  const losses = events.flatMap((e) => (e.type === 'epochEnded' ? [e.metrics.loss] : []));
+  return { losses, valAccuracy, kernels };
+}
+
+describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
+  it('trains the tiny network on fashion-mini with TL\'s kernels, as wasm does', async () => {
+    const gpu = await run('webgpu');
+    const wasm = await run('wasm');
+    for (const k of [BN_MOMENTS, BN_TRAINING_GRAD, MASK_GRAD]) expect(gpu.kernels).toContain(k);
+    expect(gpu.losses).toHaveLength(4);
+    // Same plan, seed and data order: the backends differ only in float rounding (about 1e-7 here).
+    gpu.losses.forEach((l, i) => expect(Math.abs(l - wasm.losses[i]!), `epoch ${i + 1} loss`).toBeLessThan(1e-3 * wasm.losses[i]!));
+    expect(Math.abs(gpu.valAccuracy - wasm.valAccuracy)).toBeLessThanOrEqual(0.02);
+    expect(gpu.valAccuracy).toBeGreaterThan(0.3);
+  }, 600_000);
+});
