@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { BN_MOMENTS, BN_TRAINING_GRAD } from '../../src/executor/backends/webgpu/batchnorm-training.ts';
+import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS, webgpuTrainingKernelsRegistered } from '../../src/executor/backends/webgpu/index.ts';
 import { relativeError, RELATIVE_TOLERANCE, sameOnBoth, values, worstError } from './parity.ts';
 import { webgpuEnv } from './webgpu-env.ts';
@@ -25,12 +26,18 @@ function model(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: out });
 }
 
-/** Weights after `steps` SGD steps from fixed weights and data, with the loss and tensor counts. */
-async function train(backend: 'webgpu' | 'cpu', steps: number): Promise<{ weights: Float32Array[]; losses: number[]; counts: number[] }> {
+const OPTIMIZERS = { sgd: () => tf.train.sgd(0.1), adam: () => tf.train.adam(0.01) } as const;
+
+/**
+ * Weights after `steps` steps of `optimizer` from fixed weights and data, with the loss, the
+ * tensor counts and the optimizer's own state (Adam's moments and accumulated betas).
+ */
+async function train(backend: 'webgpu' | 'cpu', steps: number, optimizer: keyof typeof OPTIMIZERS = 'sgd'): Promise<{ weights: Float32Array[]; losses: number[]; counts: number[]; state: Float32Array[] }> {
   await tf.setBackend(backend);
   const m = model();
   m.setWeights(m.getWeights().map((w, i) => tf.tensor(values(w.shape, 500 + i), w.shape).mul(0.5)));
-  m.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
+  const opt = OPTIMIZERS[optimizer]();
+  m.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
   const xs = tf.tensor(values([6, 12, 12, 3], 1), [6, 12, 12, 3]);
   const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 1, 2], 'int32'), 4);
   const losses: number[] = [];
@@ -40,9 +47,11 @@ async function train(backend: 'webgpu' | 'cpu', steps: number): Promise<{ weight
     counts.push(tf.memory().numTensors);
   }
   const weights = await Promise.all(m.getWeights().map(async (w) => (await w.data()) as Float32Array));
+  const state = await Promise.all((await opt.getWeights()).map(async (w) => (await w.tensor.data()) as Float32Array));
   tf.dispose([xs, ys]);
   m.dispose();
-  return { weights, losses, counts };
+  opt.dispose();
+  return { weights, losses, counts, state };
 }
 
 const env = await webgpuEnv();
@@ -53,13 +62,31 @@ describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.a
     for (const name of Object.keys(WEBGPU_TRAINING_KERNELS)) expect(tf.getKernel(name, 'webgpu')).toBeDefined();
   });
 
-  it('three SGD steps match the cpu backend, and leave the tensor count flat', async () => {
-    const gpu = await train('webgpu', 3);
-    const cpu = await train('cpu', 3);
+  it.each(['sgd', 'adam'] as const)('three %s steps match the cpu backend (weights and optimizer state), and leave the tensor count flat', async (optimizer) => {
+    const gpu = await train('webgpu', 3, optimizer);
+    const cpu = await train('cpu', 3, optimizer);
     await tf.setBackend('webgpu');
     gpu.losses.forEach((l, i) => expect(Math.abs(l - (cpu.losses[i] ?? NaN))).toBeLessThan(RELATIVE_TOLERANCE * Math.max(1, Math.abs(l))));
     gpu.weights.forEach((w, i) => expect(relativeError(w, cpu.weights[i] ?? new Float32Array()), `weight ${i}`).toBeLessThan(RELATIVE_TOLERANCE));
+    expect(gpu.state).toHaveLength(cpu.state.length);
+    gpu.state.forEach((w, i) => expect(relativeError(w, cpu.state[i] ?? new Float32Array()), `optimizer state ${i}`).toBeLessThan(RELATIVE_TOLERANCE));
     expect(gpu.counts[2]).toBe(gpu.counts[1]);
+  });
+
+  it('updates with TL\'s kernel on webgpu, with tfjs\'s ops elsewhere', async () => {
+    const kernelsOf = async (optimizer: keyof typeof OPTIMIZERS) => {
+      const v = tf.variable(tf.ones([5]));
+      const opt = OPTIMIZERS[optimizer]();
+      const { kernels } = await tf.profile(() => opt.applyGradients([{ name: v.name, tensor: tf.fill([5], 0.5) }]) as unknown as tf.Tensor[]);
+      tf.dispose(v);
+      opt.dispose();
+      return kernels.map((k) => k.name);
+    };
+    expect(await kernelsOf('adam')).toContain(OPTIMIZER_UPDATE);
+    expect(await kernelsOf('sgd')).toContain(OPTIMIZER_UPDATE);
+    unregisterWebgpuTrainingKernels();
+    expect(await kernelsOf('adam')).not.toContain(OPTIMIZER_UPDATE);
+    registerWebgpuTrainingKernels();
   });
 
   it('runs a training-mode BatchNorm layer as TL\'s op, and leaves inference and tfjs\'s kernels to tfjs', async () => {

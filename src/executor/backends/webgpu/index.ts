@@ -11,7 +11,8 @@
  * registry for all backends, so these defer to the original elsewhere): FusedBatchNorm (fused, two
  * passes), Mean and Sum (a broadcast instead of `ones`), Relu, Relu6 and ClipByValue (one pass).
  * And tf.layers' BatchNormalization in training mode becomes one op with a closed-form gradient
- * (batchnorm-training.ts).
+ * (batchnorm-training.ts); tf.train.adam and tf.train.sgd update in three passes and one
+ * (optimizers.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
@@ -21,6 +22,7 @@ import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
+import { OPTIMIZER_UPDATE, optimizerUpdate, patchOptimizers, restoreOptimizers } from './optimizers.ts';
 import { meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
 
@@ -43,6 +45,7 @@ const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [BN_TRAINING_GRAD]: bnTrainingGrad,
   [BN_MOVING_AVERAGE]: bnMovingAverage,
   [MASK_GRAD]: maskGrad,
+  [OPTIMIZER_UPDATE]: optimizerUpdate,
 };
 
 /** Kernel name to a gradient factory given the original gradient. */
@@ -94,6 +97,7 @@ export function registerWebgpuTrainingKernels(): void {
     tf.registerGradient(make(original));
   }
   patchBatchNormLayer();
+  patchOptimizers();
 }
 
 /** Puts back the backend's own kernels and tfjs's gradients (for A/B benchmarks and tests). */
@@ -102,6 +106,7 @@ export function unregisterWebgpuTrainingKernels(): void {
   for (const config of replaced.gradients.values()) tf.registerGradient(config);
   for (const kernelName of Object.keys(TL_KERNELS)) if (tf.getKernel(kernelName, BACKEND) !== undefined) tf.unregisterKernel(kernelName, BACKEND);
   restoreBatchNormLayer();
+  restoreOptimizers();
   replaced.kernels.clear();
   replaced.gradients.clear();
 }
