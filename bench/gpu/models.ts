@@ -22,7 +22,7 @@ export interface ModelRow {
   readonly stockTrainWork: Work | null;
 }
 
-async function classifier(name: ModelRow['model'], size: number, classes: number): Promise<tf.LayersModel> {
+export async function classifier(name: ModelRow['model'], size: number, classes: number): Promise<tf.LayersModel> {
   const base = await buildNetwork(name, size);
   const pooled = tf.layers.globalAveragePooling2d({}).apply(base.outputs[0] as tf.SymbolicTensor) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: classes, activation: 'softmax' }).apply(pooled) as tf.SymbolicTensor;

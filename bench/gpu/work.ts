@@ -1,0 +1,46 @@
+/**
+ * The work one training step queues on the webgpu backend (programs dispatched, tensors uploaded
+ * from JavaScript) and its wall time, with tfjs's kernels and with TL's, for ResNet50 and
+ * MobileNetV2 under SGD and Adam. The counts do not depend on the adapter, so this runs anywhere
+ * webgpu does, the software adapter included (the default without a Vulkan loader).
+ *
+ * npx tsx bench/gpu/work.ts [--size 32] [--batch 2]
+ */
+import * as tf from '@tensorflow/tfjs';
+import { hasVulkanLoader } from '../../src/executor/backends/webgpu/adapter.ts';
+import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { classifier } from './models.ts';
+import { setUpWebgpu } from './setup.ts';
+import { countWork, fmt, msPerStep } from './timing.ts';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const size = arg('size', 32);
+const batch = arg('batch', 2);
+if (!hasVulkanLoader()) process.env.BENCH_SOFTWARE = '1';
+const device = await setUpWebgpu();
+console.log(`${device.adapter}${device.software ? ' (software)' : ''}; ${size} px, batch ${batch}; one trainOnBatch`);
+console.log('| network, optimizer | tfjs: dispatches | uploads | ms a step | TL: dispatches | uploads | ms a step |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const name of ['resnet50', 'mobilenetv2'] as const) {
+  for (const optimizer of ['sgd', 'adam'] as const) {
+    const model = await classifier(name, size, 10);
+    model.compile({ optimizer: optimizer === 'adam' ? tf.train.adam(1e-3) : tf.train.sgd(0.01), loss: 'categoricalCrossentropy' });
+    const xs = tf.randomUniform([batch, size, size, 3]);
+    const ys = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10);
+    const train = async () => void (await model.trainOnBatch(xs, ys));
+    const cells: string[] = [];
+    for (const tl of [false, true]) {
+      if (tl) registerWebgpuTrainingKernels();
+      else unregisterWebgpuTrainingKernels();
+      const ms = await msPerStep(train, 2, 1);
+      const work = await countWork(train);
+      cells.push(`${work.dispatches} | ${work.uploads} | ${fmt(ms, 0)}`);
+    }
+    console.log(`| ${name}, ${optimizer} | ${cells.join(' | ')} |`);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  }
+}
