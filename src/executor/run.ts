@@ -18,7 +18,7 @@ import { earlyStopper } from './early-stop.ts';
 import { evaluate, finalMetrics, finalValidation, type Score } from './evaluate.ts';
 import { exportModel } from './export-model.ts';
 import { prepareInputs, type Inputs } from './inputs.ts';
-import { guardMemory, trainStep } from './train-step.ts';
+import { guardMemory, readScalars, trainStep, type StepResult } from './train-step.ts';
 import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from './events.ts';
 import { assemble, type Network } from './network.ts';
 import { createOptimizer, setLearningRate } from './optimizers.ts';
@@ -117,11 +117,33 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         let correct = 0;
         let lastProgress = 0;
         const extra = { loss: 0, domainHits: 0, domainRows: 0 };
+        // Step b's scalars are read after step b + 1 is queued: on a GPU, reading waits for the queue
+        // to drain, and reading one step late lets the host build the next step while the GPU runs.
+        let pending: { step: StepResult; b: number; rows: number; lr: number } | null = null;
+        const settle = async (): Promise<void> => {
+          if (pending === null) return;
+          const { step, b, rows, lr } = pending;
+          pending = null;
+          const [loss = 0, hits = 0, adaptLoss = 0, domainHits = 0] = await readScalars([step.loss, step.hits, step.adaptLoss, step.domainHits]);
+          lossSum += loss * rows;
+          correct += hits;
+          if (step.adaptLoss) extra.loss += adaptLoss * rows;
+          if (step.domainHits) {
+            extra.domainHits += domainHits;
+            extra.domainRows += step.domainRows;
+          }
+          const t = performance.now();
+          if (t - lastProgress > (options.progressEveryMs ?? 250) || b === batches - 1) {
+            lastProgress = t;
+            emit({ type: 'batchProgress', at: now(), phase: p, epoch: epoch + 1, batch: b + 1, batches, loss: lossSum / ((b * phase.batch) + rows), lr });
+          }
+        };
         for (let b = 0; b < batches; b++) {
           // Training awaits only promises that settle at once on wasm and cpu, which would starve the
           // event loop: yield each batch so a cancel (IPC message, Ctrl-C) is seen between batches.
           await new Promise<void>((r) => setImmediate(r));
           if (options.signal?.aborted) {
+            await settle();
             const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch, savedAt: now() });
             emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path: saved, reason: 'cancel' });
             throw new ExecutorError('cancelled', `cancelled in phase '${phase.name}', epoch ${epoch + 1}; resume with --resume`);
@@ -133,20 +155,10 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           const step = guardMemory(backend.name, phase, () =>
             trainStep({ model, inputs, set: data.train, idx, classes: classes.length, optimizers, plan, rng, preprocess: base.preprocess, adapt: adapt && { ...adapt, progress } }),
           );
-          lossSum += (await step.loss.data())[0]! * idx.length;
-          correct += (await step.hits.data())[0]!;
-          if (step.adaptLoss) extra.loss += (await step.adaptLoss.data())[0]! * idx.length;
-          if (step.domainHits) {
-            extra.domainHits += (await step.domainHits.data())[0]!;
-            extra.domainRows += step.domainRows;
-          }
-          tf.dispose([step.loss, step.hits, step.adaptLoss, step.domainHits].filter((t): t is tf.Scalar => t !== null));
-          const t = performance.now();
-          if (t - lastProgress > (options.progressEveryMs ?? 250) || b === batches - 1) {
-            lastProgress = t;
-            emit({ type: 'batchProgress', at: now(), phase: p, epoch: epoch + 1, batch: b + 1, batches, loss: lossSum / ((b * phase.batch) + idx.length), lr });
-          }
+          await settle();
+          pending = { step, b, rows: idx.length, lr };
         }
+        await settle();
         if (plan.batchNorm.recalibrate === 'epoch') await recalibrateBatchNorm(net, inputs, data.train.count, term ? adaptation!.target.count : 0);
         const val = data.val.count > 0 ? await evaluate(model, inputs, data.val, 'val', classes.length) : null;
         const seconds = (performance.now() - t0) / 1000;

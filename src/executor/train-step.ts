@@ -76,6 +76,19 @@ export function trainStep({ model, inputs, set, idx, classes, optimizers, plan, 
 }
 
 /**
+ * The values of a step's scalars in one read-back (a null reads as 0), then the scalars disposed:
+ * on a GPU each read-back waits for the queue, so one instead of up to four.
+ */
+export async function readScalars(scalars: readonly (tf.Scalar | null)[]): Promise<number[]> {
+  const present = scalars.filter((t): t is tf.Scalar => t !== null);
+  const packed = tf.stack(present);
+  const values = await packed.data();
+  tf.dispose([packed, ...present]);
+  let next = 0;
+  return scalars.map((t) => (t === null ? 0 : values[next++]!));
+}
+
+/**
  * The wasm backend's heap stops at 4 GB; when a step needs more, emscripten aborts with a bare
  * RuntimeError. Say what ran out and what to change instead.
  */
