@@ -37,6 +37,9 @@ const CONVS: [string, number, number, number, number, number][] = [
   ['3x3 64->64', 56, 64, 64, 3, 1],
   ['1x1 64->256', 56, 64, 256, 1, 1],
   ['3x3/2 128', 56, 128, 128, 3, 2],
+  // The Keras layout (TL's zoo) strides the first 1x1 of a block and its shortcut instead.
+  ['1x1/2 256->128', 56, 256, 128, 1, 2],
+  ['1x1/2 256->512', 56, 256, 512, 1, 2],
   ['3x3 256', 14, 256, 256, 3, 1],
   ['1x1 1024->256', 14, 1024, 256, 1, 1],
   ['3x3 512', 7, 512, 512, 3, 1],

@@ -50,11 +50,18 @@ const SHAPED: Conv[] = [
   { x: [9, 64, 64, 2], w: [1, 1, 2, 4], strides: [1, 1], pad: 'valid' },
   // Batch of 32, the training batch.
   { x: [32, 7, 7, 16], w: [3, 3, 16, 32], strides: [1, 1], pad: 'same' },
+  // 1x1 with a stride and no padding: dx from the product over dy's rows, spread onto the grid.
+  { x: [2, 8, 8, 24], w: [1, 1, 24, 40], strides: [2, 2], pad: 'valid' },
+  { x: [3, 7, 9, 16], w: [1, 1, 16, 8], strides: [2, 3], pad: 'same' },
+  { x: [2, 7, 7, 130], w: [1, 1, 130, 70], strides: [2, 2], pad: 'same' },
+  // ... and with padding, where the grid moves: the general product.
+  { x: [2, 6, 6, 8], w: [1, 1, 8, 4], strides: [2, 2], pad: 1 },
 ];
 
 const TRANSPOSED = [
   { x: [2, 5, 5, 8], w: [3, 3, 4, 8], strides: [2, 2] as [number, number], pad: 'same' as const, out: [2, 10, 10, 4] as [number, number, number, number] },
   { x: [1, 4, 6, 3], w: [2, 3, 5, 3], strides: [3, 1] as [number, number], pad: 'valid' as const, out: [1, 11, 8, 5] as [number, number, number, number] },
+  { x: [2, 4, 4, 6], w: [1, 1, 3, 6], strides: [2, 2] as [number, number], pad: 'valid' as const, out: [2, 7, 8, 3] as [number, number, number, number] },
 ];
 
 /** dx and dw of conv2d through tf.grads, then conv2dTranspose (Conv2DBackpropInput as a forward op). */

@@ -60,6 +60,18 @@ export function sizeOf(shape: readonly number[]): number {
 export const MAX_DISPATCH = 65535;
 
 /**
+ * WGSL declaring `bi`, `ih`, `iw` and `c`: the NHWC coordinates of the flat `index` in a tensor
+ * whose height, width and channel count are the uniforms `inH`, `inW` and `inC`.
+ */
+export const DECODE_NHWC = `
+        let c = index % uniforms.inC;
+        let t = index / uniforms.inC;
+        let iw = t % uniforms.inW;
+        let t2 = t / uniforms.inW;
+        let ih = t2 % uniforms.inH;
+        let bi = t2 / uniforms.inH;`;
+
+/**
  * A program with one invocation per output value: the backend calls `main(index)` with the flat
  * index and folds dispatches past 65535 workgroups into y and z itself. Subclasses give the WGSL
  * run for each index below `uniforms.size`.

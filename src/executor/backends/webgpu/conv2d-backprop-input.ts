@@ -5,9 +5,14 @@
  * where W(k, n) = w[fh, fw, ci = n, co] and dY(m, k) = dy[b, oh, ow, co] for the output position
  * that tap (fh, fw) of (ih, iw) came from: oh = (ih + padT - fh*dh) / sh when that divides exactly
  * and lies in the output, zero otherwise. The same kernel serves conv2dTranspose.
+ *
+ * A 1x1 convolution with stride s > 1 (ResNet50's six downsampling convolutions) reaches only the
+ * dx positions on the stride's grid, and the product above would spend (s^2 - 1) / s^2 of its work
+ * on rows that are all zeros. There dx is the product over dy's own rows, [B x outH x outW, inC],
+ * spread onto the grid by a second pass that writes the zeros.
  */
 import * as tf from '@tensorflow/tfjs';
-import { webgpuBackendOf } from './backend.ts';
+import { DECODE_NHWC, FlatProgram, release, runProgram, webgpuBackendOf, type Uniform } from './backend.ts';
 import { gemmFits, runGemm, type GemmSource } from './gemm.ts';
 
 const SOURCE: GemmSource = {
@@ -65,6 +70,36 @@ const SOURCE: GemmSource = {
     }`,
 };
 
+/** dx from the product over dy's rows: compact[b, oh, ow, c] at (s oh, s ow), zero elsewhere. */
+class StridedSpreadProgram extends FlatProgram {
+  readonly variableNames = ['compact'];
+  readonly uniforms = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32,';
+  readonly shaderKey = 'tlStridedSpread';
+
+  protected body(): string {
+    return `${DECODE_NHWC}
+        var v = 0.0;
+        if (ih % uniforms.strideH == 0 && iw % uniforms.strideW == 0) {
+          let oh = ih / uniforms.strideH;
+          let ow = iw / uniforms.strideW;
+          if (oh < uniforms.outH && ow < uniforms.outW) {
+            v = compact[((bi * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.inC + c];
+          }
+        }
+        result[index] = v;`;
+  }
+}
+
+type Geometry = Pick<tf.backend_util.Conv2DInfo, 'inHeight' | 'inWidth' | 'inChannels' | 'outHeight' | 'outWidth' | 'outChannels' | 'strideHeight' | 'strideWidth' | 'dilationHeight' | 'dilationWidth' | 'filterWidth'> & { readonly padTop: number; readonly padLeft: number };
+
+function uniformsOf(g: Geometry): Uniform[] {
+  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
+  return [
+    i32(g.inHeight), i32(g.inWidth), i32(g.inChannels), i32(g.outHeight), i32(g.outWidth), i32(g.outChannels),
+    i32(g.strideHeight), i32(g.strideWidth), i32(g.dilationHeight), i32(g.dilationWidth), i32(g.padTop), i32(g.padLeft), i32(g.filterWidth),
+  ];
+}
+
 /** The Conv2DBackpropInput kernel for float32 NHWC; anything else goes to `fallback`. */
 export function makeConv2DBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
@@ -79,11 +114,18 @@ export function makeConv2DBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
     const n = info.inChannels;
     const k = info.filterHeight * info.filterWidth * info.outChannels;
     if (!gemmFits(m, n) || m === 0) return fallback(args);
-    const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
-    return runGemm(webgpuBackendOf(args.backend), SOURCE, { m, n, k }, [dy, filter], [
-      i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth), i32(info.outChannels),
-      i32(info.strideHeight), i32(info.strideWidth), i32(info.dilationHeight), i32(info.dilationWidth),
-      i32(info.padInfo.top), i32(info.padInfo.left), i32(info.filterWidth),
-    ], info.inShape);
+    const backend = webgpuBackendOf(args.backend);
+    const geometry: Geometry = { ...info, padTop: info.padInfo.top, padLeft: info.padInfo.left };
+    const strided1x1 = info.filterHeight === 1 && info.filterWidth === 1 && (info.strideHeight > 1 || info.strideWidth > 1) && info.padInfo.top === 0 && info.padInfo.left === 0;
+    if (!strided1x1) return runGemm(backend, SOURCE, { m, n, k }, [dy, filter], uniformsOf(geometry), info.inShape);
+    // The product over dy's rows: the same kernel, seen as a stride-1 problem on dy's own grid.
+    const grid = { ...geometry, inHeight: info.outHeight, inWidth: info.outWidth, strideHeight: 1, strideWidth: 1 };
+    const compact = runGemm(backend, SOURCE, { m: info.batchSize * info.outHeight * info.outWidth, n, k }, [dy, filter], uniformsOf(grid), [info.batchSize, info.outHeight, info.outWidth, n]);
+    const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
+    const dx = runProgram(backend, new StridedSpreadProgram(info.inShape), [compact], [
+      i32(info.inHeight), i32(info.inWidth), i32(n), i32(info.outHeight), i32(info.outWidth), i32(info.strideHeight), i32(info.strideWidth),
+    ]);
+    release(backend, compact);
+    return dx;
   };
 }

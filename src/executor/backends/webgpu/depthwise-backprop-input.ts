@@ -7,7 +7,7 @@
  * divisibility in f32) and dilation honoured (tfjs's kernel ignores it).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
+import { DECODE_NHWC, FlatProgram, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
 
 class DepthwiseInputGradProgram extends FlatProgram {
   readonly variableNames = ['dy', 'w'];
@@ -15,13 +15,7 @@ class DepthwiseInputGradProgram extends FlatProgram {
   readonly shaderKey = 'tlDepthwiseInputGrad';
 
   protected body(): string {
-    return `
-        let c = index % uniforms.inC;
-        let t = index / uniforms.inC;
-        let iw = t % uniforms.inW;
-        let t2 = t / uniforms.inW;
-        let ih = t2 % uniforms.inH;
-        let bi = t2 / uniforms.inH;
+    return `${DECODE_NHWC}
         var acc = 0.0;
         for (var fh = 0; fh < uniforms.filterH; fh++) {
           let th = ih + uniforms.padT - fh * uniforms.dilH;
