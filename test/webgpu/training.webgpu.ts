@@ -26,7 +26,12 @@ function model(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: out });
 }
 
-const OPTIMIZERS = { sgd: () => tf.train.sgd(0.1), adam: () => tf.train.adam(0.01) } as const;
+const OPTIMIZERS = {
+  sgd: () => tf.train.sgd(0.1),
+  adam: () => tf.train.adam(0.01),
+  momentum: () => tf.train.momentum(0.05, 0.9),
+  rmsprop: () => tf.train.rmsprop(0.01, 0.9, 0.5, 1e-7),
+} as const;
 
 /**
  * Weights after `steps` steps of `optimizer` from fixed weights and data, with the loss, the
@@ -62,7 +67,7 @@ describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.a
     for (const name of Object.keys(WEBGPU_TRAINING_KERNELS)) expect(tf.getKernel(name, 'webgpu')).toBeDefined();
   });
 
-  it.each(['sgd', 'adam'] as const)('three %s steps match the cpu backend (weights and optimizer state), and leave the tensor count flat', async (optimizer) => {
+  it.each(['sgd', 'adam', 'momentum', 'rmsprop'] as const)('three %s steps match the cpu backend (weights and optimizer state), and leave the tensor count flat', async (optimizer) => {
     const gpu = await train('webgpu', 3, optimizer);
     const cpu = await train('cpu', 3, optimizer);
     await tf.setBackend('webgpu');
@@ -82,8 +87,7 @@ describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.a
       opt.dispose();
       return kernels.map((k) => k.name);
     };
-    expect(await kernelsOf('adam')).toContain(OPTIMIZER_UPDATE);
-    expect(await kernelsOf('sgd')).toContain(OPTIMIZER_UPDATE);
+    for (const name of Object.keys(OPTIMIZERS) as (keyof typeof OPTIMIZERS)[]) expect(await kernelsOf(name), name).toContain(OPTIMIZER_UPDATE);
     unregisterWebgpuTrainingKernels();
     expect(await kernelsOf('adam')).not.toContain(OPTIMIZER_UPDATE);
     registerWebgpuTrainingKernels();

@@ -1,12 +1,12 @@
 /**
- * Adam and SGD updates in few passes, for tfjs's own optimizers on webgpu.
+ * Adam, SGD, momentum and RMSprop updates in few passes, for tfjs's own optimizers on webgpu.
  *
  * tfjs 4.22's Adam updates each variable with 14 elementwise ops, and six of their operands are
  * JavaScript numbers (beta1, 1 - beta1, beta2, 1 - beta2, epsilon, -lr), each made a scalar tensor
  * and uploaded through a new staging buffer on every step: fine-tuning all of ResNet50 (214
  * variables) costs about 3,000 dispatches and 1,300 uploads a step for the optimizer alone. Here
- * Adam is three passes per variable (the two moments, then the value) and SGD one, with the
- * constants as uniforms. The optimizers keep their own state (moments, accumulated betas,
+ * Adam is three passes per variable (the two moments, then the value), SGD one, momentum two and
+ * RMSprop three (tfjs: 14, 2, 4 and 10), with the constants as uniforms. The optimizers keep their own state (moments, accumulated betas,
  * iterations) exactly as tfjs lays it out, so checkpoints and getWeights are unchanged, and the
  * arithmetic is tfjs's, in its order.
  */
@@ -16,22 +16,28 @@ import { FlatProgram, runProgram, webgpuBackendOf } from './backend.ts';
 /** {...inputs of the rule}, attrs {rule, a, b}: one elementwise update (RULES). */
 export const OPTIMIZER_UPDATE = 'TLOptimizerUpdate';
 
-/** The update rules; `a` and `b` are uniforms, one-element inputs are read at [0]. */
+/** The update rules; `a`, `b` and `e` are uniforms, one-element inputs are read at [0]. */
 const RULES = {
-  // m' = beta1 m + (1 - beta1) g
-  adamFirstMoment: { inputs: ['m', 'g'], expression: 'uniforms.a * m[index] + uniforms.b * g[index]' },
-  // v' = beta2 v + (1 - beta2) g^2
-  adamSecondMoment: { inputs: ['v', 'g'], expression: 'uniforms.a * v[index] + uniforms.b * (g[index] * g[index])' },
+  // An average: Adam's first moment, beta1 m + (1 - beta1) g.
+  ema: { inputs: ['u', 'g'], expression: 'uniforms.a * u[index] + uniforms.b * g[index]' },
+  // An average of squares: Adam's second moment and RMSprop's mean square, rho v + (1 - rho) g^2.
+  emaSquare: { inputs: ['u', 'g'], expression: 'uniforms.a * u[index] + uniforms.b * (g[index] * g[index])' },
   // x' = (m' / (1 - beta1^t)) / (sqrt(v' / (1 - beta2^t)) + epsilon) * -lr + x
-  adamValue: { inputs: ['x', 'm', 'v', 'c1', 'c2'], expression: '((m[index] / c1[0]) / (sqrt(v[index] / c2[0]) + uniforms.a)) * uniforms.b + x[index]' },
-  // x' = -lr g + x, with -lr the optimizer's own scalar c
-  sgd: { inputs: ['x', 'g', 'c'], expression: 'c[0] * g[index] + x[index]' },
+  adamValue: { inputs: ['x', 'm', 'v', 'c1', 'c2'], expression: '((m[index] / c1[0]) / (sqrt(v[index] / c2[0]) + uniforms.e)) * uniforms.b + x[index]' },
+  // x' = c u + x, with c the optimizer's own scalar -lr: SGD (u = g) and momentum's value step.
+  step: { inputs: ['x', 'u', 'c'], expression: 'c[0] * u[index] + x[index]' },
+  // Momentum's accumulation, a' = m a + g, with m the optimizer's own scalar.
+  accumulate: { inputs: ['u', 'g', 'm'], expression: 'm[0] * u[index] + g[index]' },
+  // RMSprop's moment, momentum p + g lr / sqrt(ms' + epsilon).
+  rmsMoment: { inputs: ['u', 'g', 'ms'], expression: 'uniforms.a * u[index] + (g[index] * uniforms.b) / sqrt(ms[index] + uniforms.e)' },
+  // RMSprop's value, x - p'.
+  subtract: { inputs: ['x', 'u'], expression: 'x[index] - u[index]' },
 } as const;
 type Rule = keyof typeof RULES;
 
 class UpdateProgram extends FlatProgram {
   readonly variableNames: string[];
-  readonly uniforms = 'a : f32, b : f32,';
+  readonly uniforms = 'a : f32, b : f32, e : f32,';
   readonly shaderKey: string;
 
   constructor(private readonly rule: Rule, shape: readonly number[]) {
@@ -47,7 +53,7 @@ class UpdateProgram extends FlatProgram {
 
 /** Kernel function of OPTIMIZER_UPDATE: inputs named as the rule's. */
 export const optimizerUpdate: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { rule, a, b } = attrs as unknown as { rule: Rule; a: number; b: number };
+  const { rule, a, b, e } = attrs as unknown as { rule: Rule; a: number; b: number; e: number };
   const ordered = RULES[rule].inputs.map((name) => {
     const t = inputs[name];
     if (t === undefined) throw new Error(`${OPTIMIZER_UPDATE} (${rule}) needs ${name}`);
@@ -56,11 +62,12 @@ export const optimizerUpdate: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return runProgram(webgpuBackendOf(backend), new UpdateProgram(rule, ordered[0]!.shape), ordered, [
     { type: 'float32', data: [a] },
     { type: 'float32', data: [b] },
+    { type: 'float32', data: [e] },
   ]);
 };
 
-function update(rule: Rule, inputs: tf.NamedTensorMap, a = 0, b = 0): tf.Tensor {
-  return tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule, a, b }) as tf.Tensor;
+function update(rule: Rule, inputs: tf.NamedTensorMap, constants: { a?: number; b?: number; e?: number } = {}): tf.Tensor {
+  return tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule, a: constants.a ?? 0, b: constants.b ?? 0, e: constants.e ?? 0 }) as tf.Tensor;
 }
 
 type Gradients = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
@@ -74,13 +81,35 @@ interface AdamState {
   readonly epsilon: number;
   readonly accBeta1: tf.Variable;
   readonly accBeta2: tf.Variable;
-  readonly accumulatedFirstMoment: { originalName: string; variable: tf.Variable }[];
-  readonly accumulatedSecondMoment: { originalName: string; variable: tf.Variable }[];
+  readonly accumulatedFirstMoment: Slot[];
+  readonly accumulatedSecondMoment: Slot[];
   incrementIterations(): void;
 }
 interface SgdState {
   readonly c: tf.Scalar;
   incrementIterations(): void;
+}
+interface MomentumState extends SgdState {
+  readonly m: tf.Scalar;
+  readonly useNesterov: boolean;
+  readonly accumulations: Slot[];
+}
+interface RmspropState {
+  readonly learningRate: number;
+  readonly decay: number;
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly centered: boolean;
+  readonly accumulatedMeanSquares: Slot[];
+  readonly accumulatedMoments: Slot[];
+  incrementIterations(): void;
+}
+type Slot = { originalName: string; variable: tf.Variable };
+
+/** An optimizer's per-variable state, created as tfjs does on first use: zeros, not trainable. */
+function slot(slots: Slot[], i: number, x: tf.Variable, suffix: string): tf.Variable {
+  slots[i] ??= { originalName: `${x.name}/${suffix}`, variable: tf.tidy(() => tf.zerosLike(x).variable(false)) };
+  return slots[i]!.variable;
 }
 
 function entries(gradients: Gradients): { name: string; gradient: tf.Tensor | undefined }[] {
@@ -98,17 +127,14 @@ function adamApply(this: AdamState, gradients: Gradients): void {
     const c2 = tf.sub(1, this.accBeta2);
     entries(gradients).forEach(({ name, gradient }, i) => {
       const x = tf.engine().registeredVariables[name]!;
-      // As tfjs: the moments are created on first use, in the gradients' order.
-      this.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(x).variable(false)) };
-      this.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(x).variable(false)) };
+      const m = slot(this.accumulatedFirstMoment, i, x, 'm');
+      const v = slot(this.accumulatedSecondMoment, i, x, 'v');
       if (gradient == null) return;
-      const m = this.accumulatedFirstMoment[i]!.variable;
-      const v = this.accumulatedSecondMoment[i]!.variable;
-      const m2 = update('adamFirstMoment', { m, g: gradient }, this.beta1, 1 - this.beta1);
-      const v2 = update('adamSecondMoment', { v, g: gradient }, this.beta2, 1 - this.beta2);
+      const m2 = update('ema', { u: m, g: gradient }, { a: this.beta1, b: 1 - this.beta1 });
+      const v2 = update('emaSquare', { u: v, g: gradient }, { a: this.beta2, b: 1 - this.beta2 });
       m.assign(m2);
       v.assign(v2);
-      x.assign(update('adamValue', { x, m: m2, v: v2, c1, c2 }, this.epsilon, -this.learningRate));
+      x.assign(update('adamValue', { x, m: m2, v: v2, c1, c2 }, { e: this.epsilon, b: -this.learningRate }));
     });
     this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
     this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
@@ -120,31 +146,70 @@ function sgdApply(this: SgdState, gradients: Gradients): void {
   for (const { name, gradient } of entries(gradients)) {
     if (gradient == null) continue;
     const x = tf.engine().registeredVariables[name]!;
-    tf.tidy(() => x.assign(update('sgd', { x, g: gradient, c: this.c })));
+    tf.tidy(() => x.assign(update('step', { x, u: gradient, c: this.c })));
   }
   this.incrementIterations();
 }
 
-const FUSED: readonly { cls: { prototype: { applyGradients: ApplyGradients } }; fused: ApplyGradients }[] = [
-  { cls: tf.AdamOptimizer as unknown as { prototype: { applyGradients: ApplyGradients } }, fused: adamApply as unknown as ApplyGradients },
-  { cls: tf.SGDOptimizer as unknown as { prototype: { applyGradients: ApplyGradients } }, fused: sgdApply as unknown as ApplyGradients },
+function momentumApply(this: MomentumState, gradients: Gradients): void {
+  entries(gradients).forEach(({ name, gradient }, i) => {
+    const x = tf.engine().registeredVariables[name]!;
+    const acc = slot(this.accumulations, i, x, 'momentum');
+    if (gradient == null) return;
+    tf.tidy(() => {
+      const acc2 = update('accumulate', { u: acc, g: gradient, m: this.m });
+      acc.assign(acc2);
+      x.assign(update('step', { x, u: acc2, c: this.c }));
+    });
+  });
+  this.incrementIterations();
+}
+
+function rmspropApply(this: RmspropState, gradients: Gradients): void {
+  entries(gradients).forEach(({ name, gradient }, i) => {
+    const x = tf.engine().registeredVariables[name]!;
+    const ms = slot(this.accumulatedMeanSquares, i, x, 'rms');
+    const mom = slot(this.accumulatedMoments, i, x, 'momentum');
+    if (gradient == null) return;
+    tf.tidy(() => {
+      const ms2 = update('emaSquare', { u: ms, g: gradient }, { a: this.decay, b: 1 - this.decay });
+      const mom2 = update('rmsMoment', { u: mom, g: gradient, ms: ms2 }, { a: this.momentum, b: this.learningRate, e: this.epsilon });
+      ms.assign(ms2);
+      mom.assign(mom2);
+      x.assign(update('subtract', { x, u: mom2 }));
+    });
+  });
+  this.incrementIterations();
+}
+
+type OptimizerClass = { prototype: { applyGradients: ApplyGradients } };
+const cls = (c: unknown) => c as OptimizerClass;
+const fused = (f: unknown) => f as ApplyGradients;
+
+/** Each class, its fused update, and the state it leaves to the class's own (Nesterov, centered RMSprop). */
+const FUSED: readonly { cls: OptimizerClass; fused: ApplyGradients; own?: (o: never) => boolean }[] = [
+  { cls: cls(tf.AdamOptimizer), fused: fused(adamApply) },
+  { cls: cls(tf.SGDOptimizer), fused: fused(sgdApply) },
+  { cls: cls(tf.MomentumOptimizer), fused: fused(momentumApply), own: (o: MomentumState) => o.useNesterov },
+  { cls: cls(tf.RMSPropOptimizer), fused: fused(rmspropApply), own: (o: RmspropState) => o.centered },
 ];
 
 /** The classes' own applyGradients, while TL's are in their place. */
 const stock = new Map<object, ApplyGradients>();
 
 /**
- * Puts the fused updates in tf.train.adam and tf.train.sgd (plain SGD: tfjs's momentum optimizer is
- * a subclass with its own applyGradients, left as it is) for float32 updates on webgpu; anything
- * else goes to the class's own. `restoreOptimizers` puts those back.
+ * Puts the fused updates in tf.train.adam, sgd, momentum and rmsprop for float32 updates on webgpu;
+ * anything else (and Nesterov momentum, centered RMSprop) goes to the class's own.
+ * `restoreOptimizers` puts those back.
  */
 export function patchOptimizers(): void {
-  for (const { cls, fused } of FUSED) {
+  for (const { cls, fused, own: keep } of FUSED) {
     if (stock.has(cls)) continue;
     const own = cls.prototype.applyGradients;
     stock.set(cls, own);
     cls.prototype.applyGradients = function (this: tf.Optimizer, gradients: Gradients) {
-      return stock.has(cls) && fusable(gradients) ? fused.call(this, gradients) : own.call(this, gradients);
+      const mine = stock.has(cls) && fusable(gradients) && !(keep?.(this as never) ?? false);
+      return mine ? fused.call(this, gradients) : own.call(this, gradients);
     };
   }
 }
