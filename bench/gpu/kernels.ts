@@ -5,6 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { drawBatchAffines, type GeometricOp } from '../../src/executor/augment/affine.ts';
+import { createRng } from '../../src/executor/augment/rng.ts';
+import { sampleAffine } from '../../src/executor/augment/sampler.ts';
 import { fmt, kernelMs, msPerCall } from './timing.ts';
 
 export interface KernelRow { readonly name: string; readonly what: string; readonly flops: number | null; readonly stockMs: number; readonly tlMs: number; readonly stockGpuMs: number | null; readonly tlGpuMs: number | null }
@@ -108,10 +111,22 @@ export async function kernelRows(sizes: Sizes, timestamps: boolean): Promise<Ker
     rows.push(await ab(`BatchNorm layer ${label}`, 'training mode, forward and all gradients', null, layerStep, timestamps));
     tf.dispose(xv);
     layer.dispose();
+
     rows.push(await ab(`sum ${label}`, 'to a scalar', null, () => tf.sum(x), timestamps));
     rows.push(await ab(`sum ${label}`, 'per channel', null, () => tf.sum(x, [0, 1, 2]), timestamps));
     rows.push(await ab(`moments ${label}`, 'per channel', null, () => { const m = tf.moments(x, [0, 1, 2]); return [m.mean, m.variance]; }, timestamps));
     tf.dispose([x, dy, gamma, beta]);
+  }
+  {
+    // The training batch's augmentation: tfjs's kernels here means the portable sampler (positions
+    // and weights computed in JavaScript and uploaded), TL's the resampler on the GPU.
+    const h = side(224);
+    const images = tf.randomUniform([n, h, h, 3]) as tf.Tensor4D;
+    const rng = createRng(1);
+    const ops: GeometricOp[] = [{ op: 'flip', mode: 'horizontal', origin: { start: 0, end: 0, line: 1, column: 1 } }, { op: 'rotate', degrees: 15, origin: { start: 0, end: 0, line: 1, column: 1 } }];
+    const resample = () => tf.tidy(() => sampleAffine(images, drawBatchAffines(ops, rng, n, h, h)!));
+    rows.push(await ab(`augment ${n}x${h}x${h}x3`, 'flip, rotate 15 (the sampler, host work included)', null, resample, timestamps));
+    images.dispose();
   }
   return rows;
 }

@@ -1,7 +1,8 @@
 /**
  * A real run of a script through the executor on webgpu, as `tl run --backend webgpu` makes it:
- * TL's fused BatchNorm and activation gradients inside runPlan's own training step (Adam, a frozen
- * prefix in inference mode, phases), on real images, against the same run on wasm.
+ * TL's fused BatchNorm and activation gradients and its resampler inside runPlan's own training
+ * step (augmentation, Adam, a frozen prefix in inference mode, phases), on real images, against the
+ * same run on wasm.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,9 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.ts';
 import { MASK_GRAD } from '../../src/executor/backends/webgpu/activation-grads.ts';
+import { AFFINE_SAMPLE } from '../../src/executor/backends/webgpu/affine-sample.ts';
 import { BN_MOMENTS, BN_TRAINING_GRAD } from '../../src/executor/backends/webgpu/batchnorm-training.ts';
+import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
 import type { ExecutorEvent } from '../../src/executor/events.ts';
 import { runPlan } from '../../src/executor/run.ts';
 import { webgpuEnv } from './webgpu-env.ts';
@@ -22,6 +25,7 @@ const SCRIPT = `
 use tiny input 32
 data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
 freeze until block3
+augment flip, rotate 10
 epochs 3
 batch 32
 lr 3e-3
@@ -48,9 +52,9 @@ describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.o
   it('trains the tiny network on fashion-mini with TL\'s kernels, as wasm does', async () => {
     const gpu = await run('webgpu');
     const wasm = await run('wasm');
-    for (const k of [BN_MOMENTS, BN_TRAINING_GRAD, MASK_GRAD]) expect(gpu.kernels).toContain(k);
+    for (const k of [BN_MOMENTS, BN_TRAINING_GRAD, MASK_GRAD, OPTIMIZER_UPDATE, AFFINE_SAMPLE]) expect(gpu.kernels).toContain(k);
     expect(gpu.losses).toHaveLength(4);
-    // Same plan, seed and data order: the backends differ only in float rounding (about 1e-7 here).
+    // Same plan, seed, data order and augmentation draws: the backends differ only in float rounding.
     gpu.losses.forEach((l, i) => expect(Math.abs(l - wasm.losses[i]!), `epoch ${i + 1} loss`).toBeLessThan(1e-3 * wasm.losses[i]!));
     expect(Math.abs(gpu.valAccuracy - wasm.valAccuracy)).toBeLessThanOrEqual(0.02);
     expect(gpu.valAccuracy).toBeGreaterThan(0.3);

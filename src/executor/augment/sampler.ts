@@ -13,6 +13,7 @@
  * to learn.
  */
 import * as tf from '@tensorflow/tfjs';
+import { AFFINE_SAMPLE } from '../backends/webgpu/affine-sample.ts';
 import type { Affine } from './affine.ts';
 
 /** Maps a continuous coordinate into [0, size - 1] by reflecting about the edges at -0.5 and size - 0.5. */
@@ -35,6 +36,10 @@ export function reflect(x: number, size: number): number {
 export function sampleAffine(x: tf.Tensor4D, transforms: readonly Affine[]): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   if (transforms.length !== n) throw new RangeError(`need ${n} transforms, got ${transforms.length}`);
+  // A backend with a sampler of its own (webgpu: positions computed on the GPU) gets the transforms only.
+  if (tf.getKernel(AFFINE_SAMPLE, tf.getBackend()) !== undefined) {
+    return tf.engine().runKernel(AFFINE_SAMPLE, { x, transforms: tf.tensor2d(transforms.flat(), [n, 6]) }) as tf.Tensor4D;
+  }
   const pixels = n * h * w;
   // Top-left / top-right / bottom-left / bottom-right neighbour of each output pixel.
   const index = [0, 1, 2, 3].map(() => new Int32Array(pixels));

@@ -1,6 +1,7 @@
 /** Every parity case of the webgpu suite, by suite: run by the vitest files here and by the GPU benchmark bundle. */
 import type { ParityCase } from '../parity.ts';
 import { activationCases } from './activations.ts';
+import { augmentCases } from './augment.ts';
 import { batchNormCases } from './batchnorm.ts';
 import { conv2dCases } from './conv2d.ts';
 import { depthwiseCases } from './depthwise.ts';
@@ -12,4 +13,5 @@ export const PARITY_SUITES: Readonly<Record<string, () => ParityCase[]>> = {
   'Sum and Mean': reductionCases,
   'BatchNorm gradient': batchNormCases,
   'activation gradients': activationCases,
+  'augmentation resampler': augmentCases,
 };

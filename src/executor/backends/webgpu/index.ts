@@ -15,6 +15,7 @@
  * (optimizers.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
 import { BN_MOMENTS, BN_MOVING_AVERAGE, BN_TRAINING_GRAD, bnMoments, bnMovingAverage, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
@@ -46,6 +47,7 @@ const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [BN_MOVING_AVERAGE]: bnMovingAverage,
   [MASK_GRAD]: maskGrad,
   [OPTIMIZER_UPDATE]: optimizerUpdate,
+  [AFFINE_SAMPLE]: affineSample,
 };
 
 /** Kernel name to a gradient factory given the original gradient. */
