@@ -6,7 +6,10 @@
  * the two backends disagree in the last bits. Here every tensor op is a single IEEE operation on
  * float32 (gather is a copy; one `mul` and one `add` per tap, in a fixed order), which both
  * backends round identically, so an augmented batch is bit-identical on cpu and wasm. The cost is
- * at most four gathers of the batch (one for flips alone), against a training step's convolutions.
+ * at most four gathers of the batch (one for flips alone), against a training step's convolutions,
+ * plus the positions and weights computed here and uploaded: on a GPU that host work outweighs the
+ * step, so a backend with a resampler kernel of its own (webgpu: backends/webgpu/affine-sample.ts)
+ * is given the transforms only.
  *
  * Points outside the image are filled by reflection about the edge (Keras' default `reflect`:
  * d c b a | a b c d | d c b a), so a rotated or shifted image has no black wedges for the model
