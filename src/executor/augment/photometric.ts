@@ -1,6 +1,6 @@
 /**
  * Value augmentations: brightness, contrast and gaussian noise, per image, with every random
- * number drawn in JavaScript.
+ * number drawn in JavaScript (except noise on webgpu, drawn on the GPU from one seed).
  *
  * Values are assumed to be in the model's input range `[min, max]` (e.g. [-1, 1] for MobileNetV2,
  * [0, 1] for a plain rescale): `brightness.delta` and `noise.stddev` are fractions of the range's
@@ -10,6 +10,7 @@
  * never a backend reduction, whose summation order differs between backends; see `exactMean`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { GAUSSIAN_NOISE } from '../backends/webgpu/noise.ts';
 import type { Rng } from './rng.ts';
 
 export type ValueRange = readonly [min: number, max: number];
@@ -36,9 +37,16 @@ export function contrast(x: tf.Tensor4D, factor: number, range: ValueRange, rng:
   return tf.clipByValue(out, range[0], range[1]);
 }
 
-/** Adds gaussian noise with standard deviation stddev × span, drawn in JS. */
+/**
+ * Adds gaussian noise with standard deviation stddev × span, drawn in JS; on a backend with a noise
+ * kernel of its own (webgpu), drawn there from one seed taken from `rng`.
+ */
 export function noise(x: tf.Tensor4D, stddev: number, range: ValueRange, rng: Rng): tf.Tensor4D {
   const sigma = stddev * (range[1] - range[0]);
+  if (tf.getKernel(GAUSSIAN_NOISE, tf.getBackend()) !== undefined) {
+    const seed = Math.floor(rng.next() * 2 ** 32);
+    return tf.engine().runKernel(GAUSSIAN_NOISE, { x }, { seed, sigma, lo: range[0], hi: range[1] }) as tf.Tensor4D;
+  }
   const values = new Float32Array(x.size);
   for (let i = 0; i < values.length; i++) values[i] = rng.normal() * sigma;
   return tf.clipByValue(tf.add(x, tf.tensor4d(values, x.shape)), range[0], range[1]);

@@ -23,6 +23,7 @@ import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
+import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
 import { OPTIMIZER_UPDATE, optimizerUpdate, patchOptimizers, restoreOptimizers } from './optimizers.ts';
 import { meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
@@ -48,6 +49,7 @@ const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [MASK_GRAD]: maskGrad,
   [OPTIMIZER_UPDATE]: optimizerUpdate,
   [AFFINE_SAMPLE]: affineSample,
+  [GAUSSIAN_NOISE]: gaussianNoise,
 };
 
 /** Kernel name to a gradient factory given the original gradient. */
