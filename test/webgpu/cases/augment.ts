@@ -1,10 +1,12 @@
 /**
  * The augmentation resampler on webgpu (one program computing positions on the GPU) against the
  * portable sampler on cpu (positions in JavaScript, gathers): flips, rotations, zooms, shifts and
- * crops composed as a plan composes them, odd and non-square sizes, 1 and 3 channels.
+ * crops composed as a plan composes them, odd and non-square sizes, 1 and 3 channels; and contrast
+ * (the backend's mean on webgpu against the exact pairwise mean).
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { drawBatchAffines, type GeometricOp } from '../../../src/executor/augment/affine.ts';
+import { contrast } from '../../../src/executor/augment/photometric.ts';
 import { createRng } from '../../../src/executor/augment/rng.ts';
 import { sampleAffine } from '../../../src/executor/augment/sampler.ts';
 import { sameOnBoth, type ParityCase } from '../parity.ts';
@@ -23,11 +25,16 @@ const SHAPES: [number, number, number, number][] = [[4, 9, 9, 3], [3, 16, 11, 1]
 export const AUGMENT_TOLERANCE = 1e-5;
 
 export function augmentCases(): ParityCase[] {
-  return OPS.flatMap(({ name, ops }, i) =>
+  const resampled = OPS.flatMap(({ name, ops }, i) =>
     SHAPES.map((shape, j) => {
       const [n, h, w] = shape;
       const transforms = drawBatchAffines(ops, createRng(100 * i + j), n, w, h)!;
       return sameOnBoth(`${name}: ${shape.join('x')}`, [shape], (x) => sampleAffine(x as tf.Tensor4D, transforms), 60 + j);
     }),
   );
+  // contrast takes the backend's mean on webgpu, the exact pairwise one elsewhere.
+  const contrasted = SHAPES.map((shape, j) =>
+    sameOnBoth(`contrast 0.5: ${shape.join('x')}`, [shape], (x) => contrast(tf.div(tf.add(x!, 1), 2) as tf.Tensor4D, 0.5, [0, 1], createRng(j)), 80 + j),
+  );
+  return [...resampled, ...contrasted];
 }
