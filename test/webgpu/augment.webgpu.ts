@@ -1,13 +1,14 @@
-/** The augmentation resampler on webgpu against the portable one on cpu; cases in cases/augment.ts. */
+/** The augmentations that run on the GPU under webgpu against their portable versions on cpu; cases in cases/augment.ts. */
 import { describe, expect, it } from 'vitest';
-import { AUGMENT_TOLERANCE, augmentCases } from './cases/augment.ts';
+import { AUGMENT_TOLERANCE, augmentCases, cutmixCases } from './cases/augment.ts';
 import { worstError } from './parity.ts';
 import { webgpuEnv } from './webgpu-env.ts';
 
 const env = await webgpuEnv();
 
-describe.skipIf(!env.ok)(`augmentation resampler on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
+describe.skipIf(!env.ok)(`augmentations on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
+  const exact = new Set(cutmixCases().map((c) => c.name));
   it.each(augmentCases().map((c) => [c.name, c] as const))('%s', async (_, c) => {
-    expect(await worstError(c)).toBeLessThanOrEqual(AUGMENT_TOLERANCE);
+    expect(await worstError(c)).toBeLessThanOrEqual(exact.has(c.name) ? 0 : AUGMENT_TOLERANCE);
   });
 });

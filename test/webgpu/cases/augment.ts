@@ -1,11 +1,13 @@
 /**
  * The augmentation resampler on webgpu (one program computing positions on the GPU) against the
  * portable sampler on cpu (positions in JavaScript, gathers): flips, rotations, zooms, shifts and
- * crops composed as a plan composes them, odd and non-square sizes, 1 and 3 channels; and contrast
- * (the backend's mean on webgpu against the exact pairwise mean).
+ * crops composed as a plan composes them, odd and non-square sizes, 1 and 3 channels; contrast
+ * (the backend's mean on webgpu against the exact pairwise mean); cutmix (a copying paste against
+ * exact 0/1 masks).
  */
 import * as tf from '@tensorflow/tfjs';
 import { drawBatchAffines, type GeometricOp } from '../../../src/executor/augment/affine.ts';
+import { cutmix } from '../../../src/executor/augment/mix.ts';
 import { contrast } from '../../../src/executor/augment/photometric.ts';
 import { createRng } from '../../../src/executor/augment/rng.ts';
 import { sampleAffine } from '../../../src/executor/augment/sampler.ts';
@@ -36,5 +38,16 @@ export function augmentCases(): ParityCase[] {
   const contrasted = SHAPES.map((shape, j) =>
     sameOnBoth(`contrast 0.5: ${shape.join('x')}`, [shape], (x) => contrast(tf.div(tf.add(x!, 1), 2) as tf.Tensor4D, 0.5, [0, 1], createRng(j)), 80 + j),
   );
-  return [...resampled, ...contrasted];
+  return [...resampled, ...contrasted, ...cutmixCases()];
+}
+
+/** cutmix pastes by copying on webgpu, by exact 0/1 masks elsewhere: equal bit for bit. */
+export function cutmixCases(): ParityCase[] {
+  return SHAPES.map((shape, j) =>
+    sameOnBoth(`cutmix 1.0, images and labels: ${shape.join('x')}`, [shape], (x) => {
+      const labels = tf.oneHot(tf.tensor1d(Array.from({ length: shape[0] }, (_, i) => i % 5), 'int32'), 5) as tf.Tensor2D;
+      const { x: xm, y: ym } = cutmix(x as tf.Tensor4D, labels, 1, createRng(40 + j));
+      return [xm, ym];
+    }, 90 + j),
+  );
 }

@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
+import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
 import { BN_MOMENTS, BN_MOVING_AVERAGE, BN_TRAINING_GRAD, bnMoments, bnMovingAverage, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
@@ -50,6 +51,7 @@ const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [OPTIMIZER_UPDATE]: optimizerUpdate,
   [AFFINE_SAMPLE]: affineSample,
   [GAUSSIAN_NOISE]: gaussianNoise,
+  [CUTMIX_PASTE]: cutmixPaste,
 };
 
 /** Kernel name to a gradient factory given the original gradient. */
