@@ -54,8 +54,16 @@ const SHAPED: Conv[] = [
   { x: [2, 8, 8, 24], w: [1, 1, 24, 40], strides: [2, 2], pad: 'valid' },
   { x: [3, 7, 9, 16], w: [1, 1, 16, 8], strides: [2, 3], pad: 'same' },
   { x: [2, 7, 7, 130], w: [1, 1, 130, 70], strides: [2, 2], pad: 'same' },
-  // ... and with padding, where the grid moves: the general product.
+  // ... and with padding, where the grid moves.
   { x: [2, 6, 6, 8], w: [1, 1, 8, 4], strides: [2, 2], pad: 1 },
+  // Strided filters larger than 1x1: every phase of the sub-pixel split has taps.
+  { x: [2, 35, 35, 24], w: [3, 3, 24, 40], strides: [2, 2], pad: 'valid' },
+  { x: [3, 12, 12, 16], w: [3, 3, 16, 16], strides: [2, 2], pad: 'same' },
+  { x: [2, 11, 13, 5], w: [5, 5, 5, 7], strides: [3, 3], pad: 'same' },
+  { x: [2, 8, 8, 6], w: [2, 2, 6, 9], strides: [2, 2], pad: 'valid' },
+  { x: [2, 9, 10, 4], w: [3, 2, 4, 6], strides: [2, 3], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  // Phases with taps along one axis only.
+  { x: [2, 9, 9, 4], w: [1, 3, 4, 5], strides: [2, 2], pad: 'same' },
 ];
 
 const TRANSPOSED = [

@@ -28,9 +28,12 @@ export function webgpuBackendOf(backend: unknown): WebGPUBackend {
   return backend;
 }
 
-/** Runs `program` on `inputs` and returns its float32 output. */
-export function runProgram(backend: WebGPUBackend, program: WebGPUProgram, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[]): tf.TensorInfo {
-  return backend.runWebGPUProgram(program, [...inputs], 'float32', uniforms.map((u) => ({ type: u.type, data: [...u.data] })));
+/**
+ * Runs `program` on `inputs` and returns its float32 output: a new tensor, or `output` when given
+ * (the program then writes into it, e.g. one part of it; its own outputShape sizes the dispatch).
+ */
+export function runProgram(backend: WebGPUBackend, program: WebGPUProgram, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], output?: tf.TensorInfo): tf.TensorInfo {
+  return backend.runWebGPUProgram(program, [...inputs], 'float32', uniforms.map((u) => ({ type: u.type, data: [...u.data] })), output);
 }
 
 /**

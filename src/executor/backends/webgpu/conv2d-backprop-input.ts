@@ -3,22 +3,26 @@
  * (its own row-major layout), it is
  *   dX = sum over k = (fh, fw, co) of dY(m, k) * W(k, n)
  * where W(k, n) = w[fh, fw, ci = n, co] and dY(m, k) = dy[b, oh, ow, co] for the output position
- * that tap (fh, fw) of (ih, iw) came from: oh = (ih + padT - fh*dh) / sh when that divides exactly
+ * that tap (fh, fw) of (ih, iw) came from: oh = (ih + padT - fh) / sh when that divides exactly
  * and lies in the output, zero otherwise. The same kernel serves conv2dTranspose.
  *
- * A 1x1 convolution with stride s > 1 (ResNet50's six downsampling convolutions) reaches only the
- * dx positions on the stride's grid, and the product above would spend (s^2 - 1) / s^2 of its work
- * on rows that are all zeros. There dx is the product over dy's own rows, [B x outH x outW, inC],
- * spread onto the grid by a second pass that writes the zeros.
+ * With a stride s > 1 only one tap in s (per axis) divides exactly for a given ih, so that product
+ * would spend (s^2 - 1) / s^2 of its work on zeros. A strided dx is computed by phases instead
+ * (the sub-pixel split): the rows ih = ph + i' s of one phase all take the taps fh = f0 + a s with
+ * f0 = (ph + padT) mod s, and there oh = (ph + padT - f0) / s + i' - a: a stride-1 product over
+ * that phase's grid and taps. Each phase's product lands in a compact tensor that one pass spreads
+ * onto dx; phases without taps (a 1x1 convolution's, all but one) are zeros.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DECODE_NHWC, FlatProgram, release, runProgram, webgpuBackendOf, type Uniform } from './backend.ts';
+import { FlatProgram, release, runProgram, sizeOf, webgpuBackendOf, type Uniform } from './backend.ts';
 import { gemmFits, runGemm, type GemmSource } from './gemm.ts';
 
 const SOURCE: GemmSource = {
   key: 'conv2dInputGrad',
   inputs: ['dy', 'w'],
-  uniforms: 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,',
+  // k runs over `tapsW`-wide rows of taps (fh, fw); tap (fh, fw) is the filter's
+  // (tapH0 + fh tapStepH, tapW0 + fw tapStepW), of a filter `filterW` wide.
+  uniforms: 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, strideH : i32, strideW : i32, padT : i32, padL : i32, tapsW : i32, tapH0 : i32, tapW0 : i32, tapStepH : i32, tapStepW : i32, filterW : i32,',
   // Both operands are contiguous along k = (fh, fw, co) (co is innermost in dy and in w), so
   // loaders walk k: this invocation loads k-column li % 16 of both tiles for tile rows
   // li / 16 + 16 r. Those four dx positions m are fixed: decoded once here.
@@ -40,7 +44,7 @@ const SOURCE: GemmSource = {
       aW[r] = p - ih * uniforms.inW + uniforms.padL;
       aOk[r] = m < uniforms.M;
     }
-    let kwc = uniforms.filterW * uniforms.outC;`,
+    let kwc = uniforms.tapsW * uniforms.outC;`,
   load: `
     let k = k0 + kk;
     let kIn = k < kEnd;
@@ -50,8 +54,8 @@ const SOURCE: GemmSource = {
     let co = fr - fw * uniforms.outC;
     for (var r = 0; r < 4; r++) {
       let mm = row0 + 16 * r;
-      let th = aH[r] - fh * uniforms.dilH;
-      let tw = aW[r] - fw * uniforms.dilW;
+      let th = aH[r] - fh;
+      let tw = aW[r] - fw;
       var av = 0.0;
       if (kIn && aOk[r] && th >= 0 && tw >= 0 && th % uniforms.strideH == 0 && tw % uniforms.strideW == 0) {
         let oh = th / uniforms.strideH;
@@ -64,40 +68,61 @@ const SOURCE: GemmSource = {
       let n = tileN + mm;
       var bv = 0.0;
       if (kIn && n < uniforms.N) {
-        bv = w[((fh * uniforms.filterW + fw) * uniforms.inC + n) * uniforms.outC + co];
+        let wh = uniforms.tapH0 + fh * uniforms.tapStepH;
+        let ww = uniforms.tapW0 + fw * uniforms.tapStepW;
+        bv = w[((wh * uniforms.filterW + ww) * uniforms.inC + n) * uniforms.outC + co];
       }
       storeB(kk, mm, bv);
     }`,
 };
 
-/** dx from the product over dy's rows: compact[b, oh, ow, c] at (s oh, s ow), zero elsewhere. */
-class StridedSpreadProgram extends FlatProgram {
+/** Writes a phase's compact [B, rows, cols, C] result onto dx at (phH + i' sh, phW + j' sw). */
+class PhaseSpreadProgram extends FlatProgram {
   readonly variableNames = ['compact'];
-  readonly uniforms = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32,';
-  readonly shaderKey = 'tlStridedSpread';
+  readonly uniforms = 'inH : i32, inW : i32, inC : i32, rows : i32, cols : i32, phH : i32, phW : i32, strideH : i32, strideW : i32,';
+  readonly shaderKey = 'tlPhaseSpread';
 
   protected body(): string {
-    return `${DECODE_NHWC}
-        var v = 0.0;
-        if (ih % uniforms.strideH == 0 && iw % uniforms.strideW == 0) {
-          let oh = ih / uniforms.strideH;
-          let ow = iw / uniforms.strideW;
-          if (oh < uniforms.outH && ow < uniforms.outW) {
-            v = compact[((bi * uniforms.outH + oh) * uniforms.outW + ow) * uniforms.inC + c];
-          }
-        }
-        result[index] = v;`;
+    return `
+        let c = index % uniforms.inC;
+        let t = index / uniforms.inC;
+        let j = t % uniforms.cols;
+        let t2 = t / uniforms.cols;
+        let i = t2 % uniforms.rows;
+        let bi = t2 / uniforms.rows;
+        let ih = uniforms.phH + i * uniforms.strideH;
+        let iw = uniforms.phW + j * uniforms.strideW;
+        result[((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + c] = compact[index];`;
   }
 }
 
-type Geometry = Pick<tf.backend_util.Conv2DInfo, 'inHeight' | 'inWidth' | 'inChannels' | 'outHeight' | 'outWidth' | 'outChannels' | 'strideHeight' | 'strideWidth' | 'dilationHeight' | 'dilationWidth' | 'filterWidth'> & { readonly padTop: number; readonly padLeft: number };
+/** Zeros over the output, for the phases that get no taps. */
+class ZeroProgram extends FlatProgram {
+  readonly variableNames: string[] = [];
+  readonly uniforms = '';
+  readonly shaderKey = 'tlZero';
 
-function uniformsOf(g: Geometry): Uniform[] {
-  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
-  return [
-    i32(g.inHeight), i32(g.inWidth), i32(g.inChannels), i32(g.outHeight), i32(g.outWidth), i32(g.outChannels),
-    i32(g.strideHeight), i32(g.strideWidth), i32(g.dilationHeight), i32(g.dilationWidth), i32(g.padTop), i32(g.padLeft), i32(g.filterWidth),
-  ];
+  protected body(): string {
+    return 'result[index] = 0.0;';
+  }
+}
+
+/** The product's geometry: dx's grid and dy's, the stride and padding, and which filter taps k runs over. */
+interface Product {
+  readonly inH: number; readonly inW: number; readonly inC: number; readonly outH: number; readonly outW: number; readonly outC: number;
+  readonly strideH: number; readonly strideW: number; readonly padT: number; readonly padL: number;
+  readonly tapsH: number; readonly tapsW: number; readonly tapH0: number; readonly tapW0: number; readonly tapStepH: number; readonly tapStepW: number; readonly filterW: number;
+}
+
+function uniformsOf(g: Product): Uniform[] {
+  return [g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.strideH, g.strideW, g.padT, g.padL, g.tapsW, g.tapH0, g.tapW0, g.tapStepH, g.tapStepW, g.filterW]
+    .map((v): Uniform => ({ type: 'int32', data: [v] }));
+}
+
+/** One axis of a phase: its first dx index, its length, its first filter tap, its tap count, its padding in the phase's grid. */
+function phaseAxis(ph: number, size: number, stride: number, pad: number, filter: number): { rows: number; tap0: number; taps: number; pad: number } {
+  const tap0 = (ph + pad) % stride;
+  return { rows: Math.ceil((size - ph) / stride), tap0, taps: tap0 < filter ? Math.ceil((filter - tap0) / stride) : 0, pad: (ph + pad - tap0) / stride };
 }
 
 /** The Conv2DBackpropInput kernel for float32 NHWC; anything else goes to `fallback`. */
@@ -110,22 +135,40 @@ export function makeConv2DBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
     const info = tf.backend_util.computeConv2DInfo(
       attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, format,
     );
-    const m = info.batchSize * info.inHeight * info.inWidth;
     const n = info.inChannels;
-    const k = info.filterHeight * info.filterWidth * info.outChannels;
+    const m = info.batchSize * info.inHeight * info.inWidth;
     if (!gemmFits(m, n) || m === 0) return fallback(args);
     const backend = webgpuBackendOf(args.backend);
-    const geometry: Geometry = { ...info, padTop: info.padInfo.top, padLeft: info.padInfo.left };
-    const strided1x1 = info.filterHeight === 1 && info.filterWidth === 1 && (info.strideHeight > 1 || info.strideWidth > 1) && info.padInfo.top === 0 && info.padInfo.left === 0;
-    if (!strided1x1) return runGemm(backend, SOURCE, { m, n, k }, [dy, filter], uniformsOf(geometry), info.inShape);
-    // The product over dy's rows: the same kernel, seen as a stride-1 problem on dy's own grid.
-    const grid = { ...geometry, inHeight: info.outHeight, inWidth: info.outWidth, strideHeight: 1, strideWidth: 1 };
-    const compact = runGemm(backend, SOURCE, { m: info.batchSize * info.outHeight * info.outWidth, n, k }, [dy, filter], uniformsOf(grid), [info.batchSize, info.outHeight, info.outWidth, n]);
-    const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
-    const dx = runProgram(backend, new StridedSpreadProgram(info.inShape), [compact], [
-      i32(info.inHeight), i32(info.inWidth), i32(n), i32(info.outHeight), i32(info.outWidth), i32(info.strideHeight), i32(info.strideWidth),
-    ]);
-    release(backend, compact);
+    const base: Product = {
+      inH: info.inHeight, inW: info.inWidth, inC: n, outH: info.outHeight, outW: info.outWidth, outC: info.outChannels,
+      strideH: info.strideHeight, strideW: info.strideWidth, padT: info.padInfo.top, padL: info.padInfo.left,
+      tapsH: info.filterHeight, tapsW: info.filterWidth, tapH0: 0, tapW0: 0, tapStepH: 1, tapStepW: 1, filterW: info.filterWidth,
+    };
+    const product = (g: Product, shape: number[]) => runGemm(backend, SOURCE, { m: sizeOf(shape) / n, n, k: g.tapsH * g.tapsW * g.outC }, [dy, filter], uniformsOf(g), shape);
+    if (base.strideH === 1 && base.strideW === 1) return product(base, info.inShape);
+
+    const phases = [];
+    for (let ph = 0; ph < base.strideH; ph++) {
+      for (let pw = 0; pw < base.strideW; pw++) {
+        const h = phaseAxis(ph, base.inH, base.strideH, base.padT, info.filterHeight);
+        const w = phaseAxis(pw, base.inW, base.strideW, base.padL, info.filterWidth);
+        if (h.rows > 0 && w.rows > 0) phases.push({ ph, pw, h, w });
+      }
+    }
+    const dx = backend.makeTensorInfo(info.inShape, 'float32');
+    if (phases.some((p) => p.h.taps === 0 || p.w.taps === 0)) runProgram(backend, new ZeroProgram(info.inShape), [], [], dx);
+    for (const { ph, pw, h, w } of phases) {
+      if (h.taps === 0 || w.taps === 0) continue;
+      const g: Product = {
+        ...base, inH: h.rows, inW: w.rows, strideH: 1, strideW: 1, padT: h.pad, padL: w.pad,
+        tapsH: h.taps, tapsW: w.taps, tapH0: h.tap0, tapW0: w.tap0, tapStepH: base.strideH, tapStepW: base.strideW,
+      };
+      const compact = product(g, [info.batchSize, h.rows, w.rows, n]);
+      runProgram(backend, new PhaseSpreadProgram(compact.shape), [compact], [
+        base.inH, base.inW, n, h.rows, w.rows, ph, pw, base.strideH, base.strideW,
+      ].map((v): Uniform => ({ type: 'int32', data: [v] })), dx);
+      release(backend, compact);
+    }
     return dx;
   };
 }
