@@ -11,17 +11,18 @@
  * registry for all backends, so these defer to the original elsewhere): FusedBatchNorm (fused, two
  * passes), Mean and Sum (a broadcast instead of `ones`), Relu, Relu6 and ClipByValue (one pass).
  * And tf.layers' BatchNormalization in training mode becomes one op with a closed-form gradient
- * (batchnorm-training.ts); tf.train.adam and tf.train.sgd update in three passes and one
- * (optimizers.ts).
+ * (batchnorm-training.ts); tfjs's Adam, SGD, momentum and RMSprop update in one to three passes
+ * per variable (optimizers.ts). Kernels of TL's own that the executor's augmentations use where
+ * registered: the resampler (affine-sample.ts), noise (noise.ts), the cutmix paste (cutmix.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
-import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
+import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
 import { BN_MOMENTS, BN_MOVING_AVERAGE, BN_TRAINING_GRAD, bnMoments, bnMovingAverage, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
+import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
 import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
