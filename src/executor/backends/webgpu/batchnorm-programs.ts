@@ -1,13 +1,14 @@
 /**
  * The WGSL programs of TL's training-mode BatchNorm (channels last, seen as `[rows, C]`):
  *
- * - `pairSums`: two per-channel sums in one pass over the activations, either the batch moments
- *   (sums of x - k and (x - k)^2, k = the channel's first value, so the variance does not lose its
- *   digits to a large mean) or the gradient's sum(dy) and sum(dy * (x - mean)).
- * - `ChannelProgram`: a few per-channel values from `[C]`-sized inputs (the mean and variance from
- *   the sums, the gradient's coefficients), in one small dispatch instead of a chain of tiny ops.
- * - `ChannelAffineProgram`: out = a[c] * u + b[c] * v + d[c] over the activations (the input
- *   gradient), one pass.
+ * - `pairPartials`: two per-channel sums in one pass over the activations, in chunks, either the
+ *   batch moments (sums of x - k and (x - k)^2, k = the channel's first value, so the variance does
+ *   not lose its digits to a large mean) or the gradient's sum(dy) and sum(dy * (x - mean)).
+ * - `ChannelProgram`: a few per-channel values from the chunk partials (summed in its prelude,
+ *   SUM_CHUNKS) and `[C]`-sized inputs (the statistics, the gradient's coefficients), in one small
+ *   dispatch instead of a chain of tiny ops.
+ * - `NormalizeProgram` and `ChannelAffineProgram`: one pass over the activations each (the
+ *   normalisation, the input gradient).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { FlatProgram, groups, release, runProgram, sizeOf, view, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
@@ -80,27 +81,43 @@ class PairSumsProgram implements WebGPUProgram {
 
 /**
  * The two sums of `kind` over the rows of `inputs` (the first seen as `[rows, cols]`, the others
- * of the same size or `[cols]`), as `[2, cols]`: one pass, plus a small second when chunked.
+ * of the same size or `[cols]`, or read only at their first `cols` values) in chunks: `[chunks, 2,
+ * cols]` partials, one pass. A ChannelProgram whose prelude includes SUM_CHUNKS finishes them.
  */
-export function pairSums(backend: WebGPUBackend, kind: PairSumsKind, inputs: readonly tf.TensorInfo[], rows: number, cols: number): tf.TensorInfo {
+export function pairPartials(backend: WebGPUBackend, kind: PairSumsKind, inputs: readonly tf.TensorInfo[], rows: number, cols: number): { partial: tf.TensorInfo; chunks: number } {
   const chunks = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
   const chunk = Math.ceil(rows / chunks);
   const used = Math.ceil(rows / chunk);
-  const seen = inputs.map((t) => (sizeOf(t.shape) === cols ? t : view(t, [rows, cols])));
+  const seen = inputs.map((t) => (sizeOf(t.shape) === rows * cols ? view(t, [rows, cols]) : t));
   const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
-  const partial = runProgram(backend, new PairSumsProgram(kind, used, cols), seen, [i32(rows), i32(cols), i32(chunk)]);
-  if (used === 1) return partial;
-  const out = sumColumns(backend, partial, used, 2 * cols, 1, [2, cols]);
+  return { partial: runProgram(backend, new PairSumsProgram(kind, used, cols), seen, [i32(rows), i32(cols), i32(chunk)]), chunks: used };
+}
+
+/** The two sums of `kind` as `[2, cols]`: the partials of pairPartials, summed by a second pass when chunked. */
+export function pairSums(backend: WebGPUBackend, kind: PairSumsKind, inputs: readonly tf.TensorInfo[], rows: number, cols: number): tf.TensorInfo {
+  const { partial, chunks } = pairPartials(backend, kind, inputs, rows, cols);
+  if (chunks === 1) return partial;
+  const out = sumColumns(backend, partial, chunks, 2 * cols, 1, [2, cols]);
   release(backend, partial);
   return out;
 }
 
-/** Uniforms every ChannelProgram has: the channel count, 1 / rows, the variance epsilon, a decay. */
+/** WGSL for a ChannelProgram's prelude: `sA` and `sB`, channel c's two sums over the chunks of input `partial`. */
+export const SUM_CHUNKS = `
+        var sA = 0.0;
+        var sB = 0.0;
+        for (var s = 0; s < uniforms.chunks; s++) {
+          sA += partial[2 * s * uniforms.cols + c];
+          sB += partial[(2 * s + 1) * uniforms.cols + c];
+        }`;
+
+/** Uniforms every ChannelProgram has: the channel count, 1 / rows, the variance epsilon, a decay, the chunks of `partial`. */
 export interface ChannelConstants {
   readonly cols: number;
   readonly rows: number;
   readonly epsilon: number;
   readonly decay?: number;
+  readonly chunks?: number;
 }
 
 /**
@@ -111,7 +128,7 @@ export interface ChannelConstants {
  */
 export class ChannelProgram extends FlatProgram {
   readonly variableNames: string[];
-  readonly uniforms = 'cols : i32, inv : f32, eps : f32, decay : f32,';
+  readonly uniforms = 'cols : i32, inv : f32, eps : f32, decay : f32, chunks : i32,';
 
   constructor(
     readonly shaderKey: string,
@@ -141,7 +158,21 @@ export function perChannel(backend: WebGPUBackend, program: ChannelProgram, inpu
     { type: 'float32', data: [1 / k.rows] },
     { type: 'float32', data: [k.epsilon] },
     { type: 'float32', data: [k.decay ?? 0] },
+    { type: 'int32', data: [k.chunks ?? 1] },
   ]);
+}
+
+/** y = (x - stats[0, c]) * stats[2, c] + stats[3, c]: a BatchNorm's normalisation from its [4, C] statistics (mean, variance, gamma rstd, beta). */
+export class NormalizeProgram extends FlatProgram {
+  readonly variableNames = ['x', 'stats'];
+  readonly uniforms = 'cols : i32,';
+  readonly shaderKey = 'tlBnNormalize';
+
+  protected body(): string {
+    return `
+        let c = index % uniforms.cols;
+        result[index] = (x[index] - stats[c]) * stats[2 * uniforms.cols + c] + stats[3 * uniforms.cols + c];`;
+  }
 }
 
 /** out = coef[0, c] * u + coef[1, c] * v + coef[2, c] elementwise, c the last-axis channel. */

@@ -7,18 +7,25 @@
  * Here the forward pass is one pass for the statistics and one to normalise, and the backward pass
  * is the closed form
  *   dx = g dy - g/N sum(dy) - g rstd^2/N sum(dy (x - mean)) (x - mean),   g = gamma rstd,
- * in one pass for the two sums and one for dx: four passes and about ten dispatches.
+ * in one pass for the two sums and one for dx: four passes over the activations and nine
+ * dispatches with the moving averages (the per-channel programs finish the sums' chunks).
  */
 import * as tf from '@tensorflow/tfjs';
 import { release, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
-import { ChannelAffineProgram, ChannelProgram, pairSums, perChannel, type ChannelConstants } from './batchnorm-programs.ts';
+import { ChannelAffineProgram, ChannelProgram, NormalizeProgram, pairPartials, perChannel, SUM_CHUNKS, type ChannelConstants } from './batchnorm-programs.ts';
 import { columnsFit } from './reduce-programs.ts';
 
-/** x `[..., C]` to its batch mean and (biased) variance over all but the last axis, `[C]` each. */
-export const BN_MOMENTS = 'TLBatchNormMoments';
-/** {x, dy, mean, variance, scale}, attr varianceEpsilon, to [dx, dscale, doffset]. */
+/**
+ * {x `[..., C]`, scale, offset}, attr varianceEpsilon, to [y, stats]: stats `[4, C]` holds the
+ * batch mean, the (biased) variance, gamma rstd and beta, over all but the last axis.
+ */
+export const BN_FORWARD = 'TLBatchNormForward';
+/** {x, dy, stats, scale}, attr varianceEpsilon, to [dx, dscale, doffset]. */
 export const BN_TRAINING_GRAD = 'TLBatchNormTrainingGrad';
-/** {moving, batch}, attr momentum, to moving - (moving - batch) * (1 - momentum), as tfjs-layers updates. */
+/**
+ * {moving, stats}, attrs {momentum, row}: moving - (moving - stats[row]) * (1 - momentum), as
+ * tfjs-layers updates its moving mean (row 0) and variance (row 1).
+ */
 export const BN_MOVING_AVERAGE = 'TLBatchNormMovingAverage';
 
 function channelsOf(x: tf.TensorInfo): { rows: number; cols: number } {
@@ -26,92 +33,103 @@ function channelsOf(x: tf.TensorInfo): { rows: number; cols: number } {
   return { rows: sizeOf(x.shape) / cols, cols };
 }
 
-/** Kernel function of BN_MOMENTS: shifted sums in one pass, then the mean and the variance. */
-export const bnMoments: tf.KernelFunc = ({ inputs, backend }) => {
-  const { x } = inputs;
-  if (x === undefined) throw new Error(`${BN_MOMENTS} needs x`);
+function epsilonOf(attrs: unknown): number {
+  return (attrs as tf.FusedBatchNormAttrs).varianceEpsilon;
+}
+
+/** Kernel function of BN_FORWARD: shifted sums in one pass, the statistics, the normalisation. */
+export const bnForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, scale, offset } = inputs;
+  if (x === undefined || scale === undefined || offset === undefined) throw new Error(`${BN_FORWARD} needs x, scale and offset`);
   const gpu = webgpuBackendOf(backend);
   const { rows, cols } = channelsOf(x);
-  const sums = pairSums(gpu, 'moments', [x], rows, cols);
-  const k: ChannelConstants = { rows, cols, epsilon: 0 };
-  const mean = perChannel(gpu, new ChannelProgram('tlBnMean', ['s', 'x'], '', ['x[c] + s[c] * uniforms.inv'], cols), [sums, x], k);
-  const variance = perChannel(
+  const { partial, chunks } = pairPartials(gpu, 'moments', [x], rows, cols);
+  const stats = perChannel(
     gpu,
-    new ChannelProgram('tlBnVariance', ['s'], 'let m = s[c] * uniforms.inv;', ['max(s[uniforms.cols + c] * uniforms.inv - m * m, 0.0)'], cols),
-    [sums],
-    k,
+    new ChannelProgram(
+      'tlBnStats',
+      ['partial', 'x', 'gamma', 'beta'],
+      `${SUM_CHUNKS}
+        let m = sA * uniforms.inv;
+        let mean = x[c] + m;
+        let variance = max(sB * uniforms.inv - m * m, 0.0);`,
+      ['mean', 'variance', 'gamma[c] * inverseSqrt(variance + uniforms.eps)', 'beta[c]'],
+      cols,
+    ),
+    [partial, x, scale, offset],
+    { rows, cols, epsilon: epsilonOf(attrs), chunks },
   );
-  release(gpu, sums);
-  return [mean, variance];
+  release(gpu, partial);
+  const y = runProgram(gpu, new NormalizeProgram(x.shape), [x, stats], [{ type: 'int32', data: [cols] }]);
+  return [y, stats];
 };
 
-/** Kernel function of BN_TRAINING_GRAD: the two gradient sums, then dx, dgamma and dbeta. */
+/** Kernel function of BN_TRAINING_GRAD: the two gradient sums in one pass, then dx, dgamma and dbeta. */
 export const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, dy, mean, variance, scale } = inputs;
-  if (x === undefined || dy === undefined || mean === undefined || variance === undefined || scale === undefined) {
-    throw new Error(`${BN_TRAINING_GRAD} needs x, dy, mean, variance and scale`);
-  }
+  const { x, dy, stats, scale } = inputs;
+  if (x === undefined || dy === undefined || stats === undefined || scale === undefined) throw new Error(`${BN_TRAINING_GRAD} needs x, dy, stats and scale`);
   const gpu = webgpuBackendOf(backend);
   const { rows, cols } = channelsOf(x);
-  const k: ChannelConstants = { rows, cols, epsilon: (attrs as unknown as tf.FusedBatchNormAttrs).varianceEpsilon };
-  const sums = pairSums(gpu, 'gradient', [x, dy, mean], rows, cols);
+  // The gradient sums read the mean as their third input: row 0 of the statistics.
+  const { partial, chunks } = pairPartials(gpu, 'gradient', [x, dy, stats], rows, cols);
+  const k: ChannelConstants = { rows, cols, epsilon: epsilonOf(attrs), chunks };
   // dx = a dy + b x + d per channel: a = g, b = -g rstd^2 sumDyXc / N, d = -g sumDy / N - b mean.
   const coef = perChannel(
     gpu,
     new ChannelProgram(
       'tlBnInputGradCoef',
-      ['s', 'mean', 'variance', 'scale'],
-      'let r = inverseSqrt(variance[c] + uniforms.eps); let g = scale[c] * r; let b = -g * r * r * uniforms.inv * s[uniforms.cols + c];',
-      ['g', 'b', '-g * uniforms.inv * s[c] - b * mean[c]'],
+      ['partial', 'stats', 'gamma'],
+      `${SUM_CHUNKS}
+        let r = inverseSqrt(stats[uniforms.cols + c] + uniforms.eps);
+        let g = gamma[c] * r;
+        let b = -g * r * r * uniforms.inv * sB;`,
+      ['g', 'b', '-g * uniforms.inv * sA - b * stats[c]'],
       cols,
     ),
-    [sums, mean, variance, scale],
+    [partial, stats, scale],
     k,
   );
   const dx = runProgram(gpu, new ChannelAffineProgram(x.shape), [dy, x, coef], [{ type: 'int32', data: [cols] }]);
-  const dscale = perChannel(gpu, new ChannelProgram('tlBnScaleGrad', ['s', 'variance'], '', ['s[uniforms.cols + c] * inverseSqrt(variance[c] + uniforms.eps)'], cols), [sums, variance], k);
-  const doffset = perChannel(gpu, new ChannelProgram('tlBnOffsetGrad', ['s'], '', ['s[c]'], cols), [sums], k);
-  release(gpu, sums);
+  const dscale = perChannel(gpu, new ChannelProgram('tlBnScaleGrad', ['partial', 'stats'], SUM_CHUNKS, ['sB * inverseSqrt(stats[uniforms.cols + c] + uniforms.eps)'], cols), [partial, stats], k);
+  const doffset = perChannel(gpu, new ChannelProgram('tlBnOffsetGrad', ['partial'], SUM_CHUNKS, ['sA'], cols), [partial], k);
+  release(gpu, partial);
   release(gpu, coef);
   return [dx, dscale, doffset];
 };
 
 /** Kernel function of BN_MOVING_AVERAGE: one dispatch, where tfjs-layers runs three and uploads a scalar. */
 export const bnMovingAverage: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { moving, batch } = inputs;
-  if (moving === undefined || batch === undefined) throw new Error(`${BN_MOVING_AVERAGE} needs moving and batch`);
+  const { moving, stats } = inputs;
+  if (moving === undefined || stats === undefined) throw new Error(`${BN_MOVING_AVERAGE} needs moving and stats`);
   const cols = sizeOf(moving.shape);
-  const decay = 1 - (attrs as unknown as { momentum: number }).momentum;
-  const program = new ChannelProgram('tlBnMovingAverage', ['moving', 'batch'], '', ['moving[c] - (moving[c] - batch[c]) * uniforms.decay'], cols);
-  return perChannel(webgpuBackendOf(backend), program, [moving, batch], { cols, rows: 1, epsilon: 0, decay });
+  const { momentum, row } = attrs as unknown as { momentum: number; row: 0 | 1 };
+  const program = new ChannelProgram(`tlBnMovingAverage_${row}`, ['moving', 'stats'], '', [`moving[c] - (moving[c] - stats[${row} * uniforms.cols + c]) * uniforms.decay`], cols);
+  return perChannel(webgpuBackendOf(backend), program, [moving, stats], { cols, rows: 1, epsilon: 0, decay: 1 - momentum });
 };
 
 /**
  * A training-mode BatchNorm over all but the last axis of `x`: the normalised output, whose
- * gradient is the closed form above, and the batch mean and variance (not differentiated; the
- * caller disposes them).
+ * gradient is the closed form above, and the batch statistics (BN_FORWARD's `[4, C]`; not
+ * differentiated; the caller disposes them).
  */
-export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  let stats: tf.Tensor1D[] = [];
+export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number): { y: tf.Tensor; stats: tf.Tensor2D } {
+  let stats: tf.Tensor2D | undefined;
   const op = tf.customGrad(((xx: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
     // Kernels run inside a custom gradient's forward pass are not recorded: only the op is.
-    const [mean, variance] = tf.engine().runKernel(BN_MOMENTS, { x: xx }, {}) as tf.Tensor1D[];
-    const value = tf.batchNorm(xx, mean!, variance!, beta, gamma, epsilon);
-    save([xx, gamma, mean!, variance!]);
-    stats = [tf.keep(mean!), tf.keep(variance!)];
+    const [value, batchStats] = tf.engine().runKernel(BN_FORWARD, { x: xx, scale: gamma, offset: beta }, { varianceEpsilon: epsilon }) as [tf.Tensor, tf.Tensor2D];
+    save([xx, gamma, batchStats]);
+    stats = tf.keep(batchStats);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sgamma, smean, svariance] = saved;
-        const inputs = { x: sx!, dy, mean: smean!, variance: svariance!, scale: sgamma! };
-        return tf.engine().runKernel(BN_TRAINING_GRAD, inputs, { varianceEpsilon: epsilon }) as tf.Tensor[];
+        const [sx, sgamma, sstats] = saved;
+        return tf.engine().runKernel(BN_TRAINING_GRAD, { x: sx!, dy, stats: sstats!, scale: sgamma! }, { varianceEpsilon: epsilon }) as tf.Tensor[];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = op(x, scale, offset);
-  const [mean, variance] = stats;
-  if (mean === undefined || variance === undefined) throw new Error('batchNormTraining: the forward pass did not run');
-  return { y, mean, variance };
+  if (stats === undefined) throw new Error('batchNormTraining: the forward pass did not run');
+  return { y, stats };
 }
 
 /** The fields of tfjs-layers' BatchNormalization that its training-mode call reads and writes. */
@@ -145,10 +163,10 @@ function fusedTakes(layer: BatchNormLayer, x: tf.Tensor, kwargs: Record<string, 
     && (layer.axis === -1 || layer.axis === x.rank - 1) && layer.gamma !== null && layer.beta !== null && c !== undefined && columnsFit(c);
 }
 
-/** Updates a moving statistic as tfjs-layers does: v - (v - batch) * (1 - momentum). */
-function movingAverage(variable: LayerVariable, batch: tf.Tensor, momentum: number): void {
+/** Updates a moving statistic as tfjs-layers does: v - (v - batch) * (1 - momentum), batch = row `row` of `stats`. */
+function movingAverage(variable: LayerVariable, stats: tf.Tensor, row: 0 | 1, momentum: number): void {
   tf.tidy(() => {
-    variable.write(tf.engine().runKernel(BN_MOVING_AVERAGE, { moving: variable.read(), batch }, { momentum }) as tf.Tensor);
+    variable.write(tf.engine().runKernel(BN_MOVING_AVERAGE, { moving: variable.read(), stats }, { momentum, row }) as tf.Tensor);
   });
 }
 
@@ -166,10 +184,10 @@ export function patchBatchNormLayer(): void {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (stockCall === undefined || x === undefined || !fusedTakes(this, x, kwargs)) return stock.call(this, inputs, kwargs);
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon);
-      movingAverage(this.movingMean, mean, this.momentum);
-      movingAverage(this.movingVariance, variance, this.momentum);
-      tf.dispose([mean, variance]);
+      const { y, stats } = batchNormTraining(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon);
+      movingAverage(this.movingMean, stats, 0, this.momentum);
+      movingAverage(this.movingVariance, stats, 1, this.momentum);
+      stats.dispose();
       return y;
     });
   };

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
 import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
-import { BN_MOMENTS, BN_MOVING_AVERAGE, BN_TRAINING_GRAD, bnMoments, bnMovingAverage, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
+import { BN_FORWARD, BN_MOVING_AVERAGE, BN_TRAINING_GRAD, bnForward, bnMovingAverage, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
 import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
@@ -45,7 +45,7 @@ export const WEBGPU_TRAINING_KERNELS: Readonly<Record<string, (fallback: tf.Kern
 /** Kernels of TL's own, which the backend has no counterpart of. */
 const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [BN_GRAD_SUMS]: bnGradSums,
-  [BN_MOMENTS]: bnMoments,
+  [BN_FORWARD]: bnForward,
   [BN_TRAINING_GRAD]: bnTrainingGrad,
   [BN_MOVING_AVERAGE]: bnMovingAverage,
   [MASK_GRAD]: maskGrad,
