@@ -13,5 +13,5 @@ export const PARITY_SUITES: Readonly<Record<string, () => ParityCase[]>> = {
   'Sum and Mean': reductionCases,
   'BatchNorm gradient': batchNormCases,
   'activation gradients': activationCases,
-  'augmentation resampler': augmentCases,
+  augmentations: augmentCases,
 };
