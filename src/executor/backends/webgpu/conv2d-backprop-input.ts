@@ -20,9 +20,10 @@ import { gemmFits, runGemm, type GemmSource } from './gemm.ts';
 const SOURCE: GemmSource = {
   key: 'conv2dInputGrad',
   inputs: ['dy', 'w'],
-  // k runs over `tapsW`-wide rows of taps (fh, fw); tap (fh, fw) is the filter's
-  // (tapH0 + fh tapStepH, tapW0 + fw tapStepW), of a filter `filterW` wide.
-  uniforms: 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, strideH : i32, strideW : i32, padT : i32, padL : i32, tapsW : i32, tapH0 : i32, tapW0 : i32, tapStepH : i32, tapStepW : i32, filterW : i32,',
+  // A stride-1 product (strided ones run by phases, below). k runs over `tapsW`-wide rows of taps
+  // (fh, fw); tap (fh, fw) is the filter's (tapH0 + fh tapStepH, tapW0 + fw tapStepW), of a filter
+  // `filterW` wide.
+  uniforms: 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, padT : i32, padL : i32, tapsW : i32, tapH0 : i32, tapW0 : i32, tapStepH : i32, tapStepW : i32, filterW : i32,',
   // Both operands are contiguous along k = (fh, fw, co) (co is innermost in dy and in w), so
   // loaders walk k: this invocation loads k-column li % 16 of both tiles for tile rows
   // li / 16 + 16 r. Those four dx positions m are fixed: decoded once here.
@@ -54,15 +55,11 @@ const SOURCE: GemmSource = {
     let co = fr - fw * uniforms.outC;
     for (var r = 0; r < 4; r++) {
       let mm = row0 + 16 * r;
-      let th = aH[r] - fh;
-      let tw = aW[r] - fw;
+      let oh = aH[r] - fh;
+      let ow = aW[r] - fw;
       var av = 0.0;
-      if (kIn && aOk[r] && th >= 0 && tw >= 0 && th % uniforms.strideH == 0 && tw % uniforms.strideW == 0) {
-        let oh = th / uniforms.strideH;
-        let ow = tw / uniforms.strideW;
-        if (oh < uniforms.outH && ow < uniforms.outW) {
-          av = dy[((aBase[r] + oh) * uniforms.outW + ow) * uniforms.outC + co];
-        }
+      if (kIn && aOk[r] && oh >= 0 && ow >= 0 && oh < uniforms.outH && ow < uniforms.outW) {
+        av = dy[((aBase[r] + oh) * uniforms.outW + ow) * uniforms.outC + co];
       }
       storeA(kk, mm, av);
       let n = tileN + mm;
@@ -107,20 +104,27 @@ class ZeroProgram extends FlatProgram {
   }
 }
 
-/** The product's geometry: dx's grid and dy's, the stride and padding, and which filter taps k runs over. */
+/** A stride-1 product's geometry: its dx grid and dy's, its padding, and which filter taps k runs over. */
 interface Product {
   readonly inH: number; readonly inW: number; readonly inC: number; readonly outH: number; readonly outW: number; readonly outC: number;
-  readonly strideH: number; readonly strideW: number; readonly padT: number; readonly padL: number;
+  readonly padT: number; readonly padL: number;
   readonly tapsH: number; readonly tapsW: number; readonly tapH0: number; readonly tapW0: number; readonly tapStepH: number; readonly tapStepW: number; readonly filterW: number;
 }
 
 function uniformsOf(g: Product): Uniform[] {
-  return [g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.strideH, g.strideW, g.padT, g.padL, g.tapsW, g.tapH0, g.tapW0, g.tapStepH, g.tapStepW, g.filterW]
+  return [g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.padT, g.padL, g.tapsW, g.tapH0, g.tapW0, g.tapStepH, g.tapStepW, g.filterW]
     .map((v): Uniform => ({ type: 'int32', data: [v] }));
 }
 
-/** One axis of a phase: its first dx index, its length, its first filter tap, its tap count, its padding in the phase's grid. */
-function phaseAxis(ph: number, size: number, stride: number, pad: number, filter: number): { rows: number; tap0: number; taps: number; pad: number } {
+type PhaseAxis = { readonly rows: number; readonly tap0: number; readonly taps: number; readonly pad: number };
+type Phase = { readonly ph: number; readonly pw: number; readonly h: PhaseAxis; readonly w: PhaseAxis };
+
+/**
+ * One axis of the phase whose dx indices are ph, ph + s, ...: how many there are, the first filter
+ * tap they take and how many taps, and the padding of the stride-1 product over them. With s = 1
+ * the one phase is the whole axis, every tap, the convolution's own padding.
+ */
+function phaseAxis(ph: number, size: number, stride: number, pad: number, filter: number): PhaseAxis {
   const tap0 = (ph + pad) % stride;
   return { rows: Math.ceil((size - ph) / stride), tap0, taps: tap0 < filter ? Math.ceil((filter - tap0) / stride) : 0, pad: (ph + pad - tap0) / stride };
 }
@@ -139,33 +143,33 @@ export function makeConv2DBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
     const m = info.batchSize * info.inHeight * info.inWidth;
     if (!gemmFits(m, n) || m === 0) return fallback(args);
     const backend = webgpuBackendOf(args.backend);
-    const base: Product = {
-      inH: info.inHeight, inW: info.inWidth, inC: n, outH: info.outHeight, outW: info.outWidth, outC: info.outChannels,
-      strideH: info.strideHeight, strideW: info.strideWidth, padT: info.padInfo.top, padL: info.padInfo.left,
-      tapsH: info.filterHeight, tapsW: info.filterWidth, tapH0: 0, tapW0: 0, tapStepH: 1, tapStepW: 1, filterW: info.filterWidth,
-    };
-    const product = (g: Product, shape: number[]) => runGemm(backend, SOURCE, { m: sizeOf(shape) / n, n, k: g.tapsH * g.tapsW * g.outC }, [dy, filter], uniformsOf(g), shape);
-    if (base.strideH === 1 && base.strideW === 1) return product(base, info.inShape);
-
-    const phases = [];
-    for (let ph = 0; ph < base.strideH; ph++) {
-      for (let pw = 0; pw < base.strideW; pw++) {
-        const h = phaseAxis(ph, base.inH, base.strideH, base.padT, info.filterHeight);
-        const w = phaseAxis(pw, base.inW, base.strideW, base.padL, info.filterWidth);
+    const { strideHeight: sh, strideWidth: sw } = info;
+    const phases: Phase[] = [];
+    for (let ph = 0; ph < sh; ph++) {
+      for (let pw = 0; pw < sw; pw++) {
+        const h = phaseAxis(ph, info.inHeight, sh, info.padInfo.top, info.filterHeight);
+        const w = phaseAxis(pw, info.inWidth, sw, info.padInfo.left, info.filterWidth);
         if (h.rows > 0 && w.rows > 0) phases.push({ ph, pw, h, w });
       }
     }
+    const product = ({ h, w }: Phase, shape: number[]) => {
+      const g: Product = {
+        inH: h.rows, inW: w.rows, inC: n, outH: info.outHeight, outW: info.outWidth, outC: info.outChannels, padT: h.pad, padL: w.pad,
+        tapsH: h.taps, tapsW: w.taps, tapH0: h.tap0, tapW0: w.tap0, tapStepH: sh, tapStepW: sw, filterW: info.filterWidth,
+      };
+      return runGemm(backend, SOURCE, { m: sizeOf(shape) / n, n, k: g.tapsH * g.tapsW * g.outC }, [dy, filter], uniformsOf(g), shape);
+    };
+    // Stride 1: one phase, the whole of dx.
+    if (sh === 1 && sw === 1) return product(phases[0]!, info.inShape);
+
     const dx = backend.makeTensorInfo(info.inShape, 'float32');
     if (phases.some((p) => p.h.taps === 0 || p.w.taps === 0)) runProgram(backend, new ZeroProgram(info.inShape), [], [], dx);
-    for (const { ph, pw, h, w } of phases) {
+    for (const phase of phases) {
+      const { ph, pw, h, w } = phase;
       if (h.taps === 0 || w.taps === 0) continue;
-      const g: Product = {
-        ...base, inH: h.rows, inW: w.rows, strideH: 1, strideW: 1, padT: h.pad, padL: w.pad,
-        tapsH: h.taps, tapsW: w.taps, tapH0: h.tap0, tapW0: w.tap0, tapStepH: base.strideH, tapStepW: base.strideW,
-      };
-      const compact = product(g, [info.batchSize, h.rows, w.rows, n]);
+      const compact = product(phase, [info.batchSize, h.rows, w.rows, n]);
       runProgram(backend, new PhaseSpreadProgram(compact.shape), [compact], [
-        base.inH, base.inW, n, h.rows, w.rows, ph, pw, base.strideH, base.strideW,
+        info.inHeight, info.inWidth, n, h.rows, w.rows, ph, pw, sh, sw,
       ].map((v): Uniform => ({ type: 'int32', data: [v] })), dx);
       release(backend, compact);
     }
