@@ -11,7 +11,7 @@
  * dispatches with the moving averages (the per-channel programs finish the sums' chunks).
  */
 import * as tf from '@tensorflow/tfjs';
-import { release, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
+import { release, runProgram, sizeOf, swapMethod, webgpuBackendOf } from './backend.ts';
 import { ChannelAffineProgram, ChannelProgram, NormalizeProgram, pairPartials, perChannel, SUM_CHUNKS, type ChannelConstants } from './batchnorm-programs.ts';
 import { columnsFit } from './reduce-programs.ts';
 
@@ -148,8 +148,8 @@ interface BatchNormLayer {
 }
 type Call = (this: BatchNormLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 
-/** The layer class's own `call`, while TL's is in its place. */
-let stockCall: Call | undefined;
+/** Puts the layer class's own `call` back, while TL's is in its place. */
+let restoreCall: (() => void) | undefined;
 
 function layerPrototype(): { call: Call } {
   const probe = tf.layers.batchNormalization({});
@@ -176,26 +176,23 @@ function movingAverage(variable: LayerVariable, stats: tf.Tensor, row: 0 | 1, mo
  * prototype reaches every layer, however it was built (the zoo, a loaded topology, a benchmark).
  */
 export function patchBatchNormLayer(): void {
-  if (stockCall !== undefined) return;
-  const proto = layerPrototype();
-  const stock = proto.call;
-  stockCall = stock;
-  proto.call = function (this: BatchNormLayer, inputs, kwargs) {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    if (stockCall === undefined || x === undefined || !fusedTakes(this, x, kwargs)) return stock.call(this, inputs, kwargs);
-    return tf.tidy(() => {
-      const { y, stats } = batchNormTraining(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon);
-      movingAverage(this.movingMean, stats, 0, this.momentum);
-      movingAverage(this.movingVariance, stats, 1, this.momentum);
-      stats.dispose();
-      return y;
-    });
-  };
+  restoreCall ??= swapMethod(layerPrototype(), 'call', (own, active) =>
+    function (this: BatchNormLayer, inputs, kwargs) {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      if (!active() || x === undefined || !fusedTakes(this, x, kwargs)) return own.call(this, inputs, kwargs);
+      return tf.tidy(() => {
+        const { y, stats } = batchNormTraining(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon);
+        movingAverage(this.movingMean, stats, 0, this.momentum);
+        movingAverage(this.movingVariance, stats, 1, this.momentum);
+        stats.dispose();
+        return y;
+      });
+    },
+  );
 }
 
 /** Restores tf.layers' own BatchNormalization call. */
 export function restoreBatchNormLayer(): void {
-  if (stockCall === undefined) return;
-  layerPrototype().call = stockCall;
-  stockCall = undefined;
+  restoreCall?.();
+  restoreCall = undefined;
 }

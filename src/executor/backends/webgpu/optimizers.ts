@@ -11,7 +11,7 @@
  * arithmetic is tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, runProgram, webgpuBackendOf } from './backend.ts';
+import { FlatProgram, runProgram, swapMethod, webgpuBackendOf } from './backend.ts';
 
 /** {...inputs of the rule}, attrs {rule, a, b}: one elementwise update (RULES). */
 export const OPTIMIZER_UPDATE = 'TLOptimizerUpdate';
@@ -186,16 +186,16 @@ type OptimizerClass = { prototype: { applyGradients: ApplyGradients } };
 const cls = (c: unknown) => c as OptimizerClass;
 const fused = (f: unknown) => f as ApplyGradients;
 
-/** Each class, its fused update, and the state it leaves to the class's own (Nesterov, centered RMSprop). */
-const FUSED: readonly { cls: OptimizerClass; fused: ApplyGradients; own?: (o: never) => boolean }[] = [
+/** Each class, its fused update, and the settings it leaves to the class's own (Nesterov, centered RMSprop). */
+const FUSED: readonly { cls: OptimizerClass; fused: ApplyGradients; leaveToTfjs?: (o: never) => boolean }[] = [
   { cls: cls(tf.AdamOptimizer), fused: fused(adamApply) },
   { cls: cls(tf.SGDOptimizer), fused: fused(sgdApply) },
-  { cls: cls(tf.MomentumOptimizer), fused: fused(momentumApply), own: (o: MomentumState) => o.useNesterov },
-  { cls: cls(tf.RMSPropOptimizer), fused: fused(rmspropApply), own: (o: RmspropState) => o.centered },
+  { cls: cls(tf.MomentumOptimizer), fused: fused(momentumApply), leaveToTfjs: (o: MomentumState) => o.useNesterov },
+  { cls: cls(tf.RMSPropOptimizer), fused: fused(rmspropApply), leaveToTfjs: (o: RmspropState) => o.centered },
 ];
 
-/** The classes' own applyGradients, while TL's are in their place. */
-const stock = new Map<object, ApplyGradients>();
+/** Put the classes' own applyGradients back, while TL's are in their place. */
+const restores: (() => void)[] = [];
 
 /**
  * Puts the fused updates in tf.train.adam, sgd, momentum and rmsprop for float32 updates on webgpu;
@@ -203,22 +203,18 @@ const stock = new Map<object, ApplyGradients>();
  * `restoreOptimizers` puts those back.
  */
 export function patchOptimizers(): void {
-  for (const { cls, fused, own: keep } of FUSED) {
-    if (stock.has(cls)) continue;
-    const own = cls.prototype.applyGradients;
-    stock.set(cls, own);
-    cls.prototype.applyGradients = function (this: tf.Optimizer, gradients: Gradients) {
-      const mine = stock.has(cls) && fusable(gradients) && !(keep?.(this as never) ?? false);
-      return mine ? fused.call(this, gradients) : own.call(this, gradients);
-    };
+  if (restores.length > 0) return;
+  for (const { cls, fused, leaveToTfjs } of FUSED) {
+    restores.push(swapMethod(cls.prototype, 'applyGradients', (own, active) =>
+      function (this: tf.Optimizer, gradients: Gradients) {
+        const mine = active() && fusable(gradients) && !(leaveToTfjs?.(this as never) ?? false);
+        return mine ? fused.call(this, gradients) : own.call(this, gradients);
+      },
+    ));
   }
 }
 
 /** Restores tfjs's own applyGradients. */
 export function restoreOptimizers(): void {
-  for (const { cls } of FUSED) {
-    const own = stock.get(cls);
-    if (own !== undefined) cls.prototype.applyGradients = own;
-    stock.delete(cls);
-  }
+  for (const restore of restores.splice(0)) restore();
 }
