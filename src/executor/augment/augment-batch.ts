@@ -28,7 +28,8 @@ export type AugmentOptions = {
  *    probability 1/2 (timm's switch), rather than stacking two label mixes.
  *
  * Every random number comes from `rng`, so the same seed gives bit-identical batches on the cpu
- * and wasm backends (on webgpu the resampler runs on the GPU in float32: equal to rounding). The inputs are left alone; the result is new tensors the caller disposes.
+ * and wasm backends (on webgpu the resampler, noise and contrast's mean run on the GPU: equal to
+ * rounding). The inputs are left alone; the result is new tensors the caller disposes.
  *
  * @example
  * const rng = createRng(plan.seed);

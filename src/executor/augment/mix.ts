@@ -55,14 +55,13 @@ export function drawBox(lam: number, width: number, height: number, rng: Rng): B
  */
 export function cutmix(x: tf.Tensor4D, y: tf.Tensor2D, alpha: number, rng: Rng): Mixed {
   const [n, h, w] = x.shape;
-  const order = rng.permutation(n);
-  const partner = tf.tensor1d(order, 'int32');
-  const boxes = new Int32Array(4 * n);
+  const partner = tf.tensor1d(rng.permutation(n), 'int32');
+  const boxes: Box[] = [];
   const keepLabel = new Float32Array(n);
   const takeLabel = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const box = drawBox(rng.beta(alpha, alpha), w, h, rng);
-    boxes.set([box.x0, box.y0, box.x1, box.y1], 4 * i);
+    boxes.push(box);
     const area = ((box.x1 - box.x0) * (box.y1 - box.y0)) / (w * h);
     keepLabel[i] = 1 - area;
     takeLabel[i] = area;
@@ -70,13 +69,13 @@ export function cutmix(x: tf.Tensor4D, y: tf.Tensor2D, alpha: number, rng: Rng):
   const labels = tf.add(tf.mul(y, tf.tensor2d(keepLabel, [n, 1])), tf.mul(tf.gather(y, partner), tf.tensor2d(takeLabel, [n, 1]))) as tf.Tensor2D;
   // A backend with a paste kernel of its own (webgpu) copies from the partner inside each box.
   if (tf.getKernel(CUTMIX_PASTE, tf.getBackend()) !== undefined) {
-    return { x: tf.engine().runKernel(CUTMIX_PASTE, { x, partner, boxes: tf.tensor2d(boxes, [n, 4], 'int32') }) as tf.Tensor4D, y: labels };
+    const corners = tf.tensor2d(boxes.flatMap((b) => [b.x0, b.y0, b.x1, b.y1]), [n, 4], 'int32');
+    return { x: tf.engine().runKernel(CUTMIX_PASTE, { x, partner, boxes: corners }) as tf.Tensor4D, y: labels };
   }
   const paste = new Float32Array(n * h * w);
-  for (let i = 0; i < n; i++) {
-    const [x0, y0, x1, y1] = boxes.subarray(4 * i, 4 * i + 4) as unknown as [number, number, number, number];
-    for (let r = y0; r < y1; r++) paste.fill(1, i * h * w + r * w + x0, i * h * w + r * w + x1);
-  }
+  boxes.forEach((box, i) => {
+    for (let r = box.y0; r < box.y1; r++) paste.fill(1, i * h * w + r * w + box.x0, i * h * w + r * w + box.x1);
+  });
   const m = tf.tensor4d(paste, [n, h, w, 1]);
   // Masks of exact 0s and 1s: x*1 + p*0 reproduces x exactly, so pixels outside the box are untouched.
   return { x: tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(tf.gather(x, partner), m)), y: labels };

@@ -124,7 +124,7 @@ export interface ChannelConstants {
  * `values.length` rows of per-channel values, `[values.length, C]` (or `[C]` for one): for each
  * channel c, `prelude` runs and row j gets the WGSL expression `values[j]`. Inputs are named by
  * `variableNames` (each must be read: Dawn drops unused bindings from the layout tfjs builds);
- * `s` is conventionally a `[2, C]` pair of sums, read as s[c] and s[cols + c].
+ * a prelude that includes SUM_CHUNKS reads the pair sums' chunk partials from the input `partial`.
  */
 export class ChannelProgram extends FlatProgram {
   readonly variableNames: string[];
