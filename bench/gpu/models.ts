@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { buildNetwork } from '../../src/executor/zoo/networks.ts';
-import { countWork, fmt, msPerStep, sync, type Work } from './timing.ts';
+import { fmt, leastWork, msPerStep, sync, type Work } from './timing.ts';
 
 export interface ModelRow {
   readonly model: 'resnet50' | 'mobilenetv2';
@@ -47,16 +47,16 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   registerWebgpuTrainingKernels();
   const inferMs = await msPerStep(infer, o.reps);
   const trainMs = await msPerStep(train, o.reps);
-  const trainWork = await countWork(train);
-  console.log(`  ${name}: inference ${fmt(inferMs)} ms, training ${fmt(trainMs)} ms a batch (${trainWork.dispatches} dispatches, ${trainWork.uploads} uploads)`);
+  const trainWork = await leastWork(train, 3);
+  console.log(`  ${name}: inference ${fmt(inferMs)} ms, training ${fmt(trainMs)} ms a batch (${trainWork.dispatches} dispatches, ${trainWork.uploads} uploads, host ${fmt(trainWork.hostMs)} ms + ${fmt(trainWork.submitMs)} ms in submits)`);
   let stockTrainMs: number | null = null;
   let stockTrainWork: Work | null = null;
   if (o.stockReps > 0) {
     unregisterWebgpuTrainingKernels();
     stockTrainMs = await msPerStep(train, o.stockReps, 1);
-    stockTrainWork = await countWork(train);
+    stockTrainWork = await leastWork(train, 1);
     registerWebgpuTrainingKernels();
-    console.log(`  ${name}: training with tfjs's kernels ${fmt(stockTrainMs)} ms a batch (${stockTrainWork.dispatches} dispatches, ${stockTrainWork.uploads} uploads)`);
+    console.log(`  ${name}: training with tfjs's kernels ${fmt(stockTrainMs)} ms a batch (${stockTrainWork.dispatches} dispatches, ${stockTrainWork.uploads} uploads, host ${fmt(stockTrainWork.hostMs)} ms + ${fmt(stockTrainWork.submitMs)} ms in submits)`);
   }
   tf.dispose([xs, ys]);
   model.dispose();

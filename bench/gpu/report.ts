@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelRow } from './models.ts';
-import { fmt } from './timing.ts';
+import { fmt, type Work } from './timing.ts';
 
 type TorchEntry = { readonly ms?: number; readonly ips?: number; readonly tflops?: number };
 export type TorchResults = Readonly<Record<string, TorchEntry>>;
@@ -39,12 +39,21 @@ export function summaryTable(matmul: { n: number; tflops: number } | null, model
   return lines.join('\n');
 }
 
-/** Dispatches and uploads of one training step, with TL's kernels and with tfjs's. */
+/**
+ * Dispatches and uploads of one training step, with TL's kernels and with tfjs's, and the host
+ * time of queuing it (until the loss is read, submits included): a step whose host time is near its
+ * wall time is bound by the host, not the GPU.
+ */
 export function workTable(models: readonly ModelRow[]): string {
-  const lines = ['| training step | dispatches, TL | dispatches, tfjs | uploads, TL | uploads, tfjs |', '| --- | --- | --- | --- | --- |'];
+  const lines = [
+    '| training step | dispatches, TL | dispatches, tfjs | uploads, TL | uploads, tfjs | host ms, TL (of which submits) | host ms, tfjs | wall ms, TL |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const host = (w: Work | null) => (w === null ? '-' : fmt(w.hostMs + w.submitMs, 1));
   for (const row of models) {
     const name = `${row.model === 'resnet50' ? 'ResNet50' : 'MobileNetV2'} (batch ${row.batch}, ${row.size} px)`;
-    lines.push(`| ${name} | ${row.trainWork.dispatches} | ${row.stockTrainWork?.dispatches ?? '-'} | ${row.trainWork.uploads} | ${row.stockTrainWork?.uploads ?? '-'} |`);
+    const tl = row.trainWork;
+    lines.push(`| ${name} | ${tl.dispatches} | ${row.stockTrainWork?.dispatches ?? '-'} | ${tl.uploads} | ${row.stockTrainWork?.uploads ?? '-'} | ${host(tl)} (${fmt(tl.submitMs, 1)}) | ${host(row.stockTrainWork)} | ${fmt(row.trainMs, 1)} |`);
   }
   return lines.join('\n');
 }

@@ -14,8 +14,10 @@
  * (batchnorm-training.ts); tfjs's Adam, SGD, momentum and RMSprop update in one to three passes
  * per variable (optimizers.ts). Kernels of TL's own that the executor's augmentations use where
  * registered: the resampler (affine-sample.ts), noise (noise.ts), the cutmix paste (cutmix.ts).
+ * On the backend instance itself, uniform blocks are kept by content (uniform-cache.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { webgpuBackendOf } from './backend.ts';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
 import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
@@ -29,6 +31,7 @@ import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
 import { OPTIMIZER_UPDATE, optimizerUpdate, patchOptimizers, restoreOptimizers } from './optimizers.ts';
 import { meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
+import { cacheUniforms, type UniformCache } from './uniform-cache.ts';
 
 const BACKEND = 'webgpu';
 
@@ -65,8 +68,14 @@ export const WEBGPU_TRAINING_GRADIENTS: Readonly<Record<string, (original: tf.Gr
   ClipByValue: clipByValueGrad,
 };
 
-/** What registration replaced, to restore it. */
+/** What registration replaced, to restore it, and the uniform cache it installed. */
 const replaced = { kernels: new Map<string, tf.KernelConfig>(), gradients: new Map<string, tf.GradConfig>() };
+let uniforms: UniformCache | undefined;
+
+/** The uniform cache on the webgpu backend while TL's kernels are registered (hits and misses, for benchmarks). */
+export function webgpuUniformCache(): UniformCache | undefined {
+  return uniforms;
+}
 
 function setKernel(config: tf.KernelConfig): void {
   // Unregister first: registering over a kernel works but logs a warning per kernel.
@@ -105,6 +114,10 @@ export function registerWebgpuTrainingKernels(): void {
   }
   patchBatchNormLayer();
   patchOptimizers();
+  // The cache lives on a backend instance: the one initialised now (the executor registers after
+  // `setBackend('webgpu')`), if any.
+  const backend = tf.engine().registry[BACKEND];
+  if (backend !== undefined) uniforms = cacheUniforms(webgpuBackendOf(backend));
 }
 
 /** Puts back the backend's own kernels and tfjs's gradients (for A/B benchmarks and tests). */
@@ -114,6 +127,8 @@ export function unregisterWebgpuTrainingKernels(): void {
   for (const kernelName of Object.keys(TL_KERNELS)) if (tf.getKernel(kernelName, BACKEND) !== undefined) tf.unregisterKernel(kernelName, BACKEND);
   restoreBatchNormLayer();
   restoreOptimizers();
+  uniforms?.restore();
+  uniforms = undefined;
   replaced.kernels.clear();
   replaced.gradients.clear();
 }
