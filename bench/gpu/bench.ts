@@ -5,7 +5,7 @@
  * against TL's), and the elementwise diagnostics.
  *
  * node bench.mjs [--out FILE]
- *   BENCH_SECTIONS=parity,matmul,models,kernels,elementwise (default: all)
+ *   BENCH_SECTIONS=parity,matmul,models,kernels,tiles,elementwise (default: all)
  *   BENCH_SMALL=1       small sizes, to check the bundle on the software adapter
  *   BENCH_SOFTWARE=1    Mesa llvmpipe through OpenGL instead of a GPU
  *   TL_DAWN_FLAGS=...   flags for Dawn's create(), space-separated
@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { diagnosticTable, elementwiseRows } from './elementwise.ts';
-import { kernelRows, kernelTable } from './kernels.ts';
+import { kernelRows, kernelTable, tileRows, tileTable } from './kernels.ts';
 import { modelRow, type ModelRow } from './models.ts';
 import { parityRows, parityTable } from './parity.ts';
 import { readTorch, summaryTable, workTable } from './report.ts';
@@ -24,7 +24,7 @@ import { setUpWebgpu } from './setup.ts';
 import { fmt, msPerCall } from './timing.ts';
 
 const small = process.env.BENCH_SMALL === '1';
-const sections = new Set((process.env.BENCH_SECTIONS ?? 'parity,matmul,models,kernels,elementwise').split(','));
+const sections = new Set((process.env.BENCH_SECTIONS ?? 'parity,matmul,models,kernels,tiles,elementwise').split(','));
 const outIndex = process.argv.indexOf('--out');
 const outFile = outIndex > 0 ? process.argv[outIndex + 1] : undefined;
 
@@ -76,6 +76,12 @@ if (sections.has('kernels')) {
   console.log('kernels (tfjs, then TL):');
   const rows = await kernelRows(small ? { batch: 2, shrink: 8 } : { batch: 32, shrink: 1 }, device.timestamps);
   parts.push('', 'Per kernel, batch ' + (small ? 2 : 32) + ': wall ms per call, calls chained and synchronised once; GPU ms from timestamp queries where the adapter has them.', '', kernelTable(rows));
+  flush();
+}
+if (sections.has('tiles')) {
+  console.log('GEMM tiles (TL\'s convolution gradients, each tile forced):');
+  const rows = await tileRows(small ? { batch: 2, shrink: 8 } : { batch: 32, shrink: 1 });
+  parts.push('', `TL's convolution gradients with each GEMM tile, batch ${small ? 2 : 32}: wall ms per call; "auto takes" is the tile gemm.ts chooses for the shape.`, '', tileTable(rows));
   flush();
 }
 if (sections.has('elementwise')) {

@@ -4,6 +4,7 @@
  * swapped by unregistering), on ResNet50 and MobileNetV2 shapes at batch 32.
  */
 import * as tf from '@tensorflow/tfjs';
+import { setGemmTile, tileFor, type Tile } from '../../src/executor/backends/webgpu/gemm.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { drawBatchAffines, type GeometricOp } from '../../src/executor/augment/affine.ts';
 import { createRng } from '../../src/executor/augment/rng.ts';
@@ -57,22 +58,39 @@ const DEPTHWISE: [string, number, number, number][] = [
   ['dw 3x3 960', 7, 960, 1],
 ];
 
+/** One of CONVS at batch `n`: its tensors, FLOPs, and each pass as a call. */
+function convCase(conv: (typeof CONVS)[number], n: number, side: (h: number) => number) {
+  const [, h0, ci, co, k, s] = conv;
+  const h = side(h0);
+  const x = tf.randomNormal([n, h, h, ci]);
+  const w = tf.randomNormal([k, k, ci, co]);
+  const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, 'same');
+  const dy = tf.randomNormal(y.shape);
+  const flops = 2 * n * (y.shape[1] ?? 0) * (y.shape[2] ?? 0) * co * ci * k * k;
+  const attrs = { strides: [s, s], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+  return {
+    flops,
+    // The GEMMs' M x N: the filter gradient's is the filter, the input gradient's dx's positions by its channels.
+    filterMN: [k * k * ci, co] as const,
+    inputMN: [n * h * h, ci] as const,
+    forward: () => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, 'same'),
+    filterGrad: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor,
+    inputGrad: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor,
+    dispose: () => tf.dispose([x, w, y, dy]),
+  };
+}
+
 export async function kernelRows(sizes: Sizes, timestamps: boolean): Promise<KernelRow[]> {
   const { batch: n, shrink } = sizes;
   const side = (h: number) => Math.max(2, Math.round(h / shrink));
   const rows: KernelRow[] = [];
-  for (const [name, h0, ci, co, k, s] of CONVS) {
-    const h = side(h0);
-    const x = tf.randomNormal([n, h, h, ci]);
-    const w = tf.randomNormal([k, k, ci, co]);
-    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, 'same');
-    const dy = tf.randomNormal(y.shape);
-    const flops = 2 * n * (y.shape[1] ?? 0) * (y.shape[2] ?? 0) * co * ci * k * k;
-    const attrs = { strides: [s, s], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
-    rows.push(await ab(name, 'forward', flops, () => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, 'same'), timestamps));
-    rows.push(await ab(name, 'filter grad', flops, () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor, timestamps));
-    rows.push(await ab(name, 'input grad', flops, () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor, timestamps));
-    tf.dispose([x, w, y, dy]);
+  for (const conv of CONVS) {
+    const name = conv[0];
+    const c = convCase(conv, n, side);
+    rows.push(await ab(name, 'forward', c.flops, c.forward, timestamps));
+    rows.push(await ab(name, 'filter grad', c.flops, c.filterGrad, timestamps));
+    rows.push(await ab(name, 'input grad', c.flops, c.inputGrad, timestamps));
+    c.dispose();
   }
   for (const [name, h0, c, s] of DEPTHWISE) {
     const h = side(h0);
@@ -129,6 +147,41 @@ export async function kernelRows(sizes: Sizes, timestamps: boolean): Promise<Ker
     images.dispose();
   }
   return rows;
+}
+
+export interface TileRow { readonly name: string; readonly pass: string; readonly flops: number; readonly ms: Readonly<Record<Tile['size'], number>>; readonly auto: Tile['size'] }
+
+/** TL's convolution gradients with each GEMM tile forced, to choose the tile by shape (gemm.ts `tileFor`). */
+export async function tileRows(sizes: Sizes): Promise<TileRow[]> {
+  const { batch: n, shrink } = sizes;
+  const side = (h: number) => Math.max(2, Math.round(h / shrink));
+  registerWebgpuTrainingKernels();
+  const rows: TileRow[] = [];
+  for (const conv of CONVS) {
+    const c = convCase(conv, n, side);
+    for (const [pass, make, [m, nn]] of [['filter grad', c.filterGrad, c.filterMN], ['input grad', c.inputGrad, c.inputMN]] as const) {
+      const ms = { 64: 0, 128: 0 };
+      for (const size of [64, 128] as const) {
+        setGemmTile(size);
+        const first = await msPerCall(make, 1, 1);
+        ms[size] = await msPerCall(make, Math.max(2, Math.min(20, Math.round(500 / Math.max(first, 0.01)))), 0);
+      }
+      setGemmTile('auto');
+      const row = { name: conv[0], pass, flops: c.flops, ms, auto: tileFor(m, nn).size };
+      console.log(`  ${row.name} ${pass}: tile 64 ${fmt(ms[64])} ms, tile 128 ${fmt(ms[128])} ms (auto: ${row.auto})`);
+      rows.push(row);
+    }
+    c.dispose();
+  }
+  return rows;
+}
+
+export function tileTable(rows: readonly TileRow[]): string {
+  const lines = ['| convolution | pass | tile 64 ms | tile 128 ms | TFLOP/s, 64 | TFLOP/s, 128 | auto takes |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  for (const r of rows) {
+    lines.push(`| ${r.name} | ${r.pass} | ${fmt(r.ms[64])} | ${fmt(r.ms[128])} | ${fmt(r.flops / r.ms[64] / 1e9, 2)} | ${fmt(r.flops / r.ms[128] / 1e9, 2)} | ${r.auto} |`);
+  }
+  return lines.join('\n');
 }
 
 export function kernelTable(rows: readonly KernelRow[]): string {

@@ -2,10 +2,12 @@
  * Conv2DBackpropFilter and Conv2DBackpropInput cases: random shapes (odd sizes, batch 1 and many,
  * non-square filters and strides, every padding form), shapes that make the GEMM split K into
  * slices and sum them in more than one pass, and conv2dTranspose. tfjs allows no dilation in these
- * gradients, so none is tested.
+ * gradients, so none is tested. The GEMM picks its tile by the product's shape; every gradient case
+ * runs again with the 128 tile forced, and the shaped ones with the 64 tile forced.
  */
 import * as tf from '@tensorflow/tfjs';
-import { choose, pick, random, sameOnBoth, weightedSum, type ParityCase } from '../parity.ts';
+import { setGemmTile, type Tile } from '../../../src/executor/backends/webgpu/gemm.ts';
+import { choose, pick, random as seeded, sameOnBoth, weightedSum, type ParityCase } from '../parity.ts';
 
 export type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
 interface Conv { x: [number, number, number, number]; w: [number, number, number, number]; strides: [number, number]; pad: Pad }
@@ -24,7 +26,7 @@ export function randomPad(next: () => number): Pad {
 }
 
 function randomConvs(count: number, seed: number): Conv[] {
-  const next = random(seed);
+  const next = seeded(seed);
   const out: Conv[] = [];
   while (out.length < count) {
     const x: Conv['x'] = [choose(next, [1, 1, 2, 3, 5]), pick(next, 1, 13), pick(next, 1, 13), choose(next, [1, 2, 3, 5, 8, 16, 17])];
@@ -64,7 +66,25 @@ const SHAPED: Conv[] = [
   { x: [2, 9, 10, 4], w: [3, 2, 4, 6], strides: [2, 3], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   // Phases with taps along one axis only.
   { x: [2, 9, 9, 4], w: [1, 3, 4, 5], strides: [2, 2], pad: 'same' },
+  // More than one 128-wide tile in M and in N, ragged: the 128 tile without forcing.
+  { x: [2, 12, 12, 260], w: [1, 1, 260, 200], strides: [1, 1], pad: 'valid' },
+  { x: [2, 10, 10, 136], w: [3, 3, 136, 130], strides: [1, 1], pad: 'same' },
 ];
+
+/** `c` run with the GEMM's tile forced to `tile`. */
+function onTile(tile: Tile['size'], c: ParityCase): ParityCase {
+  return {
+    name: `${c.name}, tile ${tile}`,
+    run: async () => {
+      setGemmTile(tile);
+      try {
+        return await c.run();
+      } finally {
+        setGemmTile('auto');
+      }
+    },
+  };
+}
 
 const TRANSPOSED = [
   { x: [2, 5, 5, 8], w: [3, 3, 4, 8], strides: [2, 2] as [number, number], pad: 'same' as const, out: [2, 10, 10, 4] as [number, number, number, number] },
@@ -74,11 +94,13 @@ const TRANSPOSED = [
 
 /** dx and dw of conv2d through tf.grads, then conv2dTranspose (Conv2DBackpropInput as a forward op). */
 export function conv2dCases(): ParityCase[] {
-  const grads = [...randomConvs(30, 2026), ...SHAPED].map((c) =>
+  const gradCase = (c: Conv) =>
     sameOnBoth(`dx, dw: x ${c.x.join('x')} w ${c.w.join('x')} strides ${c.strides.join(',')} pad ${JSON.stringify(c.pad)}`, [c.x, c.w], (x, w) =>
       tf.grads((xx: tf.Tensor, ww: tf.Tensor) => weightedSum(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad)))([x!, w!]),
-    ),
-  );
+    );
+  const random = randomConvs(30, 2026).map(gradCase);
+  const shaped = SHAPED.map(gradCase);
+  const grads = [...random, ...shaped, ...[...random, ...shaped].map((c) => onTile(128, c)), ...shaped.map((c) => onTile(64, c))];
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),
   );

@@ -17,10 +17,11 @@ const SOURCE: GemmSource = {
   inputs: ['x', 'dy'],
   uniforms: 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,',
   // Loaders walk m for A (neighbours read neighbouring input channels of x) and n for B
-  // (neighbouring channels of dy): this invocation loads tile column li % 64 of both, at the
-  // k-rows li / 64 + 4 r. Its m, and so (fh, fw, ci), is fixed: decoded once here.
+  // (neighbouring channels of dy): this invocation loads tile column li % GEMM_TILE of both, at
+  // the k-rows li / GEMM_TILE + (256 / GEMM_TILE) r. Its m, and so (fh, fw, ci), is fixed:
+  // decoded once here.
   setup: `
-    let mm = li % 64;
+    let mm = li % GEMM_TILE;
     let aM = tileM + mm;
     let kwc = uniforms.filterW * uniforms.inC;
     let fh = aM / kwc;
@@ -35,7 +36,7 @@ const SOURCE: GemmSource = {
     let outHW = uniforms.outH * uniforms.outW;`,
   load: `
     for (var r = 0; r < 4; r++) {
-      let kk = li / 64 + 4 * r;
+      let kk = li / GEMM_TILE + (256 / GEMM_TILE) * r;
       let k = k0 + kk;
       var av = 0.0;
       var bv = 0.0;

@@ -25,18 +25,18 @@ const SOURCE: GemmSource = {
   // `filterW` wide.
   uniforms: 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, padT : i32, padL : i32, tapsW : i32, tapH0 : i32, tapW0 : i32, tapStepH : i32, tapStepW : i32, filterW : i32,',
   // Both operands are contiguous along k = (fh, fw, co) (co is innermost in dy and in w), so
-  // loaders walk k: this invocation loads k-column li % 16 of both tiles for tile rows
-  // li / 16 + 16 r. Those four dx positions m are fixed: decoded once here.
+  // loaders walk k: this invocation loads k-column li % GEMM_DEPTH of both tiles for tile rows
+  // li / GEMM_DEPTH + (256 / GEMM_DEPTH) r. Those four dx positions m are fixed: decoded once here.
   setup: `
-    let kk = li % 16;
-    let row0 = li / 16;
+    let kk = li % GEMM_DEPTH;
+    let row0 = li / GEMM_DEPTH;
     let inHW = uniforms.inH * uniforms.inW;
     var aBase : array<i32, 4>;
     var aH : array<i32, 4>;
     var aW : array<i32, 4>;
     var aOk : array<bool, 4>;
     for (var r = 0; r < 4; r++) {
-      let m = tileM + row0 + 16 * r;
+      let m = tileM + row0 + (256 / GEMM_DEPTH) * r;
       let bi = m / inHW;
       let p = m - bi * inHW;
       let ih = p / uniforms.inW;
@@ -54,7 +54,7 @@ const SOURCE: GemmSource = {
     let fw = fr / uniforms.outC;
     let co = fr - fw * uniforms.outC;
     for (var r = 0; r < 4; r++) {
-      let mm = row0 + 16 * r;
+      let mm = row0 + (256 / GEMM_DEPTH) * r;
       let oh = aH[r] - fh;
       let ow = aW[r] - fw;
       var av = 0.0;

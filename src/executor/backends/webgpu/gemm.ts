@@ -9,9 +9,33 @@ import type * as tf from '@tensorflow/tfjs';
 import { groups, MAX_DISPATCH, release, runProgram, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
 import { sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
 
-/** Tile of C per workgroup (TILE x TILE) and depth of one step along k. */
-export const TILE = 64;
-export const TILE_K = 16;
+/**
+ * A workgroup's share of C: a `size` x `size` tile, `depth` values of k per step, each of its
+ * 16 x 16 invocations owning a `size / 16` square block. Both keep 1,024 values of each operand's
+ * tile per step (4 loads per invocation per operand); the 128 tile does twice the multiply-adds per
+ * load, and wastes more at the edges of thin products.
+ */
+export interface Tile {
+  readonly size: 64 | 128;
+  readonly depth: 16 | 8;
+}
+export const TILE_64: Tile = { size: 64, depth: 16 };
+export const TILE_128: Tile = { size: 128, depth: 8 };
+
+/** Which tile products take: by their shape ('auto'), or one tile for all (benchmarks, tests). */
+let tileChoice: 'auto' | Tile['size'] = 'auto';
+
+/** Sets the tile choice (`'auto'`: the 128 tile where M and N both reach 128). */
+export function setGemmTile(choice: 'auto' | Tile['size']): void {
+  tileChoice = choice;
+}
+
+/** The tile for an M x N product. */
+export function tileFor(m: number, n: number): Tile {
+  if (tileChoice !== 'auto') return tileChoice === 128 ? TILE_128 : TILE_64;
+  return m >= 128 && n >= 128 ? TILE_128 : TILE_64;
+}
+
 /** A slice gets at least this many k-steps, so its partial is worth writing. */
 const MIN_STEPS_PER_SLICE = 8;
 /** Cap on the partials buffer, in floats (256 MB). */
@@ -21,9 +45,11 @@ const MAX_PARTIAL_FLOATS = 64 * 1024 * 1024;
  * How the invocations of a workgroup share the loading of one k-step of the operand tiles: each
  * operand says which index neighbouring invocations should walk so that their global reads are
  * contiguous ('mn': the tile's m (or n) index, 'k': the k index). The snippets see:
- * `li` (local index 0..255), `tileM`, `tileN`, `k0` (first k of the step), `kEnd` (end of the slice)
- * and must call `storeA(kk, mm, value)` and `storeB(kk, nn, value)` for every kk < TILE_K and
- * mm, nn < TILE, with zero outside the matrices.
+ * `li` (local index 0..255), `tileM`, `tileN`, `k0` (first k of the step), `kEnd` (end of the slice),
+ * the constants `GEMM_TILE` and `GEMM_DEPTH` (the tile's size and depth), and must call
+ * `storeA(kk, mm, value)` and `storeB(kk, nn, value)` for every kk < GEMM_DEPTH and
+ * mm, nn < GEMM_TILE, with zero outside the matrices. Every tile has GEMM_TILE * GEMM_DEPTH = 1024,
+ * four values per invocation.
  */
 export interface GemmSource {
   /** Shader key: must change whenever the generated code does. */
@@ -47,28 +73,46 @@ class GemmProgram implements WebGPUProgram {
   readonly outputShape: number[];
   shaderKey: string;
   private readonly source: GemmSource;
+  private readonly tile: Tile;
 
-  constructor(source: GemmSource, dims: { m: number; n: number; slices: number }, outputShape: readonly number[]) {
+  constructor(source: GemmSource, tile: Tile, dims: { m: number; n: number; slices: number }, outputShape: readonly number[]) {
     this.source = source;
+    this.tile = tile;
     this.variableNames = [...source.inputs];
     this.uniforms = `M : i32, N : i32, K : i32, kChunk : i32, steps : i32, ${source.uniforms}`;
-    this.dispatch = [groups(dims.n, TILE), groups(dims.m, TILE), dims.slices];
+    this.dispatch = [groups(dims.n, tile.size), groups(dims.m, tile.size), dims.slices];
     this.outputShape = [...outputShape];
-    this.shaderKey = `tlGemm_${source.key}`;
+    this.shaderKey = `tlGemm${tile.size}_${source.key}`;
   }
 
   getUserCode(): string {
-    // Each invocation (tx, ty) of the 16 x 16 workgroup owns a 4 x 4 block of the 64 x 64 tile:
-    // rows 4 ty .. 4 ty + 3, columns 4 tx .. 4 tx + 3. The tiles are stored k-major as vec4s, so
-    // one step of the inner product is two vec4 reads from workgroup memory (tileA[kk][ty], the
-    // same for the 16 invocations of a row: a broadcast; tileB[kk][tx], neighbouring words for
-    // neighbours) and four vec4 FMAs. Rows of the tiles are padded to 17 vec4s so that loaders
-    // walking k (stores 68 words apart) spread over the banks. The k loop runs a uniform number
-    // of steps (`steps`): barriers must stay in uniform control flow, and the last slice just
-    // loads zeros past K.
+    // Invocation (tx, ty) of the 16 x 16 workgroup owns rows 4 ty + 64 i .. + 3 and columns
+    // 4 tx + 64 j .. + 3 of the tile, for i, j < size / 64: blocks of 4 x 4 as vec4s, 64 apart, so
+    // that at every step of the inner product the invocations of a row read neighbouring vec4s of
+    // tileB (no bank conflicts) and those of a column one vec4 of tileA (a broadcast). The tiles
+    // are stored k-major, rows padded by one vec4 so that loaders walking k (stores a row apart)
+    // spread over the banks. The k loop runs a uniform number of steps (`steps`): barriers must
+    // stay in uniform control flow, and the last slice just loads zeros past K.
+    const { size, depth } = this.tile;
+    const blocks = size / 64;
+    const vecs = size / 4 + 1;
+    const products: string[] = [];
+    for (let i = 0; i < blocks; i++) {
+      for (let j = 0; j < blocks; j++) {
+        for (let r = 0; r < 4; r++) {
+          products.push(`acc[${(i * blocks + j) * 4 + r}] = fma(vec4<f32>(a${i}[${r}]), b${j}, acc[${(i * blocks + j) * 4 + r}]);`);
+        }
+      }
+    }
+    const reads = [
+      ...Array.from({ length: blocks }, (_, i) => `let a${i} = tileA[kk][ty + ${16 * i}];`),
+      ...Array.from({ length: blocks }, (_, j) => `let b${j} = tileB[kk][tx + ${16 * j}];`),
+    ];
     return `
-      var<workgroup> tileA : array<array<vec4<f32>, ${TILE / 4 + 1}>, ${TILE_K}>;
-      var<workgroup> tileB : array<array<vec4<f32>, ${TILE / 4 + 1}>, ${TILE_K}>;
+      const GEMM_TILE : i32 = ${size};
+      const GEMM_DEPTH : i32 = ${depth};
+      var<workgroup> tileA : array<array<vec4<f32>, ${vecs}>, ${depth}>;
+      var<workgroup> tileB : array<array<vec4<f32>, ${vecs}>, ${depth}>;
 
       fn storeA(kk : i32, mm : i32, v : f32) {
         tileA[kk][mm / 4][mm % 4] = v;
@@ -81,34 +125,34 @@ class GemmProgram implements WebGPUProgram {
         let tx = i32(localId.x);
         let ty = i32(localId.y);
         let li = i32(localIndex);
-        let tileM = i32(workgroupId.y) * ${TILE};
-        let tileN = i32(workgroupId.x) * ${TILE};
+        let tileM = i32(workgroupId.y) * ${size};
+        let tileN = i32(workgroupId.x) * ${size};
         let slice = i32(workgroupId.z);
         let kBegin = slice * uniforms.kChunk;
         let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
         ${this.source.setup}
-        var acc : array<vec4<f32>, 4>;
+        var acc : array<vec4<f32>, ${4 * blocks * blocks}>;
         for (var step = 0; step < uniforms.steps; step++) {
-          let k0 = kBegin + step * ${TILE_K};
+          let k0 = kBegin + step * ${depth};
           ${this.source.load}
           workgroupBarrier();
-          for (var kk = 0; kk < ${TILE_K}; kk++) {
-            let a = tileA[kk][ty];
-            let b = tileB[kk][tx];
-            acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-            acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-            acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-            acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+          for (var kk = 0; kk < ${depth}; kk++) {
+            ${reads.join('\n            ')}
+            ${products.join('\n            ')}
           }
           workgroupBarrier();
         }
         let base = slice * uniforms.M * uniforms.N;
-        for (var i = 0; i < 4; i++) {
-          let m = tileM + 4 * ty + i;
-          for (var j = 0; j < 4; j++) {
-            let n = tileN + 4 * tx + j;
-            if (m < uniforms.M && n < uniforms.N) {
-              result[base + m * uniforms.N + n] = acc[i][j];
+        for (var i = 0; i < ${blocks}; i++) {
+          for (var r = 0; r < 4; r++) {
+            let m = tileM + 4 * ty + 64 * i + r;
+            for (var j = 0; j < ${blocks}; j++) {
+              for (var c = 0; c < 4; c++) {
+                let n = tileN + 4 * tx + 64 * j + c;
+                if (m < uniforms.M && n < uniforms.N) {
+                  result[base + m * uniforms.N + n] = acc[(i * ${blocks} + j) * 4 + r][c];
+                }
+              }
             }
           }
         }
@@ -117,17 +161,17 @@ class GemmProgram implements WebGPUProgram {
 }
 
 /** How many slices to split K into. */
-export function sliceCount(m: number, n: number, k: number): number {
-  const tiles = groups(m, TILE) * groups(n, TILE);
-  const steps = groups(k, TILE_K);
+export function sliceCount(m: number, n: number, k: number, tile: Tile): number {
+  const tiles = groups(m, tile.size) * groups(n, tile.size);
+  const steps = groups(k, tile.depth);
   const wanted = Math.floor(TARGET_WORKGROUPS / tiles);
   const byMemory = Math.floor(MAX_PARTIAL_FLOATS / (m * n));
   return Math.max(1, Math.min(wanted, Math.ceil(steps / MIN_STEPS_PER_SLICE), byMemory, MAX_DISPATCH));
 }
 
-/** Whether the tile grid of an M x N product fits the dispatch limits. */
+/** Whether the tile grid of an M x N product fits the dispatch limits (whatever its tile). */
 export function gemmFits(m: number, n: number): boolean {
-  return groups(m, TILE) <= MAX_DISPATCH && groups(n, TILE) <= MAX_DISPATCH;
+  return groups(m, TILE_64.size) <= MAX_DISPATCH && groups(n, TILE_64.size) <= MAX_DISPATCH;
 }
 
 /**
@@ -143,11 +187,12 @@ export function runGemm(
   outShape: readonly number[],
 ): tf.TensorInfo {
   const { m, n, k } = dims;
-  const wanted = sliceCount(m, n, k);
-  const steps = groups(groups(k, TILE_K), wanted);
-  const kChunk = steps * TILE_K;
+  const tile = tileFor(m, n);
+  const wanted = sliceCount(m, n, k, tile);
+  const steps = groups(groups(k, tile.depth), wanted);
+  const kChunk = steps * tile.depth;
   const slices = groups(k, kChunk);
-  const program = new GemmProgram(source, { m, n, slices }, slices === 1 ? outShape : [slices, m * n]);
+  const program = new GemmProgram(source, tile, { m, n, slices }, slices === 1 ? outShape : [slices, m * n]);
   const own: Uniform[] = [
     { type: 'int32', data: [m] },
     { type: 'int32', data: [n] },
