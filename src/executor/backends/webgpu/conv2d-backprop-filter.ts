@@ -59,6 +59,54 @@ const SOURCE: GemmSource = {
     }`,
 };
 
+/**
+ * The same product with four values a load, for channel counts that are multiples of 4: four
+ * neighbouring m are four input channels of one tap, four neighbouring n four channels of dy, so
+ * each invocation loads one vec4 of each operand a step, straight into a vec4 of its tile (k-row
+ * li / (GEMM_TILE / 4), vec4 column li % (GEMM_TILE / 4)), and decodes k once for both.
+ */
+const SOURCE_VEC4: GemmSource = {
+  key: 'conv2dFilterGradVec4',
+  inputs: SOURCE.inputs,
+  uniforms: SOURCE.uniforms,
+  components: [4, 4],
+  setup: `
+    let q = li % (GEMM_TILE / 4);
+    let kk = li / (GEMM_TILE / 4);
+    let aM = tileM + 4 * q;
+    let kwc = uniforms.filterW * uniforms.inC;
+    let fh = aM / kwc;
+    let fr = aM - fh * kwc;
+    let fw = fr / uniforms.inC;
+    let ci = fr - fw * uniforms.inC;
+    let offH = fh * uniforms.dilH - uniforms.padT;
+    let offW = fw * uniforms.dilW - uniforms.padL;
+    let aValid = aM < uniforms.M;
+    let bN = tileN + 4 * q;
+    let bValid = bN < uniforms.N;
+    let outHW = uniforms.outH * uniforms.outW;`,
+  load: `
+    let k = k0 + kk;
+    var av = vec4<f32>(0.0);
+    var bv = vec4<f32>(0.0);
+    if (k < kEnd) {
+      let bi = k / outHW;
+      let p = k - bi * outHW;
+      let oh = p / uniforms.outW;
+      let ow = p - oh * uniforms.outW;
+      let ih = oh * uniforms.strideH + offH;
+      let iw = ow * uniforms.strideW + offW;
+      if (aValid && ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW) {
+        av = x[(((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci) / 4];
+      }
+      if (bValid) {
+        bv = dy[(k * uniforms.N + bN) / 4];
+      }
+    }
+    tileA[kk][q] = av;
+    tileB[kk][q] = bv;`,
+};
+
 /** The Conv2DBackpropFilter kernel for float32 NHWC; anything else goes to `fallback`. */
 export function makeConv2DBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
@@ -74,7 +122,8 @@ export function makeConv2DBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
     const k = info.batchSize * info.outHeight * info.outWidth;
     if (!gemmFits(m, n) || k === 0) return fallback(args);
     const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
-    return runGemm(webgpuBackendOf(args.backend), SOURCE, { m, n, k }, [x, dy], [
+    const source = info.inChannels % 4 === 0 && info.outChannels % 4 === 0 ? SOURCE_VEC4 : SOURCE;
+    return runGemm(webgpuBackendOf(args.backend), source, { m, n, k }, [x, dy], [
       i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth),
       i32(info.strideHeight), i32(info.strideWidth), i32(info.dilationHeight), i32(info.dilationWidth),
       i32(info.padInfo.top), i32(info.padInfo.left), i32(info.filterWidth),

@@ -73,6 +73,57 @@ const SOURCE: GemmSource = {
     }`,
 };
 
+/**
+ * The same product with four values a load, for output channel counts that are multiples of 4:
+ * four neighbouring k are four channels of dy and of w for one tap. Each invocation owns one row
+ * of each tile (a dx position m, decoded once here, and a channel n) and loads four neighbouring k
+ * of it a step: one vec4 of each operand, stored as four values of the k-major tiles.
+ */
+const SOURCE_VEC4: GemmSource = {
+  key: 'conv2dInputGradVec4',
+  inputs: SOURCE.inputs,
+  uniforms: SOURCE.uniforms,
+  components: [4, 4],
+  setup: `
+    let kq = li % (GEMM_DEPTH / 4);
+    let row = li / (GEMM_DEPTH / 4);
+    let inHW = uniforms.inH * uniforms.inW;
+    let m = tileM + row;
+    let bi = m / inHW;
+    let p = m - bi * inHW;
+    let ih = p / uniforms.inW;
+    let aBase = bi * uniforms.outH;
+    let aH = ih + uniforms.padT;
+    let aW = p - ih * uniforms.inW + uniforms.padL;
+    let aOk = m < uniforms.M;
+    let n = tileN + row;
+    let nOk = n < uniforms.N;
+    let kwc = uniforms.tapsW * uniforms.outC;`,
+  load: `
+    let k = k0 + 4 * kq;
+    let kIn = k < kEnd;
+    let fh = k / kwc;
+    let fr = k - fh * kwc;
+    let fw = fr / uniforms.outC;
+    let co = fr - fw * uniforms.outC;
+    let oh = aH - fh;
+    let ow = aW - fw;
+    var av = vec4<f32>(0.0);
+    if (kIn && aOk && oh >= 0 && ow >= 0 && oh < uniforms.outH && ow < uniforms.outW) {
+      av = dy[(((aBase + oh) * uniforms.outW + ow) * uniforms.outC + co) / 4];
+    }
+    var bv = vec4<f32>(0.0);
+    if (kIn && nOk) {
+      let wh = uniforms.tapH0 + fh * uniforms.tapStepH;
+      let ww = uniforms.tapW0 + fw * uniforms.tapStepW;
+      bv = w[(((wh * uniforms.filterW + ww) * uniforms.inC + n) * uniforms.outC + co) / 4];
+    }
+    for (var j = 0; j < 4; j++) {
+      storeA(4 * kq + j, row, av[j]);
+      storeB(4 * kq + j, row, bv[j]);
+    }`,
+};
+
 /** Writes a phase's compact [B, rows, cols, C] result onto dx at (phH + i' sh, phW + j' sw). */
 class PhaseSpreadProgram extends FlatProgram {
   readonly variableNames = ['compact'];
@@ -157,7 +208,8 @@ export function makeConv2DBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
         inH: h.rows, inW: w.rows, inC: n, outH: info.outHeight, outW: info.outWidth, outC: info.outChannels, padT: h.pad, padL: w.pad,
         tapsH: h.taps, tapsW: w.taps, tapH0: h.tap0, tapW0: w.tap0, tapStepH: sh, tapStepW: sw, filterW: info.filterWidth,
       };
-      return runGemm(backend, SOURCE, { m: sizeOf(shape) / n, n, k: g.tapsH * g.tapsW * g.outC }, [dy, filter], uniformsOf(g), shape);
+      const source = g.outC % 4 === 0 ? SOURCE_VEC4 : SOURCE;
+      return runGemm(backend, source, { m: sizeOf(shape) / n, n, k: g.tapsH * g.tapsW * g.outC }, [dy, filter], uniformsOf(g), shape);
     };
     // Stride 1: one phase, the whole of dx.
     if (sh === 1 && sw === 1) return product(phases[0]!, info.inShape);

@@ -62,10 +62,16 @@ export interface GemmSource {
   readonly setup: string;
   /** WGSL that loads one k-step into `tileA` and `tileB`. */
   readonly load: string;
+  /**
+   * Values per element of each input as the shader sees it (tfjs's `variableComponents`): 4 makes
+   * the input an `array<vec4<f32>>`, one load and one index computation for four values. Default 1.
+   */
+  readonly components?: readonly (1 | 4)[];
 }
 
 class GemmProgram implements WebGPUProgram {
   readonly variableNames: string[];
+  readonly variableComponents?: number[];
   readonly uniforms: string;
   readonly workgroupSize: [number, number, number] = [16, 16, 1];
   readonly dispatchLayout = { x: [] as number[], y: [0] };
@@ -79,6 +85,7 @@ class GemmProgram implements WebGPUProgram {
     this.source = source;
     this.tile = tile;
     this.variableNames = [...source.inputs];
+    if (source.components !== undefined) this.variableComponents = [...source.components];
     this.uniforms = `M : i32, N : i32, K : i32, kChunk : i32, steps : i32, ${source.uniforms}`;
     this.dispatch = [groups(dims.n, tile.size), groups(dims.m, tile.size), dims.slices];
     this.outputShape = [...outputShape];
