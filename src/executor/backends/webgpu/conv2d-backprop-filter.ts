@@ -12,17 +12,10 @@ import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
 import { gemmFits, runGemm, type GemmSource } from './gemm.ts';
 
-const SOURCE: GemmSource = {
-  key: 'conv2dFilterGrad',
-  inputs: ['x', 'dy'],
-  uniforms: 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,',
-  // Loaders walk m for A (neighbours read neighbouring input channels of x) and n for B
-  // (neighbouring channels of dy): this invocation loads tile column li % GEMM_TILE of both, at
-  // the k-rows li / GEMM_TILE + (256 / GEMM_TILE) r. Its m, and so (fh, fw, ci), is fixed:
-  // decoded once here.
-  setup: `
-    let mm = li % GEMM_TILE;
-    let aM = tileM + mm;
+const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,';
+
+/** Decodes what is fixed for this invocation: its m = aM (a tap and an input channel) and n = bN. */
+const FIXED = `
     let kwc = uniforms.filterW * uniforms.inC;
     let fh = aM / kwc;
     let fr = aM - fh * kwc;
@@ -31,15 +24,16 @@ const SOURCE: GemmSource = {
     let offH = fh * uniforms.dilH - uniforms.padT;
     let offW = fw * uniforms.dilW - uniforms.padL;
     let aValid = aM < uniforms.M;
-    let bN = tileN + mm;
     let bValid = bN < uniforms.N;
-    let outHW = uniforms.outH * uniforms.outW;`,
-  load: `
-    for (var r = 0; r < 4; r++) {
-      let kk = li / GEMM_TILE + (256 / GEMM_TILE) * r;
-      let k = k0 + kk;
-      var av = 0.0;
-      var bv = 0.0;
+    let outHW = uniforms.outH * uniforms.outW;`;
+
+/** Decodes k (a position of the batch) and reads X(aM, k) into `av` and dY(k, bN) into `bv`: one value each, or four neighbouring ones. */
+function read(values: 1 | 4): string {
+  const type = values === 4 ? 'vec4<f32>' : 'f32';
+  const at = (index: string) => (values === 4 ? `(${index}) / 4` : index);
+  return `
+      var av = ${type}(0.0);
+      var bv = ${type}(0.0);
       if (k < kEnd) {
         let bi = k / outHW;
         let p = k - bi * outHW;
@@ -48,12 +42,31 @@ const SOURCE: GemmSource = {
         let ih = oh * uniforms.strideH + offH;
         let iw = ow * uniforms.strideW + offW;
         if (aValid && ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW) {
-          av = x[((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci];
+          av = x[${at('((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci')}];
         }
         if (bValid) {
-          bv = dy[k * uniforms.N + bN];
+          bv = dy[${at('k * uniforms.N + bN')}];
         }
-      }
+      }`;
+}
+
+const SOURCE: GemmSource = {
+  key: 'conv2dFilterGrad',
+  inputs: ['x', 'dy'],
+  uniforms: UNIFORMS,
+  // Loaders walk m for A (neighbours read neighbouring input channels of x) and n for B
+  // (neighbouring channels of dy): this invocation loads tile column li % GEMM_TILE of both, at
+  // the k-rows li / GEMM_TILE + (256 / GEMM_TILE) r.
+  setup: `
+    let mm = li % GEMM_TILE;
+    let aM = tileM + mm;
+    let bN = tileN + mm;
+    ${FIXED}`,
+  load: `
+    for (var r = 0; r < 4; r++) {
+      let kk = li / GEMM_TILE + (256 / GEMM_TILE) * r;
+      let k = k0 + kk;
+      ${read(1)}
       storeA(kk, mm, av);
       storeB(kk, mm, bv);
     }`,
@@ -68,41 +81,17 @@ const SOURCE: GemmSource = {
 const SOURCE_VEC4: GemmSource = {
   key: 'conv2dFilterGradVec4',
   inputs: SOURCE.inputs,
-  uniforms: SOURCE.uniforms,
+  uniforms: UNIFORMS,
   components: [4, 4],
   setup: `
     let q = li % (GEMM_TILE / 4);
     let kk = li / (GEMM_TILE / 4);
     let aM = tileM + 4 * q;
-    let kwc = uniforms.filterW * uniforms.inC;
-    let fh = aM / kwc;
-    let fr = aM - fh * kwc;
-    let fw = fr / uniforms.inC;
-    let ci = fr - fw * uniforms.inC;
-    let offH = fh * uniforms.dilH - uniforms.padT;
-    let offW = fw * uniforms.dilW - uniforms.padL;
-    let aValid = aM < uniforms.M;
     let bN = tileN + 4 * q;
-    let bValid = bN < uniforms.N;
-    let outHW = uniforms.outH * uniforms.outW;`,
+    ${FIXED}`,
   load: `
     let k = k0 + kk;
-    var av = vec4<f32>(0.0);
-    var bv = vec4<f32>(0.0);
-    if (k < kEnd) {
-      let bi = k / outHW;
-      let p = k - bi * outHW;
-      let oh = p / uniforms.outW;
-      let ow = p - oh * uniforms.outW;
-      let ih = oh * uniforms.strideH + offH;
-      let iw = ow * uniforms.strideW + offW;
-      if (aValid && ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW) {
-        av = x[(((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci) / 4];
-      }
-      if (bValid) {
-        bv = dy[(k * uniforms.N + bN) / 4];
-      }
-    }
+    ${read(4)}
     tileA[kk][q] = av;
     tileB[kk][q] = bv;`,
 };

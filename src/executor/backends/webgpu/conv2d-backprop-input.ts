@@ -17,74 +17,15 @@ import * as tf from '@tensorflow/tfjs';
 import { FlatProgram, release, runProgram, sizeOf, webgpuBackendOf, type Uniform } from './backend.ts';
 import { gemmFits, runGemm, type GemmSource } from './gemm.ts';
 
-const SOURCE: GemmSource = {
-  key: 'conv2dInputGrad',
-  inputs: ['dy', 'w'],
-  // A stride-1 product (strided ones run by phases, below). k runs over `tapsW`-wide rows of taps
-  // (fh, fw); tap (fh, fw) is the filter's (tapH0 + fh tapStepH, tapW0 + fw tapStepW), of a filter
-  // `filterW` wide.
-  uniforms: 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, padT : i32, padL : i32, tapsW : i32, tapH0 : i32, tapW0 : i32, tapStepH : i32, tapStepW : i32, filterW : i32,',
-  // Both operands are contiguous along k = (fh, fw, co) (co is innermost in dy and in w), so
-  // loaders walk k: this invocation loads k-column li % GEMM_DEPTH of both tiles for tile rows
-  // li / GEMM_DEPTH + (256 / GEMM_DEPTH) r. Those four dx positions m are fixed: decoded once here.
-  setup: `
-    let kk = li % GEMM_DEPTH;
-    let row0 = li / GEMM_DEPTH;
-    let inHW = uniforms.inH * uniforms.inW;
-    var aBase : array<i32, 4>;
-    var aH : array<i32, 4>;
-    var aW : array<i32, 4>;
-    var aOk : array<bool, 4>;
-    for (var r = 0; r < 4; r++) {
-      let m = tileM + row0 + (256 / GEMM_DEPTH) * r;
-      let bi = m / inHW;
-      let p = m - bi * inHW;
-      let ih = p / uniforms.inW;
-      aBase[r] = bi * uniforms.outH;
-      aH[r] = ih + uniforms.padT;
-      aW[r] = p - ih * uniforms.inW + uniforms.padL;
-      aOk[r] = m < uniforms.M;
-    }
-    let kwc = uniforms.tapsW * uniforms.outC;`,
-  load: `
-    let k = k0 + kk;
-    let kIn = k < kEnd;
-    let fh = k / kwc;
-    let fr = k - fh * kwc;
-    let fw = fr / uniforms.outC;
-    let co = fr - fw * uniforms.outC;
-    for (var r = 0; r < 4; r++) {
-      let mm = row0 + (256 / GEMM_DEPTH) * r;
-      let oh = aH[r] - fh;
-      let ow = aW[r] - fw;
-      var av = 0.0;
-      if (kIn && aOk[r] && oh >= 0 && ow >= 0 && oh < uniforms.outH && ow < uniforms.outW) {
-        av = dy[((aBase[r] + oh) * uniforms.outW + ow) * uniforms.outC + co];
-      }
-      storeA(kk, mm, av);
-      let n = tileN + mm;
-      var bv = 0.0;
-      if (kIn && n < uniforms.N) {
-        let wh = uniforms.tapH0 + fh * uniforms.tapStepH;
-        let ww = uniforms.tapW0 + fw * uniforms.tapStepW;
-        bv = w[((wh * uniforms.filterW + ww) * uniforms.inC + n) * uniforms.outC + co];
-      }
-      storeB(kk, mm, bv);
-    }`,
-};
+// A stride-1 product (strided ones run by phases, below). k runs over `tapsW`-wide rows of taps
+// (fh, fw); tap (fh, fw) is the filter's (tapH0 + fh tapStepH, tapW0 + fw tapStepW), of a filter
+// `filterW` wide.
+const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, padT : i32, padL : i32, tapsW : i32, tapH0 : i32, tapW0 : i32, tapStepH : i32, tapStepW : i32, filterW : i32,';
 
-/**
- * The same product with four values a load, for output channel counts that are multiples of 4:
- * four neighbouring k are four channels of dy and of w for one tap. Each invocation owns one row
- * of each tile (a dx position m, decoded once here, and a channel n) and loads four neighbouring k
- * of it a step: one vec4 of each operand, stored as four values of the k-major tiles.
- */
-const SOURCE_VEC4: GemmSource = {
-  key: 'conv2dInputGradVec4',
-  inputs: SOURCE.inputs,
-  uniforms: SOURCE.uniforms,
-  components: [4, 4],
-  setup: `
+// Both operands are contiguous along k = (fh, fw, co) (co is innermost in dy and in w), so loaders
+// walk k: this invocation owns one row of each tile (a dx position m and a channel n, decoded once
+// here) and loads four neighbouring k of it a step, from k-column 4 (li % (GEMM_DEPTH / 4)).
+const SETUP = `
     let kq = li % (GEMM_DEPTH / 4);
     let row = li / (GEMM_DEPTH / 4);
     let inHW = uniforms.inH * uniforms.inW;
@@ -98,26 +39,59 @@ const SOURCE_VEC4: GemmSource = {
     let aOk = m < uniforms.M;
     let n = tileN + row;
     let nOk = n < uniforms.N;
-    let kwc = uniforms.tapsW * uniforms.outC;`,
+    let kwc = uniforms.tapsW * uniforms.outC;`;
+
+/** Decodes k (a tap and an output channel) and reads dY(m, k) into `av` and W(k, n) into `bv`: one value each, or four neighbouring ones. */
+function read(values: 1 | 4): string {
+  const type = values === 4 ? 'vec4<f32>' : 'f32';
+  const at = (index: string) => (values === 4 ? `(${index}) / 4` : index);
+  return `
+      let kIn = k < kEnd;
+      let fh = k / kwc;
+      let fr = k - fh * kwc;
+      let fw = fr / uniforms.outC;
+      let co = fr - fw * uniforms.outC;
+      let oh = aH - fh;
+      let ow = aW - fw;
+      var av = ${type}(0.0);
+      if (kIn && aOk && oh >= 0 && ow >= 0 && oh < uniforms.outH && ow < uniforms.outW) {
+        av = dy[${at('((aBase + oh) * uniforms.outW + ow) * uniforms.outC + co')}];
+      }
+      var bv = ${type}(0.0);
+      if (kIn && nOk) {
+        let wh = uniforms.tapH0 + fh * uniforms.tapStepH;
+        let ww = uniforms.tapW0 + fw * uniforms.tapStepW;
+        bv = w[${at('((wh * uniforms.filterW + ww) * uniforms.inC + n) * uniforms.outC + co')}];
+      }`;
+}
+
+const SOURCE: GemmSource = {
+  key: 'conv2dInputGrad',
+  inputs: ['dy', 'w'],
+  uniforms: UNIFORMS,
+  setup: SETUP,
+  load: `
+    for (var j = 0; j < 4; j++) {
+      let k = k0 + 4 * kq + j;
+      ${read(1)}
+      storeA(4 * kq + j, row, av);
+      storeB(4 * kq + j, row, bv);
+    }`,
+};
+
+/**
+ * The same product with four values a load, for output channel counts that are multiples of 4:
+ * the four neighbouring k are four channels of dy and of w at one tap, one vec4 of each, decoded once.
+ */
+const SOURCE_VEC4: GemmSource = {
+  key: 'conv2dInputGradVec4',
+  inputs: SOURCE.inputs,
+  uniforms: UNIFORMS,
+  components: [4, 4],
+  setup: SETUP,
   load: `
     let k = k0 + 4 * kq;
-    let kIn = k < kEnd;
-    let fh = k / kwc;
-    let fr = k - fh * kwc;
-    let fw = fr / uniforms.outC;
-    let co = fr - fw * uniforms.outC;
-    let oh = aH - fh;
-    let ow = aW - fw;
-    var av = vec4<f32>(0.0);
-    if (kIn && aOk && oh >= 0 && ow >= 0 && oh < uniforms.outH && ow < uniforms.outW) {
-      av = dy[(((aBase + oh) * uniforms.outW + ow) * uniforms.outC + co) / 4];
-    }
-    var bv = vec4<f32>(0.0);
-    if (kIn && nOk) {
-      let wh = uniforms.tapH0 + fh * uniforms.tapStepH;
-      let ww = uniforms.tapW0 + fw * uniforms.tapStepW;
-      bv = w[(((wh * uniforms.filterW + ww) * uniforms.inC + n) * uniforms.outC + co) / 4];
-    }
+    ${read(4)}
     for (var j = 0; j < 4; j++) {
       storeA(4 * kq + j, row, av[j]);
       storeB(4 * kq + j, row, bv[j]);
