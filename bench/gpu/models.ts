@@ -2,7 +2,7 @@
  * Whole-network rows of the GPU benchmark: the executor's zoo networks (ResNet50 built by
  * src/executor/zoo/resnet50.ts, MobileNetV2 from the topology nsfwjs ships) with a pooled dense
  * head, batch 32 at 224 px, fp32, SGD: inference and training images/s with TL's kernels, and
- * training with tfjs's own kernels for comparison.
+ * both with tfjs's own kernels for comparison.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
@@ -15,7 +15,8 @@ export interface ModelRow {
   readonly batch: number;
   readonly inferMs: number;
   readonly trainMs: number;
-  /** The training step with tfjs's own kernels and gradients, when measured. */
+  /** Inference and the training step with tfjs's own kernels and gradients, when measured. */
+  readonly stockInferMs: number | null;
   readonly stockTrainMs: number | null;
   /** What one training step queues, with TL's kernels and with tfjs's own. */
   readonly trainWork: Work;
@@ -49,10 +50,13 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   const trainMs = await msPerStep(train, o.reps);
   const trainWork = await leastWork(train, 3);
   console.log(`  ${name}: inference ${fmt(inferMs)} ms, training ${fmt(trainMs)} ms a batch (${trainWork.dispatches} dispatches, ${trainWork.uploads} uploads, host ${fmt(trainWork.hostMs)} ms + ${fmt(trainWork.submitMs)} ms in submits)`);
+  let stockInferMs: number | null = null;
   let stockTrainMs: number | null = null;
   let stockTrainWork: Work | null = null;
   if (o.stockReps > 0) {
     unregisterWebgpuTrainingKernels();
+    stockInferMs = await msPerStep(infer, o.reps);
+    console.log(`  ${name}: inference with tfjs's kernels ${fmt(stockInferMs)} ms`);
     stockTrainMs = await msPerStep(train, o.stockReps, 1);
     stockTrainWork = await leastWork(train, 1);
     registerWebgpuTrainingKernels();
@@ -60,5 +64,5 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   }
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, stockTrainMs, trainWork, stockTrainWork };
+  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork };
 }

@@ -2,7 +2,8 @@
  * Conv2DBackpropFilter and Conv2DBackpropInput cases: random shapes (odd sizes, batch 1 and many,
  * non-square filters and strides, every padding form), shapes that make the GEMM split K into
  * slices and sum them in more than one pass, and conv2dTranspose. tfjs allows no dilation in these
- * gradients, so none is tested. The GEMM picks its tile by the product's shape; every gradient case
+ * gradients, so none is tested; the forward cases have some. Then forward convolutions, plain and
+ * fused with a bias and an activation. The GEMM picks its tile by the product's shape; every case
  * runs again with the 128 tile forced, and the shaped ones with the 64 tile forced.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -92,14 +93,43 @@ const TRANSPOSED = [
   { x: [2, 4, 4, 6], w: [1, 1, 3, 6], strides: [2, 2] as [number, number], pad: 'valid' as const, out: [2, 7, 8, 3] as [number, number, number, number] },
 ];
 
-/** dx and dw of conv2d through tf.grads, then conv2dTranspose (Conv2DBackpropInput as a forward op). */
+const DILATED: (Conv & { dilations: [number, number] })[] = [
+  { x: [2, 11, 11, 8], w: [3, 3, 8, 12], strides: [1, 1], pad: 'same', dilations: [2, 2] },
+  { x: [1, 9, 13, 5], w: [2, 3, 5, 7], strides: [1, 1], pad: 'valid', dilations: [3, 2] },
+];
+
+/** Forward convolutions: plain, dilated, and fused with a bias and each activation TL applies in place (and one, elu, it leaves to tfjs). */
+function forwardCases(random: readonly Conv[]): { plain: ParityCase[]; shaped: ParityCase[] } {
+  const name = (c: Conv) => `x ${c.x.join('x')} w ${c.w.join('x')} strides ${c.strides.join(',')} pad ${JSON.stringify(c.pad)}`;
+  const plain = (c: Conv & { dilations?: [number, number] }) =>
+    sameOnBoth(`forward: ${name(c)}${c.dilations ? ` dilations ${c.dilations.join(',')}` : ''}`, [c.x, c.w], (x, w) =>
+      tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad as 'same', 'NHWC', c.dilations ?? 1),
+    );
+  const activations = ['linear', 'relu', 'relu6', 'elu'] as const;
+  const fused = (c: Conv, i: number) => {
+    const activation = activations[i % activations.length]!;
+    const withBias = i % 5 !== 4;
+    return sameOnBoth(`fused forward, ${activation}${withBias ? ' with bias' : ''}: ${name(c)}`, [c.x, c.w, [c.w[3]]], (x, w, b) =>
+      // Scaled so that relu6 clips some values above 6 as well as below 0.
+      tf.fused.conv2d({ x: tf.mul(x!, 4) as tf.Tensor4D, filter: w as tf.Tensor4D, strides: c.strides, pad: c.pad as 'same', bias: withBias ? b : undefined, activation }),
+    );
+  };
+  return {
+    plain: [...random.map(plain), ...DILATED.map(plain), ...random.slice(0, 12).map(fused)],
+    shaped: [...SHAPED.map(plain), ...SHAPED.map((c, i) => fused(c, i + 1))],
+  };
+}
+
+/** dx and dw of conv2d through tf.grads, then conv2dTranspose (Conv2DBackpropInput as a forward op), then forward convolutions. */
 export function conv2dCases(): ParityCase[] {
   const gradCase = (c: Conv) =>
     sameOnBoth(`dx, dw: x ${c.x.join('x')} w ${c.w.join('x')} strides ${c.strides.join(',')} pad ${JSON.stringify(c.pad)}`, [c.x, c.w], (x, w) =>
       tf.grads((xx: tf.Tensor, ww: tf.Tensor) => weightedSum(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad)))([x!, w!]),
     );
-  const random = randomConvs(30, 2026).map(gradCase);
-  const shaped = SHAPED.map(gradCase);
+  const convs = randomConvs(30, 2026);
+  const forward = forwardCases(convs);
+  const random = [...convs.map(gradCase), ...forward.plain];
+  const shaped = [...SHAPED.map(gradCase), ...forward.shaped];
   const grads = [...random, ...shaped, ...[...random, ...shaped].map((c) => onTile(128, c)), ...shaped.map((c) => onTile(64, c))];
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),

@@ -8,7 +8,7 @@ import { depthwiseCases } from './depthwise.ts';
 import { reductionCases } from './reductions.ts';
 
 export const PARITY_SUITES: Readonly<Record<string, () => ParityCase[]>> = {
-  'conv2d gradients': conv2dCases,
+  'conv2d, forward and gradients': conv2dCases,
   'depthwise gradients': depthwiseCases,
   'Sum and Mean': reductionCases,
   'BatchNorm gradient': batchNormCases,

@@ -67,6 +67,11 @@ export interface GemmSource {
    * the input an `array<vec4<f32>>`, one load and one index computation for four values. Default 1.
    */
   readonly components?: readonly (1 | 4)[];
+  /**
+   * WGSL of `v` (a value of C) and `n` (its column) written in its place, e.g. a bias and an
+   * activation. A product with an epilogue is never split along K (the epilogue needs whole sums).
+   */
+  readonly epilogue?: string;
 }
 
 class GemmProgram implements WebGPUProgram {
@@ -157,7 +162,8 @@ class GemmProgram implements WebGPUProgram {
               for (var c = 0; c < 4; c++) {
                 let n = tileN + 4 * tx + 64 * j + c;
                 if (m < uniforms.M && n < uniforms.N) {
-                  result[base + m * uniforms.N + n] = acc[(i * ${blocks} + j) * 4 + r][c];
+                  let v = acc[(i * ${blocks} + j) * 4 + r][c];
+                  result[base + m * uniforms.N + n] = ${this.source.epilogue ?? 'v'};
                 }
               }
             }
@@ -195,7 +201,7 @@ export function runGemm(
 ): tf.TensorInfo {
   const { m, n, k } = dims;
   const tile = tileFor(m, n);
-  const wanted = sliceCount(m, n, k, tile);
+  const wanted = source.epilogue === undefined ? sliceCount(m, n, k, tile) : 1;
   const steps = groups(groups(k, tile.depth), wanted);
   const kChunk = steps * tile.depth;
   const slices = groups(k, kChunk);

@@ -5,8 +5,8 @@
  * on the CPU), to reductions that run on one workgroup per output, and to convolution gradients
  * computed one thread per output value. See docs/benchmarks-gpu.md.
  *
- * Kernels replaced (each falls back to the backend's own for cases it does not cover):
- * Conv2DBackpropFilter and Conv2DBackpropInput (implicit GEMM), the depthwise gradients, Sum and
+ * Kernels replaced (each falls back to the backend's own for cases it does not cover): Conv2D
+ * and FusedConv2D, Conv2DBackpropFilter and Conv2DBackpropInput (implicit GEMM), the depthwise gradients, Sum and
  * Mean (chunked column and row sums). Gradients replaced, on webgpu only (tfjs keeps one gradient
  * registry for all backends, so these defer to the original elsewhere): FusedBatchNorm (fused, two
  * passes), Mean and Sum (a broadcast instead of `ones`), Relu, Relu6 and ClipByValue (one pass).
@@ -24,6 +24,7 @@ import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.t
 import { BN_FORWARD, BN_MOVING_AVERAGE, BN_TRAINING_GRAD, bnForward, bnMovingAverage, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
+import { makeConv2D } from './conv2d-forward.ts';
 import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
@@ -37,6 +38,8 @@ const BACKEND = 'webgpu';
 
 /** Kernel name to a factory given the backend's own kernel, which it calls for cases it leaves. */
 export const WEBGPU_TRAINING_KERNELS: Readonly<Record<string, (fallback: tf.KernelFunc) => tf.KernelFunc>> = {
+  Conv2D: makeConv2D,
+  FusedConv2D: makeConv2D,
   Conv2DBackpropFilter: makeConv2DBackpropFilter,
   Conv2DBackpropInput: makeConv2DBackpropInput,
   DepthwiseConv2dNativeBackpropFilter: makeDepthwiseBackpropFilter,

@@ -1,0 +1,148 @@
+/**
+ * Conv2D and FusedConv2D (the convolution of every tf.layers conv2d, with its bias and activation)
+ * as an implicit GEMM:
+ *   Y[m = (b, oh, ow), n = co] = act(sum over k = (fh, fw, ci) of X(m, k) * W(k, n) + bias[n])
+ * where X(m, k) = x[b, oh sh + fh dh - padT, ow sw + fw dw - padL, ci] (zero in the padding), the
+ * im2col matrix read in place, and W is the filter as its own row-major [fh fw ci, co] matrix. The
+ * bias and the activation are applied as each value is written. Same tiles as the gradients
+ * (gemm.ts); tfjs 4.22 runs its own tiled kernel (32 x 32 tiles) or an im2col copy and a matmul.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { webgpuBackendOf } from './backend.ts';
+import { gemmFits, runGemm, type GemmSource } from './gemm.ts';
+
+const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,';
+
+// A is contiguous along k (ci innermost in x): this invocation owns one row of tileA (an output
+// position m, decoded once here) and loads four neighbouring k of it a step, from k-column
+// 4 (li % (GEMM_DEPTH / 4)). B is contiguous along n (co innermost in w): loaders walk n.
+const SETUP = `
+    let kq = li % (GEMM_DEPTH / 4);
+    let row = li / (GEMM_DEPTH / 4);
+    let m = tileM + row;
+    let outHW = uniforms.outH * uniforms.outW;
+    let bi = m / outHW;
+    let p = m - bi * outHW;
+    let oh = p / uniforms.outW;
+    let ow = p - oh * uniforms.outW;
+    let ih0 = oh * uniforms.strideH - uniforms.padT;
+    let iw0 = ow * uniforms.strideW - uniforms.padL;
+    let aOk = m < uniforms.M;
+    let kwc = uniforms.filterW * uniforms.inC;`;
+
+/** Decodes k (a tap and an input channel) and reads X(m, k) into `av`: one value, or four neighbouring ones. */
+function readA(values: 1 | 4): string {
+  return `
+      let fh = k / kwc;
+      let fr = k - fh * kwc;
+      let fw = fr / uniforms.inC;
+      let ci = fr - fw * uniforms.inC;
+      let ih = ih0 + fh * uniforms.dilH;
+      let iw = iw0 + fw * uniforms.dilW;
+      var av = ${values === 4 ? 'vec4<f32>' : 'f32'}(0.0);
+      if (k < kEnd && aOk && ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW) {
+        let at = ((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci;
+        av = x[${values === 4 ? 'at / 4' : 'at'}];
+      }`;
+}
+
+/** The load: A as above; B one vec4 of four channels into a vec4 of tileB, or four scalars down its k-rows. */
+function load(values: 1 | 4): string {
+  if (values === 4) {
+    return `
+    {
+      let k = k0 + 4 * kq;
+      ${readA(4)}
+      for (var j = 0; j < 4; j++) {
+        storeA(4 * kq + j, row, av[j]);
+      }
+    }
+    {
+      let q = li % (GEMM_TILE / 4);
+      let kk = li / (GEMM_TILE / 4);
+      let k = k0 + kk;
+      let n = tileN + 4 * q;
+      var bv = vec4<f32>(0.0);
+      if (k < kEnd && n < uniforms.N) {
+        bv = w[(k * uniforms.N + n) / 4];
+      }
+      tileB[kk][q] = bv;
+    }`;
+  }
+  return `
+    for (var j = 0; j < 4; j++) {
+      let k = k0 + 4 * kq + j;
+      ${readA(1)}
+      storeA(4 * kq + j, row, av);
+    }
+    for (var r = 0; r < 4; r++) {
+      let nn = li % GEMM_TILE;
+      let kk = li / GEMM_TILE + (256 / GEMM_TILE) * r;
+      let k = k0 + kk;
+      let n = tileN + nn;
+      var bv = 0.0;
+      if (k < kEnd && n < uniforms.N) {
+        bv = w[k * uniforms.N + n];
+      }
+      storeB(kk, nn, bv);
+    }`;
+}
+
+/** The activations applied in place; others go to tfjs's kernel. */
+const ACTIVATIONS: Readonly<Record<string, (v: string) => string>> = {
+  linear: (v) => v,
+  relu: (v) => `max(${v}, 0.0)`,
+  relu6: (v) => `clamp(${v}, 0.0, 6.0)`,
+};
+
+const sources = new Map<string, GemmSource>();
+
+function sourceFor(values: 1 | 4, activation: string, bias: boolean): GemmSource {
+  const key = `conv2dForward${values}_${activation}_${bias}`;
+  let source = sources.get(key);
+  if (source === undefined) {
+    source = {
+      key,
+      inputs: bias ? ['x', 'w', 'bias'] : ['x', 'w'],
+      uniforms: UNIFORMS,
+      components: values === 4 ? (bias ? [4, 4, 1] : [4, 4]) : undefined,
+      setup: SETUP,
+      load: load(values),
+      epilogue: ACTIVATIONS[activation]!(bias ? 'v + bias[n]' : 'v'),
+    };
+    sources.set(key, source);
+  }
+  return source;
+}
+
+type Attrs = tf.Conv2DAttrs & { activation?: string };
+
+/**
+ * The Conv2D or FusedConv2D kernel for float32 NHWC with a linear, relu or relu6 activation and a
+ * per-channel bias or none; anything else goes to `fallback`.
+ */
+export function makeConv2D(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const attrs = (args.attrs ?? {}) as unknown as Attrs;
+    const activation = attrs.activation ?? 'linear';
+    const format = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat);
+    if (x === undefined || filter === undefined || format !== 'channelsLast' || x.dtype !== 'float32' || filter.dtype !== 'float32') return fallback(args);
+    if (preluActivationWeights !== undefined || ACTIVATIONS[activation] === undefined) return fallback(args);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, format,
+    );
+    if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== info.outChannels)) return fallback(args);
+    const m = info.batchSize * info.outHeight * info.outWidth;
+    const n = info.outChannels;
+    const k = info.filterHeight * info.filterWidth * info.inChannels;
+    if (!gemmFits(m, n) || m === 0 || k === 0) return fallback(args);
+    const values = info.inChannels % 4 === 0 && n % 4 === 0 ? 4 : 1;
+    const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
+    return runGemm(webgpuBackendOf(args.backend), sourceFor(values, activation, bias !== undefined), { m, n, k }, bias === undefined ? [x, filter] : [x, filter, bias], [
+      i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth),
+      i32(info.strideHeight), i32(info.strideWidth), i32(info.dilationHeight), i32(info.dilationWidth),
+      i32(info.padInfo.top), i32(info.padInfo.left), i32(info.filterWidth),
+    ], info.outShape);
+  };
+}
