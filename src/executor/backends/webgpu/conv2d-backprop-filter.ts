@@ -62,13 +62,18 @@ const SOURCE: GemmSource = {
     let aM = tileM + mm;
     let bN = tileN + mm;
     ${FIXED}`,
-  load: `
+  fetch: `
+    for (var r = 0; r < 4; r++) {
+      let k = k0 + li / GEMM_TILE + (256 / GEMM_TILE) * r;
+      ${read(1)}
+      ra[r] = av;
+      rb[r] = bv;
+    }`,
+  store: `
     for (var r = 0; r < 4; r++) {
       let kk = li / GEMM_TILE + (256 / GEMM_TILE) * r;
-      let k = k0 + kk;
-      ${read(1)}
-      storeA(kk, mm, av);
-      storeB(kk, mm, bv);
+      storeA(kk, mm, ra[r]);
+      storeB(kk, mm, rb[r]);
     }`,
 };
 
@@ -89,11 +94,14 @@ const SOURCE_VEC4: GemmSource = {
     let aM = tileM + 4 * q;
     let bN = tileN + 4 * q;
     ${FIXED}`,
-  load: `
+  fetch: `
     let k = k0 + kk;
     ${read(4)}
-    tileA[kk][q] = av;
-    tileB[kk][q] = bv;`,
+    ra = av;
+    rb = bv;`,
+  store: `
+    tileA[kk][q] = ra;
+    tileB[kk][q] = rb;`,
 };
 
 /** The Conv2DBackpropFilter kernel for float32 NHWC; anything else goes to `fallback`. */

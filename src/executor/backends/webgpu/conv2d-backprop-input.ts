@@ -65,18 +65,26 @@ function read(values: 1 | 4): string {
       }`;
 }
 
+/** Four neighbouring k of this invocation's row of each tile. */
+const STORE = `
+    for (var j = 0; j < 4; j++) {
+      storeA(4 * kq + j, row, ra[j]);
+      storeB(4 * kq + j, row, rb[j]);
+    }`;
+
 const SOURCE: GemmSource = {
   key: 'conv2dInputGrad',
   inputs: ['dy', 'w'],
   uniforms: UNIFORMS,
   setup: SETUP,
-  load: `
+  fetch: `
     for (var j = 0; j < 4; j++) {
       let k = k0 + 4 * kq + j;
       ${read(1)}
-      storeA(4 * kq + j, row, av);
-      storeB(4 * kq + j, row, bv);
+      ra[j] = av;
+      rb[j] = bv;
     }`,
+  store: STORE,
 };
 
 /**
@@ -89,13 +97,12 @@ const SOURCE_VEC4: GemmSource = {
   uniforms: UNIFORMS,
   components: [4, 4],
   setup: SETUP,
-  load: `
+  fetch: `
     let k = k0 + 4 * kq;
     ${read(4)}
-    for (var j = 0; j < 4; j++) {
-      storeA(4 * kq + j, row, av[j]);
-      storeB(4 * kq + j, row, bv[j]);
-    }`,
+    ra = av;
+    rb = bv;`,
+  store: STORE,
 };
 
 /** Writes a phase's compact [B, rows, cols, C] result onto dx at (phH + i' sh, phW + j' sw). */

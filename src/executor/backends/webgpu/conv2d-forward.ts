@@ -15,7 +15,8 @@ const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strid
 
 // A is contiguous along k (ci innermost in x): this invocation owns one row of tileA (an output
 // position m, decoded once here) and loads four neighbouring k of it a step, from k-column
-// 4 (li % (GEMM_DEPTH / 4)). B is contiguous along n (co innermost in w): loaders walk n.
+// 4 (li % (GEMM_DEPTH / 4)). B is contiguous along n (co innermost in w): loaders walk n, four
+// channels (a vec4 column bq at k-row bkk) or one (column bnn) at a time.
 const SETUP = `
     let kq = li % (GEMM_DEPTH / 4);
     let row = li / (GEMM_DEPTH / 4);
@@ -28,7 +29,10 @@ const SETUP = `
     let ih0 = oh * uniforms.strideH - uniforms.padT;
     let iw0 = ow * uniforms.strideW - uniforms.padL;
     let aOk = m < uniforms.M;
-    let kwc = uniforms.filterW * uniforms.inC;`;
+    let kwc = uniforms.filterW * uniforms.inC;
+    let bq = li % (GEMM_TILE / 4);
+    let bkk = li / (GEMM_TILE / 4);
+    let bnn = li % GEMM_TILE;`;
 
 /** Decodes k (a tap and an input channel) and reads X(m, k) into `av`: one value, or four neighbouring ones. */
 function readA(values: 1 | 4): string {
@@ -46,45 +50,51 @@ function readA(values: 1 | 4): string {
       }`;
 }
 
-/** The load: A as above; B one vec4 of four channels into a vec4 of tileB, or four scalars down its k-rows. */
-function load(values: 1 | 4): string {
+/** Reads the step at `k0`: A as above, B as one vec4 of four channels, or four scalars down its k-rows. */
+function fetch(values: 1 | 4): string {
   if (values === 4) {
     return `
     {
       let k = k0 + 4 * kq;
       ${readA(4)}
-      for (var j = 0; j < 4; j++) {
-        storeA(4 * kq + j, row, av[j]);
-      }
+      ra = av;
     }
     {
-      let q = li % (GEMM_TILE / 4);
-      let kk = li / (GEMM_TILE / 4);
-      let k = k0 + kk;
-      let n = tileN + 4 * q;
-      var bv = vec4<f32>(0.0);
+      let k = k0 + bkk;
+      let n = tileN + 4 * bq;
+      rb = vec4<f32>(0.0);
       if (k < kEnd && n < uniforms.N) {
-        bv = w[(k * uniforms.N + n) / 4];
+        rb = w[(k * uniforms.N + n) / 4];
       }
-      tileB[kk][q] = bv;
     }`;
   }
   return `
     for (var j = 0; j < 4; j++) {
       let k = k0 + 4 * kq + j;
       ${readA(1)}
-      storeA(4 * kq + j, row, av);
+      ra[j] = av;
     }
     for (var r = 0; r < 4; r++) {
-      let nn = li % GEMM_TILE;
-      let kk = li / GEMM_TILE + (256 / GEMM_TILE) * r;
-      let k = k0 + kk;
-      let n = tileN + nn;
-      var bv = 0.0;
+      let k = k0 + li / GEMM_TILE + (256 / GEMM_TILE) * r;
+      let n = tileN + bnn;
+      rb[r] = 0.0;
       if (k < kEnd && n < uniforms.N) {
-        bv = w[k * uniforms.N + n];
+        rb[r] = w[k * uniforms.N + n];
       }
-      storeB(kk, nn, bv);
+    }`;
+}
+
+/** Writes the registers: A's four k down this invocation's row, B's into a vec4 of tileB or its column. */
+function store(values: 1 | 4): string {
+  const a = `
+    for (var j = 0; j < 4; j++) {
+      storeA(4 * kq + j, row, ra[j]);
+    }`;
+  if (values === 4) return `${a}
+    tileB[bkk][bq] = rb;`;
+  return `${a}
+    for (var r = 0; r < 4; r++) {
+      storeB(li / GEMM_TILE + (256 / GEMM_TILE) * r, bnn, rb[r]);
     }`;
 }
 
@@ -107,7 +117,8 @@ function sourceFor(values: 1 | 4, activation: string, bias: boolean): GemmSource
       uniforms: UNIFORMS,
       components: values === 4 ? (bias ? [4, 4, 1] : [4, 4]) : undefined,
       setup: SETUP,
-      load: load(values),
+      fetch: fetch(values),
+      store: store(values),
       epilogue: ACTIVATIONS[activation]!(bias ? 'v + bias[n]' : 'v'),
     };
     sources.set(key, source);

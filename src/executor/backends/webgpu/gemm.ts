@@ -43,13 +43,15 @@ const MAX_PARTIAL_FLOATS = 64 * 1024 * 1024;
 
 /**
  * How the invocations of a workgroup share the loading of one k-step of the operand tiles: each
- * operand says which index neighbouring invocations should walk so that their global reads are
- * contiguous ('mn': the tile's m (or n) index, 'k': the k index). The snippets see:
- * `li` (local index 0..255), `tileM`, `tileN`, `k0` (first k of the step), `kEnd` (end of the slice),
- * the constants `GEMM_TILE` and `GEMM_DEPTH` (the tile's size and depth), and must call
- * `storeA(kk, mm, value)` and `storeB(kk, nn, value)` for every kk < GEMM_DEPTH and
- * mm, nn < GEMM_TILE, with zero outside the matrices. Every tile has GEMM_TILE * GEMM_DEPTH = 1024,
- * four values per invocation.
+ * source chooses which index neighbouring invocations walk so that their global reads are
+ * contiguous. Every tile holds GEMM_TILE * GEMM_DEPTH = 1024 values a step, four per invocation
+ * per operand, and the loading is split in two so that the next step's reads are in flight while
+ * the current step multiplies: `fetch` reads this invocation's four values of A and of B for the
+ * step starting at `k0` into the registers `ra` and `rb` (vec4s), and `store` writes them into the
+ * tiles, with `storeA(kk, mm, value)` and `storeB(kk, nn, value)` or whole vec4s of `tileA[kk]`
+ * and `tileB[kk]`, so that every kk < GEMM_DEPTH and mm, nn < GEMM_TILE is written (zero outside
+ * the matrices). The snippets see `li` (local index 0..255), `tileM`, `tileN`, `k0`, `kEnd` (end of
+ * the slice), the constants `GEMM_TILE` and `GEMM_DEPTH`, and what `setup` declares.
  */
 export interface GemmSource {
   /** Shader key: must change whenever the generated code does. */
@@ -60,8 +62,10 @@ export interface GemmSource {
   readonly uniforms: string;
   /** WGSL run once per invocation before the k loop (decode the indices fixed for this invocation). */
   readonly setup: string;
-  /** WGSL that loads one k-step into `tileA` and `tileB`. */
-  readonly load: string;
+  /** WGSL that reads the step at `k0` into `ra` and `rb`. */
+  readonly fetch: string;
+  /** WGSL that writes `ra` and `rb` into `tileA` and `tileB`. */
+  readonly store: string;
   /**
    * Values per element of each input as the shader sees it (tfjs's `variableComponents`): 4 makes
    * the input an `array<vec4<f32>>`, one load and one index computation for four values. Default 1.
@@ -104,7 +108,8 @@ class GemmProgram implements WebGPUProgram {
     // tileB (no bank conflicts) and those of a column one vec4 of tileA (a broadcast). The tiles
     // are stored k-major, rows padded by one vec4 so that loaders walking k (stores a row apart)
     // spread over the banks. The k loop runs a uniform number of steps (`steps`): barriers must
-    // stay in uniform control flow, and the last slice just loads zeros past K.
+    // stay in uniform control flow, and the last slice just loads zeros past K. Each step's
+    // operands are read into registers during the step before (register double buffering).
     const { size, depth } = this.tile;
     const blocks = size / 64;
     const vecs = size / 4 + 1;
@@ -144,10 +149,19 @@ class GemmProgram implements WebGPUProgram {
         let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
         ${this.source.setup}
         var acc : array<vec4<f32>, ${4 * blocks * blocks}>;
+        var ra : vec4<f32>;
+        var rb : vec4<f32>;
+        {
+          let k0 = kBegin;
+          ${this.source.fetch}
+        }
         for (var step = 0; step < uniforms.steps; step++) {
-          let k0 = kBegin + step * ${depth};
-          ${this.source.load}
+          ${this.source.store}
           workgroupBarrier();
+          if (step + 1 < uniforms.steps) {
+            let k0 = kBegin + (step + 1) * ${depth};
+            ${this.source.fetch}
+          }
           for (var kk = 0; kk < ${depth}; kk++) {
             ${reads.join('\n            ')}
             ${products.join('\n            ')}
