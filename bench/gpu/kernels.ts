@@ -47,6 +47,9 @@ const CONVS: [string, number, number, number, number, number][] = [
   ['3x3 256', 14, 256, 256, 3, 1],
   ['1x1 1024->256', 14, 1024, 256, 1, 1],
   ['3x3 512', 7, 512, 512, 3, 1],
+  // MobileNetV2's thin pointwise convolutions (few output or input channels, many positions).
+  ['1x1 16->96 (MobileNetV2)', 112, 16, 96, 1, 1],
+  ['1x1 144->24 (MobileNetV2)', 56, 144, 24, 1, 1],
 ];
 
 const DEPTHWISE: [string, number, number, number][] = [
