@@ -121,6 +121,23 @@ class GemmProgram implements WebGPUProgram {
         }
       }
     }
+    // The write-out, unrolled so that every index into acc is a constant (a dynamic one can make
+    // a compiler keep the whole accumulator array in memory instead of registers).
+    const writes: string[] = [];
+    for (let i = 0; i < blocks; i++) {
+      for (let r = 0; r < 4; r++) {
+        const lines: string[] = [];
+        for (let j = 0; j < blocks; j++) {
+          for (let c = 0; c < 4; c++) {
+            lines.push(`if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j + c} + 4 * tx; let v = acc[${(i * blocks + j) * 4 + r}][${c}]; result[row + n] = ${this.source.epilogue ?? 'v'}; }`);
+          }
+        }
+        writes.push(`if (tileM + ${64 * i + r} + 4 * ty < uniforms.M) {
+          let row = base + (tileM + ${64 * i + r} + 4 * ty) * uniforms.N;
+          ${lines.join('\n          ')}
+        }`);
+      }
+    }
     const reads = [
       ...Array.from({ length: blocks }, (_, i) => `let a${i} = tileA[kk][ty + ${16 * i}];`),
       ...Array.from({ length: blocks }, (_, j) => `let b${j} = tileB[kk][tx + ${16 * j}];`),
@@ -169,20 +186,7 @@ class GemmProgram implements WebGPUProgram {
           workgroupBarrier();
         }
         let base = slice * uniforms.M * uniforms.N;
-        for (var i = 0; i < ${blocks}; i++) {
-          for (var r = 0; r < 4; r++) {
-            let m = tileM + 4 * ty + 64 * i + r;
-            for (var j = 0; j < ${blocks}; j++) {
-              for (var c = 0; c < 4; c++) {
-                let n = tileN + 4 * tx + 64 * j + c;
-                if (m < uniforms.M && n < uniforms.N) {
-                  let v = acc[(i * ${blocks} + j) * 4 + r][c];
-                  result[base + m * uniforms.N + n] = ${this.source.epilogue ?? 'v'};
-                }
-              }
-            }
-          }
-        }
+        ${writes.join('\n        ')}
       }`;
   }
 }
