@@ -1,11 +1,12 @@
 /**
  * Whole-network rows of the GPU benchmark: the executor's zoo networks (ResNet50 built by
  * src/executor/zoo/resnet50.ts, MobileNetV2 from the topology nsfwjs ships) with a pooled dense
- * head, batch 32 at 224 px, fp32, SGD: inference and training images/s with TL's kernels, and
- * both with tfjs's own kernels for comparison.
+ * head, batch 32 at 224 px, fp32, SGD: inference and training images/s with TL's kernels (their
+ * GEMM tiles measured first, as `tl run` does on a GPU), and both with tfjs's own kernels.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { trainingPass, tuneGemmTiles, type TuneResult } from '../../src/executor/backends/webgpu/tune.ts';
 import { buildNetwork } from '../../src/executor/zoo/networks.ts';
 import { fmt, leastWork, msPerStep, sync, type Work } from './timing.ts';
 
@@ -21,6 +22,8 @@ export interface ModelRow {
   /** What one training step queues, with TL's kernels and with tfjs's own. */
   readonly trainWork: Work;
   readonly stockTrainWork: Work | null;
+  /** The GEMM tiles measured before timing, as `tl run` does on a GPU. */
+  readonly tuned: TuneResult;
 }
 
 export async function classifier(name: ModelRow['model'], size: number, classes: number): Promise<tf.LayersModel> {
@@ -46,6 +49,8 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   // trainOnBatch reads the loss back, which waits for the step.
   const train = async () => void (await model.trainOnBatch(xs, ys));
   registerWebgpuTrainingKernels();
+  const tuned = await tuneGemmTiles(trainingPass(model, o.batch));
+  console.log(`  ${name}: GEMM tiles measured for ${tuned.products} products in ${fmt(tuned.ms / 1000, 1)} s: ${tuned.tile128} take the 128 tile, ${tuned.changed} differ from the rule by shape`);
   const inferMs = await msPerStep(infer, o.reps);
   const trainMs = await msPerStep(train, o.reps);
   const trainWork = await leastWork(train, 3);
@@ -64,5 +69,5 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   }
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork };
+  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, tuned };
 }

@@ -55,5 +55,9 @@ export function workTable(models: readonly ModelRow[]): string {
     const tl = row.trainWork;
     lines.push(`| ${name} | ${tl.dispatches} | ${row.stockTrainWork?.dispatches ?? '-'} | ${tl.uploads} | ${row.stockTrainWork?.uploads ?? '-'} | ${host(tl)} (${fmt(tl.submitMs, 1)}) | ${host(row.stockTrainWork)} | ${fmt(row.trainMs, 1)} |`);
   }
+  for (const row of models) {
+    const t = row.tuned;
+    lines.push('', `${row.model}: GEMM tiles measured for ${t.products} products in ${fmt(t.ms / 1000, 1)} s; ${t.tile128} take the 128 tile, ${t.changed} differ from the rule by shape.`);
+  }
   return lines.join('\n');
 }

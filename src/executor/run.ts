@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Phase, Plan } from '../plan/schema.ts';
 import { createAdaptation, dualForward, loadTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
-import { selectBackend, type BackendName } from './backends/select.ts';
+import { prepareForTraining, selectBackend, type BackendName } from './backends/select.ts';
 import { imageBatch, predictAll, range } from './batches.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/index.ts';
@@ -104,6 +104,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
       const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
       const model = inputs.model;
+      await prepareForTraining(backend, model, phase.batch);
       const term = adaptation?.term(p) ?? null;
       const adapt = term && { term, forward: dualForward(model, net.head) };
       const stop = earlyStopper(plan);

@@ -2,7 +2,7 @@
  * A real run of a script through the executor on webgpu, as `tl run --backend webgpu` makes it:
  * TL's fused BatchNorm and activation gradients and its resampler inside runPlan's own training
  * step (augmentation, Adam, a frozen prefix in inference mode, phases), on real images, against the
- * same run on wasm.
+ * same run on wasm. The GEMM tiles are tuned before each phase as on a GPU (TL_GEMM_TUNE=1).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { compile } from '../../src/compile.ts';
 import { MASK_GRAD } from '../../src/executor/backends/webgpu/activation-grads.ts';
 import { AFFINE_SAMPLE } from '../../src/executor/backends/webgpu/affine-sample.ts';
 import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/webgpu/batchnorm-training.ts';
+import { clearMeasuredTiles, measuredTileCount } from '../../src/executor/backends/webgpu/gemm.ts';
 import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
 import type { ExecutorEvent } from '../../src/executor/events.ts';
 import { runPlan } from '../../src/executor/run.ts';
@@ -50,7 +51,10 @@ async function run(backend: 'webgpu' | 'wasm'): Promise<{ losses: number[]; valA
 
 describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
   it('trains the tiny network on fashion-mini with TL\'s kernels, as wasm does', async () => {
-    const gpu = await run('webgpu');
+    clearMeasuredTiles();
+    process.env.TL_GEMM_TUNE = '1';
+    const gpu = await run('webgpu').finally(() => delete process.env.TL_GEMM_TUNE);
+    expect(measuredTileCount()).toBeGreaterThan(0);
     const wasm = await run('wasm');
     for (const k of [BN_FORWARD, BN_TRAINING_GRAD, MASK_GRAD, OPTIMIZER_UPDATE, AFFINE_SAMPLE]) expect(gpu.kernels).toContain(k);
     expect(gpu.losses).toHaveLength(4);

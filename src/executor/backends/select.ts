@@ -43,7 +43,23 @@ async function tryWebgpu(explicit: boolean): Promise<string> {
   const device = await startWebgpu({ adapter: explicit ? adapter : 'hardware', hardwareOnly: !explicit });
   const { registerWebgpuTrainingKernels } = await import('./webgpu/index.ts');
   registerWebgpuTrainingKernels();
+  const tune = process.env.TL_GEMM_TUNE;
+  tuneTiles = tune === '1' || (tune !== '0' && !device.software);
   return `${device.description}${device.software ? ' (software adapter: slow)' : ''}`;
+}
+
+/** Whether models are tuned before training (webgpu on a GPU; TL_GEMM_TUNE=1|0 forces it). */
+let tuneTiles = false;
+
+/**
+ * Prepares a model about to train at `batch` on the chosen backend. On WebGPU on a GPU: each of
+ * its convolutions' products takes the GEMM tile measured fastest on the device
+ * (webgpu/tune.ts; a few seconds, once per distinct product). Elsewhere: nothing.
+ */
+export async function prepareForTraining(backend: BackendChoice, model: tf.LayersModel, batch: number): Promise<void> {
+  if (backend.name !== 'webgpu' || !tuneTiles) return;
+  const { trainingPass, tuneGemmTiles } = await import('./webgpu/tune.ts');
+  await tuneGemmTiles(trainingPass(model, batch));
 }
 
 async function tryWasm(): Promise<string> {

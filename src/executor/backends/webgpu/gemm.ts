@@ -22,18 +22,69 @@ export interface Tile {
 export const TILE_64: Tile = { size: 64, depth: 16 };
 export const TILE_128: Tile = { size: 128, depth: 8 };
 
-/** Which tile products take: by their shape ('auto'), or one tile for all (benchmarks, tests). */
+/** Which tile products take: by measurement or shape ('auto'), or one tile for all (benchmarks, tests). */
 let tileChoice: 'auto' | Tile['size'] = 'auto';
+/** Tiles chosen by measurement (tune.ts), by product (`productKey`). */
+const measured = new Map<string, Tile['size']>();
 
-/** Sets the tile choice (`'auto'`: the 128 tile where M and N both reach 128). */
+/** Sets the tile choice (`'auto'`: the measured tile where there is one, else by shape). */
 export function setGemmTile(choice: 'auto' | Tile['size']): void {
   tileChoice = choice;
 }
 
-/** The tile for an M x N product. */
-export function tileFor(m: number, n: number): Tile {
-  if (tileChoice !== 'auto') return tileChoice === 128 ? TILE_128 : TILE_64;
-  return m >= 128 && n >= 128 ? TILE_128 : TILE_64;
+/** Keeps `size` as the tile of one product (tune.ts). */
+export function setMeasuredTile(key: string, size: Tile['size']): void {
+  measured.set(key, size);
+}
+
+/** Whether a product's tile has been measured. */
+export function hasMeasuredTile(key: string): boolean {
+  return measured.has(key);
+}
+
+/** How many products have a measured tile. */
+export function measuredTileCount(): number {
+  return measured.size;
+}
+
+/** Forgets every measured tile. */
+export function clearMeasuredTiles(): void {
+  measured.clear();
+}
+
+/** A product's identity for the measured tiles: its source and dimensions. */
+export function productKey(source: GemmSource, dims: { m: number; n: number; k: number }): string {
+  return `${source.key}|${dims.m}|${dims.n}|${dims.k}`;
+}
+
+/** The tile for an M x N product: forced, measured, or the 128 tile where M and N both reach 128. */
+export function tileFor(m: number, n: number, key?: string): Tile {
+  const size = tileChoice !== 'auto' ? tileChoice : ((key === undefined ? undefined : measured.get(key)) ?? (m >= 128 && n >= 128 ? 128 : 64));
+  return size === 128 ? TILE_128 : TILE_64;
+}
+
+/** One product as run, for tune.ts to run again: its source, dimensions, inputs' shapes and uniforms. */
+export interface RecordedProduct {
+  readonly key: string;
+  readonly source: GemmSource;
+  readonly dims: { readonly m: number; readonly n: number; readonly k: number };
+  readonly inputShapes: readonly (readonly number[])[];
+  readonly uniforms: readonly Uniform[];
+  readonly outShape: readonly number[];
+}
+
+let recording: Map<string, RecordedProduct> | undefined;
+
+/** Runs `f` and returns the distinct products it ran (by `productKey`). */
+export function recordProducts(f: () => void): RecordedProduct[] {
+  const outer = recording;
+  recording = new Map();
+  try {
+    f();
+    return [...recording.values()];
+  } finally {
+    recording = outer;
+  }
 }
 
 /** A slice gets at least this many k-steps, so its partial is worth writing. */
@@ -218,7 +269,11 @@ export function runGemm(
   outShape: readonly number[],
 ): tf.TensorInfo {
   const { m, n, k } = dims;
-  const tile = tileFor(m, n);
+  const key = productKey(source, dims);
+  if (recording !== undefined && !recording.has(key)) {
+    recording.set(key, { key, source, dims: { m, n, k }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape });
+  }
+  const tile = tileFor(m, n, key);
   const wanted = source.epilogue === undefined ? sliceCount(m, n, k, tile) : 1;
   const steps = groups(groups(k, tile.depth), wanted);
   const kChunk = steps * tile.depth;

@@ -1,0 +1,100 @@
+/**
+ * The GEMM tile of each convolution product chosen by measurement on the device, as cuDNN's
+ * benchmark mode chooses its algorithms: the products one forward and backward pass of a model
+ * runs are recorded, each is run again with the 64 and the 128 tile on inputs of its shapes, and
+ * the faster is kept for the rest of the process (gemm.ts `setMeasuredTile`). Where they are
+ * within 3% the rule by shape stands. A few dozen distinct products for ResNet50, a few
+ * milliseconds each on a GPU; on the software adapter it would take minutes, so the executor tunes
+ * on a GPU only (adapter.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { webgpuBackendOf } from './backend.ts';
+import { hasMeasuredTile, recordProducts, runGemm, setGemmTile, setMeasuredTile, tileFor, type RecordedProduct, type Tile } from './gemm.ts';
+
+export interface TuneResult {
+  /** Distinct products measured (those measured before are not measured again). */
+  readonly products: number;
+  /** Of those, how many take the 128 tile now, and how many differ from the rule by shape. */
+  readonly tile128: number;
+  readonly changed: number;
+  readonly ms: number;
+}
+
+/** Milliseconds per run of `product` with `size`, runs chained and synchronised once on one value. */
+async function timeProduct(product: RecordedProduct, inputs: readonly tf.Tensor[], size: Tile['size']): Promise<number> {
+  const backend = webgpuBackendOf(tf.backend());
+  const run = (n: number) => {
+    let last: tf.Tensor | undefined;
+    for (let i = 0; i < n; i++) {
+      last?.dispose();
+      last = tf.engine().makeTensorFromTensorInfo(runGemm(backend, product.source, product.dims, inputs, product.uniforms, product.outShape));
+    }
+    return last!;
+  };
+  const settle = async (t: tf.Tensor) => {
+    const one = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
+    await one.data();
+    tf.dispose([one, t]);
+  };
+  setGemmTile(size);
+  try {
+    await settle(run(1)); // compiles the pipeline
+    let t0 = performance.now();
+    await settle(run(1));
+    const once = performance.now() - t0;
+    const reps = Math.max(2, Math.min(20, Math.ceil(5 / Math.max(once, 0.01))));
+    t0 = performance.now();
+    await settle(run(reps));
+    return (performance.now() - t0) / reps;
+  } finally {
+    setGemmTile('auto');
+  }
+}
+
+/**
+ * Measures the tiles of every product `pass` runs (it is run once, on webgpu, with TL's kernels
+ * registered, and its results disposed) and keeps the faster of each.
+ */
+export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promise<TuneResult> {
+  const started = performance.now();
+  const products = recordProducts(() => {
+    tf.dispose(tf.tidy(pass));
+  }).filter((p) => !hasMeasuredTile(p.key));
+  let tile128 = 0;
+  let changed = 0;
+  for (const product of products) {
+    const inputs = product.inputShapes.map((shape) => tf.randomUniform([...shape], -1, 1));
+    try {
+      const ms64 = await timeProduct(product, inputs, 64);
+      const ms128 = await timeProduct(product, inputs, 128);
+      const rule = tileFor(product.dims.m, product.dims.n).size;
+      const [ruleMs, otherMs] = rule === 128 ? [ms128, ms64] : [ms64, ms128];
+      const size: Tile['size'] = otherMs < 0.97 * ruleMs ? (rule === 128 ? 64 : 128) : rule;
+      setMeasuredTile(product.key, size);
+      if (size === 128) tile128++;
+      if (size !== rule) changed++;
+    } finally {
+      tf.dispose(inputs);
+    }
+  }
+  return { products: products.length, tile128, changed, ms: performance.now() - started };
+}
+
+/**
+ * The pass a training step of `model` runs at `batch`, for tuneGemmTiles: the forward pass and the
+ * gradients of its trainable weights (so every product the step runs), in inference mode so that
+ * nothing (BatchNorm's moving statistics) changes.
+ */
+export function trainingPass(model: tf.LayersModel, batch: number): () => tf.Tensor[] {
+  return () => {
+    const x = tf.zeros(model.inputs[0]!.shape.map((d, i) => (i === 0 ? batch : (d ?? 1))));
+    const loss = () => {
+      const y = model.apply(x, { training: false }) as tf.Tensor | tf.Tensor[];
+      return tf.addN((Array.isArray(y) ? y : [y]).map((t) => tf.sum(t))) as tf.Scalar;
+    };
+    const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    if (weights.length === 0) return [loss()];
+    const { value, grads } = tf.variableGrads(loss, weights);
+    return [value, ...Object.values(grads)];
+  };
+}

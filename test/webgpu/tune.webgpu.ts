@@ -1,0 +1,56 @@
+/**
+ * GEMM tiles chosen by measurement (src/executor/backends/webgpu/tune.ts): every product of a
+ * training step is measured once and then takes its measured tile, and the numbers stay the same.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { clearMeasuredTiles, hasMeasuredTile, measuredTileCount, recordProducts, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
+import { trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
+import { relativeError } from './parity.ts';
+import { webgpuEnv } from './webgpu-env.ts';
+
+const env = await webgpuEnv();
+
+/** A small convnet with products on both sides of the 128 rule (M x N from 8 x 8 to 576 x 144). */
+function convnet(): tf.LayersModel {
+  const input = tf.input({ shape: [12, 12, 16] });
+  let x = tf.layers.conv2d({ filters: 144, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 8, kernelSize: 1, strides: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.flatten().apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(x) as tf.SymbolicTensor });
+}
+
+async function gradients(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Array[]> {
+  const { value, grads } = tf.variableGrads(() => tf.sum(model.apply(x) as tf.Tensor) as tf.Scalar, model.trainableWeights.map((w) => w.read() as tf.Variable));
+  const out = await Promise.all(Object.values(grads).map(async (g) => (await g.data()) as Float32Array));
+  tf.dispose([value, ...Object.values(grads)]);
+  return out;
+}
+
+describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
+  afterAll(() => clearMeasuredTiles());
+
+  it('measures every product of a training step once, and each then takes its measured tile', async () => {
+    await tf.setBackend('webgpu');
+    clearMeasuredTiles();
+    const model = convnet();
+    const x = tf.randomUniform([4, 12, 12, 16], -1, 1, 'float32', 5);
+    const before = await gradients(model, x);
+    const pass = trainingPass(model, 4);
+    const tensors = tf.memory().numTensors;
+    const result = await tuneGemmTiles(pass);
+    expect(tf.memory().numTensors).toBe(tensors);
+    // Forward, filter and input gradients of two convolutions (the first one's input gradient is not needed).
+    expect(result.products).toBeGreaterThanOrEqual(5);
+    expect(measuredTileCount()).toBe(result.products);
+    const products = recordProducts(() => tf.dispose(tf.tidy(pass)));
+    expect(products).toHaveLength(result.products);
+    for (const p of products) expect(hasMeasuredTile(p.key), p.key).toBe(true);
+    expect(products.filter((p) => tileFor(p.dims.m, p.dims.n, p.key).size === 128)).toHaveLength(result.tile128);
+    expect((await tuneGemmTiles(pass)).products).toBe(0);
+    const after = await gradients(model, x);
+    after.forEach((g, i) => expect(relativeError(g, before[i]!)).toBeLessThan(1e-5));
+    tf.dispose(x);
+    model.dispose();
+  }, 120_000);
+});
