@@ -104,7 +104,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
       const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
       const model = inputs.model;
-      await prepareForTraining(backend, model, phase.batch);
+      const unprepared = await prepareForTraining(backend, model, phase.batch);
+      if (unprepared !== undefined) options.warn?.(unprepared);
       const term = adaptation?.term(p) ?? null;
       const adapt = term && { term, forward: dualForward(model, net.head) };
       const stop = earlyStopper(plan);

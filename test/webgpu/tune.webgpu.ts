@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clearMeasuredTiles, hasMeasuredTile, measuredTileCount, recordProducts, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
+import { prepareForTraining, selectBackend } from '../../src/executor/backends/select.ts';
 import { trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
 import { relativeError } from './parity.ts';
 import { webgpuEnv } from './webgpu-env.ts';
@@ -51,6 +52,25 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     const after = await gradients(model, x);
     after.forEach((g, i) => expect(relativeError(g, before[i]!)).toBeLessThan(1e-5));
     tf.dispose(x);
+    model.dispose();
+  }, 120_000);
+
+  it('costs a run nothing but speed when measuring fails', async () => {
+    // Another backend in between, as another job in the same process may leave it.
+    await tf.setBackend('cpu');
+    process.env.TL_GEMM_TUNE = '1';
+    const backend = await selectBackend('webgpu').finally(() => delete process.env.TL_GEMM_TUNE);
+    expect(tf.getBackend()).toBe('webgpu');
+    const model = convnet();
+    const apply = model.apply.bind(model);
+    model.apply = () => {
+      throw new Error('no such layer');
+    };
+    expect(await prepareForTraining(backend, model, 4)).toMatch(/measuring the GEMM tiles failed \(no such layer\); training with tiles chosen by shape/);
+    model.apply = apply;
+    clearMeasuredTiles();
+    expect(await prepareForTraining(backend, model, 4)).toBeUndefined();
+    expect(measuredTileCount()).toBeGreaterThan(0);
     model.dispose();
   }, 120_000);
 });

@@ -54,12 +54,18 @@ let tuneTiles = false;
 /**
  * Prepares a model about to train at `batch` on the chosen backend. On WebGPU on a GPU: each of
  * its convolutions' products takes the GEMM tile measured fastest on the device
- * (webgpu/tune.ts; a few seconds, once per distinct product). Elsewhere: nothing.
+ * (webgpu/tune.ts; a few seconds, once per distinct product). Elsewhere: nothing. A failure here
+ * costs speed, not the run: it is returned as a warning and training goes on with tiles by shape.
  */
-export async function prepareForTraining(backend: BackendChoice, model: tf.LayersModel, batch: number): Promise<void> {
-  if (backend.name !== 'webgpu' || !tuneTiles) return;
-  const { trainingPass, tuneGemmTiles } = await import('./webgpu/tune.ts');
-  await tuneGemmTiles(trainingPass(model, batch));
+export async function prepareForTraining(backend: BackendChoice, model: tf.LayersModel, batch: number): Promise<string | undefined> {
+  if (backend.name !== 'webgpu' || !tuneTiles) return undefined;
+  try {
+    const { trainingPass, tuneGemmTiles } = await import('./webgpu/tune.ts');
+    await tuneGemmTiles(trainingPass(model, batch));
+    return undefined;
+  } catch (err) {
+    return `measuring the GEMM tiles failed (${(err as Error).message}); training with tiles chosen by shape`;
+  }
 }
 
 async function tryWasm(): Promise<string> {

@@ -81,14 +81,17 @@ let started: Promise<WebgpuDevice> | undefined;
 
 /**
  * Makes 'webgpu' tfjs's backend on the adapter `options` choose, or throws saying why it cannot.
- * A process has one webgpu backend: later calls return the first call's device.
+ * A process has one webgpu backend: later calls make it the active backend again (another run may
+ * have switched to wasm meanwhile) and return the first call's device.
  */
-export function startWebgpu(options: WebgpuOptions = {}): Promise<WebgpuDevice> {
+export async function startWebgpu(options: WebgpuOptions = {}): Promise<WebgpuDevice> {
   started ??= bringUp(options).catch((err: unknown) => {
     started = undefined;
     throw err;
   });
-  return started;
+  const device = await started;
+  if (tf.getBackend() !== 'webgpu' && !(await tf.setBackend('webgpu'))) throw new Error('the tfjs webgpu backend failed to initialise');
+  return device;
 }
 
 async function bringUp(options: WebgpuOptions): Promise<WebgpuDevice> {
