@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { clearMeasuredTiles, hasMeasuredTile, measuredTileCount, recordProducts, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
+import { measuredTiles, recordProducts, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
 import { prepareForTraining, selectBackend } from '../../src/executor/backends/select.ts';
 import { trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
 import { relativeError } from './parity.ts';
@@ -29,11 +29,11 @@ async function gradients(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Ar
 }
 
 describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
-  afterAll(() => clearMeasuredTiles());
+  afterAll(() => measuredTiles.clear());
 
   it('measures every product of a training step once, and each then takes its measured tile', async () => {
     await tf.setBackend('webgpu');
-    clearMeasuredTiles();
+    measuredTiles.clear();
     const model = convnet();
     const x = tf.randomUniform([4, 12, 12, 16], -1, 1, 'float32', 5);
     const before = await gradients(model, x);
@@ -43,10 +43,10 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     expect(tf.memory().numTensors).toBe(tensors);
     // Forward, filter and input gradients of two convolutions (the first one's input gradient is not needed).
     expect(result.products).toBeGreaterThanOrEqual(5);
-    expect(measuredTileCount()).toBe(result.products);
+    expect(measuredTiles.size).toBe(result.products);
     const products = recordProducts(() => tf.dispose(tf.tidy(pass)));
     expect(products).toHaveLength(result.products);
-    for (const p of products) expect(hasMeasuredTile(p.key), p.key).toBe(true);
+    for (const p of products) expect(measuredTiles.has(p.key), p.key).toBe(true);
     expect(products.filter((p) => tileFor(p.dims.m, p.dims.n, p.key).size === 128)).toHaveLength(result.tile128);
     expect((await tuneGemmTiles(pass)).products).toBe(0);
     const after = await gradients(model, x);
@@ -68,9 +68,9 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     };
     expect(await prepareForTraining(backend, model, 4)).toMatch(/measuring the GEMM tiles failed \(no such layer\); training with tiles chosen by shape/);
     model.apply = apply;
-    clearMeasuredTiles();
+    measuredTiles.clear();
     expect(await prepareForTraining(backend, model, 4)).toBeUndefined();
-    expect(measuredTileCount()).toBeGreaterThan(0);
+    expect(measuredTiles.size).toBeGreaterThan(0);
     model.dispose();
   }, 120_000);
 });

@@ -25,31 +25,11 @@ export const TILE_128: Tile = { size: 128, depth: 8 };
 /** Which tile products take: by measurement or shape ('auto'), or one tile for all (benchmarks, tests). */
 let tileChoice: 'auto' | Tile['size'] = 'auto';
 /** Tiles chosen by measurement (tune.ts), by product (`productKey`). */
-const measured = new Map<string, Tile['size']>();
+export const measuredTiles = new Map<string, Tile['size']>();
 
 /** Sets the tile choice (`'auto'`: the measured tile where there is one, else by shape). */
 export function setGemmTile(choice: 'auto' | Tile['size']): void {
   tileChoice = choice;
-}
-
-/** Keeps `size` as the tile of one product (tune.ts). */
-export function setMeasuredTile(key: string, size: Tile['size']): void {
-  measured.set(key, size);
-}
-
-/** Whether a product's tile has been measured. */
-export function hasMeasuredTile(key: string): boolean {
-  return measured.has(key);
-}
-
-/** How many products have a measured tile. */
-export function measuredTileCount(): number {
-  return measured.size;
-}
-
-/** Forgets every measured tile. */
-export function clearMeasuredTiles(): void {
-  measured.clear();
 }
 
 /** A product's identity for the measured tiles: its source and dimensions. */
@@ -59,7 +39,7 @@ export function productKey(source: GemmSource, dims: { m: number; n: number; k: 
 
 /** The tile for an M x N product: forced, measured, or the 128 tile where M and N both reach 128. */
 export function tileFor(m: number, n: number, key?: string): Tile {
-  const size = tileChoice !== 'auto' ? tileChoice : ((key === undefined ? undefined : measured.get(key)) ?? (m >= 128 && n >= 128 ? 128 : 64));
+  const size = tileChoice !== 'auto' ? tileChoice : ((key === undefined ? undefined : measuredTiles.get(key)) ?? (m >= 128 && n >= 128 ? 128 : 64));
   return size === 128 ? TILE_128 : TILE_64;
 }
 

@@ -2,14 +2,14 @@
  * The GEMM tile of each convolution product chosen by measurement on the device, as cuDNN's
  * benchmark mode chooses its algorithms: the products one forward and backward pass of a model
  * runs are recorded, each is run again with the 64 and the 128 tile on inputs of its shapes, and
- * the faster is kept for the rest of the process (gemm.ts `setMeasuredTile`). Where they are
- * within 3% the rule by shape stands. A few dozen distinct products for ResNet50, a few
- * milliseconds each on a GPU; on the software adapter it would take minutes, so the executor tunes
- * on a GPU only (adapter.ts).
+ * the faster is kept for the rest of the process (gemm.ts `measuredTiles`). Where they are
+ * within 3% the rule by shape stands. About 60 distinct products for a ResNet50 training step,
+ * milliseconds each on a GPU; the software adapter takes seconds to minutes, so the executor tunes
+ * on a GPU only (select.ts `prepareForTraining`).
  */
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
-import { hasMeasuredTile, recordProducts, runGemm, setGemmTile, setMeasuredTile, tileFor, type RecordedProduct, type Tile } from './gemm.ts';
+import { measuredTiles, recordProducts, runGemm, setGemmTile, tileFor, type RecordedProduct, type Tile } from './gemm.ts';
 
 export interface TuneResult {
   /** Distinct products measured (those measured before are not measured again). */
@@ -59,7 +59,7 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promis
   const started = performance.now();
   const products = recordProducts(() => {
     tf.dispose(tf.tidy(pass));
-  }).filter((p) => !hasMeasuredTile(p.key));
+  }).filter((p) => !measuredTiles.has(p.key));
   let tile128 = 0;
   let changed = 0;
   for (const product of products) {
@@ -70,7 +70,7 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promis
       const rule = tileFor(product.dims.m, product.dims.n).size;
       const [ruleMs, otherMs] = rule === 128 ? [ms128, ms64] : [ms64, ms128];
       const size: Tile['size'] = otherMs < 0.97 * ruleMs ? (rule === 128 ? 64 : 128) : rule;
-      setMeasuredTile(product.key, size);
+      measuredTiles.set(product.key, size);
       if (size === 128) tile128++;
       if (size !== rule) changed++;
     } finally {

@@ -6,8 +6,8 @@
  * buffer back after the submit. Yet a training step repeats the previous step's dispatches with the
  * same shapes, so almost every uniform block is one already written (ResNet50 at 32 px: 13,057 of
  * 13,321 over eleven steps). Here a block is looked up by its bytes and its buffer, never written
- * again, bound once more. On the software adapter this took 40-50 ms of host time off a ResNet50
- * step of 1,211 dispatches (bench/gpu/work.ts). The bind group layout of each pipeline, which tfjs
+ * again, bound once more. On the software adapter this took 17-24 ms of host time off a ResNet50 or
+ * MobileNetV2 step of 1,200-1,400 dispatches (docs/benchmarks-gpu.md). The bind group layout of each pipeline, which tfjs
  * asks the pipeline for at every dispatch, is kept too.
  *
  * The layout of a block stays tfjs's own: its `makeUniforms` runs against a stand-in that captures
@@ -26,7 +26,7 @@ interface Internals {
   uniformPendingDisposal: GPUBuffer[];
 }
 
-/** Blocks kept; a ResNet50 training step uses about 1,000 distinct ones. */
+/** Blocks kept; a ResNet50 training step uses about 300 distinct ones. */
 export const UNIFORM_CACHE_CAPACITY = 4096;
 
 export interface UniformCache {
