@@ -73,7 +73,7 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   };
   registerWebgpuTrainingKernels();
   const tuned = await tuneGemmTiles(trainingPass(model, o.batch));
-  console.log(`  ${name}: GEMM tiles measured for ${tuned.products} products in ${fmt(tuned.ms / 1000, 1)} s: ${tuned.tile128} take the 128 tile, ${tuned.changed} differ from the rule by shape`);
+  console.log(`  ${name}: GEMM tiles measured for ${tuned.products} products in ${fmt(tuned.ms / 1000, 1)} s: ${tuned.tile128} take the 128 tile, ${tuned.backend} tfjs's own kernel, ${tuned.changed} differ from the tile by shape`);
   const inferMs = await msPerStep(infer, o.reps);
   const trainMs = await msPerStep(train, o.reps);
   await pipelined(2);

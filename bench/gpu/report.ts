@@ -59,7 +59,7 @@ export function workTable(models: readonly ModelRow[]): string {
   }
   for (const row of models) {
     const t = row.tuned;
-    lines.push('', `${row.model}: GEMM tiles measured for ${t.products} products in ${fmt(t.ms / 1000, 1)} s; ${t.tile128} take the 128 tile, ${t.changed} differ from the rule by shape.`);
+    lines.push('', `${row.model}: GEMM tiles measured for ${t.products} products in ${fmt(t.ms / 1000, 1)} s; ${t.tile128} take the 128 tile, ${t.backend} tfjs's own kernel, ${t.changed} differ from the tile by shape.`);
   }
   return lines.join('\n');
 }

@@ -13,7 +13,7 @@ import { compile } from '../../src/compile.ts';
 import { MASK_GRAD } from '../../src/executor/backends/webgpu/activation-grads.ts';
 import { AFFINE_SAMPLE } from '../../src/executor/backends/webgpu/affine-sample.ts';
 import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/webgpu/batchnorm-training.ts';
-import { measuredTiles } from '../../src/executor/backends/webgpu/gemm.ts';
+import { measuredChoices } from '../../src/executor/backends/webgpu/gemm.ts';
 import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
 import type { ExecutorEvent } from '../../src/executor/events.ts';
 import { runPlan } from '../../src/executor/run.ts';
@@ -51,10 +51,10 @@ async function run(backend: 'webgpu' | 'wasm'): Promise<{ losses: number[]; valA
 
 describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
   it('trains the tiny network on fashion-mini with TL\'s kernels, as wasm does', async () => {
-    measuredTiles.clear();
+    measuredChoices.clear();
     process.env.TL_GEMM_TUNE = '1';
     const gpu = await run('webgpu').finally(() => delete process.env.TL_GEMM_TUNE);
-    expect(measuredTiles.size).toBeGreaterThan(0);
+    expect(measuredChoices.size).toBeGreaterThan(0);
     const wasm = await run('wasm');
     for (const k of [BN_FORWARD, BN_TRAINING_GRAD, MASK_GRAD, OPTIMIZER_UPDATE, AFFINE_SAMPLE]) expect(gpu.kernels).toContain(k);
     expect(gpu.losses).toHaveLength(4);

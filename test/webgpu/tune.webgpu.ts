@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { measuredTiles, recordProducts, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
+import { measuredChoices, recordProducts, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
 import { prepareForTraining, selectBackend } from '../../src/executor/backends/select.ts';
 import { trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
 import { relativeError } from './parity.ts';
@@ -29,11 +29,11 @@ async function gradients(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Ar
 }
 
 describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
-  afterAll(() => measuredTiles.clear());
+  afterAll(() => measuredChoices.clear());
 
   it('measures every product of a training step once, and each then takes its measured tile', async () => {
     await tf.setBackend('webgpu');
-    measuredTiles.clear();
+    measuredChoices.clear();
     const model = convnet();
     const x = tf.randomUniform([4, 12, 12, 16], -1, 1, 'float32', 5);
     const before = await gradients(model, x);
@@ -43,11 +43,15 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     expect(tf.memory().numTensors).toBe(tensors);
     // Forward, filter and input gradients of two convolutions (the first one's input gradient is not needed).
     expect(result.products).toBeGreaterThanOrEqual(5);
-    expect(measuredTiles.size).toBe(result.products);
+    expect(measuredChoices.size).toBe(result.products);
     const products = recordProducts(() => tf.dispose(tf.tidy(pass)));
     expect(products).toHaveLength(result.products);
-    for (const p of products) expect(measuredTiles.has(p.key), p.key).toBe(true);
-    expect(products.filter((p) => tileFor(p.dims.m, p.dims.n, p.key).size === 128)).toHaveLength(result.tile128);
+    for (const p of products) expect(measuredChoices.has(p.key), p.key).toBe(true);
+    expect(products.filter((p) => measuredChoices.get(p.key) === 128)).toHaveLength(result.tile128);
+    expect(products.filter((p) => measuredChoices.get(p.key) === 'backend')).toHaveLength(result.backend);
+    // The forward products offer tfjs's kernel; the gradients do not.
+    expect(products.filter((p) => p.backendKernel !== undefined).map((p) => p.source.key.startsWith('conv2dForward'))).toEqual([true, true]);
+    for (const p of products) if (typeof measuredChoices.get(p.key) === 'number') expect(tileFor(p.dims.m, p.dims.n, p.key).size).toBe(measuredChoices.get(p.key));
     expect((await tuneGemmTiles(pass)).products).toBe(0);
     const after = await gradients(model, x);
     after.forEach((g, i) => expect(relativeError(g, before[i]!)).toBeLessThan(1e-5));
@@ -68,9 +72,43 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     };
     expect(await prepareForTraining(backend, model, 4)).toMatch(/measuring the GEMM tiles failed \(no such layer\); training with tiles chosen by shape/);
     model.apply = apply;
-    measuredTiles.clear();
+    measuredChoices.clear();
     expect(await prepareForTraining(backend, model, 4)).toBeUndefined();
-    expect(measuredTiles.size).toBeGreaterThan(0);
+    expect(measuredChoices.size).toBeGreaterThan(0);
     model.dispose();
   }, 120_000);
+
+  it('runs tfjs\'s own kernel for a product where measurement chose it, with the same result', async () => {
+    await tf.setBackend('webgpu');
+    measuredChoices.clear();
+    const x = tf.randomUniform([2, 9, 9, 8], -1, 1, 'float32', 1);
+    const w = tf.randomUniform([3, 3, 8, 16], -1, 1, 'float32', 2);
+    const conv = () => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
+    const [product] = recordProducts(() => tf.dispose(conv()));
+    const backend = tf.backend() as unknown as { runWebGPUProgram(program: { shaderKey: string }, ...rest: unknown[]): unknown };
+    const own = backend.runWebGPUProgram;
+    const gemms = async (): Promise<{ values: Float32Array; gemms: number }> => {
+      let count = 0;
+      backend.runWebGPUProgram = function (program, ...rest) {
+        if (program.shaderKey.startsWith('tlGemm')) count++;
+        return own.call(this, program, ...rest);
+      };
+      try {
+        const y = conv();
+        const values = (await y.data()) as Float32Array;
+        y.dispose();
+        return { values, gemms: count };
+      } finally {
+        backend.runWebGPUProgram = own;
+      }
+    };
+    const ours = await gemms();
+    measuredChoices.set(product!.key, 'backend');
+    const theirs = await gemms();
+    expect(ours.gemms).toBe(1);
+    expect(theirs.gemms).toBe(0);
+    expect(relativeError(theirs.values, ours.values)).toBeLessThan(1e-5);
+    measuredChoices.clear();
+    tf.dispose([x, w]);
+  });
 });

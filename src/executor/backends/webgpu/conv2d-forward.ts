@@ -5,7 +5,8 @@
  * where X(m, k) = x[b, oh sh + fh dh - padT, ow sw + fw dw - padL, ci] (zero in the padding), the
  * im2col matrix read in place, and W is the filter as its own row-major [fh fw ci, co] matrix. The
  * bias and the activation are applied as each value is written. Same tiles as the gradients
- * (gemm.ts); tfjs 4.22 runs its own tiled kernel (32 x 32 tiles) or an im2col copy and a matmul.
+ * (gemm.ts); tfjs 4.22 runs its own tiled kernel (32 x 32 tiles) or an im2col copy and a matmul,
+ * and where measurement finds tfjs's faster for a shape (tune.ts), that shape runs on it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
@@ -150,10 +151,12 @@ export function makeConv2D(fallback: tf.KernelFunc): tf.KernelFunc {
     if (!gemmFits(m, n) || m === 0 || k === 0) return fallback(args);
     const values = info.inChannels % 4 === 0 && n % 4 === 0 ? 4 : 1;
     const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
+    // tfjs's kernel on the same inputs, for measurement to prefer where it is the faster (tune.ts).
+    const own = (ins: readonly tf.TensorInfo[]) => fallback({ ...args, inputs: { ...args.inputs, x: ins[0]!, filter: ins[1]!, ...(ins[2] && { bias: ins[2] }) } }) as tf.TensorInfo;
     return runGemm(webgpuBackendOf(args.backend), sourceFor(values, activation, bias !== undefined), { m, n, k }, bias === undefined ? [x, filter] : [x, filter, bias], [
       i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth),
       i32(info.strideHeight), i32(info.strideWidth), i32(info.dilationHeight), i32(info.dilationWidth),
       i32(info.padInfo.top), i32(info.padInfo.left), i32(info.filterWidth),
-    ], info.outShape);
+    ], info.outShape, own);
   };
 }

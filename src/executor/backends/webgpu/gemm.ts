@@ -24,10 +24,15 @@ export const TILE_128: Tile = { size: 128, depth: 8 };
 
 /** Which tile products take: by measurement or shape ('auto'), or one tile for all (benchmarks, tests). */
 let tileChoice: 'auto' | Tile['size'] = 'auto';
-/** Tiles chosen by measurement (tune.ts), by product (`productKey`). */
-export const measuredTiles = new Map<string, Tile['size']>();
+/**
+ * What a product runs on: one of TL's tiles, or the backend's own kernel for the same operation
+ * where the caller offers it (the forward convolution: tfjs's may be the faster on some shapes).
+ */
+export type Choice = Tile['size'] | 'backend';
+/** Choices made by measurement (tune.ts), by product (`productKey`). */
+export const measuredChoices = new Map<string, Choice>();
 
-/** Sets the tile choice (`'auto'`: the measured tile where there is one, else by shape). */
+/** Sets the tile choice (`'auto'`: the measured choice where there is one, else the tile by shape). */
 export function setGemmTile(choice: 'auto' | Tile['size']): void {
   tileChoice = choice;
 }
@@ -39,11 +44,15 @@ export function productKey(source: GemmSource, dims: { m: number; n: number; k: 
 
 /** The tile for an M x N product: forced, measured, or the 128 tile where M and N both reach 128. */
 export function tileFor(m: number, n: number, key?: string): Tile {
-  const size = tileChoice !== 'auto' ? tileChoice : ((key === undefined ? undefined : measuredTiles.get(key)) ?? (m >= 128 && n >= 128 ? 128 : 64));
+  const measured = key === undefined ? undefined : measuredChoices.get(key);
+  const size = tileChoice !== 'auto' ? tileChoice : typeof measured === 'number' ? measured : m >= 128 && n >= 128 ? 128 : 64;
   return size === 128 ? TILE_128 : TILE_64;
 }
 
-/** One product as run, for tune.ts to run again: its source, dimensions, inputs' shapes and uniforms. */
+/** The backend's own kernel for a product, on inputs of the product's shapes. */
+export type BackendKernel = (inputs: readonly tf.TensorInfo[]) => tf.TensorInfo;
+
+/** One product as run, for tune.ts to run again: its source, dimensions, inputs' shapes and uniforms, and the backend's kernel if offered. */
 export interface RecordedProduct {
   readonly key: string;
   readonly source: GemmSource;
@@ -51,6 +60,7 @@ export interface RecordedProduct {
   readonly inputShapes: readonly (readonly number[])[];
   readonly uniforms: readonly Uniform[];
   readonly outShape: readonly number[];
+  readonly backendKernel?: BackendKernel;
 }
 
 let recording: Map<string, RecordedProduct> | undefined;
@@ -238,7 +248,9 @@ export function gemmFits(m: number, n: number): boolean {
 
 /**
  * Runs the product and returns C with `outShape` (of size M x N, row-major).
- * `uniforms` are the kernel's own, matching `source.uniforms`.
+ * `uniforms` are the kernel's own, matching `source.uniforms`. `backendKernel`, where given,
+ * computes the same from the same inputs with the backend's own kernel: it runs instead where
+ * measurement chose it.
  */
 export function runGemm(
   backend: WebGPUBackend,
@@ -247,12 +259,14 @@ export function runGemm(
   inputs: readonly tf.TensorInfo[],
   uniforms: readonly Uniform[],
   outShape: readonly number[],
+  backendKernel?: BackendKernel,
 ): tf.TensorInfo {
   const { m, n, k } = dims;
   const key = productKey(source, dims);
   if (recording !== undefined && !recording.has(key)) {
-    recording.set(key, { key, source, dims: { m, n, k }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape });
+    recording.set(key, { key, source, dims: { m, n, k }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape, ...(backendKernel && { backendKernel }) });
   }
+  if (backendKernel !== undefined && tileChoice === 'auto' && measuredChoices.get(key) === 'backend') return backendKernel(inputs);
   const tile = tileFor(m, n, key);
   const wanted = source.epilogue === undefined ? sliceCount(m, n, k, tile) : 1;
   const steps = groups(groups(k, tile.depth), wanted);

@@ -1,33 +1,36 @@
 /**
  * The GEMM tile of each convolution product chosen by measurement on the device, as cuDNN's
  * benchmark mode chooses its algorithms: the products one forward and backward pass of a model
- * runs are recorded, each is run again with the 64 and the 128 tile on inputs of its shapes, and
- * the faster is kept for the rest of the process (gemm.ts `measuredTiles`). Where they are
- * within 3% the rule by shape stands. About 60 distinct products for a ResNet50 training step,
+ * runs are recorded, each is run again with the 64 and the 128 tile on inputs of its shapes (and
+ * with tfjs's own kernel, where it has one for the operation: the forward convolution), and the
+ * fastest is kept for the rest of the process (gemm.ts `measuredChoices`). Unless another is more
+ * than 3% faster, the tile by shape stands. About 60 distinct products for a ResNet50 training step,
  * milliseconds each on a GPU; the software adapter takes seconds to minutes, so the executor tunes
  * on a GPU only (select.ts `prepareForTraining`).
  */
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
-import { measuredTiles, recordProducts, runGemm, setGemmTile, tileFor, type RecordedProduct, type Tile } from './gemm.ts';
+import { measuredChoices, recordProducts, runGemm, setGemmTile, tileFor, type Choice, type RecordedProduct } from './gemm.ts';
 
 export interface TuneResult {
   /** Distinct products measured (those measured before are not measured again). */
   readonly products: number;
-  /** Of those, how many take the 128 tile now, and how many differ from the rule by shape. */
+  /** Of those, how many take the 128 tile now, how many tfjs's kernel, and how many differ from the rule by shape. */
   readonly tile128: number;
+  readonly backend: number;
   readonly changed: number;
   readonly ms: number;
 }
 
-/** Milliseconds per run of `product` with `size`, runs chained and synchronised once on one value. */
-async function timeProduct(product: RecordedProduct, inputs: readonly tf.Tensor[], size: Tile['size']): Promise<number> {
+/** Milliseconds per run of `product` on `choice`, runs chained and synchronised once on one value. */
+async function timeProduct(product: RecordedProduct, inputs: readonly tf.Tensor[], choice: Choice): Promise<number> {
   const backend = webgpuBackendOf(tf.backend());
+  const once = () => (choice === 'backend' ? product.backendKernel!(inputs) : runGemm(backend, product.source, product.dims, inputs, product.uniforms, product.outShape));
   const run = (n: number) => {
     let last: tf.Tensor | undefined;
     for (let i = 0; i < n; i++) {
       last?.dispose();
-      last = tf.engine().makeTensorFromTensorInfo(runGemm(backend, product.source, product.dims, inputs, product.uniforms, product.outShape));
+      last = tf.engine().makeTensorFromTensorInfo(once());
     }
     return last!;
   };
@@ -36,13 +39,13 @@ async function timeProduct(product: RecordedProduct, inputs: readonly tf.Tensor[
     await one.data();
     tf.dispose([one, t]);
   };
-  setGemmTile(size);
+  if (choice !== 'backend') setGemmTile(choice);
   try {
     await settle(run(1)); // compiles the pipeline
     let t0 = performance.now();
     await settle(run(1));
-    const once = performance.now() - t0;
-    const reps = Math.max(2, Math.min(20, Math.ceil(5 / Math.max(once, 0.01))));
+    const single = performance.now() - t0;
+    const reps = Math.max(2, Math.min(20, Math.ceil(5 / Math.max(single, 0.01))));
     t0 = performance.now();
     await settle(run(reps));
     return (performance.now() - t0) / reps;
@@ -59,25 +62,28 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promis
   const started = performance.now();
   const products = recordProducts(() => {
     tf.dispose(tf.tidy(pass));
-  }).filter((p) => !measuredTiles.has(p.key));
+  }).filter((p) => !measuredChoices.has(p.key));
   let tile128 = 0;
+  let backend = 0;
   let changed = 0;
   for (const product of products) {
     const inputs = product.inputShapes.map((shape) => tf.randomUniform([...shape], -1, 1));
     try {
-      const ms64 = await timeProduct(product, inputs, 64);
-      const ms128 = await timeProduct(product, inputs, 128);
       const rule = tileFor(product.dims.m, product.dims.n).size;
-      const [ruleMs, otherMs] = rule === 128 ? [ms128, ms64] : [ms64, ms128];
-      const size: Tile['size'] = otherMs < 0.97 * ruleMs ? (rule === 128 ? 64 : 128) : rule;
-      measuredTiles.set(product.key, size);
-      if (size === 128) tile128++;
-      if (size !== rule) changed++;
+      const options: Choice[] = [rule, rule === 128 ? 64 : 128, ...(product.backendKernel ? ['backend' as const] : [])];
+      const ms = new Map<Choice, number>();
+      for (const option of options) ms.set(option, await timeProduct(product, inputs, option));
+      let choice: Choice = rule;
+      for (const option of options) if (ms.get(option)! < 0.97 * ms.get(choice)!) choice = option;
+      measuredChoices.set(product.key, choice);
+      if (choice === 128) tile128++;
+      if (choice === 'backend') backend++;
+      if (choice !== rule) changed++;
     } finally {
       tf.dispose(inputs);
     }
   }
-  return { products: products.length, tile128, changed, ms: performance.now() - started };
+  return { products: products.length, tile128, backend, changed, ms: performance.now() - started };
 }
 
 /**
