@@ -63,3 +63,14 @@ export function workTable(models: readonly ModelRow[]): string {
   }
   return lines.join('\n');
 }
+
+/** Every GEMM product the tuner measured for each network: ms per run on each option, and its choice. */
+export function tunedTable(models: readonly ModelRow[]): string {
+  const lines = ['| network | product (source) | M x N x K | tile 64 ms | tile 128 ms | tfjs ms | runs on |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  for (const row of models) {
+    for (const p of row.tuned.measured) {
+      lines.push(`| ${row.model} | ${p.source} | ${p.dims.m} x ${p.dims.n} x ${p.dims.k} | ${fmt(p.ms[64])} | ${fmt(p.ms[128])} | ${fmt(p.ms.backend)} | ${p.choice === 'backend' ? 'tfjs' : p.choice} |`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -12,6 +12,14 @@ import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
 import { measuredChoices, recordProducts, runGemm, setGemmTile, tileFor, type Choice, type RecordedProduct } from './gemm.ts';
 
+/** One product as measured: what it is, milliseconds per run on each option, and what it runs on now. */
+export interface TunedProduct {
+  readonly source: string;
+  readonly dims: { readonly m: number; readonly n: number; readonly k: number };
+  readonly ms: Readonly<Partial<Record<Choice, number>>>;
+  readonly choice: Choice;
+}
+
 export interface TuneResult {
   /** Distinct products measured (those measured before are not measured again). */
   readonly products: number;
@@ -20,6 +28,8 @@ export interface TuneResult {
   readonly backend: number;
   readonly changed: number;
   readonly ms: number;
+  /** Every product measured, for benchmarks to report. */
+  readonly measured: readonly TunedProduct[];
 }
 
 /** Milliseconds per run of `product` on `choice`, runs chained and synchronised once on one value. */
@@ -66,6 +76,7 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promis
   let tile128 = 0;
   let backend = 0;
   let changed = 0;
+  const measured: TunedProduct[] = [];
   for (const product of products) {
     const inputs = product.inputShapes.map((shape) => tf.randomUniform([...shape], -1, 1));
     try {
@@ -76,6 +87,7 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promis
       let choice: Choice = rule;
       for (const option of options) if (ms.get(option)! < 0.97 * ms.get(choice)!) choice = option;
       measuredChoices.set(product.key, choice);
+      measured.push({ source: product.source.key, dims: product.dims, ms: Object.fromEntries(ms), choice });
       if (choice === 128) tile128++;
       if (choice === 'backend') backend++;
       if (choice !== rule) changed++;
@@ -83,7 +95,7 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promis
       tf.dispose(inputs);
     }
   }
-  return { products: products.length, tile128, backend, changed, ms: performance.now() - started };
+  return { products: products.length, tile128, backend, changed, ms: performance.now() - started, measured };
 }
 
 /**
