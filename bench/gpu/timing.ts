@@ -1,12 +1,9 @@
 /** Timing helpers for the GPU benchmark: WebGPU work is queued, so every figure ends with a read. */
 import * as tf from '@tensorflow/tfjs';
+import { waitFor as sync } from '../../src/executor/backends/webgpu/tune.ts';
 
 /** Waits for the GPU to finish everything queued before `t` by reading one value of it. */
-export async function sync(t: tf.Tensor): Promise<void> {
-  const one = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
-  await one.data();
-  one.dispose();
-}
+export { sync };
 
 /**
  * Milliseconds per call of `make`, run `reps` times back to back after `warm` calls, synchronised

@@ -44,9 +44,10 @@ export function productKey(source: GemmSource, dims: { m: number; n: number; k: 
 
 /** The tile for an M x N product: forced, measured, or the 128 tile where M and N both reach 128. */
 export function tileFor(m: number, n: number, key?: string): Tile {
+  if (tileChoice !== 'auto') return tileChoice === 128 ? TILE_128 : TILE_64;
   const measured = key === undefined ? undefined : measuredChoices.get(key);
-  const size = tileChoice !== 'auto' ? tileChoice : typeof measured === 'number' ? measured : m >= 128 && n >= 128 ? 128 : 64;
-  return size === 128 ? TILE_128 : TILE_64;
+  if (typeof measured === 'number') return measured === 128 ? TILE_128 : TILE_64;
+  return m >= 128 && n >= 128 ? TILE_128 : TILE_64;
 }
 
 /** The backend's own kernel for a product, on inputs of the product's shapes. */

@@ -32,6 +32,16 @@ export interface TuneResult {
   readonly measured: readonly TunedProduct[];
 }
 
+/**
+ * Waits for the GPU to finish everything queued before `t` by reading one value of it (a full read
+ * of a large output would cost more than the kernels being timed).
+ */
+export async function waitFor(t: tf.Tensor): Promise<void> {
+  const one = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
+  await one.data();
+  one.dispose();
+}
+
 /** Milliseconds per run of `product` on `choice`, runs chained and synchronised once on one value. */
 async function timeProduct(product: RecordedProduct, inputs: readonly tf.Tensor[], choice: Choice): Promise<number> {
   const backend = webgpuBackendOf(tf.backend());
@@ -45,9 +55,8 @@ async function timeProduct(product: RecordedProduct, inputs: readonly tf.Tensor[
     return last!;
   };
   const settle = async (t: tf.Tensor) => {
-    const one = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
-    await one.data();
-    tf.dispose([one, t]);
+    await waitFor(t);
+    t.dispose();
   };
   if (choice !== 'backend') setGemmTile(choice);
   try {

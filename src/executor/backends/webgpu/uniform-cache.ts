@@ -31,7 +31,7 @@ export const UNIFORM_CACHE_CAPACITY = 4096;
 
 export interface UniformCache {
   /** Blocks written (misses) and reused (hits) since installed. */
-  readonly stats: { hits: number; misses: number; size: number };
+  readonly stats: { readonly hits: number; readonly misses: number; readonly size: number };
   /** Puts tfjs's own methods back and returns the cached buffers to the pool after the next submit. */
   restore(): void;
 }
@@ -45,7 +45,13 @@ function keyOf(bytes: ArrayBuffer): string {
 export function cacheUniforms(backend: WebGPUBackend, capacity = UNIFORM_CACHE_CAPACITY): UniformCache {
   const b = backend as unknown as Internals;
   const blocks = new Map<string, GPUBuffer>();
-  const stats = { hits: 0, misses: 0, size: 0 };
+  const stats = {
+    hits: 0,
+    misses: 0,
+    get size() {
+      return blocks.size;
+    },
+  };
 
   let captured: ArrayBuffer | undefined;
   const standIn = {
@@ -77,7 +83,6 @@ export function cacheUniforms(backend: WebGPUBackend, capacity = UNIFORM_CACHE_C
         }
       }
       blocks.set(key, buffer);
-      stats.size = blocks.size;
       return { offset: 0, size: bytes.byteLength, buffer };
     },
   );
@@ -103,7 +108,6 @@ export function cacheUniforms(backend: WebGPUBackend, capacity = UNIFORM_CACHE_C
       restoreRecord();
       b.uniformPendingDisposal.push(...blocks.values());
       blocks.clear();
-      stats.size = 0;
     },
   };
 }
