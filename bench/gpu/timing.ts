@@ -68,24 +68,30 @@ export interface Work {
 }
 
 interface CountedBackend {
-  runWebGPUProgram(...args: unknown[]): unknown;
+  readonly device: { createBindGroup(...args: unknown[]): unknown };
   uploadToGPU(dataId: unknown): void;
   submitQueue(): void;
   read(dataId: unknown): Promise<unknown>;
   tensorMap: { get(dataId: unknown): { resource?: unknown; values?: unknown } | undefined };
 }
 
-/** Counts and times the work one call of `step` queues on the webgpu backend, by wrapping the backend's methods for the call. */
+/**
+ * Counts and times the work one call of `step` queues on the webgpu backend, by wrapping the
+ * backend's methods for the call. Every dispatch, tfjs's programs' and TL's multi-output ones',
+ * binds one new bind group: that is where they are counted.
+ */
 export async function countWork(step: () => Promise<void>): Promise<Work> {
   const backend = tf.backend() as unknown as CountedBackend;
-  const { runWebGPUProgram: run, uploadToGPU: upload, submitQueue: submit, read } = backend;
+  const { uploadToGPU: upload, submitQueue: submit, read } = backend;
+  const { device } = backend;
+  const bind = device.createBindGroup;
   let dispatches = 0;
   let uploads = 0;
   let submitMs = 0;
   let readAt: number | undefined;
-  backend.runWebGPUProgram = function (...args: unknown[]) {
+  device.createBindGroup = function (...args: unknown[]) {
     dispatches++;
-    return run.apply(this, args);
+    return bind.apply(this, args);
   };
   backend.uploadToGPU = function (dataId: unknown) {
     const data = backend.tensorMap.get(dataId);
@@ -105,7 +111,8 @@ export async function countWork(step: () => Promise<void>): Promise<Work> {
   try {
     await step();
   } finally {
-    Object.assign(backend, { runWebGPUProgram: run, uploadToGPU: upload, submitQueue: submit, read });
+    Object.assign(backend, { uploadToGPU: upload, submitQueue: submit, read });
+    device.createBindGroup = bind;
   }
   return { dispatches, uploads, hostMs: (readAt ?? performance.now()) - t0 - submitMs, submitMs };
 }

@@ -4,14 +4,15 @@
  * - `pairPartials`: two per-channel sums in one pass over the activations, in chunks, either the
  *   batch moments (sums of x - k and (x - k)^2, k = the channel's first value, so the variance does
  *   not lose its digits to a large mean) or the gradient's sum(dy) and sum(dy * (x - mean)).
- * - `ChannelProgram`: a few per-channel values from the chunk partials (summed in its prelude,
- *   SUM_CHUNKS) and `[C]`-sized inputs (the statistics, the gradient's coefficients), in one small
- *   dispatch instead of a chain of tiny ops.
+ * - `channelProgram`: per-channel values from the chunk partials (summed by SUM_CHUNKS) and
+ *   `[C]`-sized inputs, into several outputs at once (the statistics and the moving averages; the
+ *   gradient's coefficients and the scale and offset gradients), in one small dispatch.
  * - `NormalizeProgram` and `ChannelAffineProgram`: one pass over the activations each (the
  *   normalisation, the input gradient).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { FlatProgram, groups, release, runProgram, sizeOf, view, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
+import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 import { chunkCount, sumColumns } from './reduce-programs.ts';
 
 /** What a pair of sums adds up, per channel c over rows r. */
@@ -82,7 +83,7 @@ class PairSumsProgram implements WebGPUProgram {
 /**
  * The two sums of `kind` over the rows of `inputs` (the first seen as `[rows, cols]`, the others
  * of the same size or `[cols]`, or read only at their first `cols` values) in chunks: `[chunks, 2,
- * cols]` partials, one pass. A ChannelProgram whose prelude includes SUM_CHUNKS finishes them.
+ * cols]` partials, one pass. A channelProgram whose body includes SUM_CHUNKS finishes them.
  */
 export function pairPartials(backend: WebGPUBackend, kind: PairSumsKind, inputs: readonly tf.TensorInfo[], rows: number, cols: number): { partial: tf.TensorInfo; chunks: number } {
   const chunks = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
@@ -102,7 +103,7 @@ export function pairSums(backend: WebGPUBackend, kind: PairSumsKind, inputs: rea
   return out;
 }
 
-/** WGSL for a ChannelProgram's prelude: `sA` and `sB`, channel c's two sums over the chunks of input `partial`. */
+/** WGSL for a channelProgram's body: `sA` and `sB`, channel c's two sums over the chunks of input `partial`. */
 export const SUM_CHUNKS = `
         var sA = 0.0;
         var sB = 0.0;
@@ -111,7 +112,7 @@ export const SUM_CHUNKS = `
           sB += partial[(2 * s + 1) * uniforms.cols + c];
         }`;
 
-/** Uniforms every ChannelProgram has: the channel count, 1 / rows, the variance epsilon, a decay, the chunks of `partial`. */
+/** Constants every per-channel program has as uniforms: the channel count, 1 / rows, the variance epsilon, a decay, the chunks of `partial`. */
 export interface ChannelConstants {
   readonly cols: number;
   readonly rows: number;
@@ -121,39 +122,18 @@ export interface ChannelConstants {
 }
 
 /**
- * `values.length` rows of per-channel values, `[values.length, C]` (or `[C]` for one): for each
- * channel c, `prelude` runs and row j gets the WGSL expression `values[j]`. Inputs are named by
- * `variableNames` (each must be read: Dawn drops unused bindings from the layout tfjs builds);
- * a prelude that includes SUM_CHUNKS reads the pair sums' chunk partials from the input `partial`.
+ * A per-channel program: `body` runs once per channel `c` and writes that channel's values into
+ * each of `outputs` (a `[k, C]` output at `k * uniforms.cols + c`), from `[C]`-sized inputs and,
+ * with SUM_CHUNKS in its body, the pair sums' chunk partials from the input `partial`. One small
+ * dispatch instead of a chain of tiny ops, however many values it makes.
  */
-export class ChannelProgram extends FlatProgram {
-  readonly variableNames: string[];
-  readonly uniforms = 'cols : i32, inv : f32, eps : f32, decay : f32, chunks : i32,';
-
-  constructor(
-    readonly shaderKey: string,
-    variableNames: readonly string[],
-    private readonly prelude: string,
-    private readonly values: readonly string[],
-    cols: number,
-  ) {
-    super(values.length === 1 ? [cols] : [values.length, cols]);
-    this.variableNames = [...variableNames];
-  }
-
-  protected body(): string {
-    const rows = this.values.map((v, j) => `if (row == ${j}) { result[index] = ${v}; }`).join('\n        ');
-    return `
-        let c = index % uniforms.cols;
-        let row = index / uniforms.cols;
-        ${this.prelude}
-        ${rows}`;
-  }
+export function channelProgram(key: string, inputs: readonly string[], outputs: readonly string[], body: string): MultiOutputProgram {
+  return { key, inputs, outputs, uniforms: 'cols : i32, inv : f32, eps : f32, decay : f32, chunks : i32,', body: `let c = index;\n${body}` };
 }
 
-/** Runs a ChannelProgram. */
-export function perChannel(backend: WebGPUBackend, program: ChannelProgram, inputs: readonly tf.TensorInfo[], k: ChannelConstants): tf.TensorInfo {
-  return runProgram(backend, program, inputs, [
+/** Runs a channelProgram on `inputs`, to outputs of `outputShapes`. */
+export function perChannel(backend: WebGPUBackend, program: MultiOutputProgram, inputs: readonly tf.TensorInfo[], outputShapes: readonly (readonly number[])[], k: ChannelConstants): tf.TensorInfo[] {
+  return runMultiOutput(backend, program, inputs, outputShapes, k.cols, [
     { type: 'int32', data: [k.cols] },
     { type: 'float32', data: [1 / k.rows] },
     { type: 'float32', data: [k.epsilon] },
@@ -162,16 +142,16 @@ export function perChannel(backend: WebGPUBackend, program: ChannelProgram, inpu
   ]);
 }
 
-/** y = (x - stats[0, c]) * stats[2, c] + stats[3, c]: a BatchNorm's normalisation from its [4, C] statistics (mean, variance, gamma rstd, beta). */
+/** y = (x - stats[0, c]) * stats[2, c] + beta[c]: a BatchNorm's normalisation from its [3, C] statistics (mean, variance, gamma rstd). */
 export class NormalizeProgram extends FlatProgram {
-  readonly variableNames = ['x', 'stats'];
+  readonly variableNames = ['x', 'stats', 'beta'];
   readonly uniforms = 'cols : i32,';
   readonly shaderKey = 'tlBnNormalize';
 
   protected body(): string {
     return `
         let c = index % uniforms.cols;
-        result[index] = (x[index] - stats[c]) * stats[2 * uniforms.cols + c] + stats[3 * uniforms.cols + c];`;
+        result[index] = (x[index] - stats[c]) * stats[2 * uniforms.cols + c] + beta[c];`;
   }
 }
 

@@ -21,7 +21,7 @@ import { webgpuBackendOf } from './backend.ts';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
 import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
-import { BN_FORWARD, BN_MOVING_AVERAGE, BN_TRAINING_GRAD, bnForward, bnMovingAverage, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
+import { BN_FORWARD, BN_TRAINING_GRAD, bnForward, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
 import { makeConv2D } from './conv2d-forward.ts';
@@ -53,7 +53,6 @@ const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [BN_GRAD_SUMS]: bnGradSums,
   [BN_FORWARD]: bnForward,
   [BN_TRAINING_GRAD]: bnTrainingGrad,
-  [BN_MOVING_AVERAGE]: bnMovingAverage,
   [MASK_GRAD]: maskGrad,
   [OPTIMIZER_UPDATE]: optimizerUpdate,
   [AFFINE_SAMPLE]: affineSample,

@@ -1,73 +1,93 @@
 /**
- * Adam, SGD, momentum and RMSprop updates in few passes, for tfjs's own optimizers on webgpu.
+ * Adam, SGD, momentum and RMSprop updates in one pass per variable, for tfjs's own optimizers on
+ * webgpu.
  *
  * tfjs 4.22's Adam updates each variable with 14 elementwise ops, and six of their operands are
  * JavaScript numbers (beta1, 1 - beta1, beta2, 1 - beta2, epsilon, -lr), each made a scalar tensor
  * and uploaded through a new staging buffer on every step: fine-tuning all of ResNet50 (214
  * variables) costs about 3,000 dispatches and 1,300 uploads a step for the optimizer alone. Here
- * Adam is three passes per variable (the two moments, then the value), SGD one, momentum two and
- * RMSprop three (tfjs: 14, 2, 4 and 10), with the constants as uniforms. The optimizers keep their own state (moments, accumulated betas,
- * iterations) exactly as tfjs lays it out, so checkpoints and getWeights are unchanged, and the
- * arithmetic is tfjs's, in its order.
+ * each rule is one program that reads a variable, its gradient and its state once and writes the
+ * new state and value (multi-output.ts): one dispatch a variable for every rule (tfjs: Adam 14,
+ * SGD 2, momentum 4, RMSprop 10), with the constants as uniforms. The optimizers keep their own
+ * state (moments, accumulated betas, iterations) exactly as tfjs lays it out, so checkpoints and
+ * getWeights are unchanged, and the arithmetic is tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, runProgram, swapMethod, webgpuBackendOf } from './backend.ts';
+import { swapMethod, webgpuBackendOf } from './backend.ts';
+import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
-/** {...inputs of the rule}, attrs {rule, a, b}: one elementwise update (RULES). */
+/** {...inputs of the rule}, attrs {rule, a, b, c, d, e, f}: one update (RULES), to the rule's outputs. */
 export const OPTIMIZER_UPDATE = 'TLOptimizerUpdate';
 
-/** The update rules; `a`, `b` and `e` are uniforms, one-element inputs are read at [0]. */
-const RULES = {
-  // An average: Adam's first moment, beta1 m + (1 - beta1) g.
-  ema: { inputs: ['u', 'g'], expression: 'uniforms.a * u[index] + uniforms.b * g[index]' },
-  // An average of squares: Adam's second moment and RMSprop's mean square, rho v + (1 - rho) g^2.
-  emaSquare: { inputs: ['u', 'g'], expression: 'uniforms.a * u[index] + uniforms.b * (g[index] * g[index])' },
-  // x' = (m' / (1 - beta1^t)) / (sqrt(v' / (1 - beta2^t)) + epsilon) * -lr + x
-  adamValue: { inputs: ['x', 'm', 'v', 'c1', 'c2'], expression: '((m[index] / c1[0]) / (sqrt(v[index] / c2[0]) + uniforms.e)) * uniforms.b + x[index]' },
-  // x' = c u + x, with c the optimizer's own scalar -lr: SGD (u = g) and momentum's value step.
-  step: { inputs: ['x', 'u', 'c'], expression: 'c[0] * u[index] + x[index]' },
-  // Momentum's accumulation, a' = m a + g, with m the optimizer's own scalar.
-  accumulate: { inputs: ['u', 'g', 'm'], expression: 'm[0] * u[index] + g[index]' },
-  // RMSprop's moment, momentum p + g lr / sqrt(ms' + epsilon).
-  rmsMoment: { inputs: ['u', 'g', 'ms'], expression: 'uniforms.a * u[index] + (g[index] * uniforms.b) / sqrt(ms[index] + uniforms.e)' },
-  // RMSprop's value, x - p'.
-  subtract: { inputs: ['x', 'u'], expression: 'x[index] - u[index]' },
-} as const;
-type Rule = keyof typeof RULES;
+const CONSTANTS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+type Constants = Partial<Record<(typeof CONSTANTS)[number], number>>;
 
-class UpdateProgram extends FlatProgram {
-  readonly variableNames: string[];
-  readonly uniforms = 'a : f32, b : f32, e : f32,';
-  readonly shaderKey: string;
-
-  constructor(private readonly rule: Rule, shape: readonly number[]) {
-    super(shape);
-    this.variableNames = [...RULES[rule].inputs];
-    this.shaderKey = `tlUpdate_${rule}`;
-  }
-
-  protected body(): string {
-    return `result[index] = ${RULES[this.rule].expression};`;
-  }
+function rule(name: string, inputs: string[], outputs: string[], body: string): MultiOutputProgram {
+  return { key: `tlUpdate_${name}`, inputs, outputs, uniforms: CONSTANTS.map((k) => `${k} : f32,`).join(' '), body };
 }
 
-/** Kernel function of OPTIMIZER_UPDATE: inputs named as the rule's. */
+/**
+ * The update rules, each one program: the variable `x`, its gradient `g` and the rule's state in,
+ * the new state and the new value (`x2`, always last) out. `uniforms.a` to `uniforms.f` are the
+ * optimizer's numbers; one-element inputs (tfjs's own scalar tensors) are read at [0].
+ */
+const RULES = {
+  // SGD: x' = c g + x, with c the optimizer's own scalar -lr.
+  sgd: rule('sgd', ['x', 'g', 'c'], ['x2'], 'x2[index] = c[0] * g[index] + x[index];'),
+  // Momentum: a' = m a + g, x' = c a' + x, with m and c (-lr) the optimizer's own scalars.
+  momentum: rule(
+    'momentum',
+    ['x', 'g', 'acc', 'm', 'c'],
+    ['acc2', 'x2'],
+    `let a = m[0] * acc[index] + g[index];
+  acc2[index] = a;
+  x2[index] = c[0] * a + x[index];`,
+  ),
+  // Adam: m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2,
+  // x' = (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + epsilon) * -lr + x, with k = [1 - b1^t, 1 - b2^t].
+  adam: rule(
+    'adam',
+    ['x', 'g', 'm', 'v', 'k'],
+    ['m2', 'v2', 'x2'],
+    `let gi = g[index];
+  let mi = uniforms.a * m[index] + uniforms.b * gi;
+  let vi = uniforms.c * v[index] + uniforms.d * (gi * gi);
+  m2[index] = mi;
+  v2[index] = vi;
+  x2[index] = ((mi / k[0]) / (sqrt(vi / k[1]) + uniforms.e)) * uniforms.f + x[index];`,
+  ),
+  // RMSprop: ms' = rho ms + (1 - rho) g^2, p' = momentum p + g lr / sqrt(ms' + epsilon), x' = x - p'.
+  rmsprop: rule(
+    'rmsprop',
+    ['x', 'g', 'ms', 'mom'],
+    ['ms2', 'mom2', 'x2'],
+    `let gi = g[index];
+  let s = uniforms.a * ms[index] + uniforms.b * (gi * gi);
+  let p = uniforms.c * mom[index] + (gi * uniforms.d) / sqrt(s + uniforms.e);
+  ms2[index] = s;
+  mom2[index] = p;
+  x2[index] = x[index] - p;`,
+  ),
+};
+type Rule = keyof typeof RULES;
+
+/** Kernel function of OPTIMIZER_UPDATE: inputs named as the rule's, outputs in its order. */
 export const optimizerUpdate: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { rule, a, b, e } = attrs as unknown as { rule: Rule; a: number; b: number; e: number };
-  const ordered = RULES[rule].inputs.map((name) => {
+  const { rule, ...constants } = attrs as unknown as { rule: Rule } & Constants;
+  const program = RULES[rule];
+  const ordered = program.inputs.map((name) => {
     const t = inputs[name];
     if (t === undefined) throw new Error(`${OPTIMIZER_UPDATE} (${rule}) needs ${name}`);
     return t;
   });
-  return runProgram(webgpuBackendOf(backend), new UpdateProgram(rule, ordered[0]!.shape), ordered, [
-    { type: 'float32', data: [a] },
-    { type: 'float32', data: [b] },
-    { type: 'float32', data: [e] },
-  ]);
+  const shape = ordered[0]!.shape;
+  const size = shape.reduce((a, b) => a * b, 1);
+  return runMultiOutput(webgpuBackendOf(backend), program, ordered, program.outputs.map(() => shape), size, CONSTANTS.map((k) => ({ type: 'float32', data: [constants[k] ?? 0] })));
 };
 
-function update(rule: Rule, inputs: tf.NamedTensorMap, constants: { a?: number; b?: number; e?: number } = {}): tf.Tensor {
-  return tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule, a: constants.a ?? 0, b: constants.b ?? 0, e: constants.e ?? 0 }) as tf.Tensor;
+/** One update: the rule's outputs, the new value last. */
+function update(rule: Rule, inputs: tf.NamedTensorMap, constants: Constants = {}): tf.Tensor[] {
+  return tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule, ...constants }) as tf.Tensor[];
 }
 
 type Gradients = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
@@ -123,18 +143,14 @@ function fusable(gradients: Gradients): boolean {
 
 function adamApply(this: AdamState, gradients: Gradients): void {
   tf.tidy(() => {
-    const c1 = tf.sub(1, this.accBeta1);
-    const c2 = tf.sub(1, this.accBeta2);
+    const k = tf.sub(1, tf.stack([this.accBeta1, this.accBeta2]));
+    const constants = { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon, f: -this.learningRate };
     entries(gradients).forEach(({ name, gradient }, i) => {
       const x = tf.engine().registeredVariables[name]!;
       const m = slot(this.accumulatedFirstMoment, i, x, 'm');
       const v = slot(this.accumulatedSecondMoment, i, x, 'v');
       if (gradient == null) return;
-      const m2 = update('ema', { u: m, g: gradient }, { a: this.beta1, b: 1 - this.beta1 });
-      const v2 = update('emaSquare', { u: v, g: gradient }, { a: this.beta2, b: 1 - this.beta2 });
-      m.assign(m2);
-      v.assign(v2);
-      x.assign(update('adamValue', { x, m: m2, v: v2, c1, c2 }, { e: this.epsilon, b: -this.learningRate }));
+      assignAll([m, v, x], update('adam', { x, g: gradient, m, v, k }, constants));
     });
     this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
     this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
@@ -146,7 +162,7 @@ function sgdApply(this: SgdState, gradients: Gradients): void {
   for (const { name, gradient } of entries(gradients)) {
     if (gradient == null) continue;
     const x = tf.engine().registeredVariables[name]!;
-    tf.tidy(() => x.assign(update('step', { x, u: gradient, c: this.c })));
+    tf.tidy(() => assignAll([x], update('sgd', { x, g: gradient, c: this.c })));
   }
   this.incrementIterations();
 }
@@ -156,30 +172,26 @@ function momentumApply(this: MomentumState, gradients: Gradients): void {
     const x = tf.engine().registeredVariables[name]!;
     const acc = slot(this.accumulations, i, x, 'momentum');
     if (gradient == null) return;
-    tf.tidy(() => {
-      const acc2 = update('accumulate', { u: acc, g: gradient, m: this.m });
-      acc.assign(acc2);
-      x.assign(update('step', { x, u: acc2, c: this.c }));
-    });
+    tf.tidy(() => assignAll([acc, x], update('momentum', { x, g: gradient, acc, m: this.m, c: this.c })));
   });
   this.incrementIterations();
 }
 
 function rmspropApply(this: RmspropState, gradients: Gradients): void {
+  const constants = { a: this.decay, b: 1 - this.decay, c: this.momentum, d: this.learningRate, e: this.epsilon };
   entries(gradients).forEach(({ name, gradient }, i) => {
     const x = tf.engine().registeredVariables[name]!;
     const ms = slot(this.accumulatedMeanSquares, i, x, 'rms');
     const mom = slot(this.accumulatedMoments, i, x, 'momentum');
     if (gradient == null) return;
-    tf.tidy(() => {
-      const ms2 = update('emaSquare', { u: ms, g: gradient }, { a: this.decay, b: 1 - this.decay });
-      const mom2 = update('rmsMoment', { u: mom, g: gradient, ms: ms2 }, { a: this.momentum, b: this.learningRate, e: this.epsilon });
-      ms.assign(ms2);
-      mom.assign(mom2);
-      x.assign(update('subtract', { x, u: mom2 }));
-    });
+    tf.tidy(() => assignAll([ms, mom, x], update('rmsprop', { x, g: gradient, ms, mom }, constants)));
   });
   this.incrementIterations();
+}
+
+/** Gives each variable its new value, in order (the update's outputs are disposed with the caller's tidy). */
+function assignAll(variables: readonly tf.Variable[], values: readonly tf.Tensor[]): void {
+  variables.forEach((v, i) => v.assign(values[i]!));
 }
 
 type OptimizerClass = { prototype: { applyGradients: ApplyGradients } };

@@ -1,0 +1,66 @@
+/**
+ * Host time of a training step with TL's kernels from two trees in one process: another checkout
+ * (`--before`, e.g. the commit before a change) and this one, alternating blocks of steps so that
+ * both see the same load on a shared machine. Both register under the same kernel names; each
+ * block registers its tree's kernels and unregisters them after. Prints dispatches and the least
+ * and median host ms a step of each (timing.ts `countWork`). On the software adapter run it with
+ * LP_NUM_THREADS=0 (work.ts says why).
+ *
+ *   git worktree add /tmp/before HEAD~1 && ln -s "$PWD/node_modules" /tmp/before/node_modules
+ *   LP_NUM_THREADS=0 npx tsx bench/gpu/ab.ts --before /tmp/before [--network resnet50] [--optimizer adam] [--blocks 6] [--steps 6]
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { hasVulkanLoader } from '../../src/executor/backends/webgpu/adapter.ts';
+import * as current from '../../src/executor/backends/webgpu/index.ts';
+import { classifier } from './models.ts';
+import { setUpWebgpu } from './setup.ts';
+import { countWork, fmt } from './timing.ts';
+
+const arg = (name: string, fallback?: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const beforeDir = arg('before');
+if (beforeDir === undefined) throw new Error('usage: ab.ts --before <checkout> [--network resnet50|mobilenetv2] [--optimizer sgd|adam] [--blocks 6] [--steps 6]');
+const network = arg('network', 'resnet50') as 'resnet50' | 'mobilenetv2';
+const optimizer = arg('optimizer', 'adam');
+const blocks = Number(arg('blocks', '6'));
+const steps = Number(arg('steps', '6'));
+
+type Kernels = Pick<typeof current, 'registerWebgpuTrainingKernels' | 'unregisterWebgpuTrainingKernels'>;
+const before = (await import(pathToFileURL(path.resolve(beforeDir, 'src/executor/backends/webgpu/index.ts')).href)) as Kernels;
+
+if (!hasVulkanLoader()) process.env.BENCH_SOFTWARE = '1';
+const device = await setUpWebgpu();
+const model = await classifier(network, 32, 10);
+model.compile({ optimizer: optimizer === 'sgd' ? tf.train.sgd(1e-3) : tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+const xs = tf.randomUniform([2, 32, 32, 3]);
+const ys = tf.oneHot(tf.randomUniform([2], 0, 10, 'int32'), 10);
+const train = async () => void (await model.trainOnBatch(xs, ys));
+
+const trees: [string, Kernels][] = [['before', before], ['after', current]];
+const hostMs = new Map<string, number[]>(trees.map(([name]) => [name, []]));
+const dispatches = new Map<string, number>();
+for (let b = 0; b < blocks; b++) {
+  for (const [name, kernels] of trees) {
+    kernels.registerWebgpuTrainingKernels();
+    await train();
+    await train();
+    for (let s = 0; s < steps; s++) {
+      const work = await countWork(train);
+      hostMs.get(name)!.push(work.hostMs);
+      dispatches.set(name, work.dispatches);
+    }
+    kernels.unregisterWebgpuTrainingKernels();
+  }
+}
+const sorted = (name: string) => [...hostMs.get(name)!].sort((p, q) => p - q);
+console.log(`${device.adapter}${device.software ? ' (software)' : ''}; ${network}, ${optimizer}, 32 px, batch 2; ${blocks} blocks of ${steps} steps each`);
+console.log('| tree | dispatches | least host ms | median host ms |');
+console.log('| --- | --- | --- | --- |');
+for (const [name] of trees) {
+  const s = sorted(name);
+  console.log(`| ${name} | ${dispatches.get(name)} | ${fmt(s[0], 1)} | ${fmt(s[s.length >> 1], 1)} |`);
+}
