@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FlatProgram, release, runProgram, sizeOf, webgpuBackendOf, type Uniform } from './backend.ts';
-import { gemmFits, runGemm, type GemmSource } from './gemm.ts';
+import { gemmFits, runGemm, type BackendKernel, type GemmSource } from './gemm.ts';
 
 // A stride-1 product (strided ones run by phases, below). k runs over `tapsW`-wide rows of taps
 // (fh, fw); tap (fh, fw) is the filter's (tapH0 + fh tapStepH, tapW0 + fw tapStepW), of a filter
@@ -184,16 +184,17 @@ export function makeConv2DBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
         if (h.rows > 0 && w.rows > 0) phases.push({ ph, pw, h, w });
       }
     }
-    const product = ({ h, w }: Phase, shape: number[]) => {
+    const product = ({ h, w }: Phase, shape: number[], own?: BackendKernel) => {
       const g: Product = {
         inH: h.rows, inW: w.rows, inC: n, outH: info.outHeight, outW: info.outWidth, outC: info.outChannels, padT: h.pad, padL: w.pad,
         tapsH: h.taps, tapsW: w.taps, tapH0: h.tap0, tapW0: w.tap0, tapStepH: sh, tapStepW: sw, filterW: info.filterWidth,
       };
       const source = g.outC % 4 === 0 ? SOURCE_VEC4 : SOURCE;
-      return runGemm(backend, source, { m: sizeOf(shape) / n, n, k: g.tapsH * g.tapsW * g.outC }, [dy, filter], uniformsOf(g), shape);
+      return runGemm(backend, source, { m: sizeOf(shape) / n, n, k: g.tapsH * g.tapsW * g.outC }, [dy, filter], uniformsOf(g), shape, own);
     };
-    // Stride 1: one phase, the whole of dx.
-    if (sh === 1 && sw === 1) return product(phases[0]!, info.inShape);
+    // Stride 1: one phase, the whole of dx; tfjs's kernel computes the same, for measurement to
+    // prefer where it is the faster (tune.ts).
+    if (sh === 1 && sw === 1) return product(phases[0]!, info.inShape, (ins) => fallback({ ...args, inputs: { ...args.inputs, dy: ins[0]!, filter: ins[1]! } }) as tf.TensorInfo);
 
     const dx = backend.makeTensorInfo(info.inShape, 'float32');
     if (phases.some((p) => p.h.taps === 0 || p.w.taps === 0)) runProgram(backend, new ZeroProgram(info.inShape), [], [], dx);

@@ -26,7 +26,8 @@ export const TILE_128: Tile = { size: 128, depth: 8 };
 let tileChoice: 'auto' | Tile['size'] = 'auto';
 /**
  * What a product runs on: one of TL's tiles, or the backend's own kernel for the same operation
- * where the caller offers it (the forward convolution: tfjs's may be the faster on some shapes).
+ * where the caller offers it (the forward convolution and the stride-1 input gradient: tfjs's may be
+ * the faster on some shapes).
  */
 export type Choice = Tile['size'] | 'backend';
 /** Choices made by measurement (tune.ts), by product (`productKey`). */
