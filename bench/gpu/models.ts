@@ -2,11 +2,13 @@
  * Whole-network rows of the GPU benchmark: the executor's zoo networks (ResNet50 built by
  * src/executor/zoo/resnet50.ts, MobileNetV2 from the topology nsfwjs ships) with a pooled dense
  * head, batch 32 at 224 px, fp32, SGD: inference and training images/s with TL's kernels (their
- * GEMM tiles measured first, as `tl run` does on a GPU), and both with tfjs's own kernels.
+ * GEMM tiles measured first, as `tl run` does on a GPU; inference with each BatchNorm folded into
+ * its convolution, as TL's predictions run), and both with tfjs's own kernels.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { trainingPass, tuneGemmTiles, type TuneResult } from '../../src/executor/backends/webgpu/tune.ts';
+import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
 import { buildNetwork } from '../../src/executor/zoo/networks.ts';
 import { fmt, leastWork, msPerStep, sync, type Work } from './timing.ts';
 
@@ -24,8 +26,12 @@ export interface ModelRow {
   /** What one training step queues, with TL's kernels and with tfjs's own. */
   readonly trainWork: Work;
   readonly stockTrainWork: Work | null;
-  /** The GEMM tiles measured before timing, as `tl run` does on a GPU. */
+  /** What one inference batch queues, with TL's kernels (BatchNorms folded) and with tfjs's own. */
+  readonly inferWork: Work;
+  readonly stockInferWork: Work | null;
+  /** The GEMM tiles measured before timing, as `tl run` does on a GPU: the training pass's, then the folded inference pass's. */
   readonly tuned: TuneResult;
+  readonly tunedInference: TuneResult;
 }
 
 export async function classifier(name: ModelRow['model'], size: number, classes: number): Promise<tf.LayersModel> {
@@ -74,7 +80,12 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   registerWebgpuTrainingKernels();
   const tuned = await tuneGemmTiles(trainingPass(model, o.batch));
   console.log(`  ${name}: GEMM tiles measured for ${tuned.products} products in ${fmt(tuned.ms / 1000, 1)} s: ${tuned.tile128} take the 128 tile, ${tuned.backend} tfjs's own kernel, ${tuned.changed} differ from the tile by shape`);
+  const folded = foldBatchNorms(model);
+  const tunedInference = await tuneGemmTiles(() => [model.predict(xs) as tf.Tensor]);
   const inferMs = await msPerStep(infer, o.reps);
+  const inferWork = await leastWork(infer, 3);
+  folded.restore();
+  console.log(`  ${name}: ${folded.chains.length} BatchNorms folded for inference (${inferWork.dispatches} dispatches); ${tunedInference.products} more products measured`);
   const trainMs = await msPerStep(train, o.reps);
   await pipelined(2);
   const t0 = performance.now();
@@ -86,9 +97,11 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   let stockInferMs: number | null = null;
   let stockTrainMs: number | null = null;
   let stockTrainWork: Work | null = null;
+  let stockInferWork: Work | null = null;
   if (o.stockReps > 0) {
     unregisterWebgpuTrainingKernels();
     stockInferMs = await msPerStep(infer, o.reps);
+    stockInferWork = await leastWork(infer, 1);
     console.log(`  ${name}: inference with tfjs's kernels ${fmt(stockInferMs)} ms`);
     stockTrainMs = await msPerStep(train, o.stockReps, 1);
     stockTrainWork = await leastWork(train, 1);
@@ -97,5 +110,5 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   }
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, pipelinedTrainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, tuned };
+  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, pipelinedTrainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference };
 }

@@ -48,7 +48,7 @@ export function summaryTable(matmul: { n: number; tflops: number } | null, model
  */
 export function workTable(models: readonly ModelRow[]): string {
   const lines = [
-    '| training step | dispatches, TL | dispatches, tfjs | uploads, TL | uploads, tfjs | host ms, TL (of which submits) | host ms, tfjs | wall ms, TL |',
+    '| work of one batch | dispatches, TL | dispatches, tfjs | uploads, TL | uploads, tfjs | host ms, TL (of which submits) | host ms, tfjs | wall ms, TL |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const host = (w: Work | null) => (w === null ? '-' : fmt(w.hostMs + w.submitMs, 1));
@@ -56,10 +56,13 @@ export function workTable(models: readonly ModelRow[]): string {
     const name = `${row.model === 'resnet50' ? 'ResNet50' : 'MobileNetV2'} (batch ${row.batch}, ${row.size} px)`;
     const tl = row.trainWork;
     lines.push(`| ${name} | ${tl.dispatches} | ${row.stockTrainWork?.dispatches ?? '-'} | ${tl.uploads} | ${row.stockTrainWork?.uploads ?? '-'} | ${host(tl)} (${fmt(tl.submitMs, 1)}) | ${host(row.stockTrainWork)} | ${fmt(row.trainMs, 1)} |`);
+    const inf = row.inferWork;
+    lines.push(`| ${name}, inference (BatchNorm folded) | ${inf.dispatches} | ${row.stockInferWork?.dispatches ?? '-'} | ${inf.uploads} | ${row.stockInferWork?.uploads ?? '-'} | ${host(inf)} (${fmt(inf.submitMs, 1)}) | ${host(row.stockInferWork)} | ${fmt(row.inferMs, 1)} |`);
   }
   for (const row of models) {
     const t = row.tuned;
-    lines.push('', `${row.model}: GEMM tiles measured for ${t.products} products in ${fmt(t.ms / 1000, 1)} s; ${t.tile128} take the 128 tile, ${t.backend} tfjs's own kernel, ${t.changed} differ from the tile by shape.`);
+    const i = row.tunedInference;
+    lines.push('', `${row.model}: GEMM tiles measured for ${t.products} products of the training pass in ${fmt(t.ms / 1000, 1)} s; ${t.tile128} take the 128 tile, ${t.backend} tfjs's own kernel, ${t.changed} differ from the tile by shape. Then ${i.products} products of the folded inference pass in ${fmt(i.ms / 1000, 1)} s: ${i.tile128} 128, ${i.backend} tfjs, ${i.changed} changed.`);
   }
   return lines.join('\n');
 }
@@ -68,7 +71,7 @@ export function workTable(models: readonly ModelRow[]): string {
 export function tunedTable(models: readonly ModelRow[]): string {
   const lines = ['| network | product (source) | M x N x K | tile 64 ms | tile 128 ms | tfjs ms | runs on |', '| --- | --- | --- | --- | --- | --- | --- |'];
   for (const row of models) {
-    for (const p of row.tuned.measured) {
+    for (const p of [...row.tuned.measured, ...row.tunedInference.measured]) {
       lines.push(`| ${row.model} | ${p.source} | ${p.dims.m} x ${p.dims.n} x ${p.dims.k} | ${fmt(p.ms[64])} | ${fmt(p.ms[128])} | ${fmt(p.ms.backend)} | ${p.choice === 'backend' ? 'tfjs' : p.choice} |`);
     }
   }

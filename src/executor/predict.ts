@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeImage } from './data/decode-image.ts';
 import { ExecutorError } from './errors.ts';
+import { foldBatchNorms } from './fold-batchnorm.ts';
 import { applyPreprocess, type Preprocess } from './zoo/index.ts';
 import { readTfjsModel } from './zoo/tfjs-files.ts';
 
@@ -33,7 +34,17 @@ export async function loadExported(dir: string): Promise<ExportedModel> {
   return { model, labels, preprocess };
 }
 
+/** Ranks the labels for each image file, with each BatchNorm folded into its convolution (fold-batchnorm.ts). */
 export async function predictFiles(exported: ExportedModel, files: readonly string[], k: number): Promise<Prediction[]> {
+  const folded = foldBatchNorms(exported.model);
+  try {
+    return await rank(exported, files, k);
+  } finally {
+    folded.restore();
+  }
+}
+
+async function rank(exported: ExportedModel, files: readonly string[], k: number): Promise<Prediction[]> {
   const out: Prediction[] = [];
   const size = exported.preprocess.inputSize;
   for (const file of files) {

@@ -1,0 +1,196 @@
+/**
+ * BatchNorm folded into the convolution before it, for inference.
+ *
+ * In inference mode a BatchNorm is a per-channel affine map, y = (x - mean) s + beta with
+ * s = gamma / sqrt(variance + epsilon), so after a convolution it can be folded into the
+ * convolution's own weights: W' = W s (per output channel) and b' = (b - mean) s + beta. A ReLU or
+ * ReLU6 after it then rides along as the fused convolution's activation. ResNet50 and MobileNetV2
+ * are all conv -> BatchNorm (-> ReLU) chains, so this takes 2-3 ops and 2-4 passes over the
+ * activations off each of about 53 layers in every prediction: the GPU's and the host's work
+ * both (TensorRT, ONNX Runtime and PyTorch's fuser fold the same way).
+ *
+ * `foldBatchNorms(model)` finds the chains (a Conv2D or DepthwiseConv2D with no activation of its
+ * own, channels last, whose only consumer is a channels-last BatchNormalization, then optionally a
+ * ReLU, ReLU6 or relu Activation layer consuming only that) and, until `restore()`, runs them as
+ * one fused convolution in calls that are not training: the BatchNorm and activation layers pass
+ * their input through (an Identity, no work). The folded weights are computed on first use and
+ * kept while the weights they come from are the same tensors: an assign (a training step, loaded
+ * weights) gives a variable new data, and the next call folds again. Training calls, and chains
+ * whose intermediate values are outputs of the model, run as they are.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Kwargs = Record<string, unknown> | undefined;
+type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
+
+/** The parts of tfjs-layers' layers this reads (tfjs-layers 4.22). */
+interface LayerVariable {
+  read(): tf.Tensor;
+}
+interface GraphNode {
+  readonly outboundLayer: Layer;
+  readonly outputTensors: readonly { readonly id: number }[];
+}
+interface Layer {
+  readonly name: string;
+  getClassName(): string;
+  readonly inboundNodes: readonly GraphNode[];
+  readonly outboundNodes: readonly GraphNode[];
+  call: Call;
+}
+interface ConvLayer extends Layer {
+  readonly kernel?: LayerVariable;
+  readonly depthwiseKernel?: LayerVariable;
+  readonly bias: LayerVariable | null;
+  readonly activation: { getClassName(): string };
+  readonly strides: number[];
+  readonly padding: 'same' | 'valid';
+  readonly dilationRate: number | number[];
+  readonly dataFormat: string;
+  readonly rank: number;
+}
+interface BatchNormLayer extends Layer {
+  readonly axis: number;
+  readonly epsilon: number;
+  readonly gamma: LayerVariable | null;
+  readonly beta: LayerVariable | null;
+  readonly movingMean: LayerVariable;
+  readonly movingVariance: LayerVariable;
+}
+
+type Activation = 'linear' | 'relu' | 'relu6';
+
+/** One chain: the convolution, its BatchNorm, and the activation layer folded with them, if any. */
+export interface FoldedChain {
+  readonly conv: string;
+  readonly batchNorm: string;
+  readonly activation: string | null;
+}
+
+export interface Folded {
+  readonly chains: readonly FoldedChain[];
+  /** Puts every layer's own call back and frees the folded weights. */
+  restore(): void;
+}
+
+/** The one layer consuming `layer`'s output, when it was applied once and has one consumer. */
+function soleConsumer(layer: Layer): Layer | undefined {
+  return layer.inboundNodes.length === 1 && layer.outboundNodes.length === 1 ? layer.outboundNodes[0]!.outboundLayer : undefined;
+}
+
+function isConv(layer: Layer): layer is ConvLayer {
+  const name = layer.getClassName();
+  const conv = layer as ConvLayer;
+  return (name === 'Conv2D' || name === 'DepthwiseConv2D') && conv.rank === 2 && conv.dataFormat === 'channelsLast' && conv.activation.getClassName() === 'linear';
+}
+
+function isBatchNorm(layer: Layer | undefined): layer is BatchNormLayer {
+  return layer?.getClassName() === 'BatchNormalization' && ((layer as BatchNormLayer).axis === -1 || (layer as BatchNormLayer).axis === 3) && layer.inboundNodes.length === 1;
+}
+
+/** The fused activation an activation layer is, if it is one. */
+function activationOf(layer: Layer | undefined): Activation | undefined {
+  if (layer === undefined || layer.inboundNodes.length !== 1) return undefined;
+  if (layer.getClassName() === 'ReLU') {
+    const { maxValue } = layer as unknown as { maxValue: number | null | undefined };
+    return maxValue == null ? 'relu' : maxValue === 6 ? 'relu6' : undefined;
+  }
+  if (layer.getClassName() === 'Activation') {
+    const name = (layer as unknown as { activation: { getClassName(): string } }).activation.getClassName();
+    return name === 'relu' || name === 'relu6' ? name : undefined;
+  }
+  return undefined;
+}
+
+/** Every layer of `model`, those of nested models included. */
+function layersOf(model: tf.LayersModel): Layer[] {
+  return (model.layers as unknown as Layer[]).flatMap((layer) => (layer instanceof tf.LayersModel ? [layer as unknown as Layer, ...layersOf(layer)] : [layer]));
+}
+
+/** Ids of the model's outputs, nested models' included: values that must stay as computed. */
+function outputIds(model: tf.LayersModel): Set<number> {
+  const ids = new Set(model.outputs.map((o) => o.id));
+  for (const layer of model.layers) if (layer instanceof tf.LayersModel) for (const id of outputIds(layer)) ids.add(id);
+  return ids;
+}
+
+function producesOutput(layer: Layer, outputs: Set<number>): boolean {
+  return layer.inboundNodes.some((node) => node.outputTensors.some((t) => outputs.has(t.id)));
+}
+
+/** W' and b' of a chain, from the current weights. */
+function foldWeights(conv: ConvLayer, bn: BatchNormLayer): { filter: tf.Tensor4D; bias: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const variance = bn.movingVariance.read();
+    const scale = tf.mul(bn.gamma?.read() ?? 1, tf.rsqrt(tf.add(variance, bn.epsilon))) as tf.Tensor1D;
+    const kernel = (conv.kernel ?? conv.depthwiseKernel)!.read() as tf.Tensor4D;
+    // A depthwise filter [fh, fw, ci, multiplier] feeds output channel ci * multiplier + m.
+    const filter = conv.depthwiseKernel !== undefined ? tf.mul(kernel, tf.reshape(scale, kernel.shape.slice(2))) : tf.mul(kernel, scale);
+    const shifted = tf.sub(conv.bias?.read() ?? 0, bn.movingMean.read());
+    return { filter: filter as tf.Tensor4D, bias: tf.add(tf.mul(shifted, scale), bn.beta?.read() ?? 0) as tf.Tensor1D };
+  });
+}
+
+/** Folds every chain of `model` for its calls that are not training, until `restore()`. */
+export function foldBatchNorms(model: tf.LayersModel): Folded {
+  const outputs = outputIds(model);
+  const chains: FoldedChain[] = [];
+  const restores: (() => void)[] = [];
+  const patch = (layer: Layer, call: (own: Call) => Call) => {
+    const own = layer.call;
+    const hadOwn = Object.prototype.hasOwnProperty.call(layer, 'call');
+    layer.call = call(own);
+    restores.push(() => {
+      if (hadOwn) layer.call = own;
+      else delete (layer as Partial<Layer>).call;
+    });
+  };
+  const inference = (kwargs: Kwargs) => kwargs?.['training'] !== true;
+
+  for (const layer of layersOf(model)) {
+    if (!isConv(layer) || producesOutput(layer, outputs)) continue;
+    const bn = soleConsumer(layer);
+    if (!isBatchNorm(bn)) continue;
+    const next = producesOutput(bn, outputs) ? undefined : soleConsumer(bn);
+    const activation = activationOf(next);
+    const conv = layer;
+    const depthwise = conv.getClassName() === 'DepthwiseConv2D';
+
+    let folded: { filter: tf.Tensor4D; bias: tf.Tensor1D; sources: readonly object[] } | undefined;
+    const sourcesOf = () => [conv.kernel ?? conv.depthwiseKernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance].map((v) => (v ? v.read().dataId : null));
+    const weights = () => {
+      const sources = sourcesOf();
+      if (folded === undefined || folded.sources.some((s, i) => s !== sources[i])) {
+        release();
+        const { filter, bias } = foldWeights(conv, bn);
+        folded = { filter: tf.keep(filter), bias: tf.keep(bias), sources: sources as object[] };
+      }
+      return folded;
+    };
+    const release = () => {
+      if (folded !== undefined) tf.dispose([folded.filter, folded.bias]);
+      folded = undefined;
+    };
+    restores.push(release);
+
+    patch(conv, (own) => (inputs, kwargs) => {
+      if (!inference(kwargs)) return own.call(conv, inputs, kwargs);
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const { filter, bias } = weights();
+      const args = { x, filter, bias, strides: conv.strides as [number, number], pad: conv.padding, dilations: conv.dilationRate as [number, number] | number, activation: activation ?? 'linear' };
+      return depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
+    });
+    const passThrough = (layer: Layer) =>
+      patch(layer, (own) => (inputs, kwargs) => (inference(kwargs) ? (Array.isArray(inputs) ? inputs[0]! : inputs).clone() : own.call(layer, inputs, kwargs)));
+    passThrough(bn);
+    if (activation !== undefined) passThrough(next!);
+    chains.push({ conv: conv.name, batchNorm: bn.name, activation: activation !== undefined ? next!.name : null });
+  }
+
+  return {
+    chains,
+    restore() {
+      for (const restore of restores.splice(0).reverse()) restore();
+    },
+  };
+}

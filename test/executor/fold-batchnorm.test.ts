@@ -1,0 +1,176 @@
+/**
+ * BatchNorm folded into the convolution before it for inference (src/executor/fold-batchnorm.ts):
+ * the same predictions with fewer ops, on hand-built chains of every kind and on the zoo's
+ * networks; weights that change are folded again; training calls and values the model outputs
+ * stay as they are; restore puts everything back.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
+import { createRng } from '../../src/executor/augment/rng.ts';
+import { buildNetwork } from '../../src/executor/zoo/networks.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+function values(shape: readonly number[], seed: number, lo = -1, hi = 1): tf.Tensor {
+  const rng = createRng(seed);
+  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * rng.next()), [...shape]);
+}
+
+/** Gives every BatchNorm statistics and an affine part far from the defaults (mean 0, variance 1), so that folding them is not trivially right. */
+function randomizeBatchNorms(model: tf.LayersModel, seed: number): void {
+  let s = seed;
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== 'BatchNormalization') continue;
+    const names = layer.weights.map((w) => w.originalName);
+    layer.setWeights(layer.getWeights().map((w, i) => {
+      const name = names[i]!;
+      const positive = name.includes('variance') || name.includes('gamma');
+      return values(w.shape, s++, positive ? 0.5 : -0.5, positive ? 2 : 0.5);
+    }));
+  }
+}
+
+function worst(a: Float32Array, b: Float32Array): number {
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]!));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  }
+  return diff / Math.max(scale, 1e-6);
+}
+
+/** The kernels one call of `f` runs; its result is disposed. */
+async function kernelsOf(f: () => tf.Tensor | tf.Tensor[]): Promise<string[]> {
+  const { kernels, result } = await tf.profile(f);
+  tf.dispose(result as tf.Tensor | tf.Tensor[]);
+  return kernels.map((k) => k.name);
+}
+
+/**
+ * Every kind of chain, and chains that must not fold. `bn2` has neither gamma nor beta unless
+ * `affine` (tfjs-layers 4.22 cannot run such a BatchNorm in training mode).
+ */
+function chains(affine = false): tf.LayersModel {
+  const input = tf.input({ shape: [9, 9, 4] });
+  const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;
+  // conv (bias) -> BN -> ReLU6 layer
+  let x = apply(tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', name: 'c1' }), input);
+  x = apply(tf.layers.batchNormalization({ name: 'bn1' }), x);
+  x = apply(tf.layers.reLU({ maxValue: 6, name: 'relu6' }), x);
+  // depthwise (no bias, multiplier 2, stride 2) -> BN without gamma or beta -> relu Activation
+  x = apply(tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', useBias: false, name: 'd2' }), x);
+  x = apply(tf.layers.batchNormalization({ center: affine, scale: affine, name: 'bn2' }), x);
+  const branch = apply(tf.layers.activation({ activation: 'relu', name: 'act2' }), x);
+  // conv -> BN -> Add (no activation folded)
+  let y = apply(tf.layers.conv2d({ filters: 16, kernelSize: 1, useBias: false, name: 'c3' }), branch);
+  y = apply(tf.layers.batchNormalization({ name: 'bn3' }), y);
+  y = apply(tf.layers.add({ name: 'add' }), [y, branch]);
+  // conv -> BN -> tanh Activation (BN folds, tanh stays), dilated
+  let z = apply(tf.layers.conv2d({ filters: 16, kernelSize: 3, dilationRate: 2, padding: 'same', name: 'c4' }), y);
+  z = apply(tf.layers.batchNormalization({ name: 'bn4' }), z);
+  z = apply(tf.layers.activation({ activation: 'tanh', name: 'tanh4' }), z);
+  // conv whose output feeds two layers: not folded
+  const shared = apply(tf.layers.conv2d({ filters: 16, kernelSize: 1, name: 'c5' }), z);
+  const w = apply(tf.layers.add({ name: 'add5' }), [apply(tf.layers.batchNormalization({ name: 'bn5' }), shared), shared]);
+  // conv with its own activation: not folded
+  let v = apply(tf.layers.conv2d({ filters: 16, kernelSize: 1, activation: 'relu', name: 'c6' }), w);
+  v = apply(tf.layers.batchNormalization({ name: 'bn6' }), v);
+  // conv -> BN -> ReLU where the BN's output is also a model output: the ReLU stays
+  let u = apply(tf.layers.conv2d({ filters: 16, kernelSize: 1, name: 'c7' }), v);
+  const bnOut = apply(tf.layers.batchNormalization({ name: 'bn7' }), u);
+  u = apply(tf.layers.reLU({ name: 'relu7' }), bnOut);
+  const pooled = apply(tf.layers.globalAveragePooling2d({}), u);
+  return tf.model({ inputs: input, outputs: [apply(tf.layers.dense({ units: 3, name: 'out' }), pooled), bnOut] });
+}
+
+describe('folding BatchNorm into convolutions for inference', () => {
+  it('folds every chain it may and predicts as before, with fewer ops', async () => {
+    const model = chains();
+    randomizeBatchNorms(model, 10);
+    const x = values([2, 9, 9, 4], 1);
+    const before = tf.memory().numTensors;
+    const plain = model.predict(x) as tf.Tensor[];
+    const plainKernels = await kernelsOf(() => model.predict(x) as tf.Tensor[]);
+
+    const folded = foldBatchNorms(model);
+    expect(folded.chains).toEqual([
+      { conv: 'c1', batchNorm: 'bn1', activation: 'relu6' },
+      { conv: 'd2', batchNorm: 'bn2', activation: 'act2' },
+      { conv: 'c3', batchNorm: 'bn3', activation: null },
+      { conv: 'c4', batchNorm: 'bn4', activation: null },
+      { conv: 'c7', batchNorm: 'bn7', activation: null },
+    ]);
+    const fused = model.predict(x) as tf.Tensor[];
+    const fusedKernels = await kernelsOf(() => model.predict(x) as tf.Tensor[]);
+    for (let i = 0; i < 2; i++) expect(worst((await fused[i]!.data()) as Float32Array, (await plain[i]!.data()) as Float32Array)).toBeLessThan(1e-5);
+    // Two BatchNorms are left (bn5 beside a shared conv, bn6 after a conv's own relu), and relu7.
+    expect(plainKernels.filter((k) => k === 'FusedBatchNorm')).toHaveLength(7);
+    expect(fusedKernels.filter((k) => k === 'FusedBatchNorm')).toHaveLength(2);
+    expect(fusedKernels.filter((k) => k === 'FusedDepthwiseConv2D')).toHaveLength(1);
+    // relu6's Relu and ClipByValue and act2's Relu ride in the convolutions; relu7 stays.
+    const count = (kernels: string[], name: string) => kernels.filter((k) => k === name).length;
+    expect(count(plainKernels, 'ClipByValue') - count(fusedKernels, 'ClipByValue')).toBe(1);
+    expect(count(plainKernels, 'Relu') - count(fusedKernels, 'Relu')).toBe(2);
+
+    folded.restore();
+    tf.dispose([...plain, ...fused]);
+    expect(tf.memory().numTensors).toBe(before);
+    for (const layer of model.layers) expect(Object.prototype.hasOwnProperty.call(layer, 'call'), layer.name).toBe(false);
+    tf.dispose(x);
+    model.dispose();
+  });
+
+  it('folds again when the weights change, and leaves training calls alone', async () => {
+    const model = chains(true);
+    randomizeBatchNorms(model, 20);
+    const x = values([2, 9, 9, 4], 2);
+    const training = (await (model.apply(x, { training: true }) as tf.Tensor[])[0]!.data()) as Float32Array;
+    const folded = foldBatchNorms(model);
+    try {
+      const first = (await (model.predict(x) as tf.Tensor[])[0]!.data()) as Float32Array;
+      // A training call under the fold: batch statistics, as without it.
+      expect(worst((await (model.apply(x, { training: true }) as tf.Tensor[])[0]!.data()) as Float32Array, training)).toBe(0);
+      // New statistics (as a training step or loaded weights would give): the next prediction sees them.
+      randomizeBatchNorms(model, 30);
+      const second = (await (model.predict(x) as tf.Tensor[])[0]!.data()) as Float32Array;
+      folded.restore();
+      const plain = (await (model.predict(x) as tf.Tensor[])[0]!.data()) as Float32Array;
+      expect(worst(second, plain)).toBeLessThan(1e-5);
+      expect(worst(first, plain)).toBeGreaterThan(1e-2);
+    } finally {
+      folded.restore();
+      tf.dispose(x);
+      model.dispose();
+    }
+  });
+
+  it.each([
+    ['resnet50', 32],
+    ['mobilenetv2', 32],
+    ['inceptionv3', 75],
+  ])('%s predicts the same folded, without a BatchNorm op', async (name, size) => {
+    const model = await buildNetwork(name, size);
+    randomizeBatchNorms(model, 40);
+    const x = values([2, size, size, 3], 3);
+    try {
+      const plain = (await (model.predict(x) as tf.Tensor).data()) as Float32Array;
+      const batchNorms = model.layers.filter((l) => l.getClassName() === 'BatchNormalization').length;
+      const folded = foldBatchNorms(model);
+      try {
+        expect(folded.chains).toHaveLength(batchNorms);
+        const fused = (await (model.predict(x) as tf.Tensor).data()) as Float32Array;
+        expect(worst(fused, plain)).toBeLessThan(1e-4);
+        expect(await kernelsOf(() => model.predict(x) as tf.Tensor)).not.toContain('FusedBatchNorm');
+      } finally {
+        folded.restore();
+      }
+    } finally {
+      tf.dispose(x);
+      model.dispose();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,57 @@
+/**
+ * BatchNorm folded into convolutions (src/executor/fold-batchnorm.ts) on webgpu: the zoo's
+ * networks predict the same folded, through TL's fused forward GEMM (bias and relu or relu6 in its
+ * write-out) and tfjs's fused depthwise kernel, with fewer dispatches.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
+import { buildNetwork } from '../../src/executor/zoo/networks.ts';
+import { relativeError, values } from './parity.ts';
+import { webgpuEnv } from './webgpu-env.ts';
+
+const env = await webgpuEnv();
+
+/** Bind groups made while `f` runs: one per dispatch. */
+async function dispatches(f: () => tf.Tensor): Promise<{ values: Float32Array; dispatches: number }> {
+  const device = (tf.backend() as unknown as { device: { createBindGroup(...args: unknown[]): unknown } }).device;
+  const own = device.createBindGroup;
+  let count = 0;
+  device.createBindGroup = function (...args: unknown[]) {
+    count++;
+    return own.apply(this, args);
+  };
+  try {
+    const y = f();
+    const out = (await y.data()) as Float32Array;
+    y.dispose();
+    return { values: out, dispatches: count };
+  } finally {
+    device.createBindGroup = own;
+  }
+}
+
+describe.skipIf(!env.ok)(`BatchNorm folded for inference on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
+  it.each(['resnet50', 'mobilenetv2'])('%s predicts the same with about half the dispatches', async (name) => {
+    await tf.setBackend('webgpu');
+    const model = await buildNetwork(name, 32);
+    // Statistics far from the defaults, so the fold has something to get wrong.
+    for (const layer of model.layers.filter((l) => l.getClassName() === 'BatchNormalization')) {
+      layer.setWeights(layer.getWeights().map((w, i) => tf.add(tf.mul(tf.tensor(values(w.shape, 50 + i), w.shape), 0.4), i % 2 === 1 || i === 0 ? 1 : 0)));
+    }
+    const x = tf.tensor(values([2, 32, 32, 3], 7), [2, 32, 32, 3]);
+    const predict = () => model.predict(x) as tf.Tensor;
+    const plain = await dispatches(predict);
+    const folded = foldBatchNorms(model);
+    try {
+      await dispatches(predict);
+      const fused = await dispatches(predict);
+      expect(relativeError(fused.values, plain.values)).toBeLessThan(1e-4);
+      expect(fused.dispatches).toBeLessThan(plain.dispatches * 0.6);
+    } finally {
+      folded.restore();
+      tf.dispose(x);
+      model.dispose();
+    }
+  }, 120_000);
+});
