@@ -93,6 +93,22 @@ describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.a
     registerWebgpuTrainingKernels();
   });
 
+  it('binds as many storage buffers as the adapter allows, and updates variables in packs', async () => {
+    const gpu = globalThis.navigator as unknown as { gpu: { requestAdapter(): Promise<{ limits: GPUSupportedLimits }> } };
+    const adapter = await gpu.gpu.requestAdapter();
+    const limit = (tf.backend() as unknown as { device: GPUDevice }).device.limits.maxStorageBuffersPerShaderStage;
+    expect(limit).toBe(adapter.limits.maxStorageBuffersPerShaderStage);
+    // SGD binds x, g and the new x per variable, and -lr once.
+    const pack = Math.max(1, Math.min(8, Math.floor((limit - 1) / 3)));
+    const vs = [3, 1, 4, 1, 5, 9, 2].map((n) => tf.variable(tf.ones([n, 2])));
+    const opt = tf.train.sgd(0.5);
+    const { kernels } = await tf.profile(() => opt.applyGradients(vs.map((v) => ({ name: v.name, tensor: tf.fill(v.shape, 2) }))) as unknown as tf.Tensor[]);
+    expect(kernels.filter((k) => k.name === OPTIMIZER_UPDATE)).toHaveLength(Math.ceil(vs.length / pack));
+    for (const v of vs) expect(Array.from(await v.data())).toEqual(new Array(v.size).fill(0));
+    tf.dispose(vs);
+    opt.dispose();
+  });
+
   it('runs a training-mode BatchNorm layer as TL\'s op, and leaves inference and tfjs\'s kernels to tfjs', async () => {
     const kernels = async (training: boolean, register: boolean) => {
       if (!register) unregisterWebgpuTrainingKernels();

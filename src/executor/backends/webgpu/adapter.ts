@@ -33,6 +33,7 @@ export interface WebgpuOptions {
 }
 
 interface Adapter {
+  readonly limits?: { readonly maxStorageBuffersPerShaderStage?: number };
   readonly info?: { readonly vendor?: string; readonly architecture?: string; readonly description?: string };
   readonly features?: { has(name: string): boolean };
   readonly isFallbackAdapter?: boolean;
@@ -77,6 +78,35 @@ async function findAdapter(webgpu: WebgpuModule, choice: AdapterChoice, dawnFlag
   return missed.join('; ');
 }
 
+/**
+ * tfjs asks for a device with WebGPU's default of 8 storage buffers per shader stage. TL's packed
+ * optimizer updates (optimizers.ts) bind several variables' buffers to one dispatch, as many as
+ * the device allows, so the request is amended to the adapter's own limit (16 on llvmpipe; GPUs
+ * allow more).
+ */
+function askForStorageBuffers(gpu: Gpu): Gpu {
+  type Request = (descriptor?: { requiredLimits?: Record<string, number> }) => Promise<unknown>;
+  const amend = (adapter: Adapter): Adapter =>
+    new Proxy(adapter, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (key === 'requestDevice') {
+          const request = (value as Request).bind(target);
+          const limit = target.limits?.maxStorageBuffersPerShaderStage;
+          return (descriptor: Parameters<Request>[0] = {}) => request(limit === undefined ? descriptor : { ...descriptor, requiredLimits: { ...descriptor.requiredLimits, maxStorageBuffersPerShaderStage: limit } });
+        }
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  return {
+    wgslLanguageFeatures: gpu.wgslLanguageFeatures,
+    requestAdapter: async (options?: object) => {
+      const adapter = await gpu.requestAdapter(options);
+      return adapter && amend(adapter);
+    },
+  };
+}
+
 let started: Promise<WebgpuDevice> | undefined;
 
 /**
@@ -107,7 +137,7 @@ async function bringUp(options: WebgpuOptions): Promise<WebgpuDevice> {
   const description = describe(found.adapter);
   const software = found.viaOpenGL || found.adapter.isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader/i.test(description);
   if (software && options.hardwareOnly) throw new Error(`only a software adapter (${description}): too slow to train on`);
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu: found.gpu }, configurable: true, writable: true });
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: askForStorageBuffers(found.gpu) }, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
   for (const [name, value] of Object.entries(options.tfjsFlags ?? {})) tf.env().set(name, value);
   if (!(await tf.setBackend('webgpu'))) throw new Error('the tfjs webgpu backend failed to initialise');

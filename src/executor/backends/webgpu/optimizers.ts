@@ -1,93 +1,162 @@
 /**
- * Adam, SGD, momentum and RMSprop updates in one pass per variable, for tfjs's own optimizers on
- * webgpu.
+ * Adam, SGD, momentum and RMSprop updates in few dispatches, for tfjs's own optimizers on webgpu.
  *
  * tfjs 4.22's Adam updates each variable with 14 elementwise ops, and six of their operands are
  * JavaScript numbers (beta1, 1 - beta1, beta2, 1 - beta2, epsilon, -lr), each made a scalar tensor
  * and uploaded through a new staging buffer on every step: fine-tuning all of ResNet50 (214
  * variables) costs about 3,000 dispatches and 1,300 uploads a step for the optimizer alone. Here
  * each rule is one program that reads a variable, its gradient and its state once and writes the
- * new state and value (multi-output.ts): one dispatch a variable for every rule (tfjs: Adam 14,
- * SGD 2, momentum 4, RMSprop 10), with the constants as uniforms. The optimizers keep their own
- * state (moments, accumulated betas, iterations) exactly as tfjs lays it out, so checkpoints and
- * getWeights are unchanged, and the arithmetic is tfjs's, in its order.
+ * new state and value (multi-output.ts), with the constants as uniforms, and one dispatch updates
+ * a pack of variables: as many as the device lets one dispatch bind (its storage-buffer limit,
+ * which adapter.ts raises to the adapter's own), up to 8. On llvmpipe's 16 buffers that is 5
+ * variables a dispatch for SGD and 2 for the others (tfjs: Adam 14 dispatches a variable, SGD 2,
+ * momentum 4, RMSprop 10). The optimizers keep their own state (moments, accumulated betas,
+ * iterations) exactly as tfjs lays it out, so checkpoints and getWeights are unchanged, and the
+ * arithmetic is tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
 import { swapMethod, webgpuBackendOf } from './backend.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
-/** {...inputs of the rule}, attrs {rule, a, b, c, d, e, f}: one update (RULES), to the rule's outputs. */
+/**
+ * {`shared` inputs of the rule, then each of its `inputs` suffixed with the variable's place in the
+ * pack (x0, g0, x1, g1, ...)}, attrs {rule, count, a, b, c, d, e, f}: one dispatch updating `count`
+ * variables, to each variable's outputs in turn.
+ */
 export const OPTIMIZER_UPDATE = 'TLOptimizerUpdate';
 
 const CONSTANTS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 type Constants = Partial<Record<(typeof CONSTANTS)[number], number>>;
 
-function rule(name: string, inputs: string[], outputs: string[], body: string): MultiOutputProgram {
-  return { key: `tlUpdate_${name}`, inputs, outputs, uniforms: CONSTANTS.map((k) => `${k} : f32,`).join(' '), body };
+/**
+ * An update rule: per variable, its `inputs` (the variable `x`, its gradient `g`, its state) and
+ * its `outputs` (the new state, then the new value); `shared`, the optimizer's own scalar tensors,
+ * read at [0]; `body`, WGSL for element `i` of one variable whose buffers `n` names.
+ * `uniforms.a` to `uniforms.f` are the optimizer's numbers.
+ */
+interface Rule {
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly shared: readonly string[];
+  body(n: Readonly<Record<string, string>>): string;
 }
 
-/**
- * The update rules, each one program: the variable `x`, its gradient `g` and the rule's state in,
- * the new state and the new value (`x2`, always last) out. `uniforms.a` to `uniforms.f` are the
- * optimizer's numbers; one-element inputs (tfjs's own scalar tensors) are read at [0].
- */
 const RULES = {
   // SGD: x' = c g + x, with c the optimizer's own scalar -lr.
-  sgd: rule('sgd', ['x', 'g', 'c'], ['x2'], 'x2[index] = c[0] * g[index] + x[index];'),
+  sgd: { inputs: ['x', 'g'], outputs: ['x2'], shared: ['c'], body: (n) => `${n.x2}[i] = c[0] * ${n.g}[i] + ${n.x}[i];` },
   // Momentum: a' = m a + g, x' = c a' + x, with m and c (-lr) the optimizer's own scalars.
-  momentum: rule(
-    'momentum',
-    ['x', 'g', 'acc', 'm', 'c'],
-    ['acc2', 'x2'],
-    `let a = m[0] * acc[index] + g[index];
-  acc2[index] = a;
-  x2[index] = c[0] * a + x[index];`,
-  ),
+  momentum: {
+    inputs: ['x', 'g', 'acc'],
+    outputs: ['acc2', 'x2'],
+    shared: ['m', 'c'],
+    body: (n) => `let a = m[0] * ${n.acc}[i] + ${n.g}[i];
+    ${n.acc2}[i] = a;
+    ${n.x2}[i] = c[0] * a + ${n.x}[i];`,
+  },
   // Adam: m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2,
   // x' = (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + epsilon) * -lr + x, with k = [1 - b1^t, 1 - b2^t].
-  adam: rule(
-    'adam',
-    ['x', 'g', 'm', 'v', 'k'],
-    ['m2', 'v2', 'x2'],
-    `let gi = g[index];
-  let mi = uniforms.a * m[index] + uniforms.b * gi;
-  let vi = uniforms.c * v[index] + uniforms.d * (gi * gi);
-  m2[index] = mi;
-  v2[index] = vi;
-  x2[index] = ((mi / k[0]) / (sqrt(vi / k[1]) + uniforms.e)) * uniforms.f + x[index];`,
-  ),
+  adam: {
+    inputs: ['x', 'g', 'm', 'v'],
+    outputs: ['m2', 'v2', 'x2'],
+    shared: ['k'],
+    body: (n) => `let gi = ${n.g}[i];
+    let mi = uniforms.a * ${n.m}[i] + uniforms.b * gi;
+    let vi = uniforms.c * ${n.v}[i] + uniforms.d * (gi * gi);
+    ${n.m2}[i] = mi;
+    ${n.v2}[i] = vi;
+    ${n.x2}[i] = ((mi / k[0]) / (sqrt(vi / k[1]) + uniforms.e)) * uniforms.f + ${n.x}[i];`,
+  },
   // RMSprop: ms' = rho ms + (1 - rho) g^2, p' = momentum p + g lr / sqrt(ms' + epsilon), x' = x - p'.
-  rmsprop: rule(
-    'rmsprop',
-    ['x', 'g', 'ms', 'mom'],
-    ['ms2', 'mom2', 'x2'],
-    `let gi = g[index];
-  let s = uniforms.a * ms[index] + uniforms.b * (gi * gi);
-  let p = uniforms.c * mom[index] + (gi * uniforms.d) / sqrt(s + uniforms.e);
-  ms2[index] = s;
-  mom2[index] = p;
-  x2[index] = x[index] - p;`,
-  ),
-};
-type Rule = keyof typeof RULES;
+  rmsprop: {
+    inputs: ['x', 'g', 'ms', 'mom'],
+    outputs: ['ms2', 'mom2', 'x2'],
+    shared: [],
+    body: (n) => `let gi = ${n.g}[i];
+    let s = uniforms.a * ${n.ms}[i] + uniforms.b * (gi * gi);
+    let p = uniforms.c * ${n.mom}[i] + (gi * uniforms.d) / sqrt(s + uniforms.e);
+    ${n.ms2}[i] = s;
+    ${n.mom2}[i] = p;
+    ${n.x2}[i] = ${n.x}[i] - p;`,
+  },
+} satisfies Record<string, Rule>;
+type RuleName = keyof typeof RULES;
 
-/** Kernel function of OPTIMIZER_UPDATE: inputs named as the rule's, outputs in its order. */
+/** Most variables one dispatch updates, whatever the device allows (each count is a shader of its own). */
+const MAX_PACK = 8;
+
+/** How many variables of `rule` one dispatch can bind on `device`. */
+function packSize(rule: Rule, device: GPUDevice): number {
+  const perVariable = rule.inputs.length + rule.outputs.length;
+  return Math.max(1, Math.min(MAX_PACK, Math.floor((device.limits.maxStorageBuffersPerShaderStage - rule.shared.length) / perVariable)));
+}
+
+const programs = new Map<string, MultiOutputProgram>();
+
+/**
+ * The program updating `count` variables of `rule`: the flat index runs over them one after the
+ * other, variable j taking the indices below `uniforms.end<j>`.
+ */
+function packProgram(name: RuleName, count: number): MultiOutputProgram {
+  const key = `tlUpdate_${name}_${count}`;
+  let program = programs.get(key);
+  if (program === undefined) {
+    const rule: Rule = RULES[name];
+    const names = (j: number) => Object.fromEntries([...rule.inputs, ...rule.outputs].map((n) => [n, `${n}${j}`]));
+    const places = Array.from({ length: count }, (_, j) => j);
+    const body = places.map((j) => `if (index < uniforms.end${j}) {
+    let i = index - ${j === 0 ? '0' : `uniforms.end${j - 1}`};
+    ${rule.body(names(j))}
+    return;
+  }`);
+    program = {
+      key,
+      inputs: [...rule.shared, ...places.flatMap((j) => rule.inputs.map((n) => `${n}${j}`))],
+      outputs: places.flatMap((j) => rule.outputs.map((n) => `${n}${j}`)),
+      uniforms: [...CONSTANTS.map((k) => `${k} : f32,`), ...places.map((j) => `end${j} : i32,`)].join(' '),
+      body: body.join('\n  '),
+    };
+    programs.set(key, program);
+  }
+  return program;
+}
+
+/** Kernel function of OPTIMIZER_UPDATE. */
 export const optimizerUpdate: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { rule, ...constants } = attrs as unknown as { rule: Rule } & Constants;
-  const program = RULES[rule];
-  const ordered = program.inputs.map((name) => {
-    const t = inputs[name];
-    if (t === undefined) throw new Error(`${OPTIMIZER_UPDATE} (${rule}) needs ${name}`);
+  const { rule: name, count, ...constants } = attrs as unknown as { rule: RuleName; count: number } & Constants;
+  const rule: Rule = RULES[name];
+  const program = packProgram(name, count);
+  const ordered = program.inputs.map((n) => {
+    const t = inputs[n];
+    if (t === undefined) throw new Error(`${OPTIMIZER_UPDATE} (${name}, ${count}) needs ${n}`);
     return t;
   });
-  const shape = ordered[0]!.shape;
-  const size = shape.reduce((a, b) => a * b, 1);
-  return runMultiOutput(webgpuBackendOf(backend), program, ordered, program.outputs.map(() => shape), size, CONSTANTS.map((k) => ({ type: 'float32', data: [constants[k] ?? 0] })));
+  const variables = Array.from({ length: count }, (_, j) => ordered[rule.shared.length + j * rule.inputs.length]!);
+  const ends: number[] = [];
+  for (const x of variables) ends.push((ends.at(-1) ?? 0) + x.shape.reduce((a, b) => a * b, 1));
+  const uniforms = [...CONSTANTS.map((k) => ({ type: 'float32' as const, data: [constants[k] ?? 0] })), ...ends.map((e) => ({ type: 'int32' as const, data: [e] }))];
+  const shapes = variables.flatMap((x) => rule.outputs.map(() => x.shape));
+  return runMultiOutput(webgpuBackendOf(backend), program, ordered, shapes, ends.at(-1) ?? 0, uniforms);
 };
 
-/** One update: the rule's outputs, the new value last. */
-function update(rule: Rule, inputs: tf.NamedTensorMap, constants: Constants = {}): tf.Tensor[] {
-  return tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule, ...constants }) as tf.Tensor[];
+/** One variable's update: its rule inputs in the rule's order, and the variables its outputs go to (its state, then itself). */
+interface Update {
+  readonly inputs: readonly tf.Tensor[];
+  readonly targets: readonly tf.Variable[];
+}
+
+/** Runs `updates` of `rule` in packs, one dispatch each, and assigns every output to its target. */
+function updateAll(name: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants = {}): void {
+  const rule: Rule = RULES[name];
+  const per = packSize(rule, webgpuBackendOf(tf.backend()).device);
+  for (let start = 0; start < updates.length; start += per) {
+    const pack = updates.slice(start, start + per);
+    tf.tidy(() => {
+      const inputs: tf.NamedTensorMap = { ...shared };
+      pack.forEach((u, j) => rule.inputs.forEach((n, q) => (inputs[`${n}${j}`] = u.inputs[q]!)));
+      const outputs = tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule: name, count: pack.length, ...constants }) as tf.Tensor[];
+      pack.forEach((u, j) => u.targets.forEach((v, q) => v.assign(outputs[j * rule.outputs.length + q]!)));
+    });
+  }
 }
 
 type Gradients = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
@@ -143,15 +212,15 @@ function fusable(gradients: Gradients): boolean {
 
 function adamApply(this: AdamState, gradients: Gradients): void {
   tf.tidy(() => {
-    const k = tf.sub(1, tf.stack([this.accBeta1, this.accBeta2]));
-    const constants = { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon, f: -this.learningRate };
+    const updates: Update[] = [];
     entries(gradients).forEach(({ name, gradient }, i) => {
       const x = tf.engine().registeredVariables[name]!;
       const m = slot(this.accumulatedFirstMoment, i, x, 'm');
       const v = slot(this.accumulatedSecondMoment, i, x, 'v');
-      if (gradient == null) return;
-      assignAll([m, v, x], update('adam', { x, g: gradient, m, v, k }, constants));
+      if (gradient != null) updates.push({ inputs: [x, gradient, m, v], targets: [m, v, x] });
     });
+    const k = tf.sub(1, tf.stack([this.accBeta1, this.accBeta2]));
+    updateAll('adam', updates, { k }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon, f: -this.learningRate });
     this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
     this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
   });
@@ -159,39 +228,36 @@ function adamApply(this: AdamState, gradients: Gradients): void {
 }
 
 function sgdApply(this: SgdState, gradients: Gradients): void {
+  const updates: Update[] = [];
   for (const { name, gradient } of entries(gradients)) {
-    if (gradient == null) continue;
     const x = tf.engine().registeredVariables[name]!;
-    tf.tidy(() => assignAll([x], update('sgd', { x, g: gradient, c: this.c })));
+    if (gradient != null) updates.push({ inputs: [x, gradient], targets: [x] });
   }
+  updateAll('sgd', updates, { c: this.c });
   this.incrementIterations();
 }
 
 function momentumApply(this: MomentumState, gradients: Gradients): void {
+  const updates: Update[] = [];
   entries(gradients).forEach(({ name, gradient }, i) => {
     const x = tf.engine().registeredVariables[name]!;
     const acc = slot(this.accumulations, i, x, 'momentum');
-    if (gradient == null) return;
-    tf.tidy(() => assignAll([acc, x], update('momentum', { x, g: gradient, acc, m: this.m, c: this.c })));
+    if (gradient != null) updates.push({ inputs: [x, gradient, acc], targets: [acc, x] });
   });
+  updateAll('momentum', updates, { m: this.m, c: this.c });
   this.incrementIterations();
 }
 
 function rmspropApply(this: RmspropState, gradients: Gradients): void {
-  const constants = { a: this.decay, b: 1 - this.decay, c: this.momentum, d: this.learningRate, e: this.epsilon };
+  const updates: Update[] = [];
   entries(gradients).forEach(({ name, gradient }, i) => {
     const x = tf.engine().registeredVariables[name]!;
     const ms = slot(this.accumulatedMeanSquares, i, x, 'rms');
     const mom = slot(this.accumulatedMoments, i, x, 'momentum');
-    if (gradient == null) return;
-    tf.tidy(() => assignAll([ms, mom, x], update('rmsprop', { x, g: gradient, ms, mom }, constants)));
+    if (gradient != null) updates.push({ inputs: [x, gradient, ms, mom], targets: [ms, mom, x] });
   });
+  updateAll('rmsprop', updates, {}, { a: this.decay, b: 1 - this.decay, c: this.momentum, d: this.learningRate, e: this.epsilon });
   this.incrementIterations();
-}
-
-/** Gives each variable its new value, in order (the update's outputs are disposed with the caller's tidy). */
-function assignAll(variables: readonly tf.Variable[], values: readonly tf.Tensor[]): void {
-  variables.forEach((v, i) => v.assign(values[i]!));
 }
 
 type OptimizerClass = { prototype: { applyGradients: ApplyGradients } };
