@@ -9,9 +9,11 @@
  * activations off each of about 53 layers in every prediction: the GPU's and the host's work
  * both (TensorRT, ONNX Runtime and PyTorch's fuser fold the same way).
  *
- * `foldBatchNorms(model)` finds the chains (a Conv2D or DepthwiseConv2D with no activation of its
- * own, channels last, whose only consumer is a channels-last BatchNormalization, then optionally a
- * ReLU, ReLU6 or relu Activation layer consuming only that) and, until `restore()`, runs them as
+ * `foldBatchNorms(model)` finds the chains in the model's own graph (a Conv2D or DepthwiseConv2D
+ * with no activation of its own, channels last, called once there, whose output only a
+ * channels-last BatchNormalization reads, then optionally a ReLU, ReLU6 or relu Activation layer
+ * reading only that; layers shared with other models, as TL's frontier shares the base's, count
+ * only their calls in this one) and, until `restore()`, runs them as
  * one fused convolution in calls that are not training: the BatchNorm and activation layers pass
  * their input through (an Identity, no work). The folded weights are computed on first use and
  * kept while the weights they come from are the same tensors: an assign (a training step, loaded
@@ -73,9 +75,42 @@ export interface Folded {
   restore(): void;
 }
 
-/** The one layer consuming `layer`'s output, when it was applied once and has one consumer. */
-function soleConsumer(layer: Layer): Layer | undefined {
-  return layer.inboundNodes.length === 1 && layer.outboundNodes.length === 1 ? layer.outboundNodes[0]!.outboundLayer : undefined;
+/**
+ * A model's own graph. A layer may belong to several models (TL's frontier applies the base's
+ * layers again to build the part after a frozen prefix), each call a node of its own; only the
+ * nodes of the model being folded count (tfjs-layers keys them `<layer>_ib-<node index>`).
+ */
+interface Graph {
+  readonly nodes: ReadonlySet<string>;
+  readonly outputs: ReadonlySet<number>;
+}
+
+function graphOf(model: tf.LayersModel): Graph {
+  const nodes = (model as unknown as { containerNodes: Set<string> }).containerNodes;
+  return { nodes, outputs: new Set(model.outputs.map((o) => o.id)) };
+}
+
+/** The nodes of `layer` in `graph`. */
+function nodesIn(graph: Graph, layer: Layer): GraphNode[] {
+  return layer.inboundNodes.filter((_, i) => graph.nodes.has(`${layer.name}_ib-${i}`));
+}
+
+/** Whether `node` (of its outbound layer) is in `graph`. */
+function inGraph(graph: Graph, node: GraphNode): boolean {
+  return graph.nodes.has(`${node.outboundLayer.name}_ib-${node.outboundLayer.inboundNodes.indexOf(node)}`);
+}
+
+/**
+ * The one layer consuming `layer`'s output in `graph`, when `layer` is called once there, that
+ * call's output is not an output of the model, and one call of one layer reads it.
+ */
+function soleConsumer(graph: Graph, layer: Layer): Layer | undefined {
+  const own = nodesIn(graph, layer);
+  if (own.length !== 1 || own[0]!.outputTensors.some((t) => graph.outputs.has(t.id))) return undefined;
+  const consumers = layer.outboundNodes.filter((node) => inGraph(graph, node));
+  if (consumers.length !== 1) return undefined;
+  const next = consumers[0]!.outboundLayer;
+  return nodesIn(graph, next).length === 1 ? next : undefined;
 }
 
 function isConv(layer: Layer): layer is ConvLayer {
@@ -85,37 +120,26 @@ function isConv(layer: Layer): layer is ConvLayer {
 }
 
 function isBatchNorm(layer: Layer | undefined): layer is BatchNormLayer {
-  return layer?.getClassName() === 'BatchNormalization' && ((layer as BatchNormLayer).axis === -1 || (layer as BatchNormLayer).axis === 3) && layer.inboundNodes.length === 1;
+  return layer?.getClassName() === 'BatchNormalization' && ((layer as BatchNormLayer).axis === -1 || (layer as BatchNormLayer).axis === 3);
 }
 
 /** The fused activation an activation layer is, if it is one. */
 function activationOf(layer: Layer | undefined): Activation | undefined {
-  if (layer === undefined || layer.inboundNodes.length !== 1) return undefined;
-  if (layer.getClassName() === 'ReLU') {
+  if (layer?.getClassName() === 'ReLU') {
     const { maxValue } = layer as unknown as { maxValue: number | null | undefined };
     return maxValue == null ? 'relu' : maxValue === 6 ? 'relu6' : undefined;
   }
-  if (layer.getClassName() === 'Activation') {
+  if (layer?.getClassName() === 'Activation') {
     const name = (layer as unknown as { activation: { getClassName(): string } }).activation.getClassName();
     return name === 'relu' || name === 'relu6' ? name : undefined;
   }
   return undefined;
 }
 
-/** Every layer of `model`, those of nested models included. */
-function layersOf(model: tf.LayersModel): Layer[] {
-  return (model.layers as unknown as Layer[]).flatMap((layer) => (layer instanceof tf.LayersModel ? [layer as unknown as Layer, ...layersOf(layer)] : [layer]));
-}
-
-/** Ids of the model's outputs, nested models' included: values that must stay as computed. */
-function outputIds(model: tf.LayersModel): Set<number> {
-  const ids = new Set(model.outputs.map((o) => o.id));
-  for (const layer of model.layers) if (layer instanceof tf.LayersModel) for (const id of outputIds(layer)) ids.add(id);
-  return ids;
-}
-
-function producesOutput(layer: Layer, outputs: Set<number>): boolean {
-  return layer.inboundNodes.some((node) => node.outputTensors.some((t) => outputs.has(t.id)));
+/** Every layer of `model` with the graph it is called in: nested models' layers in their own. */
+function layersOf(model: tf.LayersModel): { layer: Layer; graph: Graph }[] {
+  const graph = graphOf(model);
+  return model.layers.flatMap((layer) => (layer instanceof tf.LayersModel ? layersOf(layer) : [{ layer: layer as unknown as Layer, graph }]));
 }
 
 /** W' and b' of a chain, from the current weights. */
@@ -133,7 +157,6 @@ function foldWeights(conv: ConvLayer, bn: BatchNormLayer): { filter: tf.Tensor4D
 
 /** Folds every chain of `model` for its calls that are not training, until `restore()`. */
 export function foldBatchNorms(model: tf.LayersModel): Folded {
-  const outputs = outputIds(model);
   const chains: FoldedChain[] = [];
   const restores: (() => void)[] = [];
   const patch = (layer: Layer, call: (own: Call) => Call) => {
@@ -147,11 +170,11 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
   };
   const inference = (kwargs: Kwargs) => kwargs?.['training'] !== true;
 
-  for (const layer of layersOf(model)) {
-    if (!isConv(layer) || producesOutput(layer, outputs)) continue;
-    const bn = soleConsumer(layer);
+  for (const { layer, graph } of layersOf(model)) {
+    if (!isConv(layer)) continue;
+    const bn = soleConsumer(graph, layer);
     if (!isBatchNorm(bn)) continue;
-    const next = producesOutput(bn, outputs) ? undefined : soleConsumer(bn);
+    const next = soleConsumer(graph, bn);
     const activation = activationOf(next);
     const conv = layer;
     const depthwise = conv.getClassName() === 'DepthwiseConv2D';

@@ -148,6 +148,38 @@ describe('folding BatchNorm into convolutions for inference', () => {
     }
   });
 
+  it('folds in the model it is given when layers are shared with another, and not a layer called twice in it', async () => {
+    // As TL's frontier builds the part after a frozen prefix: the same layers applied to a new input.
+    const conv = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', name: 'sc' });
+    const bn = tf.layers.batchNormalization({ name: 'sbn' });
+    const relu = tf.layers.reLU({ name: 'srelu' });
+    const twice = tf.layers.conv2d({ filters: 6, kernelSize: 1, name: 'twice' });
+    const twiceBn = tf.layers.batchNormalization({ name: 'twicebn' });
+    const build = (name: string) => {
+      const input = tf.input({ shape: [7, 7, 3] });
+      const x = relu.apply(bn.apply(conv.apply(input))) as tf.SymbolicTensor;
+      // `twice` is called twice in each model: one BatchNorm follows one call only.
+      const y = twiceBn.apply(twice.apply(x)) as tf.SymbolicTensor;
+      return tf.model({ inputs: input, outputs: tf.layers.add({}).apply([y, twice.apply(y) as tf.SymbolicTensor]) as tf.SymbolicTensor, name });
+    };
+    const first = build('first');
+    const second = build('second');
+    randomizeBatchNorms(first, 60);
+    const x = values([2, 7, 7, 3], 4);
+    for (const model of [first, second]) {
+      const plain = (await (model.predict(x) as tf.Tensor).data()) as Float32Array;
+      const folded = foldBatchNorms(model);
+      try {
+        expect(folded.chains).toEqual([{ conv: 'sc', batchNorm: 'sbn', activation: 'srelu' }]);
+        expect(worst((await (model.predict(x) as tf.Tensor).data()) as Float32Array, plain)).toBeLessThan(1e-5);
+      } finally {
+        folded.restore();
+      }
+    }
+    tf.dispose(x);
+    first.dispose();
+  });
+
   it.each([
     ['resnet50', 32],
     ['mobilenetv2', 32],
