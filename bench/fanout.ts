@@ -19,12 +19,9 @@ import type { ExecutorEvent } from '../src/executor/events.ts';
 import { InProcessEventBus } from '../src/service/event-bus.ts';
 import type { BackendReport, JobRunner, RunHooks, RunOutcome } from '../src/service/job-runner.ts';
 import type { RunRequest } from '../src/service/worker-protocol.ts';
+import { numberOption, option } from './args.ts';
 
 const clock = () => performance.timeOrigin + performance.now();
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-};
 
 // ---------------------------------------------------------------- the subscribers' process
 
@@ -186,9 +183,9 @@ async function scenario(rate: number, seconds: number, subscribers: number) {
 }
 
 async function main(): Promise<void> {
-  const subscribers = Number(arg('subscribers', '200'));
-  const seconds = Number(arg('seconds', '4'));
-  const rates = arg('rates', '10,50,100,max').split(',').map((r) => (r === 'max' ? Infinity : Number(r)));
+  const subscribers = numberOption('subscribers', 200);
+  const seconds = numberOption('seconds', 4);
+  const rates = option('rates', '10,50,100,max').split(',').map((r) => (r === 'max' ? Infinity : Number(r)));
   const rows = [];
   for (const rate of rates) {
     const r = await scenario(rate, seconds, subscribers);

@@ -9,13 +9,10 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { foldBatchNorms } from '../src/executor/fold-batchnorm.ts';
 import { buildNetwork } from '../src/executor/zoo/networks.ts';
+import { numberOption } from './args.ts';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const batch = arg('batch', 32);
-const reps = arg('reps', 3);
+const batch = numberOption('batch', 32);
+const reps = numberOption('reps', 3);
 await tf.setBackend('wasm');
 
 console.log(`wasm, batch ${batch}; ms a batch, least of ${reps} x 3 alternating`);

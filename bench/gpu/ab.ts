@@ -14,20 +14,17 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { hasVulkanLoader } from '../../src/executor/backends/webgpu/adapter.ts';
 import * as current from '../../src/executor/backends/webgpu/index.ts';
+import { numberOption, option } from '../args.ts';
 import { classifier } from './models.ts';
 import { setUpWebgpu } from './setup.ts';
 import { countWork, fmt } from './timing.ts';
 
-const arg = (name: string, fallback?: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const beforeDir = arg('before');
+const beforeDir = option('before');
 if (beforeDir === undefined) throw new Error('usage: ab.ts --before <checkout> [--network resnet50|mobilenetv2] [--optimizer sgd|adam] [--blocks 6] [--steps 6]');
-const network = arg('network', 'resnet50') as 'resnet50' | 'mobilenetv2';
-const optimizer = arg('optimizer', 'adam');
-const blocks = Number(arg('blocks', '6'));
-const steps = Number(arg('steps', '6'));
+const network = option('network', 'resnet50') as 'resnet50' | 'mobilenetv2';
+const optimizer = option('optimizer', 'adam');
+const blocks = numberOption('blocks', 6);
+const steps = numberOption('steps', 6);
 
 type Kernels = Pick<typeof current, 'registerWebgpuTrainingKernels' | 'unregisterWebgpuTrainingKernels'>;
 const before = (await import(pathToFileURL(path.resolve(beforeDir, 'src/executor/backends/webgpu/index.ts')).href)) as Kernels;

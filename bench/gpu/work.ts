@@ -11,17 +11,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { hasVulkanLoader } from '../../src/executor/backends/webgpu/adapter.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { numberOption } from '../args.ts';
 import { classifier } from './models.ts';
 import { setUpWebgpu } from './setup.ts';
 import { fmt, leastWork, msPerStep } from './timing.ts';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const size = arg('size', 32);
-const batch = arg('batch', 2);
-const reps = arg('reps', 5);
+const size = numberOption('size', 32);
+const batch = numberOption('batch', 2);
+const reps = numberOption('reps', 5);
 if (!hasVulkanLoader()) process.env.BENCH_SOFTWARE = '1';
 const device = await setUpWebgpu();
 console.log(`${device.adapter}${device.software ? ' (software)' : ''}; ${size} px, batch ${batch}; one trainOnBatch`);

@@ -15,7 +15,7 @@
  * arithmetic is tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { swapMethod, webgpuBackendOf } from './backend.ts';
+import { sizeOf, swapMethod, webgpuBackendOf } from './backend.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
 /**
@@ -132,7 +132,7 @@ export const optimizerUpdate: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   });
   const variables = Array.from({ length: count }, (_, j) => ordered[rule.shared.length + j * rule.inputs.length]!);
   const ends: number[] = [];
-  for (const x of variables) ends.push((ends.at(-1) ?? 0) + x.shape.reduce((a, b) => a * b, 1));
+  for (const x of variables) ends.push((ends.at(-1) ?? 0) + sizeOf(x.shape));
   const uniforms = [...CONSTANTS.map((k) => ({ type: 'float32' as const, data: [constants[k] ?? 0] })), ...ends.map((e) => ({ type: 'int32' as const, data: [e] }))];
   const shapes = variables.flatMap((x) => rule.outputs.map(() => x.shape));
   return runMultiOutput(webgpuBackendOf(backend), program, ordered, shapes, ends.at(-1) ?? 0, uniforms);

@@ -2,10 +2,9 @@
  * The GEMM tile of each convolution product chosen by measurement on the device, as cuDNN's
  * benchmark mode chooses its algorithms: the products one forward and backward pass of a model
  * runs are recorded, each is run again with the 64 and the 128 tile on inputs of its shapes (and
- * with tfjs's own kernel, where it has one for the whole product: the forward convolution and
- * the stride-1 input gradient), and the
- * fastest is kept for the rest of the process (gemm.ts `measuredChoices`). Unless another is more
- * than 3% faster, the tile by shape stands. About 60 distinct products for a ResNet50 training step,
+ * with tfjs's own kernel, where it has one for the whole product: the forward convolution and the
+ * stride-1 input gradient), and the fastest is kept for the rest of the process (gemm.ts
+ * `measuredChoices`). Unless another is more than 3% faster, the tile by shape stands. About 60 distinct products for a ResNet50 training step,
  * milliseconds each on a GPU; the software adapter takes seconds to minutes, so the executor tunes
  * on a GPU only (select.ts `prepareForTraining`).
  */
