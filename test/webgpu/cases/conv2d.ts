@@ -134,5 +134,11 @@ export function conv2dCases(): ParityCase[] {
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),
   );
-  return [...grads, ...transposed];
+  // An input gradient of batch 32 at 28x28x256 (ResNet50's third stage) on the 128 tile: few
+  // enough tiles to split K, too many outputs (6.4M) for one column-sum dispatch row of partials.
+  const wide = { x: [32, 28, 28, 128], w: [1, 1, 256, 128], out: [32, 28, 28, 256] as [number, number, number, number] };
+  const wideCase = onTile(128, sameOnBoth(`conv2dTranspose to ${wide.out.join('x')} (6.4M outputs)`, [wide.x, wide.w], (x, w) =>
+    tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, wide.out, 1, 'valid'),
+  ));
+  return [...grads, ...transposed, wideCase];
 }

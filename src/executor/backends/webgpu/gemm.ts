@@ -7,7 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { groups, MAX_DISPATCH, release, runProgram, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
-import { sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
+import { columnsFit, sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
 
 /**
  * A workgroup's share of C: a `size` x `size` tile, `depth` values of k per step, each of its
@@ -81,7 +81,7 @@ export function recordProducts(f: () => void): RecordedProduct[] {
 
 /** A slice gets at least this many k-steps, so its partial is worth writing. */
 const MIN_STEPS_PER_SLICE = 8;
-/** Cap on the partials buffer, in floats (256 MB). */
+/** Cap on the partials buffer, in floats (256 MB, or less where the device binds less). */
 const MAX_PARTIAL_FLOATS = 64 * 1024 * 1024;
 
 /**
@@ -234,12 +234,19 @@ class GemmProgram implements WebGPUProgram {
   }
 }
 
-/** How many slices to split K into. */
-export function sliceCount(m: number, n: number, k: number, tile: Tile): number {
+/**
+ * How many slices to split K into. Never more than one where the column-sum program cannot take
+ * M x N partials in one dispatch row (past 4.2M outputs: only the 128 tile gets there with few
+ * enough tiles to split, e.g. an input gradient of 25088 x 256 at batch 32, and one slice already
+ * makes hundreds of workgroups). The partials are one binding: at most `maxBinding` bytes, the
+ * device's limit.
+ */
+export function sliceCount(m: number, n: number, k: number, tile: Tile, maxBinding: number): number {
+  if (!columnsFit(m * n)) return 1;
   const tiles = groups(m, tile.size) * groups(n, tile.size);
   const steps = groups(k, tile.depth);
   const wanted = Math.floor(TARGET_WORKGROUPS / tiles);
-  const byMemory = Math.floor(MAX_PARTIAL_FLOATS / (m * n));
+  const byMemory = Math.floor(Math.min(MAX_PARTIAL_FLOATS, maxBinding / 4) / (m * n));
   return Math.max(1, Math.min(wanted, Math.ceil(steps / MIN_STEPS_PER_SLICE), byMemory, MAX_DISPATCH));
 }
 
@@ -270,7 +277,7 @@ export function runGemm(
   }
   if (backendKernel !== undefined && tileChoice === 'auto' && measuredChoices.get(key) === 'backend') return backendKernel(inputs);
   const tile = tileFor(m, n, key);
-  const wanted = source.epilogue === undefined ? sliceCount(m, n, k, tile) : 1;
+  const wanted = source.epilogue === undefined ? sliceCount(m, n, k, tile, backend.device.limits.maxStorageBufferBindingSize) : 1;
   const steps = groups(groups(k, tile.depth), wanted);
   const kChunk = steps * tile.depth;
   const slices = groups(k, kChunk);
