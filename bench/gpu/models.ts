@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { trainingPass, tuneGemmTiles, type TuneResult } from '../../src/executor/backends/webgpu/tune.ts';
-import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
+import { foldBatchNorms, fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { buildNetwork } from '../../src/executor/zoo/networks.ts';
 import { fmt, leastWork, msPerStep, sync, type Work } from './timing.ts';
 
@@ -78,6 +78,8 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
     previous?.dispose();
   };
   registerWebgpuTrainingKernels();
+  // As `tl run` trains: each BatchNorm applies the ReLU after it (tfjs's kernels below ignore this).
+  const fused = fuseActivationsForTraining(model);
   const tuned = await tuneGemmTiles(trainingPass(model, o.batch));
   console.log(`  ${name}: GEMM tiles measured for ${tuned.products} products in ${fmt(tuned.ms / 1000, 1)} s: ${tuned.tile128} take the 128 tile, ${tuned.backend} tfjs's own kernel, ${tuned.changed} differ from the tile by shape`);
   const folded = foldBatchNorms(model);
@@ -108,6 +110,7 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
     registerWebgpuTrainingKernels();
     console.log(`  ${name}: training with tfjs's kernels ${fmt(stockTrainMs)} ms a batch (${stockTrainWork.dispatches} dispatches, ${stockTrainWork.uploads} uploads, host ${fmt(stockTrainWork.hostMs)} ms + ${fmt(stockTrainWork.submitMs)} ms in submits)`);
   }
+  fused.restore();
   tf.dispose([xs, ys]);
   model.dispose();
   return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, pipelinedTrainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference };

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { hasVulkanLoader } from '../../src/executor/backends/webgpu/adapter.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { numberOption } from '../args.ts';
 import { classifier } from './models.ts';
 import { setUpWebgpu } from './setup.ts';
@@ -27,6 +28,8 @@ console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const name of ['resnet50', 'mobilenetv2'] as const) {
   for (const optimizer of ['sgd', 'adam'] as const) {
     const model = await classifier(name, size, 10);
+    // As `tl run` trains: with TL's kernels each BatchNorm applies the ReLU after it.
+    const fused = fuseActivationsForTraining(model);
     model.compile({ optimizer: optimizer === 'adam' ? tf.train.adam(1e-3) : tf.train.sgd(0.01), loss: 'categoricalCrossentropy' });
     const xs = tf.randomUniform([batch, size, size, 3]);
     const ys = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10);
@@ -40,6 +43,7 @@ for (const name of ['resnet50', 'mobilenetv2'] as const) {
       cells.push(`${work.dispatches} | ${work.uploads} | ${fmt(work.hostMs, 0)} | ${fmt(ms, 0)}`);
     }
     console.log(`| ${name}, ${optimizer} | ${cells.join(' | ')} |`);
+    fused.restore();
     tf.dispose([xs, ys]);
     model.dispose();
   }

@@ -21,6 +21,7 @@
  * whose intermediate values are outputs of the model, run as they are.
  */
 import * as tf from '@tensorflow/tfjs';
+import { activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
 
 type Kwargs = Record<string, unknown> | undefined;
 type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
@@ -60,7 +61,6 @@ interface BatchNormLayer extends Layer {
   readonly movingVariance: LayerVariable;
 }
 
-type Activation = 'linear' | 'relu' | 'relu6';
 
 /** One chain: the convolution, its BatchNorm, and the activation layer folded with them, if any. */
 export interface FoldedChain {
@@ -121,19 +121,6 @@ function isConv(layer: Layer): layer is ConvLayer {
 
 function isBatchNorm(layer: Layer | undefined): layer is BatchNormLayer {
   return layer?.getClassName() === 'BatchNormalization' && ((layer as BatchNormLayer).axis === -1 || (layer as BatchNormLayer).axis === 3);
-}
-
-/** The fused activation an activation layer is, if it is one. */
-function activationOf(layer: Layer | undefined): Activation | undefined {
-  if (layer?.getClassName() === 'ReLU') {
-    const { maxValue } = layer as unknown as { maxValue: number | null | undefined };
-    return maxValue == null ? 'relu' : maxValue === 6 ? 'relu6' : undefined;
-  }
-  if (layer?.getClassName() === 'Activation') {
-    const name = (layer as unknown as { activation: { getClassName(): string } }).activation.getClassName();
-    return name === 'relu' || name === 'relu6' ? name : undefined;
-  }
-  return undefined;
 }
 
 /** Every layer of `model` with the graph it is called in: nested models' layers in their own. */
@@ -200,7 +187,7 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
       if (!inference(kwargs)) return own.call(conv, inputs, kwargs);
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
       const { filter, bias } = weights();
-      const args = { x, filter, bias, strides: conv.strides as [number, number], pad: conv.padding, dilations: conv.dilationRate as [number, number] | number, activation: activation ?? 'linear' };
+      const args = { x, filter, bias, strides: conv.strides as [number, number], pad: conv.padding, dilations: conv.dilationRate as [number, number] | number, activation: activation ?? ('linear' as const) };
       return depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
     });
     const passThrough = (layer: Layer) =>
@@ -214,6 +201,40 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     chains,
     restore() {
       for (const restore of restores.splice(0).reverse()) restore();
+    },
+  };
+}
+
+/** A BatchNorm and the activation layer after it that it applies itself in training calls. */
+export interface FusedPair {
+  readonly batchNorm: string;
+  readonly activation: string;
+}
+
+/**
+ * Marks each BatchNorm of `model` whose output only a ReLU or ReLU6 layer reads (in this model's
+ * graph, as for the fold above, and in every other model its layer is part of) to apply that
+ * activation itself in training calls, where the backend's training-mode BatchNorm can
+ * (backends/fused-activation.ts: webgpu's fused op; elsewhere a mark changes nothing). On webgpu
+ * that takes the activation's pass and its gradient's off each pair: the normalisation writes
+ * relu(y), and the BatchNorm's gradient masks dy as it reads it. `restore()` clears the marks.
+ */
+export function fuseActivationsForTraining(model: tf.LayersModel): { pairs: readonly FusedPair[]; restore(): void } {
+  const pairs: FusedPair[] = [];
+  const marked: Layer[] = [];
+  for (const { layer, graph } of layersOf(model)) {
+    if (!isBatchNorm(layer)) continue;
+    const next = soleConsumer(graph, layer);
+    const activation: FusedActivation | undefined = activationOf(next);
+    if (activation === undefined || layer.outboundNodes.some((node) => node.outboundLayer !== next)) continue;
+    setActivationAfter(layer, activation);
+    marked.push(layer);
+    pairs.push({ batchNorm: layer.name, activation: next!.name });
+  }
+  return {
+    pairs,
+    restore() {
+      for (const layer of marked.splice(0)) setActivationAfter(layer, undefined);
     },
   };
 }

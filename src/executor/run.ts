@@ -17,6 +17,7 @@ import { ExecutorError, wrap } from './errors.ts';
 import { earlyStopper } from './early-stop.ts';
 import { evaluate, finalMetrics, finalValidation, type Score } from './evaluate.ts';
 import { exportModel } from './export-model.ts';
+import { fuseActivationsForTraining } from './fold-batchnorm.ts';
 import { prepareInputs, type Inputs } from './inputs.ts';
 import { guardMemory, readScalars, trainStep, type StepResult } from './train-step.ts';
 import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from './events.ts';
@@ -104,6 +105,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
       const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
       const model = inputs.model;
+      // Where the backend can (webgpu), each BatchNorm applies the ReLU after it itself.
+      const fused = fuseActivationsForTraining(model);
       const unprepared = await prepareForTraining(backend, model, phase.batch);
       if (unprepared !== undefined) options.warn?.(unprepared);
       const term = adaptation?.term(p) ?? null;
@@ -191,6 +194,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       if (p === phases.length - 1) validation = await finalValidation(net, data, classes.length);
       await adaptation?.afterPhase(p, hookContext);
       emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best });
+      fused.restore();
       inputs.dispose();
       for (const o of optimizers) o.optimizer.dispose();
     }

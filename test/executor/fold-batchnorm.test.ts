@@ -2,11 +2,13 @@
  * BatchNorm folded into the convolution before it for inference (src/executor/fold-batchnorm.ts):
  * the same predictions with fewer ops, on hand-built chains of every kind and on the zoo's
  * networks; weights that change are folded again; training calls and values the model outputs
- * stay as they are; restore puts everything back.
+ * stay as they are; restore puts everything back. And which BatchNorms training marks to apply
+ * the ReLU after them (on webgpu; tested there, in test/webgpu).
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
+import { activationAfter } from '../../src/executor/backends/fused-activation.ts';
+import { foldBatchNorms, fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { createRng } from '../../src/executor/augment/rng.ts';
 import { buildNetwork } from '../../src/executor/zoo/networks.ts';
 
@@ -205,4 +207,46 @@ describe('folding BatchNorm into convolutions for inference', () => {
       model.dispose();
     }
   }, 120_000);
+});
+
+describe('marking BatchNorms to apply the activation after them in training', () => {
+  it('marks each BatchNorm that only a ReLU or ReLU6 layer reads, and restore clears the marks', () => {
+    const model = chains(true);
+    const fused = fuseActivationsForTraining(model);
+    try {
+      expect(fused.pairs).toEqual([
+        { batchNorm: 'bn1', activation: 'relu6' },
+        { batchNorm: 'bn2', activation: 'act2' },
+      ]);
+      expect(activationAfter(model.getLayer('bn1'))).toBe('relu6');
+      expect(activationAfter(model.getLayer('bn2'))).toBe('relu');
+      // Read by an add, by a tanh, beside a shared conv, by a conv, and a model output.
+      for (const name of ['bn3', 'bn4', 'bn5', 'bn6', 'bn7']) expect(activationAfter(model.getLayer(name)), name).toBeUndefined();
+    } finally {
+      fused.restore();
+    }
+    for (const name of ['bn1', 'bn2']) expect(activationAfter(model.getLayer(name))).toBeUndefined();
+    model.dispose();
+  });
+
+  it('marks a BatchNorm shared with another model only where every model reads it through the same activation', () => {
+    const bn = tf.layers.batchNormalization({ name: 'tbn' });
+    const relu = tf.layers.reLU({ name: 'trelu' });
+    const build = (name: string, alsoAdd: boolean) => {
+      const input = tf.input({ shape: [5, 5, 3] });
+      const y = bn.apply(input) as tf.SymbolicTensor;
+      const out = relu.apply(y) as tf.SymbolicTensor;
+      return tf.model({ inputs: input, outputs: alsoAdd ? (tf.layers.add({}).apply([out, y]) as tf.SymbolicTensor) : out, name });
+    };
+    const first = build('first', false);
+    expect(fuseActivationsForTraining(first).pairs).toEqual([{ batchNorm: 'tbn', activation: 'trelu' }]);
+    fuseActivationsForTraining(first).restore();
+    // A second model reads the BatchNorm's output beside the ReLU: its layer is not marked in either.
+    const second = build('second', true);
+    expect(fuseActivationsForTraining(first).pairs).toEqual([]);
+    expect(fuseActivationsForTraining(second).pairs).toEqual([]);
+    expect(activationAfter(bn)).toBeUndefined();
+    first.dispose();
+    second.dispose();
+  });
 });

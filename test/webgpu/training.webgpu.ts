@@ -1,13 +1,16 @@
 /**
  * A training step of a small convnet with every kernel and gradient of TL's set in it (strided
  * and 1x1 convolutions, depthwise, training-mode BatchNorm, global average pooling) on webgpu
- * against the same step on cpu from the same weights; the tensor count after each step; and
- * unregistering, which must restore tfjs's own kernels.
+ * against the same step on cpu from the same weights, its BatchNorms applying the ReLUs after
+ * them as tl run marks them to; the tensor count after each step; and unregistering, which must
+ * restore tfjs's own kernels.
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/webgpu/batchnorm-training.ts';
+import { MASK_GRAD } from '../../src/executor/backends/webgpu/activation-grads.ts';
 import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
+import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS, webgpuTrainingKernelsRegistered } from '../../src/executor/backends/webgpu/index.ts';
 import { relativeError, RELATIVE_TOLERANCE, sameOnBoth, values, worstError } from './parity.ts';
 import { webgpuEnv } from './webgpu-env.ts';
@@ -40,6 +43,8 @@ const OPTIMIZERS = {
 async function train(backend: 'webgpu' | 'cpu', steps: number, optimizer: keyof typeof OPTIMIZERS = 'sgd'): Promise<{ weights: Float32Array[]; losses: number[]; counts: number[]; state: Float32Array[] }> {
   await tf.setBackend(backend);
   const m = model();
+  // As tl run trains: each BatchNorm applies the ReLU after it (on webgpu; cpu runs both layers).
+  fuseActivationsForTraining(m);
   m.setWeights(m.getWeights().map((w, i) => tf.tensor(values(w.shape, 500 + i), w.shape).mul(0.5)));
   const opt = OPTIMIZERS[optimizer]();
   m.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
@@ -126,6 +131,25 @@ describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.a
     expect(fused).not.toContain('Square');
     expect(await kernels(false, true)).not.toContain(BN_FORWARD);
     expect(await kernels(true, false)).not.toContain(BN_FORWARD);
+  });
+
+  it('fuses the ReLUs after the BatchNorms it is told to, and only while TL\'s kernels are registered', async () => {
+    const kernels = async (fuse: boolean, register = true) => {
+      if (!register) unregisterWebgpuTrainingKernels();
+      const m = model();
+      const fused = fuse ? fuseActivationsForTraining(m) : undefined;
+      const x = tf.tensor(values([2, 12, 12, 3], 3), [2, 12, 12, 3]);
+      const { kernels } = await tf.profile(() => tf.grad((xx: tf.Tensor) => tf.sum(m.apply(xx, { training: true }) as tf.Tensor))(x));
+      fused?.restore();
+      tf.dispose(x);
+      m.dispose();
+      registerWebgpuTrainingKernels();
+      const names = kernels.map((k) => k.name);
+      return { bn: names.filter((n) => n === BN_FORWARD).length, relu: names.filter((n) => n === 'Relu').length, masks: names.filter((n) => n === MASK_GRAD).length };
+    };
+    expect(await kernels(false)).toEqual({ bn: 2, relu: 2, masks: 2 });
+    expect(await kernels(true)).toEqual({ bn: 2, relu: 0, masks: 0 });
+    expect((await kernels(true, false)).relu).toBe(2);
   });
 
   it('unregisters back to tfjs kernels and registers again', async () => {

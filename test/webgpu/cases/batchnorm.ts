@@ -5,6 +5,7 @@
  * backend: it saves the missing scale for backprop; so no case has none.)
  */
 import * as tf from '@tensorflow/tfjs';
+import { fuseActivationsForTraining } from '../../../src/executor/fold-batchnorm.ts';
 import { sameOnBoth, weightedSum, type ParityCase } from '../parity.ts';
 
 const EPS = 1e-3;
@@ -46,7 +47,47 @@ export function batchNormCases(): ParityCase[] {
       (x, g, b, m, v) => layerStep(axis, tf.add(x!, offset), [tf.add(g!, 1.5), b!, m!, tf.add(tf.abs(v!), 0.5)]),
     ),
   );
-  return [...batchStats, ...independent, ...layers];
+  const fused = FUSED_CASES.map(({ shape, activation }) =>
+    sameOnBoth(
+      `a BatchNorm layer training with the ${activation} after it fused (marked as tl run marks it): ${shape.join('x')}`,
+      [shape, ...Array.from({ length: 4 }, () => [shape.at(-1) ?? 1])],
+      (x, g, b, m, v) => fusedStep(shape, activation, x!, [tf.mul(tf.add(g!, 1.5), 3), b!, m!, tf.add(tf.abs(v!), 0.5)]),
+    ),
+  );
+  return [...batchStats, ...independent, ...layers, ...fused];
+}
+
+/**
+ * A BatchNorm and the activation layer after it, as TL's training fuses them (on webgpu one op that
+ * writes the activated output and masks dy; on cpu the two layers): gamma scaled so that the
+ * normalised values cross 0, and 6 for ReLU6.
+ */
+const FUSED_CASES: { shape: number[]; activation: 'ReLU' | 'ReLU6' | 'Activation relu' | 'Activation relu6' }[] = [
+  { shape: [4, 5, 5, 12], activation: 'ReLU' },
+  { shape: [4, 5, 5, 12], activation: 'ReLU6' },
+  { shape: [6, 7, 10], activation: 'Activation relu' },
+  // 2048 rows: both gradient passes chunked.
+  { shape: [8, 16, 16, 33], activation: 'Activation relu6' },
+];
+
+function activationLayer(activation: (typeof FUSED_CASES)[number]['activation']): tf.layers.Layer {
+  if (activation === 'ReLU') return tf.layers.reLU();
+  if (activation === 'ReLU6') return tf.layers.reLU({ maxValue: 6 });
+  return tf.layers.activation({ activation: activation === 'Activation relu' ? 'relu' : 'relu6' });
+}
+
+/** A BatchNorm then the activation layer, fused as `tl run` marks them, in one training-mode call (as `trainingCall`). */
+function fusedStep(shape: number[], activation: (typeof FUSED_CASES)[number]['activation'], x: tf.Tensor, weights: tf.Tensor[]): tf.Tensor[] {
+  const input = tf.input({ shape: shape.slice(1) });
+  const bn = tf.layers.batchNormalization({ momentum: 0.9 });
+  const model = tf.model({ inputs: input, outputs: activationLayer(activation).apply(bn.apply(input)) as tf.SymbolicTensor });
+  bn.setWeights(weights);
+  const fused = fuseActivationsForTraining(model);
+  if (fused.pairs.length !== 1) throw new Error(`expected one fused pair, found ${fused.pairs.length}`);
+  const out = trainingCall(bn, (xv) => model.apply(xv, { training: true }) as tf.Tensor, x);
+  fused.restore();
+  model.dispose();
+  return out;
 }
 
 /**
@@ -66,24 +107,29 @@ const LAYER_CASES: { shape: number[]; axis: number; offset: number }[] = [
   { shape: [4, 9, 11, 20], axis: -1, offset: 300 },
 ];
 
-/**
- * One training-mode call of a fresh layer with the given gamma, beta and moving statistics: the
- * output, the gradients of a weighted sum for x, gamma and beta, and the moving mean and variance
- * the call wrote.
- */
+/** One training-mode call of a fresh layer with the given gamma, beta and moving statistics (as `trainingCall`). */
 function layerStep(axis: number, x: tf.Tensor, weights: tf.Tensor[]): tf.Tensor[] {
   const bn = tf.layers.batchNormalization({ axis, momentum: 0.9 });
   bn.apply(x, { training: false }); // builds it
   bn.setWeights(weights);
+  const out = trainingCall(bn, (xv) => bn.apply(xv, { training: true }) as tf.Tensor, x);
+  bn.dispose();
+  return out;
+}
+
+/**
+ * `call` on x, through BatchNorm layer `bn`: the output, the gradients of a weighted sum for x,
+ * gamma and beta, and the moving mean and variance the call wrote.
+ */
+function trainingCall(bn: tf.layers.Layer, call: (x: tf.Variable) => tf.Tensor, x: tf.Tensor): tf.Tensor[] {
   const xv = tf.variable(x);
   const [gamma, beta] = bn.trainableWeights.map((w) => w.read() as tf.Variable);
   let y: tf.Tensor | undefined;
   const { grads } = tf.variableGrads(() => {
-    y = tf.keep(bn.apply(xv, { training: true }) as tf.Tensor);
+    y = tf.keep(call(xv));
     return weightedSum(y);
   }, [xv, gamma!, beta!]);
   const out = [y!, grads[xv.name]!, grads[gamma!.name]!, grads[beta!.name]!, ...bn.getWeights().slice(2).map((w) => w.clone())];
   xv.dispose();
-  bn.dispose();
   return out;
 }

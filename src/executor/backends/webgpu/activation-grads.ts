@@ -17,7 +17,8 @@ export const MASK_GRAD = 'TLMaskGrad';
  */
 type MaskMode = 'relu' | 'relu6' | 'clip';
 
-const KEEP: Record<MaskMode, string> = {
+/** WGSL: whether the gradient passes at `v` (the activation's input). */
+export const KEEP: Record<MaskMode, string> = {
   relu: 'v > 0.0',
   relu6: 'v > 0.0 && v <= 6.0',
   clip: 'v >= uniforms.lo && v <= uniforms.hi',

@@ -9,21 +9,51 @@
  *   gradient's coefficients and the scale and offset gradients), in one small dispatch.
  * - `NormalizeProgram` and `ChannelAffineProgram`: one pass over the activations each (the
  *   normalisation, the input gradient).
+ *
+ * With an activation fused after the BatchNorm (backends/fused-activation.ts), the normalisation
+ * writes relu(y) or relu6(y), and the gradient's passes mask dy where the activation passed
+ * nothing, recomputing y from x and the statistics by the normalisation's own expression (`PRE`),
+ * so that the mask is the one tfjs's gradient of the activation would apply to the stored y.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { FlatProgram, groups, release, runProgram, sizeOf, view, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
+import type { FusedActivation } from '../fused-activation.ts';
+import { KEEP } from './activation-grads.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 import { chunkCount, sumColumns } from './reduce-programs.ts';
 
 /** What a pair of sums adds up, per channel c over rows r. */
 export type PairSumsKind = 'moments' | 'gradient';
 
-const PAIR_TERMS: Record<PairSumsKind, { readonly inputs: readonly string[]; readonly setup: string; readonly terms: string }> = {
-  // x - k and its square, k = x[0, c].
-  moments: { inputs: ['x'], setup: 'let k = x[col];', terms: 'let a = x[i] - k; let b = a * a;' },
-  // dy and dy * (x - mean).
-  gradient: { inputs: ['x', 'dy', 'mean'], setup: 'let k = mean[col];', terms: 'let a = dy[i]; let b = a * (x[i] - k);' },
+/** An activation applied after the normalisation, or none. */
+export type Activation = 'linear' | FusedActivation;
+
+/**
+ * The normalisation's value before any activation, y = (x - mean) gamma rstd + beta, as WGSL of x
+ * and channel c, from the `[3, C]` statistics and beta: the forward pass writes it, and a masked
+ * gradient recomputes it with the same expression.
+ */
+const PRE = (x: string, c: string) => `(${x} - stats[${c}]) * stats[2 * uniforms.cols + ${c}] + beta[${c}]`;
+
+/** WGSL of `y` with `activation` applied, as tfjs's webgpu kernels apply it. */
+const APPLY: Record<Activation, (y: string) => string> = {
+  linear: (y) => y,
+  relu: (y) => `select(${y}, 0.0, ${y} < 0.0)`,
+  relu6: (y) => `clamp(${y}, 0.0, 6.0)`,
 };
+
+/** WGSL that sets `d` to `dy` where `activation` passed y (`y` a WGSL value), else 0. */
+function masked(activation: FusedActivation, y: string, dy: string): string {
+  return `let v = ${y};\n          let d = select(0.0, ${dy}, ${KEEP[activation]});`;
+}
+
+function pairTerms(kind: PairSumsKind, activation: Activation): { readonly inputs: readonly string[]; readonly setup: string; readonly terms: string } {
+  // x - k and its square, k = x[0, c].
+  if (kind === 'moments') return { inputs: ['x'], setup: 'let k = x[col];', terms: 'let a = x[i] - k; let b = a * a;' };
+  // dy and dy * (x - mean), mean = stats[0, c]; dy masked by the activation after the BatchNorm.
+  if (activation === 'linear') return { inputs: ['x', 'dy', 'mean'], setup: 'let k = mean[col];', terms: 'let a = dy[i]; let b = a * (x[i] - k);' };
+  return { inputs: ['x', 'dy', 'stats', 'beta'], setup: 'let k = stats[col];', terms: `${masked(activation, PRE('x[i]', 'col'), 'dy[i]')} let a = d; let b = a * (x[i] - k);` };
+}
 
 /**
  * Workgroup: 64 channels (x) by 4 row lanes (y), as reduce-programs.ts's ColumnSumProgram;
@@ -38,15 +68,18 @@ class PairSumsProgram implements WebGPUProgram {
   readonly outputShape: number[];
   readonly shaderKey: string;
 
-  constructor(private readonly kind: PairSumsKind, chunks: number, cols: number) {
-    this.variableNames = [...PAIR_TERMS[kind].inputs];
-    this.shaderKey = `tlPairSums_${kind}`;
+  private readonly terms: ReturnType<typeof pairTerms>;
+
+  constructor(kind: PairSumsKind, activation: Activation, chunks: number, cols: number) {
+    this.terms = pairTerms(kind, activation);
+    this.variableNames = [...this.terms.inputs];
+    this.shaderKey = `tlPairSums_${kind}_${activation}`;
     this.dispatch = [groups(cols, 64), chunks, 1];
     this.outputShape = chunks === 1 ? [2, cols] : [chunks, 2 * cols];
   }
 
   getUserCode(): string {
-    const { setup, terms } = PAIR_TERMS[this.kind];
+    const { setup, terms } = this.terms;
     return `
       var<workgroup> lanesA : array<f32, 256>;
       var<workgroup> lanesB : array<f32, 256>;
@@ -82,16 +115,17 @@ class PairSumsProgram implements WebGPUProgram {
 
 /**
  * The two sums of `kind` over the rows of `inputs` (the first seen as `[rows, cols]`, the others
- * of the same size or `[cols]`, or read only at their first `cols` values) in chunks: `[chunks, 2,
- * cols]` partials, one pass. A channelProgram whose body includes SUM_CHUNKS finishes them.
+ * of the same size or `[cols]`-sized: `[x]` for the moments, `[x, dy, stats]` for the gradient,
+ * and beta after them when an activation masks dy) in chunks: `[chunks, 2, cols]` partials, one
+ * pass. A channelProgram whose body includes SUM_CHUNKS finishes them.
  */
-export function pairPartials(backend: WebGPUBackend, kind: PairSumsKind, inputs: readonly tf.TensorInfo[], rows: number, cols: number): { partial: tf.TensorInfo; chunks: number } {
+export function pairPartials(backend: WebGPUBackend, kind: PairSumsKind, inputs: readonly tf.TensorInfo[], rows: number, cols: number, activation: Activation = 'linear'): { partial: tf.TensorInfo; chunks: number } {
   const chunks = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
   const chunk = Math.ceil(rows / chunks);
   const used = Math.ceil(rows / chunk);
   const seen = inputs.map((t) => (sizeOf(t.shape) === rows * cols ? view(t, [rows, cols]) : t));
   const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
-  return { partial: runProgram(backend, new PairSumsProgram(kind, used, cols), seen, [i32(rows), i32(cols), i32(chunk)]), chunks: used };
+  return { partial: runProgram(backend, new PairSumsProgram(kind, activation, used, cols), seen, [i32(rows), i32(cols), i32(chunk)]), chunks: used };
 }
 
 /** The two sums of `kind` as `[2, cols]`: the partials of pairPartials, summed by a second pass when chunked. */
@@ -142,28 +176,46 @@ export function perChannel(backend: WebGPUBackend, program: MultiOutputProgram, 
   ]);
 }
 
-/** y = (x - stats[0, c]) * stats[2, c] + beta[c]: a BatchNorm's normalisation from its [3, C] statistics (mean, variance, gamma rstd). */
+/** y = (x - stats[0, c]) * stats[2, c] + beta[c], then the activation: a BatchNorm's normalisation from its [3, C] statistics (mean, variance, gamma rstd). */
 export class NormalizeProgram extends FlatProgram {
   readonly variableNames = ['x', 'stats', 'beta'];
   readonly uniforms = 'cols : i32,';
-  readonly shaderKey = 'tlBnNormalize';
+  readonly shaderKey: string;
+
+  constructor(outputShape: readonly number[], private readonly activation: Activation) {
+    super(outputShape);
+    this.shaderKey = `tlBnNormalize_${activation}`;
+  }
 
   protected body(): string {
     return `
         let c = index % uniforms.cols;
-        result[index] = (x[index] - stats[c]) * stats[2 * uniforms.cols + c] + beta[c];`;
+        let y = ${PRE('x[index]', 'c')};
+        result[index] = ${APPLY[this.activation]('y')};`;
   }
 }
 
-/** out = coef[0, c] * u + coef[1, c] * v + coef[2, c] elementwise, c the last-axis channel. */
+/**
+ * A BatchNorm's input gradient, dx = coef[0, c] * dy + coef[1, c] * x + coef[2, c] elementwise, c
+ * the last-axis channel. With an activation after the BatchNorm, dy is first masked where the
+ * activation passed nothing, y recomputed from x, stats and beta.
+ */
 export class ChannelAffineProgram extends FlatProgram {
-  readonly variableNames = ['u', 'v', 'coef'];
+  readonly variableNames: string[];
   readonly uniforms = 'cols : i32,';
-  readonly shaderKey = 'tlChannelAffine';
+  readonly shaderKey: string;
+
+  constructor(outputShape: readonly number[], private readonly activation: Activation) {
+    super(outputShape);
+    this.variableNames = activation === 'linear' ? ['dy', 'x', 'coef'] : ['dy', 'x', 'coef', 'stats', 'beta'];
+    this.shaderKey = `tlChannelAffine_${activation}`;
+  }
 
   protected body(): string {
+    const d = this.activation === 'linear' ? 'let d = dy[index];' : masked(this.activation, PRE('x[index]', 'c'), 'dy[index]');
     return `
         let c = index % uniforms.cols;
-        result[index] = coef[c] * u[index] + coef[uniforms.cols + c] * v[index] + coef[2 * uniforms.cols + c];`;
+        ${d}
+        result[index] = coef[c] * d + coef[uniforms.cols + c] * x[index] + coef[2 * uniforms.cols + c];`;
   }
 }

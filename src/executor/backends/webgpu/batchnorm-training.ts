@@ -10,20 +10,26 @@
  * in one pass for the two sums, one per-channel dispatch for dx's coefficients and the scale and
  * offset gradients, and one pass for dx: four passes over the activations and six dispatches a
  * layer and step.
+ *
+ * A BatchNorm marked to apply the ReLU or ReLU6 layer after it (backends/fused-activation.ts)
+ * writes the activated output, and its gradient masks dy on the way in, so the activation layer
+ * passes its input through: the activation's pass and its gradient's pass are gone.
  */
 import * as tf from '@tensorflow/tfjs';
+import { activationAfter, activationApplied, activationOf, markActivated } from '../fused-activation.ts';
 import { release, runProgram, sizeOf, swapMethod, webgpuBackendOf } from './backend.ts';
-import { ChannelAffineProgram, channelProgram, NormalizeProgram, pairPartials, perChannel, SUM_CHUNKS, type ChannelConstants } from './batchnorm-programs.ts';
+import { ChannelAffineProgram, channelProgram, NormalizeProgram, pairPartials, perChannel, SUM_CHUNKS, type Activation, type ChannelConstants } from './batchnorm-programs.ts';
 import { columnsFit } from './reduce-programs.ts';
 
 /**
- * {x `[..., C]`, scale, offset, movingMean, movingVariance}, attrs {varianceEpsilon, momentum},
- * to [y, stats, movingMean', movingVariance']: stats `[3, C]` holds the batch mean, the (biased)
- * variance and gamma rstd over all but the last axis; the moving statistics move toward the
- * batch's as tfjs-layers moves them, m - (m - batch) * (1 - momentum).
+ * {x `[..., C]`, scale, offset, movingMean, movingVariance}, attrs {varianceEpsilon, momentum,
+ * activation}, to [y, stats, movingMean', movingVariance']: stats `[3, C]` holds the batch mean,
+ * the (biased) variance and gamma rstd over all but the last axis; the moving statistics move
+ * toward the batch's as tfjs-layers moves them, m - (m - batch) * (1 - momentum); y has the
+ * activation ('linear', 'relu' or 'relu6') applied.
  */
 export const BN_FORWARD = 'TLBatchNormForward';
-/** {x, dy, stats, scale}, attr varianceEpsilon, to [dx, dscale, doffset]. */
+/** {x, dy, stats, scale, and offset with an activation}, attrs {varianceEpsilon, activation}, to [dx, dscale, doffset]. */
 export const BN_TRAINING_GRAD = 'TLBatchNormTrainingGrad';
 
 function channelsOf(x: tf.TensorInfo): { rows: number; cols: number } {
@@ -52,14 +58,14 @@ export const bnForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   if (x === undefined || scale === undefined || offset === undefined || movingMean === undefined || movingVariance === undefined) {
     throw new Error(`${BN_FORWARD} needs x, scale, offset, movingMean and movingVariance`);
   }
-  const { varianceEpsilon, momentum } = attrs as unknown as { varianceEpsilon: number; momentum: number };
+  const { varianceEpsilon, momentum, activation = 'linear' } = attrs as unknown as { varianceEpsilon: number; momentum: number; activation?: Activation };
   const gpu = webgpuBackendOf(backend);
   const { rows, cols } = channelsOf(x);
   const { partial, chunks } = pairPartials(gpu, 'moments', [x], rows, cols);
   const k: ChannelConstants = { rows, cols, epsilon: varianceEpsilon, decay: 1 - momentum, chunks };
   const [stats, mean2, variance2] = perChannel(gpu, STATISTICS, [partial, x, scale, movingMean, movingVariance], [[3, cols], [cols], [cols]], k);
   release(gpu, partial);
-  const y = runProgram(gpu, new NormalizeProgram(x.shape), [x, stats!, offset], [{ type: 'int32', data: [cols] }]);
+  const y = runProgram(gpu, new NormalizeProgram(x.shape, activation), [x, stats!, offset], [{ type: 'int32', data: [cols] }]);
   return [y, stats!, mean2!, variance2!];
 };
 
@@ -82,16 +88,20 @@ const GRADIENTS = channelProgram(
 
 /** Kernel function of BN_TRAINING_GRAD: the two gradient sums in one pass, then the per-channel values, then dx. */
 export const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, dy, stats, scale } = inputs;
-  if (x === undefined || dy === undefined || stats === undefined || scale === undefined) throw new Error(`${BN_TRAINING_GRAD} needs x, dy, stats and scale`);
+  const { x, dy, stats, scale, offset } = inputs;
+  const { varianceEpsilon, activation = 'linear' } = attrs as unknown as { varianceEpsilon: number; activation?: Activation };
+  if (x === undefined || dy === undefined || stats === undefined || scale === undefined || (activation !== 'linear' && offset === undefined)) {
+    throw new Error(`${BN_TRAINING_GRAD} needs x, dy, stats and scale, and offset with an activation`);
+  }
   const gpu = webgpuBackendOf(backend);
   const { rows, cols } = channelsOf(x);
-  // The gradient sums read the mean as their third input: row 0 of the statistics.
-  const { partial, chunks } = pairPartials(gpu, 'gradient', [x, dy, stats], rows, cols);
-  const k: ChannelConstants = { rows, cols, epsilon: (attrs as unknown as tf.FusedBatchNormAttrs).varianceEpsilon, chunks };
+  // The statistics' row 0 is the mean; with an activation, they and beta give y again for its mask.
+  const masking = activation === 'linear' ? [] : [stats, offset!];
+  const { partial, chunks } = pairPartials(gpu, 'gradient', [x, dy, stats, ...masking.slice(1)], rows, cols, activation);
+  const k: ChannelConstants = { rows, cols, epsilon: varianceEpsilon, chunks };
   const [coef, dscale, doffset] = perChannel(gpu, GRADIENTS, [partial, stats, scale], [[3, cols], [cols], [cols]], k);
   release(gpu, partial);
-  const dx = runProgram(gpu, new ChannelAffineProgram(x.shape), [dy, x, coef!], [{ type: 'int32', data: [cols] }]);
+  const dx = runProgram(gpu, new ChannelAffineProgram(x.shape, activation), [dy, x, coef!, ...masking], [{ type: 'int32', data: [cols] }]);
   release(gpu, coef!);
   return [dx, dscale!, doffset!];
 };
@@ -104,23 +114,23 @@ export interface MovingStatistics {
 }
 
 /**
- * A training-mode BatchNorm over all but the last axis of `x`: the normalised output, whose
- * gradient is the closed form above, and the moving statistics moved toward the batch's (not
- * differentiated; the caller disposes them).
+ * A training-mode BatchNorm over all but the last axis of `x`, then `activation`: the output, whose
+ * gradient is the closed form above (dy masked by the activation first), and the moving statistics
+ * moved toward the batch's (not differentiated; the caller disposes them).
  */
-export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number, moving: MovingStatistics): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number, moving: MovingStatistics, activation: Activation = 'linear'): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   let updated: [tf.Tensor1D, tf.Tensor1D] | undefined;
   const op = tf.customGrad(((xx: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
     // Kernels run inside a custom gradient's forward pass are not recorded: only the op is.
     const inputs = { x: xx, scale: gamma, offset: beta, movingMean: moving.mean, movingVariance: moving.variance };
-    const [value, stats, mean, variance] = tf.engine().runKernel(BN_FORWARD, inputs, { varianceEpsilon: epsilon, momentum: moving.momentum }) as [tf.Tensor, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
-    save([xx, gamma, stats]);
+    const [value, stats, mean, variance] = tf.engine().runKernel(BN_FORWARD, inputs, { varianceEpsilon: epsilon, momentum: moving.momentum, activation }) as [tf.Tensor, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+    save([xx, gamma, stats, beta]);
     updated = [tf.keep(mean), tf.keep(variance)];
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sgamma, sstats] = saved;
-        return tf.engine().runKernel(BN_TRAINING_GRAD, { x: sx!, dy, stats: sstats!, scale: sgamma! }, { varianceEpsilon: epsilon }) as tf.Tensor[];
+        const [sx, sgamma, sstats, sbeta] = saved;
+        return tf.engine().runKernel(BN_TRAINING_GRAD, { x: sx!, dy, stats: sstats!, scale: sgamma!, offset: sbeta! }, { varianceEpsilon: epsilon, activation }) as tf.Tensor[];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -160,29 +170,52 @@ function fusedTakes(layer: BatchNormLayer, x: tf.Tensor, kwargs: Record<string, 
     && (layer.axis === -1 || layer.axis === x.rank - 1) && layer.gamma !== null && layer.beta !== null && c !== undefined && columnsFit(c);
 }
 
+/** The `call` of an activation layer (tf.layers' Activation and ReLU). */
+type ActivationCall = (this: Parameters<typeof activationOf>[0], inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+
 /**
  * Puts the fused op in tf.layers' BatchNormalization for training-mode calls on webgpu (every
- * other call goes to the layer's own); `restore` puts the layer's own back. Patching the class's
- * prototype reaches every layer, however it was built (the zoo, a loaded topology, a benchmark).
+ * other call goes to the layer's own), with the activation after it where the layer is marked to
+ * apply it, and makes the Activation and ReLU layers pass such an output through; `restore` puts
+ * the layers' own calls back. Patching the classes' prototypes reaches every layer, however it was
+ * built (the zoo, a loaded topology, a benchmark).
  */
 export function patchBatchNormLayer(): void {
-  restoreCall ??= swapMethod(layerPrototype(), 'call', (own, active) =>
-    function (this: BatchNormLayer, inputs, kwargs) {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      if (!active() || x === undefined || !fusedTakes(this, x, kwargs)) return own.call(this, inputs, kwargs);
-      return tf.tidy(() => {
-        const moving = { mean: this.movingMean.read() as tf.Tensor1D, variance: this.movingVariance.read() as tf.Tensor1D, momentum: this.momentum };
-        const { y, mean, variance } = batchNormTraining(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon, moving);
-        this.movingMean.write(mean);
-        this.movingVariance.write(variance);
-        tf.dispose([mean, variance]);
+  if (restoreCall !== undefined) return;
+  const restores = [
+    swapMethod(layerPrototype(), 'call', (own, active) =>
+      function (this: BatchNormLayer, inputs, kwargs) {
+        const x = Array.isArray(inputs) ? inputs[0] : inputs;
+        if (!active() || x === undefined || !fusedTakes(this, x, kwargs)) return own.call(this, inputs, kwargs);
+        const activation = activationAfter(this);
+        const y = tf.tidy(() => {
+          const moving = { mean: this.movingMean.read() as tf.Tensor1D, variance: this.movingVariance.read() as tf.Tensor1D, momentum: this.momentum };
+          const out = batchNormTraining(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon, moving, activation);
+          this.movingMean.write(out.mean);
+          this.movingVariance.write(out.variance);
+          tf.dispose([out.mean, out.variance]);
+          return out.y;
+        });
+        if (activation !== undefined) markActivated(y, activation);
         return y;
-      });
-    },
-  );
+      },
+    ),
+    ...[tf.layers.reLU(), tf.layers.activation({ activation: 'relu' })].map((probe) =>
+      swapMethod(Object.getPrototypeOf(probe) as { call: ActivationCall }, 'call', (own, active) =>
+        function (this: Parameters<typeof activationOf>[0], inputs, kwargs) {
+          const x = Array.isArray(inputs) ? inputs[0] : inputs;
+          const applied = x === undefined ? undefined : activationApplied(x);
+          return active() && applied !== undefined && applied === activationOf(this) ? x!.clone() : own.call(this, inputs, kwargs);
+        },
+      ),
+    ),
+  ];
+  restoreCall = () => {
+    for (const restore of restores) restore();
+  };
 }
 
-/** Restores tf.layers' own BatchNormalization call. */
+/** Restores tf.layers' own BatchNormalization, Activation and ReLU calls. */
 export function restoreBatchNormLayer(): void {
   restoreCall?.();
   restoreCall = undefined;
