@@ -8,6 +8,11 @@
  *
  *   git worktree add /tmp/before HEAD~1 && ln -s "$PWD/node_modules" /tmp/before/node_modules
  *   LP_NUM_THREADS=0 npx tsx bench/gpu/ab.ts --before /tmp/before [--network resnet50] [--optimizer adam] [--blocks 6] [--steps 6]
+ *
+ * `--size 224 --batch 32 --dry` times the benchmark's full-size step with the queue's submit
+ * dropped (as test/webgpu/full-size.webgpu.ts runs): nothing executes, so llvmpipe's hours become
+ * the host's work alone, which is what this measures (values are garbage; a software adapter binds
+ * at most 128 MiB, so MobileNetV2's widest bindings fail validation, silently here).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -26,18 +31,26 @@ const network = option('network', 'resnet50') as 'resnet50' | 'mobilenetv2';
 const optimizer = option('optimizer', 'adam');
 const blocks = numberOption('blocks', 6);
 const steps = numberOption('steps', 6);
+const size = numberOption('size', 32);
+const batch = numberOption('batch', 2);
+const dry = process.argv.includes('--dry');
 
 type Kernels = Pick<typeof current, 'registerWebgpuTrainingKernels' | 'unregisterWebgpuTrainingKernels'>;
 const before = (await import(pathToFileURL(path.resolve(beforeDir, 'src/executor/backends/webgpu/index.ts')).href)) as Kernels;
 
 if (!hasVulkanLoader()) process.env.BENCH_SOFTWARE = '1';
 const device = await setUpWebgpu();
-const model = await classifier(network, 32, 10);
+if (dry) {
+  const gpu = (tf.backend() as unknown as { device: GPUDevice }).device;
+  gpu.queue.submit = () => {};
+  gpu.onuncapturederror = () => {};
+}
+const model = await classifier(network, size, 10);
 // As tl run trains; a tree from before activations were fused ignores the marks.
 fuseActivationsForTraining(model);
 model.compile({ optimizer: optimizer === 'sgd' ? tf.train.sgd(1e-3) : tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
-const xs = tf.randomUniform([2, 32, 32, 3]);
-const ys = tf.oneHot(tf.randomUniform([2], 0, 10, 'int32'), 10);
+const xs = tf.randomUniform([batch, size, size, 3]);
+const ys = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10);
 const train = async () => void (await model.trainOnBatch(xs, ys));
 
 const trees: [string, Kernels][] = [['before', before], ['after', current]];
@@ -57,7 +70,7 @@ for (let b = 0; b < blocks; b++) {
   }
 }
 const sorted = (name: string) => [...hostMs.get(name)!].sort((p, q) => p - q);
-console.log(`${device.adapter}${device.software ? ' (software)' : ''}; ${network}, ${optimizer}, 32 px, batch 2; ${blocks} blocks of ${steps} steps each`);
+console.log(`${device.adapter}${device.software ? ' (software)' : ''}; ${network}, ${optimizer}, ${size} px, batch ${batch}${dry ? ', dry' : ''}; ${blocks} blocks of ${steps} steps each`);
 console.log('| tree | dispatches | least host ms | median host ms |');
 console.log('| --- | --- | --- | --- |');
 for (const [name] of trees) {

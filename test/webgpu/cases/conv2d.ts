@@ -126,10 +126,17 @@ export function conv2dCases(): ParityCase[] {
     sameOnBoth(`dx, dw: x ${c.x.join('x')} w ${c.w.join('x')} strides ${c.strides.join(',')} pad ${JSON.stringify(c.pad)}`, [c.x, c.w], (x, w) =>
       tf.grads((xx: tf.Tensor, ww: tf.Tensor) => weightedSum(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad)))([x!, w!]),
     );
+  // With a bias: its gradient comes from the filter gradient's pass when that splits K (gemm.ts).
+  const biasCase = (c: Conv, i: number) => {
+    const activation = i % 3 === 2 ? 'relu' : 'linear';
+    return sameOnBoth(`dx, dw, db with a bias, ${activation}: x ${c.x.join('x')} w ${c.w.join('x')} strides ${c.strides.join(',')} pad ${JSON.stringify(c.pad)}`, [c.x, c.w, [c.w[3]]], (x, w, b) =>
+      tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => weightedSum(tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ww as tf.Tensor4D, bias: bb, strides: c.strides, pad: c.pad as 'same', activation })))([x!, w!, b!]),
+    );
+  };
   const convs = randomConvs(30, 2026);
   const forward = forwardCases(convs);
-  const random = [...convs.map(gradCase), ...forward.plain];
-  const shaped = [...SHAPED.map(gradCase), ...forward.shaped];
+  const random = [...convs.map(gradCase), ...convs.slice(0, 8).map(biasCase), ...forward.plain];
+  const shaped = [...SHAPED.map(gradCase), ...SHAPED.map(biasCase), ...forward.shaped];
   const grads = [...random, ...shaped, ...[...random, ...shaped].map((c) => onTile(128, c)), ...shaped.map((c) => onTile(64, c))];
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),

@@ -7,10 +7,34 @@
  * this is exactly x^T dy. K is every output position of the batch, so gemm.ts splits it into slices.
  * tfjs 4.22 ran this as one thread per filter value looping over the whole batch (0.02 TFLOP/s on an
  * H200 for a 1x1 64->64 convolution at 56x56).
+ *
+ * A split product also sums dy's columns as it goes (gemm.ts `runGemmWithSumsOfB`): that is the
+ * bias gradient, which tfjs's gradient of a convolution with a bias asks for next, of the same dy
+ * (tfjs-core's fused conv2d: input gradient, filter gradient, then sum(dy) over all but the
+ * channels). The Sum kernel takes it from here (`takeColumnSums`) instead of reading dy again.
  */
 import * as tf from '@tensorflow/tfjs';
-import { webgpuBackendOf } from './backend.ts';
-import { gemmFits, runGemm, type GemmSource } from './gemm.ts';
+import { release, webgpuBackendOf, type WebGPUBackend } from './backend.ts';
+import { gemmFits, runGemm, runGemmWithSumsOfB, type GemmSource } from './gemm.ts';
+
+/** The column sums of the dy of the last filter gradient, until taken or the next one replaces them. */
+let lastSums: { readonly dy: tf.TensorInfo; readonly sums: tf.TensorInfo; readonly backend: WebGPUBackend } | undefined;
+
+function keepSums(next: typeof lastSums): void {
+  if (lastSums !== undefined) release(lastSums.backend, lastSums.sums);
+  lastSums = next;
+}
+
+/**
+ * The sums over all but the last axis of `x`, if the last filter gradient made them from this same
+ * tensor (same data, same shape): handed over once, as the result of a Sum kernel.
+ */
+export function takeColumnSums(x: tf.TensorInfo): tf.TensorInfo | undefined {
+  if (lastSums === undefined || lastSums.dy.dataId !== x.dataId || lastSums.dy.shape.join() !== x.shape.join()) return undefined;
+  const { sums } = lastSums;
+  lastSums = undefined;
+  return sums;
+}
 
 const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,';
 
@@ -120,10 +144,14 @@ export function makeConv2DBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
     if (!gemmFits(m, n) || k === 0) return fallback(args);
     const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
     const source = info.inChannels % 4 === 0 && info.outChannels % 4 === 0 ? SOURCE_VEC4 : SOURCE;
-    return runGemm(webgpuBackendOf(args.backend), source, { m, n, k }, [x, dy], [
+    const backend = webgpuBackendOf(args.backend);
+    const uniforms = [
       i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth),
       i32(info.strideHeight), i32(info.strideWidth), i32(info.dilationHeight), i32(info.dilationWidth),
       i32(info.padInfo.top), i32(info.padInfo.left), i32(info.filterWidth),
-    ], info.filterShape);
+    ];
+    const both = runGemmWithSumsOfB(backend, source, { m, n, k }, [x, dy], uniforms, info.filterShape);
+    keepSums(both && { dy, sums: both.sumsOfB, backend });
+    return both?.product ?? runGemm(backend, source, { m, n, k }, [x, dy], uniforms, info.filterShape);
   };
 }

@@ -7,6 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { groups, MAX_DISPATCH, release, runProgram, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
+import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 import { columnsFit, sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
 
 /**
@@ -132,16 +133,19 @@ class GemmProgram implements WebGPUProgram {
   shaderKey: string;
   private readonly source: GemmSource;
   private readonly tile: Tile;
+  private readonly sumsOfB: boolean;
 
-  constructor(source: GemmSource, tile: Tile, dims: { m: number; n: number; slices: number }, outputShape: readonly number[]) {
+  /** With `sumsOfB`, each slice's block of the output is its M x N partial followed by the N column sums of its B rows. */
+  constructor(source: GemmSource, tile: Tile, dims: { m: number; n: number; slices: number }, outputShape: readonly number[], sumsOfB: boolean) {
     this.source = source;
     this.tile = tile;
+    this.sumsOfB = sumsOfB;
     this.variableNames = [...source.inputs];
     if (source.components !== undefined) this.variableComponents = [...source.components];
-    this.uniforms = `M : i32, N : i32, K : i32, kChunk : i32, steps : i32, ${source.uniforms}`;
+    this.uniforms = `M : i32, N : i32, K : i32, kChunk : i32, steps : i32, stride : i32, ${source.uniforms}`;
     this.dispatch = [groups(dims.n, tile.size), groups(dims.m, tile.size), dims.slices];
     this.outputShape = [...outputShape];
-    this.shaderKey = `tlGemm${tile.size}_${source.key}`;
+    this.shaderKey = `tlGemm${tile.size}${sumsOfB ? 'Sums' : ''}_${source.key}`;
   }
 
   getUserCode(): string {
@@ -185,6 +189,22 @@ class GemmProgram implements WebGPUProgram {
       ...Array.from({ length: blocks }, (_, i) => `let a${i} = tileA[kk][ty + ${16 * i}];`),
       ...Array.from({ length: blocks }, (_, j) => `let b${j} = tileB[kk][tx + ${16 * j}];`),
     ];
+    // The column sums of B: the first row of invocations of the first row of workgroups adds up
+    // the columns it multiplies (zero past K and N, as loaded), and writes them after the slice's
+    // M x N partial. No barrier inside: the rest of the workgroup waits at the step's next one.
+    const sums = this.sumsOfB
+      ? {
+          declare: `var bsum : array<vec4<f32>, ${blocks}>;\n        let sumRow = tileM == 0 && ty == 0;`,
+          add: `if (sumRow) {
+            for (var kk = 0; kk < ${depth}; kk++) {
+              ${Array.from({ length: blocks }, (_, j) => `bsum[${j}] += tileB[kk][tx + ${16 * j}];`).join('\n              ')}
+            }
+          }`,
+          write: `if (sumRow) {
+          ${Array.from({ length: blocks }, (_, j) => Array.from({ length: 4 }, (_, c) => `if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { result[base + uniforms.M * uniforms.N + tileN + ${64 * j + c} + 4 * tx] = bsum[${j}][${c}]; }`).join('\n          ')).join('\n          ')}
+        }`,
+        }
+      : { declare: '', add: '', write: '' };
     return `
       const GEMM_TILE : i32 = ${size};
       const GEMM_DEPTH : i32 = ${depth};
@@ -209,6 +229,7 @@ class GemmProgram implements WebGPUProgram {
         let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
         ${this.source.setup}
         var acc : array<vec4<f32>, ${4 * blocks * blocks}>;
+        ${sums.declare}
         var ra : vec4<f32>;
         var rb : vec4<f32>;
         {
@@ -218,6 +239,7 @@ class GemmProgram implements WebGPUProgram {
         for (var step = 0; step < uniforms.steps; step++) {
           ${this.source.store}
           workgroupBarrier();
+          ${sums.add}
           if (step + 1 < uniforms.steps) {
             let k0 = kBegin + (step + 1) * ${depth};
             ${this.source.fetch}
@@ -228,8 +250,9 @@ class GemmProgram implements WebGPUProgram {
           }
           workgroupBarrier();
         }
-        let base = slice * uniforms.M * uniforms.N;
+        let base = slice * uniforms.stride;
         ${writes.join('\n        ')}
+        ${sums.write}
       }`;
   }
 }
@@ -242,11 +265,13 @@ class GemmProgram implements WebGPUProgram {
  * device's limit.
  */
 export function sliceCount(m: number, n: number, k: number, tile: Tile, maxBinding: number): number {
-  if (!columnsFit(m * n)) return 1;
+  // A slice's partial: M x N, and N column sums of B where asked for.
+  const partial = m * n + n;
+  if (!columnsFit(partial)) return 1;
   const tiles = groups(m, tile.size) * groups(n, tile.size);
   const steps = groups(k, tile.depth);
   const wanted = Math.floor(TARGET_WORKGROUPS / tiles);
-  const byMemory = Math.floor(Math.min(MAX_PARTIAL_FLOATS, maxBinding / 4) / (m * n));
+  const byMemory = Math.floor(Math.min(MAX_PARTIAL_FLOATS, maxBinding / 4) / partial);
   return Math.max(1, Math.min(wanted, Math.ceil(steps / MIN_STEPS_PER_SLICE), byMemory, MAX_DISPATCH));
 }
 
@@ -255,43 +280,101 @@ export function gemmFits(m: number, n: number): boolean {
   return groups(m, TILE_64.size) <= MAX_DISPATCH && groups(n, TILE_64.size) <= MAX_DISPATCH;
 }
 
-/**
- * Runs the product and returns C with `outShape` (of size M x N, row-major).
- * `uniforms` are the kernel's own, matching `source.uniforms`. `backendKernel`, where given,
- * computes the same from the same inputs with the backend's own kernel: it runs instead where
- * measurement chose it.
- */
-export function runGemm(
+/** How a product runs: its tile, and K cut into `slices` of `steps` steps (`kChunk` values of k). */
+interface Layout {
+  readonly tile: Tile;
+  readonly steps: number;
+  readonly kChunk: number;
+  readonly slices: number;
+}
+
+function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number; n: number; k: number }, key: string): Layout {
+  const { m, n, k } = dims;
+  const tile = tileFor(m, n, key);
+  const wanted = source.epilogue === undefined ? sliceCount(m, n, k, tile, backend.device.limits.maxStorageBufferBindingSize) : 1;
+  const steps = groups(groups(k, tile.depth), wanted);
+  const kChunk = steps * tile.depth;
+  return { tile, steps, kChunk, slices: groups(k, kChunk) };
+}
+
+/** Notes the product for recordProducts, and says whether measurement chose the backend's kernel for it. */
+function record(source: GemmSource, dims: { m: number; n: number; k: number }, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], outShape: readonly number[], backendKernel?: BackendKernel): boolean {
+  const key = productKey(source, dims);
+  if (recording !== undefined && !recording.has(key)) {
+    recording.set(key, { key, source, dims: { ...dims }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape, ...(backendKernel && { backendKernel }) });
+  }
+  return backendKernel !== undefined && tileChoice === 'auto' && measuredChoices.get(key) === 'backend';
+}
+
+/** Runs GemmProgram on `layout`, to `[slices, stride]` partials (or `outShape` when whole and unsplit). */
+function runPass(backend: WebGPUBackend, source: GemmSource, dims: { m: number; n: number; k: number }, layout: Layout, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], outShape: readonly number[], sumsOfB: boolean): tf.TensorInfo {
+  const { m, n, k } = dims;
+  const stride = sumsOfB ? m * n + n : m * n;
+  const shape = layout.slices === 1 && !sumsOfB ? outShape : [layout.slices, stride];
+  const program = new GemmProgram(source, layout.tile, { m, n, slices: layout.slices }, shape, sumsOfB);
+  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
+  return runProgram(backend, program, inputs, [i32(m), i32(n), i32(k), i32(layout.kChunk), i32(layout.steps), i32(stride), ...uniforms]);
+}
+
+/** A product to run: C[M, N] of `source` on `inputs`, with the source's own `uniforms`, shaped `outShape`. */
+type GemmCall = [
   backend: WebGPUBackend,
   source: GemmSource,
   dims: { m: number; n: number; k: number },
   inputs: readonly tf.TensorInfo[],
   uniforms: readonly Uniform[],
   outShape: readonly number[],
-  backendKernel?: BackendKernel,
-): tf.TensorInfo {
-  const { m, n, k } = dims;
-  const key = productKey(source, dims);
-  if (recording !== undefined && !recording.has(key)) {
-    recording.set(key, { key, source, dims: { m, n, k }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape, ...(backendKernel && { backendKernel }) });
-  }
-  if (backendKernel !== undefined && tileChoice === 'auto' && measuredChoices.get(key) === 'backend') return backendKernel(inputs);
-  const tile = tileFor(m, n, key);
-  const wanted = source.epilogue === undefined ? sliceCount(m, n, k, tile, backend.device.limits.maxStorageBufferBindingSize) : 1;
-  const steps = groups(groups(k, tile.depth), wanted);
-  const kChunk = steps * tile.depth;
-  const slices = groups(k, kChunk);
-  const program = new GemmProgram(source, tile, { m, n, slices }, slices === 1 ? outShape : [slices, m * n]);
-  const own: Uniform[] = [
-    { type: 'int32', data: [m] },
-    { type: 'int32', data: [n] },
-    { type: 'int32', data: [k] },
-    { type: 'int32', data: [kChunk] },
-    { type: 'int32', data: [steps] },
-  ];
-  const out = runProgram(backend, program, inputs, [...own, ...uniforms]);
-  if (slices === 1) return out;
-  const summed = sumColumns(backend, out, slices, m * n, 1, outShape);
+];
+
+/**
+ * Runs the product and returns C with `outShape` (of size M x N, row-major).
+ * `uniforms` are the kernel's own, matching `source.uniforms`. `backendKernel`, where given,
+ * computes the same from the same inputs with the backend's own kernel: it runs instead where
+ * measurement chose it.
+ */
+export function runGemm(...[backend, source, dims, inputs, uniforms, outShape, backendKernel]: [...GemmCall, backendKernel?: BackendKernel]): tf.TensorInfo {
+  if (record(source, dims, inputs, uniforms, outShape, backendKernel)) return backendKernel!(inputs);
+  const layout = layoutOf(backend, source, dims, productKey(source, dims));
+  const out = runPass(backend, source, dims, layout, inputs, uniforms, outShape, false);
+  if (layout.slices === 1) return out;
+  const summed = sumColumns(backend, out, layout.slices, dims.m * dims.n, 1, outShape);
   release(backend, out);
   return summed;
+}
+
+/** Adds up the slices' blocks of partials into C and the column sums of B, in one dispatch. */
+const SPLIT_SUMS: MultiOutputProgram = {
+  key: 'tlGemmSliceSums',
+  inputs: ['partial'],
+  outputs: ['product', 'sums'],
+  uniforms: 'mn : i32, stride : i32, slices : i32,',
+  body: `
+  var acc = 0.0;
+  for (var s = 0; s < uniforms.slices; s++) {
+    acc += partial[s * uniforms.stride + index];
+  }
+  if (index < uniforms.mn) {
+    product[index] = acc;
+  } else {
+    sums[index - uniforms.mn] = acc;
+  }`,
+};
+
+/**
+ * The product as runGemm runs it, and the column sums of B over all of K (`[N]`), from the same
+ * pass: a convolution's bias gradient (the sums of dy) beside its filter gradient. Only for a
+ * product split along K, whose partials are added up anyway (one dispatch adds both); for any
+ * other (unsplit, or run on the backend's kernel) it returns undefined and runs nothing.
+ */
+export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, outShape]: GemmCall): { product: tf.TensorInfo; sumsOfB: tf.TensorInfo } | undefined {
+  if (source.epilogue !== undefined) return undefined;
+  const layout = layoutOf(backend, source, dims, productKey(source, dims));
+  if (layout.slices === 1) return undefined;
+  record(source, dims, inputs, uniforms, outShape);
+  const { m, n } = dims;
+  const partial = runPass(backend, source, dims, layout, inputs, uniforms, outShape, true);
+  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
+  const [product, sumsOfB] = runMultiOutput(backend, SPLIT_SUMS, [partial], [outShape, [n]], m * n + n, [i32(m * n), i32(m * n + n), i32(layout.slices)]);
+  release(backend, partial);
+  return { product: product!, sumsOfB: sumsOfB! };
 }

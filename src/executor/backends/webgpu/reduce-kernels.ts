@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { MAX_DISPATCH, sizeOf, webgpuBackendOf } from './backend.ts';
+import { takeColumnSums } from './conv2d-backprop-filter.ts';
 import { columnsFit, sumColumns, sumRows } from './reduce-programs.ts';
 
 /** A reduction seen as a matrix: sum over its rows (`columns`) or over its columns (`rows`). */
@@ -48,6 +49,9 @@ function reduceKernel(mean: boolean, fallback: tf.KernelFunc): tf.KernelFunc {
     const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : kept;
     const count = sizeOf(x.shape) / sizeOf(kept);
     const scale = mean ? 1 / count : 1;
+    // A bias gradient: the filter gradient's pass over the same dy has summed its columns.
+    const known = plan.kind === 'columns' && !mean && !keepDims && kept.length === 1 ? takeColumnSums(x) : undefined;
+    if (known !== undefined) return known;
     const backend = webgpuBackendOf(args.backend);
     return plan.kind === 'columns'
       ? sumColumns(backend, x, plan.rows, plan.cols, scale, outShape)
