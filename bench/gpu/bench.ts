@@ -19,7 +19,7 @@ import { diagnosticTable, elementwiseRows } from './elementwise.ts';
 import { kernelRows, kernelTable, tileRows, tileTable } from './kernels.ts';
 import { modelRow, type ModelRow } from './models.ts';
 import { parityRows, parityTable } from './parity.ts';
-import { readTorch, summaryTable, tunedTable, workTable } from './report.ts';
+import { readTorch, stepProfileTable, summaryTable, tunedTable, workTable } from './report.ts';
 import { setUpWebgpu } from './setup.ts';
 import { fmt, msPerCall } from './timing.ts';
 
@@ -71,6 +71,7 @@ const torchDir = process.env.TL_TORCH_DIR;
 parts.push('', 'Throughput (wall clock; training is a full trainOnBatch with SGD):', '', summaryTable(matmul, models, { resnet50: readTorch(torchDir, 'torch-resnet50.txt', 'TORCH'), mobilenetv2: readTorch(torchDir, 'torch-mnv2.txt', 'TORCH_MNV2') }));
 if (models.length > 0) parts.push('', 'GPU work queued by one training step (programs dispatched; tensors uploaded from JavaScript):', '', workTable(models));
 if (models.length > 0) parts.push('', 'GEMM products of one training step as the tuner measured them before timing (ms per run on each option, chained, synchronised once):', '', tunedTable(models));
+if (models.length > 0) parts.push('', `Where one training step's GPU time goes, by program (one step under tf.time, each program timed alone by timestamp queries${device.timestamps ? '' : '; this adapter has none, so the times are zeros'}):`, '', stepProfileTable(models));
 flush();
 
 if (sections.has('kernels')) {

@@ -32,6 +32,39 @@ export interface ModelRow {
   /** The GEMM tiles measured before timing, as `tl run` does on a GPU: the training pass's, then the folded inference pass's. */
   readonly tuned: TuneResult;
   readonly tunedInference: TuneResult;
+  /** GPU time of one training step (the pipelined one) by program, from timestamp queries: zeros where the adapter has none. */
+  readonly stepProfile: readonly ProgramTime[];
+}
+
+/** One program's share of a step: how many times it ran and its GPU ms in all. */
+export interface ProgramTime {
+  readonly program: string;
+  readonly runs: number;
+  readonly ms: number;
+}
+
+/**
+ * Runs `step` once under tf.time, which on webgpu gives every program its own pass with timestamp
+ * queries (so this step runs slower than the timed ones), and sums the GPU ms by program: tfjs's
+ * programs by class (GemmProgram covers both tiles, and the filter gradient's sums), TL's
+ * multi-output ones by key.
+ */
+async function stepProfile(step: () => tf.Scalar): Promise<ProgramTime[]> {
+  let loss: tf.Scalar | undefined;
+  const info = (await tf.time(() => {
+    loss = step();
+  })) as tf.TimingInfo & { getExtraProfileInfo?: () => string };
+  await loss?.data();
+  loss?.dispose();
+  const byProgram = new Map<string, { runs: number; ms: number }>();
+  for (const entry of (info.getExtraProfileInfo?.() ?? '').split(', ')) {
+    const at = entry.lastIndexOf(': ');
+    if (at < 0) continue;
+    const program = entry.slice(0, at);
+    const total = byProgram.get(program) ?? { runs: 0, ms: 0 };
+    byProgram.set(program, { runs: total.runs + 1, ms: total.ms + (Number(entry.slice(at + 2)) || 0) });
+  }
+  return [...byProgram].map(([program, t]) => ({ program, ...t })).sort((a, b) => b.ms - a.ms || b.runs - a.runs);
 }
 
 export async function classifier(name: ModelRow['model'], size: number, classes: number): Promise<tf.LayersModel> {
@@ -93,6 +126,7 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   const t0 = performance.now();
   await pipelined(o.reps);
   const pipelinedTrainMs = (performance.now() - t0) / o.reps;
+  const profile = await stepProfile(step);
   optimizer.dispose();
   const trainWork = await leastWork(train, 3);
   console.log(`  ${name}: inference ${fmt(inferMs)} ms, training ${fmt(trainMs)} ms a batch, pipelined ${fmt(pipelinedTrainMs)} ms (${trainWork.dispatches} dispatches, ${trainWork.uploads} uploads, host ${fmt(trainWork.hostMs)} ms + ${fmt(trainWork.submitMs)} ms in submits)`);
@@ -113,5 +147,5 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   fused.restore();
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, pipelinedTrainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference };
+  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, pipelinedTrainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile };
 }
