@@ -46,21 +46,37 @@ export interface ProgramTime {
 /**
  * Runs `step` once under tf.time, which on webgpu gives every program its own pass with timestamp
  * queries (so this step runs slower than the timed ones), and sums the GPU ms by program: tfjs's
- * programs by class (GemmProgram covers both tiles, and the filter gradient's sums), TL's
- * multi-output ones by key.
+ * programs by class, except TL's GEMM, named by what it computes (its source: the forward
+ * convolution, the filter or the input gradient; either tile), and TL's multi-output programs by
+ * key.
  */
 async function stepProfile(step: () => tf.Scalar): Promise<ProgramTime[]> {
+  // tfjs names a timed program by its class; the GEMM's shader key says which product it is.
+  // Programs are timed in the order they are dispatched, so the keys recorded here line up.
+  const backend = tf.backend() as unknown as { runWebGPUProgram: (program: { constructor: { name: string }; shaderKey: string }, ...rest: unknown[]) => unknown };
+  const run = backend.runWebGPUProgram;
+  const gemms: string[] = [];
+  backend.runWebGPUProgram = function (program, ...rest) {
+    if (program.constructor.name === 'GemmProgram') gemms.push(`GEMM ${program.shaderKey.replace(/^tlGemm\d+(Sums)?_/, '')}`);
+    return run.call(this, program, ...rest);
+  };
   let loss: tf.Scalar | undefined;
-  const info = (await tf.time(() => {
-    loss = step();
-  })) as tf.TimingInfo & { getExtraProfileInfo?: () => string };
+  let info: tf.TimingInfo & { getExtraProfileInfo?: () => string };
+  try {
+    info = await tf.time(() => {
+      loss = step();
+    });
+  } finally {
+    backend.runWebGPUProgram = run;
+  }
   await loss?.data();
   loss?.dispose();
   const byProgram = new Map<string, { runs: number; ms: number }>();
   for (const entry of (info.getExtraProfileInfo?.() ?? '').split(', ')) {
     const at = entry.lastIndexOf(': ');
     if (at < 0) continue;
-    const program = entry.slice(0, at);
+    const name = entry.slice(0, at);
+    const program = name === 'GemmProgram' ? (gemms.shift() ?? name) : name;
     const total = byProgram.get(program) ?? { runs: 0, ms: 0 };
     byProgram.set(program, { runs: total.runs + 1, ms: total.ms + (Number(entry.slice(at + 2)) || 0) });
   }
