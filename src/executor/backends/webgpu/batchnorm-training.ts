@@ -96,11 +96,12 @@ export const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = webgpuBackendOf(backend);
   const { rows, cols } = channelsOf(x);
   // The statistics' row 0 is the mean; with an activation, they and beta give y again for its mask.
-  const masking = activation === 'linear' ? [] : [stats, offset!];
-  const { partial, chunks } = pairPartials(gpu, 'gradient', [x, dy, stats, ...masking.slice(1)], rows, cols, activation);
+  const beta = activation === 'linear' ? [] : [offset!];
+  const { partial, chunks } = pairPartials(gpu, 'gradient', [x, dy, stats, ...beta], rows, cols, activation);
   const k: ChannelConstants = { rows, cols, epsilon: varianceEpsilon, chunks };
   const [coef, dscale, doffset] = perChannel(gpu, GRADIENTS, [partial, stats, scale], [[3, cols], [cols], [cols]], k);
   release(gpu, partial);
+  const masking = activation === 'linear' ? [] : [stats, offset!];
   const dx = runProgram(gpu, new ChannelAffineProgram(x.shape, activation), [dy, x, coef!, ...masking], [{ type: 'int32', data: [cols] }]);
   release(gpu, coef!);
   return [dx, dscale!, doffset!];
