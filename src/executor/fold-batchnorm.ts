@@ -19,6 +19,9 @@
  * kept while the weights they come from are the same tensors: an assign (a training step, loaded
  * weights) gives a variable new data, and the next call folds again. Training calls, and chains
  * whose intermediate values are outputs of the model, run as they are.
+ *
+ * For training, `fuseActivationsForTraining(model)` finds the BatchNorm -> ReLU/ReLU6 pairs the
+ * same way and marks them for the backend's training-mode BatchNorm to apply the activation itself.
  */
 import * as tf from '@tensorflow/tfjs';
 import { activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
