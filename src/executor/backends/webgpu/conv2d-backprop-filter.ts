@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { release, webgpuBackendOf, type WebGPUBackend } from './backend.ts';
-import { gemmFits, runGemm, runGemmWithSumsOfB, type GemmSource } from './gemm.ts';
+import { gemmFits, runGemmWithSumsOfB, type GemmSource } from './gemm.ts';
 
 /** The column sums of the dy of the last filter gradient, until taken or the next one replaces them. */
 let lastSums: { readonly dy: tf.TensorInfo; readonly sums: tf.TensorInfo; readonly backend: WebGPUBackend } | undefined;
@@ -150,8 +150,8 @@ export function makeConv2DBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
       i32(info.strideHeight), i32(info.strideWidth), i32(info.dilationHeight), i32(info.dilationWidth),
       i32(info.padInfo.top), i32(info.padInfo.left), i32(info.filterWidth),
     ];
-    const both = runGemmWithSumsOfB(backend, source, { m, n, k }, [x, dy], uniforms, info.filterShape);
-    keepSums(both && { dy, sums: both.sumsOfB, backend });
-    return both?.product ?? runGemm(backend, source, { m, n, k }, [x, dy], uniforms, info.filterShape);
+    const { product, sumsOfB } = runGemmWithSumsOfB(backend, source, { m, n, k }, [x, dy], uniforms, info.filterShape);
+    keepSums(sumsOfB && { dy, sums: sumsOfB, backend });
+    return product;
   };
 }

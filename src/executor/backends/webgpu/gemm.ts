@@ -361,16 +361,15 @@ const SPLIT_SUMS: MultiOutputProgram = {
 };
 
 /**
- * The product as runGemm runs it, and the column sums of B over all of K (`[N]`), from the same
- * pass: a convolution's bias gradient (the sums of dy) beside its filter gradient. Only for a
- * product split along K, whose partials are added up anyway (one dispatch adds both); for any
- * other (unsplit, or run on the backend's kernel) it returns undefined and runs nothing.
+ * The product as runGemm runs it, and, where it splits K, the column sums of B over all of K
+ * (`[N]`) from the same pass: a convolution's bias gradient (the sums of dy) beside its filter
+ * gradient. The split's partials are added up anyway, and one dispatch adds both. Unsplit, there
+ * are no sums: a separate pass would cost as much as the caller's own.
  */
-export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, outShape]: GemmCall): { product: tf.TensorInfo; sumsOfB: tf.TensorInfo } | undefined {
-  if (source.epilogue !== undefined) return undefined;
-  const layout = layoutOf(backend, source, dims, productKey(source, dims));
-  if (layout.slices === 1) return undefined;
+export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, outShape]: GemmCall): { product: tf.TensorInfo; sumsOfB?: tf.TensorInfo } {
   record(source, dims, inputs, uniforms, outShape);
+  const layout = layoutOf(backend, source, dims, productKey(source, dims));
+  if (layout.slices === 1) return { product: runPass(backend, source, dims, layout, inputs, uniforms, outShape, false) };
   const { m, n } = dims;
   const partial = runPass(backend, source, dims, layout, inputs, uniforms, outShape, true);
   const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
