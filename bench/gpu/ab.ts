@@ -36,7 +36,10 @@ const batch = numberOption('batch', 2);
 const dry = process.argv.includes('--dry');
 
 type Kernels = Pick<typeof current, 'registerWebgpuTrainingKernels' | 'unregisterWebgpuTrainingKernels'>;
-const before = (await import(pathToFileURL(path.resolve(beforeDir, 'src/executor/backends/webgpu/index.ts')).href)) as Kernels;
+const treeModule = (file: string) => import(pathToFileURL(path.resolve(beforeDir, file)).href);
+const before = (await treeModule('src/executor/backends/webgpu/index.ts')) as Kernels;
+// Each tree keeps its own activation marks (fused-activation.ts): both mark the model.
+const beforeFuse = ((await treeModule('src/executor/fold-batchnorm.ts').catch(() => ({}))) as { fuseActivationsForTraining?: typeof fuseActivationsForTraining }).fuseActivationsForTraining;
 
 if (!hasVulkanLoader()) process.env.BENCH_SOFTWARE = '1';
 const device = await setUpWebgpu();
@@ -46,8 +49,9 @@ if (dry) {
   gpu.onuncapturederror = () => {};
 }
 const model = await classifier(network, size, 10);
-// As tl run trains; a tree from before activations were fused ignores the marks.
+// As tl run trains (a tree from before activations were fused has nothing to mark).
 fuseActivationsForTraining(model);
+beforeFuse?.(model);
 model.compile({ optimizer: optimizer === 'sgd' ? tf.train.sgd(1e-3) : tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
 const xs = tf.randomUniform([batch, size, size, 3]);
 const ys = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10);

@@ -32,6 +32,8 @@ import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
 import { OPTIMIZER_UPDATE, optimizerUpdate, patchOptimizers, restoreOptimizers } from './optimizers.ts';
 import { meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
+import { cacheBindGroups, type BindGroupCache } from './bind-group-cache.ts';
+import { trackReads } from './in-place.ts';
 import { cacheUniforms, type UniformCache } from './uniform-cache.ts';
 
 const BACKEND = 'webgpu';
@@ -79,6 +81,14 @@ export function webgpuUniformCache(): UniformCache | undefined {
   return uniforms;
 }
 
+let bindGroups: BindGroupCache | undefined;
+let untrackReads: (() => void) | undefined;
+
+/** The bind group cache installed with TL's kernels, if the webgpu backend was up then. */
+export function webgpuBindGroupCache(): BindGroupCache | undefined {
+  return bindGroups;
+}
+
 function setKernel(config: tf.KernelConfig): void {
   // Unregister first: registering over a kernel works but logs a warning per kernel.
   if (tf.getKernel(config.kernelName, config.backendName) !== undefined) tf.unregisterKernel(config.kernelName, config.backendName);
@@ -116,10 +126,15 @@ export function registerWebgpuTrainingKernels(): void {
   }
   patchBatchNormLayer();
   patchOptimizers();
-  // The cache lives on a backend instance: the one initialised now (the executor registers after
-  // `setBackend('webgpu')`), if any.
+  // The caches and the read tracking live on a backend instance: the one initialised now (the
+  // executor registers after `setBackend('webgpu')`), if any. Without the tracking, the optimizers
+  // copy each variable before writing it (in-place.ts).
   const backend = tf.engine().registry[BACKEND];
-  if (backend !== undefined) uniforms = cacheUniforms(webgpuBackendOf(backend));
+  if (backend !== undefined) {
+    uniforms = cacheUniforms(webgpuBackendOf(backend));
+    bindGroups = cacheBindGroups(webgpuBackendOf(backend));
+    untrackReads = trackReads(webgpuBackendOf(backend));
+  }
 }
 
 /** Puts back the backend's own kernels and tfjs's gradients (for A/B benchmarks and tests). */
@@ -131,6 +146,10 @@ export function unregisterWebgpuTrainingKernels(): void {
   restoreOptimizers();
   uniforms?.restore();
   uniforms = undefined;
+  bindGroups?.restore();
+  bindGroups = undefined;
+  untrackReads?.();
+  untrackReads = undefined;
   replaced.kernels.clear();
   replaced.gradients.clear();
 }

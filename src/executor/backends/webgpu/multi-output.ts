@@ -103,6 +103,12 @@ function compile(device: GPUDevice, program: MultiOutputProgram): Compiled {
   return done;
 }
 
+function checkArity(program: MultiOutputProgram, inputs: number, outputs: number): void {
+  if (inputs !== program.inputs.length || outputs !== program.outputs.length) {
+    throw new Error(`${program.key}: takes ${program.inputs.length} inputs and makes ${program.outputs.length} outputs, given ${inputs} and ${outputs}`);
+  }
+}
+
 /**
  * Runs `program` over `size` indices and returns its float32 outputs, new tensors of
  * `outputShapes`; `uniforms` are the program's own fields, in its order.
@@ -115,9 +121,7 @@ export function runMultiOutput(
   size: number,
   uniforms: readonly Uniform[],
 ): tf.TensorInfo[] {
-  if (inputs.length !== program.inputs.length || outputShapes.length !== program.outputs.length) {
-    throw new Error(`${program.key}: takes ${program.inputs.length} inputs and makes ${program.outputs.length} outputs, given ${inputs.length} and ${outputShapes.length}`);
-  }
+  checkArity(program, inputs.length, outputShapes.length);
   const b = backend as unknown as Internals;
   const outputs = outputShapes.map((shape) => b.makeTensorInfo([...shape], 'float32'));
   if (size === 0) {
@@ -125,6 +129,25 @@ export function runMultiOutput(
     for (const o of outputs) b.tensorMap.get(o.dataId).values = new Float32Array(sizeOf(o.shape));
     return outputs;
   }
+  runMultiOutputInto(backend, program, inputs, outputs, size, uniforms);
+  return outputs;
+}
+
+/**
+ * Runs `program` over `size` indices, writing into `outputs`, existing float32 tensors (read and
+ * written: a program may update them in place). None may also be among `inputs`.
+ */
+export function runMultiOutputInto(
+  backend: WebGPUBackend,
+  program: MultiOutputProgram,
+  inputs: readonly tf.TensorInfo[],
+  outputs: readonly tf.TensorInfo[],
+  size: number,
+  uniforms: readonly Uniform[],
+): void {
+  checkArity(program, inputs.length, outputs.length);
+  if (size === 0) return;
+  const b = backend as unknown as Internals;
   const tensors = [...outputs, ...inputs];
   for (const t of tensors) b.uploadToGPU(t.dataId);
   const { layout, pipeline } = compile(b.device, program);
@@ -155,5 +178,4 @@ export function runMultiOutput(
     if (timed) b.activeTimers!.push({ name: program.key, query: b.getQueryTime() });
     else b.submitQueue();
   }
-  return outputs;
 }

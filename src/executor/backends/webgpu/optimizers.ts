@@ -5,23 +5,27 @@
  * JavaScript numbers (beta1, 1 - beta1, beta2, 1 - beta2, epsilon, -lr), each made a scalar tensor
  * and uploaded through a new staging buffer on every step: fine-tuning all of ResNet50 (214
  * variables) costs about 3,000 dispatches and 1,300 uploads a step for the optimizer alone. Here
- * each rule is one program that reads a variable, its gradient and its state once and writes the
- * new state and value (multi-output.ts), with the constants as uniforms, and one dispatch updates
- * a pack of variables: as many as the device lets one dispatch bind (its storage-buffer limit,
- * which adapter.ts raises to the adapter's own), up to 8. On llvmpipe's 16 buffers that is 5
- * variables a dispatch for SGD and 2 for the others (tfjs: Adam 14 dispatches a variable, SGD 2,
- * momentum 4, RMSprop 10). The optimizers keep their own state (moments, accumulated betas,
- * iterations) exactly as tfjs lays it out, so checkpoints and getWeights are unchanged, and the
- * arithmetic is tfjs's, in its order.
+ * each rule is one program that reads a variable's gradient and its state once and writes the new
+ * state and value into the same buffers (in-place.ts says when that is safe, and what it does when
+ * not), with the constants as uniforms, and one dispatch updates a pack of variables: as many as
+ * the device lets one dispatch bind (its storage-buffer limit, which adapter.ts raises to the
+ * adapter's own), up to 8. On llvmpipe's 16 buffers that is 7 variables a dispatch for SGD, 4 for
+ * momentum and RMSprop and 3 for Adam (tfjs: Adam 14 dispatches a variable, SGD 2, momentum 4,
+ * RMSprop 10). Writing in place makes no new tensors and leaves every weight in the buffer it had,
+ * so the next step's dispatches bind what this step's did (bind-group-cache.ts). The optimizers
+ * keep their own state (moments, accumulated betas, iterations) exactly as tfjs lays it out, so
+ * checkpoints and getWeights are unchanged, and the arithmetic is tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
 import { sizeOf, swapMethod, webgpuBackendOf } from './backend.ts';
-import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
+import { writableInPlace } from './in-place.ts';
+import { runMultiOutputInto, type MultiOutputProgram } from './multi-output.ts';
 
 /**
  * {`shared` inputs of the rule, then each of its `inputs` suffixed with the variable's place in the
- * pack (x0, g0, x1, g1, ...)}, attrs {rule, count, a, b, c, d, e, f}: one dispatch updating `count`
- * variables, to each variable's outputs in turn.
+ * pack (g0, g1, ...), then each of its `state` so suffixed (x0, x1, ... last)}, attrs {rule, count,
+ * a, b, c, d, e, f}: one dispatch updating `count` variables and their state in place (in-place.ts
+ * makes their buffers their own first). It returns nothing.
  */
 export const OPTIMIZER_UPDATE = 'TLOptimizerUpdate';
 
@@ -29,54 +33,54 @@ const CONSTANTS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 type Constants = Partial<Record<(typeof CONSTANTS)[number], number>>;
 
 /**
- * An update rule: per variable, its `inputs` (the variable `x`, its gradient `g`, its state) and
- * its `outputs` (the new state, then the new value); `shared`, the optimizer's own scalar tensors,
- * read at [0]; `body`, WGSL for element `i` of one variable whose buffers `n` names.
- * `uniforms.a` to `uniforms.f` are the optimizer's numbers.
+ * An update rule: per variable, its `inputs`, read only (its gradient `g`), and its `state`, read
+ * and written in place (the optimizer's slots, then the variable `x` itself); `shared`, the
+ * optimizer's own scalar tensors, read at [0]; `body`, WGSL for element `i` of one variable whose
+ * buffers `n` names. `uniforms.a` to `uniforms.f` are the optimizer's numbers.
  */
 interface Rule {
   readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
+  readonly state: readonly string[];
   readonly shared: readonly string[];
   body(n: Readonly<Record<string, string>>): string;
 }
 
 const RULES = {
   // SGD: x' = c g + x, with c the optimizer's own scalar -lr.
-  sgd: { inputs: ['x', 'g'], outputs: ['x2'], shared: ['c'], body: (n) => `${n.x2}[i] = c[0] * ${n.g}[i] + ${n.x}[i];` },
+  sgd: { inputs: ['g'], state: ['x'], shared: ['c'], body: (n) => `${n.x}[i] = c[0] * ${n.g}[i] + ${n.x}[i];` },
   // Momentum: a' = m a + g, x' = c a' + x, with m and c (-lr) the optimizer's own scalars.
   momentum: {
-    inputs: ['x', 'g', 'acc'],
-    outputs: ['acc2', 'x2'],
+    inputs: ['g'],
+    state: ['acc', 'x'],
     shared: ['m', 'c'],
     body: (n) => `let a = m[0] * ${n.acc}[i] + ${n.g}[i];
-    ${n.acc2}[i] = a;
-    ${n.x2}[i] = c[0] * a + ${n.x}[i];`,
+    ${n.acc}[i] = a;
+    ${n.x}[i] = c[0] * a + ${n.x}[i];`,
   },
   // Adam: m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2,
   // x' = (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + epsilon) * -lr + x, with k = [1 - b1^t, 1 - b2^t].
   adam: {
-    inputs: ['x', 'g', 'm', 'v'],
-    outputs: ['m2', 'v2', 'x2'],
+    inputs: ['g'],
+    state: ['m', 'v', 'x'],
     shared: ['k'],
     body: (n) => `let gi = ${n.g}[i];
     let mi = uniforms.a * ${n.m}[i] + uniforms.b * gi;
     let vi = uniforms.c * ${n.v}[i] + uniforms.d * (gi * gi);
-    ${n.m2}[i] = mi;
-    ${n.v2}[i] = vi;
-    ${n.x2}[i] = ((mi / k[0]) / (sqrt(vi / k[1]) + uniforms.e)) * uniforms.f + ${n.x}[i];`,
+    ${n.m}[i] = mi;
+    ${n.v}[i] = vi;
+    ${n.x}[i] = ((mi / k[0]) / (sqrt(vi / k[1]) + uniforms.e)) * uniforms.f + ${n.x}[i];`,
   },
   // RMSprop: ms' = rho ms + (1 - rho) g^2, p' = momentum p + g lr / sqrt(ms' + epsilon), x' = x - p'.
   rmsprop: {
-    inputs: ['x', 'g', 'ms', 'mom'],
-    outputs: ['ms2', 'mom2', 'x2'],
+    inputs: ['g'],
+    state: ['ms', 'mom', 'x'],
     shared: [],
     body: (n) => `let gi = ${n.g}[i];
     let s = uniforms.a * ${n.ms}[i] + uniforms.b * (gi * gi);
     let p = uniforms.c * ${n.mom}[i] + (gi * uniforms.d) / sqrt(s + uniforms.e);
-    ${n.ms2}[i] = s;
-    ${n.mom2}[i] = p;
-    ${n.x2}[i] = ${n.x}[i] - p;`,
+    ${n.ms}[i] = s;
+    ${n.mom}[i] = p;
+    ${n.x}[i] = ${n.x}[i] - p;`,
   },
 } satisfies Record<string, Rule>;
 type RuleName = keyof typeof RULES;
@@ -86,7 +90,7 @@ const MAX_PACK = 8;
 
 /** How many variables of `rule` one dispatch can bind on `device`. */
 function packSize(rule: Rule, device: GPUDevice): number {
-  const perVariable = rule.inputs.length + rule.outputs.length;
+  const perVariable = rule.inputs.length + rule.state.length;
   return Math.max(1, Math.min(MAX_PACK, Math.floor((device.limits.maxStorageBuffersPerShaderStage - rule.shared.length) / perVariable)));
 }
 
@@ -94,14 +98,15 @@ const programs = new Map<string, MultiOutputProgram>();
 
 /**
  * The program updating `count` variables of `rule`: the flat index runs over them one after the
- * other, variable j taking the indices below `uniforms.end<j>`.
+ * other, variable j taking the indices below `uniforms.end<j>`. Its outputs are the variables'
+ * state, bound read-write and written in place.
  */
 function packProgram(name: RuleName, count: number): MultiOutputProgram {
   const key = `tlUpdate_${name}_${count}`;
   let program = programs.get(key);
   if (program === undefined) {
     const rule: Rule = RULES[name];
-    const names = (j: number) => Object.fromEntries([...rule.inputs, ...rule.outputs].map((n) => [n, `${n}${j}`]));
+    const names = (j: number) => Object.fromEntries([...rule.inputs, ...rule.state].map((n) => [n, `${n}${j}`]));
     const places = Array.from({ length: count }, (_, j) => j);
     const body = places.map((j) => `if (index < uniforms.end${j}) {
     let i = index - ${j === 0 ? '0' : `uniforms.end${j - 1}`};
@@ -111,7 +116,7 @@ function packProgram(name: RuleName, count: number): MultiOutputProgram {
     program = {
       key,
       inputs: [...rule.shared, ...places.flatMap((j) => rule.inputs.map((n) => `${n}${j}`))],
-      outputs: places.flatMap((j) => rule.outputs.map((n) => `${n}${j}`)),
+      outputs: places.flatMap((j) => rule.state.map((n) => `${n}${j}`)),
       uniforms: [...CONSTANTS.map((k) => `${k} : f32,`), ...places.map((j) => `end${j} : i32,`)].join(' '),
       body: body.join('\n  '),
     };
@@ -125,37 +130,40 @@ export const optimizerUpdate: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { rule: name, count, ...constants } = attrs as unknown as { rule: RuleName; count: number } & Constants;
   const rule: Rule = RULES[name];
   const program = packProgram(name, count);
-  const ordered = program.inputs.map((n) => {
+  const take = (n: string) => {
     const t = inputs[n];
     if (t === undefined) throw new Error(`${OPTIMIZER_UPDATE} (${name}, ${count}) needs ${n}`);
     return t;
-  });
-  const variables = Array.from({ length: count }, (_, j) => ordered[rule.shared.length + j * rule.inputs.length]!);
+  };
+  const read = program.inputs.map(take);
+  const written = program.outputs.map(take);
   const ends: number[] = [];
-  for (const x of variables) ends.push((ends.at(-1) ?? 0) + sizeOf(x.shape));
+  for (let j = 0; j < count; j++) ends.push((ends.at(-1) ?? 0) + sizeOf(written[(j + 1) * rule.state.length - 1]!.shape));
   const uniforms = [...CONSTANTS.map((k) => ({ type: 'float32' as const, data: [constants[k] ?? 0] })), ...ends.map((e) => ({ type: 'int32' as const, data: [e] }))];
-  const shapes = variables.flatMap((x) => rule.outputs.map(() => x.shape));
-  return runMultiOutput(webgpuBackendOf(backend), program, ordered, shapes, ends.at(-1) ?? 0, uniforms);
+  runMultiOutputInto(webgpuBackendOf(backend), program, read, written, ends.at(-1) ?? 0, uniforms);
+  return [];
 };
 
-/** One variable's update: its rule inputs in the rule's order, and the variables its outputs go to (its state, then itself). */
+/** One variable's update: its gradient, and the variables updated in place (its state, then itself). */
 interface Update {
-  readonly inputs: readonly tf.Tensor[];
+  readonly gradient: tf.Tensor;
   readonly targets: readonly tf.Variable[];
 }
 
-/** Runs `updates` of `rule` in packs, one dispatch each, and assigns every output to its target. */
+/** Runs `updates` of `rule` in packs, one dispatch each, writing into every target's own buffer. */
 function updateAll(name: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants = {}): void {
   const rule: Rule = RULES[name];
-  const per = packSize(rule, webgpuBackendOf(tf.backend()).device);
-  for (let start = 0; start < updates.length; start += per) {
-    const pack = updates.slice(start, start + per);
-    tf.tidy(() => {
-      const inputs: tf.NamedTensorMap = { ...shared };
-      pack.forEach((u, j) => rule.inputs.forEach((n, q) => (inputs[`${n}${j}`] = u.inputs[q]!)));
-      const outputs = tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule: name, count: pack.length, ...constants }) as tf.Tensor[];
-      pack.forEach((u, j) => u.targets.forEach((v, q) => v.assign(outputs[j * rule.outputs.length + q]!)));
+  const backend = webgpuBackendOf(tf.backend());
+  const per = packSize(rule, backend.device);
+  const nonEmpty = updates.filter((u) => u.gradient.size > 0);
+  for (let start = 0; start < nonEmpty.length; start += per) {
+    const pack = nonEmpty.slice(start, start + per);
+    const inputs: tf.NamedTensorMap = { ...shared };
+    pack.forEach((u, j) => {
+      inputs[`g${j}`] = u.gradient;
+      u.targets.forEach((v, q) => (inputs[`${rule.state[q]}${j}`] = writableInPlace(backend, v) as tf.Tensor));
     });
+    tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule: name, count: pack.length, ...constants });
   }
 }
 
@@ -217,7 +225,7 @@ function adamApply(this: AdamState, gradients: Gradients): void {
       const x = tf.engine().registeredVariables[name]!;
       const m = slot(this.accumulatedFirstMoment, i, x, 'm');
       const v = slot(this.accumulatedSecondMoment, i, x, 'v');
-      if (gradient != null) updates.push({ inputs: [x, gradient, m, v], targets: [m, v, x] });
+      if (gradient != null) updates.push({ gradient, targets: [m, v, x] });
     });
     const k = tf.sub(1, tf.stack([this.accBeta1, this.accBeta2]));
     updateAll('adam', updates, { k }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon, f: -this.learningRate });
@@ -231,7 +239,7 @@ function sgdApply(this: SgdState, gradients: Gradients): void {
   const updates: Update[] = [];
   for (const { name, gradient } of entries(gradients)) {
     const x = tf.engine().registeredVariables[name]!;
-    if (gradient != null) updates.push({ inputs: [x, gradient], targets: [x] });
+    if (gradient != null) updates.push({ gradient, targets: [x] });
   }
   updateAll('sgd', updates, { c: this.c });
   this.incrementIterations();
@@ -242,7 +250,7 @@ function momentumApply(this: MomentumState, gradients: Gradients): void {
   entries(gradients).forEach(({ name, gradient }, i) => {
     const x = tf.engine().registeredVariables[name]!;
     const acc = slot(this.accumulations, i, x, 'momentum');
-    if (gradient != null) updates.push({ inputs: [x, gradient, acc], targets: [acc, x] });
+    if (gradient != null) updates.push({ gradient, targets: [acc, x] });
   });
   updateAll('momentum', updates, { m: this.m, c: this.c });
   this.incrementIterations();
@@ -254,7 +262,7 @@ function rmspropApply(this: RmspropState, gradients: Gradients): void {
     const x = tf.engine().registeredVariables[name]!;
     const ms = slot(this.accumulatedMeanSquares, i, x, 'rms');
     const mom = slot(this.accumulatedMoments, i, x, 'momentum');
-    if (gradient != null) updates.push({ inputs: [x, gradient, ms, mom], targets: [ms, mom, x] });
+    if (gradient != null) updates.push({ gradient, targets: [ms, mom, x] });
   });
   updateAll('rmsprop', updates, {}, { a: this.decay, b: 1 - this.decay, c: this.momentum, d: this.learningRate, e: this.epsilon });
   this.incrementIterations();

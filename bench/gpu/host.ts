@@ -1,0 +1,135 @@
+/**
+ * What a dispatch costs the host, call by call, through Dawn's Node bindings (each call in a tight
+ * loop on the webgpu backend's device), and what a full-size folded inference batch of each zoo
+ * network costs it with TL's bind group cache and without (the queue's submit dropped, so nothing
+ * runs on the adapter: the host's work is all that is timed). Runs on any adapter, the software one
+ * included; the figures are the host's, not the GPU's.
+ *
+ * LP_NUM_THREADS=0 npx tsx bench/gpu/host.ts [--size 224] [--batch 32] [--batches 30]
+ */
+import * as tf from '@tensorflow/tfjs';
+import { hasVulkanLoader } from '../../src/executor/backends/webgpu/adapter.ts';
+import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, webgpuBindGroupCache } from '../../src/executor/backends/webgpu/index.ts';
+import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
+import { numberOption } from '../args.ts';
+import { classifier } from './models.ts';
+import { setUpWebgpu } from './setup.ts';
+import { fmt } from './timing.ts';
+
+const size = numberOption('size', 224);
+const batch = numberOption('batch', 32);
+const batches = numberOption('batches', 30);
+if (!hasVulkanLoader()) process.env.BENCH_SOFTWARE = '1';
+const setup = await setUpWebgpu();
+const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+
+/** Microseconds a call of `f`, over `n` calls after a warm-up. */
+function usPerCall(f: () => void, n = 20_000): number {
+  for (let i = 0; i < 1000; i++) f();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) f();
+  return ((performance.now() - t0) / n) * 1000;
+}
+
+// One small program with three storage buffers and a uniform block, as most of tfjs's are.
+const pipeline = device.createComputePipeline({
+  layout: 'auto',
+  compute: {
+    entryPoint: 'main',
+    module: device.createShaderModule({
+      code: `@group(0) @binding(0) var<storage, read_write> o : array<f32>;
+@group(0) @binding(1) var<storage, read> a : array<f32>;
+@group(0) @binding(2) var<storage, read> b : array<f32>;
+struct U { n : i32 };
+@group(0) @binding(3) var<uniform> u : U;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  let i = i32(id.x);
+  if (i < u.n) { o[i] = a[i] + b[i]; }
+}`,
+    }),
+  },
+});
+const layout = pipeline.getBindGroupLayout(0);
+const storage = [0, 1, 2].map(() => device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST }));
+const uniform = device.createBuffer({ size: 256, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+const entries = () => [...storage.map((buffer, binding) => ({ binding, resource: { buffer } })), { binding: 3, resource: { buffer: uniform, offset: 0, size: 16 } }];
+const group = device.createBindGroup({ layout, entries: entries() });
+// Encoding into one pass, ended and finished every 500 dispatches (the commands are never submitted).
+let encoder = device.createCommandEncoder();
+let pass = encoder.beginComputePass();
+let recorded = 0;
+const rollOver = () => {
+  if (++recorded % 500 === 0) {
+    pass.end();
+    encoder.finish();
+    encoder = device.createCommandEncoder();
+    pass = encoder.beginComputePass();
+  }
+};
+const calls: [string, number][] = [
+  ['createBindGroup (4 buffers)', usPerCall(() => void device.createBindGroup({ layout, entries: entries() }))],
+  ['setPipeline + setBindGroup + dispatchWorkgroups', usPerCall(() => { pass.setPipeline(pipeline); pass.setBindGroup(0, group); pass.dispatchWorkgroups(64); rollOver(); })],
+  ['queue.writeBuffer (64 bytes)', usPerCall(() => device.queue.writeBuffer(uniform, 0, new Float32Array(16)))],
+  ['pipeline.getBindGroupLayout', usPerCall(() => void pipeline.getBindGroupLayout(0))],
+  ['createBuffer + destroy (4 KB)', usPerCall(() => device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE }).destroy(), 5000)],
+  ['command encoder, pass, end, finish', usPerCall(() => { const e = device.createCommandEncoder(); e.beginComputePass().end(); e.finish(); }, 5000)],
+];
+pass.end();
+encoder.finish();
+console.log(`${setup.adapter}${setup.software ? ' (software)' : ''}`);
+console.log('| call | us a call |');
+console.log('| --- | --- |');
+for (const [name, us] of calls) console.log(`| ${name} | ${fmt(us)} |`);
+
+// Full-size inference, as TL's predictions run it (each BatchNorm folded into its convolution).
+device.queue.submit = () => {};
+device.onuncapturederror = () => {}; // a software adapter binds at most 128 MiB: MobileNetV2's widest activations fail validation
+console.log(`\nInference, ${size} px, batch ${batch}, BatchNorms folded, submit dropped; host ms a batch over ${batches} batches each, in alternating rounds`);
+console.log('| network | dispatches | bind group cache: least / median host ms | of which making bind groups | without: least / median | of which making bind groups |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const name of ['resnet50', 'mobilenetv2'] as const) {
+  const model = await classifier(name, size, 10);
+  const folded = foldBatchNorms(model);
+  const xs = tf.zeros([batch, size, size, 3]);
+  // Alternating rounds with the cache and without, so that both see the same state of the machine.
+  const ms = { cached: [] as number[], plain: [] as number[] };
+  const inBindGroups = { cached: 0, plain: 0 };
+  let dispatches = 0;
+  for (let round = 0; round < 6; round++) {
+    const cached = round % 2 === 0;
+    registerWebgpuTrainingKernels();
+    if (!cached) webgpuBindGroupCache()?.restore();
+    const cache = webgpuBindGroupCache();
+    const make = device.createBindGroup;
+    let making = 0;
+    device.createBindGroup = (descriptor) => {
+      const t0 = performance.now();
+      const made = make.call(device, descriptor);
+      making += performance.now() - t0;
+      return made;
+    };
+    for (let i = 0; i < Math.ceil(batches / 3) + 2; i++) {
+      const made = cache?.stats.misses ?? 0;
+      const reused = cache?.stats.hits ?? 0;
+      const t0 = performance.now();
+      const p = model.predict(xs) as tf.Tensor;
+      if (i === 2) making = 0;
+      if (i >= 2) ms[cached ? 'cached' : 'plain'].push(performance.now() - t0);
+      if (cached) dispatches = (cache?.stats.misses ?? 0) - made + (cache?.stats.hits ?? 0) - reused;
+      await p.data();
+      p.dispose();
+    }
+    inBindGroups[cached ? 'cached' : 'plain'] += making;
+    device.createBindGroup = make;
+    unregisterWebgpuTrainingKernels();
+  }
+  const row = [ms.cached, ms.plain].map((m) => {
+    m.sort((a, b) => a - b);
+    return `${fmt(m[0], 1)} / ${fmt(m[m.length >> 1], 1)}`;
+  });
+  const each = (total: number, times: number[]) => fmt(total / times.length, 2);
+  console.log(`| ${name} | ${dispatches} | ${row[0]} | ${each(inBindGroups.cached, ms.cached)} | ${row[1]} | ${each(inBindGroups.plain, ms.plain)} |`);
+  folded.restore();
+  tf.dispose(xs);
+  model.dispose();
+}

@@ -1,0 +1,107 @@
+/**
+ * Bind groups kept by what they bind, so that a dispatch binding what an earlier one bound makes
+ * none.
+ *
+ * tfjs-backend-webgpu 4.22 makes a new bind group for every dispatch, and so do TL's multi-output
+ * programs. Through Dawn's Node bindings that is the dearest call of a dispatch: 13-22 us on the
+ * development VM, against 3-5 us for setting the pipeline and the bind group and dispatching
+ * (`bench/gpu/host.ts`). Yet a training step binds what the step before bound, once buffers come
+ * out of the pool in an order that repeats: here the pool hands out the free buffer made first
+ * (lowest id), the optimizers write the variables in place (in-place.ts), and the uniform cache
+ * (uniform-cache.ts) gives the same uniform blocks.
+ *
+ * A bind group names buffers, offsets and sizes, never contents, so one made earlier for the same
+ * layout and the same (buffer, offset, size) at every binding is the same bind group. Buffers are
+ * told apart by identity: a destroyed buffer's groups are never asked for again (binding a
+ * destroyed buffer is an error either way), and they leave with the least recently used once the
+ * cache is full.
+ */
+import type { WebGPUBackend } from './backend.ts';
+
+/** Groups kept; a ResNet50 training step makes about a thousand distinct ones. */
+export const BIND_GROUP_CACHE_CAPACITY = 8192;
+
+export interface BindGroupCache {
+  /** Groups made (misses) and reused (hits) since installed, and how many are kept. */
+  readonly stats: { readonly hits: number; readonly misses: number; readonly size: number };
+  /** Puts the device's own `createBindGroup` back and drops the kept groups. */
+  restore(): void;
+}
+
+/** Installs the cache on the device of one backend instance. */
+export function cacheBindGroups(backend: WebGPUBackend, capacity = BIND_GROUP_CACHE_CAPACITY): BindGroupCache {
+  const device = (backend as unknown as { device: GPUDevice }).device;
+  const own = device.createBindGroup;
+  const groups = new Map<string, GPUBindGroup>();
+  const ids = new WeakMap<object, number>();
+  let nextId = 0;
+  const idOf = (o: object): number => {
+    let id = ids.get(o);
+    if (id === undefined) ids.set(o, (id = nextId++));
+    return id;
+  };
+  const stats = {
+    hits: 0,
+    misses: 0,
+    get size() {
+      return groups.size;
+    },
+  };
+
+  /** The descriptor's key, or undefined when something in it is not a buffer binding (never cached). */
+  const keyOf = (descriptor: GPUBindGroupDescriptor): string | undefined => {
+    const entries = descriptor.entries as readonly GPUBindGroupEntry[];
+    let key = `${idOf(descriptor.layout)}`;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const resource = entry.resource as Partial<GPUBufferBinding>;
+      if (resource.buffer === undefined) return undefined;
+      key += `|${entry.binding}:${idOf(resource.buffer)}:${resource.offset}:${resource.size}`;
+    }
+    return key;
+  };
+
+  device.createBindGroup = function (descriptor: GPUBindGroupDescriptor): GPUBindGroup {
+    const key = keyOf(descriptor);
+    if (key === undefined) return own.call(device, descriptor);
+    let group = groups.get(key);
+    if (group !== undefined) {
+      stats.hits++;
+      groups.delete(key); // set again below: most recently used last
+    } else {
+      stats.misses++;
+      group = own.call(device, descriptor);
+      if (groups.size >= capacity) groups.delete(groups.keys().next().value as string);
+    }
+    groups.set(key, group);
+    return group;
+  };
+
+  // The pool hands out the free buffer made first (lowest id), so a step that frees and takes
+  // buffers as the step before did gets the same ones, and binds what it bound then.
+  const manager = (backend as unknown as { bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; releaseBuffer(buffer: GPUBuffer, reuse?: boolean): void } }).bufferManager;
+  const ownRelease = manager.releaseBuffer;
+  manager.releaseBuffer = function (buffer, reuse = true) {
+    ownRelease.call(manager, buffer, reuse);
+    if (!reuse) return;
+    // tfjs's key of a free list (getBufferKey), then any list that just took the buffer.
+    let free = manager.freeBuffers.get(`${buffer.size}_${buffer.usage}`);
+    if (free?.at(-1) !== buffer) free = [...manager.freeBuffers.values()].find((list) => list.at(-1) === buffer);
+    if (free === undefined) return;
+    // Kept in decreasing id, the lowest last (acquireBuffer pops): move the new one into place.
+    free.pop();
+    const id = idOf(buffer);
+    let at = free.length;
+    while (at > 0 && idOf(free[at - 1]!) < id) at--;
+    free.splice(at, 0, buffer);
+  };
+
+  return {
+    stats,
+    restore() {
+      device.createBindGroup = own;
+      manager.releaseBuffer = ownRelease;
+      groups.clear();
+    },
+  };
+}

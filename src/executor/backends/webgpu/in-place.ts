@@ -1,0 +1,76 @@
+/**
+ * Writing into a variable's own buffer, where nothing else can see it change.
+ *
+ * tfjs's tensors are immutable: an optimizer writes each new value to a new tensor and assigns it
+ * to the variable. So every step takes new buffers for every weight and every state slot, and every
+ * dispatch that reads a weight binds another buffer than it did the step before, so no bind group
+ * is made twice (bind-group-cache.ts). TL's optimizer updates write into the variables' buffers
+ * instead (optimizers.ts).
+ *
+ * That is only unseen while the variable is the sole holder of its buffer and no read of it is on
+ * the way. A clone shares the buffer (early stopping keeps the best weights that way), and a read
+ * in flight caches the values it fetched on the CPU when it lands, which would be the old ones once
+ * the write is queued. So a variable that is shared or being read first gets a copy of its own,
+ * as tfjs's `assign` would have given it a new buffer. Values cached on the CPU by an earlier read
+ * are dropped before the write, so the next read fetches the new ones.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { swapMethod, type WebGPUBackend } from './backend.ts';
+import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
+
+/** The parts of the backend this touches (private in tfjs's typings). */
+interface Internals {
+  readonly tensorMap: { get(dataId: unknown): { values: unknown; resource: unknown; external?: boolean } | undefined };
+  read(dataId: unknown): Promise<unknown>;
+  refCount(dataId: unknown): number;
+  uploadToGPU(dataId: unknown): void;
+}
+
+/** Reads on the way, by data id, per backend instance where tracked. */
+const reading = new WeakMap<object, Map<unknown, number>>();
+
+/** Counts the backend's reads in flight, until the returned function puts its own `read` back. */
+export function trackReads(backend: WebGPUBackend): () => void {
+  const b = backend as unknown as Internals;
+  const inFlight = new Map<unknown, number>();
+  reading.set(b, inFlight);
+  const restore = swapMethod(b, 'read', (own) =>
+    async function (this: Internals, dataId: unknown) {
+      inFlight.set(dataId, (inFlight.get(dataId) ?? 0) + 1);
+      try {
+        return await own.call(this, dataId);
+      } finally {
+        const left = inFlight.get(dataId)! - 1;
+        if (left === 0) inFlight.delete(dataId);
+        else inFlight.set(dataId, left);
+      }
+    },
+  );
+  return () => {
+    restore();
+    reading.delete(b);
+  };
+}
+
+const COPY: MultiOutputProgram = { key: 'tlCopy', inputs: ['x'], outputs: ['y'], uniforms: '', body: 'y[index] = x[index];' };
+
+/**
+ * Makes `variable`'s buffer its own, on the GPU and not cached on the CPU, so that a program may
+ * write its new value into it; returns what to bind. Where reads are not tracked on this backend,
+ * every variable gets a fresh copy (as correct as tfjs's own updates, and as dear).
+ */
+export function writableInPlace(backend: WebGPUBackend, variable: tf.Variable): tf.TensorInfo {
+  const b = backend as unknown as Internals;
+  const inFlight = reading.get(b);
+  const data = b.tensorMap.get(variable.dataId);
+  const own = inFlight !== undefined && !inFlight.has(variable.dataId) && b.refCount(variable.dataId) === 1 && data !== undefined && data.external !== true;
+  if (!own) {
+    const [copy] = runMultiOutput(backend, COPY, [variable], [variable.shape], variable.size, []);
+    const fresh = tf.engine().makeTensorFromTensorInfo(copy!);
+    variable.assign(fresh);
+    fresh.dispose();
+  }
+  b.uploadToGPU(variable.dataId);
+  b.tensorMap.get(variable.dataId)!.values = null;
+  return variable;
+}
