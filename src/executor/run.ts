@@ -107,96 +107,99 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const model = inputs.model;
       // Where the backend can (webgpu), each BatchNorm applies the ReLU after it itself.
       const fused = fuseActivationsForTraining(model);
-      const unprepared = await prepareForTraining(backend, model, phase.batch);
-      if (unprepared !== undefined) options.warn?.(unprepared);
-      const term = adaptation?.term(p) ?? null;
-      const adapt = term && { term, forward: dualForward(model, net.head) };
-      const stop = earlyStopper(plan);
-      let epochsRun = 0;
+      try {
+        const unprepared = await prepareForTraining(backend, model, phase.batch);
+        if (unprepared !== undefined) options.warn?.(unprepared);
+        const term = adaptation?.term(p) ?? null;
+        const adapt = term && { term, forward: dualForward(model, net.head) };
+        const stop = earlyStopper(plan);
+        let epochsRun = 0;
 
-      for (let epoch = firstEpoch; epoch < phase.epochs; epoch++) {
-        const t0 = performance.now();
-        const order = shuffled(data.train.count, rng);
-        const batches = Math.ceil(order.length / phase.batch);
-        let lossSum = 0;
-        let correct = 0;
-        let lastProgress = 0;
-        const extra = { loss: 0, domainHits: 0, domainRows: 0 };
-        // Step b's scalars are read after step b + 1 is queued: on a GPU, reading waits for the queue
-        // to drain, and reading one step late lets the host build the next step while the GPU runs.
-        let pending: { step: StepResult; b: number; rows: number; lr: number } | null = null;
-        const settle = async (): Promise<void> => {
-          if (pending === null) return;
-          const { step, b, rows, lr } = pending;
-          pending = null;
-          const [loss = 0, hits = 0, adaptLoss = 0, domainHits = 0] = await readScalars([step.loss, step.hits, step.adaptLoss, step.domainHits]);
-          lossSum += loss * rows;
-          correct += hits;
-          if (step.adaptLoss) extra.loss += adaptLoss * rows;
-          if (step.domainHits) {
-            extra.domainHits += domainHits;
-            extra.domainRows += step.domainRows;
-          }
-          const t = performance.now();
-          if (t - lastProgress > (options.progressEveryMs ?? 250) || b === batches - 1) {
-            lastProgress = t;
-            emit({ type: 'batchProgress', at: now(), phase: p, epoch: epoch + 1, batch: b + 1, batches, loss: lossSum / ((b * phase.batch) + rows), lr });
-          }
-        };
-        for (let b = 0; b < batches; b++) {
-          // Training awaits only promises that settle at once on wasm and cpu, which would starve the
-          // event loop: yield each batch so a cancel (IPC message, Ctrl-C) is seen between batches.
-          await new Promise<void>((r) => setImmediate(r));
-          if (options.signal?.aborted) {
+        for (let epoch = firstEpoch; epoch < phase.epochs; epoch++) {
+          const t0 = performance.now();
+          const order = shuffled(data.train.count, rng);
+          const batches = Math.ceil(order.length / phase.batch);
+          let lossSum = 0;
+          let correct = 0;
+          let lastProgress = 0;
+          const extra = { loss: 0, domainHits: 0, domainRows: 0 };
+          // Step b's scalars are read after step b + 1 is queued: on a GPU, reading waits for the queue
+          // to drain, and reading one step late lets the host build the next step while the GPU runs.
+          let pending: { step: StepResult; b: number; rows: number; lr: number } | null = null;
+          const settle = async (): Promise<void> => {
+            if (pending === null) return;
+            const { step, b, rows, lr } = pending;
+            pending = null;
+            const [loss = 0, hits = 0, adaptLoss = 0, domainHits = 0] = await readScalars([step.loss, step.hits, step.adaptLoss, step.domainHits]);
+            lossSum += loss * rows;
+            correct += hits;
+            if (step.adaptLoss) extra.loss += adaptLoss * rows;
+            if (step.domainHits) {
+              extra.domainHits += domainHits;
+              extra.domainRows += step.domainRows;
+            }
+            const t = performance.now();
+            if (t - lastProgress > (options.progressEveryMs ?? 250) || b === batches - 1) {
+              lastProgress = t;
+              emit({ type: 'batchProgress', at: now(), phase: p, epoch: epoch + 1, batch: b + 1, batches, loss: lossSum / ((b * phase.batch) + rows), lr });
+            }
+          };
+          for (let b = 0; b < batches; b++) {
+            // Training awaits only promises that settle at once on wasm and cpu, which would starve the
+            // event loop: yield each batch so a cancel (IPC message, Ctrl-C) is seen between batches.
+            await new Promise<void>((r) => setImmediate(r));
+            if (options.signal?.aborted) {
+              await settle();
+              const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch, savedAt: now() });
+              emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path: saved, reason: 'cancel' });
+              throw new ExecutorError('cancelled', `cancelled in phase '${phase.name}', epoch ${epoch + 1}; resume with --resume`);
+            }
+            const idx = order.subarray(b * phase.batch, Math.min(order.length, (b + 1) * phase.batch));
+            const lr = learningRateAt(phase, epoch, b / batches);
+            for (const o of optimizers) setLearningRate(o.optimizer, lr * o.group.factor);
+            const progress = (epochsDoneOverall + b / batches) / Math.max(1, totalEpochs);
+            const step = guardMemory(backend.name, phase, () =>
+              trainStep({ model, inputs, set: data.train, idx, classes: classes.length, optimizers, plan, rng, preprocess: base.preprocess, adapt: adapt && { ...adapt, progress } }),
+            );
             await settle();
-            const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch, savedAt: now() });
-            emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path: saved, reason: 'cancel' });
-            throw new ExecutorError('cancelled', `cancelled in phase '${phase.name}', epoch ${epoch + 1}; resume with --resume`);
+            pending = { step, b, rows: idx.length, lr };
           }
-          const idx = order.subarray(b * phase.batch, Math.min(order.length, (b + 1) * phase.batch));
-          const lr = learningRateAt(phase, epoch, b / batches);
-          for (const o of optimizers) setLearningRate(o.optimizer, lr * o.group.factor);
-          const progress = (epochsDoneOverall + b / batches) / Math.max(1, totalEpochs);
-          const step = guardMemory(backend.name, phase, () =>
-            trainStep({ model, inputs, set: data.train, idx, classes: classes.length, optimizers, plan, rng, preprocess: base.preprocess, adapt: adapt && { ...adapt, progress } }),
-          );
           await settle();
-          pending = { step, b, rows: idx.length, lr };
-        }
-        await settle();
-        if (plan.batchNorm.recalibrate === 'epoch') await recalibrateBatchNorm(net, inputs, data.train.count, term ? adaptation!.target.count : 0);
-        const val = data.val.count > 0 ? await evaluate(model, inputs, data.val, 'val', classes.length) : null;
-        const seconds = (performance.now() - t0) / 1000;
-        last = {
-          loss: lossSum / data.train.count, accuracy: correct / data.train.count,
-          valLoss: val?.loss ?? null, valAccuracy: val?.accuracy ?? null, valTop5: val?.top5 ?? null,
-          ...(adaptation && {
-            adaptLoss: term ? extra.loss / data.train.count : null,
-            domainAccuracy: extra.domainRows > 0 ? extra.domainHits / extra.domainRows : null,
-            pseudoLabels: adaptation.pseudoLabels(),
-          }),
-        };
-        epochsRun++;
-        epochsDoneOverall++;
-        emit({ type: 'epochEnded', at: now(), phase: p, epoch: epoch + 1, epochs: phase.epochs, metrics: last, imagesPerSecond: data.train.count / seconds, seconds, etaSeconds: seconds * (totalEpochs - epochsDoneOverall) });
+          if (plan.batchNorm.recalibrate === 'epoch') await recalibrateBatchNorm(net, inputs, data.train.count, term ? adaptation!.target.count : 0);
+          const val = data.val.count > 0 ? await evaluate(model, inputs, data.val, 'val', classes.length) : null;
+          const seconds = (performance.now() - t0) / 1000;
+          last = {
+            loss: lossSum / data.train.count, accuracy: correct / data.train.count,
+            valLoss: val?.loss ?? null, valAccuracy: val?.accuracy ?? null, valTop5: val?.top5 ?? null,
+            ...(adaptation && {
+              adaptLoss: term ? extra.loss / data.train.count : null,
+              domainAccuracy: extra.domainRows > 0 ? extra.domainHits / extra.domainRows : null,
+              pseudoLabels: adaptation.pseudoLabels(),
+            }),
+          };
+          epochsRun++;
+          epochsDoneOverall++;
+          emit({ type: 'epochEnded', at: now(), phase: p, epoch: epoch + 1, epochs: phase.epochs, metrics: last, imagesPerSecond: data.train.count / seconds, seconds, etaSeconds: seconds * (totalEpochs - epochsDoneOverall) });
 
-        const improved = stop.observe(last, net.full);
-        const cp = plan.checkpoint;
-        if (cp && ((cp.kind === 'best' && improved) || (cp.kind === 'every' && (epoch + 1) % cp.epochs === 0))) {
-          const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch + 1, savedAt: now() });
-          emit({ type: 'checkpointSaved', at: now(), phase: p, epoch: epoch + 1, path: saved, reason: cp.kind });
+          const improved = stop.observe(last, net.full);
+          const cp = plan.checkpoint;
+          if (cp && ((cp.kind === 'best' && improved) || (cp.kind === 'every' && (epoch + 1) % cp.epochs === 0))) {
+            const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch + 1, savedAt: now() });
+            emit({ type: 'checkpointSaved', at: now(), phase: p, epoch: epoch + 1, path: saved, reason: cp.kind });
+          }
+          if (stop.shouldStop()) break;
         }
-        if (stop.shouldStop()) break;
+        const stoppedEarly = epochsRun < phase.epochs - firstEpoch;
+        const best = stop.finish(net.full);
+        // The validation images are source-domain: measured before adabn turns the network to the target.
+        if (p === phases.length - 1) validation = await finalValidation(net, data, classes.length);
+        await adaptation?.afterPhase(p, hookContext);
+        emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best });
+      } finally {
+        fused.restore();
+        inputs.dispose();
+        for (const o of optimizers) o.optimizer.dispose();
       }
-      const stoppedEarly = epochsRun < phase.epochs - firstEpoch;
-      const best = stop.finish(net.full);
-      // The validation images are source-domain: measured before adabn turns the network to the target.
-      if (p === phases.length - 1) validation = await finalValidation(net, data, classes.length);
-      await adaptation?.afterPhase(p, hookContext);
-      emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best });
-      fused.restore();
-      inputs.dispose();
-      for (const o of optimizers) o.optimizer.dispose();
     }
 
     validation ??= await finalValidation(net, data, classes.length);
