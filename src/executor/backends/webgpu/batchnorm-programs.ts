@@ -165,9 +165,9 @@ export function channelProgram(key: string, inputs: readonly string[], outputs: 
   return { key, inputs, outputs, uniforms: 'cols : i32, inv : f32, eps : f32, decay : f32, chunks : i32,', body: `let c = index;\n${body}` };
 }
 
-/** Runs a channelProgram on `inputs`, to outputs of `outputShapes`. */
-export function perChannel(backend: WebGPUBackend, program: MultiOutputProgram, inputs: readonly tf.TensorInfo[], outputShapes: readonly (readonly number[])[], k: ChannelConstants): tf.TensorInfo[] {
-  return runMultiOutput(backend, program, inputs, outputShapes, k.cols, [
+/** Runs a channelProgram on `inputs`, to new outputs of the shapes given, or into the tensors given (runMultiOutput). */
+export function perChannel(backend: WebGPUBackend, program: MultiOutputProgram, inputs: readonly tf.TensorInfo[], outputs: readonly (readonly number[] | tf.TensorInfo)[], k: ChannelConstants): tf.TensorInfo[] {
+  return runMultiOutput(backend, program, inputs, outputs, k.cols, [
     { type: 'int32', data: [k.cols] },
     { type: 'float32', data: [1 / k.rows] },
     { type: 'float32', data: [k.epsilon] },

@@ -18,15 +18,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { activationAfter, activationApplied, activationOf, markActivated } from '../fused-activation.ts';
 import { release, runProgram, sizeOf, swapMethod, webgpuBackendOf } from './backend.ts';
+import { writableInPlace } from './in-place.ts';
 import { ChannelAffineProgram, channelProgram, NormalizeProgram, pairPartials, perChannel, SUM_CHUNKS, type Activation, type ChannelConstants } from './batchnorm-programs.ts';
 import { columnsFit } from './reduce-programs.ts';
 
 /**
  * {x `[..., C]`, scale, offset, movingMean, movingVariance}, attrs {varianceEpsilon, momentum,
- * activation}, to [y, stats, movingMean', movingVariance']: stats `[3, C]` holds the batch mean,
- * the (biased) variance and gamma rstd over all but the last axis; the moving statistics move
- * toward the batch's as tfjs-layers moves them, m - (m - batch) * (1 - momentum); y has the
- * activation ('linear', 'relu' or 'relu6') applied.
+ * activation}, to [y, stats]: stats `[3, C]` holds the batch mean, the (biased) variance and
+ * gamma rstd over all but the last axis; y has the activation ('linear', 'relu' or 'relu6')
+ * applied. The moving statistics move toward the batch's in place, as tfjs-layers moves them,
+ * m - (m - batch) * (1 - momentum): the caller makes their buffers writable (in-place.ts).
  */
 export const BN_FORWARD = 'TLBatchNormForward';
 /** {x, dy, stats, scale, and offset with an activation}, attrs {varianceEpsilon, activation}, to [dx, dscale, doffset]. */
@@ -39,8 +40,8 @@ function channelsOf(x: tf.TensorInfo): { rows: number; cols: number } {
 
 const STATISTICS = channelProgram(
   'tlBnStats',
-  ['partial', 'x', 'gamma', 'movingMean', 'movingVariance'],
-  ['stats', 'mean2', 'variance2'],
+  ['partial', 'x', 'gamma'],
+  ['stats', 'movingMean', 'movingVariance'],
   `${SUM_CHUNKS}
   let m = sA * uniforms.inv;
   let mean = x[c] + m;
@@ -48,11 +49,11 @@ const STATISTICS = channelProgram(
   stats[c] = mean;
   stats[uniforms.cols + c] = variance;
   stats[2 * uniforms.cols + c] = gamma[c] * inverseSqrt(variance + uniforms.eps);
-  mean2[c] = movingMean[c] - (movingMean[c] - mean) * uniforms.decay;
-  variance2[c] = movingVariance[c] - (movingVariance[c] - variance) * uniforms.decay;`,
+  movingMean[c] = movingMean[c] - (movingMean[c] - mean) * uniforms.decay;
+  movingVariance[c] = movingVariance[c] - (movingVariance[c] - variance) * uniforms.decay;`,
 );
 
-/** Kernel function of BN_FORWARD: shifted sums in one pass, the statistics with the moving averages, the normalisation. */
+/** Kernel function of BN_FORWARD: shifted sums in one pass, the statistics with the moving averages (in place), the normalisation. */
 export const bnForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, scale, offset, movingMean, movingVariance } = inputs;
   if (x === undefined || scale === undefined || offset === undefined || movingMean === undefined || movingVariance === undefined) {
@@ -63,10 +64,10 @@ export const bnForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { rows, cols } = channelsOf(x);
   const { partial, chunks } = pairPartials(gpu, 'moments', [x], rows, cols);
   const k: ChannelConstants = { rows, cols, epsilon: varianceEpsilon, decay: 1 - momentum, chunks };
-  const [stats, mean2, variance2] = perChannel(gpu, STATISTICS, [partial, x, scale, movingMean, movingVariance], [[3, cols], [cols], [cols]], k);
+  const [stats] = perChannel(gpu, STATISTICS, [partial, x, scale], [[3, cols], movingMean, movingVariance], k);
   release(gpu, partial);
   const y = runProgram(gpu, new NormalizeProgram(x.shape, activation), [x, stats!, offset], [{ type: 'int32', data: [cols] }]);
-  return [y, stats!, mean2!, variance2!];
+  return [y, stats!];
 };
 
 // dx = a dy + b x + d per channel: a = g, b = -g rstd^2 sumDyXc / N, d = -g sumDy / N - b mean;
@@ -107,26 +108,28 @@ export const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return [dx, dscale!, doffset!];
 };
 
-/** A BatchNorm's moving statistics and how fast they follow the batch's. */
+/** A BatchNorm's moving statistics, which a training call moves in place, and how fast they follow the batch's. */
 export interface MovingStatistics {
-  readonly mean: tf.Tensor1D;
-  readonly variance: tf.Tensor1D;
+  readonly mean: tf.Variable;
+  readonly variance: tf.Variable;
   readonly momentum: number;
 }
 
 /**
  * A training-mode BatchNorm over all but the last axis of `x`, then `activation`: the output, whose
- * gradient is the closed form above (dy masked by the activation first), and the moving statistics
- * moved toward the batch's (not differentiated; the caller disposes them).
+ * gradient is the closed form above (dy masked by the activation first). The moving statistics
+ * move toward the batch's in their own buffers (in-place.ts gives each one first where it is
+ * shared or being read).
  */
-export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number, moving: MovingStatistics, activation: Activation = 'linear'): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  let updated: [tf.Tensor1D, tf.Tensor1D] | undefined;
+export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number, moving: MovingStatistics, activation: Activation = 'linear'): tf.Tensor {
+  const gpu = webgpuBackendOf(tf.backend());
+  const movingMean = writableInPlace(gpu, moving.mean);
+  const movingVariance = writableInPlace(gpu, moving.variance);
   const op = tf.customGrad(((xx: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
     // Kernels run inside a custom gradient's forward pass are not recorded: only the op is.
-    const inputs = { x: xx, scale: gamma, offset: beta, movingMean: moving.mean, movingVariance: moving.variance };
-    const [value, stats, mean, variance] = tf.engine().runKernel(BN_FORWARD, inputs, { varianceEpsilon: epsilon, momentum: moving.momentum, activation }) as [tf.Tensor, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+    const inputs = { x: xx, scale: gamma, offset: beta, movingMean, movingVariance };
+    const [value, stats] = tf.engine().runKernel(BN_FORWARD, inputs, { varianceEpsilon: epsilon, momentum: moving.momentum, activation }) as [tf.Tensor, tf.Tensor2D];
     save([xx, gamma, stats, beta]);
-    updated = [tf.keep(mean), tf.keep(variance)];
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -135,9 +138,7 @@ export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.T
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  const y = op(x, scale, offset);
-  if (updated === undefined) throw new Error('batchNormTraining: the forward pass did not run');
-  return { y, mean: updated[0], variance: updated[1] };
+  return op(x, scale, offset);
 }
 
 /** The fields of tfjs-layers' BatchNormalization that its training-mode call reads and writes. */
@@ -189,14 +190,8 @@ export function patchBatchNormLayer(): void {
         const x = Array.isArray(inputs) ? inputs[0] : inputs;
         if (!active() || x === undefined || !fusedTakes(this, x, kwargs)) return own.call(this, inputs, kwargs);
         const activation = activationAfter(this);
-        const y = tf.tidy(() => {
-          const moving = { mean: this.movingMean.read() as tf.Tensor1D, variance: this.movingVariance.read() as tf.Tensor1D, momentum: this.momentum };
-          const out = batchNormTraining(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon, moving, activation);
-          this.movingMean.write(out.mean);
-          this.movingVariance.write(out.variance);
-          tf.dispose([out.mean, out.variance]);
-          return out.y;
-        });
+        const moving = { mean: this.movingMean.read() as tf.Variable, variance: this.movingVariance.read() as tf.Variable, momentum: this.momentum };
+        const y = tf.tidy(() => batchNormTraining(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon, moving, activation));
         if (activation !== undefined) markActivated(y, activation);
         return y;
       },

@@ -103,51 +103,38 @@ function compile(device: GPUDevice, program: MultiOutputProgram): Compiled {
   return done;
 }
 
-function checkArity(program: MultiOutputProgram, inputs: number, outputs: number): void {
-  if (inputs !== program.inputs.length || outputs !== program.outputs.length) {
-    throw new Error(`${program.key}: takes ${program.inputs.length} inputs and makes ${program.outputs.length} outputs, given ${inputs} and ${outputs}`);
-  }
-}
-
 /**
- * Runs `program` over `size` indices and returns its float32 outputs, new tensors of
- * `outputShapes`; `uniforms` are the program's own fields, in its order.
+ * Runs `program` over `size` indices and returns its float32 outputs: for each of `outputs`, a new
+ * tensor where a shape is given, or the tensor given, which the program reads and writes (an
+ * update in place; it must not be among `inputs` too). `uniforms` are the program's own fields, in
+ * its order.
  */
 export function runMultiOutput(
   backend: WebGPUBackend,
   program: MultiOutputProgram,
   inputs: readonly tf.TensorInfo[],
-  outputShapes: readonly (readonly number[])[],
+  outputs: readonly (readonly number[] | tf.TensorInfo)[],
   size: number,
   uniforms: readonly Uniform[],
 ): tf.TensorInfo[] {
-  checkArity(program, inputs.length, outputShapes.length);
-  const b = backend as unknown as Internals;
-  const outputs = outputShapes.map((shape) => b.makeTensorInfo([...shape], 'float32'));
-  if (size === 0) {
-    // No work, and WebGPU binds no empty buffer: the outputs stay on the CPU, as tfjs's empty ones do.
-    for (const o of outputs) b.tensorMap.get(o.dataId).values = new Float32Array(sizeOf(o.shape));
-    return outputs;
+  if (inputs.length !== program.inputs.length || outputs.length !== program.outputs.length) {
+    throw new Error(`${program.key}: takes ${program.inputs.length} inputs and makes ${program.outputs.length} outputs, given ${inputs.length} and ${outputs.length}`);
   }
-  runMultiOutputInto(backend, program, inputs, outputs, size, uniforms);
-  return outputs;
+  const b = backend as unknown as Internals;
+  const made = outputs.map((o) => ('dataId' in o ? o : b.makeTensorInfo([...o], 'float32')));
+  if (size === 0) {
+    // No work, and WebGPU binds no empty buffer: new outputs stay on the CPU, as tfjs's empty ones do.
+    made.forEach((o, i) => {
+      if (!('dataId' in outputs[i]!)) b.tensorMap.get(o.dataId).values = new Float32Array(sizeOf(o.shape));
+    });
+    return made;
+  }
+  dispatch(b, program, inputs, made, size, uniforms);
+  return made;
 }
 
-/**
- * Runs `program` over `size` indices, writing into `outputs`, existing float32 tensors (read and
- * written: a program may update them in place). None may also be among `inputs`.
- */
-export function runMultiOutputInto(
-  backend: WebGPUBackend,
-  program: MultiOutputProgram,
-  inputs: readonly tf.TensorInfo[],
-  outputs: readonly tf.TensorInfo[],
-  size: number,
-  uniforms: readonly Uniform[],
-): void {
-  checkArity(program, inputs.length, outputs.length);
-  if (size === 0) return;
-  const b = backend as unknown as Internals;
+/** Binds the outputs, inputs and uniforms and records the dispatch into the backend's open pass. */
+function dispatch(b: Internals, program: MultiOutputProgram, inputs: readonly tf.TensorInfo[], outputs: readonly tf.TensorInfo[], size: number, uniforms: readonly Uniform[]): void {
   const tensors = [...outputs, ...inputs];
   for (const t of tensors) b.uploadToGPU(t.dataId);
   const { layout, pipeline } = compile(b.device, program);

@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { sizeOf, swapMethod, webgpuBackendOf } from './backend.ts';
 import { writableInPlace } from './in-place.ts';
-import { runMultiOutputInto, type MultiOutputProgram } from './multi-output.ts';
+import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
 /**
  * {`shared` inputs of the rule, then each of its `inputs` suffixed with the variable's place in the
@@ -140,7 +140,7 @@ export const optimizerUpdate: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const ends: number[] = [];
   for (let j = 0; j < count; j++) ends.push((ends.at(-1) ?? 0) + sizeOf(written[(j + 1) * rule.state.length - 1]!.shape));
   const uniforms = [...CONSTANTS.map((k) => ({ type: 'float32' as const, data: [constants[k] ?? 0] })), ...ends.map((e) => ({ type: 'int32' as const, data: [e] }))];
-  runMultiOutputInto(webgpuBackendOf(backend), program, read, written, ends.at(-1) ?? 0, uniforms);
+  runMultiOutput(webgpuBackendOf(backend), program, read, written, ends.at(-1) ?? 0, uniforms);
   return [];
 };
 
@@ -161,7 +161,7 @@ function updateAll(name: RuleName, updates: readonly Update[], shared: tf.NamedT
     const inputs: tf.NamedTensorMap = { ...shared };
     pack.forEach((u, j) => {
       inputs[`g${j}`] = u.gradient;
-      u.targets.forEach((v, q) => (inputs[`${rule.state[q]}${j}`] = writableInPlace(backend, v) as tf.Tensor));
+      u.targets.forEach((v, q) => (inputs[`${rule.state[q]}${j}`] = writableInPlace(backend, v)));
     });
     tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule: name, count: pack.length, ...constants });
   }
