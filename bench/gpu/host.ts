@@ -1,8 +1,10 @@
 /**
  * What a dispatch costs the host, call by call, through Dawn's Node bindings (each call in a tight
- * loop on the webgpu backend's device), and what a full-size folded inference batch of each zoo
- * network costs it with TL's bind group cache and without (the queue's submit dropped, so nothing
- * runs on the adapter: the host's work is all that is timed). Runs on any adapter, the software one
+ * loop on the webgpu backend's device); what a full-size folded inference batch of each zoo
+ * network costs it with TL's bind group cache and without; and what making a batch of images into
+ * the network's input costs it (batches.ts imageBatch) with TL's kernel and with tfjs's ops. The
+ * queue's submit is dropped for the last two, so nothing runs on the adapter: the host's work is
+ * all that is timed. Runs on any adapter, the software one
  * included; the figures are the host's, not the GPU's.
  *
  * LP_NUM_THREADS=0 npx tsx bench/gpu/host.ts [--size 224] [--batch 32] [--batches 30]
@@ -10,11 +12,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { hasVulkanLoader } from '../../src/executor/backends/webgpu/adapter.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, webgpuBindGroupCache } from '../../src/executor/backends/webgpu/index.ts';
+import { imageBatch } from '../../src/executor/batches.ts';
 import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
+import { preprocessOf } from '../../src/executor/zoo/networks.ts';
 import { numberOption } from '../args.ts';
 import { classifier } from './models.ts';
 import { setUpWebgpu } from './setup.ts';
-import { fmt } from './timing.ts';
+import { countWork, fmt } from './timing.ts';
 
 const size = numberOption('size', 224);
 const batch = numberOption('batch', 32);
@@ -132,4 +136,40 @@ for (const name of ['resnet50', 'mobilenetv2'] as const) {
   folded.restore();
   tf.dispose(xs);
   model.dispose();
+}
+
+// One training step's input: the batch's bytes gathered, uploaded and preprocessed.
+const count = batch * 2;
+const set = { images: Uint8Array.from({ length: count * size * size * 3 }, (_, i) => (i * 97) % 256), labels: new Int32Array(count), count, size, sources: [] as string[] };
+const picks = Int32Array.from({ length: batch }, (_, i) => (i * 7) % count);
+console.log(`\nImage batches (batches.ts imageBatch), ${size} px, batch ${batch}, submit dropped; host ms a batch over ${batches} batches each, in alternating rounds`);
+console.log('| network (preprocessing) | TL\'s kernel: least / median host ms | dispatches / uploads | tfjs\'s ops: least / median | dispatches / uploads |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const name of ['resnet50', 'mobilenetv2'] as const) {
+  const preprocess = preprocessOf(name);
+  const ms = { tl: [] as number[], tfjs: [] as number[] };
+  const work = { tl: '', tfjs: '' };
+  for (let round = 0; round < 6; round++) {
+    const which = round % 2 === 0 ? 'tl' : 'tfjs';
+    if (which === 'tl') registerWebgpuTrainingKernels();
+    for (let i = 0; i < Math.ceil(batches / 3) + 2; i++) {
+      const t0 = performance.now();
+      const x = imageBatch(set, picks, preprocess);
+      if (i >= 2) ms[which].push(performance.now() - t0);
+      await x.data();
+      x.dispose();
+    }
+    const w = await countWork(async () => {
+      const x = imageBatch(set, picks, preprocess);
+      await x.data();
+      x.dispose();
+    });
+    work[which] = `${w.dispatches} / ${w.uploads}`;
+    unregisterWebgpuTrainingKernels();
+  }
+  const cell = (m: number[]) => {
+    m.sort((a, b) => a - b);
+    return `${fmt(m[0], 1)} / ${fmt(m[m.length >> 1], 1)}`;
+  };
+  console.log(`| ${name} (${preprocess.channels}, scaled) | ${cell(ms.tl)} | ${work.tl} | ${cell(ms.tfjs)} | ${work.tfjs} |`);
 }

@@ -1,16 +1,35 @@
 /** Turns packed uint8 images into preprocessed float batches, and runs a model over a whole set. */
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from './data/index.ts';
+import { PIXELS_TO_INPUT } from './backends/webgpu/pixels.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
 import { applyPreprocess, type Preprocess } from './zoo/index.ts';
 
+/**
+ * The images at `indices`, preprocessed for the base, as one float batch. Where the backend has
+ * TL's kernel for it (webgpu), the bytes are uploaded as they are, four to an int32, and unpacked
+ * and preprocessed by one program; elsewhere they are widened here and preprocessed by tfjs's ops.
+ */
 export function imageBatch(set: ImageSet, indices: ArrayLike<number>, preprocess: Preprocess): tf.Tensor4D {
   const s = set.size;
   const per = s * s * 3;
-  const bytes = new Uint8Array(indices.length * per);
+  const shape: [number, number, number, number] = [indices.length, s, s, 3];
+  const packed = tf.getKernel(PIXELS_TO_INPUT, tf.getBackend()) !== undefined && LITTLE_ENDIAN;
+  // Packed, the length is rounded up to whole int32 words.
+  const bytes = new Uint8Array(packed ? Math.ceil((indices.length * per) / 4) * 4 : indices.length * per);
   for (let i = 0; i < indices.length; i++) bytes.set(set.images.subarray(indices[i]! * per, (indices[i]! + 1) * per), i * per);
-  return tf.tidy(() => applyPreprocess(tf.tensor4d(bytes, [indices.length, s, s, 3], 'int32').toFloat(), preprocess) as tf.Tensor4D);
+  if (packed) {
+    return tf.tidy(() => {
+      const words = tf.tensor1d(new Int32Array(bytes.buffer), 'int32');
+      const attrs = { shape, scale: [...preprocess.scale], offset: [...preprocess.offset], bgr: preprocess.channels === 'bgr' };
+      return tf.engine().runKernel(PIXELS_TO_INPUT, { pixels: words }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    });
+  }
+  return tf.tidy(() => applyPreprocess(tf.tensor4d(bytes, shape, 'int32').toFloat(), preprocess) as tf.Tensor4D);
 }
+
+/** Whether this machine stores an int32's bytes low first, as WebGPU's buffers do (TL's kernel unpacks them so). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function oneHot(labels: ArrayLike<number>, indices: ArrayLike<number>, classes: number): tf.Tensor2D {
   const picked = Int32Array.from({ length: indices.length }, (_, i) => labels[indices[i]!]!);

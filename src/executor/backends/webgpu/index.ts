@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
 import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
+import { PIXELS_TO_INPUT, pixelsToInput } from './pixels.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
 import { BN_FORWARD, BN_TRAINING_GRAD, bnForward, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
@@ -58,6 +59,7 @@ const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [MASK_GRAD]: maskGrad,
   [OPTIMIZER_UPDATE]: optimizerUpdate,
   [AFFINE_SAMPLE]: affineSample,
+  [PIXELS_TO_INPUT]: pixelsToInput,
   [GAUSSIAN_NOISE]: gaussianNoise,
   [CUTMIX_PASTE]: cutmixPaste,
 };
