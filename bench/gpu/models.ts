@@ -3,13 +3,22 @@
  * src/executor/zoo/resnet50.ts, MobileNetV2 from the topology nsfwjs ships) with a pooled dense
  * head, batch 32 at 224 px, fp32, SGD: inference and training images/s with TL's kernels (their
  * GEMM tiles measured first, as `tl run` does on a GPU; inference with each BatchNorm folded into
- * its convolution, as TL's predictions run), and both with tfjs's own kernels.
+ * its convolution, as TL's predictions run), and both with tfjs's own kernels; and the executor's
+ * own training step as `tl run` takes it (train-step.ts, on batches made from packed images by
+ * batches.ts, with flip and rotate 15 and Adam, the language's defaults for an augmented script),
+ * pipelined as run.ts pipelines it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { trainingPass, tuneGemmTiles, type TuneResult } from '../../src/executor/backends/webgpu/tune.ts';
 import { foldBatchNorms, fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
-import { buildNetwork } from '../../src/executor/zoo/networks.ts';
+import { compile } from '../../src/compile.ts';
+import { createRng } from '../../src/executor/augment/index.ts';
+import { imageBatch } from '../../src/executor/batches.ts';
+import type { ImageSet } from '../../src/executor/data/index.ts';
+import { createOptimizer } from '../../src/executor/optimizers.ts';
+import { readScalars, trainStep, type StepResult } from '../../src/executor/train-step.ts';
+import { buildNetwork, preprocessOf } from '../../src/executor/zoo/networks.ts';
 import { fmt, leastWork, msPerStep, sync, type Work } from './timing.ts';
 
 export interface ModelRow {
@@ -20,6 +29,8 @@ export interface ModelRow {
   readonly trainMs: number;
   /** Training steps queued back to back, each loss read after the next step is queued (as the executor's loop does). */
   readonly pipelinedTrainMs: number;
+  /** The executor's own step (images, augmentation, Adam, metrics), pipelined as run.ts runs it. */
+  readonly executorStepMs: number;
   /** Inference and the training step with tfjs's own kernels and gradients, when measured. */
   readonly stockInferMs: number | null;
   readonly stockTrainMs: number | null;
@@ -83,6 +94,46 @@ async function stepProfile(step: () => tf.Scalar): Promise<ProgramTime[]> {
   return [...byProgram].map(([program, t]) => ({ program, ...t })).sort((a, b) => b.ms - a.ms || b.runs - a.runs);
 }
 
+/**
+ * Milliseconds a step of the executor's training loop on `model`, as `tl run` trains an augmented
+ * script (`augment flip, rotate 15`, Adam): each step makes its batch from packed bytes
+ * (imageBatch), augments it, steps (trainStep), and reads the step before's loss and hits.
+ */
+async function executorStepMs(model: tf.LayersModel, name: ModelRow['model'], classes: number, o: ModelOptions): Promise<number> {
+  const { plan } = compile(`use ${name} input ${o.size}\ndata "images"\naugment flip, rotate 15\nbatch ${o.batch}\n`);
+  if (plan === undefined) throw new Error('the benchmark\'s script did not compile');
+  const count = 2 * o.batch;
+  const set: ImageSet = {
+    images: Uint8Array.from({ length: count * o.size * o.size * 3 }, (_, i) => (i * 2654435761) >>> 24),
+    labels: Int32Array.from({ length: count }, (_, i) => i % classes),
+    count,
+    size: o.size,
+    sources: [],
+  };
+  const preprocess = preprocessOf(name);
+  const inputs = { model, cachedAt: null, batch: (_set: string, idx: Int32Array) => imageBatch(set, idx, preprocess), dispose() {} };
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = createOptimizer(plan.phases[0]!.optimizer, 1e-4);
+  const optimizers = [{ group: { variables }, optimizer }];
+  const rng = createRng(plan.seed);
+  const run = async (n: number) => {
+    let pending: StepResult | null = null;
+    for (let i = 0; i < n; i++) {
+      const idx = Int32Array.from({ length: o.batch }, (_, j) => (i * o.batch + j) % count);
+      const step = trainStep({ model, inputs, set, idx, classes, optimizers, plan, rng, preprocess, adapt: null });
+      if (pending) await readScalars([pending.loss, pending.hits]);
+      pending = step;
+    }
+    if (pending) await readScalars([pending.loss, pending.hits]);
+  };
+  await run(2);
+  const t0 = performance.now();
+  await run(o.reps);
+  const ms = (performance.now() - t0) / o.reps;
+  optimizer.dispose();
+  return ms;
+}
+
 export async function classifier(name: ModelRow['model'], size: number, classes: number): Promise<tf.LayersModel> {
   const base = await buildNetwork(name, size);
   const pooled = tf.layers.globalAveragePooling2d({}).apply(base.outputs[0] as tf.SymbolicTensor) as tf.SymbolicTensor;
@@ -144,6 +195,8 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   const pipelinedTrainMs = (performance.now() - t0) / o.reps;
   const profile = await stepProfile(step);
   optimizer.dispose();
+  const executorMs = await executorStepMs(model, name, classes, o);
+  console.log(`  ${name}: the executor's step (augmented, Adam) ${fmt(executorMs)} ms`);
   const trainWork = await leastWork(train, 3);
   console.log(`  ${name}: inference ${fmt(inferMs)} ms, training ${fmt(trainMs)} ms a batch, pipelined ${fmt(pipelinedTrainMs)} ms (${trainWork.dispatches} dispatches, ${trainWork.uploads} uploads, host ${fmt(trainWork.hostMs)} ms + ${fmt(trainWork.submitMs)} ms in submits)`);
   let stockInferMs: number | null = null;
@@ -163,5 +216,5 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   fused.restore();
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, pipelinedTrainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile };
+  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, pipelinedTrainMs, executorStepMs: executorMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile };
 }
