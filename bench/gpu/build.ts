@@ -41,6 +41,8 @@ function bundle(): void {
   rmSync(app, { recursive: true, force: true });
   execFileSync(join(nm, '.bin', 'esbuild'), [
     join(root, 'bench', 'gpu', 'bench.ts'), '--bundle', '--platform=node', '--format=esm', '--external:webgpu', '--log-level=error',
+    // Class names as written: tf.time names each program by its class, and the report by that.
+    '--keep-names',
     `--outfile=${join(app, 'bench.mjs')}`,
     "--banner:js=import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);",
   ], { stdio: 'inherit' });
