@@ -21,7 +21,8 @@
  * whose intermediate values are outputs of the model, run as they are.
  *
  * For training, `fuseActivationsForTraining(model)` finds the BatchNorm -> ReLU/ReLU6 pairs the
- * same way and marks them for the backend's training-mode BatchNorm to apply the activation itself.
+ * same way and marks them for the backend's training-mode BatchNorm to apply the activation itself,
+ * and the Add -> ReLU pairs of residual blocks for the backend's sum to.
  */
 import * as tf from '@tensorflow/tfjs';
 import { activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
@@ -214,28 +215,43 @@ export interface FusedPair {
   readonly activation: string;
 }
 
+/** A residual Add and the ReLU layer after it that it applies itself in training calls. */
+export interface FusedAdd {
+  readonly add: string;
+  readonly activation: string;
+}
+
 /**
  * Marks each BatchNorm of `model` whose output only a ReLU or ReLU6 layer reads (in this model's
  * graph, as for the fold above, and in every other model its layer is part of) to apply that
  * activation itself in training calls, where the backend's training-mode BatchNorm can
  * (backends/fused-activation.ts: webgpu's fused op; elsewhere a mark changes nothing). On webgpu
  * that takes the activation's pass and its gradient's off each pair: the normalisation writes
- * relu(y), and the BatchNorm's gradient masks dy as it reads it. `restore()` clears the marks.
+ * relu(y), and the BatchNorm's gradient masks dy as it reads it. Each Add (a residual block's
+ * sum) that only a ReLU reads is marked the same way: on webgpu the sum writes relu(a + b) in one
+ * pass. `restore()` clears the marks.
  */
-export function fuseActivationsForTraining(model: tf.LayersModel): { pairs: readonly FusedPair[]; restore(): void } {
+export function fuseActivationsForTraining(model: tf.LayersModel): { pairs: readonly FusedPair[]; adds: readonly FusedAdd[]; restore(): void } {
   const pairs: FusedPair[] = [];
+  const adds: FusedAdd[] = [];
   const marked: Layer[] = [];
   for (const { layer, graph } of layersOf(model)) {
-    if (!isBatchNorm(layer)) continue;
+    const add = layer.getClassName() === 'Add';
+    if (!isBatchNorm(layer) && !add) continue;
     const next = soleConsumer(graph, layer);
     const activation: FusedActivation | undefined = activationOf(next);
     if (activation === undefined || layer.outboundNodes.some((node) => node.outboundLayer !== next)) continue;
+    // The sum's gradient mask is computed from relu's output, which says where the input was
+    // positive; relu6's output cannot say whether its input was at 6 or past it.
+    if (add && activation !== 'relu') continue;
     setActivationAfter(layer, activation);
     marked.push(layer);
-    pairs.push({ batchNorm: layer.name, activation: next!.name });
+    if (add) adds.push({ add: layer.name, activation: next!.name });
+    else pairs.push({ batchNorm: layer.name, activation: next!.name });
   }
   return {
     pairs,
+    adds,
     restore() {
       for (const layer of marked.splice(0)) setActivationAfter(layer, undefined);
     },

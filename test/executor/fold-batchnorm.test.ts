@@ -229,6 +229,32 @@ describe('marking BatchNorms to apply the activation after them in training', ()
     model.dispose();
   });
 
+  it('marks each Add that only a ReLU reads, and no other', () => {
+    const input = tf.input({ shape: [4, 4, 3] });
+    const conv = (name: string) => tf.layers.conv2d({ filters: 3, kernelSize: 1, name }).apply(input) as tf.SymbolicTensor;
+    const sum = (name: string) => tf.layers.add({ name }).apply([input, conv(`${name}c`)]) as tf.SymbolicTensor;
+    const relu = tf.layers.reLU({ name: 'r1' }).apply(sum('a1')) as tf.SymbolicTensor;
+    const relu6 = tf.layers.reLU({ maxValue: 6, name: 'r2' }).apply(sum('a2')) as tf.SymbolicTensor;
+    const act = tf.layers.activation({ activation: 'relu', name: 'r3' }).apply(sum('a3')) as tf.SymbolicTensor;
+    const shared = sum('a4');
+    const twice = tf.layers.add({ name: 'a4b' }).apply([tf.layers.reLU({ name: 'r4' }).apply(shared) as tf.SymbolicTensor, shared]) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: [relu, relu6, act, twice] });
+    const fused = fuseActivationsForTraining(model);
+    try {
+      expect(fused.adds).toEqual([
+        { add: 'a1', activation: 'r1' },
+        { add: 'a3', activation: 'r3' },
+      ]);
+      expect(activationAfter(model.getLayer('a1'))).toBe('relu');
+      // Read by a ReLU6 (whose output cannot tell where the sum was), beside another layer, and a model output.
+      for (const name of ['a2', 'a4', 'a4b']) expect(activationAfter(model.getLayer(name)), name).toBeUndefined();
+    } finally {
+      fused.restore();
+    }
+    expect(activationAfter(model.getLayer('a1'))).toBeUndefined();
+    model.dispose();
+  });
+
   it('marks a BatchNorm shared with another model only where every model reads it through the same activation', () => {
     const bn = tf.layers.batchNormalization({ name: 'tbn' });
     const relu = tf.layers.reLU({ name: 'trelu' });

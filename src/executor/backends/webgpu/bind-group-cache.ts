@@ -5,10 +5,10 @@
  * tfjs-backend-webgpu 4.22 makes a new bind group for every dispatch, and so do TL's multi-output
  * programs. Through Dawn's Node bindings that is the dearest call of a dispatch: 13-22 us on the
  * development VM, against 3-5 us for setting the pipeline and the bind group and dispatching
- * (`bench/gpu/host.ts`). Yet a training step binds what the step before bound, once buffers come
- * out of the pool in an order that repeats: here the pool hands out the free buffer made first
- * (lowest id), the optimizers write the variables in place (in-place.ts), and the uniform cache
- * (uniform-cache.ts) gives the same uniform blocks.
+ * (`bench/gpu/host.ts`). Yet a training step binds what the step before bound, once buffers
+ * come out of the pool in an order that repeats: here the pool hands out the free buffer this
+ * cache saw first (lowest id), the optimizers write the variables in place (in-place.ts), and the
+ * uniform cache (uniform-cache.ts) gives the same uniform blocks.
  *
  * A bind group names buffers, offsets and sizes, never contents, so one made earlier for the same
  * layout and the same (buffer, offset, size) at every binding is the same bind group. Buffers are
@@ -77,7 +77,7 @@ export function cacheBindGroups(backend: WebGPUBackend, capacity = BIND_GROUP_CA
     return group;
   };
 
-  // The pool hands out the free buffer made first (lowest id), so a step that frees and takes
+  // The pool hands out the free buffer seen first (lowest id), so a step that frees and takes
   // buffers as the step before did gets the same ones, and binds what it bound then.
   const manager = (backend as unknown as { bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; releaseBuffer(buffer: GPUBuffer, reuse?: boolean): void } }).bufferManager;
   const ownRelease = manager.releaseBuffer;

@@ -21,6 +21,7 @@ import { webgpuBackendOf } from './backend.ts';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
 import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
 import { PIXELS_TO_INPUT, pixelsToInput } from './pixels.ts';
+import { ADD_RELU, addRelu, patchAddLayer, restoreAddLayer } from './residual.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
 import { BN_FORWARD, BN_TRAINING_GRAD, bnForward, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
@@ -60,6 +61,7 @@ const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [OPTIMIZER_UPDATE]: optimizerUpdate,
   [AFFINE_SAMPLE]: affineSample,
   [PIXELS_TO_INPUT]: pixelsToInput,
+  [ADD_RELU]: addRelu,
   [GAUSSIAN_NOISE]: gaussianNoise,
   [CUTMIX_PASTE]: cutmixPaste,
 };
@@ -127,6 +129,7 @@ export function registerWebgpuTrainingKernels(): void {
     tf.registerGradient(make(original));
   }
   patchBatchNormLayer();
+  patchAddLayer();
   patchOptimizers();
   // The caches and the read tracking live on a backend instance: the one initialised now (the
   // executor registers after `setBackend('webgpu')`), if any. Without the tracking, the optimizers
@@ -145,6 +148,7 @@ export function unregisterWebgpuTrainingKernels(): void {
   for (const config of replaced.gradients.values()) tf.registerGradient(config);
   for (const kernelName of Object.keys(TL_KERNELS)) if (tf.getKernel(kernelName, BACKEND) !== undefined) tf.unregisterKernel(kernelName, BACKEND);
   restoreBatchNormLayer();
+  restoreAddLayer();
   restoreOptimizers();
   uniforms?.restore();
   uniforms = undefined;
