@@ -16,8 +16,9 @@
  * only their calls in this one) and, until `restore()`, runs them as
  * one fused convolution in calls that are not training: the BatchNorm and activation layers pass
  * their input through (an Identity, no work). The folded weights are computed on first use and
- * kept while the weights they come from are the same tensors: an assign (a training step, loaded
- * weights) gives a variable new data, and the next call folds again. Training calls, and chains
+ * kept while the weights they come from are the same tensors, unwritten: an assign (loaded
+ * weights, a training step) gives a variable new data, a webgpu training step writes into its
+ * buffer (backends/in-place-writes.ts counts those writes), and the next call folds again. Training calls, and chains
  * whose intermediate values are outputs of the model, run as they are.
  *
  * For training, `fuseActivationsForTraining(model)` finds the BatchNorm -> ReLU/ReLU6 pairs the
@@ -26,6 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
+import { writesInPlace } from './backends/in-place-writes.ts';
 
 type Kwargs = Record<string, unknown> | undefined;
 type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
@@ -170,14 +172,18 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     const conv = layer;
     const depthwise = conv.getClassName() === 'DepthwiseConv2D';
 
-    let folded: { filter: tf.Tensor4D; bias: tf.Tensor1D; sources: readonly object[] } | undefined;
-    const sourcesOf = () => [conv.kernel ?? conv.depthwiseKernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance].map((v) => (v ? v.read().dataId : null));
+    let folded: { filter: tf.Tensor4D; bias: tf.Tensor1D; sources: readonly unknown[] } | undefined;
+    // Each weight's data (new at every assign) and the writes into it in place (a webgpu step's).
+    const sourcesOf = () => [conv.kernel ?? conv.depthwiseKernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance].flatMap((v) => {
+      const t = v?.read();
+      return t ? [t.dataId, writesInPlace(t)] : [null, 0];
+    });
     const weights = () => {
       const sources = sourcesOf();
       if (folded === undefined || folded.sources.some((s, i) => s !== sources[i])) {
         release();
         const { filter, bias } = foldWeights(conv, bn);
-        folded = { filter: tf.keep(filter), bias: tf.keep(bias), sources: sources as object[] };
+        folded = { filter: tf.keep(filter), bias: tf.keep(bias), sources };
       }
       return folded;
     };

@@ -54,4 +54,34 @@ describe.skipIf(!env.ok)(`BatchNorm folded for inference on webgpu (${env.ok ? e
       model.dispose();
     }
   }, 120_000);
+
+  it('folds again after a training step, though the step writes the weights in their own buffers', async () => {
+    await tf.setBackend('webgpu');
+    const input = tf.input({ shape: [6, 6, 3] });
+    let y = tf.layers.conv2d({ filters: 4, kernelSize: 3, useBias: false }).apply(input) as tf.SymbolicTensor;
+    y = tf.layers.batchNormalization().apply(y) as tf.SymbolicTensor;
+    y = tf.layers.globalAveragePooling2d({}).apply(y) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, activation: 'softmax' }).apply(y) as tf.SymbolicTensor });
+    model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+    const x = tf.tensor(values([4, 6, 6, 3], 11), [4, 6, 6, 3]);
+    const ys = tf.oneHot(tf.tensor1d([0, 1, 1, 0], 'int32'), 2);
+    await model.trainOnBatch(x, ys); // the variables now live on the GPU, each alone in its buffer
+    const folded = foldBatchNorms(model);
+    try {
+      const before = await (model.predict(x) as tf.Tensor).data();
+      const kernel = model.layers[1]!.getWeights()[0]!;
+      const id = kernel.dataId;
+      await model.trainOnBatch(x, ys);
+      expect(model.layers[1]!.getWeights()[0]!.dataId).toBe(id); // written in place
+      const after = await (model.predict(x) as tf.Tensor).data();
+      folded.restore();
+      const plain = await (model.predict(x) as tf.Tensor).data();
+      expect(relativeError(after as Float32Array, plain as Float32Array)).toBeLessThan(1e-5);
+      expect(relativeError(after as Float32Array, before as Float32Array)).toBeGreaterThan(1e-4);
+    } finally {
+      folded.restore();
+      tf.dispose([x, ys]);
+      model.dispose();
+    }
+  });
 });

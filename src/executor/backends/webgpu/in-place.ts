@@ -12,9 +12,11 @@
  * in flight caches the values it fetched on the CPU when it lands, which would be the old ones once
  * the write is queued. So a variable that is shared or being read first gets a copy of its own,
  * as tfjs's `assign` would have given it a new buffer. Values cached on the CPU by an earlier read
- * are dropped before the write, so the next read fetches the new ones.
+ * are dropped before the write, so the next read fetches the new ones, and the write is counted
+ * (in-place-writes.ts) for caches that key on data ids.
  */
 import * as tf from '@tensorflow/tfjs';
+import { noteWriteInPlace } from '../in-place-writes.ts';
 import { swapMethod, type WebGPUBackend } from './backend.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
@@ -72,5 +74,7 @@ export function writableInPlace(backend: WebGPUBackend, variable: tf.Variable): 
   }
   b.uploadToGPU(variable.dataId);
   b.tensorMap.get(variable.dataId)!.values = null;
+  // Caches keyed by data ids (folded weights) must see the new values.
+  noteWriteInPlace(variable);
   return variable;
 }
