@@ -40,6 +40,24 @@ export function range(n: number): Int32Array {
   return Int32Array.from({ length: n }, (_, i) => i);
 }
 
+/** The batch evaluation and predictions run at (their products are tuned at it too: evaluationPass). */
+export const EVAL_BATCH = 64;
+
+/**
+ * One inference batch of zeros through `model` with its BatchNorms folded, as predictAll runs it:
+ * for tuning the products evaluation runs (backends/select.ts prepareForTraining).
+ */
+export function evaluationPass(model: tf.LayersModel, batch: number): () => tf.Tensor {
+  return () => {
+    const folded = foldBatchNorms(model);
+    try {
+      return tf.tidy(() => model.apply(tf.zeros(model.inputs[0]!.shape.map((d, i) => (i === 0 ? batch : (d ?? 1)))), { training: false }) as tf.Tensor);
+    } finally {
+      folded.restore();
+    }
+  };
+}
+
 /** Runs `model` in inference mode over batches of inputs made by `makeBatch`, returning all outputs row-major. */
 export async function predictAll(
   count: number,

@@ -1,7 +1,7 @@
 /** Validation and final metrics: loss, accuracy, top-5, per-class precision/recall, confusion, test accuracy. */
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../plan/schema.ts';
-import { imageBatch, predictAll } from './batches.ts';
+import { EVAL_BATCH, imageBatch, predictAll } from './batches.ts';
 import { loadDataset, type Dataset, type ImageSet } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import type { EpochMetrics, FinalMetrics } from './events.ts';
@@ -10,7 +10,7 @@ import { argmaxRows, confusion, perClass, topK } from './metrics.ts';
 import type { Network } from './network.ts';
 
 export async function evaluate(model: tf.LayersModel, inputs: Inputs, set: ImageSet, name: 'train' | 'val', classes: number) {
-  const { data } = await predictAll(set.count, 64, (idx) => inputs.batch(name, idx), model);
+  const { data } = await predictAll(set.count, EVAL_BATCH, (idx) => inputs.batch(name, idx), model);
   return scoreSet(data, set.labels, classes);
 }
 
@@ -42,7 +42,7 @@ export async function finalMetrics(net: Network, data: Dataset, plan: Plan, opti
     const missing = set.classes.filter((_, i) => remap[i]! < 0);
     if (missing.length) throw new ExecutorError('unknown-label', `evaluate set has classes the training data lacks: ${missing.join(', ')}`, plan.evaluate.origin);
     testLabels = set.train.labels.map((l) => remap[l]!);
-    const { data: scores } = await predictAll(set.train.count, 64, (idx) => imageBatch(set.train, idx, net.base.preprocess), net.full);
+    const { data: scores } = await predictAll(set.train.count, EVAL_BATCH, (idx) => imageBatch(set.train, idx, net.base.preprocess), net.full);
     test = scoreSet(scores, testLabels, classes.length);
   }
   const basis = test && testLabels ? { predicted: test.predicted, labels: testLabels } : val ? { predicted: val.predicted, labels: data.val.labels } : null;

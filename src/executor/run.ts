@@ -10,7 +10,7 @@ import type { Phase, Plan } from '../plan/schema.ts';
 import { createAdaptation, dualForward, loadTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
 import { prepareForTraining, selectBackend, type BackendName } from './backends/select.ts';
-import { imageBatch, predictAll, range } from './batches.ts';
+import { EVAL_BATCH, evaluationPass, imageBatch, predictAll, range } from './batches.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
@@ -78,7 +78,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     });
     const hookContext: PhaseContext = {
       classes: classes.length,
-      predictTarget: async () => (await predictAll(adaptation!.target.count, 64, (idx) => imageBatch(adaptation!.target, idx, base.preprocess), net.full)).data,
+      predictTarget: async () => (await predictAll(adaptation!.target.count, EVAL_BATCH, (idx) => imageBatch(adaptation!.target, idx, base.preprocess), net.full)).data,
     };
 
     const checkpointDir = join(options.runDir, 'checkpoint');
@@ -108,7 +108,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       // Where the backend can (webgpu), each BatchNorm applies the ReLU after it itself.
       const fused = fuseActivationsForTraining(model);
       try {
-        const unprepared = await prepareForTraining(backend, model, phase.batch);
+        // The epochs' validation runs the same model folded, at EVAL_BATCH: its products are tuned too.
+        const evaluation = data.val.count > 0 ? evaluationPass(model, Math.min(EVAL_BATCH, data.val.count)) : undefined;
+        const unprepared = await prepareForTraining(backend, model, phase.batch, evaluation);
         if (unprepared !== undefined) options.warn?.(unprepared);
         const term = adaptation?.term(p) ?? null;
         const adapt = term && { term, forward: dualForward(model, net.head) };

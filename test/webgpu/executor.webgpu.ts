@@ -55,6 +55,8 @@ describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.o
     process.env.TL_GEMM_TUNE = '1';
     const gpu = await run('webgpu').finally(() => delete process.env.TL_GEMM_TUNE);
     expect(measuredChoices.size).toBeGreaterThan(0);
+    // The validation pass's products too: folded, so bias and ReLU in the GEMM's write-out.
+    expect([...measuredChoices.keys()].some((key) => /^conv2dForward\d_relu_true\|/.test(key))).toBe(true);
     const wasm = await run('wasm');
     for (const k of [BN_FORWARD, BN_TRAINING_GRAD, MASK_GRAD, OPTIMIZER_UPDATE, AFFINE_SAMPLE]) expect(gpu.kernels).toContain(k);
     expect(gpu.losses).toHaveLength(4);

@@ -54,14 +54,17 @@ let tuneTiles = false;
 /**
  * Prepares a model about to train at `batch` on the chosen backend. On WebGPU on a GPU: each of
  * its convolutions' products takes the GEMM tile measured fastest on the device
- * (webgpu/tune.ts; a few seconds, once per distinct product). Elsewhere: nothing. A failure here
- * costs speed, not the run: it is returned as a warning and training goes on with tiles by shape.
+ * (webgpu/tune.ts; a few seconds, once per distinct product), those of a training step and, where
+ * given, those of `evaluation` (the inference pass the phase's validation runs). Elsewhere:
+ * nothing. A failure here costs speed, not the run: it is returned as a warning and training goes
+ * on with tiles by shape.
  */
-export async function prepareForTraining(backend: BackendChoice, model: tf.LayersModel, batch: number): Promise<string | undefined> {
+export async function prepareForTraining(backend: BackendChoice, model: tf.LayersModel, batch: number, evaluation?: () => tf.Tensor): Promise<string | undefined> {
   if (backend.name !== 'webgpu' || !tuneTiles) return undefined;
   try {
     const { trainingPass, tuneGemmTiles } = await import('./webgpu/tune.ts');
     await tuneGemmTiles(trainingPass(model, batch));
+    if (evaluation !== undefined) await tuneGemmTiles(evaluation);
     return undefined;
   } catch (err) {
     return `measuring the GEMM tiles failed (${(err as Error).message}); training with tiles chosen by shape`;
