@@ -8,7 +8,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { groups, MAX_DISPATCH, release, runProgram, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
-import { columnsFit, sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
+import { columnSumPass, columnsFit, sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
 
 /**
  * A workgroup's share of C: a `size` x `size` tile, `depth` values of k per step, each of its
@@ -342,6 +342,9 @@ export function runGemm(...[backend, source, dims, inputs, uniforms, outShape, b
   return summed;
 }
 
+/** Most slices SPLIT_SUMS adds in one invocation's loop; more are first summed by the column-sum program. */
+const MAX_SLICES_SUMMED = 256;
+
 /** Adds up the slices' blocks of partials into C and the column sums of B, in one dispatch. */
 const SPLIT_SUMS: MultiOutputProgram = {
   key: 'tlGemmSliceSums',
@@ -371,9 +374,20 @@ export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, 
   const layout = layoutOf(backend, source, dims, productKey(source, dims));
   if (layout.slices === 1) return { product: runPass(backend, source, dims, layout, inputs, uniforms, outShape, false) };
   const { m, n } = dims;
-  const partial = runPass(backend, source, dims, layout, inputs, uniforms, outShape, true);
+  const stride = m * n + n;
+  let partial = runPass(backend, source, dims, layout, inputs, uniforms, outShape, true);
+  let slices = layout.slices;
+  if (slices > MAX_SLICES_SUMMED) {
+    // Each invocation of SPLIT_SUMS adds its column's slices one after another: past 256 (small
+    // filter gradients over a large batch: 784 for a 1x1 64->64 at 56 px, batch 32), the
+    // column-sum program (4 lanes a column, chunks across workgroups) takes them down first.
+    const pass = columnSumPass(backend, partial, slices, stride, 1, [stride]);
+    release(backend, partial);
+    partial = pass.sums;
+    slices = pass.rows;
+  }
   const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
-  const [product, sumsOfB] = runMultiOutput(backend, SPLIT_SUMS, [partial], [outShape, [n]], m * n + n, [i32(m * n), i32(m * n + n), i32(layout.slices)]);
+  const [product, sumsOfB] = runMultiOutput(backend, SPLIT_SUMS, [partial], [outShape, [n]], stride, [i32(m * n), i32(stride), i32(slices)]);
   release(backend, partial);
   return { product: product!, sumsOfB: sumsOfB! };
 }

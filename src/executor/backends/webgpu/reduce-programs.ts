@@ -118,22 +118,33 @@ export function columnsFit(cols: number): boolean {
 }
 
 /**
- * Sums `x`, seen as `[rows, cols]`, over its rows, times `scale`; the result has `outShape`
- * (of size `cols`). Two passes when the rows are many: chunks, then the chunk partials.
+ * One pass of the column sums of `x`, seen as `[rows, cols]`: its rows cut into chunks (enough
+ * workgroups to fill the GPU, at least 64 rows each; one chunk for 256 rows or fewer), each
+ * chunk's sums a row of `[rows', cols]`. With one chunk the result is the sums times `scale`,
+ * shaped `outShape`.
  */
-export function sumColumns(backend: WebGPUBackend, x: tf.TensorInfo, rows: number, cols: number, scale: number, outShape: readonly number[]): tf.TensorInfo {
+export function columnSumPass(backend: WebGPUBackend, x: tf.TensorInfo, rows: number, cols: number, scale: number, outShape: readonly number[]): { sums: tf.TensorInfo; rows: number } {
   const chunks = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
   const chunk = Math.ceil(rows / chunks);
   const used = Math.ceil(rows / chunk);
-  const first = runProgram(backend, new ColumnSumProgram(used, cols, used === 1 ? outShape : [used, cols]), [view(x, [rows, cols])], [
+  const sums = runProgram(backend, new ColumnSumProgram(used, cols, used === 1 ? outShape : [used, cols]), [view(x, [rows, cols])], [
     { type: 'int32', data: [rows] },
     { type: 'int32', data: [cols] },
     { type: 'int32', data: [chunk] },
     { type: 'float32', data: [used === 1 ? scale : 1] },
   ]);
-  if (used === 1) return first;
-  const out = sumColumns(backend, first, used, cols, scale, outShape);
-  release(backend, first);
+  return { sums, rows: used };
+}
+
+/**
+ * Sums `x`, seen as `[rows, cols]`, over its rows, times `scale`; the result has `outShape`
+ * (of size `cols`). Two passes when the rows are many: chunks, then the chunk partials.
+ */
+export function sumColumns(backend: WebGPUBackend, x: tf.TensorInfo, rows: number, cols: number, scale: number, outShape: readonly number[]): tf.TensorInfo {
+  const first = columnSumPass(backend, x, rows, cols, scale, outShape);
+  if (first.rows === 1) return first.sums;
+  const out = sumColumns(backend, first.sums, first.rows, cols, scale, outShape);
+  release(backend, first.sums);
   return out;
 }
 
