@@ -18,8 +18,8 @@
  * their input through (an Identity, no work). The folded weights are computed on first use and
  * kept while the weights they come from are the same tensors, unwritten: an assign (loaded
  * weights, a training step) gives a variable new data, a webgpu training step writes into its
- * buffer (backends/in-place-writes.ts counts those writes), and the next call folds again. Training calls, and chains
- * whose intermediate values are outputs of the model, run as they are.
+ * buffer (backends/in-place-writes.ts counts those writes), and the next call folds again.
+ * Training calls, and chains whose intermediate values are outputs of the model, run as they are.
  *
  * For training, `fuseActivationsForTraining(model)` finds the BatchNorm -> ReLU/ReLU6 pairs the
  * same way and marks them for the backend's training-mode BatchNorm to apply the activation itself,

@@ -17,6 +17,7 @@
  * cache is full.
  */
 import type { WebGPUBackend } from './backend.ts';
+import { LruCache } from './lru.ts';
 
 /** Groups kept; a ResNet50 training step makes about a thousand distinct ones. */
 export const BIND_GROUP_CACHE_CAPACITY = 8192;
@@ -32,20 +33,13 @@ export interface BindGroupCache {
 export function cacheBindGroups(backend: WebGPUBackend, capacity = BIND_GROUP_CACHE_CAPACITY): BindGroupCache {
   const device = (backend as unknown as { device: GPUDevice }).device;
   const own = device.createBindGroup;
-  const groups = new Map<string, GPUBindGroup>();
+  const groups = new LruCache<GPUBindGroup>(capacity);
   const ids = new WeakMap<object, number>();
   let nextId = 0;
   const idOf = (o: object): number => {
     let id = ids.get(o);
     if (id === undefined) ids.set(o, (id = nextId++));
     return id;
-  };
-  const stats = {
-    hits: 0,
-    misses: 0,
-    get size() {
-      return groups.size;
-    },
   };
 
   /** The descriptor's key, or undefined when something in it is not a buffer binding (never cached). */
@@ -63,18 +57,7 @@ export function cacheBindGroups(backend: WebGPUBackend, capacity = BIND_GROUP_CA
 
   device.createBindGroup = function (descriptor: GPUBindGroupDescriptor): GPUBindGroup {
     const key = keyOf(descriptor);
-    if (key === undefined) return own.call(device, descriptor);
-    let group = groups.get(key);
-    if (group !== undefined) {
-      stats.hits++;
-      groups.delete(key); // set again below: most recently used last
-    } else {
-      stats.misses++;
-      group = own.call(device, descriptor);
-      if (groups.size >= capacity) groups.delete(groups.keys().next().value as string);
-    }
-    groups.set(key, group);
-    return group;
+    return key === undefined ? own.call(device, descriptor) : groups.get(key, () => own.call(device, descriptor));
   };
 
   // The pool hands out the free buffer seen first (lowest id), so a step that frees and takes
@@ -97,7 +80,7 @@ export function cacheBindGroups(backend: WebGPUBackend, capacity = BIND_GROUP_CA
   };
 
   return {
-    stats,
+    stats: groups,
     restore() {
       device.createBindGroup = own;
       manager.releaseBuffer = ownRelease;

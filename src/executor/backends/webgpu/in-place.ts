@@ -58,8 +58,8 @@ const COPY: MultiOutputProgram = { key: 'tlCopy', inputs: ['x'], outputs: ['y'],
 
 /**
  * Makes `variable`'s buffer its own, on the GPU and not cached on the CPU, so that a program may
- * write its new value into it; returns the variable, to bind. Where reads are not tracked on this backend,
- * every variable gets a fresh copy (as correct as tfjs's own updates, and as dear).
+ * write its new value into it; returns the variable, to bind. Where reads are not tracked on this
+ * backend, every variable gets a fresh copy (as correct as tfjs's own updates, and as dear).
  */
 export function writableInPlace(backend: WebGPUBackend, variable: tf.Variable): tf.Variable {
   const b = backend as unknown as Internals;

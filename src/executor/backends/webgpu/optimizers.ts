@@ -22,8 +22,8 @@ import { writableInPlace } from './in-place.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
 /**
- * {`shared` inputs of the rule, then each of its `inputs` suffixed with the variable's place in the
- * pack (g0, g1, ...), then each of its `state` so suffixed (x0, x1, ... last)}, attrs {rule, count,
+ * {`shared` inputs of the rule, then each variable's gradient suffixed with its place in the pack
+ * (g0, g1, ...), then each of the rule's `state` so suffixed (x0, x1, ... last)}, attrs {rule, count,
  * a, b, c, d, e, f}: one dispatch updating `count` variables and their state in place (in-place.ts
  * makes their buffers their own first). It returns nothing.
  */
@@ -33,13 +33,12 @@ const CONSTANTS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 type Constants = Partial<Record<(typeof CONSTANTS)[number], number>>;
 
 /**
- * An update rule: per variable, its `inputs`, read only (its gradient `g`), and its `state`, read
- * and written in place (the optimizer's slots, then the variable `x` itself); `shared`, the
- * optimizer's own scalar tensors, read at [0]; `body`, WGSL for element `i` of one variable whose
- * buffers `n` names. `uniforms.a` to `uniforms.f` are the optimizer's numbers.
+ * An update rule: per variable, its `state`, read and written in place (the optimizer's slots,
+ * then the variable `x` itself), beside its gradient `g`, read only; `shared`, the optimizer's own
+ * scalar tensors, read at [0]; `body`, WGSL for element `i` of one variable whose buffers `n`
+ * names. `uniforms.a` to `uniforms.f` are the optimizer's numbers.
  */
 interface Rule {
-  readonly inputs: readonly string[];
   readonly state: readonly string[];
   readonly shared: readonly string[];
   body(n: Readonly<Record<string, string>>): string;
@@ -47,10 +46,9 @@ interface Rule {
 
 const RULES = {
   // SGD: x' = c g + x, with c the optimizer's own scalar -lr.
-  sgd: { inputs: ['g'], state: ['x'], shared: ['c'], body: (n) => `${n.x}[i] = c[0] * ${n.g}[i] + ${n.x}[i];` },
+  sgd: { state: ['x'], shared: ['c'], body: (n) => `${n.x}[i] = c[0] * ${n.g}[i] + ${n.x}[i];` },
   // Momentum: a' = m a + g, x' = c a' + x, with m and c (-lr) the optimizer's own scalars.
   momentum: {
-    inputs: ['g'],
     state: ['acc', 'x'],
     shared: ['m', 'c'],
     body: (n) => `let a = m[0] * ${n.acc}[i] + ${n.g}[i];
@@ -60,7 +58,6 @@ const RULES = {
   // Adam: m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2,
   // x' = (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + epsilon) * -lr + x, with k = [1 - b1^t, 1 - b2^t].
   adam: {
-    inputs: ['g'],
     state: ['m', 'v', 'x'],
     shared: ['k'],
     body: (n) => `let gi = ${n.g}[i];
@@ -72,7 +69,6 @@ const RULES = {
   },
   // RMSprop: ms' = rho ms + (1 - rho) g^2, p' = momentum p + g lr / sqrt(ms' + epsilon), x' = x - p'.
   rmsprop: {
-    inputs: ['g'],
     state: ['ms', 'mom', 'x'],
     shared: [],
     body: (n) => `let gi = ${n.g}[i];
@@ -90,7 +86,7 @@ const MAX_PACK = 8;
 
 /** How many variables of `rule` one dispatch can bind on `device`. */
 function packSize(rule: Rule, device: GPUDevice): number {
-  const perVariable = rule.inputs.length + rule.state.length;
+  const perVariable = 1 + rule.state.length; // its gradient and its state
   return Math.max(1, Math.min(MAX_PACK, Math.floor((device.limits.maxStorageBuffersPerShaderStage - rule.shared.length) / perVariable)));
 }
 
@@ -106,7 +102,7 @@ function packProgram(name: RuleName, count: number): MultiOutputProgram {
   let program = programs.get(key);
   if (program === undefined) {
     const rule: Rule = RULES[name];
-    const names = (j: number) => Object.fromEntries([...rule.inputs, ...rule.state].map((n) => [n, `${n}${j}`]));
+    const names = (j: number) => Object.fromEntries(['g', ...rule.state].map((n) => [n, `${n}${j}`]));
     const places = Array.from({ length: count }, (_, j) => j);
     const body = places.map((j) => `if (index < uniforms.end${j}) {
     let i = index - ${j === 0 ? '0' : `uniforms.end${j - 1}`};
@@ -115,7 +111,7 @@ function packProgram(name: RuleName, count: number): MultiOutputProgram {
   }`);
     program = {
       key,
-      inputs: [...rule.shared, ...places.flatMap((j) => rule.inputs.map((n) => `${n}${j}`))],
+      inputs: [...rule.shared, ...places.map((j) => `g${j}`)],
       outputs: places.flatMap((j) => rule.state.map((n) => `${n}${j}`)),
       uniforms: [...CONSTANTS.map((k) => `${k} : f32,`), ...places.map((j) => `end${j} : i32,`)].join(' '),
       body: body.join('\n  '),

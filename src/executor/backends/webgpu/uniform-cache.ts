@@ -16,6 +16,7 @@
  * after the next submit, when no queued command can still read them.
  */
 import { swapMethod, type WebGPUBackend } from './backend.ts';
+import { LruCache } from './lru.ts';
 
 /** The parts of the backend this touches (private in tfjs's typings). */
 interface Internals {
@@ -44,14 +45,8 @@ function keyOf(bytes: ArrayBuffer): string {
 /** Installs the cache on one backend instance. */
 export function cacheUniforms(backend: WebGPUBackend, capacity = UNIFORM_CACHE_CAPACITY): UniformCache {
   const b = backend as unknown as Internals;
-  const blocks = new Map<string, GPUBuffer>();
-  const stats = {
-    hits: 0,
-    misses: 0,
-    get size() {
-      return blocks.size;
-    },
-  };
+  // A block pushed out goes back to the pool after the next submit, when no queued command reads it.
+  const blocks = new LruCache<GPUBuffer>(capacity, (old) => b.uniformPendingDisposal.push(old));
 
   let captured: ArrayBuffer | undefined;
   const standIn = {
@@ -67,22 +62,11 @@ export function cacheUniforms(backend: WebGPUBackend, capacity = UNIFORM_CACHE_C
       standIn.uniformPendingDisposal.length = 0;
       const bytes = captured as ArrayBuffer | undefined;
       if (bytes === undefined) throw new Error('uniform cache: tfjs wrote no uniforms (tfjs-backend-webgpu changed?)');
-      const key = keyOf(bytes);
-      let buffer = blocks.get(key);
-      if (buffer !== undefined) {
-        stats.hits++;
-        blocks.delete(key); // set again below: most recently used last
-      } else {
-        stats.misses++;
-        buffer = this.bufferManager.acquireBuffer(bytes.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM);
-        this.queue.writeBuffer(buffer, 0, bytes, 0, bytes.byteLength);
-        if (blocks.size >= capacity) {
-          const [oldest, old] = blocks.entries().next().value as [string, GPUBuffer];
-          blocks.delete(oldest);
-          this.uniformPendingDisposal.push(old);
-        }
-      }
-      blocks.set(key, buffer);
+      const buffer = blocks.get(keyOf(bytes), () => {
+        const made = this.bufferManager.acquireBuffer(bytes.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM);
+        this.queue.writeBuffer(made, 0, bytes, 0, bytes.byteLength);
+        return made;
+      });
       return { offset: 0, size: bytes.byteLength, buffer };
     },
   );
@@ -102,12 +86,11 @@ export function cacheUniforms(backend: WebGPUBackend, capacity = UNIFORM_CACHE_C
   );
 
   return {
-    stats,
+    stats: blocks,
     restore() {
       restoreMakeUniforms();
       restoreRecord();
-      b.uniformPendingDisposal.push(...blocks.values());
-      blocks.clear();
+      b.uniformPendingDisposal.push(...blocks.clear());
     },
   };
 }
