@@ -85,6 +85,36 @@ console.log('| call | us a call |');
 console.log('| --- | --- |');
 for (const [name, us] of calls) console.log(`| ${name} | ${fmt(us)} |`);
 
+/** Least / median of host ms. */
+function leastMedian(ms: number[]): string {
+  const sorted = [...ms].sort((p, q) => p - q);
+  return `${fmt(sorted[0], 1)} / ${fmt(sorted[sorted.length >> 1], 1)}`;
+}
+
+/**
+ * Six rounds, `sides` taking turns so that each sees the same state of the machine. In each,
+ * `round(side, queue)` sets up and calls `queue(call, measuring)`, which runs `call` (queuing work
+ * and returning its result) two times to warm up, calls `measuring()`, then `batches / 3` times
+ * more, keeping for `side` the host ms each took to queue its work, and reading each result.
+ */
+async function alternatingRounds<S extends string>(sides: readonly S[], round: (side: S, queue: (call: () => tf.Tensor, measuring?: () => void) => Promise<void>) => Promise<void>): Promise<Record<S, number[]>> {
+  const ms = Object.fromEntries(sides.map((side) => [side, [] as number[]])) as Record<S, number[]>;
+  for (let r = 0; r < 6; r++) {
+    const side = sides[r % sides.length]!;
+    await round(side, async (call, measuring) => {
+      for (let i = 0; i < Math.ceil(batches / 3) + 2; i++) {
+        if (i === 2) measuring?.();
+        const t0 = performance.now();
+        const out = call();
+        if (i >= 2) ms[side].push(performance.now() - t0);
+        await out.data();
+        out.dispose();
+      }
+    });
+  }
+  return ms;
+}
+
 // Full-size inference, as TL's predictions run it (each BatchNorm folded into its convolution).
 device.queue.submit = () => {};
 device.onuncapturederror = () => {}; // a software adapter binds at most 128 MiB: MobileNetV2's widest activations fail validation
@@ -95,15 +125,13 @@ for (const name of ['resnet50', 'mobilenetv2'] as const) {
   const model = await classifier(name, size, 10);
   const folded = foldBatchNorms(model);
   const xs = tf.zeros([batch, size, size, 3]);
-  // Alternating rounds with the cache and without, so that both see the same state of the machine.
-  const ms = { cached: [] as number[], plain: [] as number[] };
   const inBindGroups = { cached: 0, plain: 0 };
   let dispatches = 0;
-  for (let round = 0; round < 6; round++) {
-    const cached = round % 2 === 0;
+  const ms = await alternatingRounds(['cached', 'plain'] as const, async (side, queue) => {
     registerWebgpuTrainingKernels();
-    if (!cached) webgpuBindGroupCache()?.restore();
+    if (side === 'plain') webgpuBindGroupCache()?.restore();
     const cache = webgpuBindGroupCache();
+    // The time inside createBindGroup, and (with the cache) how many it was asked for.
     const make = device.createBindGroup;
     let making = 0;
     device.createBindGroup = (descriptor) => {
@@ -112,27 +140,18 @@ for (const name of ['resnet50', 'mobilenetv2'] as const) {
       making += performance.now() - t0;
       return made;
     };
-    for (let i = 0; i < Math.ceil(batches / 3) + 2; i++) {
-      const made = cache?.stats.misses ?? 0;
-      const reused = cache?.stats.hits ?? 0;
-      const t0 = performance.now();
-      const p = model.predict(xs) as tf.Tensor;
-      if (i === 2) making = 0;
-      if (i >= 2) ms[cached ? 'cached' : 'plain'].push(performance.now() - t0);
-      if (cached) dispatches = (cache?.stats.misses ?? 0) - made + (cache?.stats.hits ?? 0) - reused;
-      await p.data();
-      p.dispose();
-    }
-    inBindGroups[cached ? 'cached' : 'plain'] += making;
+    let asked = 0;
+    await queue(() => model.predict(xs) as tf.Tensor, () => {
+      making = 0;
+      asked = (cache?.stats.misses ?? 0) + (cache?.stats.hits ?? 0);
+    });
+    inBindGroups[side] += making;
+    if (side === 'cached' && cache) dispatches = (cache.stats.misses + cache.stats.hits - asked) / Math.ceil(batches / 3);
     device.createBindGroup = make;
     unregisterWebgpuTrainingKernels();
-  }
-  const row = [ms.cached, ms.plain].map((m) => {
-    m.sort((a, b) => a - b);
-    return `${fmt(m[0], 1)} / ${fmt(m[m.length >> 1], 1)}`;
   });
   const each = (total: number, times: number[]) => fmt(total / times.length, 2);
-  console.log(`| ${name} | ${dispatches} | ${row[0]} | ${each(inBindGroups.cached, ms.cached)} | ${row[1]} | ${each(inBindGroups.plain, ms.plain)} |`);
+  console.log(`| ${name} | ${dispatches} | ${leastMedian(ms.cached)} | ${each(inBindGroups.cached, ms.cached)} | ${leastMedian(ms.plain)} | ${each(inBindGroups.plain, ms.plain)} |`);
   folded.restore();
   tf.dispose(xs);
   model.dispose();
@@ -147,29 +166,18 @@ console.log('| network (preprocessing) | TL\'s kernel: least / median host ms | 
 console.log('| --- | --- | --- | --- | --- |');
 for (const name of ['resnet50', 'mobilenetv2'] as const) {
   const preprocess = preprocessOf(name);
-  const ms = { tl: [] as number[], tfjs: [] as number[] };
+  const batchOf = () => imageBatch(set, picks, preprocess);
   const work = { tl: '', tfjs: '' };
-  for (let round = 0; round < 6; round++) {
-    const which = round % 2 === 0 ? 'tl' : 'tfjs';
-    if (which === 'tl') registerWebgpuTrainingKernels();
-    for (let i = 0; i < Math.ceil(batches / 3) + 2; i++) {
-      const t0 = performance.now();
-      const x = imageBatch(set, picks, preprocess);
-      if (i >= 2) ms[which].push(performance.now() - t0);
-      await x.data();
-      x.dispose();
-    }
+  const ms = await alternatingRounds(['tl', 'tfjs'] as const, async (side, queue) => {
+    if (side === 'tl') registerWebgpuTrainingKernels();
+    await queue(batchOf);
     const w = await countWork(async () => {
-      const x = imageBatch(set, picks, preprocess);
+      const x = batchOf();
       await x.data();
       x.dispose();
     });
-    work[which] = `${w.dispatches} / ${w.uploads}`;
+    work[side] = `${w.dispatches} / ${w.uploads}`;
     unregisterWebgpuTrainingKernels();
-  }
-  const cell = (m: number[]) => {
-    m.sort((a, b) => a - b);
-    return `${fmt(m[0], 1)} / ${fmt(m[m.length >> 1], 1)}`;
-  };
-  console.log(`| ${name} (${preprocess.channels}, scaled) | ${cell(ms.tl)} | ${work.tl} | ${cell(ms.tfjs)} | ${work.tfjs} |`);
+  });
+  console.log(`| ${name} (${preprocess.channels}, scaled) | ${leastMedian(ms.tl)} | ${work.tl} | ${leastMedian(ms.tfjs)} | ${work.tfjs} |`);
 }
