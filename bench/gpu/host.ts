@@ -1,6 +1,6 @@
 /**
- * What a dispatch costs the host, call by call, through Dawn's Node bindings (each call in a tight
- * loop on the webgpu backend's device); what a full-size folded inference batch of each zoo
+ * What a dispatch and an upload cost the host, call by call, through Dawn's Node bindings (each
+ * call in a tight loop on the webgpu backend's device); what a full-size folded inference batch of each zoo
  * network costs it with TL's bind group cache and without; and what making a batch of images into
  * the network's input costs it (batches.ts imageBatch) with TL's kernel and with tfjs's ops. The
  * queue's submit is dropped for the last two, so nothing runs on the adapter: the host's work is
@@ -29,7 +29,7 @@ const device = (tf.backend() as unknown as { device: GPUDevice }).device;
 
 /** Microseconds a call of `f`, over `n` calls after a warm-up. */
 function usPerCall(f: () => void, n = 20_000): number {
-  for (let i = 0; i < 1000; i++) f();
+  for (let i = 0; i < Math.min(1000, n); i++) f();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) f();
   return ((performance.now() - t0) / n) * 1000;
@@ -80,6 +80,37 @@ const calls: [string, number][] = [
 ];
 pass.end();
 encoder.finish();
+
+/**
+ * Uploading `bytes` of values into a storage buffer: as tfjs 4.22 does (a staging buffer mapped at
+ * creation, filled, copied from in the command encoder and destroyed after the submit, every 15
+ * uploads here), and with `queue.writeBuffer` (uploads.ts).
+ */
+function uploads(bytes: number, n: number): [string, number][] {
+  const target = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  const values = new Float32Array(bytes / 4).fill(1);
+  let commands = device.createCommandEncoder();
+  const staged: GPUBuffer[] = [];
+  const staging = usPerCall(() => {
+    const buffer = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    new Float32Array(buffer.getMappedRange()).set(values);
+    buffer.unmap();
+    commands.copyBufferToBuffer(buffer, 0, target, 0, bytes);
+    if (staged.push(buffer) === 15) {
+      device.queue.submit([commands.finish()]);
+      for (const b of staged.splice(0)) b.destroy();
+      commands = device.createCommandEncoder();
+    }
+  }, n);
+  device.queue.submit([commands.finish()]);
+  for (const b of staged.splice(0)) b.destroy();
+  const written = usPerCall(() => device.queue.writeBuffer(target, 0, values), n);
+  target.destroy();
+  const size = bytes < 1e6 ? `${bytes} bytes` : `${fmt(bytes / 1e6, 1)} MB`;
+  return [[`upload ${size}: staging buffer (tfjs), copy, submit`, staging], [`upload ${size}: queue.writeBuffer (TL)`, written]];
+}
+calls.push(...uploads(768, 2000), ...uploads(4 * 224 * 224 * 3 * 8, 50));
+await device.queue.onSubmittedWorkDone();
 console.log(`${setup.adapter}${setup.software ? ' (software)' : ''}`);
 console.log('| call | us a call |');
 console.log('| --- | --- |');

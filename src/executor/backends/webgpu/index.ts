@@ -14,7 +14,9 @@
  * (batchnorm-training.ts); tfjs's Adam, SGD, momentum and RMSprop update in one to three passes
  * per variable (optimizers.ts). Kernels of TL's own that the executor's augmentations use where
  * registered: the resampler (affine-sample.ts), noise (noise.ts), the cutmix paste (cutmix.ts).
- * On the backend instance itself, uniform blocks are kept by content (uniform-cache.ts).
+ * On the backend instance itself, uniform blocks are kept by content (uniform-cache.ts), bind groups
+ * by what they bind (bind-group-cache.ts), and values from JavaScript go up without staging buffers
+ * (uploads.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
@@ -37,6 +39,7 @@ import { makeMean, makeSum } from './reduce-kernels.ts';
 import { cacheBindGroups, type BindGroupCache } from './bind-group-cache.ts';
 import { trackReads } from './in-place.ts';
 import { cacheUniforms, type UniformCache } from './uniform-cache.ts';
+import { uploadByWrite } from './uploads.ts';
 
 const BACKEND = 'webgpu';
 
@@ -86,7 +89,8 @@ export function webgpuUniformCache(): UniformCache | undefined {
 }
 
 let bindGroups: BindGroupCache | undefined;
-let untrackReads: (() => void) | undefined;
+/** What puts the backend instance's own methods back, last installed first. */
+const restores: (() => void)[] = [];
 
 /** The bind group cache installed with TL's kernels, if the webgpu backend was up then. */
 export function webgpuBindGroupCache(): BindGroupCache | undefined {
@@ -136,9 +140,9 @@ export function registerWebgpuTrainingKernels(): void {
   // copy each variable before writing it (in-place.ts).
   const backend = tf.engine().registry[BACKEND];
   if (backend !== undefined) {
-    uniforms = cacheUniforms(webgpuBackendOf(backend));
-    bindGroups = cacheBindGroups(webgpuBackendOf(backend));
-    untrackReads = trackReads(webgpuBackendOf(backend));
+    const b = webgpuBackendOf(backend);
+    const [u, g] = [(uniforms = cacheUniforms(b)), (bindGroups = cacheBindGroups(b))];
+    restores.push(() => u.restore(), () => g.restore(), trackReads(b), uploadByWrite(b));
   }
 }
 
@@ -150,12 +154,9 @@ export function unregisterWebgpuTrainingKernels(): void {
   restoreBatchNormLayer();
   restoreAddLayer();
   restoreOptimizers();
-  uniforms?.restore();
+  for (const restore of restores.splice(0).reverse()) restore();
   uniforms = undefined;
-  bindGroups?.restore();
   bindGroups = undefined;
-  untrackReads?.();
-  untrackReads = undefined;
   replaced.kernels.clear();
   replaced.gradients.clear();
 }
