@@ -22,6 +22,9 @@ import { LruCache } from './lru.ts';
 /** Groups kept; a ResNet50 training step makes about a thousand distinct ones. */
 export const BIND_GROUP_CACHE_CAPACITY = 8192;
 
+/** A binding's size when none is given (the rest of the buffer): no size a binding can have. */
+const UNSIZED = 2 ** 48 - 1;
+
 export interface BindGroupCache {
   /** Groups made (misses) and reused (hits) since installed, and how many are kept. */
   readonly stats: { readonly hits: number; readonly misses: number; readonly size: number };
@@ -42,17 +45,28 @@ export function cacheBindGroups(backend: WebGPUBackend, capacity = BIND_GROUP_CA
     return id;
   };
 
-  /** The descriptor's key, or undefined when something in it is not a buffer binding (never cached). */
+  /**
+   * The descriptor's key, or undefined when something in it is not a buffer binding (never
+   * cached): the layout's id, then each entry's binding, buffer id, offset and size, as UTF-16
+   * code units (three for an offset or a size, which may pass 2^32). A key of numbers joined into
+   * text took the map twice as long to hash.
+   */
+  const units: number[] = [];
+  const push = (n: number) => units.push(n & 0xffff, Math.floor(n / 0x10000) & 0xffff, Math.floor(n / 0x100000000) & 0xffff);
   const keyOf = (descriptor: GPUBindGroupDescriptor): string | undefined => {
     const entries = descriptor.entries as readonly GPUBindGroupEntry[];
-    let key = `${idOf(descriptor.layout)}`;
+    units.length = 0;
+    push(idOf(descriptor.layout));
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       const resource = entry.resource as Partial<GPUBufferBinding>;
       if (resource.buffer === undefined) return undefined;
-      key += `|${entry.binding}:${idOf(resource.buffer)}:${resource.offset}:${resource.size}`;
+      units.push(entry.binding);
+      push(idOf(resource.buffer));
+      push(resource.offset ?? 0);
+      push(resource.size ?? UNSIZED);
     }
-    return key;
+    return String.fromCharCode.apply(null, units);
   };
 
   device.createBindGroup = function (descriptor: GPUBindGroupDescriptor): GPUBindGroup {
