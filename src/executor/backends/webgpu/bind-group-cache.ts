@@ -6,9 +6,9 @@
  * programs. Through Dawn's Node bindings that is the dearest call of a dispatch: 13-22 us on the
  * development VM, against 3-5 us for setting the pipeline and the bind group and dispatching
  * (`bench/gpu/host.ts`). Yet a training step binds what the step before bound, once buffers
- * come out of the pool in an order that repeats: here the pool hands out the free buffer this
- * cache saw first (lowest id), the optimizers write the variables in place (in-place.ts), and the
- * uniform cache (uniform-cache.ts) gives the same uniform blocks.
+ * come out of the pool in an order that repeats: the pool hands out the free buffer made first
+ * (buffer-pool.ts), the optimizers write the variables in place (in-place.ts), and the uniform
+ * cache (uniform-cache.ts) gives the same uniform blocks.
  *
  * A bind group names buffers, offsets and sizes, never contents, so one made earlier for the same
  * layout and the same (buffer, offset, size) at every binding is the same bind group. Buffers are
@@ -74,30 +74,10 @@ export function cacheBindGroups(backend: WebGPUBackend, capacity = BIND_GROUP_CA
     return key === undefined ? own.call(device, descriptor) : groups.get(key, () => own.call(device, descriptor));
   };
 
-  // The pool hands out the free buffer seen first (lowest id), so a step that frees and takes
-  // buffers as the step before did gets the same ones, and binds what it bound then.
-  const manager = (backend as unknown as { bufferManager: { freeBuffers: Map<string, GPUBuffer[]>; releaseBuffer(buffer: GPUBuffer, reuse?: boolean): void } }).bufferManager;
-  const ownRelease = manager.releaseBuffer;
-  manager.releaseBuffer = function (buffer, reuse = true) {
-    ownRelease.call(manager, buffer, reuse);
-    if (!reuse) return;
-    // tfjs's key of a free list (getBufferKey), then any list that just took the buffer.
-    let free = manager.freeBuffers.get(`${buffer.size}_${buffer.usage}`);
-    if (free?.at(-1) !== buffer) free = [...manager.freeBuffers.values()].find((list) => list.at(-1) === buffer);
-    if (free === undefined) return;
-    // Kept in decreasing id, the lowest last (acquireBuffer pops): move the new one into place.
-    free.pop();
-    const id = idOf(buffer);
-    let at = free.length;
-    while (at > 0 && idOf(free[at - 1]!) < id) at--;
-    free.splice(at, 0, buffer);
-  };
-
   return {
     stats: groups,
     restore() {
       device.createBindGroup = own;
-      manager.releaseBuffer = ownRelease;
       groups.clear();
     },
   };

@@ -15,8 +15,8 @@
  * per variable (optimizers.ts). Kernels of TL's own that the executor's augmentations use where
  * registered: the resampler (affine-sample.ts), noise (noise.ts), the cutmix paste (cutmix.ts).
  * On the backend instance itself, uniform blocks are kept by content (uniform-cache.ts), bind groups
- * by what they bind (bind-group-cache.ts), and values from JavaScript go up without staging buffers
- * (uploads.ts).
+ * by what they bind (bind-group-cache.ts), the buffer pool hands out buffers in the order they were
+ * made (buffer-pool.ts), and values from JavaScript go up without staging buffers (uploads.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
@@ -37,6 +37,7 @@ import { OPTIMIZER_UPDATE, optimizerUpdate, patchOptimizers, restoreOptimizers }
 import { meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
 import { cacheBindGroups, type BindGroupCache } from './bind-group-cache.ts';
+import { orderBufferPool } from './buffer-pool.ts';
 import { trackReads } from './in-place.ts';
 import { cacheUniforms, type UniformCache } from './uniform-cache.ts';
 import { uploadByWrite } from './uploads.ts';
@@ -142,7 +143,7 @@ export function registerWebgpuTrainingKernels(): void {
   if (backend !== undefined) {
     const b = webgpuBackendOf(backend);
     const [u, g] = [(uniforms = cacheUniforms(b)), (bindGroups = cacheBindGroups(b))];
-    restores.push(() => u.restore(), () => g.restore(), trackReads(b), uploadByWrite(b));
+    restores.push(() => u.restore(), () => g.restore(), orderBufferPool(b), trackReads(b), uploadByWrite(b));
   }
 }
 
