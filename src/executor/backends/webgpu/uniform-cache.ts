@@ -5,15 +5,16 @@
  * and the program's own fields, takes a pooled buffer and `queue.writeBuffer`s them, and puts the
  * buffer back after the submit. Yet a training step repeats the previous step's dispatches with the
  * same shapes, so almost every uniform block is one already written (ResNet50 at 32 px: 13,057 of
- * 13,321 over eleven steps). Here a block is looked up by its bytes and its buffer, never written
- * again, bound once more. On the software adapter this took 17-24 ms of host time off a ResNet50 or
+ * 13,321 over eleven steps). Here a block seen before is bound again from its buffer, never
+ * written again. On the software adapter this took 17-24 ms of host time off a ResNet50 or
  * MobileNetV2 step of 1,200-1,400 dispatches (docs/benchmarks-gpu.md). The bind group layout of each pipeline, which tfjs
  * asks the pipeline for at every dispatch, is kept too.
  *
- * The layout of a block stays tfjs's own: its `makeUniforms` runs against a stand-in that captures
- * the bytes instead of writing them. Blocks seen once (a seed, a step count) would grow the cache
- * without end, so it keeps the `capacity` most recently used and hands the others back to the pool
- * after the next submit, when no queued command can still read them.
+ * A block is looked up by its fields (types, lengths, values); the layout of a new one stays
+ * tfjs's own: its `makeUniforms` runs against a stand-in that captures the bytes instead of writing
+ * them. Blocks seen once (a seed, a step count) would grow the cache without end, so it keeps the
+ * `capacity` most recently used and hands the others back to the pool after the next submit, when
+ * no queued command can still read them.
  */
 import { swapMethod, type WebGPUBackend } from './backend.ts';
 import { LruCache } from './lru.ts';
@@ -37,17 +38,50 @@ export interface UniformCache {
   restore(): void;
 }
 
-/** Key of a block: its bytes as a string (blocks are a few dozen words). */
-function keyOf(bytes: ArrayBuffer): string {
-  return String.fromCharCode.apply(null, new Uint16Array(bytes) as unknown as number[]);
+/** A block as bound: its buffer, from offset 0, of the size tfjs laid it out to. */
+type Block = { readonly offset: number; readonly size: number; readonly buffer: GPUBuffer };
+
+/** One field of a dispatch's uniforms, as tfjs hands them to `makeUniforms`. */
+interface Field {
+  readonly type: 'int32' | 'uint32' | 'float32';
+  readonly data: readonly number[];
+}
+
+const TYPE_CODES: Readonly<Record<Field['type'], number>> = { int32: 1, uint32: 2, float32: 3 };
+
+/**
+ * The key of a block, from its fields: each field's type and length, then its values as the
+ * 32-bit words the block holds, all as UTF-16 code units. Equal keys lay out to equal bytes
+ * (tfjs's layout depends on the types and lengths alone), so a hit needs no layout: tfjs's
+ * `makeUniforms` made a buffer and a typed array per field at every dispatch.
+ */
+function keyOf(fields: readonly Field[], words: { ints: Int32Array; floats: Float32Array }): string {
+  let needed = 0;
+  for (const f of fields) needed += 1 + f.data.length;
+  if (needed > words.ints.length) {
+    words.ints = new Int32Array(2 * needed);
+    words.floats = new Float32Array(words.ints.buffer);
+  }
+  const { ints, floats } = words;
+  let n = 0;
+  for (const f of fields) {
+    ints[n++] = (TYPE_CODES[f.type] << 16) | f.data.length;
+    const out = f.type === 'float32' ? floats : ints;
+    for (let i = 0; i < f.data.length; i++) out[n++] = f.data[i]!;
+  }
+  return String.fromCharCode.apply(null, new Uint16Array(ints.buffer, 0, 2 * n) as unknown as number[]);
 }
 
 /** Installs the cache on one backend instance. */
 export function cacheUniforms(backend: WebGPUBackend, capacity = UNIFORM_CACHE_CAPACITY): UniformCache {
   const b = backend as unknown as Internals;
   // A block pushed out goes back to the pool after the next submit, when no queued command reads it.
-  const blocks = new LruCache<GPUBuffer>(capacity, (old) => b.uniformPendingDisposal.push(old));
+  const blocks = new LruCache<Block>(capacity, (old) => b.uniformPendingDisposal.push(old.buffer));
+  const words = { ints: new Int32Array(64), floats: new Float32Array(0) };
+  words.floats = new Float32Array(words.ints.buffer);
 
+  // A miss lays the block out as tfjs does: its makeUniforms, run against a stand-in that keeps
+  // the bytes instead of writing them.
   let captured: ArrayBuffer | undefined;
   const standIn = {
     bufferManager: { acquireBuffer: () => null },
@@ -57,17 +91,16 @@ export function cacheUniforms(backend: WebGPUBackend, capacity = UNIFORM_CACHE_C
 
   const restoreMakeUniforms = swapMethod(b, 'makeUniforms', (own) =>
     function (this: Internals, programUniform) {
-      captured = undefined;
-      own.call(standIn as unknown as Internals, programUniform);
-      standIn.uniformPendingDisposal.length = 0;
-      const bytes = captured as ArrayBuffer | undefined;
-      if (bytes === undefined) throw new Error('uniform cache: tfjs wrote no uniforms (tfjs-backend-webgpu changed?)');
-      const buffer = blocks.get(keyOf(bytes), () => {
-        const made = this.bufferManager.acquireBuffer(bytes.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM);
-        this.queue.writeBuffer(made, 0, bytes, 0, bytes.byteLength);
-        return made;
+      return blocks.get(keyOf(programUniform as readonly Field[], words), () => {
+        captured = undefined;
+        own.call(standIn as unknown as Internals, programUniform);
+        standIn.uniformPendingDisposal.length = 0;
+        const bytes = captured as ArrayBuffer | undefined;
+        if (bytes === undefined) throw new Error('uniform cache: tfjs wrote no uniforms (tfjs-backend-webgpu changed?)');
+        const buffer = this.bufferManager.acquireBuffer(bytes.byteLength, GPUBufferUsage.COPY_DST | GPUBufferUsage.UNIFORM);
+        this.queue.writeBuffer(buffer, 0, bytes, 0, bytes.byteLength);
+        return { offset: 0, size: bytes.byteLength, buffer };
       });
-      return { offset: 0, size: bytes.byteLength, buffer };
     },
   );
 
@@ -90,7 +123,7 @@ export function cacheUniforms(backend: WebGPUBackend, capacity = UNIFORM_CACHE_C
     restore() {
       restoreMakeUniforms();
       restoreRecord();
-      b.uniformPendingDisposal.push(...blocks.clear());
+      b.uniformPendingDisposal.push(...blocks.clear().map((block) => block.buffer));
     },
   };
 }
