@@ -136,14 +136,15 @@ export function registerWebgpuTrainingKernels(): void {
   patchBatchNormLayer();
   patchAddLayer();
   patchOptimizers();
-  // The caches and the read tracking live on a backend instance: the one initialised now (the
-  // executor registers after `setBackend('webgpu')`), if any. Without the tracking, the optimizers
-  // copy each variable before writing it (in-place.ts).
+  // The caches, the pool's order, the read tracking and the uploads live on a backend instance:
+  // the one initialised now (the executor registers after `setBackend('webgpu')`), if any. Without
+  // the tracking, the optimizers copy each variable before writing it (in-place.ts).
   const backend = tf.engine().registry[BACKEND];
   if (backend !== undefined) {
     const b = webgpuBackendOf(backend);
-    const [u, g] = [(uniforms = cacheUniforms(b)), (bindGroups = cacheBindGroups(b))];
-    restores.push(() => u.restore(), () => g.restore(), orderBufferPool(b), trackReads(b), uploadByWrite(b));
+    uniforms = cacheUniforms(b);
+    bindGroups = cacheBindGroups(b);
+    restores.push(uniforms.restore, bindGroups.restore, orderBufferPool(b), trackReads(b), uploadByWrite(b));
   }
 }
 
