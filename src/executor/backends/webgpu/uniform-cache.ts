@@ -47,8 +47,6 @@ interface Field {
   readonly data: readonly number[];
 }
 
-const TYPE_CODES: Readonly<Record<Field['type'], number>> = { int32: 1, uint32: 2, float32: 3 };
-
 /**
  * The key of a block, from its fields: each field's type and length, then its values as the
  * 32-bit words the block holds, all as UTF-16 code units. Equal keys lay out to equal bytes
@@ -65,8 +63,10 @@ function keyOf(fields: readonly Field[], words: { ints: Int32Array; floats: Floa
   const { ints, floats } = words;
   let n = 0;
   for (const f of fields) {
-    ints[n++] = (TYPE_CODES[f.type] << 16) | f.data.length;
-    const out = f.type === 'float32' ? floats : ints;
+    // As tfjs lays them out: int32 and uint32 as integers, any other type as float32.
+    const code = f.type === 'int32' ? 1 : f.type === 'uint32' ? 2 : 3;
+    ints[n++] = (code << 16) | f.data.length;
+    const out = code === 3 ? floats : ints;
     for (let i = 0; i < f.data.length; i++) out[n++] = f.data[i]!;
   }
   return String.fromCharCode.apply(null, new Uint16Array(ints.buffer, 0, 2 * n) as unknown as number[]);
