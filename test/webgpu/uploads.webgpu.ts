@@ -68,7 +68,7 @@ describe.skipIf(!env.ok)(`uploads on webgpu (${env.ok ? env.adapter : 'no adapte
     expect(ours).toEqual({ staging: 0, other: 0 });
   });
 
-  it('a buffer written again after its tensor is freed leaves what was queued before reading the old values', async () => {
+  it('a tensor freed while queued commands read it keeps its buffer out of the pool until they are submitted', async () => {
     await tf.setBackend('webgpu');
     const n = 4096;
     // Queued, not submitted: `x` read by several programs, then freed while they wait.
@@ -85,5 +85,30 @@ describe.skipIf(!env.ok)(`uploads on webgpu (${env.ok ? env.adapter : 'no adapte
     for (const [k, t] of xs.entries()) expect((await t.data())[n - 1]).toBe(n - 1 + k);
     expect((await later.data())[0]).toBe(-999);
     tf.dispose([x, queued, ...xs, z, later]);
+  });
+
+  it('writing a freed buffer again leaves commands submitted before reading the old values', async () => {
+    await tf.setBackend('webgpu');
+    const backend = tf.backend() as unknown as { tensorMap: { get(id: unknown): { resource: unknown } } };
+    const bufferOf = (t: tf.Tensor) => backend.tensorMap.get(t.dataId).resource;
+    const n = 4099; // a size no other test here uses, so the pool's list for it starts empty
+    // Every dispatch submitted at once: y's buffer goes back to the pool as soon as y is freed,
+    // while the submitted reads of it may not have run yet.
+    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 1);
+    try {
+      const y = tf.tensor1d(Float32Array.from({ length: n }, (_, i) => i));
+      const submitted = tf.tidy(() => tf.add(tf.mul(y, 2), tf.neg(y)));
+      const yBuffer = bufferOf(y);
+      y.dispose();
+      const z = tf.tensor1d(new Float32Array(n).fill(-1000));
+      const later = tf.add(z, 1);
+      expect(bufferOf(z)).toBe(yBuffer); // the case this tests: the pool hands y's buffer to z
+      const got = await submitted.data();
+      for (let i = 0; i < n; i += 97) expect(got[i], `index ${i}`).toBe(i);
+      expect((await later.data())[n - 1]).toBe(-999);
+      tf.dispose([submitted, z, later]);
+    } finally {
+      tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 15);
+    }
   });
 });
