@@ -16,11 +16,11 @@
  * so that the mask is the one tfjs's gradient of the activation would apply to the stored y.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { FlatProgram, groups, release, runProgram, sizeOf, view, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
+import { FlatProgram, release, type WebGPUBackend } from './backend.ts';
 import type { FusedActivation } from '../fused-activation.ts';
 import { KEEP } from './activation-grads.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
-import { chunkCount, sumColumns } from './reduce-programs.ts';
+import { columnSumsPass, ColumnSumsProgram, sumColumns, type ColumnTerms } from './reduce-programs.ts';
 
 /** What a pair of sums adds up, per channel c over rows r. */
 export type PairSumsKind = 'moments' | 'gradient';
@@ -47,69 +47,19 @@ function masked(activation: FusedActivation, y: string, dy: string): string {
   return `let v = ${y};\n          let d = select(0.0, ${dy}, ${KEEP[activation]});`;
 }
 
-function pairTerms(kind: PairSumsKind, activation: Activation): { readonly inputs: readonly string[]; readonly setup: string; readonly terms: string } {
+function pairTerms(kind: PairSumsKind, activation: Activation): ColumnTerms {
+  const sums = ['a', 'b'];
   // x - k and its square, k = x[0, c].
-  if (kind === 'moments') return { inputs: ['x'], setup: 'let k = x[col];', terms: 'let a = x[i] - k; let b = a * a;' };
+  if (kind === 'moments') return { inputs: ['x'], setup: 'let k = x[col];', row: 'let a = x[i] - k; let b = a * a;', sums };
   // dy and dy * (x - mean), mean = stats[0, c]; dy masked by the activation after the BatchNorm.
-  if (activation === 'linear') return { inputs: ['x', 'dy', 'mean'], setup: 'let k = mean[col];', terms: 'let a = dy[i]; let b = a * (x[i] - k);' };
-  return { inputs: ['x', 'dy', 'stats', 'beta'], setup: 'let k = stats[col];', terms: `${masked(activation, PRE('x[i]', 'col'), 'dy[i]')} let a = d; let b = a * (x[i] - k);` };
+  if (activation === 'linear') return { inputs: ['x', 'dy', 'mean'], setup: 'let k = mean[col];', row: 'let a = dy[i]; let b = a * (x[i] - k);', sums };
+  return { inputs: ['x', 'dy', 'stats', 'beta'], setup: 'let k = stats[col];', row: `${masked(activation, PRE('x[i]', 'col'), 'dy[i]')} let a = d; let b = a * (x[i] - k);`, sums };
 }
 
-/**
- * Workgroup: 64 channels (x) by 4 row lanes (y), as reduce-programs.ts's ColumnSumProgram;
- * workgroup (cx, s) takes the rows of chunk s and writes partial[s, 0, c] and partial[s, 1, c].
- */
-class PairSumsProgram implements WebGPUProgram {
-  readonly variableNames: string[];
-  readonly uniforms = 'rows : i32, cols : i32, chunk : i32,';
-  readonly workgroupSize: [number, number, number] = [64, 4, 1];
-  readonly dispatchLayout = { x: [] as number[], y: [0] };
-  readonly dispatch: [number, number, number];
-  readonly outputShape: number[];
-  readonly shaderKey: string;
-
-  private readonly terms: ReturnType<typeof pairTerms>;
-
+/** The pair sums as reduce-programs.ts's column sums (its own class, so that profiles name it). */
+class PairSumsProgram extends ColumnSumsProgram {
   constructor(kind: PairSumsKind, activation: Activation, chunks: number, cols: number) {
-    this.terms = pairTerms(kind, activation);
-    this.variableNames = [...this.terms.inputs];
-    this.shaderKey = `tlPairSums_${kind}_${activation}`;
-    this.dispatch = [groups(cols, 64), chunks, 1];
-    this.outputShape = chunks === 1 ? [2, cols] : [chunks, 2 * cols];
-  }
-
-  getUserCode(): string {
-    const { setup, terms } = this.terms;
-    return `
-      var<workgroup> lanesA : array<f32, 256>;
-      var<workgroup> lanesB : array<f32, 256>;
-
-      fn main() {
-        let col = i32(workgroupId.x) * 64 + i32(localId.x);
-        let s = i32(workgroupId.y);
-        let first = s * uniforms.chunk;
-        let last = min(uniforms.rows, first + uniforms.chunk);
-        var sumA = 0.0;
-        var sumB = 0.0;
-        if (col < uniforms.cols) {
-          ${setup}
-          for (var r = first + i32(localId.y); r < last; r += 4) {
-            let i = r * uniforms.cols + col;
-            ${terms}
-            sumA += a;
-            sumB += b;
-          }
-        }
-        lanesA[localIndex] = sumA;
-        lanesB[localIndex] = sumB;
-        workgroupBarrier();
-        if (localId.y == 0u && col < uniforms.cols) {
-          let c = localId.x;
-          let base = s * 2 * uniforms.cols + col;
-          result[base] = lanesA[c] + lanesA[c + 64u] + lanesA[c + 128u] + lanesA[c + 192u];
-          result[base + uniforms.cols] = lanesB[c] + lanesB[c + 64u] + lanesB[c + 128u] + lanesB[c + 192u];
-        }
-      }`;
+    super(`tlPairSums_${kind}_${activation}`, pairTerms(kind, activation), chunks, cols, chunks === 1 ? [2, cols] : [chunks, 2 * cols]);
   }
 }
 
@@ -120,12 +70,8 @@ class PairSumsProgram implements WebGPUProgram {
  * pass. A channelProgram whose body includes SUM_CHUNKS finishes them.
  */
 export function pairPartials(backend: WebGPUBackend, kind: PairSumsKind, inputs: readonly tf.TensorInfo[], rows: number, cols: number, activation: Activation = 'linear'): { partial: tf.TensorInfo; chunks: number } {
-  const chunks = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
-  const chunk = Math.ceil(rows / chunks);
-  const used = Math.ceil(rows / chunk);
-  const seen = inputs.map((t) => (sizeOf(t.shape) === rows * cols ? view(t, [rows, cols]) : t));
-  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
-  return { partial: runProgram(backend, new PairSumsProgram(kind, activation, used, cols), seen, [i32(rows), i32(cols), i32(chunk)]), chunks: used };
+  const { sums, chunks } = columnSumsPass(backend, (n) => new PairSumsProgram(kind, activation, n, cols), inputs, rows, cols, 1);
+  return { partial: sums, chunks };
 }
 
 /** The two sums of `kind` as `[2, cols]`: the partials of pairPartials, summed by a second pass when chunked. */

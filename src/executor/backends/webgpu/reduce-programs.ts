@@ -6,56 +6,101 @@
  * small pass of the same program.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { groups, MAX_DISPATCH, release, runProgram, view, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
+import { groups, MAX_DISPATCH, release, runProgram, sizeOf, view, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
 
 /** About how many workgroups a pass should have to fill a large GPU (an H200 holds ~1000 at once). */
 export const TARGET_WORKGROUPS = 1024;
 
 /**
- * Column sums of an `[rows, cols]` row-major matrix, into `[chunks, cols]`.
+ * What a ColumnSumsProgram adds up down each column of `[rows, cols]` row-major inputs: WGSL run
+ * once per column before the rows (`setup`, with `col`), WGSL run per row (`row`, with `i` the
+ * flat index of the row's value in the column), and the WGSL values it sums, one sum each.
+ */
+export interface ColumnTerms {
+  readonly inputs: readonly string[];
+  readonly setup: string;
+  readonly row: string;
+  readonly sums: readonly string[];
+}
+
+/**
+ * Column sums of `terms` in chunks of rows, into `[chunks, k, cols]` for k sums, times `scale`.
  *
  * Workgroup: 64 columns (x) by 4 row lanes (y). Workgroup (cx, s) takes the rows of chunk s, each
  * lane every 4th row, so every row read by the workgroup is one coalesced 256-byte segment; the 4
- * lanes meet in workgroup memory and lane 0 writes row s of the result, times `scale`.
+ * lanes meet in workgroup memory and lane 0 writes chunk s's sums.
  */
-export class ColumnSumProgram implements WebGPUProgram {
-  readonly variableNames = ['x'];
+export class ColumnSumsProgram implements WebGPUProgram {
+  readonly variableNames: string[];
   readonly uniforms = 'rows : i32, cols : i32, chunk : i32, scale : f32,';
   readonly workgroupSize: [number, number, number] = [64, 4, 1];
   // Not flat: the backend then calls `main()` and leaves indexing to us.
   readonly dispatchLayout = { x: [] as number[], y: [0] };
   readonly dispatch: [number, number, number];
   readonly outputShape: number[];
-  shaderKey = 'tlColumnSum';
 
-  constructor(chunks: number, cols: number, outputShape: readonly number[]) {
+  constructor(readonly shaderKey: string, private readonly terms: ColumnTerms, chunks: number, cols: number, outputShape: readonly number[]) {
+    this.variableNames = [...terms.inputs];
     this.outputShape = [...outputShape];
     this.dispatch = [groups(cols, 64), chunks, 1];
   }
 
   getUserCode(): string {
+    const { setup, row, sums } = this.terms;
+    const each = (f: (value: string, j: number) => string) => sums.map(f).join('\n        ');
     return `
-      var<workgroup> lanes : array<f32, 256>;
+      ${each((_, j) => `var<workgroup> lanes${j} : array<f32, 256>;`)}
 
       fn main() {
         let col = i32(workgroupId.x) * 64 + i32(localId.x);
         let s = i32(workgroupId.y);
         let first = s * uniforms.chunk;
         let last = min(uniforms.rows, first + uniforms.chunk);
-        var acc = 0.0;
+        ${each((_, j) => `var acc${j} = 0.0;`)}
         if (col < uniforms.cols) {
+          ${setup}
           for (var r = first + i32(localId.y); r < last; r += 4) {
-            acc += x[r * uniforms.cols + col];
+            let i = r * uniforms.cols + col;
+            ${row}
+            ${each((value, j) => `acc${j} += ${value};`)}
           }
         }
-        lanes[localIndex] = acc;
+        ${each((_, j) => `lanes${j}[localIndex] = acc${j};`)}
         workgroupBarrier();
         if (localId.y == 0u && col < uniforms.cols) {
           let c = localId.x;
-          result[s * uniforms.cols + col] = (lanes[c] + lanes[c + 64u] + lanes[c + 128u] + lanes[c + 192u]) * uniforms.scale;
+          ${each((_, j) => `result[(s * ${sums.length} + ${j}) * uniforms.cols + col] = (lanes${j}[c] + lanes${j}[c + 64u] + lanes${j}[c + 128u] + lanes${j}[c + 192u]) * uniforms.scale;`)}
         }
       }`;
   }
+}
+
+/** Column sums of one input, into `[chunks, cols]` (its own class, so that profiles name it). */
+class ColumnSumProgram extends ColumnSumsProgram {
+  constructor(chunks: number, cols: number, outputShape: readonly number[]) {
+    super('tlColumnSum', { inputs: ['x'], setup: '', row: '', sums: ['x[i]'] }, chunks, cols, outputShape);
+  }
+}
+
+/**
+ * One pass of `program`'s column sums over `inputs` (the first seen as `[rows, cols]`, the others
+ * of the same size or smaller): the rows cut into chunks (enough workgroups to fill the GPU, at
+ * least 64 rows each; one chunk for 256 rows or fewer). With one chunk the sums are final and
+ * multiplied by `scale`; with more they are partials, left for a further pass. `program(chunks)`
+ * makes the program for the chunk count; returns its result and the chunk count.
+ */
+export function columnSumsPass(backend: WebGPUBackend, program: (chunks: number) => ColumnSumsProgram, inputs: readonly tf.TensorInfo[], rows: number, cols: number, scale: number): { sums: tf.TensorInfo; chunks: number } {
+  const wanted = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
+  const chunk = Math.ceil(rows / wanted);
+  const chunks = Math.ceil(rows / chunk);
+  const seen = inputs.map((t) => (sizeOf(t.shape) === rows * cols ? view(t, [rows, cols]) : t));
+  const sums = runProgram(backend, program(chunks), seen, [
+    { type: 'int32', data: [rows] },
+    { type: 'int32', data: [cols] },
+    { type: 'int32', data: [chunk] },
+    { type: 'float32', data: [chunks === 1 ? scale : 1] },
+  ]);
+  return { sums, chunks };
 }
 
 /**
@@ -118,22 +163,14 @@ export function columnsFit(cols: number): boolean {
 }
 
 /**
- * One pass of the column sums of `x`, seen as `[rows, cols]`: its rows cut into chunks (enough
- * workgroups to fill the GPU, at least 64 rows each; one chunk for 256 rows or fewer), each
+ * One pass of the column sums of `x`, seen as `[rows, cols]`, in chunks (columnSumsPass), each
  * chunk's sums a row of `[rows', cols]`. With one chunk the result is the sums times `scale`,
  * shaped `outShape`.
  */
 export function columnSumPass(backend: WebGPUBackend, x: tf.TensorInfo, rows: number, cols: number, scale: number, outShape: readonly number[]): { sums: tf.TensorInfo; rows: number } {
-  const chunks = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
-  const chunk = Math.ceil(rows / chunks);
-  const used = Math.ceil(rows / chunk);
-  const sums = runProgram(backend, new ColumnSumProgram(used, cols, used === 1 ? outShape : [used, cols]), [view(x, [rows, cols])], [
-    { type: 'int32', data: [rows] },
-    { type: 'int32', data: [cols] },
-    { type: 'int32', data: [chunk] },
-    { type: 'float32', data: [used === 1 ? scale : 1] },
-  ]);
-  return { sums, rows: used };
+  const program = (chunks: number) => new ColumnSumProgram(chunks, cols, chunks === 1 ? outShape : [chunks, cols]);
+  const { sums, chunks } = columnSumsPass(backend, program, [x], rows, cols, scale);
+  return { sums, rows: chunks };
 }
 
 /**
