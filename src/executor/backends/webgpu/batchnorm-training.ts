@@ -112,8 +112,9 @@ export const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
  * Saves `tensors` for a custom gradient, all but the variables among them, and returns what gives
  * them back from what was saved. tfjs keeps a clone of each saved tensor, so that it outlives
  * whatever frees the tensor before the backward pass; a clone is free on the GPU but costs the
- * engine a kernel, a tape node and a disposal (1,900 kernels a training step had 490 such clones).
- * A variable needs none: nothing frees it, and nothing writes it before the gradients are taken.
+ * engine a kernel, a tape node and a disposal (472 of the 1,133 kernels of a MobileNetV2 training
+ * step were such clones, 208 of them the BatchNorms'). A variable needs none: nothing frees it,
+ * and nothing writes it before the gradients are taken.
  */
 function saveUnlessVariables(save: tf.GradSaveFunc, tensors: readonly tf.Tensor[]): (saved: readonly tf.Tensor[]) => tf.Tensor[] {
   save(tensors.filter((t) => !(t instanceof tf.Variable)));
