@@ -2,6 +2,10 @@
  * The HTTP server: GraphQL over HTTP, SSE and graphql-ws on one path (/graphql), GraphiQL on a
  * browser's GET /graphql, and GET /health.
  *
+ * GraphiQL is served whole from this process (@graphql-yoga/render-graphiql: its script, styles and
+ * editor workers inlined), not from a CDN as yoga's default page loads
+ * it, so it works where TL's embedded default is meant to: on a machine with no internet.
+ *
  * @example
  * const service = JobService.open({ dbFile: 'tl.db', dataRoot: 'data', runsDir: 'runs' });
  * const server = await startServer({ service, port: 4000, host: '127.0.0.1', auth: { token: null, publicRead: false } });
@@ -12,7 +16,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ValidationRule } from 'graphql';
-import { createYoga, type Plugin } from 'graphql-yoga';
+import { createYoga, type GraphiQLOptions, type Plugin } from 'graphql-yoga';
 import type { JobService } from '../service/job-service.ts';
 import { useBearerAuth, type AuthOptions } from './auth.ts';
 import type { Context } from './context.ts';
@@ -50,6 +54,14 @@ function useValidationRules(rules: readonly ValidationRule[]): Plugin {
   };
 }
 
+/**
+ * The GraphiQL page, loaded and rendered on the first browser's request (the module is 9 MB of
+ * script: a server nobody browses never parses it). Every server of the process shows the same one.
+ */
+let graphiqlPage: Promise<string> | undefined;
+const graphiql = (options: GraphiQLOptions) =>
+  (graphiqlPage ??= import('@graphql-yoga/render-graphiql').then(({ renderGraphiQL }) => renderGraphiQL(options)));
+
 function health(service: JobService, version: string, res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify({ status: 'ok', version, ...service.stats() }));
@@ -64,6 +76,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     context: () => ({ service: o.service }),
     plugins: [useBearerAuth(o.auth), useValidationRules([depthLimitRule(limits), costLimitRule(limits)])],
     graphiql: { title: 'TL', subscriptionsProtocol: 'WS' },
+    renderGraphiQL: graphiql,
     landingPage: false,
     maxRequestBodySize: maxBytes,
     maskedErrors: true,

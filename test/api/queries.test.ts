@@ -60,13 +60,18 @@ describe('queries', () => {
     expect(tooMany.body.errors?.[0]?.message).toMatch(/'first' must be an integer from 0 to 100/);
   });
 
-  it('serves GET /health and GraphiQL to a browser', async () => {
+  it('serves GET /health, and GraphiQL to a browser with nothing loaded from elsewhere', async () => {
     const health = await fetch(stack.url.replace('/graphql', '/health'));
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', queued: 0, running: 0, jobs: 0 });
     const page = await fetch(stack.url, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
-    expect(await page.text()).toMatch(/graphiql/i);
+    const html = await page.text();
+    expect(html).toMatch(/renderYogaGraphiQL/);
+    expect(html).toContain('<title>TL</title>');
+    // Offline, a page that fetches its script or styles from a CDN is blank.
+    expect(html).not.toMatch(/<(script|link)[^>]+(src|href)="https?:/);
+    expect(html).not.toMatch(/unpkg\.com|jsdelivr/);
   });
 });
 
