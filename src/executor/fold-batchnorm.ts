@@ -17,8 +17,9 @@
  * one fused convolution in calls that are not training: the BatchNorm and activation layers pass
  * their input through (an Identity, no work). The folded weights are computed on first use and
  * kept while the weights they come from are the same tensors, unwritten: an assign (loaded
- * weights, a training step) gives a variable new data, a webgpu training step writes into its
- * buffer (backends/in-place-writes.ts counts those writes), and the next call folds again.
+ * weights, a training step) gives a variable new data, a webgpu training step or a training-mode
+ * BatchNorm (its moving statistics) writes into its data in place (backends/in-place-writes.ts
+ * counts those writes), and the next call folds again.
  * Training calls, and chains whose intermediate values are outputs of the model, run as they are.
  *
  * For training, `fuseActivationsForTraining(model)` finds the BatchNorm -> ReLU/ReLU6 pairs the
@@ -231,8 +232,8 @@ export interface FusedAdd {
  * Marks each BatchNorm of `model` whose output only a ReLU or ReLU6 layer reads (in this model's
  * graph, as for the fold above, and in every other model its layer is part of) to apply that
  * activation itself in training calls, where the backend's training-mode BatchNorm can
- * (backends/fused-activation.ts: webgpu's fused op; elsewhere a mark changes nothing). On webgpu
- * that takes the activation's pass and its gradient's off each pair: the normalisation writes
+ * (backends/batchnorm-training.ts: the op on webgpu and wasm; elsewhere a mark changes nothing).
+ * That takes the activation's pass and its gradient's off each pair: the normalisation writes
  * relu(y), and the BatchNorm's gradient masks dy as it reads it. Each Add (a residual block's
  * sum) that only a ReLU reads is marked the same way: on webgpu the sum writes relu(a + b) in one
  * pass. `restore()` clears the marks.

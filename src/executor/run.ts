@@ -105,7 +105,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
       const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
       const model = inputs.model;
-      // Where the backend can (webgpu), each BatchNorm applies the ReLU after it itself.
+      // Where the backend can (webgpu, wasm), each BatchNorm applies the ReLU after it itself.
       const fused = fuseActivationsForTraining(model);
       try {
         // The epochs' validation runs the same model folded, at EVAL_BATCH: its products are tuned too.

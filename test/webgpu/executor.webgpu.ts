@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.ts';
 import { MASK_GRAD } from '../../src/executor/backends/webgpu/activation-grads.ts';
 import { AFFINE_SAMPLE } from '../../src/executor/backends/webgpu/affine-sample.ts';
-import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/webgpu/batchnorm-training.ts';
+import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/batchnorm-training.ts';
 import { measuredChoices } from '../../src/executor/backends/webgpu/gemm.ts';
 import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
 import type { ExecutorEvent } from '../../src/executor/events.ts';

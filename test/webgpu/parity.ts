@@ -1,7 +1,8 @@
 /**
  * The core of the webgpu parity suite, free of vitest so the GPU benchmark bundle can run the same
  * cases on a machine without Node tooling: seeded inputs, one computation on webgpu and on cpu,
- * and the comparison.
+ * and the comparison. Cases built with `sameOnBoth` run on wasm as well, for the kernels TL has
+ * there too (test/executor/batchnorm-training.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../../src/executor/augment/rng.ts';
@@ -9,10 +10,13 @@ import { createRng } from '../../src/executor/augment/rng.ts';
 /** Tolerance: largest difference over largest expected magnitude (fp32 sums of up to ~1e5 terms). */
 export const RELATIVE_TOLERANCE = 1e-3;
 
-/** One parity check: the webgpu outputs and the reference outputs, to be compared pairwise. */
+/** The backends whose kernels a case can test against cpu's. */
+export type TestedBackend = 'webgpu' | 'wasm';
+
+/** One parity check: the outputs on the tested backend (webgpu unless given) and the reference outputs on cpu, to be compared pairwise. */
 export interface ParityCase {
   readonly name: string;
-  run(): Promise<{ readonly gpu: Float32Array[]; readonly cpu: Float32Array[] }>;
+  run(backend?: TestedBackend): Promise<{ readonly tested: Float32Array[]; readonly cpu: Float32Array[] }>;
 }
 
 /** The project's seeded PRNG: the same inputs on every run and on every backend. */
@@ -48,7 +52,7 @@ export function weightedSum(y: tf.Tensor, seed = 99): tf.Scalar {
  * Runs `f` on `backend` with fresh tensors of `shapes` (seeded) and returns its outputs' values,
  * read with `await data()` (dataSync fails under Node on webgpu). Throws if tensors are left behind.
  */
-export async function runOn(backend: 'webgpu' | 'cpu', shapes: readonly (readonly number[])[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], seed = 7): Promise<Float32Array[]> {
+export async function runOn(backend: TestedBackend | 'cpu', shapes: readonly (readonly number[])[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], seed = 7): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const before = tf.memory().numTensors;
   const xs = shapes.map((s, i) => tf.tensor(values(s, seed + 101 * i), [...s]));
@@ -61,15 +65,15 @@ export async function runOn(backend: 'webgpu' | 'cpu', shapes: readonly (readonl
   return data;
 }
 
-/** A case that runs `f` on webgpu and on cpu from the same inputs. */
+/** A case that runs `f` on the tested backend and on cpu from the same inputs. */
 export function sameOnBoth(name: string, shapes: readonly (readonly number[])[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], seed = 7): ParityCase {
   return {
     name,
-    run: async () => {
-      const gpu = await runOn('webgpu', shapes, f, seed);
+    run: async (backend = 'webgpu') => {
+      const tested = await runOn(backend, shapes, f, seed);
       const cpu = await runOn('cpu', shapes, f, seed);
-      await tf.setBackend('webgpu');
-      return { gpu, cpu };
+      await tf.setBackend(backend);
+      return { tested, cpu };
     },
   };
 }
@@ -87,9 +91,9 @@ export function relativeError(actual: Float32Array, expected: Float32Array): num
   return diff / Math.max(scale, 1e-6);
 }
 
-/** The worst relative error over a case's outputs (Infinity when the output counts differ). */
-export async function worstError(c: ParityCase): Promise<number> {
-  const { gpu, cpu } = await c.run();
-  if (gpu.length !== cpu.length) return Infinity;
-  return Math.max(0, ...gpu.map((g, i) => relativeError(g, cpu[i] ?? new Float32Array())));
+/** The worst relative error over a case's outputs on `backend` (Infinity when the output counts differ). */
+export async function worstError(c: ParityCase, backend?: TestedBackend): Promise<number> {
+  const { tested, cpu } = await c.run(backend);
+  if (tested.length !== cpu.length) return Infinity;
+  return Math.max(0, ...tested.map((g, i) => relativeError(g, cpu[i] ?? new Float32Array())));
 }

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/webgpu/batchnorm-training.ts';
+import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/batchnorm-training.ts';
 import { MASK_GRAD } from '../../src/executor/backends/webgpu/activation-grads.ts';
 import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
 import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';

@@ -1,6 +1,7 @@
 /**
  * Which BatchNorm and Add layers apply the activation layer after them themselves, in training
- * calls, on a backend that can (webgpu: webgpu/batchnorm-training.ts and webgpu/residual.ts).
+ * calls, on a backend that can (the BatchNorms: batchnorm-training.ts, on webgpu and wasm; the
+ * Adds: webgpu/residual.ts).
  *
  * The executor marks the pairs it finds in the graph of a model about to train
  * (fold-batchnorm.ts, `fuseActivationsForTraining`). A marked BatchNorm whose call runs the fused

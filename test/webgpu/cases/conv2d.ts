@@ -76,10 +76,10 @@ const SHAPED: Conv[] = [
 function onTile(tile: Tile['size'], c: ParityCase): ParityCase {
   return {
     name: `${c.name}, tile ${tile}`,
-    run: async () => {
+    run: async (backend) => {
       setGemmTile(tile);
       try {
-        return await c.run();
+        return await c.run(backend);
       } finally {
         setGemmTile('auto');
       }

@@ -5,7 +5,7 @@
  * cpu gradient for the equivalent undilated filter (zeros between the taps), read at the taps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { choose, pick, random, sameOnBoth, values, weightedSum, type ParityCase } from '../parity.ts';
+import { choose, pick, random, sameOnBoth, values, weightedSum, type ParityCase, type TestedBackend } from '../parity.ts';
 import { randomPad, type Pad } from './conv2d.ts';
 
 interface Depthwise { x: [number, number, number, number]; w: [number, number, number, number]; strides: [number, number]; pad: Pad }
@@ -78,7 +78,7 @@ function gatherTaps(w: Filter, d: number, bigValues: Float32Array): Float32Array
   return out;
 }
 
-async function kernelOn(backend: 'webgpu' | 'cpu', kernel: string, inputs: Record<string, [Float32Array, number[]]>, attrs: object): Promise<Float32Array> {
+async function kernelOn(backend: TestedBackend | 'cpu', kernel: string, inputs: Record<string, [Float32Array, number[]]>, attrs: object): Promise<Float32Array> {
   await tf.setBackend(backend);
   const ts = Object.fromEntries(Object.entries(inputs).map(([k, [v, s]]) => [k, tf.tensor(v, s)]));
   const out = tf.engine().runKernel(kernel, ts, attrs as tf.NamedAttrMap) as tf.Tensor;
@@ -90,22 +90,22 @@ async function kernelOn(backend: 'webgpu' | 'cpu', kernel: string, inputs: Recor
 function dilatedCase(c: Depthwise, d: number): ParityCase {
   return {
     name: `dilated ${d}, kernels called directly: ${label(c)}`,
-    run: async () => {
+    run: async (backend = 'webgpu') => {
       const dyShape = tf.backend_util.computeConv2DInfo(c.x, c.w, c.strides, d, c.pad, undefined, true).outShape;
       const [xv, wv, dyv] = [values(c.x, 1), values(c.w, 2), values(dyShape, 3)];
       const attrs = { strides: c.strides, pad: c.pad, dilations: [d, d] };
       const undilated = { ...attrs, dilations: [1, 1] };
       const big = spread(c.w, d);
-      const gpu = [
-        await kernelOn('webgpu', 'DepthwiseConv2dNativeBackpropInput', { dy: [dyv, dyShape], filter: [wv, c.w] }, { ...attrs, inputShape: c.x }),
-        await kernelOn('webgpu', 'DepthwiseConv2dNativeBackpropFilter', { x: [xv, c.x], dy: [dyv, dyShape] }, { ...attrs, filterShape: c.w }),
+      const tested = [
+        await kernelOn(backend, 'DepthwiseConv2dNativeBackpropInput', { dy: [dyv, dyShape], filter: [wv, c.w] }, { ...attrs, inputShape: c.x }),
+        await kernelOn(backend, 'DepthwiseConv2dNativeBackpropFilter', { x: [xv, c.x], dy: [dyv, dyShape] }, { ...attrs, filterShape: c.w }),
       ];
       const cpu = [
         await kernelOn('cpu', 'DepthwiseConv2dNativeBackpropInput', { dy: [dyv, dyShape], filter: [spreadValues(c.w, d, wv), big] }, { ...undilated, inputShape: c.x }),
         gatherTaps(c.w, d, await kernelOn('cpu', 'DepthwiseConv2dNativeBackpropFilter', { x: [xv, c.x], dy: [dyv, dyShape] }, { ...undilated, filterShape: big })),
       ];
-      await tf.setBackend('webgpu');
-      return { gpu, cpu };
+      await tf.setBackend(backend);
+      return { tested, cpu };
     },
   };
 }

@@ -4,9 +4,13 @@
  * MaxPoolGrad and AvgPoolGrad give wrong gradients; its Conv2DBackpropInput and Tile are scalar
  * loops that dominated a training step. These kernels are compositions of wasm ops (XNNPACK
  * convolutions, matmuls and broadcasts), checked against the cpu backend and finite differences
- * in test/executor/wasm-kernels.test.ts.
+ * in test/executor/wasm-kernels.test.ts. tf.layers' BatchNormalization in training mode becomes one
+ * op of four passes (../batchnorm-training.ts, with these kernels in batchnorm.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerTrainingBatchNorm } from '../batchnorm-training.ts';
+import { setKernel } from '../registry.ts';
+import { WASM_BATCHNORM } from './batchnorm.ts';
 import { conv2DBackpropFilter, depthwiseConv2dNativeBackpropFilter } from './filter-grads.ts';
 import { conv2DBackpropInput, depthwiseConv2dNativeBackpropInput } from './input-grads.ts';
 import { avgPoolGrad, maxPoolGrad } from './pool-grads.ts';
@@ -35,10 +39,7 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
  */
 export function registerWasmTrainingKernels(): void {
   for (const [kernelName, kernelFunc] of Object.entries(WASM_TRAINING_KERNELS)) {
-    const current = tf.getKernel(kernelName, 'wasm') as tf.KernelConfig | undefined;
-    if (current?.kernelFunc === kernelFunc) continue;
-    // Unregister first: registering over a kernel works but logs a warning per kernel.
-    if (current !== undefined) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+    if (tf.getKernel(kernelName, 'wasm')?.kernelFunc !== kernelFunc) setKernel(kernelName, 'wasm', kernelFunc);
   }
+  registerTrainingBatchNorm('wasm', WASM_BATCHNORM);
 }

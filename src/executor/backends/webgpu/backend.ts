@@ -10,6 +10,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 
+export { swapMethod } from '../registry.ts';
+
 export type { WebGPUBackend, WebGPUProgram };
 
 /** One field of a program's uniforms, in the order the program's `uniforms` string declares them. */
@@ -107,20 +109,4 @@ export abstract class FlatProgram implements WebGPUProgram {
         ${this.body()}
       }`;
   }
-}
-
-/**
- * Puts `replace(own, active)` in place of `target[key]` (a class prototype's method, so every
- * instance gets it, however it was built) and returns what puts `own` back. `active()` says whether
- * the replacement is still in place: a copy of it kept past the restore (bound to an instance)
- * should hand everything to `own`.
- */
-export function swapMethod<T extends object, K extends keyof T>(target: T, key: K, replace: (own: T[K], active: () => boolean) => T[K]): () => void {
-  const own = target[key];
-  let active = true;
-  target[key] = replace(own, () => active);
-  return () => {
-    active = false;
-    target[key] = own;
-  };
 }

@@ -17,6 +17,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { FlatProgram, release, type WebGPUBackend } from './backend.ts';
+import type { Activation } from '../batchnorm-training.ts';
 import type { FusedActivation } from '../fused-activation.ts';
 import { KEEP } from './activation-grads.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
@@ -24,9 +25,6 @@ import { columnSumsPass, ColumnSumsProgram, sumColumns, type ColumnTerms } from 
 
 /** What a pair of sums adds up, per channel c over rows r. */
 export type PairSumsKind = 'moments' | 'gradient';
-
-/** An activation applied after the normalisation, or none. */
-export type Activation = 'linear' | FusedActivation;
 
 /**
  * The normalisation's value before any activation, y = (x - mean) gamma rstd + beta, as WGSL of x

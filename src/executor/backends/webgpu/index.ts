@@ -11,7 +11,7 @@
  * registry for all backends, so these defer to the original elsewhere): FusedBatchNorm (fused, two
  * passes), Mean and Sum (a broadcast instead of `ones`), Relu, Relu6 and ClipByValue (one pass).
  * And tf.layers' BatchNormalization in training mode becomes one op with a closed-form gradient
- * (batchnorm-training.ts); tfjs's Adam, SGD, momentum and RMSprop update in one to three passes
+ * (../batchnorm-training.ts, with webgpu kernels in batchnorm-training.ts); tfjs's Adam, SGD, momentum and RMSprop update in one to three passes
  * per variable (optimizers.ts). Kernels of TL's own that the executor's augmentations use where
  * registered: the resampler (affine-sample.ts), noise (noise.ts), the cutmix paste (cutmix.ts).
  * On the backend instance itself, uniform blocks are kept by content (uniform-cache.ts), bind groups
@@ -25,7 +25,9 @@ import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
 import { PIXELS_TO_INPUT, pixelsToInput } from './pixels.ts';
 import { ADD_RELU, addRelu, patchAddLayer, restoreAddLayer } from './residual.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
-import { BN_FORWARD, BN_TRAINING_GRAD, bnForward, bnTrainingGrad, patchBatchNormLayer, restoreBatchNormLayer } from './batchnorm-training.ts';
+import { registerTrainingBatchNorm, unregisterTrainingBatchNorm } from '../batchnorm-training.ts';
+import { setKernel } from '../registry.ts';
+import { WEBGPU_BATCHNORM } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
 import { makeConv2D } from './conv2d-forward.ts';
@@ -59,8 +61,6 @@ export const WEBGPU_TRAINING_KERNELS: Readonly<Record<string, (fallback: tf.Kern
 /** Kernels of TL's own, which the backend has no counterpart of. */
 const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [BN_GRAD_SUMS]: bnGradSums,
-  [BN_FORWARD]: bnForward,
-  [BN_TRAINING_GRAD]: bnTrainingGrad,
   [MASK_GRAD]: maskGrad,
   [OPTIMIZER_UPDATE]: optimizerUpdate,
   [AFFINE_SAMPLE]: affineSample,
@@ -98,12 +98,6 @@ export function webgpuBindGroupCache(): BindGroupCache | undefined {
   return bindGroups;
 }
 
-function setKernel(config: tf.KernelConfig): void {
-  // Unregister first: registering over a kernel works but logs a warning per kernel.
-  if (tf.getKernel(config.kernelName, config.backendName) !== undefined) tf.unregisterKernel(config.kernelName, config.backendName);
-  tf.registerKernel(config);
-}
-
 /** Whether TL's kernels are registered now. */
 export function webgpuTrainingKernelsRegistered(): boolean {
   return replaced.kernels.size > 0;
@@ -124,16 +118,16 @@ export function registerWebgpuTrainingKernels(): void {
     const stock = tf.getKernel(kernelName, BACKEND) as tf.KernelConfig | undefined;
     if (stock === undefined) throw new Error(`the webgpu backend has no ${kernelName} kernel to build on; is tfjs-backend-webgpu loaded?`);
     replaced.kernels.set(kernelName, stock);
-    setKernel({ kernelName, backendName: BACKEND, kernelFunc: make(stock.kernelFunc) });
+    setKernel(kernelName, BACKEND, make(stock.kernelFunc));
   }
-  for (const [kernelName, kernelFunc] of Object.entries(TL_KERNELS)) setKernel({ kernelName, backendName: BACKEND, kernelFunc });
+  for (const [kernelName, kernelFunc] of Object.entries(TL_KERNELS)) setKernel(kernelName, BACKEND, kernelFunc);
   for (const [kernelName, make] of Object.entries(WEBGPU_TRAINING_GRADIENTS)) {
     const original = tf.getGradient(kernelName) as tf.GradConfig | undefined;
     if (original === undefined) throw new Error(`tfjs has no gradient for ${kernelName} to build on`);
     replaced.gradients.set(kernelName, original);
     tf.registerGradient(make(original));
   }
-  patchBatchNormLayer();
+  registerTrainingBatchNorm(BACKEND, WEBGPU_BATCHNORM);
   patchAddLayer();
   patchOptimizers();
   // The caches, the pool's order, the read tracking and the uploads live on a backend instance:
@@ -150,10 +144,10 @@ export function registerWebgpuTrainingKernels(): void {
 
 /** Puts back the backend's own kernels and tfjs's gradients (for A/B benchmarks and tests). */
 export function unregisterWebgpuTrainingKernels(): void {
-  for (const config of replaced.kernels.values()) setKernel(config);
+  for (const config of replaced.kernels.values()) setKernel(config.kernelName, config.backendName, config.kernelFunc);
   for (const config of replaced.gradients.values()) tf.registerGradient(config);
   for (const kernelName of Object.keys(TL_KERNELS)) if (tf.getKernel(kernelName, BACKEND) !== undefined) tf.unregisterKernel(kernelName, BACKEND);
-  restoreBatchNormLayer();
+  unregisterTrainingBatchNorm(BACKEND);
   restoreAddLayer();
   restoreOptimizers();
   for (const restore of restores.splice(0).reverse()) restore();

@@ -67,7 +67,7 @@ let restoreCall: (() => void) | undefined;
 /**
  * Puts the fused op in tf.layers' Add for marked training calls on webgpu (every other call goes to
  * the layer's own); `restoreAddLayer` puts it back. The ReLU layer's pass-through is
- * batchnorm-training.ts's, shared with the fused BatchNorms.
+ * ../batchnorm-training.ts's, shared with the fused BatchNorms.
  */
 export function patchAddLayer(): void {
   if (restoreCall !== undefined) return;
