@@ -38,7 +38,7 @@ export function assemble(base: Base, plan: Plan, classes: number): Network {
 function patchBatchNorm(model: tf.LayersModel): void {
   for (const layer of model.layers) {
     if (layer.getClassName() !== 'BatchNormalization') continue;
-    // The class's call is looked up on each call: the webgpu backend swaps it for a fused one.
+    // The class's call is looked up on each call: backends with the training-mode op swap it (backends/batchnorm-training.ts).
     const layerClass = Object.getPrototypeOf(layer) as { call: typeof layer.call };
     layer.call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) =>
       layerClass.call.call(layer, inputs, { ...kwargs, training: Boolean(kwargs?.['training']) && layer.trainable });

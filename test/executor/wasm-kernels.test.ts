@@ -399,8 +399,9 @@ describe('UnsortedSegmentSum', () => {
 
 describe('filter gradients of large batches', () => {
   // 3 x 64 channels x 9 taps x 100 x 100 positions is 17.3M patch values, over the 16M-element
-  // budget, so the batch is cut in two and the parts' gradients added. The reference is the sum
-  // of the per-example gradients, each small enough to take the unsplit path checked above.
+  // budget, so Conv2DBackpropFilter cuts the batch in two and adds the parts' gradients (the
+  // depthwise gradient loops over the batch without patches: the same sum, at a size where an
+  // offset wrong by an example would show). The reference is the sum of the per-example gradients.
   it.each(['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter'] as const)('%s equals the sum over examples when the batch is split', async (name) => {
     const filterShape = name === 'Conv2DBackpropFilter' ? [3, 3, 64, 2] : [3, 3, 64, 1];
     const [x, dy] = [[3, 100, 100, 64], [3, 100, 100, name === 'Conv2DBackpropFilter' ? 2 : 64]];

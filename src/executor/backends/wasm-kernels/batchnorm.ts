@@ -8,30 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNormAttrs, TrainingBatchNorm } from '../batchnorm-training.ts';
 import { noteWriteInPlace } from '../in-place-writes.ts';
-
-/** What these kernels need of the wasm backend (public methods of tfjs-backend-wasm 4.22's class). */
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-  refCount(dataId: tf.DataId): number;
-}
-
-function heapOf(backend: unknown): WasmHeap {
-  const b = backend as Partial<WasmHeap> | null;
-  if (typeof b?.makeOutput !== 'function' || typeof b.typedArrayFromHeap !== 'function' || typeof b.refCount !== 'function') {
-    throw new Error('the BatchNorm training kernels need the wasm backend');
-  }
-  return b as WasmHeap;
-}
-
-/** The named inputs as float32 views of the heap, after `outputs` were made (growing the heap detaches views taken before). */
-function views(heap: WasmHeap, inputs: tf.NamedTensorInfoMap, names: readonly string[], kernel: string): Float32Array[] {
-  return names.map((name) => {
-    const t = inputs[name];
-    if (t === undefined) throw new Error(`${kernel} needs ${name}`);
-    return heap.typedArrayFromHeap(t);
-  });
-}
+import { heapOf, views } from './heap.ts';
 
 /**
  * The activation as bounds of the value before it: a masked gradient passes dy where lo < y <= hi

@@ -1,7 +1,6 @@
 /**
- * Filter gradients: Conv2DBackpropFilter as one matmul of the channel-major patch matrix with
- * the output gradient, DepthwiseConv2dNativeBackpropFilter as a per-channel product summed
- * along the innermost axis (a per-channel matmul would take BatchMatMul's scalar path).
+ * Conv2DBackpropFilter as one matmul of the channel-major patch matrix with the output gradient.
+ * (The depthwise filter gradient loops over the heap instead: depthwise-filter-grad.ts.)
  */
 import * as tf from '@tensorflow/tfjs';
 import { opKernel } from './kernel-adapter.ts';
@@ -58,24 +57,4 @@ export const conv2DBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: Con
   const xs = toNHWC(x as tf.Tensor4D, format);
   const dys = toNHWC(dy as tf.Tensor4D, format);
   return convFilterGrad(xs, dys, geometryOf(info, dys.shape), filterShape);
-});
-
-/** dW[kh, kw, c, m] = sum over (n, oh, ow) of patch(c, kh, kw) * dy(c*M + m). */
-export const depthwiseConv2dNativeBackpropFilter = opKernel(['x', 'dy'], ({ x, dy }, attrs: tf.DepthwiseConv2dNativeBackpropFilterAttrs) => {
-  const x4 = x as tf.Tensor4D;
-  const info = tf.backend_util.computeConv2DInfo(x4.shape, attrs.filterShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
-  const g = geometryOf(info, dy.shape);
-  const [kh, kw, c, m] = attrs.filterShape;
-  const kk = kh * kw;
-  const perExample = c * m * kk * g.outHeight * g.outWidth;
-  const parts = batchParts(x4, dy as tf.Tensor4D, perExample).map(([xs, dys]) =>
-    tf.tidy(() => {
-      const cols = patchesByChannel(xs, g);
-      const p = cols.shape[1];
-      // [C, M, P]: channel-major like the patches, so the product reduces along the innermost axis.
-      const grads = tf.transpose(dys.reshape([p, c, m]), [1, 2, 0]).reshape([c, m, 1, p]);
-      return tf.sum(tf.mul(cols.reshape([c, 1, kk, p]), grads), -1);
-    }),
-  );
-  return tf.transpose(sumParts(parts).reshape([c, m, kh, kw]), [2, 3, 0, 1]);
 });

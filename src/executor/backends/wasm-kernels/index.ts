@@ -3,15 +3,17 @@
  * lacks Conv2DBackpropFilter, the depthwise gradients and UnsortedSegmentSum, and its
  * MaxPoolGrad and AvgPoolGrad give wrong gradients; its Conv2DBackpropInput and Tile are scalar
  * loops that dominated a training step. These kernels are compositions of wasm ops (XNNPACK
- * convolutions, matmuls and broadcasts), checked against the cpu backend and finite differences
- * in test/executor/wasm-kernels.test.ts. tf.layers' BatchNormalization in training mode becomes one
+ * convolutions, matmuls and broadcasts) or, where that would build and reduce a large
+ * intermediate (the depthwise filter gradient), a loop over the wasm heap; they are checked
+ * against the cpu backend and finite differences in test/executor/wasm-kernels.test.ts. tf.layers' BatchNormalization in training mode becomes one
  * op of four passes (../batchnorm-training.ts, with these kernels in batchnorm.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerTrainingBatchNorm } from '../batchnorm-training.ts';
 import { setKernel } from '../registry.ts';
 import { WASM_BATCHNORM } from './batchnorm.ts';
-import { conv2DBackpropFilter, depthwiseConv2dNativeBackpropFilter } from './filter-grads.ts';
+import { depthwiseConv2dNativeBackpropFilter } from './depthwise-filter-grad.ts';
+import { conv2DBackpropFilter } from './filter-grads.ts';
 import { conv2DBackpropInput, depthwiseConv2dNativeBackpropInput } from './input-grads.ts';
 import { avgPoolGrad, maxPoolGrad } from './pool-grads.ts';
 import { tile } from './tile.ts';

@@ -11,8 +11,8 @@
  * registry for all backends, so these defer to the original elsewhere): FusedBatchNorm (fused, two
  * passes), Mean and Sum (a broadcast instead of `ones`), Relu, Relu6 and ClipByValue (one pass).
  * And tf.layers' BatchNormalization in training mode becomes one op with a closed-form gradient
- * (../batchnorm-training.ts, with webgpu kernels in batchnorm-training.ts); tfjs's Adam, SGD, momentum and RMSprop update in one to three passes
- * per variable (optimizers.ts). Kernels of TL's own that the executor's augmentations use where
+ * (../batchnorm-training.ts, with its webgpu kernels in batchnorm-training.ts); tfjs's Adam, SGD,
+ * momentum and RMSprop update in one to three passes per variable (optimizers.ts). Kernels of TL's own that the executor's augmentations use where
  * registered: the resampler (affine-sample.ts), noise (noise.ts), the cutmix paste (cutmix.ts).
  * On the backend instance itself, uniform blocks are kept by content (uniform-cache.ts), bind groups
  * by what they bind (bind-group-cache.ts), the buffer pool hands out buffers in the order they were

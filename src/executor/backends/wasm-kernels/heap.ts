@@ -1,0 +1,30 @@
+/**
+ * The wasm backend's heap as the kernels that loop over it in JavaScript see it: outputs made in
+ * it, float32 views of its tensors. Views only after every allocation of a kernel: growing the
+ * heap detaches the views taken before.
+ */
+import type * as tf from '@tensorflow/tfjs';
+
+/** What these kernels need of the wasm backend (public methods of tfjs-backend-wasm 4.22's class). */
+export interface WasmHeap {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  refCount(dataId: tf.DataId): number;
+}
+
+export function heapOf(backend: unknown): WasmHeap {
+  const b = backend as Partial<WasmHeap> | null;
+  if (typeof b?.makeOutput !== 'function' || typeof b.typedArrayFromHeap !== 'function' || typeof b.refCount !== 'function') {
+    throw new Error('this kernel needs the wasm backend');
+  }
+  return b as WasmHeap;
+}
+
+/** The named inputs as float32 views of the heap. */
+export function views(heap: WasmHeap, inputs: tf.NamedTensorInfoMap, names: readonly string[], kernel: string): Float32Array[] {
+  return names.map((name) => {
+    const t = inputs[name];
+    if (t === undefined) throw new Error(`${kernel} needs ${name}`);
+    return heap.typedArrayFromHeap(t);
+  });
+}
