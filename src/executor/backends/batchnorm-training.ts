@@ -43,6 +43,12 @@ export interface BatchNormAttrs {
   readonly activation?: Activation;
 }
 
+/** x `[..., C]` seen as `[rows, cols]`, cols its channels, as both kernels read it. */
+export function channelsOf(x: tf.TensorInfo): { rows: number; cols: number } {
+  const cols = x.shape[x.shape.length - 1] ?? 1;
+  return { rows: tf.util.sizeFromShape(x.shape) / cols, cols };
+}
+
 /** What a backend brings to the op besides its two kernels. */
 export interface TrainingBatchNorm {
   readonly forward: tf.KernelFunc;
@@ -144,13 +150,12 @@ type ActivationCall = (this: Parameters<typeof activationOf>[0], inputs: tf.Tens
 /** Puts the layer classes' own calls back, while the op's are in their place. */
 let restoreCalls: (() => void) | undefined;
 
-/** The active backend's op, if this call is one it takes: training, float32, per last-axis channel, with gamma and beta. */
-function supportFor(layer: BatchNormLayer, x: tf.Tensor, kwargs: Record<string, unknown> | undefined): TrainingBatchNorm | undefined {
+/** Whether the active backend's op takes this call: training, float32, per last-axis channel, with gamma and beta. */
+function opTakes(layer: BatchNormLayer, x: tf.Tensor, kwargs: Record<string, unknown> | undefined): boolean {
   const support = backends.get(tf.getBackend());
   const c = x.shape[x.rank - 1];
-  const takes = support !== undefined && kwargs?.['training'] === true && x.dtype === 'float32' && x.rank >= 2 && x.size > 0
+  return support !== undefined && kwargs?.['training'] === true && x.dtype === 'float32' && x.rank >= 2 && x.size > 0
     && (layer.axis === -1 || layer.axis === x.rank - 1) && layer.gamma !== null && layer.beta !== null && c !== undefined && support.takes(c);
-  return takes ? support : undefined;
 }
 
 /**
@@ -165,7 +170,7 @@ function patchLayers(): void {
     swapMethod(Object.getPrototypeOf(tf.layers.batchNormalization({})) as { call: Call }, 'call', (own, active) =>
       function (this: BatchNormLayer, inputs, kwargs) {
         const x = Array.isArray(inputs) ? inputs[0] : inputs;
-        if (!active() || x === undefined || supportFor(this, x, kwargs) === undefined) return own.call(this, inputs, kwargs);
+        if (!active() || x === undefined || !opTakes(this, x, kwargs)) return own.call(this, inputs, kwargs);
         const activation = activationAfter(this);
         const moving = { mean: this.movingMean.read() as tf.Variable, variance: this.movingVariance.read() as tf.Variable, momentum: this.momentum };
         const y = tf.tidy(() => batchNormTraining(x, this.gamma!.read() as tf.Tensor1D, this.beta!.read() as tf.Tensor1D, this.epsilon, moving, activation));

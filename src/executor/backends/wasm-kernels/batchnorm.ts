@@ -6,7 +6,7 @@
  * Each pass is a small function of typed arrays, so that V8 optimises it on its own.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BatchNormAttrs, TrainingBatchNorm } from '../batchnorm-training.ts';
+import { channelsOf, type BatchNormAttrs, type TrainingBatchNorm } from '../batchnorm-training.ts';
 import { noteWriteInPlace } from '../in-place-writes.ts';
 import { heapOf, views } from './heap.ts';
 
@@ -126,16 +126,11 @@ function inputGradient({ x, rows, cols, mean, scale, beta }: Normalised, dy: Flo
   }
 }
 
-function rowsAndCols(x: tf.TensorInfo): { rows: number; cols: number } {
-  const cols = x.shape[x.shape.length - 1]!;
-  return { rows: tf.util.sizeFromShape(x.shape) / cols, cols };
-}
-
 const bnForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const heap = heapOf(backend);
   const { varianceEpsilon, momentum, activation } = attrs as unknown as BatchNormAttrs;
   if (inputs['x'] === undefined) throw new Error('BatchNorm forward needs x');
-  const { rows, cols } = rowsAndCols(inputs['x']);
+  const { rows, cols } = channelsOf(inputs['x']);
   const yInfo = heap.makeOutput(inputs['x'].shape, 'float32');
   const statsInfo = heap.makeOutput([3, cols], 'float32');
   const [x, gamma, beta, movingMean, movingVariance] = views(heap, inputs, ['x', 'scale', 'offset', 'movingMean', 'movingVariance'], 'BatchNorm forward');
@@ -164,7 +159,7 @@ const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { varianceEpsilon, activation } = attrs as unknown as BatchNormAttrs;
   const mask = maskOf(activation);
   if (inputs['x'] === undefined) throw new Error('BatchNorm gradient needs x');
-  const { rows, cols } = rowsAndCols(inputs['x']);
+  const { rows, cols } = channelsOf(inputs['x']);
   const dxInfo = heap.makeOutput(inputs['x'].shape, 'float32');
   const dscaleInfo = heap.makeOutput([cols], 'float32');
   const doffsetInfo = heap.makeOutput([cols], 'float32');
@@ -191,7 +186,10 @@ const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return [dxInfo, dscaleInfo, doffsetInfo];
 };
 
-/** The op on wasm: every float32 input; a variable shared with a clone gets data of its own before its moving statistics are written. */
+/**
+ * The op on wasm: every float32 input. A moving statistic whose data a tensor shares (after an
+ * assign: wasm's clones copy) gets data of its own before it is written.
+ */
 export const WASM_BATCHNORM: TrainingBatchNorm = {
   forward: bnForward,
   gradient: bnTrainingGrad,

@@ -6,16 +6,11 @@
  * passes over the activations and six dispatches a layer and step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BN_FORWARD, BN_TRAINING_GRAD, type BatchNormAttrs, type TrainingBatchNorm } from '../batchnorm-training.ts';
-import { release, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
+import { BN_FORWARD, BN_TRAINING_GRAD, channelsOf, type BatchNormAttrs, type TrainingBatchNorm } from '../batchnorm-training.ts';
+import { release, runProgram, webgpuBackendOf } from './backend.ts';
 import { writableInPlace } from './in-place.ts';
 import { ChannelAffineProgram, channelProgram, NormalizeProgram, pairPartials, perChannel, SUM_CHUNKS, type ChannelConstants } from './batchnorm-programs.ts';
 import { columnsFit } from './reduce-programs.ts';
-
-function channelsOf(x: tf.TensorInfo): { rows: number; cols: number } {
-  const cols = x.shape[x.shape.length - 1] ?? 1;
-  return { rows: sizeOf(x.shape) / cols, cols };
-}
 
 const STATISTICS = channelProgram(
   'tlBnStats',
