@@ -209,6 +209,8 @@ const depthwiseCases: DepthwiseCase[] = [
   { x: [3, 8, 8, 3], filter: [3, 3, 3, 1], strides: 3, pad: 'same', dilations: 1 },
   { x: [1, 11, 11, 5], filter: [3, 3, 5, 2], strides: 1, pad: 'same', dilations: 3 },
   { x: [3, 5, 6, 3], filter: [2, 2, 3, 2], strides: 2, pad: [[0, 0], [3, 2], [2, 3], [0, 0]], dilations: 1 },
+  // Channels past one SIMD vector, with one left over.
+  { x: [2, 6, 7, 13], filter: [3, 3, 13, 1], strides: 2, pad: 'same', dilations: 1 },
 ];
 
 describe('DepthwiseConv2dNativeBackpropFilter and BackpropInput', () => {

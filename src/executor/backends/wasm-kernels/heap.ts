@@ -28,3 +28,21 @@ export function views(heap: WasmHeap, inputs: tf.NamedTensorInfoMap, names: read
     return heap.typedArrayFromHeap(t);
   });
 }
+
+/** The wasm backend's memory and allocator (tfjs-backend-wasm 4.22's emscripten module). */
+export interface WasmMemory {
+  readonly memory: WebAssembly.Memory;
+  malloc(bytes: number): number;
+  free(pointer: number): void;
+}
+
+export function memoryOf(backend: unknown): WasmMemory {
+  const module = (backend as { wasm?: { asm?: { memory?: unknown }; _malloc?: unknown; _free?: unknown } } | null)?.wasm;
+  const memory = module?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory) || typeof module?._malloc !== 'function' || typeof module._free !== 'function') {
+    throw new Error('this kernel needs the wasm backend of tfjs 4.22 (its module exposes its memory and allocator)');
+  }
+  const malloc = module._malloc as (bytes: number) => number;
+  const free = module._free as (pointer: number) => void;
+  return { memory, malloc: (bytes) => malloc(bytes), free: (pointer) => free(pointer) };
+}

@@ -4,9 +4,10 @@
  * MaxPoolGrad and AvgPoolGrad give wrong gradients; its Conv2DBackpropInput and Tile are scalar
  * loops that dominated a training step. These kernels are compositions of wasm ops (XNNPACK
  * convolutions, matmuls and broadcasts) or, where that would build and reduce a large
- * intermediate (the depthwise filter gradient), a loop over the wasm heap; they are checked
- * against the cpu backend and finite differences in test/executor/wasm-kernels.test.ts. tf.layers' BatchNormalization in training mode becomes one
- * op of four passes (../batchnorm-training.ts, with these kernels in batchnorm.ts).
+ * intermediate (the depthwise filter gradient), loops of TL's own WebAssembly (assemble.ts) on the
+ * backend's heap; they are checked against the cpu backend and finite differences in
+ * test/executor/wasm-kernels.test.ts. tf.layers' BatchNormalization in training mode becomes one
+ * op of four SIMD passes (../batchnorm-training.ts, with these kernels in batchnorm.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerTrainingBatchNorm } from '../batchnorm-training.ts';
