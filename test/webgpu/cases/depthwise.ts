@@ -110,8 +110,18 @@ function dilatedCase(c: Depthwise, d: number): ParityCase {
   };
 }
 
-export function depthwiseCases(): ParityCase[] {
-  const grads = [...randomDepthwise(16, 77), ...SHAPED].map((c) =>
+/**
+ * Whether tfjs 4.22 gives the case its true output shape: for a numeric pad it sizes both output
+ * dimensions by the filter's height (conv_util's computeOutputShape2D takes one field size). cpu
+ * and webgpu compute into the shape it gives; wasm's forward kernel (XNNPACK) writes the true
+ * output past the end of that buffer and corrupts the heap, so wasm runs only cases sized right.
+ */
+const sizedRight = (c: Depthwise) => typeof c.pad !== 'number' || c.w[0] === c.w[1];
+
+/** The cases for the backend under test (all of them on webgpu; on wasm, those tfjs sizes right). */
+export function depthwiseCases(backend: TestedBackend = 'webgpu'): ParityCase[] {
+  const shapes = [...randomDepthwise(16, 77), ...SHAPED].filter((c) => backend === 'webgpu' || sizedRight(c));
+  const grads = shapes.map((c) =>
     sameOnBoth(`dx, dw: ${label(c)}`, [c.x, c.w], (x, w) =>
       tf.grads((xx: tf.Tensor, ww: tf.Tensor) => weightedSum(tf.depthwiseConv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad)))([x!, w!]),
     ),

@@ -44,5 +44,6 @@ export function memoryOf(backend: unknown): WasmMemory {
   }
   const malloc = module._malloc as (bytes: number) => number;
   const free = module._free as (pointer: number) => void;
-  return { memory, malloc: (bytes) => malloc(bytes), free: (pointer) => free(pointer) };
+  // emscripten's malloc returns an i32: past 2 GB of heap a negative number, as an address unsigned.
+  return { memory, malloc: (bytes) => malloc(bytes) >>> 0, free: (pointer) => free(pointer) };
 }
