@@ -452,6 +452,68 @@ describe('Tile (replaced: the shipped one is a scalar loop that dominated batch-
   });
 });
 
+describe('Slice and Reverse (replaced: the shipped ones copy element by element or row by row)', () => {
+  type DType = 'float32' | 'int32' | 'bool';
+  /** The same computation on cpu and on wasm: shape, dtype and values, with no tensor left behind. */
+  async function sameOnCpu(shape: number[], dtype: DType, f: (x: tf.Tensor) => tf.Tensor): Promise<void> {
+    const run = async (backend: 'cpu' | 'wasm') => {
+      await use(backend);
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(() => {
+        const raw = values(shape, 17).map((v) => (dtype === 'float32' ? v : dtype === 'int32' ? Math.round(v * 1000) : v > 0 ? 1 : 0));
+        const t = f(tf.tensor(raw, shape, dtype));
+        return { shape: t.shape, dtype: t.dtype, data: Array.from(t.dataSync()) };
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      return out;
+    };
+    expect(await run('wasm')).toEqual(await run('cpu'));
+  }
+
+  const sliceCases: { shape: number[]; begin: number[]; size: number[]; dtype?: DType }[] = [
+    // ZeroPadding2D's gradient in MobileNetV2: crop one row and column.
+    { shape: [4, 9, 9, 6], begin: [0, 1, 1, 0], size: [4, 8, 8, 6] },
+    { shape: [4, 9, 9, 6], begin: [0, 0, 0, 0], size: [4, 8, 8, 6] },
+    { shape: [3, 5, 7, 2], begin: [1, 2, 3, 1], size: [2, 2, 3, 1] },
+    { shape: [6, 5], begin: [2, 0], size: [3, 5] },
+    { shape: [6, 5], begin: [0, 1], size: [-1, 3] },
+    { shape: [10], begin: [3], size: [4] },
+    { shape: [2, 3, 4, 5, 6], begin: [1, 0, 1, 2, 0], size: [1, 3, 2, 3, 6], dtype: 'int32' },
+    { shape: [2, 3, 2, 2, 3, 2], begin: [0, 1, 0, 1, 1, 0], size: [2, 2, 2, 1, 2, 1] },
+    { shape: [4, 6], begin: [1, 2], size: [2, 3], dtype: 'bool' },
+    { shape: [4, 6], begin: [1, 2], size: [0, 3] },
+  ];
+  it.each(sliceCases.map((c) => [`${c.shape.join('x')} from ${c.begin.join(',')} size ${c.size.join(',')} ${c.dtype ?? 'float32'}`, c] as const))('Slice matches cpu: %s', async (_, c) => {
+    await sameOnCpu(c.shape, c.dtype ?? 'float32', (x) => tf.slice(x, c.begin, c.size));
+  });
+
+  const reverseCases: { shape: number[]; axes: number[]; dtype?: DType }[] = [
+    // The convolutions' input gradients flip a filter's taps.
+    { shape: [3, 3, 4, 5], axes: [0, 1] },
+    { shape: [1, 1, 6, 4], axes: [0, 1] },
+    { shape: [3, 1, 4, 5], axes: [0, 1] },
+    { shape: [3, 3, 4, 5], axes: [3] },
+    { shape: [3, 3, 4, 5], axes: [1, 3], dtype: 'int32' },
+    { shape: [3, 3, 4, 5], axes: [0, 1, 2, 3] },
+    { shape: [2, 3, 4, 5], axes: [-2] },
+    { shape: [7], axes: [0], dtype: 'bool' },
+    { shape: [2, 3, 2, 3, 2], axes: [0, 2, 4] },
+    { shape: [4, 5], axes: [] },
+    { shape: [0, 5], axes: [1] },
+  ];
+  it.each(reverseCases.map((c) => [`${c.shape.join('x')} axes ${c.axes.join(',') || 'none'} ${c.dtype ?? 'float32'}`, c] as const))('Reverse matches cpu: %s', async (_, c) => {
+    await sameOnCpu(c.shape, c.dtype ?? 'float32', (x) => tf.reverse(x, c.axes));
+  });
+
+  it('hands a slice of strings to the shipped kernel', async () => {
+    await use('wasm');
+    const words = tf.tensor([['a', 'b', 'c'], ['d', 'e', 'f']]);
+    const part = tf.slice(words, [0, 1], [2, 2]);
+    expect(part.arraySync()).toEqual([['b', 'c'], ['e', 'f']]);
+    tf.dispose([words, part]);
+  });
+});
+
 /**
  * A small CNN with every layer kind the executor's networks use: conv + batch norm + relu6, max
  * pool, depthwise conv with multiplier 2, 1x1 conv, avg pool with zero padding, concat, strided

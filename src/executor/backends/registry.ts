@@ -3,11 +3,24 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** The kernels the first setKernel of each name and backend replaced, by `backend/name`. */
+const replaced = new Map<string, tf.KernelFunc>();
+
 /** Registers `kernelFunc` as `kernelName` for `backendName`, in place of any registered before. */
 export function setKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
+  const existing = tf.getKernel(kernelName, backendName);
+  const key = `${backendName}/${kernelName}`;
+  if (existing !== undefined && !replaced.has(key)) replaced.set(key, existing.kernelFunc);
   // Unregister first: registering over a kernel works but logs a warning per kernel.
-  if (tf.getKernel(kernelName, backendName) !== undefined) tf.unregisterKernel(kernelName, backendName);
+  if (existing !== undefined) tf.unregisterKernel(kernelName, backendName);
   tf.registerKernel({ kernelName, backendName, kernelFunc });
+}
+
+/** The kernel that TL's `kernelName` replaced on `backendName` (its own for the cases TL's leaves to it). */
+export function replacedKernel(kernelName: string, backendName: string): tf.KernelFunc {
+  const kernel = replaced.get(`${backendName}/${kernelName}`);
+  if (kernel === undefined) throw new Error(`no ${kernelName} kernel of ${backendName}'s own to hand this case to`);
+  return kernel;
 }
 
 /**

@@ -2,7 +2,7 @@
  * Training kernels for the tfjs wasm backend. As shipped (4.22) it cannot train a convnet: it
  * lacks Conv2DBackpropFilter, the depthwise gradients and UnsortedSegmentSum, and its
  * MaxPoolGrad and AvgPoolGrad give wrong gradients; its Conv2DBackpropInput and Tile are scalar
- * loops that dominated a training step. These kernels are compositions of wasm ops (XNNPACK
+ * loops that dominated a training step, and its Slice and Reverse copy element by element. These kernels are compositions of wasm ops (XNNPACK
  * convolutions, matmuls and broadcasts) or, where that would build and reduce a large
  * intermediate (the depthwise filter gradient), loops of TL's own WebAssembly (assemble.ts) on the
  * backend's heap; they are checked against the cpu backend and finite differences in
@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerTrainingBatchNorm } from '../batchnorm-training.ts';
 import { setKernel } from '../registry.ts';
 import { WASM_BATCHNORM } from './batchnorm.ts';
+import { reverse, slice } from './copies.ts';
 import { depthwiseConv2dNativeBackpropFilter } from './depthwise-filter-grad.ts';
 import { conv2DBackpropFilter } from './filter-grads.ts';
 import { conv2DBackpropInput, depthwiseConv2dNativeBackpropInput } from './input-grads.ts';
@@ -30,6 +31,8 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   MaxPoolGrad: maxPoolGrad,
   AvgPoolGrad: avgPoolGrad,
   Tile: tile,
+  Slice: slice,
+  Reverse: reverse,
 };
 
 /**
