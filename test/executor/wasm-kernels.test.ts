@@ -293,6 +293,9 @@ const poolCases: PoolCase[] = [
   { x: [3, 5, 7, 3], size: 3, strides: 1, pad: 'valid' },
   { x: [1, 4, 4, 5], size: 4, strides: 1, pad: 'same' },
   { x: [3, 7, 7, 1], size: 2, strides: 1, pad: 1 },
+  // Channels past one SIMD vector, with one left over; ResNet50's stem pool.
+  { x: [2, 9, 8, 13], size: 3, strides: 2, pad: 'same' },
+  { x: [1, 12, 12, 8], size: 3, strides: 2, pad: 'valid' },
 ];
 
 describe('MaxPoolGrad', () => {
@@ -303,6 +306,35 @@ describe('MaxPoolGrad', () => {
   it('matches cpu where windows tie or hold only negative values (after relu, after batch norm)', async () => {
     await compareWithCpu((x) => weightedSum(tf.maxPool(tf.relu(x) as tf.Tensor4D, 2, 2, 'same')), [[3, 7, 7, 3]]);
     await compareWithCpu((x) => weightedSum(tf.maxPool(tf.sub(x, 2) as tf.Tensor4D, 3, 2, 'same')), [[3, 7, 7, 3]]);
+    await compareWithCpu((x) => weightedSum(tf.maxPool(tf.relu(x) as tf.Tensor4D, 3, 1, 'same')), [[2, 6, 6, 9]]);
+  });
+
+  it('routes to the first of tied maxima, as cpu does, in the kernel itself', async () => {
+    // Values in {-1, 0, 1}: most windows tie; the kernel's output shows which tap got dy.
+    const shape = [2, 6, 7, 9];
+    const next = random(5);
+    const input = Float32Array.from({ length: 2 * 6 * 7 * 9 }, () => Math.floor(next() * 3) - 1);
+    for (const [size, strides, pad] of [[3, 1, 'same'], [2, 2, 'valid'], [3, 2, 'same']] as const) {
+      const info = tf.backend_util.computePool2DInfo(shape as [number, number, number, number], size, strides, 1, pad);
+      const dyShape = [2, info.outHeight, info.outWidth, 9];
+      const dy = values(dyShape, 6);
+      const attrs = { filterSize: size, strides, pad };
+      const inputs = { dy: [dyShape, dy] as [number[], Float32Array], input: [shape, input] as [number[], Float32Array] };
+      // Overlapping windows add several dy into one dx, in another order than cpu's: equal to rounding.
+      expect(relativeError(await kernelOn('wasm', 'MaxPoolGrad', inputs, attrs), await kernelOn('cpu', 'MaxPoolGrad', inputs, attrs))).toBeLessThan(1e-6);
+    }
+  });
+
+  it('drops the gradient of a window with no maximum (all NaN or -Infinity), as cpu does', async () => {
+    const shape = [1, 4, 4, 5];
+    const input = values(shape, 8).map((v, i) => (i < 2 * 4 * 5 ? (i % 2 === 0 ? NaN : -Infinity) : v));
+    const dyShape = [1, 2, 2, 5];
+    const inputs = { dy: [dyShape, values(dyShape, 9)] as [number[], Float32Array], input: [shape, input] as [number[], Float32Array] };
+    const attrs = { filterSize: 2, strides: 2, pad: 'valid' };
+    const ours = await kernelOn('wasm', 'MaxPoolGrad', inputs, attrs);
+    expect(ours).toEqual(await kernelOn('cpu', 'MaxPoolGrad', inputs, attrs));
+    // The top two rows' windows have no maximum: their dy goes nowhere.
+    expect(ours.slice(0, 2 * 4 * 5).every((v) => v === 0)).toBe(true);
   });
 
   it('is right where the shipped wasm kernel was wrong (channels > 1, 8x8 input)', async () => {

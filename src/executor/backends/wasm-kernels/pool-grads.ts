@@ -8,25 +8,104 @@
  * up to the window-to-overlap ratio (the cpu backend has the same bug).
  */
 import * as tf from '@tensorflow/tfjs';
+import { alongChannels, onMemory } from './assemble.ts';
+import { heapOf, memoryOf, views } from './heap.ts';
 import { opKernel } from './kernel-adapter.ts';
-import { depthwiseAdjoint, extractWindows, geometryOf, oneHotFilter, type WindowGeometry } from './windows.ts';
+import { depthwiseAdjoint, geometryOf, type WindowGeometry } from './windows.ts';
 
-/** Below every finite float32 input: padding never wins a window that has a real pixel. */
-const LOWEST_FLOAT32 = -3.4028234663852886e38;
+/**
+ * One output position of a max pool: the first maximum of its window per channel (taps in
+ * row-major order, a later tap wins only when strictly greater, so NaN never does), then dy added
+ * to dx there. The window's taps inside the input are `rows` x `cols` from x's address `x`, `rowStep`
+ * and `colStep` bytes apart; dx's address is x's plus `dxMinusX`. `best` and `at` are scratch of c
+ * float32s and c int32s: the running maximum and its tap's address (-1: none yet, as when every
+ * value is NaN or -Infinity, and then the gradient is dropped, as the cpu backend drops it).
+ */
+const maxPoolRouting = onMemory<{
+  route(x: number, rows: number, cols: number, rowStep: number, colStep: number, c: number, dy: number, dxMinusX: number, best: number, at: number): void;
+}>([{
+  name: 'route',
+  params: { x: 'i32', rows: 'i32', cols: 'i32', rowStep: 'i32', colStep: 'i32', c: 'i32', dy: 'i32', dxMinusX: 'i32', best: 'i32', at: 'i32' },
+  locals: { o: 'i32', bytes: 'i32', vbytes: 'i32', r: 'i32', k: 'i32', p: 'i32', a: 'i32', v: 'v128', b: 'v128', m: 'v128', s: 'f32' },
+  body: `
+    local.get $c i32.const 2 i32.shl local.set $bytes
+    local.get $c i32.const -4 i32.and i32.const 2 i32.shl local.set $vbytes
+    ${alongChannels(
+      `local.get $best local.get $o i32.add f32.const -inf f32x4.splat v128.store
+       local.get $at local.get $o i32.add i32.const -1 i32x4.splat v128.store`,
+      `local.get $best local.get $o i32.add f32.const -inf f32.store
+       local.get $at local.get $o i32.add i32.const -1 i32.store`)}
+    loop $row
+      i32.const 0 local.set $k
+      loop $column
+        local.get $x local.get $r local.get $rowStep i32.mul i32.add local.get $k local.get $colStep i32.mul i32.add local.set $p
+        ${alongChannels(
+          `local.get $p local.get $o i32.add v128.load local.tee $v
+           local.get $best local.get $o i32.add v128.load local.tee $b f32x4.gt local.set $m
+           local.get $best local.get $o i32.add local.get $v local.get $b local.get $m v128.bitselect v128.store
+           local.get $at local.get $o i32.add local.get $p i32x4.splat local.get $at local.get $o i32.add v128.load local.get $m v128.bitselect v128.store`,
+          `block $kept
+             local.get $p local.get $o i32.add f32.load local.tee $s
+             local.get $best local.get $o i32.add f32.load f32.gt i32.eqz br_if $kept
+             local.get $best local.get $o i32.add local.get $s f32.store
+             local.get $at local.get $o i32.add local.get $p i32.store
+           end`)}
+        local.get $k i32.const 1 i32.add local.tee $k local.get $cols i32.lt_u br_if $column
+      end
+      local.get $r i32.const 1 i32.add local.tee $r local.get $rows i32.lt_u br_if $row
+    end
+    i32.const 0 local.set $o
+    loop $scatter
+      block $none
+        local.get $at local.get $o i32.add i32.load local.tee $a i32.const -1 i32.eq br_if $none
+        local.get $a local.get $o i32.add local.get $dxMinusX i32.add local.tee $p
+        local.get $p f32.load local.get $dy local.get $o i32.add f32.load f32.add f32.store
+      end
+      local.get $o i32.const 4 i32.add local.tee $o local.get $bytes i32.lt_u br_if $scatter
+    end`,
+}]);
 
-/** Routes each output's gradient to the first maximum of its window (row-major), as the cpu backend does. */
-export const maxPoolGrad = opKernel(['dy', 'input'], ({ dy, input }, attrs: tf.MaxPoolGradAttrs) => {
-  const x = input as tf.Tensor4D;
-  const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const g = geometryOf(info, dy.shape);
-  const [n, , , c] = x.shape;
-  const kk = g.filterHeight * g.filterWidth;
-  const windows = extractWindows(x, g, LOWEST_FLOAT32).reshape([n, g.outHeight, g.outWidth, c, kk]);
-  // ArgMax keeps the first of equal values; OneHot is int32 (the wasm kernel ignores a float dtype).
-  const first = tf.cast(tf.oneHot(tf.argMax(windows, -1), kk), 'float32');
-  const routed = tf.mul(first, tf.expandDims(dy, -1)).reshape([n, g.outHeight, g.outWidth, c * kk]) as tf.Tensor4D;
-  return depthwiseAdjoint(routed, oneHotFilter(g.filterHeight, g.filterWidth, c), g);
-});
+/**
+ * Routes each output's gradient to the first maximum of its window (row-major), as the cpu
+ * backend does: the window's taps inside the input are walked here, each output position's
+ * channels in WebAssembly (SIMD, four channels at a time).
+ */
+export const maxPoolGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const heap = heapOf(backend);
+  const { dy, input } = inputs;
+  if (dy === undefined || input === undefined) throw new Error('MaxPoolGrad needs dy and input');
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolGradAttrs;
+  const shape = input.shape as [number, number, number, number];
+  const g = geometryOf(tf.backend_util.computePool2DInfo(shape, filterSize, strides, 1, pad, dimRoundingMode), dy.shape);
+  const [n, , , c] = shape;
+  const dxInfo = heap.makeOutput(shape, 'float32');
+  if (tf.util.sizeFromShape(shape) === 0) return dxInfo;
+  const { memory, malloc, free } = memoryOf(backend);
+  const { route } = maxPoolRouting(memory);
+  const scratch = malloc(8 * c);
+  try {
+    const [x, dys] = views(heap, inputs, ['input', 'dy'], 'MaxPoolGrad');
+    const dx = heap.typedArrayFromHeap(dxInfo).fill(0);
+    const [rowStep, colStep] = [g.inWidth * c * 4, c * 4];
+    for (let b = 0; b < n; b++) {
+      for (let oh = 0; oh < g.outHeight; oh++) {
+        const top = oh * g.strideHeight - g.padTop;
+        const [firstRow, endRow] = [Math.max(0, -top), Math.min(g.filterHeight, g.inHeight - top)];
+        for (let ow = 0; ow < g.outWidth; ow++) {
+          const left = ow * g.strideWidth - g.padLeft;
+          const [firstCol, endCol] = [Math.max(0, -left), Math.min(g.filterWidth, g.inWidth - left)];
+          if (endRow <= firstRow || endCol <= firstCol) continue;
+          const xAt = x!.byteOffset + ((b * g.inHeight + top + firstRow) * g.inWidth + left + firstCol) * colStep;
+          const dyAt = dys!.byteOffset + ((b * g.outHeight + oh) * g.outWidth + ow) * colStep;
+          route(xAt, endRow - firstRow, endCol - firstCol, rowStep, colStep, c, dyAt, dx.byteOffset - x!.byteOffset, scratch, scratch + 4 * c);
+        }
+      }
+    }
+  } finally {
+    free(scratch);
+  }
+  return dxInfo;
+};
 
 /** 1 / (number of input pixels in each output's window), as [1, OH, OW, 1]. */
 function inverseCounts(g: WindowGeometry): tf.Tensor4D {
