@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replacedKernel, setKernel } from '../../src/executor/backends/registry.ts';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../src/executor/backends/wasm-kernels.ts';
 import { createRng } from '../../src/executor/augment/rng.ts';
 
@@ -94,15 +95,8 @@ async function kernelOn(backend: 'cpu' | 'wasm', name: string, inputs: Record<st
   return data;
 }
 
-/** The kernels tfjs-backend-wasm registered under the names ours take over. */
-const shippedKernels = new Map<string, tf.KernelConfig>();
-
 beforeAll(async () => {
   await use('wasm');
-  for (const name of Object.keys(WASM_TRAINING_KERNELS)) {
-    const config = tf.getKernel(name, 'wasm') as tf.KernelConfig | undefined;
-    if (config !== undefined) shippedKernels.set(name, config);
-  }
   registerWasmTrainingKernels();
 });
 
@@ -352,23 +346,16 @@ describe('MaxPoolGrad', () => {
   });
 });
 
-/** Runs the MaxPoolGrad kernel that tfjs-backend-wasm registered, saved before ours replaced it. */
+/** Runs the MaxPoolGrad kernel that tfjs-backend-wasm registered (the registry keeps what TL's replaced). */
 async function shippedMaxPoolGrad(pool: (x: tf.Tensor) => tf.Scalar, xs: Float32Array, shape: number[]): Promise<Float32Array> {
   await use('wasm');
-  const shipped = shippedKernels.get('MaxPoolGrad');
-  if (shipped === undefined) throw new Error('no shipped MaxPoolGrad');
-  registerShipped('MaxPoolGrad', shipped);
+  setKernel('MaxPoolGrad', 'wasm', replacedKernel('MaxPoolGrad', 'wasm'));
   try {
     const [g] = await wasmGradsAt(pool, [[shape, xs]]);
     return g as Float32Array;
   } finally {
     registerWasmTrainingKernels();
   }
-}
-
-function registerShipped(name: string, config: tf.KernelConfig): void {
-  tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel(config);
 }
 
 describe('AvgPoolGrad', () => {
