@@ -130,6 +130,14 @@ const convCases: ConvCase[] = [
   { x: [1, 6, 9, 5], filter: [2, 3, 5, 3], strides: [1, 2], pad: 'same' },
   { x: [3, 5, 5, 3], filter: [1, 1, 3, 4], strides: 1, pad: 'valid' },
   { x: [1, 7, 7, 3], filter: [1, 1, 3, 2], strides: 2, pad: 'same' },
+  // 1x1 filters, whose input gradient multiplies before it spreads: even and odd sizes, a cropped
+  // and a padded edge, unequal strides.
+  { x: [2, 8, 8, 6], filter: [1, 1, 6, 5], strides: 2, pad: 'valid' },
+  { x: [1, 9, 6, 4], filter: [1, 1, 4, 3], strides: [3, 2], pad: 'same' },
+  { x: [2, 6, 6, 3], filter: [1, 1, 3, 4], strides: 2, pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
+  { x: [1, 5, 5, 3], filter: [1, 1, 3, 2], strides: 1, pad: 1 },
+  // Not 1x1: one row, three columns.
+  { x: [2, 6, 7, 3], filter: [1, 3, 3, 2], strides: 2, pad: 'same' },
   { x: [3, 6, 6, 1], filter: [3, 3, 1, 5], strides: 1, pad: 1 },
   { x: [1, 7, 5, 3], filter: [3, 3, 3, 2], strides: 2, pad: 2 },
   { x: [3, 7, 7, 3], filter: [3, 3, 3, 2], strides: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },

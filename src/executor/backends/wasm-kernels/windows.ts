@@ -157,8 +157,15 @@ export function depthwiseAdjoint(dy: tf.Tensor4D, filter: tf.Tensor4D, g: Window
 
 /** The adjoint of a regular convolution with `filter` ([KH, KW, Cin, Cout]): [N, OH, OW, Cout] to [N, H, W, Cin]. */
 export function convAdjoint(dy: tf.Tensor4D, filter: tf.Tensor4D, g: WindowGeometry): tf.Tensor4D {
+  const transposed = tf.transpose(filter, [0, 1, 3, 2]);
+  if (filter.shape[0] === 1 && filter.shape[1] === 1) {
+    // A 1x1 filter sends each dy position to one dx position: multiply first, then spread the
+    // product (at stride 2, a quarter of the products of convolving the spread dy). Its windows
+    // reach the last row they can, so the spread only ever crops: it is dx.
+    const product = runKernel('Conv2D', { x: dy, filter: transposed }, { strides: [1, 1], pad: 'valid', dilations: [1, 1], dataFormat: 'NHWC' }) as tf.Tensor4D;
+    return spreadForAdjoint(product, g).z;
+  }
   const { z, pads } = spreadForAdjoint(dy, g);
-  const flipped = tf.reverse(tf.transpose(filter, [0, 1, 3, 2]), [0, 1]);
   const attrs = { strides: [1, 1], pad: pads, dilations: [g.dilationHeight, g.dilationWidth], dataFormat: 'NHWC' };
-  return runKernel('Conv2D', { x: z, filter: flipped }, attrs) as tf.Tensor4D;
+  return runKernel('Conv2D', { x: z, filter: tf.reverse(transposed, [0, 1]) }, attrs) as tf.Tensor4D;
 }
