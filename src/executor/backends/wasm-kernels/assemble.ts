@@ -186,10 +186,14 @@ export function onMemory<T>(functions: readonly FunctionSource[]): (memory: WebA
 /** With the v128 on the stack pushed twice, moves its 8 high bytes low, for a second promote_low. */
 export const HIGH = 'i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7';
 
+/** Sets $bytes to the bytes of `count` float32 channels (a local's name) and $vbytes to those a SIMD loop covers. */
+export const channelBytes = (count: string) =>
+  `local.get $${count} i32.const 2 i32.shl local.set $bytes local.get $${count} i32.const -4 i32.and i32.const 2 i32.shl local.set $vbytes`;
+
 /**
  * The loop along a row of channels the kernels share: `vector` for each 16 bytes (four float32
  * channels) below $vbytes, then `scalar` for each remaining 4 below $bytes, with $o the byte offset
- * in the row. The function declares $o, $bytes and $vbytes and sets the last two.
+ * in the row. The function declares $o, $bytes and $vbytes and sets the last two (channelBytes).
  */
 export function alongChannels(vector: string, scalar: string): string {
   return `

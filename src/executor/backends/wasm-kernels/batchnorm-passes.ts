@@ -10,7 +10,7 @@
  * gradient recomputes v by the same instructions and passes dy where lo < v <= hi, as dy times 1 or
  * 0, so that a non-finite dy where the activation stopped it gives NaN, as tfjs's relu gradient does.
  */
-import { alongChannels, HIGH, onMemory, type FunctionSource, type ValueType } from './assemble.ts';
+import { alongChannels, channelBytes, HIGH, onMemory, type FunctionSource, type ValueType } from './assemble.ts';
 
 /** The address of the element at byte offset $o of the array at `pointer`. */
 const at = (pointer: string, offset = '$o') => `local.get $${pointer} local.get ${offset} i32.add`;
@@ -68,8 +68,7 @@ function pass({ name, params, rowPointers, vector, scalar }: Pass): FunctionSour
     },
     body: `
       ${bounds}
-      local.get $cols i32.const 2 i32.shl local.set $bytes
-      local.get $cols i32.const -4 i32.and i32.const 2 i32.shl local.set $vbytes
+      ${channelBytes('cols')}
       block $done
         local.get $rows i32.eqz br_if $done
         loop $row

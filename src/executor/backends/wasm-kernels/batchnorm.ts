@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { channelsOf, type BatchNormAttrs, type TrainingBatchNorm } from '../batchnorm-training.ts';
 import { noteWriteInPlace } from '../in-place-writes.ts';
 import { batchNormPasses } from './batchnorm-passes.ts';
-import { heapOf, memoryOf, views } from './heap.ts';
+import { heapOf, memoryOf, views, withScratch } from './heap.ts';
 
 /**
  * The activation as the bounds of the normalised value: the output is min(max(v, lo), hi), and a
@@ -22,27 +22,16 @@ function boundsOf(activation: BatchNormAttrs['activation']): { masked: boolean; 
   return { masked: false, lo: -Infinity, hi: Infinity };
 }
 
-/** Runs `work` with `bytes` of the wasm heap allocated for it and zeroed (the passes add into them), and frees them. */
-function withScratch<T>(backend: unknown, bytes: number, work: (pointer: number) => T): T {
-  const { memory, malloc, free } = memoryOf(backend);
-  const pointer = malloc(bytes);
-  try {
-    new Uint8Array(memory.buffer, pointer, bytes).fill(0);
-    return work(pointer);
-  } finally {
-    free(pointer);
-  }
-}
-
 const bnForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const heap = heapOf(backend);
-  const passes = batchNormPasses(memoryOf(backend).memory);
+  const wasm = memoryOf(backend);
+  const passes = batchNormPasses(wasm.memory);
   const { varianceEpsilon, momentum, activation } = attrs as unknown as BatchNormAttrs;
   if (inputs['x'] === undefined) throw new Error('BatchNorm forward needs x');
   const { rows, cols } = channelsOf(inputs['x']);
   const yInfo = heap.makeOutput(inputs['x'].shape, 'float32');
   const statsInfo = heap.makeOutput([3, cols], 'float32');
-  withScratch(backend, 16 * cols, (sumsAt) => {
+  withScratch(wasm, 16 * cols, (sumsAt) => {
     const [x, gamma, beta, movingMean, movingVariance] = views(heap, inputs, ['x', 'scale', 'offset', 'movingMean', 'movingVariance'], 'BatchNorm forward');
     const stats = heap.typedArrayFromHeap(statsInfo);
     // Shifted by the first row, k.
@@ -69,7 +58,8 @@ const bnForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 // b = -g rstd^2 sum(d (x - mean)) / N, e = -g sum(d) / N; dgamma = sum(d (x - mean)) rstd, dbeta = sum(d).
 const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const heap = heapOf(backend);
-  const passes = batchNormPasses(memoryOf(backend).memory);
+  const wasm = memoryOf(backend);
+  const passes = batchNormPasses(wasm.memory);
   const { varianceEpsilon, activation } = attrs as unknown as BatchNormAttrs;
   const { masked, lo, hi } = boundsOf(activation);
   if (inputs['x'] === undefined) throw new Error('BatchNorm gradient needs x');
@@ -78,7 +68,7 @@ const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const dscaleInfo = heap.makeOutput([cols], 'float32');
   const doffsetInfo = heap.makeOutput([cols], 'float32');
   // Two float64 sums and three float32 coefficients per channel.
-  withScratch(backend, 28 * cols, (sumsAt) => {
+  withScratch(wasm, 28 * cols, (sumsAt) => {
     const [x, dy, stats, gamma] = views(heap, inputs, ['x', 'dy', 'stats', 'scale'], 'BatchNorm gradient');
     // beta only recomputes v for the mask.
     const betaAt = masked ? views(heap, inputs, ['offset'], 'BatchNorm gradient with an activation')[0]!.byteOffset : 0;

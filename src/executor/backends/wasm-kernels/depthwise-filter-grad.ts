@@ -7,8 +7,8 @@
  * where the multiplier is 1); the rows, batch and filter rows are walked here.
  */
 import * as tf from '@tensorflow/tfjs';
-import { alongChannels, HIGH, onMemory } from './assemble.ts';
-import { heapOf, memoryOf, views } from './heap.ts';
+import { alongChannels, channelBytes, HIGH, onMemory } from './assemble.ts';
+import { heapOf, memoryOf, views, withScratch } from './heap.ts';
 import { geometryOf, type WindowGeometry } from './windows.ts';
 
 /** The shapes of one depthwise filter gradient: x `[n, inHeight, inWidth, c]`, dy `[n, outHeight, outWidth, c m]`. */
@@ -65,8 +65,7 @@ const depthwiseRow = onMemory<{
   params: { x: 'i32', dy: 'i32', acc: 'i32', inWidth: 'i32', outWidth: 'i32', filterWidth: 'i32', stride: 'i32', dilation: 'i32', padLeft: 'i32', c: 'i32', m: 'i32' },
   locals: { ow: 'i32', fw: 'i32', iw: 'i32', o: 'i32', p: 'i32', q: 'i32', j: 'i32', xp: 'i32', dp: 'i32', ap: 'i32', bytes: 'i32', vbytes: 'i32', xv: 'v128', dv: 'v128', v: 'f64' },
   body: `
-    local.get $c i32.const 2 i32.shl local.set $bytes
-    local.get $c i32.const -4 i32.and i32.const 2 i32.shl local.set $vbytes
+    ${channelBytes('c')}
     local.get $dy local.set $dp
     loop $column
       i32.const 0 local.set $fw
@@ -94,9 +93,9 @@ const depthwiseRow = onMemory<{
 }]);
 
 /** Adds each tap's products over the batch into the float64 sums at `acc` (`[filterHeight, filterWidth, c, m]`). */
-function accumulate(backend: unknown, x: Float32Array, dy: Float32Array, g: Depthwise, acc: number): void {
+function accumulate(memory: WebAssembly.Memory, x: Float32Array, dy: Float32Array, g: Depthwise, acc: number): void {
   const { n, c, m, inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth } = g;
-  const { row } = depthwiseRow(memoryOf(backend).memory);
+  const { row } = depthwiseRow(memory);
   if (outWidth === 0) return;
   for (let b = 0; b < n; b++) {
     for (let oh = 0; oh < outHeight; oh++) {
@@ -122,15 +121,11 @@ export const depthwiseConv2dNativeBackpropFilter: tf.KernelFunc = ({ inputs, bac
   const g: Depthwise = { ...geometryOf(info, dy.shape), n: x.shape[0]!, c, m };
   const out = heap.makeOutput([...filterShape], 'float32');
   const size = tf.util.sizeFromShape(filterShape);
-  const { memory, malloc, free } = memoryOf(backend);
-  const acc = malloc(8 * size);
-  try {
-    const sums = new Float64Array(memory.buffer, acc, size).fill(0);
+  const wasm = memoryOf(backend);
+  withScratch(wasm, 8 * size, (acc) => {
     const [xs, dys] = views(heap, inputs, ['x', 'dy'], 'DepthwiseConv2dNativeBackpropFilter');
-    accumulate(backend, xs!, dys!, g, acc);
-    heap.typedArrayFromHeap(out).set(sums);
-  } finally {
-    free(acc);
-  }
+    accumulate(wasm.memory, xs!, dys!, g, acc);
+    heap.typedArrayFromHeap(out).set(new Float64Array(wasm.memory.buffer, acc, size));
+  });
   return out;
 };

@@ -1,7 +1,7 @@
 /**
- * The wasm backend's heap as the kernels that loop over it in JavaScript see it: outputs made in
- * it, float32 views of its tensors. Views only after every allocation of a kernel: growing the
- * heap detaches the views taken before.
+ * The wasm backend's heap as TL's kernels that work on it see it: outputs made in it, float32
+ * views of its tensors, its memory and allocator for their WebAssembly and scratch. Views only
+ * after every allocation of a kernel: growing the heap detaches the views taken before.
  */
 import type * as tf from '@tensorflow/tfjs';
 
@@ -46,4 +46,15 @@ export function memoryOf(backend: unknown): WasmMemory {
   const free = module._free as (pointer: number) => void;
   // emscripten's malloc returns an i32: past 2 GB of heap a negative number, as an address unsigned.
   return { memory, malloc: (bytes) => malloc(bytes) >>> 0, free: (pointer) => free(pointer) };
+}
+
+/** Runs `work` with `bytes` of the heap allocated for it and zeroed (kernels add into them), and frees them. */
+export function withScratch<T>({ memory, malloc, free }: WasmMemory, bytes: number, work: (pointer: number) => T): T {
+  const pointer = malloc(bytes);
+  try {
+    new Uint8Array(memory.buffer, pointer, bytes).fill(0);
+    return work(pointer);
+  } finally {
+    free(pointer);
+  }
 }

@@ -8,8 +8,8 @@
  * up to the window-to-overlap ratio (the cpu backend has the same bug).
  */
 import * as tf from '@tensorflow/tfjs';
-import { alongChannels, onMemory } from './assemble.ts';
-import { heapOf, memoryOf, views } from './heap.ts';
+import { alongChannels, channelBytes, onMemory } from './assemble.ts';
+import { heapOf, memoryOf, views, withScratch } from './heap.ts';
 import { opKernel } from './kernel-adapter.ts';
 import { depthwiseAdjoint, geometryOf, type WindowGeometry } from './windows.ts';
 
@@ -28,8 +28,7 @@ const maxPoolRouting = onMemory<{
   params: { x: 'i32', rows: 'i32', cols: 'i32', rowStep: 'i32', colStep: 'i32', c: 'i32', dy: 'i32', dxMinusX: 'i32', best: 'i32', at: 'i32' },
   locals: { o: 'i32', bytes: 'i32', vbytes: 'i32', r: 'i32', k: 'i32', p: 'i32', a: 'i32', v: 'v128', b: 'v128', m: 'v128', s: 'f32' },
   body: `
-    local.get $c i32.const 2 i32.shl local.set $bytes
-    local.get $c i32.const -4 i32.and i32.const 2 i32.shl local.set $vbytes
+    ${channelBytes('c')}
     ${alongChannels(
       `local.get $best local.get $o i32.add f32.const -inf f32x4.splat v128.store
        local.get $at local.get $o i32.add i32.const -1 i32x4.splat v128.store`,
@@ -80,10 +79,9 @@ export const maxPoolGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const [n, , , c] = shape;
   const dxInfo = heap.makeOutput(shape, 'float32');
   if (tf.util.sizeFromShape(shape) === 0) return dxInfo;
-  const { memory, malloc, free } = memoryOf(backend);
-  const { route } = maxPoolRouting(memory);
-  const scratch = malloc(8 * c);
-  try {
+  const wasm = memoryOf(backend);
+  const { route } = maxPoolRouting(wasm.memory);
+  withScratch(wasm, 8 * c, (scratch) => {
     const [x, dys] = views(heap, inputs, ['input', 'dy'], 'MaxPoolGrad');
     const dx = heap.typedArrayFromHeap(dxInfo).fill(0);
     const [rowStep, colStep] = [g.inWidth * c * 4, c * 4];
@@ -101,9 +99,7 @@ export const maxPoolGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
         }
       }
     }
-  } finally {
-    free(scratch);
-  }
+  });
   return dxInfo;
 };
 
