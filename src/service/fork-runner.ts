@@ -19,6 +19,8 @@ export interface ForkRunnerOptions {
   /** How long a cancelled run may take to stop before its process is killed. */
   readonly cancelGraceMs?: number;
   readonly probeTimeoutMs?: number;
+  /** The wasm backend's threads in each job's process (its TL_THREADS; default: the service's own environment decides). */
+  readonly threads?: number;
 }
 
 interface Worker {
@@ -103,7 +105,8 @@ export class ForkRunner implements JobRunner {
 
   private start(): Worker {
     const { path, execArgv = [] } = this.options.entry ?? workerEntry();
-    const child = fork(path, [], { execArgv: [...execArgv], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
+    const env = this.options.threads === undefined ? process.env : { ...process.env, TL_THREADS: String(this.options.threads) };
+    const child = fork(path, [], { execArgv: [...execArgv], env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
     const log = this.options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     for (const stream of [child.stdout, child.stderr]) {
       // Always drain the pipes: a full pipe would block the worker.

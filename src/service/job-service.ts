@@ -16,6 +16,7 @@ import { compile } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
 import type { BackendName } from '../executor/backends/names.ts';
+import { wasmThreads } from '../executor/backends/threads.ts';
 import type { Plan } from '../plan/schema.ts';
 import { Channel } from './channel.ts';
 import { openDatabase, type Db } from './db.ts';
@@ -106,11 +107,13 @@ export class JobService {
     const store = new JobStore(db);
     const queue = options.queue?.(db) ?? new SqliteJobQueue(db);
     const bus = options.bus ?? new InProcessEventBus((err) => log(`event bus: a subscriber failed: ${String(err)}`));
-    const runner = options.runner ?? new ForkRunner({ log });
+    const concurrency = options.concurrency ?? 1;
+    // Jobs training side by side share the cores (TL_THREADS, where set, is each job's).
+    const runner = options.runner ?? new ForkRunner({ log, threads: wasmThreads(process.env, undefined, concurrency) });
     const scheduler = new Scheduler({
       store, queue, bus, runner, dataRoot, runsDir, log,
       backend: options.backend ?? 'auto',
-      concurrency: options.concurrency ?? 1,
+      concurrency,
       ...(options.progressEveryMs !== undefined && { progressEveryMs: options.progressEveryMs }),
     });
     return new JobService({ ...options, dataRoot, runsDir, log }, db, store, queue, bus, runner, scheduler);

@@ -71,12 +71,29 @@ export async function prepareForTraining(backend: BackendChoice, model: tf.Layer
   }
 }
 
+/**
+ * WebAssembly: tfjs's threaded build on TL_THREADS threads (default: one a core, up to 8;
+ * threads.ts, wasm-threads.ts), or its single-threaded build where that is 1 or the threaded one fails to start.
+ */
 async function tryWasm(): Promise<string> {
   await import('@tensorflow/tfjs-backend-wasm');
+  const { wasmThreads } = await import('./threads.ts');
+  const { useThreadedWasm } = await import('./wasm-threads.ts');
+  const threads = wasmThreads();
+  let note = '';
+  if (threads > 1) {
+    const undo = await useThreadedWasm(threads);
+    if (!(await tf.setBackend('wasm'))) {
+      undo();
+      note = ` (the threaded build failed to start, so one thread)`;
+    }
+  }
   if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to initialise');
   const { registerWasmTrainingKernels } = await import('./wasm-kernels.ts');
   registerWasmTrainingKernels();
-  return 'WebAssembly, with TL\'s training kernels';
+  const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+  const running = getThreadsCount();
+  return `WebAssembly on ${running} thread${running === 1 ? '' : 's'}${note}, with TL's training kernels`;
 }
 
 async function tryCpu(): Promise<string> {

@@ -150,10 +150,15 @@ function assembleFunction(source: FunctionSource): number[] {
   return [...unsigned(body.length), ...body];
 }
 
-/** A module of the functions, each exported by its name, importing its memory as `env.memory`. */
-export function assemble(functions: readonly FunctionSource[]): Uint8Array<ArrayBuffer> {
+/**
+ * A module of the functions, each exported by its name, importing its memory as `env.memory`:
+ * a shared memory (the threaded wasm backend's) where `shared`, which WebAssembly declares with
+ * a maximum, here the largest there is (65536 pages, 4 GiB).
+ */
+export function assemble(functions: readonly FunctionSource[], shared = false): Uint8Array<ArrayBuffer> {
   const types = functions.map((f) => [0x60, ...vector(Object.values(f.params).map((p) => [TYPE_CODE[p]])), 0]);
-  const memoryImport = [...utf8('env'), ...utf8('memory'), 0x02, 0x00, 0x01];
+  const limits = shared ? [0x03, 0x01, ...unsigned(65536)] : [0x00, 0x01];
+  const memoryImport = [...utf8('env'), ...utf8('memory'), 0x02, ...limits];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vector(types)),
@@ -170,13 +175,15 @@ export function assemble(functions: readonly FunctionSource[]): Uint8Array<Array
  * their signatures, in the order of their parameters.
  */
 export function onMemory<T>(functions: readonly FunctionSource[]): (memory: WebAssembly.Memory) => T {
-  let compiled: WebAssembly.Module | undefined;
+  const compiled = new Map<boolean, WebAssembly.Module>();
   const instances = new WeakMap<WebAssembly.Memory, T>();
   return (memory) => {
     let exports = instances.get(memory);
     if (exports === undefined) {
-      compiled ??= new WebAssembly.Module(assemble(functions));
-      exports = new WebAssembly.Instance(compiled, { env: { memory } }).exports as T;
+      const shared = memory.buffer instanceof SharedArrayBuffer;
+      let module = compiled.get(shared);
+      if (module === undefined) compiled.set(shared, (module = new WebAssembly.Module(assemble(functions, shared))));
+      exports = new WebAssembly.Instance(module, { env: { memory } }).exports as T;
       instances.set(memory, exports);
     }
     return exports;

@@ -37,8 +37,9 @@ export interface WasmMemory {
 }
 
 export function memoryOf(backend: unknown): WasmMemory {
-  const module = (backend as { wasm?: { asm?: { memory?: unknown }; _malloc?: unknown; _free?: unknown } } | null)?.wasm;
-  const memory = module?.asm?.memory;
+  const module = (backend as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown; _malloc?: unknown; _free?: unknown } } | null)?.wasm;
+  // The single-threaded builds export their memory; the threaded one creates it in JavaScript and shares it.
+  const memory = module?.asm?.memory ?? module?.wasmMemory;
   if (!(memory instanceof WebAssembly.Memory) || typeof module?._malloc !== 'function' || typeof module._free !== 'function') {
     throw new Error('this kernel needs the wasm backend of tfjs 4.22 (its module exposes its memory and allocator)');
   }
