@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replacedKernel, setKernel } from '../../src/executor/backends/registry.ts';
+import { restoreKernel } from '../../src/executor/backends/registry.ts';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../src/executor/backends/wasm-kernels.ts';
 import { createRng } from '../../src/executor/augment/rng.ts';
 
@@ -357,7 +357,7 @@ describe('MaxPoolGrad', () => {
 /** Runs the MaxPoolGrad kernel that tfjs-backend-wasm registered (the registry keeps what TL's replaced). */
 async function shippedMaxPoolGrad(pool: (x: tf.Tensor) => tf.Scalar, xs: Float32Array, shape: number[]): Promise<Float32Array> {
   await use('wasm');
-  setKernel('MaxPoolGrad', 'wasm', replacedKernel('MaxPoolGrad', 'wasm'));
+  restoreKernel('MaxPoolGrad', 'wasm');
   try {
     const [g] = await wasmGradsAt(pool, [[shape, xs]]);
     return g as Float32Array;

@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { activationAfter, activationApplied, activationOf, markActivated, type FusedActivation } from './fused-activation.ts';
-import { setKernel, swapMethod } from './registry.ts';
+import { restoreKernel, setKernel, swapMethod } from './registry.ts';
 
 /**
  * {x `[..., C]`, scale, offset, movingMean, movingVariance}, attrs {varianceEpsilon, momentum,
@@ -73,7 +73,7 @@ export function registerTrainingBatchNorm(backendName: string, support: Training
 /** Unregisters the op for `backendName`; once no backend has it, the layers' own calls are back. */
 export function unregisterTrainingBatchNorm(backendName: string): void {
   if (!backends.delete(backendName)) return;
-  for (const kernelName of [BN_FORWARD, BN_TRAINING_GRAD]) if (tf.getKernel(kernelName, backendName) !== undefined) tf.unregisterKernel(kernelName, backendName);
+  for (const kernelName of [BN_FORWARD, BN_TRAINING_GRAD]) restoreKernel(kernelName, backendName);
   if (backends.size === 0) restoreLayers();
 }
 

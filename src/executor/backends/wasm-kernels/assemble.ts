@@ -23,7 +23,7 @@ const PLAIN: Record<string, number[]> = {
   'i32.eqz': [0x45], 'i32.eq': [0x46], 'i32.ne': [0x47], 'i32.lt_s': [0x48], 'i32.lt_u': [0x49],
   'i32.gt_s': [0x4a], 'i32.gt_u': [0x4b], 'i32.le_s': [0x4c], 'i32.ge_s': [0x4e], 'i32.ge_u': [0x4f],
   'i32.add': [0x6a], 'i32.sub': [0x6b], 'i32.mul': [0x6c], 'i32.and': [0x71], 'i32.shl': [0x74],
-  'f32.abs': [0x8b], 'f32.neg': [0x8c], 'f32.add': [0x92], 'f32.sub': [0x93], 'f32.mul': [0x94],
+  'f32.abs': [0x8b], 'f32.neg': [0x8c], 'f32.sqrt': [0x91], 'f32.add': [0x92], 'f32.sub': [0x93], 'f32.mul': [0x94], 'f32.div': [0x95],
   'f32.min': [0x96], 'f32.max': [0x97], 'f32.gt': [0x5e], 'f32.le': [0x5f], 'f32.ge': [0x60],
   'f64.add': [0xa0], 'f64.sub': [0xa1], 'f64.mul': [0xa2],
   'f32.demote_f64': [0xb6], 'f64.promote_f32': [0xbb], 'f32.convert_i32_u': [0xb3],
@@ -33,7 +33,7 @@ const PLAIN: Record<string, number[]> = {
   'f32x4.gt': simd(0x44), 'f32x4.le': simd(0x45), 'f32x4.ge': simd(0x46),
   'f32x4.demote_f64x2_zero': simd(0x5e), 'f64x2.promote_low_f32x4': simd(0x5f),
   'f32x4.abs': simd(0xe0), 'f32x4.neg': simd(0xe1), 'f32x4.add': simd(0xe4), 'f32x4.sub': simd(0xe5),
-  'f32x4.mul': simd(0xe6), 'f32x4.min': simd(0xe8), 'f32x4.max': simd(0xe9),
+  'f32x4.sqrt': simd(0xe3), 'f32x4.mul': simd(0xe6), 'f32x4.div': simd(0xe7), 'f32x4.min': simd(0xe8), 'f32x4.max': simd(0xe9),
   'f64x2.add': simd(0xf0), 'f64x2.sub': simd(0xf1), 'f64x2.mul': simd(0xf2),
 };
 

@@ -7,9 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { channelsOf, type BatchNormAttrs, type TrainingBatchNorm } from '../batchnorm-training.ts';
-import { noteWriteInPlace } from '../in-place-writes.ts';
 import { batchNormPasses } from './batchnorm-passes.ts';
-import { heapOf, memoryOf, views, withScratch } from './heap.ts';
+import { heapOf, memoryOf, views, withScratch, writableInPlace } from './heap.ts';
 
 /**
  * The activation as the bounds of the normalised value: the output is min(max(v, lo), hi), and a
@@ -105,15 +104,6 @@ const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 export const WASM_BATCHNORM: TrainingBatchNorm = {
   forward: bnForward,
   gradient: bnTrainingGrad,
-  writable(variable) {
-    if (heapOf(tf.backend()).refCount(variable.dataId) > 1) {
-      const own = tf.tensor(variable.dataSync(), variable.shape, variable.dtype);
-      variable.assign(own);
-      own.dispose();
-    }
-    // Caches keyed by data ids (folded weights) must see the new values.
-    noteWriteInPlace(variable);
-    return variable;
-  },
+  writable: writableInPlace,
   takes: () => true,
 };

@@ -3,7 +3,8 @@
  * views of its tensors, its memory and allocator for their WebAssembly and scratch. Views only
  * after every allocation of a kernel: growing the heap detaches the views taken before.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
+import { noteWriteInPlace } from '../in-place-writes.ts';
 
 /** What these kernels need of the wasm backend (public methods of tfjs-backend-wasm 4.22's class). */
 export interface WasmHeap {
@@ -58,4 +59,20 @@ export function withScratch<T>({ memory, malloc, free }: WasmMemory, bytes: numb
   } finally {
     free(pointer);
   }
+}
+
+/**
+ * Makes `variable`'s heap memory its own, so that a kernel may write its new value there, and
+ * returns it. A variable sharing its memory (with a clone: early stopping keeps the best weights
+ * that way) first gets a copy, as tfjs's `assign` would have given it new memory.
+ */
+export function writableInPlace(variable: tf.Variable): tf.Variable {
+  if (heapOf(tf.backend()).refCount(variable.dataId) > 1) {
+    const own = tf.tensor(variable.dataSync(), variable.shape, variable.dtype);
+    variable.assign(own);
+    own.dispose();
+  }
+  // Caches keyed by data ids (folded weights) must see the new values.
+  noteWriteInPlace(variable);
+  return variable;
 }

@@ -7,16 +7,19 @@
  * intermediate (the depthwise filter gradient), loops of TL's own WebAssembly (assemble.ts) on the
  * backend's heap; they are checked against the cpu backend and finite differences in
  * test/executor/wasm-kernels.test.ts. tf.layers' BatchNormalization in training mode becomes one
- * op of four SIMD passes (../batchnorm-training.ts, with these kernels in batchnorm.ts).
+ * op of four SIMD passes (../batchnorm-training.ts, with these kernels in batchnorm.ts), and
+ * tfjs's optimizers update each variable in one SIMD pass (optimizers.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerTrainingBatchNorm } from '../batchnorm-training.ts';
+import { registerFusedOptimizers } from '../fused-optimizers.ts';
 import { setKernel } from '../registry.ts';
 import { WASM_BATCHNORM } from './batchnorm.ts';
 import { reverse, slice } from './copies.ts';
 import { depthwiseConv2dNativeBackpropFilter } from './depthwise-filter-grad.ts';
 import { conv2DBackpropFilter } from './filter-grads.ts';
 import { conv2DBackpropInput, depthwiseConv2dNativeBackpropInput } from './input-grads.ts';
+import { wasmUpdater } from './optimizers.ts';
 import { avgPoolGrad, maxPoolGrad } from './pool-grads.ts';
 import { tile } from './tile.ts';
 import { unsortedSegmentSum } from './unsorted-segment-sum.ts';
@@ -48,4 +51,5 @@ export function registerWasmTrainingKernels(): void {
     if (tf.getKernel(kernelName, 'wasm')?.kernelFunc !== kernelFunc) setKernel(kernelName, 'wasm', kernelFunc);
   }
   registerTrainingBatchNorm('wasm', WASM_BATCHNORM);
+  registerFusedOptimizers('wasm', wasmUpdater);
 }

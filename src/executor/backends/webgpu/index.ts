@@ -26,7 +26,8 @@ import { PIXELS_TO_INPUT, pixelsToInput } from './pixels.ts';
 import { ADD_RELU, addRelu, patchAddLayer, restoreAddLayer } from './residual.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
 import { registerTrainingBatchNorm, unregisterTrainingBatchNorm } from '../batchnorm-training.ts';
-import { setKernel } from '../registry.ts';
+import { registerFusedOptimizers, unregisterFusedOptimizers } from '../fused-optimizers.ts';
+import { ownKernel, restoreKernel, setKernel } from '../registry.ts';
 import { WEBGPU_BATCHNORM } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
@@ -35,7 +36,7 @@ import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
 import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
-import { OPTIMIZER_UPDATE, optimizerUpdate, patchOptimizers, restoreOptimizers } from './optimizers.ts';
+import { OPTIMIZER_UPDATE, optimizerUpdate, webgpuUpdater } from './optimizers.ts';
 import { meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
 import { cacheBindGroups, type BindGroupCache } from './bind-group-cache.ts';
@@ -80,8 +81,9 @@ export const WEBGPU_TRAINING_GRADIENTS: Readonly<Record<string, (original: tf.Gr
   ClipByValue: clipByValueGrad,
 };
 
-/** What registration replaced, to restore it, and the uniform cache it installed. */
-const replaced = { kernels: new Map<string, tf.KernelConfig>(), gradients: new Map<string, tf.GradConfig>() };
+/** Whether TL's kernels are registered, and tfjs's gradients they replaced (the kernels' own the registry keeps). */
+let registered = false;
+const replacedGradients = new Map<string, tf.GradConfig>();
 let uniforms: UniformCache | undefined;
 
 /** The uniform cache on the webgpu backend while TL's kernels are registered (hits and misses, for benchmarks). */
@@ -100,7 +102,7 @@ export function webgpuBindGroupCache(): BindGroupCache | undefined {
 
 /** Whether TL's kernels are registered now. */
 export function webgpuTrainingKernelsRegistered(): boolean {
-  return replaced.kernels.size > 0;
+  return registered;
 }
 
 /**
@@ -115,21 +117,22 @@ export function webgpuTrainingKernelsRegistered(): boolean {
 export function registerWebgpuTrainingKernels(): void {
   if (webgpuTrainingKernelsRegistered()) return;
   for (const [kernelName, make] of Object.entries(WEBGPU_TRAINING_KERNELS)) {
-    const stock = tf.getKernel(kernelName, BACKEND) as tf.KernelConfig | undefined;
+    const stock = ownKernel(kernelName, BACKEND);
     if (stock === undefined) throw new Error(`the webgpu backend has no ${kernelName} kernel to build on; is tfjs-backend-webgpu loaded?`);
-    replaced.kernels.set(kernelName, stock);
     setKernel(kernelName, BACKEND, make(stock.kernelFunc));
   }
   for (const [kernelName, kernelFunc] of Object.entries(TL_KERNELS)) setKernel(kernelName, BACKEND, kernelFunc);
   for (const [kernelName, make] of Object.entries(WEBGPU_TRAINING_GRADIENTS)) {
-    const original = tf.getGradient(kernelName) as tf.GradConfig | undefined;
+    const original = replacedGradients.get(kernelName) ?? (tf.getGradient(kernelName) as tf.GradConfig | undefined);
     if (original === undefined) throw new Error(`tfjs has no gradient for ${kernelName} to build on`);
-    replaced.gradients.set(kernelName, original);
+    replacedGradients.set(kernelName, original);
     tf.registerGradient(make(original));
   }
+  // Past here nothing depends on what tfjs has registered; a failure above leaves a retry to redo it all.
+  registered = true;
   registerTrainingBatchNorm(BACKEND, WEBGPU_BATCHNORM);
   patchAddLayer();
-  patchOptimizers();
+  registerFusedOptimizers(BACKEND, webgpuUpdater);
   // The caches, the pool's order, the read tracking and the uploads live on a backend instance:
   // the one initialised now (the executor registers after `setBackend('webgpu')`), if any. Without
   // the tracking, the optimizers copy each variable before writing it (in-place.ts).
@@ -144,15 +147,14 @@ export function registerWebgpuTrainingKernels(): void {
 
 /** Puts back the backend's own kernels and tfjs's gradients (for A/B benchmarks and tests). */
 export function unregisterWebgpuTrainingKernels(): void {
-  for (const config of replaced.kernels.values()) setKernel(config.kernelName, config.backendName, config.kernelFunc);
-  for (const config of replaced.gradients.values()) tf.registerGradient(config);
-  for (const kernelName of Object.keys(TL_KERNELS)) if (tf.getKernel(kernelName, BACKEND) !== undefined) tf.unregisterKernel(kernelName, BACKEND);
+  for (const kernelName of [...Object.keys(WEBGPU_TRAINING_KERNELS), ...Object.keys(TL_KERNELS)]) restoreKernel(kernelName, BACKEND);
+  for (const config of replacedGradients.values()) tf.registerGradient(config);
   unregisterTrainingBatchNorm(BACKEND);
   restoreAddLayer();
-  restoreOptimizers();
+  unregisterFusedOptimizers(BACKEND);
   for (const restore of restores.splice(0).reverse()) restore();
   uniforms = undefined;
   bindGroups = undefined;
-  replaced.kernels.clear();
-  replaced.gradients.clear();
+  replacedGradients.clear();
+  registered = false;
 }

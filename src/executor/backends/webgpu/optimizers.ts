@@ -1,5 +1,6 @@
 /**
- * Adam, SGD, momentum and RMSprop updates in few dispatches, for tfjs's own optimizers on webgpu.
+ * Adam, SGD, momentum and RMSprop updates in few dispatches, for tfjs's own optimizers on webgpu
+ * (the optimizers' side, shared with wasm: ../fused-optimizers.ts).
  *
  * tfjs 4.22's Adam updates each variable with 14 elementwise ops, and six of their operands are
  * JavaScript numbers (beta1, 1 - beta1, beta2, 1 - beta2, epsilon, -lr), each made a scalar tensor
@@ -12,12 +13,12 @@
  * adapter's own), up to 8. On llvmpipe's 16 buffers that is 7 variables a dispatch for SGD, 4 for
  * momentum and RMSprop and 3 for Adam (tfjs: Adam 14 dispatches a variable, SGD 2, momentum 4,
  * RMSprop 10). Writing in place makes no new tensors and leaves every weight in the buffer it had,
- * so the next step's dispatches bind what this step's did (bind-group-cache.ts). The optimizers
- * keep their own state (moments, accumulated betas, iterations) exactly as tfjs lays it out, so
- * checkpoints and getWeights are unchanged, and the arithmetic is tfjs's, in its order.
+ * so the next step's dispatches bind what this step's did (bind-group-cache.ts). The arithmetic is
+ * tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { sizeOf, swapMethod, webgpuBackendOf } from './backend.ts';
+import { CONSTANTS, type Constants, type RuleName, type Update, type Updater } from '../fused-optimizers.ts';
+import { sizeOf, webgpuBackendOf } from './backend.ts';
 import { writableInPlace } from './in-place.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
@@ -28,9 +29,6 @@ import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
  * makes their buffers their own first). It returns nothing.
  */
 export const OPTIMIZER_UPDATE = 'TLOptimizerUpdate';
-
-const CONSTANTS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
-type Constants = Partial<Record<(typeof CONSTANTS)[number], number>>;
 
 /**
  * An update rule: per variable, its `state`, read and written in place (the optimizer's slots,
@@ -78,8 +76,7 @@ const RULES = {
     ${n.mom}[i] = p;
     ${n.x}[i] = ${n.x}[i] - p;`,
   },
-} satisfies Record<string, Rule>;
-type RuleName = keyof typeof RULES;
+} satisfies Record<RuleName, Rule>;
 
 /** Most variables one dispatch updates, whatever the device allows (each count is a shader of its own). */
 const MAX_PACK = 8;
@@ -140,163 +137,18 @@ export const optimizerUpdate: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return [];
 };
 
-/** One variable's update: its gradient, and the variables updated in place (its state, then itself). */
-interface Update {
-  readonly gradient: tf.Tensor;
-  readonly targets: readonly tf.Variable[];
-}
-
 /** Runs `updates` of `rule` in packs, one dispatch each, writing into every target's own buffer. */
-function updateAll(name: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants = {}): void {
+export const webgpuUpdater: Updater = (name, updates, shared, constants) => {
   const rule: Rule = RULES[name];
   const backend = webgpuBackendOf(tf.backend());
   const per = packSize(rule, backend.device);
-  const nonEmpty = updates.filter((u) => u.gradient.size > 0);
-  for (let start = 0; start < nonEmpty.length; start += per) {
-    const pack = nonEmpty.slice(start, start + per);
+  for (let start = 0; start < updates.length; start += per) {
+    const pack = updates.slice(start, start + per);
     const inputs: tf.NamedTensorMap = { ...shared };
-    pack.forEach((u, j) => {
+    pack.forEach((u: Update, j) => {
       inputs[`g${j}`] = u.gradient;
       u.targets.forEach((v, q) => (inputs[`${rule.state[q]}${j}`] = writableInPlace(backend, v)));
     });
     tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule: name, count: pack.length, ...constants });
   }
-}
-
-type Gradients = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
-type ApplyGradients = (this: tf.Optimizer, gradients: Gradients) => void;
-
-/** The fields of tfjs's optimizers this module reads and writes (tfjs-core 4.22). */
-interface AdamState {
-  readonly learningRate: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly epsilon: number;
-  readonly accBeta1: tf.Variable;
-  readonly accBeta2: tf.Variable;
-  readonly accumulatedFirstMoment: Slot[];
-  readonly accumulatedSecondMoment: Slot[];
-  incrementIterations(): void;
-}
-interface SgdState {
-  readonly c: tf.Scalar;
-  incrementIterations(): void;
-}
-interface MomentumState extends SgdState {
-  readonly m: tf.Scalar;
-  readonly useNesterov: boolean;
-  readonly accumulations: Slot[];
-}
-interface RmspropState {
-  readonly learningRate: number;
-  readonly decay: number;
-  readonly momentum: number;
-  readonly epsilon: number;
-  readonly centered: boolean;
-  readonly accumulatedMeanSquares: Slot[];
-  readonly accumulatedMoments: Slot[];
-  incrementIterations(): void;
-}
-type Slot = { originalName: string; variable: tf.Variable };
-
-/** An optimizer's per-variable state, created as tfjs does on first use: zeros, not trainable. */
-function slot(slots: Slot[], i: number, x: tf.Variable, suffix: string): tf.Variable {
-  slots[i] ??= { originalName: `${x.name}/${suffix}`, variable: tf.tidy(() => tf.zerosLike(x).variable(false)) };
-  return slots[i]!.variable;
-}
-
-function entries(gradients: Gradients): { name: string; gradient: tf.Tensor | undefined }[] {
-  return Array.isArray(gradients) ? gradients.map((g) => ({ name: g.name, gradient: g.tensor })) : Object.keys(gradients).map((name) => ({ name, gradient: gradients[name] }));
-}
-
-/** Whether the fused updates apply: webgpu, and float32 throughout. */
-function fusable(gradients: Gradients): boolean {
-  return tf.getBackend() === 'webgpu' && entries(gradients).every(({ name, gradient }) => (gradient == null || gradient.dtype === 'float32') && tf.engine().registeredVariables[name]?.dtype === 'float32');
-}
-
-function adamApply(this: AdamState, gradients: Gradients): void {
-  tf.tidy(() => {
-    const updates: Update[] = [];
-    entries(gradients).forEach(({ name, gradient }, i) => {
-      const x = tf.engine().registeredVariables[name]!;
-      const m = slot(this.accumulatedFirstMoment, i, x, 'm');
-      const v = slot(this.accumulatedSecondMoment, i, x, 'v');
-      if (gradient != null) updates.push({ gradient, targets: [m, v, x] });
-    });
-    const k = tf.sub(1, tf.stack([this.accBeta1, this.accBeta2]));
-    updateAll('adam', updates, { k }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon, f: -this.learningRate });
-    this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
-    this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
-  });
-  this.incrementIterations();
-}
-
-function sgdApply(this: SgdState, gradients: Gradients): void {
-  const updates: Update[] = [];
-  for (const { name, gradient } of entries(gradients)) {
-    const x = tf.engine().registeredVariables[name]!;
-    if (gradient != null) updates.push({ gradient, targets: [x] });
-  }
-  updateAll('sgd', updates, { c: this.c });
-  this.incrementIterations();
-}
-
-function momentumApply(this: MomentumState, gradients: Gradients): void {
-  const updates: Update[] = [];
-  entries(gradients).forEach(({ name, gradient }, i) => {
-    const x = tf.engine().registeredVariables[name]!;
-    const acc = slot(this.accumulations, i, x, 'momentum');
-    if (gradient != null) updates.push({ gradient, targets: [acc, x] });
-  });
-  updateAll('momentum', updates, { m: this.m, c: this.c });
-  this.incrementIterations();
-}
-
-function rmspropApply(this: RmspropState, gradients: Gradients): void {
-  const updates: Update[] = [];
-  entries(gradients).forEach(({ name, gradient }, i) => {
-    const x = tf.engine().registeredVariables[name]!;
-    const ms = slot(this.accumulatedMeanSquares, i, x, 'rms');
-    const mom = slot(this.accumulatedMoments, i, x, 'momentum');
-    if (gradient != null) updates.push({ gradient, targets: [ms, mom, x] });
-  });
-  updateAll('rmsprop', updates, {}, { a: this.decay, b: 1 - this.decay, c: this.momentum, d: this.learningRate, e: this.epsilon });
-  this.incrementIterations();
-}
-
-type OptimizerClass = { prototype: { applyGradients: ApplyGradients } };
-const cls = (c: unknown) => c as OptimizerClass;
-const fused = (f: unknown) => f as ApplyGradients;
-
-/** Each class, its fused update, and the settings it leaves to the class's own (Nesterov, centered RMSprop). */
-const FUSED: readonly { cls: OptimizerClass; fused: ApplyGradients; leaveToTfjs?: (o: never) => boolean }[] = [
-  { cls: cls(tf.AdamOptimizer), fused: fused(adamApply) },
-  { cls: cls(tf.SGDOptimizer), fused: fused(sgdApply) },
-  { cls: cls(tf.MomentumOptimizer), fused: fused(momentumApply), leaveToTfjs: (o: MomentumState) => o.useNesterov },
-  { cls: cls(tf.RMSPropOptimizer), fused: fused(rmspropApply), leaveToTfjs: (o: RmspropState) => o.centered },
-];
-
-/** Put the classes' own applyGradients back, while TL's are in their place. */
-const restores: (() => void)[] = [];
-
-/**
- * Puts the fused updates in tf.train.adam, sgd, momentum and rmsprop for float32 updates on webgpu;
- * anything else (and Nesterov momentum, centered RMSprop) goes to the class's own.
- * `restoreOptimizers` puts those back.
- */
-export function patchOptimizers(): void {
-  if (restores.length > 0) return;
-  for (const { cls, fused, leaveToTfjs } of FUSED) {
-    restores.push(swapMethod(cls.prototype, 'applyGradients', (own, active) =>
-      function (this: tf.Optimizer, gradients: Gradients) {
-        const mine = active() && fusable(gradients) && !(leaveToTfjs?.(this as never) ?? false);
-        return mine ? fused.call(this, gradients) : own.call(this, gradients);
-      },
-    ));
-  }
-}
-
-/** Restores tfjs's own applyGradients. */
-export function restoreOptimizers(): void {
-  for (const restore of restores.splice(0)) restore();
-}
+};

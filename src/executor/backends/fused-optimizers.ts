@@ -1,0 +1,175 @@
+/**
+ * tfjs's own optimizers (tf.train.adam, sgd, momentum, rmsprop) with each step's updates fused,
+ * on the backends that register an updater for them (webgpu/optimizers.ts, wasm-kernels/optimizers.ts).
+ *
+ * tfjs 4.22 updates each variable with a chain of elementwise ops (Adam 14, RMSprop 10, momentum
+ * 4, SGD 2), each a pass over the variable and a new tensor, and assigns the results. A backend's
+ * updater instead reads each variable's gradient and state once and writes the new state and
+ * value into the variables' own memory. This module is what the backends share: the optimizers'
+ * state exactly as tfjs lays it out (moments, accumulated betas, iterations, created as tfjs does
+ * on first use), so checkpoints and getWeights are unchanged; which variables each rule writes, in
+ * what order; and the swap of each class's applyGradients, which hands anything not float32 on a
+ * registered backend, and Nesterov momentum and centered RMSprop, to the class's own.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { swapMethod } from './registry.ts';
+
+/**
+ * The update rules, each in tfjs's arithmetic and order, with the numbers an updater gets as
+ * `constants` a to f and the optimizer's scalar tensors as `shared`:
+ * - sgd, state [x], shared c (-lr): x' = c g + x
+ * - momentum, state [acc, x], shared m, c: a' = m a + g, x' = c a' + x
+ * - adam, state [m, v, x], shared k = [1 - b1^t, 1 - b2^t], constants a b1, b 1 - b1, c b2, d 1 - b2, e epsilon, f -lr:
+ *   m' = a m + b g, v' = c v + d g^2, x' = ((m' / k0) / (sqrt(v' / k1) + e)) f + x
+ * - rmsprop, state [ms, mom, x], constants a rho, b 1 - rho, c momentum, d lr, e epsilon:
+ *   ms' = a ms + b g^2, p' = c mom + (g d) / sqrt(ms' + e), x' = x - p'
+ */
+export type RuleName = 'sgd' | 'momentum' | 'adam' | 'rmsprop';
+
+export const CONSTANTS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+export type Constants = Partial<Record<(typeof CONSTANTS)[number], number>>;
+
+/** One variable's update: its gradient, and the variables updated in place (its state, then itself). */
+export interface Update {
+  readonly gradient: tf.Tensor;
+  readonly targets: readonly tf.Variable[];
+}
+
+/** Runs `updates` of `rule`, writing into every target's own memory. */
+export type Updater = (rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants) => void;
+
+/** The updater of each backend that has one. */
+const updaters = new Map<string, Updater>();
+
+function update(rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants = {}): void {
+  updaters.get(tf.getBackend())!(rule, updates.filter((u) => u.gradient.size > 0), shared, constants);
+}
+
+type Gradients = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
+type ApplyGradients = (this: tf.Optimizer, gradients: Gradients) => void;
+
+/** The fields of tfjs's optimizers this module reads and writes (tfjs-core 4.22). */
+interface AdamState {
+  readonly learningRate: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly accBeta1: tf.Variable;
+  readonly accBeta2: tf.Variable;
+  readonly accumulatedFirstMoment: Slot[];
+  readonly accumulatedSecondMoment: Slot[];
+  incrementIterations(): void;
+}
+interface SgdState {
+  readonly c: tf.Scalar;
+  incrementIterations(): void;
+}
+interface MomentumState extends SgdState {
+  readonly m: tf.Scalar;
+  readonly useNesterov: boolean;
+  readonly accumulations: Slot[];
+}
+interface RmspropState {
+  readonly learningRate: number;
+  readonly decay: number;
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly centered: boolean;
+  readonly accumulatedMeanSquares: Slot[];
+  readonly accumulatedMoments: Slot[];
+  incrementIterations(): void;
+}
+type Slot = { originalName: string; variable: tf.Variable };
+
+/** An optimizer's per-variable state, created as tfjs does on first use: zeros, not trainable. */
+function slot(slots: Slot[], i: number, x: tf.Variable, suffix: string): tf.Variable {
+  slots[i] ??= { originalName: `${x.name}/${suffix}`, variable: tf.tidy(() => tf.zerosLike(x).variable(false)) };
+  return slots[i]!.variable;
+}
+
+function entries(gradients: Gradients): { name: string; gradient: tf.Tensor | undefined }[] {
+  return Array.isArray(gradients) ? gradients.map((g) => ({ name: g.name, gradient: g.tensor })) : Object.keys(gradients).map((name) => ({ name, gradient: gradients[name] }));
+}
+
+/** Whether the fused updates apply: a backend with an updater, and float32 throughout. */
+function fusable(gradients: Gradients): boolean {
+  return updaters.has(tf.getBackend()) && entries(gradients).every(({ name, gradient }) => (gradient == null || gradient.dtype === 'float32') && tf.engine().registeredVariables[name]?.dtype === 'float32');
+}
+
+/**
+ * Each gradient's update: `targets` gives the variable's state slots (made on first use as tfjs
+ * makes them, also for a variable without a gradient this time) and then the variable itself.
+ */
+function updatesOf(gradients: Gradients, targets: (x: tf.Variable, i: number) => tf.Variable[]): Update[] {
+  const updates: Update[] = [];
+  entries(gradients).forEach(({ name, gradient }, i) => {
+    const written = targets(tf.engine().registeredVariables[name]!, i);
+    if (gradient != null) updates.push({ gradient, targets: written });
+  });
+  return updates;
+}
+
+function adamApply(this: AdamState, gradients: Gradients): void {
+  tf.tidy(() => {
+    const updates = updatesOf(gradients, (x, i) => [slot(this.accumulatedFirstMoment, i, x, 'm'), slot(this.accumulatedSecondMoment, i, x, 'v'), x]);
+    const k = tf.sub(1, tf.stack([this.accBeta1, this.accBeta2]));
+    update('adam', updates, { k }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon, f: -this.learningRate });
+    this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
+    this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
+  });
+  this.incrementIterations();
+}
+
+function sgdApply(this: SgdState, gradients: Gradients): void {
+  update('sgd', updatesOf(gradients, (x) => [x]), { c: this.c });
+  this.incrementIterations();
+}
+
+function momentumApply(this: MomentumState, gradients: Gradients): void {
+  update('momentum', updatesOf(gradients, (x, i) => [slot(this.accumulations, i, x, 'momentum'), x]), { m: this.m, c: this.c });
+  this.incrementIterations();
+}
+
+function rmspropApply(this: RmspropState, gradients: Gradients): void {
+  const updates = updatesOf(gradients, (x, i) => [slot(this.accumulatedMeanSquares, i, x, 'rms'), slot(this.accumulatedMoments, i, x, 'momentum'), x]);
+  update('rmsprop', updates, {}, { a: this.decay, b: 1 - this.decay, c: this.momentum, d: this.learningRate, e: this.epsilon });
+  this.incrementIterations();
+}
+
+type OptimizerClass = { prototype: { applyGradients: ApplyGradients } };
+const cls = (c: unknown) => c as OptimizerClass;
+const fused = (f: unknown) => f as ApplyGradients;
+
+/** Each class, its fused update, and the settings it leaves to the class's own (Nesterov, centered RMSprop). */
+const FUSED: readonly { cls: OptimizerClass; fused: ApplyGradients; leaveToTfjs?: (o: never) => boolean }[] = [
+  { cls: cls(tf.AdamOptimizer), fused: fused(adamApply) },
+  { cls: cls(tf.SGDOptimizer), fused: fused(sgdApply) },
+  { cls: cls(tf.MomentumOptimizer), fused: fused(momentumApply), leaveToTfjs: (o: MomentumState) => o.useNesterov },
+  { cls: cls(tf.RMSPropOptimizer), fused: fused(rmspropApply), leaveToTfjs: (o: RmspropState) => o.centered },
+];
+
+/** Put the classes' own applyGradients back, while TL's are in their place. */
+const restores: (() => void)[] = [];
+
+/**
+ * Fuses tf.train.adam, sgd, momentum and rmsprop's float32 updates on `backendName` with
+ * `updater`; anything else (and Nesterov momentum, centered RMSprop) goes to the class's own.
+ */
+export function registerFusedOptimizers(backendName: string, updater: Updater): void {
+  updaters.set(backendName, updater);
+  if (restores.length > 0) return;
+  for (const { cls, fused, leaveToTfjs } of FUSED) {
+    restores.push(swapMethod(cls.prototype, 'applyGradients', (own, active) =>
+      function (this: tf.Optimizer, gradients: Gradients) {
+        const mine = active() && fusable(gradients) && !(leaveToTfjs?.(this as never) ?? false);
+        return mine ? fused.call(this, gradients) : own.call(this, gradients);
+      },
+    ));
+  }
+}
+
+/** Leaves `backendName`'s updates to tfjs; once no backend has an updater, the classes' own methods are back. */
+export function unregisterFusedOptimizers(backendName: string): void {
+  updaters.delete(backendName);
+  if (updaters.size === 0) for (const restore of restores.splice(0)) restore();
+}
