@@ -113,6 +113,41 @@ describe('registration', () => {
   });
 });
 
+describe('Identity (replaced: the shipped one copies)', () => {
+  const refCount = (t: tf.Tensor) => (tf.backend() as unknown as { refCount(id: object): number }).refCount(t.dataId);
+
+  it('shares the input\'s memory, counted, and each holder keeps it until the last lets go', async () => {
+    await use('wasm');
+    const x = tf.tensor([1, 2, 3, 4, 5], [5]);
+    const y = tf.clone(x);
+    expect(y.dataId).toBe(x.dataId);
+    expect(refCount(x)).toBe(2);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5]);
+    expect(refCount(y)).toBe(1);
+    y.dispose();
+    expect(refCount(y)).toBe(0);
+    const words = tf.clone(tf.tensor(['a', 'bc']));
+    expect(words.dataSync()).toEqual(['a', 'bc']);
+  });
+
+  it('never lets a training BatchNorm write into a moving average that a clone shares', async () => {
+    await use('wasm');
+    const layer = tf.layers.batchNormalization({ momentum: 0.5 });
+    const x = tf.tensor4d(values([2, 3, 3, 4], 7), [2, 3, 3, 4]);
+    layer.apply(x, { training: false });
+    const mean = layer.getWeights()[2]!;
+    const kept = tf.clone(mean);
+    expect(kept.dataId).toBe(mean.dataId);
+    const before = kept.dataSync().slice();
+    tf.tidy(() => {
+      layer.apply(x, { training: true });
+    });
+    expect(kept.dataSync()).toEqual(before);
+    expect(layer.getWeights()[2]!.dataSync()).not.toEqual(before);
+  });
+});
+
 interface ConvCase {
   x: [number, number, number, number];
   filter: [number, number, number, number];

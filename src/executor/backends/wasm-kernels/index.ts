@@ -2,7 +2,8 @@
  * Training kernels for the tfjs wasm backend. As shipped (4.22) it cannot train a convnet: it
  * lacks Conv2DBackpropFilter, the depthwise gradients and UnsortedSegmentSum, and its
  * MaxPoolGrad and AvgPoolGrad give wrong gradients; its Conv2DBackpropInput and Tile are scalar
- * loops that dominated a training step, and its Slice and Reverse copy element by element. These kernels are compositions of wasm ops (XNNPACK
+ * loops that dominated a training step, its Slice and Reverse copy element by element, and its
+ * Identity copies where sharing would do. These kernels are compositions of wasm ops (XNNPACK
  * convolutions, matmuls and broadcasts) or, where that would build and reduce a large
  * intermediate (the depthwise filter gradient), loops of TL's own WebAssembly (assemble.ts) on the
  * backend's heap; they are checked against the cpu backend and finite differences in
@@ -15,7 +16,7 @@ import { registerTrainingBatchNorm } from '../batchnorm-training.ts';
 import { registerFusedOptimizers } from '../fused-optimizers.ts';
 import { setKernel } from '../registry.ts';
 import { WASM_BATCHNORM } from './batchnorm.ts';
-import { reverse, slice } from './copies.ts';
+import { identity, reverse, slice } from './copies.ts';
 import { depthwiseConv2dNativeBackpropFilter } from './depthwise-filter-grad.ts';
 import { conv2DBackpropFilter } from './filter-grads.ts';
 import { conv2DBackpropInput, depthwiseConv2dNativeBackpropInput } from './input-grads.ts';
@@ -36,6 +37,7 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   Tile: tile,
   Slice: slice,
   Reverse: reverse,
+  Identity: identity,
 };
 
 /**
