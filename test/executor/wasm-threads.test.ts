@@ -76,6 +76,17 @@ describe('TL_THREADS', () => {
     expect(wasmThreads({ TL_THREADS: '4' }, 8, 3)).toBe(4);
   });
 
+  it('stops the backend choice when mistyped, rather than falling back to the slow cpu backend', async () => {
+    const before = process.env['TL_THREADS'];
+    process.env['TL_THREADS'] = 'four';
+    try {
+      await expect(selectBackend('auto')).rejects.toThrow("TL_THREADS must be a whole number from 1 to 8, not 'four'");
+    } finally {
+      if (before === undefined) delete process.env['TL_THREADS'];
+      else process.env['TL_THREADS'] = before;
+    }
+  });
+
   it('reaches the processes the service trains in', async () => {
     const runner = new ForkRunner({ threads: 3, spare: false, log: () => {} });
     try {

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { BackendName } from './names.ts';
+import { wasmThreads } from './threads.ts';
 
 export { BACKENDS, type BackendName } from './names.ts';
 
@@ -77,7 +78,6 @@ export async function prepareForTraining(backend: BackendChoice, model: tf.Layer
  */
 async function tryWasm(): Promise<string> {
   await import('@tensorflow/tfjs-backend-wasm');
-  const { wasmThreads } = await import('./threads.ts');
   const { useThreadedWasm } = await import('./wasm-threads.ts');
   const threads = wasmThreads();
   let note = '';
@@ -111,6 +111,8 @@ const ATTEMPTS: Record<Exclude<BackendName, 'auto'>, (explicit: boolean) => Prom
 export async function selectBackend(requested: BackendName = 'auto'): Promise<BackendChoice> {
   const order: Exclude<BackendName, 'auto'>[] = requested === 'auto' ? ['tensorflow', 'webgpu', 'wasm', 'cpu'] : [requested];
   const skipped: { name: string; why: string }[] = [];
+  // A mistyped TL_THREADS is the user's error to fix, not a reason to fall back to the slow cpu backend.
+  if (order.includes('wasm')) wasmThreads();
   for (const name of order) {
     try {
       const detail = await ATTEMPTS[name](requested !== 'auto');

@@ -3,6 +3,7 @@
  * nothing of tfjs, so that the service can share cores out between jobs without loading tfjs.
  */
 import { availableParallelism } from 'node:os';
+import { ExecutorError } from '../errors.ts';
 
 /** The most threads tfjs's threaded wasm build can use: emscripten starts a pool of 8 workers with it. */
 export const MAX_WASM_THREADS = 8;
@@ -17,7 +18,7 @@ export function wasmThreads(env: NodeJS.ProcessEnv = process.env, cores = availa
   if (asked === undefined || asked === '') return Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(cores / jobs)));
   const n = Number(asked);
   if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
-    throw new Error(`TL_THREADS must be a whole number from 1 to ${MAX_WASM_THREADS}, not '${asked}'`);
+    throw new ExecutorError('bad-setting', `TL_THREADS must be a whole number from 1 to ${MAX_WASM_THREADS}, not '${asked}'`);
   }
   return n;
 }
