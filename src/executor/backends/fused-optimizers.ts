@@ -5,7 +5,8 @@
  * tfjs 4.22 updates each variable with a chain of elementwise ops (Adam 14, RMSprop 10, momentum
  * 4, SGD 2), each a pass over the variable and a new tensor, and assigns the results. A backend's
  * updater instead reads each variable's gradient and state once and writes the new state and
- * value into the variables' own memory. This module is what the backends share: the optimizers'
+ * value in one pass (webgpu into the variables' own buffers; wasm its state in place and the
+ * value into new memory). This module is what the backends share: the optimizers'
  * state exactly as tfjs lays it out (moments, accumulated betas, iterations, created as tfjs does
  * on first use), so checkpoints and getWeights are unchanged; which variables each rule writes, in
  * what order; and the swap of each class's applyGradients, which hands anything not float32 on a
@@ -29,13 +30,13 @@ export type RuleName = 'sgd' | 'momentum' | 'adam' | 'rmsprop';
 export const CONSTANTS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 export type Constants = Partial<Record<(typeof CONSTANTS)[number], number>>;
 
-/** One variable's update: its gradient, and the variables updated in place (its state, then itself). */
+/** One variable's update: its gradient, and the variables it updates (its state, then itself). */
 export interface Update {
   readonly gradient: tf.Tensor;
   readonly targets: readonly tf.Variable[];
 }
 
-/** Runs `updates` of `rule`, writing into every target's own memory. */
+/** Runs `updates` of `rule`, giving every target its new value. */
 export type Updater = (rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants) => void;
 
 /** The updater of each backend that has one. */

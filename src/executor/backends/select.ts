@@ -77,7 +77,7 @@ export async function prepareForTraining(backend: BackendChoice, model: tf.Layer
  * threads.ts, wasm-threads.ts), or its single-threaded build where that is 1 or the threaded one fails to start.
  */
 async function tryWasm(): Promise<string> {
-  await import('@tensorflow/tfjs-backend-wasm');
+  const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
   const { useThreadedWasm } = await import('./wasm-threads.ts');
   const threads = wasmThreads();
   let note = '';
@@ -91,7 +91,6 @@ async function tryWasm(): Promise<string> {
   if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to initialise');
   const { registerWasmTrainingKernels } = await import('./wasm-kernels.ts');
   registerWasmTrainingKernels();
-  const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
   const running = getThreadsCount();
   return `WebAssembly on ${running} thread${running === 1 ? '' : 's'}${note}, with TL's training kernels`;
 }

@@ -113,15 +113,18 @@ export const wasmUpdater: Updater = (name, list, shared, constants) => {
   const backend = tf.backend();
   const heap = heapOf(backend);
   const run = updates(memoryOf(backend).memory)[name];
-  const scalars = (t: tf.Tensor | undefined, what: string) => {
-    if (t === undefined) throw new Error(`the ${name} update needs ${what}`);
-    return Array.from(heap.typedArrayFromHeap(t));
-  };
-  const numbers =
-    name === 'sgd' ? scalars(shared['c'], 'c')
-    : name === 'momentum' ? [...scalars(shared['m'], 'm'), ...scalars(shared['c'], 'c')]
-    : name === 'adam' ? [constants.a!, constants.b!, constants.c!, constants.d!, constants.e!, constants.f!, ...scalars(shared['k'], 'k')]
-    : [constants.a!, constants.b!, constants.c!, constants.d!, constants.e!];
+  // The rule's numbers in its parameters' order: the optimizer's numbers, or its scalar tensors'
+  // values (a tensor of several, as Adam's k, gives k0, k1, ...).
+  const values = new Map<string, number>(Object.entries(constants));
+  for (const [key, t] of Object.entries(shared)) {
+    const held = heap.typedArrayFromHeap(t);
+    held.forEach((v, i) => values.set(held.length === 1 ? key : `${key}${i}`, v));
+  }
+  const numbers = RULES[name].constants.map((c) => {
+    const value = values.get(c);
+    if (value === undefined) throw new Error(`the ${name} update needs ${c}`);
+    return value;
+  });
   const address = (t: tf.TensorInfo) => heap.typedArrayFromHeap(t).byteOffset;
   for (const { gradient, targets } of list) {
     const x = targets.at(-1)!;

@@ -17,7 +17,7 @@
  * tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CONSTANTS, type Constants, type RuleName, type Update, type Updater } from '../fused-optimizers.ts';
+import { CONSTANTS, type Constants, type RuleName, type Updater } from '../fused-optimizers.ts';
 import { sizeOf, webgpuBackendOf } from './backend.ts';
 import { writableInPlace } from './in-place.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
@@ -145,7 +145,7 @@ export const webgpuUpdater: Updater = (name, updates, shared, constants) => {
   for (let start = 0; start < updates.length; start += per) {
     const pack = updates.slice(start, start + per);
     const inputs: tf.NamedTensorMap = { ...shared };
-    pack.forEach((u: Update, j) => {
+    pack.forEach((u, j) => {
       inputs[`g${j}`] = u.gradient;
       u.targets.forEach((v, q) => (inputs[`${rule.state[q]}${j}`] = writableInPlace(backend, v)));
     });
