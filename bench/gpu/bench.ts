@@ -63,15 +63,27 @@ if (sections.has('matmul')) {
 }
 
 const models: ModelRow[] = [];
+const torchDir = process.env.TL_TORCH_DIR;
+const torch = { resnet50: readTorch(torchDir, 'torch-resnet50.txt', 'TORCH'), mobilenetv2: readTorch(torchDir, 'torch-mnv2.txt', 'TORCH_MNV2') };
+/** The throughput tables for the models measured so far. */
+function modelTables(): string[] {
+  const t = ['', 'Throughput (wall clock; training is a full trainOnBatch with SGD):', '', summaryTable(matmul, models, torch)];
+  if (models.length > 0) t.push('', 'GPU work queued by one training step (programs dispatched; tensors uploaded from JavaScript):', '', workTable(models));
+  if (models.length > 0) t.push('', 'GEMM products of one training step as the tuner measured them before timing (ms per run on each option, chained, synchronised once):', '', tunedTable(models));
+  if (models.length > 0) t.push('', `Where one training step's GPU time goes, by program (one step under tf.time, each program timed alone by timestamp queries${device.timestamps ? '' : '; this adapter has none, so the times are zeros'}):`, '', stepProfileTable(models));
+  return t;
+}
+const beforeModels = parts.length;
 if (sections.has('models')) {
   const o = small ? { size: 32, batch: 2, reps: 1, stockReps: 1 } : { size: 224, batch: 32, reps: 10, stockReps: 2 };
-  for (const name of ['resnet50', 'mobilenetv2'] as const) models.push(await modelRow(name, o));
+  for (const name of ['resnet50', 'mobilenetv2'] as const) {
+    models.push(await modelRow(name, o));
+    // Each network's tables as soon as it is measured, so a run cut short keeps the first.
+    parts.splice(beforeModels, parts.length - beforeModels, ...modelTables());
+    flush();
+  }
 }
-const torchDir = process.env.TL_TORCH_DIR;
-parts.push('', 'Throughput (wall clock; training is a full trainOnBatch with SGD):', '', summaryTable(matmul, models, { resnet50: readTorch(torchDir, 'torch-resnet50.txt', 'TORCH'), mobilenetv2: readTorch(torchDir, 'torch-mnv2.txt', 'TORCH_MNV2') }));
-if (models.length > 0) parts.push('', 'GPU work queued by one training step (programs dispatched; tensors uploaded from JavaScript):', '', workTable(models));
-if (models.length > 0) parts.push('', 'GEMM products of one training step as the tuner measured them before timing (ms per run on each option, chained, synchronised once):', '', tunedTable(models));
-if (models.length > 0) parts.push('', `Where one training step's GPU time goes, by program (one step under tf.time, each program timed alone by timestamp queries${device.timestamps ? '' : '; this adapter has none, so the times are zeros'}):`, '', stepProfileTable(models));
+parts.splice(beforeModels, parts.length - beforeModels, ...modelTables());
 flush();
 
 if (sections.has('kernels')) {
