@@ -59,12 +59,16 @@ function bundle(): void {
 
 function vulkanLoader(): void {
   mkdirSync(gl, { recursive: true });
-  if (readdirSync(gl).some((f) => f.startsWith('libvulkan1') && f.endsWith('.deb'))) return;
+  if (readdirSync(gl).some((f) => f.startsWith('libvulkan1') && f.endsWith('.deb')) && existsSync(join(gl, 'extra', 'libglvnd0_1.6.0-1_amd64.deb'))) return;
   const o = ['-oAPT::Architecture=amd64', '-oAPT::Architectures=amd64', '-oDir::State::Lists=/tmp/amd64'];
   mkdirSync('/tmp/amd64/partial', { recursive: true });
   try {
     execFileSync('apt-get', [...o, 'update'], { stdio: 'ignore' });
     execFileSync('apt-get', [...o, 'download', 'libvulkan1'], { cwd: gl, stdio: 'inherit' });
+    // glvnd and the X libraries NVIDIA's libGLX_nvidia (its Vulkan driver) and EGL may want: run.sh
+    // puts them on LD_LIBRARY_PATH only where the driver does not come up without them.
+    mkdirSync(join(gl, 'extra'), { recursive: true });
+    execFileSync('apt-get', [...o, 'download', 'libglvnd0', 'libglx0', 'libegl1', 'libgl1', 'libopengl0', 'libgles2', 'libx11-6', 'libx11-data', 'libxext6', 'libxcb1', 'libxau6', 'libxdmcp6', 'libbsd0', 'libmd0'], { cwd: join(gl, 'extra'), stdio: 'inherit' });
   } catch (err) {
     console.warn(`could not download libvulkan1 (${(err as Error).message}); the GPU run needs it in .gl/`);
   }
@@ -92,7 +96,7 @@ mkdirSync(gpu, { recursive: true });
 ignoreLocally();
 packNode();
 bundle();
-for (const f of ['run.sh', 'torch-reference.py', 'torch-reference-mobilenetv2.py']) copy(join(root, 'bench', 'gpu', f), join(gpu, f));
+for (const f of ['run.sh', 'probe.mjs', 'torch-reference.py', 'torch-reference-mobilenetv2.py']) copy(join(root, 'bench', 'gpu', f), join(gpu, f));
 vulkanLoader();
 rmSync(app, { recursive: true, force: true });
 const mb = (sizeOf(gpu) + sizeOf(gl)) / 2 ** 20;

@@ -3,8 +3,9 @@
  * (src/executor/backends/webgpu/adapter.ts), with three knobs: TL_DAWN_FLAGS (space-separated
  * flags for Dawn's `create`, e.g. `enable-dawn-features=allow_unsafe_apis` for timestamp queries),
  * TL_TFJS_FLAGS (tfjs flags set before the backend starts, e.g.
- * `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64`) and BENCH_SOFTWARE=1 (Mesa's llvmpipe through OpenGL, to
- * check the bundle on a machine without a GPU).
+ * `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64`), BENCH_SOFTWARE=1 (Mesa's llvmpipe through OpenGL, to
+ * check the bundle on a machine without a GPU) and BENCH_OPENGL=1 (the GPU through Dawn's OpenGL
+ * backend, which run.sh takes where the Vulkan driver does not come up).
  */
 import { startWebgpu } from '../../src/executor/backends/webgpu/adapter.ts';
 
@@ -23,12 +24,13 @@ function parseValue(value: string): number | boolean | string {
 
 export async function setUpWebgpu(): Promise<Device> {
   const software = process.env.BENCH_SOFTWARE === '1';
+  const viaOpenGL = software || process.env.BENCH_OPENGL === '1';
   const dawnFlags = (process.env.TL_DAWN_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
   const tfjsFlags = (process.env.TL_TFJS_FLAGS ?? '').split(',').filter((f) => f.includes('='));
   const device = await startWebgpu({
-    adapter: software ? 'software' : 'hardware',
+    adapter: viaOpenGL ? 'software' : 'hardware',
     dawnFlags,
     tfjsFlags: Object.fromEntries(tfjsFlags.map((f) => [f.slice(0, f.indexOf('=')), parseValue(f.slice(f.indexOf('=') + 1))])),
   });
-  return { adapter: device.description, software: device.software, timestamps: device.timestamps, flags: [...(software ? ['backend=opengl'] : []), ...dawnFlags, ...tfjsFlags] };
+  return { adapter: device.description, software: software || /llvmpipe|lavapipe|swiftshader|mesa/i.test(device.description), timestamps: device.timestamps, flags: [...(viaOpenGL ? ['backend=opengl'] : []), ...dawnFlags, ...tfjsFlags] };
 }
