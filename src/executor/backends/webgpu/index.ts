@@ -37,7 +37,7 @@ import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
 import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
 import { OPTIMIZER_UPDATE, optimizerUpdate, webgpuUpdater } from './optimizers.ts';
-import { meanGrad, sumGrad } from './reduce-grads.ts';
+import { BROADCAST_GRAD, broadcastGradKernel, meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
 import { cacheBindGroups, type BindGroupCache } from './bind-group-cache.ts';
 import { orderBufferPool } from './buffer-pool.ts';
@@ -63,6 +63,7 @@ export const WEBGPU_TRAINING_KERNELS: Readonly<Record<string, (fallback: tf.Kern
 const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [BN_GRAD_SUMS]: bnGradSums,
   [MASK_GRAD]: maskGrad,
+  [BROADCAST_GRAD]: broadcastGradKernel,
   [OPTIMIZER_UPDATE]: optimizerUpdate,
   [AFFINE_SAMPLE]: affineSample,
   [PIXELS_TO_INPUT]: pixelsToInput,
