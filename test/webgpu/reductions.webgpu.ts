@@ -36,8 +36,8 @@ describe.skipIf(!env.ok)(`Sum and Mean on webgpu (${env.ok ? env.adapter : 'no a
     // dy made from JavaScript numbers: small, so its values live on the CPU, and tfjs's Tile would
     // build the whole broadcast in JavaScript (reduce-grads.ts says what that cost on the GPU).
     const dy = tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8]);
-    let dMean = dy;
-    let dSum = dy;
+    let dMean: tf.Tensor = dy;
+    let dSum: tf.Tensor = dy;
     const profile = await tf.profile(() => {
       dMean = tf.grad((v: tf.Tensor) => tf.mean(v, [0, 1, 2]))(x, dy);
       dSum = tf.grad((v: tf.Tensor) => tf.sum(v, [0, 1, 2]))(x, dy);
