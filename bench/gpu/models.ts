@@ -25,7 +25,10 @@ export interface ModelRow {
   readonly model: 'resnet50' | 'mobilenetv2';
   readonly size: number;
   readonly batch: number;
+  /** Inference, each batch's scores read before the next batch is queued. */
   readonly inferMs: number;
+  /** Inference as TL's predictions run it (predictAll): each batch read after the next is queued. */
+  readonly pipelinedInferMs: number;
   readonly trainMs: number;
   /** Training steps queued back to back, each loss read after the next step is queued (as the executor's loop does). */
   readonly pipelinedTrainMs: number;
@@ -154,6 +157,18 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
     await sync(p);
     p.dispose();
   };
+  // As predictAll (src/executor/batches.ts) runs TL's predictions: each batch read after the next is queued.
+  const inferPipelined = async (n: number) => {
+    let previous: tf.Tensor | undefined;
+    for (let i = 0; i < n; i++) {
+      const p = model.predict(xs) as tf.Tensor;
+      if (previous) await sync(previous);
+      previous?.dispose();
+      previous = p;
+    }
+    if (previous) await sync(previous);
+    previous?.dispose();
+  };
   // trainOnBatch reads the loss back, which waits for the step.
   const train = async () => void (await model.trainOnBatch(xs, ys));
   // The executor's loop (run.ts) reads a step's loss after queuing the next step, so that the host
@@ -185,6 +200,10 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   const folded = foldBatchNorms(model);
   const tunedInference = await tuneGemmTiles(() => [model.predict(xs) as tf.Tensor]);
   const inferMs = await msPerStep(infer, o.reps);
+  await inferPipelined(2);
+  const i0 = performance.now();
+  await inferPipelined(o.reps);
+  const pipelinedInferMs = (performance.now() - i0) / o.reps;
   const inferWork = await leastWork(infer, 3);
   folded.restore();
   console.log(`  ${name}: ${folded.chains.length} BatchNorms folded for inference (${inferWork.dispatches} dispatches); ${tunedInference.products} more products measured`);
@@ -216,5 +235,5 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   fused.restore();
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, trainMs, pipelinedTrainMs, executorStepMs: executorMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile };
+  return { model: name, size: o.size, batch: o.batch, inferMs, pipelinedInferMs, trainMs, pipelinedTrainMs, executorStepMs: executorMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile };
 }

@@ -67,6 +67,19 @@ export async function predictAll(
 ): Promise<{ data: Float32Array; width: number }> {
   const chunks: Float32Array[] = [];
   let width = 0;
+  // Batch b's scores are read after batch b + 1 is queued: on a GPU the read waits for the queue to
+  // drain, so reading one batch late lets the host build the next batch while the GPU runs this one.
+  let pending: tf.Tensor | null = null;
+  const settle = async (): Promise<void> => {
+    if (pending === null) return;
+    const out = pending;
+    pending = null;
+    try {
+      chunks.push((await out.data()) as Float32Array);
+    } finally {
+      out.dispose();
+    }
+  };
   // Each BatchNorm runs folded into its convolution (fold-batchnorm.ts): the same scores, less work.
   const folded = foldBatchNorms(model);
   try {
@@ -74,10 +87,12 @@ export async function predictAll(
       const idx = range(Math.min(batchSize, count - start)).map((i) => i + start);
       const out = tf.tidy(() => model.apply(makeBatch(idx), { training: false }) as tf.Tensor);
       width = out.shape.slice(1).reduce((a, b) => a * b!, 1) as number;
-      chunks.push((await out.data()) as Float32Array);
-      out.dispose();
+      await settle();
+      pending = out;
     }
+    await settle();
   } finally {
+    (pending as tf.Tensor | null)?.dispose();
     folded.restore();
   }
   const data = new Float32Array(count * width);

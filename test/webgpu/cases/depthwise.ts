@@ -37,6 +37,9 @@ const SHAPED: Depthwise[] = [
   // MobileNetV2-like: 3x3 stride 2 over many channels, batch 16 (rows chunked).
   { x: [16, 28, 28, 96], w: [3, 3, 96, 1], strides: [2, 2], pad: 'same' },
   { x: [8, 14, 14, 144], w: [3, 3, 144, 1], strides: [1, 1], pad: 'same' },
+  // One filter a channel, channels not in fours: the scalar program (fours take the vec4 one).
+  { x: [2, 7, 7, 6], w: [3, 3, 6, 1], strides: [1, 1], pad: 'same' },
+  { x: [2, 9, 8, 10], w: [3, 3, 10, 1], strides: [2, 2], pad: 'valid' },
   // A long batch of small images: many rows, a few columns each.
   { x: [64, 6, 6, 5], w: [3, 3, 5, 2], strides: [1, 1], pad: 'valid' },
 ];

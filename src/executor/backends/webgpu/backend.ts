@@ -91,10 +91,11 @@ export abstract class FlatProgram implements WebGPUProgram {
   readonly outputShape: number[];
   readonly size = true;
 
-  constructor(outputShape: readonly number[]) {
+  /** `perInvocation` values of the output each: 4 where the program writes vec4s (its `outputComponent`). */
+  constructor(outputShape: readonly number[], perInvocation = 1) {
     this.outputShape = [...outputShape];
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [groups(sizeOf(outputShape), 64), 1, 1];
+    this.dispatch = [groups(sizeOf(outputShape) / perInvocation, 64), 1, 1];
   }
 
   /** The body of `main(index : i32)`, run for each output index. */
