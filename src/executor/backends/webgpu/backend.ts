@@ -65,16 +65,22 @@ export function sizeOf(shape: readonly number[]): number {
 export const MAX_DISPATCH = 65535;
 
 /**
- * WGSL declaring `bi`, `ih`, `iw` and `c`: the NHWC coordinates of the flat `index` in a tensor
- * whose height, width and channel count are the uniforms `inH`, `inW` and `inC`.
+ * WGSL declaring `bi`, `ih`, `iw` and the channel `c`: the NHWC coordinates of the flat `index` in a
+ * tensor whose height and width are the uniforms `h` and `w` and whose channel count is `channels`
+ * (in fours for a vec4 program, with `c` naming the four).
  */
-export const DECODE_NHWC = `
-        let c = index % uniforms.inC;
-        let t = index / uniforms.inC;
-        let iw = t % uniforms.inW;
-        let t2 = t / uniforms.inW;
-        let ih = t2 % uniforms.inH;
-        let bi = t2 / uniforms.inH;`;
+export function decodeNhwc(h = 'inH', w = 'inW', channels = 'inC', c = 'c'): string {
+  return `
+        let ${c} = index % uniforms.${channels};
+        let t = index / uniforms.${channels};
+        let iw = t % uniforms.${w};
+        let t2 = t / uniforms.${w};
+        let ih = t2 % uniforms.${h};
+        let bi = t2 / uniforms.${h};`;
+}
+
+/** decodeNhwc for a tensor of the uniforms `inH`, `inW` and `inC`. */
+export const DECODE_NHWC = decodeNhwc();
 
 /**
  * A program with one invocation per output value: the backend calls `main(index)` with the flat

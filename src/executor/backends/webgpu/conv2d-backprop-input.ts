@@ -14,7 +14,7 @@
  * onto dx; phases without taps (a 1x1 convolution's, all but one) are zeros.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, release, runProgram, sizeOf, webgpuBackendOf, type Uniform } from './backend.ts';
+import { decodeNhwc, FlatProgram, release, runProgram, sizeOf, webgpuBackendOf, type Uniform } from './backend.ts';
 import { gemmFits, runGemm, type BackendKernel, type GemmSource } from './gemm.ts';
 
 // A stride-1 product (strided ones run by phases, below). k runs over `tapsW`-wide rows of taps
@@ -113,15 +113,10 @@ class PhaseSpreadProgram extends FlatProgram {
 
   protected body(): string {
     return `
-        let c = index % uniforms.inC;
-        let t = index / uniforms.inC;
-        let j = t % uniforms.cols;
-        let t2 = t / uniforms.cols;
-        let i = t2 % uniforms.rows;
-        let bi = t2 / uniforms.rows;
-        let ih = uniforms.phH + i * uniforms.strideH;
-        let iw = uniforms.phW + j * uniforms.strideW;
-        result[((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + c] = compact[index];`;
+        ${decodeNhwc('rows', 'cols')}
+        let row = uniforms.phH + ih * uniforms.strideH;
+        let col = uniforms.phW + iw * uniforms.strideW;
+        result[((bi * uniforms.inH + row) * uniforms.inW + col) * uniforms.inC + c] = compact[index];`;
   }
 }
 

@@ -13,7 +13,7 @@
  * time went to integer divisions by uniforms, about 24 an element for 9 multiply-adds.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DECODE_NHWC, FlatProgram, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
+import { DECODE_NHWC, decodeNhwc, FlatProgram, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
 
 class DepthwiseInputGradProgram extends FlatProgram {
   readonly variableNames = ['dy', 'w'];
@@ -63,13 +63,7 @@ class DepthwiseInputGradVec4Program extends FlatProgram {
 
   protected body(): string {
     const { strideH, strideW, dilH, dilW, filterH, filterW } = this.taps;
-    return `
-        let c4 = index % uniforms.inC4;
-        let t = index / uniforms.inC4;
-        let iw = t % uniforms.inW;
-        let t2 = t / uniforms.inW;
-        let ih = t2 % uniforms.inH;
-        let bi = t2 / uniforms.inH;
+    return `${decodeNhwc('inH', 'inW', 'inC4', 'c4')}
         var acc = vec4<f32>(0.0);
         for (var fh = 0; fh < ${filterH}; fh++) {
           let th = ih + uniforms.padT - fh * ${dilH};
