@@ -8,6 +8,7 @@
  * backend, which run.sh takes where the Vulkan driver does not come up).
  */
 import { startWebgpu } from '../../src/executor/backends/webgpu/adapter.ts';
+import { setUnmeasuredTile } from '../../src/executor/backends/webgpu/gemm.ts';
 
 export interface Device {
   readonly adapter: string;
@@ -32,5 +33,8 @@ export async function setUpWebgpu(): Promise<Device> {
     dawnFlags,
     tfjsFlags: Object.fromEntries(tfjsFlags.map((f) => [f.slice(0, f.indexOf('=')), parseValue(f.slice(f.indexOf('=') + 1))])),
   });
-  return { adapter: device.description, software: software || /llvmpipe|lavapipe|swiftshader|mesa/i.test(device.description), timestamps: device.timestamps, flags: [...(viaOpenGL ? ['backend=opengl'] : []), ...dawnFlags, ...tfjsFlags] };
+  const isSoftware = software || /llvmpipe|lavapipe|swiftshader|mesa/i.test(device.description);
+  // As tl run does (backends/select.ts): unmeasured products take the 64 tile on a GPU.
+  setUnmeasuredTile(isSoftware ? 'by-shape' : 64);
+  return { adapter: device.description, software: isSoftware, timestamps: device.timestamps, flags: [...(viaOpenGL ? ['backend=opengl'] : []), ...dawnFlags, ...tfjsFlags] };
 }

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { measuredChoices, recordProducts, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
+import { measuredChoices, recordProducts, setUnmeasuredTile, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
 import { prepareForTraining, selectBackend } from '../../src/executor/backends/select.ts';
 import { trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
 import { relativeError } from './parity.ts';
@@ -120,5 +120,20 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     expect(relativeError(theirs.values, ours.values)).toBeLessThan(1e-5);
     measuredChoices.clear();
     tf.dispose([x, w]);
+  });
+});
+
+describe('the tile of a product nobody measured', () => {
+  it('is the 128 tile by shape where M and N reach 128, or the 64 tile on the GPU rule; a measured tile stands either way', () => {
+    try {
+      expect([tileFor(256, 128).size, tileFor(256, 64).size, tileFor(64, 512).size]).toEqual([128, 64, 64]);
+      setUnmeasuredTile(64);
+      expect([tileFor(256, 128).size, tileFor(4096, 4096).size]).toEqual([64, 64]);
+      measuredChoices.set('test|256|256|9', 128);
+      expect(tileFor(256, 256, 'test|256|256|9').size).toBe(128);
+    } finally {
+      measuredChoices.delete('test|256|256|9');
+      setUnmeasuredTile('by-shape');
+    }
   });
 });

@@ -44,12 +44,25 @@ export function productKey(source: GemmSource, dims: { m: number; n: number; k: 
   return `${source.key}|${dims.m}|${dims.n}|${dims.k}`;
 }
 
-/** The tile for an M x N product: forced, measured, or the 128 tile where M and N both reach 128. */
+/**
+ * The tile of a product nobody measured (tuning off, or a shape first seen after it, such as an
+ * epoch's last, smaller batch): by shape, the 128 tile where M and N both reach 128 (faster on
+ * llvmpipe, session 4), or always the 64 tile, which on the H200 was the faster for 51 of the 62
+ * products of a ResNet50 training step and 59 of 62 of MobileNetV2's (2026-11-30, docs/benchmarks-gpu.md).
+ */
+let unmeasuredTile: 'by-shape' | 64 = 'by-shape';
+
+/** Sets the rule for unmeasured products: select.ts takes the 64 tile on a GPU, by shape on a software adapter. */
+export function setUnmeasuredTile(rule: 'by-shape' | 64): void {
+  unmeasuredTile = rule;
+}
+
+/** The tile for an M x N product: forced, measured, or by the rule for unmeasured products. */
 export function tileFor(m: number, n: number, key?: string): Tile {
   if (tileChoice !== 'auto') return tileChoice === 128 ? TILE_128 : TILE_64;
   const measured = key === undefined ? undefined : measuredChoices.get(key);
   if (typeof measured === 'number') return measured === 128 ? TILE_128 : TILE_64;
-  return m >= 128 && n >= 128 ? TILE_128 : TILE_64;
+  return unmeasuredTile === 'by-shape' && m >= 128 && n >= 128 ? TILE_128 : TILE_64;
 }
 
 /** The backend's own kernel for a product, on inputs of the product's shapes. */
