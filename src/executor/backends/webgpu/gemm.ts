@@ -47,8 +47,9 @@ export function productKey(source: GemmSource, dims: { m: number; n: number; k: 
 /**
  * The tile of a product nobody measured (tuning off, or a shape first seen after it, such as an
  * epoch's last, smaller batch): by shape, the 128 tile where M and N both reach 128 (faster on
- * llvmpipe, session 4), or always the 64 tile, which on the H200 was the faster for 51 of the 62
- * products of a ResNet50 training step and 59 of 62 of MobileNetV2's (2026-11-30, docs/benchmarks-gpu.md).
+ * llvmpipe, session 4), or always the 64 tile: on the H200 the 128 tile was the fastest choice for
+ * only 3-8 of the 62 products of a ResNet50 training step and 0-4 of MobileNetV2's, in three runs
+ * (2026-11-30, docs/benchmarks-gpu.md).
  */
 let unmeasuredTile: 'by-shape' | 64 = 'by-shape';
 
