@@ -103,6 +103,8 @@ const LAYER_CASES: { shape: number[]; axis: number; offset: number }[] = [
   // 2048 rows: both passes chunked.
   { shape: [8, 16, 16, 33], axis: 3, offset: 0 },
   { shape: [2, 3, 3, 130], axis: -1, offset: 0 },
+  // 9,216 rows in 144 chunks: more chunks than a channel's 64 summing lanes, each lane adding 2 or 3.
+  { shape: [4, 48, 48, 8], axis: -1, offset: 0 },
   // The shifted sums keep the variance's digits when the mean dwarfs the spread.
   { shape: [4, 9, 11, 20], axis: -1, offset: 300 },
 ];

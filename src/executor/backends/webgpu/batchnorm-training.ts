@@ -9,15 +9,14 @@ import * as tf from '@tensorflow/tfjs';
 import { BN_FORWARD, BN_TRAINING_GRAD, channelsOf, type BatchNormAttrs, type TrainingBatchNorm } from '../batchnorm-training.ts';
 import { release, runProgram, webgpuBackendOf } from './backend.ts';
 import { writableInPlace } from './in-place.ts';
-import { ChannelAffineProgram, channelProgram, NormalizeProgram, pairPartials, perChannel, SUM_CHUNKS, type ChannelConstants } from './batchnorm-programs.ts';
+import { ChannelAffineProgram, channelProgram, NormalizeProgram, pairPartials, perChannel, type ChannelConstants } from './batchnorm-programs.ts';
 import { columnsFit } from './reduce-programs.ts';
 
 const STATISTICS = channelProgram(
   'tlBnStats',
   ['partial', 'x', 'gamma'],
   ['stats', 'movingMean', 'movingVariance'],
-  `${SUM_CHUNKS}
-  let m = sA * uniforms.inv;
+  `let m = sA * uniforms.inv;
   let mean = x[c] + m;
   let variance = max(sB * uniforms.inv - m * m, 0.0);
   stats[c] = mean;
@@ -50,8 +49,7 @@ const GRADIENTS = channelProgram(
   'tlBnGradients',
   ['partial', 'stats', 'gamma'],
   ['coef', 'dscale', 'doffset'],
-  `${SUM_CHUNKS}
-  let r = inverseSqrt(stats[uniforms.cols + c] + uniforms.eps);
+  `let r = inverseSqrt(stats[uniforms.cols + c] + uniforms.eps);
   let g = gamma[c] * r;
   let b = -g * r * r * uniforms.inv * sB;
   coef[c] = g;

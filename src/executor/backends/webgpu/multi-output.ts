@@ -27,6 +27,13 @@ export interface MultiOutputProgram {
   readonly uniforms: string;
   /** WGSL run for each `index : i32` below `uniforms.size`. */
   readonly body: string;
+  /**
+   * Invocations per index, one workgroup each (a power of two up to 256), for a body that shares
+   * work between them: it then has `lane : u32` and `lanePairs`, a workgroup array of `lanes`
+   * vec2<f32>, and may call workgroupBarrier (an index's workgroup leaves or stays as one).
+   * Without it, one invocation per index.
+   */
+  readonly lanes?: number;
 }
 
 /** The parts of the backend this touches (private in tfjs's typings). */
@@ -66,11 +73,25 @@ export function multiOutputShader(program: MultiOutputProgram): string {
   const outputs = program.outputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read_write> ${name} : array<f32>;`);
   const inputs = program.inputs.map((name, i) => `@group(0) @binding(${program.outputs.length + i}) var<storage, read> ${name} : array<f32>;`);
   const bindings = program.outputs.length + program.inputs.length;
-  return `
+  const head = `
 struct Uniforms { size : i32, ${program.uniforms} };
 ${[...outputs, ...inputs].join('\n')}
 @group(0) @binding(${bindings}) var<uniform> uniforms : Uniforms;
+`;
+  if (program.lanes !== undefined) {
+    return `${head}
+var<workgroup> lanePairs : array<vec2<f32>, ${program.lanes}>;
 
+@compute @workgroup_size(${program.lanes}, 1, 1)
+fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(num_workgroups) count : vec3<u32>, @builtin(local_invocation_index) lane : u32) {
+  let index = i32(group.y * count.x + group.x);
+  if (index >= uniforms.size) {
+    return;
+  }
+  ${program.body}
+}`;
+  }
+  return `${head}
 @compute @workgroup_size(${WORKGROUP}, 1, 1)
 fn main(@builtin(global_invocation_id) id : vec3<u32>, @builtin(num_workgroups) count : vec3<u32>) {
   let index = i32(id.y * count.x * ${WORKGROUP}u + id.x);
@@ -156,7 +177,7 @@ function dispatch(b: Internals, program: MultiOutputProgram, inputs: readonly tf
   const pass = b.computePassEncoder!;
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
-  const workgroups = groups(size, WORKGROUP);
+  const workgroups = program.lanes === undefined ? groups(size, WORKGROUP) : size;
   const x = Math.min(workgroups, MAX_DISPATCH);
   pass.dispatchWorkgroups(x, groups(workgroups, x), 1);
   b.dispatchCountInPass++;
