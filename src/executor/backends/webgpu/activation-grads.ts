@@ -17,12 +17,16 @@ export const MASK_GRAD = 'TLMaskGrad';
  */
 type MaskMode = 'relu' | 'relu6' | 'clip';
 
-/** WGSL: whether the gradient passes at `v` (the activation's input). */
-export const KEEP: Record<MaskMode, string> = {
-  relu: 'v > 0.0',
-  relu6: 'v > 0.0 && v <= 6.0',
-  clip: 'v >= uniforms.lo && v <= uniforms.hi',
-};
+/** WGSL: the scalar `value` as a program's value type, f32 or (`vec4`) vec4<f32>. */
+export const lit = (value: string, vec4: boolean): string => (vec4 ? `vec4<f32>(${value})` : value);
+
+/** WGSL: whether the gradient passes at `v` (the activation's input), per component where `vec4`. */
+export function keep(mode: MaskMode, vec4 = false): string {
+  const z = lit('0.0', vec4);
+  if (mode === 'relu') return `v > ${z}`;
+  if (mode === 'relu6') return `(v > ${z}) & (v <= ${lit('6.0', vec4)})`;
+  return `(v >= ${lit('uniforms.lo', vec4)}) & (v <= ${lit('uniforms.hi', vec4)})`;
+}
 
 class MaskGradProgram extends FlatProgram {
   readonly variableNames = ['dy', 'x'];
@@ -39,7 +43,7 @@ class MaskGradProgram extends FlatProgram {
     return `
         let v = x[index];
         ${nan}
-        result[index] = select(0.0, dy[index], ${KEEP[this.mode]});`;
+        result[index] = select(0.0, dy[index], ${keep(this.mode)});`;
   }
 }
 
