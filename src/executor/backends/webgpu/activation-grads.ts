@@ -6,7 +6,10 @@
  * dy once.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, runProgram, webgpuBackendOf } from './backend.ts';
+import { FlatProgram, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
+
+/** Whether a flat pass over `shape` can take four values an invocation. */
+export const inFours = (shape: readonly number[]): boolean => sizeOf(shape) % 4 === 0;
 
 /** {dy, x}, attrs {mode, lo, hi}: dy where x is inside the activation's linear range, else 0. */
 export const MASK_GRAD = 'TLMaskGrad';
@@ -32,18 +35,24 @@ class MaskGradProgram extends FlatProgram {
   readonly variableNames = ['dy', 'x'];
   readonly uniforms = 'lo : f32, hi : f32,';
   readonly shaderKey: string;
+  readonly outputComponent: number;
+  readonly variableComponents: number[] | undefined;
 
-  constructor(private readonly mode: MaskMode, outputShape: readonly number[]) {
-    super(outputShape);
-    this.shaderKey = `tlMaskGrad_${mode}`;
+  /** Four values an invocation where the size allows (vec4 loads; the pass is memory-bound). */
+  constructor(private readonly mode: MaskMode, outputShape: readonly number[], private readonly vec4 = inFours(outputShape)) {
+    super(outputShape, vec4 ? 4 : 1);
+    this.outputComponent = vec4 ? 4 : 1;
+    this.variableComponents = vec4 ? [4, 4] : undefined;
+    this.shaderKey = `tlMaskGrad_${mode}${vec4 ? '_v4' : ''}`;
   }
 
   protected body(): string {
-    const nan = this.mode === 'clip' ? '' : 'if (isnan(v)) { result[index] = v; return; }';
+    const kept = `select(${lit('0.0', this.vec4)}, dy[index], ${keep(this.mode, this.vec4)})`;
+    // Relu's and Relu6's gradients keep a NaN input (tfjs's step(x) is NaN there); the clip's gives 0.
+    const value = this.mode === 'clip' ? kept : `select(${kept}, v, ${this.vec4 ? 'isnanVec4(v)' : 'isnan(v)'})`;
     return `
         let v = x[index];
-        ${nan}
-        result[index] = select(0.0, dy[index], ${keep(this.mode)});`;
+        result[index] = ${value};`;
   }
 }
 

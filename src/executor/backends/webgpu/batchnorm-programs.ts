@@ -148,7 +148,7 @@ export function perChannel(backend: WebGPUBackend, program: MultiOutputProgram, 
  * inputs as `[k, C / 4]` vec4s, by the same expressions. On the H200 the scalar passes moved about
  * 0.7 TB/s (2026-11-30: 3.5-3.7 ms each a ResNet50 step); tfjs's vec4 mul moved 1.0 TB/s.
  */
-export const inFours = (cols: number): boolean => cols % 4 === 0;
+export const channelsInFours = (cols: number): boolean => cols % 4 === 0;
 
 /** The flat program's settings for a pass over `shape` in fours or one value at a time, with `inputs` per-channel or full-size. */
 abstract class ChannelPass extends FlatProgram {

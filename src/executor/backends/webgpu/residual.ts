@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { activationAfter, markActivated } from '../fused-activation.ts';
-import { MASK_GRAD } from './activation-grads.ts';
+import { inFours, lit, MASK_GRAD } from './activation-grads.ts';
 import { FlatProgram, runProgram, swapMethod, webgpuBackendOf } from './backend.ts';
 
 /** {a, b} of one shape, to relu(a + b), as tfjs's Relu computes it (NaN stays NaN). */
@@ -19,12 +19,23 @@ export const ADD_RELU = 'TLAddRelu';
 class AddReluProgram extends FlatProgram {
   readonly variableNames = ['a', 'b'];
   readonly uniforms = '';
-  readonly shaderKey = 'tlAddRelu';
+  readonly shaderKey: string;
+  readonly outputComponent: number;
+  readonly variableComponents: number[] | undefined;
+
+  /** Four values an invocation where the size allows (vec4 loads; the pass is memory-bound). */
+  constructor(outputShape: readonly number[], private readonly vec4 = inFours(outputShape)) {
+    super(outputShape, vec4 ? 4 : 1);
+    this.outputComponent = vec4 ? 4 : 1;
+    this.variableComponents = vec4 ? [4, 4] : undefined;
+    this.shaderKey = `tlAddRelu${vec4 ? '_v4' : ''}`;
+  }
 
   protected body(): string {
+    const z = lit('0.0', this.vec4);
     return `
         let s = a[index] + b[index];
-        result[index] = select(s, 0.0, s < 0.0);`;
+        result[index] = select(s, ${z}, s < ${z});`;
   }
 }
 
