@@ -37,6 +37,7 @@ import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
 import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
 import { OPTIMIZER_UPDATE, optimizerUpdate, webgpuUpdater } from './optimizers.ts';
+import { keepSavedTensorsDirectly } from './saved-tensors.ts';
 import { BROADCAST_GRAD, broadcastGradKernel, meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
 import { cacheBindGroups, type BindGroupCache } from './bind-group-cache.ts';
@@ -134,6 +135,7 @@ export function registerWebgpuTrainingKernels(): void {
   registerTrainingBatchNorm(BACKEND, WEBGPU_BATCHNORM);
   patchAddLayer();
   registerFusedOptimizers(BACKEND, webgpuUpdater);
+  restores.push(keepSavedTensorsDirectly(BACKEND));
   // The caches, the pool's order, the read tracking and the uploads live on a backend instance:
   // the one initialised now (the executor registers after `setBackend('webgpu')`), if any. Without
   // the tracking, the optimizers copy each variable before writing it (in-place.ts).
