@@ -5,7 +5,7 @@
  * against TL's), and the elementwise diagnostics.
  *
  * node bench.mjs [--out FILE]
- *   BENCH_SECTIONS=parity,matmul,models,kernels,tiles,elementwise (default: all)
+ *   BENCH_SECTIONS=parity,matmul,models,hostprofile,kernels,tiles,elementwise (default: all)
  *   BENCH_SMALL=1       small sizes, to check the bundle on the software adapter
  *   BENCH_SOFTWARE=1    Mesa llvmpipe through OpenGL instead of a GPU
  *   TL_DAWN_FLAGS=...   flags for Dawn's create(), space-separated
@@ -13,18 +13,20 @@
  *   TL_TORCH_DIR=DIR    where run.sh left the PyTorch references' output
  */
 import { writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { diagnosticTable, elementwiseRows } from './elementwise.ts';
 import { kernelRows, kernelTable, tileRows, tileTable } from './kernels.ts';
 import { modelRow, type ModelRow } from './models.ts';
 import { parityRows, parityTable } from './parity.ts';
+import { hostProfile, hostProfileTables } from './profile.ts';
 import { readTorch, stepProfileTable, summaryTable, tunedTable, workTable } from './report.ts';
 import { setUpWebgpu } from './setup.ts';
 import { fmt, msPerCall } from './timing.ts';
 
 const small = process.env.BENCH_SMALL === '1';
-const sections = new Set((process.env.BENCH_SECTIONS ?? 'parity,matmul,models,kernels,tiles,elementwise').split(','));
+const sections = new Set((process.env.BENCH_SECTIONS ?? 'parity,matmul,models,hostprofile,kernels,tiles,elementwise').split(','));
 const outIndex = process.argv.indexOf('--out');
 const outFile = outIndex > 0 ? process.argv[outIndex + 1] : undefined;
 
@@ -85,6 +87,18 @@ if (sections.has('models')) {
 }
 parts.splice(beforeModels, parts.length - beforeModels, ...modelTables());
 flush();
+
+if (sections.has('hostprofile')) {
+  console.log('host profile of pipelined training steps:');
+  const o = small ? { size: 32, batch: 2, steps: 3 } : { size: 224, batch: 32, steps: 10 };
+  const profiles = [];
+  for (const name of ['mobilenetv2', 'resnet50'] as const) {
+    profiles.push(await hostProfile(name, o, outFile === undefined ? undefined : dirname(outFile)));
+    console.log(`  ${name}: ${fmt(profiles.at(-1)!.wallMs / o.steps)} ms a step under the profiler`);
+  }
+  parts.push('', 'Where the host\'s time goes in pipelined training steps (node:inspector sampling profile, 100 us; self time; raw profiles host-*.cpuprofile beside this report):', hostProfileTables(profiles));
+  flush();
+}
 
 if (sections.has('kernels')) {
   console.log('kernels (tfjs, then TL):');
