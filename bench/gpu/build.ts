@@ -103,5 +103,5 @@ const mb = (sizeOf(gpu) + sizeOf(gl)) / 2 ** 20;
 console.log(`\n.gpu and .gl: ${mb.toFixed(1)} MiB (the device tool carries at most 64 MiB)`);
 console.log('On the GPU machine (device tool `run`, from the repository root):');
 console.log('  command: bash .gpu/run.sh    carry: [".gpu", ".gl"]    timeout_s: 600');
-console.log('  results: $OUT/bench-gpu.md (the tables), bench-log.txt, torch-*.txt, machine.txt');
+console.log('  results: $OUT/bench-gpu.md (the tables), bench-log.txt, torch-*.txt, machine.txt, diag.txt, host-*.cpuprofile');
 if (process.argv.includes('--local')) localCheck();

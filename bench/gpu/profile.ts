@@ -18,7 +18,7 @@ import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts
 import { classifier } from './models.ts';
 import { fmt } from './timing.ts';
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
 
 export interface HostProfile {
@@ -71,11 +71,19 @@ function summarise(profile: CpuProfile, modules: [number, string][], top: number
     }
     return found;
   };
+  // The profiler's own work (stopping it, under node:inspector's frames) is not the steps'.
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const profiler = new Set<number>();
+  const mark = (id: number): void => {
+    profiler.add(id);
+    for (const c of byId.get(id)?.children ?? []) mark(c);
+  };
+  for (const n of profile.nodes) if (n.callFrame.url.startsWith('node:inspector') && !profiler.has(n.id)) mark(n.id);
   const byModule = new Map<string, number>();
   const byFunction = new Map<string, number>();
   for (const node of profile.nodes) {
     const us = self.get(node.id) ?? 0;
-    if (us === 0) continue;
+    if (us === 0 || profiler.has(node.id)) continue;
     const { functionName, url, lineNumber } = node.callFrame;
     const inBundle = url.endsWith('bench.mjs') && modules.length > 0;
     const module = inBundle ? packageOf(moduleAt(lineNumber)) : url === '' ? functionName || '(native)' : url.replace(/^.*\//, '');

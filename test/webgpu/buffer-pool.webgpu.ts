@@ -90,4 +90,28 @@ describe.skipIf(!env.ok)(`buffer pool on webgpu (${env.ok ? env.adapter : 'no ad
     expect(run(true)).toEqual(tfjs);
     expect(tfjs).toMatchObject({ numUsedBuffers: 3, numFreeBuffers: 4 });
   });
+
+  it('asks Dawn for a buffer\'s size and usage only the first time it meets the buffer', async () => {
+    await tf.setBackend('webgpu');
+    const pool = freshPool();
+    const restore = orderBufferPool(asBackend(pool));
+    const proto = Object.getPrototypeOf(pool.acquireBuffer(64, STORAGE())) as object;
+    const asked = { size: 0, usage: 0 };
+    const own = (['size', 'usage'] as const).map((name) => [name, Object.getOwnPropertyDescriptor(proto, name)] as const);
+    for (const [name, d] of own) {
+      Object.defineProperty(proto, name, { ...d, get(this: GPUBuffer) { asked[name]++; return d!.get!.call(this); } });
+    }
+    try {
+      const made = [0, 1, 2, 3, 4, 5].map(() => pool.acquireBuffer(256, STORAGE()));
+      for (let round = 0; round < 3; round++) {
+        for (const i of [3, 0, 5, 1, 4, 2]) pool.releaseBuffer(made[i]!);
+        for (let i = 0; i < 6; i++) pool.acquireBuffer(256, STORAGE());
+      }
+      expect(asked).toEqual({ size: 0, usage: 0 });
+    } finally {
+      for (const [name, d] of own) Object.defineProperty(proto, name, d!);
+      restore();
+      pool.dispose();
+    }
+  });
 });
