@@ -6,10 +6,7 @@
  * dy once.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FlatProgram, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
-
-/** Whether a flat pass over `shape` can take four values an invocation. */
-export const inFours = (shape: readonly number[]): boolean => sizeOf(shape) % 4 === 0;
+import { FlatProgram, inFours, lit, runProgram, webgpuBackendOf } from './backend.ts';
 
 /** {dy, x}, attrs {mode, lo, hi}: dy where x is inside the activation's linear range, else 0. */
 export const MASK_GRAD = 'TLMaskGrad';
@@ -19,9 +16,6 @@ export const MASK_GRAD = 'TLMaskGrad';
  * step(x), so x = 0 passes nothing and NaN stays NaN; ClipByValue's is lo <= x <= hi, NaN gives 0.
  */
 type MaskMode = 'relu' | 'relu6' | 'clip';
-
-/** WGSL: the scalar `value` as a program's value type, f32 or (`vec4`) vec4<f32>. */
-export const lit = (value: string, vec4: boolean): string => (vec4 ? `vec4<f32>(${value})` : value);
 
 /** WGSL: whether the gradient passes at `v` (the activation's input), per component where `vec4`. */
 export function keep(mode: MaskMode, vec4 = false): string {

@@ -61,6 +61,12 @@ export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Whether a flat pass over `shape` can take four values an invocation (a program's vec4 form). */
+export const inFours = (shape: readonly number[]): boolean => sizeOf(shape) % 4 === 0;
+
+/** WGSL: the scalar `value` as a program's value type, f32 or (`vec4`) vec4<f32>. */
+export const lit = (value: string, vec4: boolean): string => (vec4 ? `vec4<f32>(${value})` : value);
+
 /** WebGPU's per-dimension dispatch limit every adapter must support. */
 export const MAX_DISPATCH = 65535;
 

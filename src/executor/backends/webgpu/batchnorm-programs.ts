@@ -16,10 +16,10 @@
  * so that the mask is the one tfjs's gradient of the activation would apply to the stored y.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { FlatProgram, release, type WebGPUBackend } from './backend.ts';
+import { FlatProgram, lit, release, type WebGPUBackend } from './backend.ts';
 import type { Activation } from '../batchnorm-training.ts';
 import type { FusedActivation } from '../fused-activation.ts';
-import { keep, lit } from './activation-grads.ts';
+import { keep } from './activation-grads.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 import { columnSumsPass, ColumnSumsProgram, sumColumns, type ColumnTerms } from './reduce-programs.ts';
 

@@ -10,8 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { activationAfter, markActivated } from '../fused-activation.ts';
-import { inFours, lit, MASK_GRAD } from './activation-grads.ts';
-import { FlatProgram, runProgram, swapMethod, webgpuBackendOf } from './backend.ts';
+import { MASK_GRAD } from './activation-grads.ts';
+import { FlatProgram, inFours, lit, runProgram, swapMethod, webgpuBackendOf } from './backend.ts';
 
 /** {a, b} of one shape, to relu(a + b), as tfjs's Relu computes it (NaN stays NaN). */
 export const ADD_RELU = 'TLAddRelu';
