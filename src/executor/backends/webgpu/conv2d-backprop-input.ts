@@ -105,11 +105,23 @@ const SOURCE_VEC4: GemmSource = {
   store: STORE,
 };
 
-/** Writes a phase's compact [B, rows, cols, C] result onto dx at (phH + i' sh, phW + j' sw). */
+/**
+ * Writes a phase's compact [B, rows, cols, C] result onto dx at (phH + i' sh, phW + j' sw); four
+ * channels an invocation where channels come in fours (`inC` is then the count of fours).
+ */
 class PhaseSpreadProgram extends FlatProgram {
   readonly variableNames = ['compact'];
   readonly uniforms = 'inH : i32, inW : i32, inC : i32, rows : i32, cols : i32, phH : i32, phW : i32, strideH : i32, strideW : i32,';
-  readonly shaderKey = 'tlPhaseSpread';
+  readonly shaderKey: string;
+  readonly outputComponent: number;
+  readonly variableComponents: number[] | undefined;
+
+  constructor(compactShape: readonly number[], vec4: boolean) {
+    super(compactShape, vec4 ? 4 : 1);
+    this.outputComponent = vec4 ? 4 : 1;
+    this.variableComponents = vec4 ? [4] : undefined;
+    this.shaderKey = `tlPhaseSpread${vec4 ? '_v4' : ''}`;
+  }
 
   protected body(): string {
     return `
@@ -208,8 +220,9 @@ export function makeConv2DBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
       const { ph, pw, h, w } = phase;
       if (h.taps === 0 || w.taps === 0) continue;
       const compact = product(phase, [info.batchSize, h.rows, w.rows, n]);
-      runProgram(backend, new PhaseSpreadProgram(compact.shape), [compact], [
-        info.inHeight, info.inWidth, n, h.rows, w.rows, ph, pw, sh, sw,
+      const fours = n % 4 === 0;
+      runProgram(backend, new PhaseSpreadProgram(compact.shape, fours), [compact], [
+        info.inHeight, info.inWidth, fours ? n / 4 : n, h.rows, w.rows, ph, pw, sh, sw,
       ].map((v): Uniform => ({ type: 'int32', data: [v] })), dx);
       release(backend, compact);
     }
