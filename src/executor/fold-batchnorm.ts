@@ -27,7 +27,7 @@
  * and the Add -> ReLU pairs of residual blocks for the backend's sum to.
  */
 import * as tf from '@tensorflow/tfjs';
-import { activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
+import { ADD_RELU, activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
 import { writesInPlace } from './backends/in-place-writes.ts';
 
 type Kwargs = Record<string, unknown> | undefined;
@@ -78,6 +78,8 @@ export interface FoldedChain {
 
 export interface Folded {
   readonly chains: readonly FoldedChain[];
+  /** Residual Adds that apply the ReLU after them (on webgpu in one pass), that ReLU passing its input through. */
+  readonly adds: readonly FusedAdd[];
   /** Puts every layer's own call back and frees the folded weights. */
   restore(): void;
 }
@@ -208,8 +210,28 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     chains.push({ conv: conv.name, batchNorm: bn.name, activation: activation !== undefined ? next!.name : null });
   }
 
+  // A residual sum that only a ReLU reads applies it: on webgpu relu(a + b) in one pass (TL's
+  // ADD_RELU), elsewhere the same two ops as before; the ReLU layer passes its input through.
+  // ResNet50 inference: 16 dispatches and 16 passes over the blocks' outputs fewer.
+  const adds: FusedAdd[] = [];
+  for (const { layer, graph } of layersOf(model)) {
+    if (layer.getClassName() !== 'Add') continue;
+    const next = soleConsumer(graph, layer);
+    if (activationOf(next) !== 'relu' || layer.outboundNodes.some((node) => node.outboundLayer !== next)) continue;
+    patch(layer, (own) => (inputs, kwargs) => {
+      if (!inference(kwargs)) return own.call(layer, inputs, kwargs);
+      const [a, b] = (Array.isArray(inputs) ? inputs : [inputs]) as tf.Tensor[];
+      const oneKernel = b !== undefined && (inputs as tf.Tensor[]).length === 2 && a!.dtype === 'float32' && b.dtype === 'float32' && a!.size > 0
+        && a!.shape.join() === b.shape.join() && tf.getKernel(ADD_RELU, tf.getBackend()) !== undefined;
+      return oneKernel ? (tf.engine().runKernel(ADD_RELU, { a: a!, b: b! }) as tf.Tensor) : tf.relu(own.call(layer, inputs, kwargs) as tf.Tensor);
+    });
+    patch(next!, (own) => (inputs, kwargs) => (inference(kwargs) ? (Array.isArray(inputs) ? inputs[0]! : inputs).clone() : own.call(next!, inputs, kwargs)));
+    adds.push({ add: layer.name, activation: next!.name });
+  }
+
   return {
     chains,
+    adds,
     restore() {
       for (const restore of restores.splice(0).reverse()) restore();
     },

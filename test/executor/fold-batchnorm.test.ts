@@ -126,6 +126,35 @@ describe('folding BatchNorm into convolutions for inference', () => {
     model.dispose();
   });
 
+  it('has each residual Add that only a ReLU reads apply it, the ReLU passing through: the same predictions', async () => {
+    const input = tf.input({ shape: [6, 6, 4] });
+    const conv = (name: string, x: tf.SymbolicTensor) => tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name, kernelInitializer: tf.initializers.glorotUniform({ seed: name.length }) }).apply(x) as tf.SymbolicTensor;
+    const sum = (name: string, x: tf.SymbolicTensor) => tf.layers.add({ name }).apply([x, conv(`${name}c`, x)]) as tf.SymbolicTensor;
+    const r1 = tf.layers.reLU({ name: 'r1' }).apply(sum('a1', input)) as tf.SymbolicTensor; // fused
+    const r2 = tf.layers.reLU({ maxValue: 6, name: 'r2' }).apply(sum('a2', r1)) as tf.SymbolicTensor; // relu6: not fused
+    const a3 = sum('a3', r2);
+    const r3 = tf.layers.activation({ activation: 'relu', name: 'r3' }).apply(a3) as tf.SymbolicTensor; // read beside the ReLU: not fused
+    const out = tf.layers.add({ name: 'a4' }).apply([r3, a3]) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.activation({ activation: 'relu', name: 'r4' }).apply(out) as tf.SymbolicTensor }); // fused
+    // Large enough that relu6 clips: fusing it as a plain ReLU would show.
+    const x = values([2, 6, 6, 4], 3, -12, 12);
+    const plain = model.predict(x) as tf.Tensor;
+    const before = tf.memory().numTensors;
+    const folded = foldBatchNorms(model);
+    expect(folded.adds).toEqual([{ add: 'a1', activation: 'r1' }, { add: 'a4', activation: 'r4' }]);
+    const fused = model.predict(x) as tf.Tensor;
+    // The same ops where no backend has the one-pass kernel (here, cpu): the same bits.
+    expect(Array.from(await fused.data())).toEqual(Array.from(await plain.data()));
+    const training = model.apply(x, { training: true }) as tf.Tensor;
+    expect(Array.from(await training.data())).toEqual(Array.from(await plain.data()));
+    tf.dispose([fused, training]);
+    folded.restore();
+    expect(tf.memory().numTensors).toBe(before);
+    for (const layer of model.layers) expect(Object.prototype.hasOwnProperty.call(layer, 'call'), layer.name).toBe(false);
+    tf.dispose([x, plain]);
+    model.dispose();
+  });
+
   it('folds again when the weights change, and leaves training calls alone', async () => {
     const model = chains(true);
     randomizeBatchNorms(model, 20);

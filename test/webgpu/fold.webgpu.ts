@@ -1,7 +1,7 @@
 /**
  * BatchNorm folded into convolutions (src/executor/fold-batchnorm.ts) on webgpu: the zoo's
  * networks predict the same folded, through TL's fused forward GEMM (bias and relu or relu6 in its
- * write-out) and tfjs's fused depthwise kernel, with fewer dispatches.
+ * write-out), tfjs's fused depthwise kernel and the residual sums' one-pass ReLU, with fewer dispatches.
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
@@ -48,6 +48,11 @@ describe.skipIf(!env.ok)(`BatchNorm folded for inference on webgpu (${env.ok ? e
       const fused = await dispatches(predict);
       expect(relativeError(fused.values, plain.values)).toBeLessThan(1e-4);
       expect(fused.dispatches).toBeLessThan(plain.dispatches * 0.6);
+      // ResNet50's 16 residual sums apply their ReLU in one pass (MobileNetV2's sums have none after them).
+      expect(folded.adds.length).toBe(name === 'resnet50' ? 16 : 0);
+      const { kernels, result } = await tf.profile(predict);
+      tf.dispose(result as tf.Tensor);
+      expect(kernels.filter((k) => k.name === 'TLAddRelu').length).toBe(folded.adds.length);
     } finally {
       folded.restore();
       tf.dispose(x);

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { setActivationAfter } from '../../src/executor/backends/fused-activation.ts';
-import { ADD_RELU } from '../../src/executor/backends/webgpu/residual.ts';
+import { ADD_RELU } from '../../src/executor/backends/fused-activation.ts';
 import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { relativeError, RELATIVE_TOLERANCE, values } from './parity.ts';
 import { webgpuEnv } from './webgpu-env.ts';

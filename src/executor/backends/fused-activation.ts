@@ -11,6 +11,12 @@
  * activation layer runs as usual: a mark changes where the activation is computed, never what.
  */
 
+/**
+ * The kernel that writes relu(a + b) in one pass ({a, b} of one shape; NaN stays NaN, as tfjs's
+ * Relu): webgpu/residual.ts registers it on webgpu; where no backend has it, callers add and relu.
+ */
+export const ADD_RELU = 'TLAddRelu';
+
 /** The activations a fused BatchNorm applies: ReLU, and ReLU6 (as tf.layers' ReLU with maxValue 6). */
 export type FusedActivation = 'relu' | 'relu6';
 

@@ -9,12 +9,9 @@
  * an add's gradient gives dy to both. The ReLU layer then passes the marked output through.
  */
 import * as tf from '@tensorflow/tfjs';
-import { activationAfter, markActivated } from '../fused-activation.ts';
+import { ADD_RELU, activationAfter, markActivated } from '../fused-activation.ts';
 import { MASK_GRAD } from './activation-grads.ts';
 import { FlatProgram, inFours, lit, runProgram, swapMethod, webgpuBackendOf } from './backend.ts';
-
-/** {a, b} of one shape, to relu(a + b), as tfjs's Relu computes it (NaN stays NaN). */
-export const ADD_RELU = 'TLAddRelu';
 
 class AddReluProgram extends FlatProgram {
   readonly variableNames = ['a', 'b'];
