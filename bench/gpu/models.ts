@@ -48,6 +48,8 @@ export interface ModelRow {
   readonly tunedInference: TuneResult;
   /** GPU time of one training step (the pipelined one) by program, from timestamp queries: zeros where the adapter has none. */
   readonly stepProfile: readonly ProgramTime[];
+  /** The same for one inference batch, its BatchNorms folded. */
+  readonly inferProfile: readonly ProgramTime[];
 }
 
 /** One program's share of a step: how many times it ran and its GPU ms in all. */
@@ -64,7 +66,7 @@ export interface ProgramTime {
  * convolution, the filter or the input gradient; either tile), and TL's multi-output programs by
  * key.
  */
-async function stepProfile(step: () => tf.Scalar): Promise<ProgramTime[]> {
+async function stepProfile(step: () => tf.Tensor): Promise<ProgramTime[]> {
   // tfjs names a timed program by its class; the GEMM's shader key says which product it is.
   // Programs are timed in the order they are dispatched, so the keys recorded here line up.
   const backend = tf.backend() as unknown as { runWebGPUProgram: (program: { constructor: { name: string }; shaderKey: string }, ...rest: unknown[]) => unknown };
@@ -74,7 +76,7 @@ async function stepProfile(step: () => tf.Scalar): Promise<ProgramTime[]> {
     if (program.constructor.name === 'GemmProgram') gemms.push(`GEMM ${program.shaderKey.replace(/^tlGemm\d+(Sums)?_/, '')}`);
     return run.call(this, program, ...rest);
   };
-  let loss: tf.Scalar | undefined;
+  let loss: tf.Tensor | undefined;
   let info: tf.TimingInfo & { getExtraProfileInfo?: () => string };
   try {
     info = await tf.time(() => {
@@ -205,6 +207,7 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   await inferPipelined(o.reps);
   const pipelinedInferMs = (performance.now() - i0) / o.reps;
   const inferWork = await leastWork(infer, 3);
+  const inferProfile = await stepProfile(() => model.predict(xs) as tf.Tensor);
   folded.restore();
   console.log(`  ${name}: ${folded.chains.length} BatchNorms folded for inference (${inferWork.dispatches} dispatches); ${tunedInference.products} more products measured`);
   const trainMs = await msPerStep(train, o.reps);
@@ -235,5 +238,5 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   fused.restore();
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, pipelinedInferMs, trainMs, pipelinedTrainMs, executorStepMs: executorMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile };
+  return { model: name, size: o.size, batch: o.batch, inferMs, pipelinedInferMs, trainMs, pipelinedTrainMs, executorStepMs: executorMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile, inferProfile };
 }

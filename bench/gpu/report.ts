@@ -82,19 +82,24 @@ export function tunedTable(models: readonly ModelRow[]): string {
   return lines.join('\n');
 }
 
-/** Where one training step's GPU time goes, by program (the `top` most costly of each network, then the rest in one row). */
-export function stepProfileTable(models: readonly ModelRow[], top = 14): string {
+/**
+ * Where one training step's (or, with `pass` 'inference', one inference batch's) GPU time goes, by
+ * program: the `top` most costly of each network, then the rest in one row.
+ */
+export function stepProfileTable(models: readonly ModelRow[], top = 14, pass: 'training' | 'inference' = 'training'): string {
   const lines = ['| network | program | runs | GPU ms | share |', '| --- | --- | --- | --- | --- |'];
   for (const row of models) {
-    const total = row.stepProfile.reduce((a, p) => a + p.ms, 0);
+    const profile = pass === 'training' ? row.stepProfile : row.inferProfile;
+    const total = profile.reduce((a, p) => a + p.ms, 0);
     const share = (ms: number) => (total > 0 ? `${fmt((100 * ms) / total, 1)}%` : '-');
-    for (const p of row.stepProfile.slice(0, top)) lines.push(`| ${row.model} | ${p.program} | ${p.runs} | ${fmt(p.ms)} | ${share(p.ms)} |`);
-    const rest = row.stepProfile.slice(top);
+    for (const p of profile.slice(0, top)) lines.push(`| ${row.model} | ${p.program} | ${p.runs} | ${fmt(p.ms)} | ${share(p.ms)} |`);
+    const rest = profile.slice(top);
     if (rest.length > 0) {
       const ms = rest.reduce((a, p) => a + p.ms, 0);
       lines.push(`| ${row.model} | ${rest.length} other programs | ${rest.reduce((a, p) => a + p.runs, 0)} | ${fmt(ms)} | ${share(ms)} |`);
     }
-    lines.push(`| ${row.model} | **all** | ${row.stepProfile.reduce((a, p) => a + p.runs, 0)} | ${fmt(total)} | against ${fmt(row.pipelinedTrainMs)} ms a pipelined step |`);
+    const against = pass === 'training' ? `${fmt(row.pipelinedTrainMs)} ms a pipelined step` : `${fmt(row.pipelinedInferMs)} ms a pipelined batch`;
+    lines.push(`| ${row.model} | **all** | ${profile.reduce((a, p) => a + p.runs, 0)} | ${fmt(total)} | against ${against} |`);
   }
   return lines.join('\n');
 }
