@@ -74,6 +74,8 @@ export interface FoldedChain {
   readonly conv: string;
   readonly batchNorm: string;
   readonly activation: string | null;
+  /** The ZeroPadding2D before the convolution that became its own padding, if any. */
+  readonly padding?: string;
 }
 
 export interface Folded {
@@ -166,6 +168,18 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
   };
   const inference = (kwargs: Kwargs) => kwargs?.['training'] !== true;
 
+  // A ZeroPadding2D that only a 'valid' convolution of a chain reads (before MobileNetV2's strided
+  // depthwise convolutions and the stems of both zoo networks) becomes that convolution's own
+  // padding: the pad layer passes its input through, and no padded copy is written and read again.
+  const padBefore = new Map<Layer, { layer: Layer; padding: [[number, number], [number, number]] }>();
+  for (const { layer, graph } of layersOf(model)) {
+    const pad = layer as Layer & { padding?: [[number, number], [number, number]]; dataFormat?: string };
+    if (layer.getClassName() !== 'ZeroPadding2D' || pad.dataFormat !== 'channelsLast' || pad.padding === undefined) continue;
+    const next = soleConsumer(graph, layer);
+    if (next === undefined || !isConv(next) || next.padding !== 'valid' || layer.outboundNodes.some((node) => node.outboundLayer !== next)) continue;
+    padBefore.set(next, { layer, padding: pad.padding });
+  }
+
   for (const { layer, graph } of layersOf(model)) {
     if (!isConv(layer)) continue;
     const bn = soleConsumer(graph, layer);
@@ -196,18 +210,31 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     };
     restores.push(release);
 
+    const padded = padBefore.get(conv);
     patch(conv, (own) => (inputs, kwargs) => {
       if (!inference(kwargs)) return own.call(conv, inputs, kwargs);
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      let x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
       const { filter, bias } = weights();
-      const args = { x, filter, bias, strides: conv.strides as [number, number], pad: conv.padding, dilations: conv.dilationRate as [number, number] | number, activation: activation ?? ('linear' as const) };
+      const strides = conv.strides as [number, number];
+      const dilations = conv.dilationRate as [number, number] | number;
+      let pad = conv.padding;
+      if (padded !== undefined) {
+        // The zero padding is 'same' padding where it pads as 'same' would for this input (as
+        // Keras's MobileNetV2 builds it); else it is applied here.
+        const [[top, bottom], [left, right]] = padded.padding;
+        const same = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, strides, dilations, 'same', undefined, depthwise).padInfo;
+        if (same.top === top && same.bottom === bottom && same.left === left && same.right === right) pad = 'same';
+        else x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+      }
+      const args = { x, filter, bias, strides, pad, dilations, activation: activation ?? ('linear' as const) };
       return depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
     });
     const passThrough = (layer: Layer) =>
       patch(layer, (own) => (inputs, kwargs) => (inference(kwargs) ? (Array.isArray(inputs) ? inputs[0]! : inputs).clone() : own.call(layer, inputs, kwargs)));
     passThrough(bn);
     if (activation !== undefined) passThrough(next!);
-    chains.push({ conv: conv.name, batchNorm: bn.name, activation: activation !== undefined ? next!.name : null });
+    if (padded !== undefined) passThrough(padded.layer);
+    chains.push({ conv: conv.name, batchNorm: bn.name, activation: activation !== undefined ? next!.name : null, ...(padded ? { padding: padded.layer.name } : {}) });
   }
 
   // A residual sum that only a ReLU reads applies it: on webgpu relu(a + b) in one pass (TL's

@@ -155,6 +155,48 @@ describe('folding BatchNorm into convolutions for inference', () => {
     model.dispose();
   });
 
+  it('makes a ZeroPadding2D before a chain\'s valid convolution that convolution\'s padding: \'same\' where it pads the same, applied in the call where not', async () => {
+    const input = tf.input({ shape: [8, 8, 4] });
+    const chain = (x: tf.SymbolicTensor, conv: tf.layers.Layer, n: string, act: tf.layers.Layer) =>
+      act.apply(tf.layers.batchNormalization({ name: `bn${n}` }).apply(conv.apply(x) as tf.SymbolicTensor) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    // As Keras's MobileNetV2 pads before a strided depthwise convolution: the same as 'same' padding at 8 px.
+    let x = tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: 'p1' }).apply(input) as tf.SymbolicTensor;
+    x = chain(x, tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'valid', name: 'd1' }), '1', tf.layers.reLU({ maxValue: 6, name: 'r1' }));
+    // As ResNet50's stem pads (3 each side, for 7x7 stride 2): 'same' would pad 2 and 3, so the call pads.
+    let y = tf.layers.zeroPadding2d({ padding: 3, name: 'p2' }).apply(x) as tf.SymbolicTensor;
+    y = chain(y, tf.layers.conv2d({ filters: 6, kernelSize: 7, strides: 2, padding: 'valid', name: 'c2' }), '2', tf.layers.reLU({ name: 'r2' }));
+    // A padded tensor read by two layers: not folded.
+    const p3 = tf.layers.zeroPadding2d({ padding: 1, name: 'p3' }).apply(y) as tf.SymbolicTensor;
+    const z = chain(p3, tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'valid', name: 'c3' }), '3', tf.layers.reLU({ name: 'r3' }));
+    const side = tf.layers.globalAveragePooling2d({}).apply(p3) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(z) as tf.SymbolicTensor;
+    // Padding only below and right, more than 'same' would (it pads 0 and 1): a bigger output, padded in the call.
+    let w = tf.layers.zeroPadding2d({ padding: [[0, 3], [0, 3]], name: 'p4' }).apply(input) as tf.SymbolicTensor;
+    w = chain(w, tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'valid', name: 'd4' }), '4', tf.layers.reLU({ name: 'r4' }));
+    const flat = tf.layers.flatten().apply(w) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.concatenate({}).apply([pooled, side, flat]) as tf.SymbolicTensor });
+    randomizeBatchNorms(model, 40);
+    const xs = values([2, 8, 8, 4], 9);
+    const plain = model.predict(xs) as tf.Tensor;
+    const plainKernels = await kernelsOf(() => model.predict(xs) as tf.Tensor);
+    const folded = foldBatchNorms(model);
+    try {
+      expect(folded.chains.map((c) => [c.conv, c.padding ?? null])).toEqual([['d1', 'p1'], ['c2', 'p2'], ['c3', null], ['d4', 'p4']]);
+      const fused = model.predict(xs) as tf.Tensor;
+      expect(worst((await fused.data()) as Float32Array, (await plain.data()) as Float32Array)).toBeLessThan(1e-5);
+      fused.dispose();
+      const fusedKernels = await kernelsOf(() => model.predict(xs) as tf.Tensor);
+      // p1's pad is gone (the convolution pads as 'same'); p2's and p4's are applied in the call, p3's stays.
+      expect(plainKernels.filter((k) => k === 'PadV2')).toHaveLength(4);
+      expect(fusedKernels.filter((k) => k === 'PadV2')).toHaveLength(3);
+    } finally {
+      folded.restore();
+    }
+    for (const layer of model.layers) expect(Object.prototype.hasOwnProperty.call(layer, 'call'), layer.name).toBe(false);
+    tf.dispose([xs, plain]);
+    model.dispose();
+  });
+
   it('folds again when the weights change, and leaves training calls alone', async () => {
     const model = chains(true);
     randomizeBatchNorms(model, 20);
