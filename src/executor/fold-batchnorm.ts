@@ -21,6 +21,9 @@
  * BatchNorm (its moving statistics) writes into its data in place (backends/in-place-writes.ts
  * counts those writes), and the next call folds again.
  * Training calls, and chains whose intermediate values are outputs of the model, run as they are.
+ * Two more folds of the same kind ride along: a ZeroPadding2D that only a chain's 'valid'
+ * convolution reads becomes that convolution's padding, and a residual Add that only a ReLU reads
+ * applies it (in one pass on webgpu).
  *
  * For training, `fuseActivationsForTraining(model)` finds the BatchNorm -> ReLU/ReLU6 pairs the
  * same way and marks them for the backend's training-mode BatchNorm to apply the activation itself,
@@ -167,6 +170,9 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     });
   };
   const inference = (kwargs: Kwargs) => kwargs?.['training'] !== true;
+  /** A layer whose work the op before it does, in calls that are not training: its input passes through. */
+  const passThrough = (layer: Layer) =>
+    patch(layer, (own) => (inputs, kwargs) => (inference(kwargs) ? (Array.isArray(inputs) ? inputs[0]! : inputs).clone() : own.call(layer, inputs, kwargs)));
 
   // A ZeroPadding2D that only a 'valid' convolution of a chain reads (before MobileNetV2's strided
   // depthwise convolutions and the stems of both zoo networks) becomes that convolution's own
@@ -229,8 +235,6 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
       const args = { x, filter, bias, strides, pad, dilations, activation: activation ?? ('linear' as const) };
       return depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
     });
-    const passThrough = (layer: Layer) =>
-      patch(layer, (own) => (inputs, kwargs) => (inference(kwargs) ? (Array.isArray(inputs) ? inputs[0]! : inputs).clone() : own.call(layer, inputs, kwargs)));
     passThrough(bn);
     if (activation !== undefined) passThrough(next!);
     if (padded !== undefined) passThrough(padded.layer);
@@ -252,7 +256,7 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
         && a!.shape.join() === b.shape.join() && tf.getKernel(ADD_RELU, tf.getBackend()) !== undefined;
       return oneKernel ? (tf.engine().runKernel(ADD_RELU, { a: a!, b: b! }) as tf.Tensor) : tf.relu(own.call(layer, inputs, kwargs) as tf.Tensor);
     });
-    patch(next!, (own) => (inputs, kwargs) => (inference(kwargs) ? (Array.isArray(inputs) ? inputs[0]! : inputs).clone() : own.call(next!, inputs, kwargs)));
+    passThrough(next!);
     adds.push({ add: layer.name, activation: next!.name });
   }
 
