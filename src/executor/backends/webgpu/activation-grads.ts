@@ -29,14 +29,10 @@ class MaskGradProgram extends FlatProgram {
   readonly variableNames = ['dy', 'x'];
   readonly uniforms = 'lo : f32, hi : f32,';
   readonly shaderKey: string;
-  readonly outputComponent: number;
-  readonly variableComponents: number[] | undefined;
 
   /** Four values an invocation where the size allows (vec4 loads; the pass is memory-bound). */
   constructor(private readonly mode: MaskMode, outputShape: readonly number[], private readonly vec4 = inFours(outputShape)) {
-    super(outputShape, vec4 ? 4 : 1);
-    this.outputComponent = vec4 ? 4 : 1;
-    this.variableComponents = vec4 ? [4, 4] : undefined;
+    super(outputShape, vec4 ? 2 : undefined);
     this.shaderKey = `tlMaskGrad_${mode}${vec4 ? '_v4' : ''}`;
   }
 

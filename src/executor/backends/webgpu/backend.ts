@@ -102,12 +102,20 @@ export abstract class FlatProgram implements WebGPUProgram {
   readonly dispatch: [number, number, number];
   readonly outputShape: number[];
   readonly size = true;
+  /** Values an invocation writes (4: `result` is an array of vec4s), and reads of each input. */
+  readonly outputComponent: number;
+  readonly variableComponents: number[] | undefined;
 
-  /** `perInvocation` values of the output each: 4 where the program writes vec4s (its `outputComponent`). */
-  constructor(outputShape: readonly number[], perInvocation = 1) {
+  /**
+   * With `fours`, the program takes four values an invocation as vec4s, its output and each of its
+   * `fours` inputs (the size must be a multiple of 4: `inFours`); without, one value.
+   */
+  constructor(outputShape: readonly number[], fours?: number) {
     this.outputShape = [...outputShape];
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [groups(sizeOf(outputShape) / perInvocation, 64), 1, 1];
+    this.outputComponent = fours === undefined ? 1 : 4;
+    this.variableComponents = fours === undefined ? undefined : Array.from({ length: fours }, () => 4);
+    this.dispatch = [groups(sizeOf(outputShape) / this.outputComponent, 64), 1, 1];
   }
 
   /** The body of `main(index : i32)`, run for each output index. */

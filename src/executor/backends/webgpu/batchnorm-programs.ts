@@ -150,16 +150,12 @@ export function perChannel(backend: WebGPUBackend, program: MultiOutputProgram, 
  */
 export const channelsInFours = (cols: number): boolean => cols % 4 === 0;
 
-/** The flat program's settings for a pass over `shape` in fours or one value at a time, with `inputs` per-channel or full-size. */
+/** A pass over the activations in fours or one value at a time, with `inputs` inputs (per-channel or full-size). */
 abstract class ChannelPass extends FlatProgram {
   readonly uniforms = 'cols : i32,';
-  readonly outputComponent: number;
-  readonly variableComponents: number[] | undefined;
 
   constructor(outputShape: readonly number[], inputs: number, protected readonly vec4: boolean) {
-    super(outputShape, vec4 ? 4 : 1);
-    this.outputComponent = vec4 ? 4 : 1;
-    this.variableComponents = vec4 ? Array.from({ length: inputs }, () => 4) : undefined;
+    super(outputShape, vec4 ? inputs : undefined);
   }
 }
 

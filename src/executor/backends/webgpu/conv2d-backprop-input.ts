@@ -113,13 +113,9 @@ class PhaseSpreadProgram extends FlatProgram {
   readonly variableNames = ['compact'];
   readonly uniforms = 'inH : i32, inW : i32, inC : i32, rows : i32, cols : i32, phH : i32, phW : i32, strideH : i32, strideW : i32,';
   readonly shaderKey: string;
-  readonly outputComponent: number;
-  readonly variableComponents: number[] | undefined;
 
   constructor(compactShape: readonly number[], vec4: boolean) {
-    super(compactShape, vec4 ? 4 : 1);
-    this.outputComponent = vec4 ? 4 : 1;
-    this.variableComponents = vec4 ? [4] : undefined;
+    super(compactShape, vec4 ? 1 : undefined);
     this.shaderKey = `tlPhaseSpread${vec4 ? '_v4' : ''}`;
   }
 
@@ -141,11 +137,9 @@ class ZeroProgram extends FlatProgram {
   readonly variableNames: string[] = [];
   readonly uniforms = '';
   readonly shaderKey: string;
-  readonly outputComponent: number;
 
   constructor(outputShape: readonly number[], private readonly vec4 = inFours(outputShape)) {
-    super(outputShape, vec4 ? 4 : 1);
-    this.outputComponent = vec4 ? 4 : 1;
+    super(outputShape, vec4 ? 0 : undefined);
     this.shaderKey = `tlZero${vec4 ? '_v4' : ''}`;
   }
 

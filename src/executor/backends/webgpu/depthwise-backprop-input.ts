@@ -51,13 +51,11 @@ interface Taps { readonly strideH: number; readonly strideW: number; readonly di
 
 class DepthwiseInputGradVec4Program extends FlatProgram {
   readonly variableNames = ['dy', 'w'];
-  readonly variableComponents = [4, 4];
-  readonly outputComponent = 4;
   readonly uniforms = 'inH : i32, inW : i32, inC4 : i32, outH : i32, outW : i32, padT : i32, padL : i32,';
   readonly shaderKey: string;
 
   constructor(outputShape: readonly number[], private readonly taps: Taps) {
-    super(outputShape, 4);
+    super(outputShape, 2);
     this.shaderKey = `tlDepthwiseInputGrad4_${Object.values(taps).join('_')}`;
   }
 

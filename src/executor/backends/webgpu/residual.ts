@@ -17,14 +17,10 @@ class AddReluProgram extends FlatProgram {
   readonly variableNames = ['a', 'b'];
   readonly uniforms = '';
   readonly shaderKey: string;
-  readonly outputComponent: number;
-  readonly variableComponents: number[] | undefined;
 
   /** Four values an invocation where the size allows (vec4 loads; the pass is memory-bound). */
   constructor(outputShape: readonly number[], private readonly vec4 = inFours(outputShape)) {
-    super(outputShape, vec4 ? 4 : 1);
-    this.outputComponent = vec4 ? 4 : 1;
-    this.variableComponents = vec4 ? [4, 4] : undefined;
+    super(outputShape, vec4 ? 2 : undefined);
     this.shaderKey = `tlAddRelu${vec4 ? '_v4' : ''}`;
   }
 
