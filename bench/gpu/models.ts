@@ -19,7 +19,7 @@ import type { ImageSet } from '../../src/executor/data/index.ts';
 import { createOptimizer } from '../../src/executor/optimizers.ts';
 import { readScalars, trainStep, type StepResult } from '../../src/executor/train-step.ts';
 import { buildNetwork, preprocessOf } from '../../src/executor/zoo/networks.ts';
-import { fmt, leastWork, msPerStep, sync, type Work } from './timing.ts';
+import { fmt, leastWork, msPerStep, pipelined, sync, type Work } from './timing.ts';
 
 export interface ModelRow {
   readonly model: 'resnet50' | 'mobilenetv2';
@@ -139,6 +139,20 @@ async function executorStepMs(model: tf.LayersModel, name: ModelRow['model'], cl
   return ms;
 }
 
+/** One SGD training step of `model` on `xs`, `ys` as the benchmark times it, returning its loss. */
+export function sgdStep(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Tensor, optimizer: tf.Optimizer): () => tf.Scalar {
+  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  return () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar, weights);
+      optimizer.applyGradients(grads);
+      return value;
+    });
+}
+
+/** Reads a whole (small) result back: a step's loss. */
+export const readAll = (t: tf.Tensor): Promise<unknown> => t.data();
+
 export async function classifier(name: ModelRow['model'], size: number, classes: number): Promise<tf.LayersModel> {
   const base = await buildNetwork(name, size);
   const pooled = tf.layers.globalAveragePooling2d({}).apply(base.outputs[0] as tf.SymbolicTensor) as tf.SymbolicTensor;
@@ -160,40 +174,14 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
     p.dispose();
   };
   // As predictAll (src/executor/batches.ts) runs TL's predictions: each batch read after the next is queued.
-  const inferPipelined = async (n: number) => {
-    let previous: tf.Tensor | undefined;
-    for (let i = 0; i < n; i++) {
-      const p = model.predict(xs) as tf.Tensor;
-      if (previous) await sync(previous);
-      previous?.dispose();
-      previous = p;
-    }
-    if (previous) await sync(previous);
-    previous?.dispose();
-  };
+  const inferPipelined = (n: number) => pipelined(() => model.predict(xs) as tf.Tensor, n, sync);
   // trainOnBatch reads the loss back, which waits for the step.
   const train = async () => void (await model.trainOnBatch(xs, ys));
   // The executor's loop (run.ts) reads a step's loss after queuing the next step, so that the host
   // builds step b + 1 while the GPU runs step b: the same step, timed that way.
   const optimizer = tf.train.sgd(0.01);
-  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const step = () =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar, weights);
-      optimizer.applyGradients(grads);
-      return value;
-    });
-  const pipelined = async (n: number) => {
-    let previous: tf.Scalar | undefined;
-    for (let i = 0; i < n; i++) {
-      const loss = step();
-      if (previous) await previous.data();
-      previous?.dispose();
-      previous = loss;
-    }
-    await previous?.data();
-    previous?.dispose();
-  };
+  const step = sgdStep(model, xs, ys, optimizer);
+  const trainPipelined = (n: number) => pipelined(step, n, readAll);
   registerWebgpuTrainingKernels();
   // As `tl run` trains: each BatchNorm applies the ReLU after it (tfjs's kernels below ignore this).
   const fused = fuseActivationsForTraining(model);
@@ -211,9 +199,9 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   folded.restore();
   console.log(`  ${name}: ${folded.chains.length} BatchNorms folded for inference (${inferWork.dispatches} dispatches); ${tunedInference.products} more products measured`);
   const trainMs = await msPerStep(train, o.reps);
-  await pipelined(2);
+  await trainPipelined(2);
   const t0 = performance.now();
-  await pipelined(o.reps);
+  await trainPipelined(o.reps);
   const pipelinedTrainMs = (performance.now() - t0) / o.reps;
   const profile = await stepProfile(step);
   optimizer.dispose();

@@ -15,8 +15,8 @@ import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
-import { classifier } from './models.ts';
-import { fmt } from './timing.ts';
+import { classifier, readAll, sgdStep } from './models.ts';
+import { fmt, pipelined } from './timing.ts';
 
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
@@ -103,32 +103,15 @@ export async function hostProfile(name: 'resnet50' | 'mobilenetv2', o: { size: n
   const xs = tf.randomUniform([o.batch, o.size, o.size, 3]);
   const ys = tf.oneHot(tf.randomUniform([o.batch], 0, classes, 'int32'), classes);
   const optimizer = tf.train.sgd(0.01);
-  const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const step = () =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => tf.mean(tf.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar, weights);
-      optimizer.applyGradients(grads);
-      return value;
-    });
-  const pipelined = async (n: number) => {
-    let previous: tf.Scalar | undefined;
-    for (let i = 0; i < n; i++) {
-      const loss = step();
-      if (previous) await previous.data();
-      previous?.dispose();
-      previous = loss;
-    }
-    await previous?.data();
-    previous?.dispose();
-  };
-  await pipelined(3);
+  const step = sgdStep(model, xs, ys, optimizer);
+  await pipelined(step, 3, readAll);
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: 100 });
   await session.post('Profiler.start');
   const t0 = performance.now();
-  await pipelined(o.steps);
+  await pipelined(step, o.steps, readAll);
   const wallMs = performance.now() - t0;
   const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
   session.disconnect();

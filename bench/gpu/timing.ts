@@ -42,6 +42,23 @@ export async function kernelMs(make: () => tf.Tensor | tf.Tensor[], timestamps: 
   return info.kernelMs as number;
 }
 
+/**
+ * Runs `make` `n` times as TL's loops run steps and predictions: each result read (by `read`) after
+ * the next is queued, so that the host builds the next while the GPU runs this one; the last read
+ * at the end.
+ */
+export async function pipelined(make: () => tf.Tensor, n: number, read: (t: tf.Tensor) => Promise<unknown>): Promise<void> {
+  let previous: tf.Tensor | undefined;
+  for (let i = 0; i < n; i++) {
+    const next = make();
+    if (previous) await read(previous);
+    previous?.dispose();
+    previous = next;
+  }
+  if (previous) await read(previous);
+  previous?.dispose();
+}
+
 /** Seconds per call of an async step, `reps` times after `warm`. */
 export async function msPerStep(step: () => Promise<void>, reps: number, warm = 2): Promise<number> {
   for (let i = 0; i < warm; i++) await step();

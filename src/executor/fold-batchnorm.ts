@@ -127,6 +127,15 @@ function soleConsumer(graph: Graph, layer: Layer): Layer | undefined {
   return nodesIn(graph, next).length === 1 ? next : undefined;
 }
 
+/**
+ * The one layer that reads `layer`'s output, in this model and in every other model the layer
+ * belongs to (TL's frontier shares the base's layers): what a fold may take `layer` into.
+ */
+function onlyReader(graph: Graph, layer: Layer): Layer | undefined {
+  const next = soleConsumer(graph, layer);
+  return next !== undefined && layer.outboundNodes.every((node) => node.outboundLayer === next) ? next : undefined;
+}
+
 function isConv(layer: Layer): layer is ConvLayer {
   const name = layer.getClassName();
   const conv = layer as ConvLayer;
@@ -181,8 +190,8 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
   for (const { layer, graph } of layersOf(model)) {
     const pad = layer as Layer & { padding?: [[number, number], [number, number]]; dataFormat?: string };
     if (layer.getClassName() !== 'ZeroPadding2D' || pad.dataFormat !== 'channelsLast' || pad.padding === undefined) continue;
-    const next = soleConsumer(graph, layer);
-    if (next === undefined || !isConv(next) || next.padding !== 'valid' || layer.outboundNodes.some((node) => node.outboundLayer !== next)) continue;
+    const next = onlyReader(graph, layer);
+    if (next === undefined || !isConv(next) || next.padding !== 'valid') continue;
     padBefore.set(next, { layer, padding: pad.padding });
   }
 
@@ -247,8 +256,8 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
   const adds: FusedAdd[] = [];
   for (const { layer, graph } of layersOf(model)) {
     if (layer.getClassName() !== 'Add') continue;
-    const next = soleConsumer(graph, layer);
-    if (activationOf(next) !== 'relu' || layer.outboundNodes.some((node) => node.outboundLayer !== next)) continue;
+    const next = onlyReader(graph, layer);
+    if (activationOf(next) !== 'relu') continue;
     patch(layer, (own) => (inputs, kwargs) => {
       if (!inference(kwargs)) return own.call(layer, inputs, kwargs);
       const [a, b] = (Array.isArray(inputs) ? inputs : [inputs]) as tf.Tensor[];
@@ -298,9 +307,9 @@ export function fuseActivationsForTraining(model: tf.LayersModel): { pairs: read
   for (const { layer, graph } of layersOf(model)) {
     const add = layer.getClassName() === 'Add';
     if (!isBatchNorm(layer) && !add) continue;
-    const next = soleConsumer(graph, layer);
+    const next = onlyReader(graph, layer);
     const activation: FusedActivation | undefined = activationOf(next);
-    if (activation === undefined || layer.outboundNodes.some((node) => node.outboundLayer !== next)) continue;
+    if (activation === undefined) continue;
     // The sum's gradient mask is computed from relu's output, which says where the input was
     // positive; relu6's output cannot say whether its input was at 6 or past it.
     if (add && activation !== 'relu') continue;

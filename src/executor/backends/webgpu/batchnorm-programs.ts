@@ -142,15 +142,13 @@ export function perChannel(backend: WebGPUBackend, program: MultiOutputProgram, 
 }
 
 /**
- * The BatchNorm's elementwise passes read four channels at a time where channels come in fours
- * (every BatchNorm of ResNet50 and MobileNetV2): vec4 loads and one channel index for four values.
- * Each pass is then told the channel count in fours (`cols`), and indexes the `[k, C]` per-channel
- * inputs as `[k, C / 4]` vec4s, by the same expressions. On the H200 the scalar passes moved about
- * 0.7 TB/s (2026-11-30: 3.5-3.7 ms each a ResNet50 step); tfjs's vec4 mul moved 1.0 TB/s.
+ * A pass over the activations in fours or one value at a time, with `inputs` inputs (per-channel or
+ * full-size). In fours where channels come in fours (every BatchNorm of ResNet50 and MobileNetV2):
+ * vec4 loads and one channel index for four values; the pass is then told the channel count in
+ * fours (`cols`), and indexes the `[k, C]` per-channel inputs as `[k, C / 4]` vec4s, by the same
+ * expressions. On the H200 the scalar passes moved about 0.7 TB/s (2026-11-30: 3.5-3.7 ms each a
+ * ResNet50 step); tfjs's vec4 mul moved 1.0 TB/s.
  */
-export const channelsInFours = (cols: number): boolean => cols % 4 === 0;
-
-/** A pass over the activations in fours or one value at a time, with `inputs` inputs (per-channel or full-size). */
 abstract class ChannelPass extends FlatProgram {
   readonly uniforms = 'cols : i32,';
 

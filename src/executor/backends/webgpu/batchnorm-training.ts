@@ -7,9 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BN_FORWARD, BN_TRAINING_GRAD, channelsOf, type BatchNormAttrs, type TrainingBatchNorm } from '../batchnorm-training.ts';
-import { release, runProgram, webgpuBackendOf } from './backend.ts';
+import { inFours, release, runProgram, webgpuBackendOf } from './backend.ts';
 import { writableInPlace } from './in-place.ts';
-import { ChannelAffineProgram, channelProgram, channelsInFours, NormalizeProgram, pairPartials, perChannel, type ChannelConstants } from './batchnorm-programs.ts';
+import { ChannelAffineProgram, channelProgram, NormalizeProgram, pairPartials, perChannel, type ChannelConstants } from './batchnorm-programs.ts';
 import { columnsFit } from './reduce-programs.ts';
 
 const STATISTICS = channelProgram(
@@ -39,7 +39,7 @@ const bnForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const k: ChannelConstants = { rows, cols, epsilon: varianceEpsilon, decay: 1 - momentum, chunks };
   const [stats] = perChannel(gpu, STATISTICS, [partial, x, scale], [[3, cols], movingMean, movingVariance], k);
   release(gpu, partial);
-  const v4 = channelsInFours(cols);
+  const v4 = inFours([cols]);
   const y = runProgram(gpu, new NormalizeProgram(x.shape, activation, v4), [x, stats!, offset], [{ type: 'int32', data: [v4 ? cols / 4 : cols] }]);
   return [y, stats!];
 };
@@ -76,7 +76,7 @@ const bnTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const [coef, dscale, doffset] = perChannel(gpu, GRADIENTS, [partial, stats, scale], [[3, cols], [cols], [cols]], k);
   release(gpu, partial);
   const masking = activation === 'linear' ? [] : [stats, offset!];
-  const v4 = channelsInFours(cols);
+  const v4 = inFours([cols]);
   const dx = runProgram(gpu, new ChannelAffineProgram(x.shape, activation, v4), [dy, x, coef!, ...masking], [{ type: 'int32', data: [v4 ? cols / 4 : cols] }]);
   release(gpu, coef!);
   return [dx, dscale!, doffset!];
