@@ -17,7 +17,10 @@ import { createRng } from '../../src/executor/augment/index.ts';
 import { imageBatch } from '../../src/executor/batches.ts';
 import type { ImageSet } from '../../src/executor/data/index.ts';
 import { createOptimizer } from '../../src/executor/optimizers.ts';
-import { readScalars, trainStep, type StepResult } from '../../src/executor/train-step.ts';
+import { runStep } from '../../src/executor/train-step.ts';
+import { plainSteps, type StepOutput, type StepRunner } from '../../src/executor/backends/steps.ts';
+import { stepGraphs } from '../../src/executor/backends/webgpu/step-graph.ts';
+import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { buildNetwork, preprocessOf } from '../../src/executor/zoo/networks.ts';
 import { fmt, leastWork, msPerStep, pipelined, sync, type Work } from './timing.ts';
 
@@ -32,8 +35,10 @@ export interface ModelRow {
   readonly trainMs: number;
   /** Training steps queued back to back, each loss read after the next step is queued (as the executor's loop does). */
   readonly pipelinedTrainMs: number;
-  /** The executor's own step (images, augmentation, Adam, metrics), pipelined as run.ts runs it. */
+  /** The executor's own step (images, augmentation, Adam, metrics), pipelined as run.ts runs it: replayed once recorded. */
   readonly executorStepMs: number;
+  /** The same with every step run as it is (TL_STEP_REPLAY=0). */
+  readonly executorPlainStepMs: number;
   /** Inference and the training step with tfjs's own kernels and gradients, when measured. */
   readonly stockInferMs: number | null;
   readonly stockTrainMs: number | null;
@@ -100,11 +105,12 @@ async function stepProfile(step: () => tf.Tensor): Promise<ProgramTime[]> {
 }
 
 /**
- * Milliseconds a step of the executor's training loop on `model`, as `tl run` trains an augmented
- * script (`augment flip, rotate 15`, Adam): each step makes its batch from packed bytes
- * (imageBatch), augments it, steps (trainStep), and reads the step before's loss and hits.
+ * The executor's training loop on `model`, as `tl run` trains an augmented script (`augment flip,
+ * rotate 15`, Adam): each step makes its batch from packed bytes (imageBatch), augments it, steps
+ * (runStep, with the given runner: run.ts's records and replays on webgpu), and reads the step
+ * before's loss and hits. `run(steps, n)` runs n steps; `dispose` drops the optimizer.
  */
-async function executorStepMs(model: tf.LayersModel, name: ModelRow['model'], classes: number, o: ModelOptions): Promise<number> {
+export function executorLoop(model: tf.LayersModel, name: ModelRow['model'], classes: number, o: Pick<ModelOptions, 'size' | 'batch'>): { run(steps: StepRunner, n: number): Promise<void>; dispose(): void } {
   const { plan } = compile(`use ${name} input ${o.size}\ndata "images"\naugment flip, rotate 15\nbatch ${o.batch}\n`);
   if (plan === undefined) throw new Error('the benchmark\'s script did not compile');
   const count = 2 * o.batch;
@@ -121,21 +127,32 @@ async function executorStepMs(model: tf.LayersModel, name: ModelRow['model'], cl
   const optimizer = createOptimizer(plan.phases[0]!.optimizer, 1e-4);
   const optimizers = [{ group: { variables }, optimizer }];
   const rng = createRng(plan.seed);
-  const run = async (n: number) => {
-    let pending: StepResult | null = null;
-    for (let i = 0; i < n; i++) {
-      const idx = Int32Array.from({ length: o.batch }, (_, j) => (i * o.batch + j) % count);
-      const step = trainStep({ model, inputs, set, idx, classes, optimizers, plan, rng, preprocess, adapt: null });
-      if (pending) await readScalars([pending.loss, pending.hits]);
-      pending = step;
-    }
-    if (pending) await readScalars([pending.loss, pending.hits]);
+  let i = 0;
+  return {
+    async run(steps, n) {
+      let pending: StepOutput | null = null;
+      for (let k = 0; k < n; k++, i++) {
+        const idx = Int32Array.from({ length: o.batch }, (_, j) => (i * o.batch + j) % count);
+        const { output } = runStep(steps, `${o.batch}`, { inputs, set, idx, classes, plan, rng, preprocess }, { model, inputs, idx, optimizers, adapt: null });
+        if (pending) await pending.read();
+        pending = output;
+      }
+      if (pending) await pending.read();
+    },
+    dispose: () => optimizer.dispose(),
   };
-  await run(2);
+}
+
+/** Milliseconds a step of the executor's loop (executorLoop) with `steps`, past its warm-up and recording. */
+async function executorStepMs(model: tf.LayersModel, name: ModelRow['model'], classes: number, o: ModelOptions, steps: StepRunner): Promise<number> {
+  const loop = executorLoop(model, name, classes, o);
+  // Past the warm-up and the recorded steps, where steps are replayed.
+  await loop.run(steps, 5);
   const t0 = performance.now();
-  await run(o.reps);
+  await loop.run(steps, o.reps);
   const ms = (performance.now() - t0) / o.reps;
-  optimizer.dispose();
+  steps.dispose();
+  loop.dispose();
   return ms;
 }
 
@@ -205,8 +222,11 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   const pipelinedTrainMs = (performance.now() - t0) / o.reps;
   const profile = await stepProfile(step);
   optimizer.dispose();
-  const executorMs = await executorStepMs(model, name, classes, o);
-  console.log(`  ${name}: the executor's step (augmented, Adam) ${fmt(executorMs)} ms`);
+  const graphs = stepGraphs(webgpuBackendOf(tf.backend()));
+  const executorMs = await executorStepMs(model, name, classes, o, graphs ?? plainSteps);
+  const executorPlainMs = await executorStepMs(model, name, classes, o, plainSteps);
+  const replays = graphs === undefined ? 'no step graphs' : `${graphs.stats.replayed} replayed, ${graphs.stats.recorded} recorded${graphs.stats.why ? `; last reason not to: ${graphs.stats.why}` : ''}`;
+  console.log(`  ${name}: the executor's step (augmented, Adam) ${fmt(executorMs)} ms (${replays}), each step run as it is ${fmt(executorPlainMs)} ms`);
   const trainWork = await leastWork(train, 3);
   console.log(`  ${name}: inference ${fmt(inferMs)} ms, training ${fmt(trainMs)} ms a batch, pipelined ${fmt(pipelinedTrainMs)} ms (${trainWork.dispatches} dispatches, ${trainWork.uploads} uploads, host ${fmt(trainWork.hostMs)} ms + ${fmt(trainWork.submitMs)} ms in submits)`);
   let stockInferMs: number | null = null;
@@ -226,5 +246,5 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   fused.restore();
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, pipelinedInferMs, trainMs, pipelinedTrainMs, executorStepMs: executorMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile, inferProfile };
+  return { model: name, size: o.size, batch: o.batch, inferMs, pipelinedInferMs, trainMs, pipelinedTrainMs, executorStepMs: executorMs, executorPlainStepMs: executorPlainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile, inferProfile };
 }

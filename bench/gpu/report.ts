@@ -38,9 +38,11 @@ export function summaryTable(matmul: { n: number; tflops: number } | null, model
     lines.push(`| ${name} inference pipelined as TL's predictions run it (each batch read after the next is queued), images/s | ${fmt(inferPiped, 1)} | - | ${fmt(ti, 1)} | ${fmt(ref['infer_tf32']?.ips, 1)} | ${ti && inferPiped ? fmt(inferPiped / ti, 3) : '-'} | 0.8 |`);
     lines.push(`| ${name} training step (trainOnBatch, loss read each step), images/s | ${fmt(train, 1)} | ${fmt(ips(row, row.stockTrainMs), 1)} | ${fmt(tt, 1)} | ${fmt(ref['train_tf32']?.ips, 1)} | ${tt && train ? fmt(train / tt, 3) : '-'} | |`);
     const piped = ips(row, row.pipelinedTrainMs);
-    lines.push(`| ${name} training steps pipelined as \`tl run\` runs them, images/s | ${fmt(piped, 1)} | - | ${fmt(tt, 1)} | ${fmt(ref['train_tf32']?.ips, 1)} | ${tt && piped ? fmt(piped / tt, 3) : '-'} | 0.5 |`);
+    lines.push(`| ${name} SGD training steps pipelined (each loss read after the next step is queued), each step run as it is, images/s | ${fmt(piped, 1)} | - | ${fmt(tt, 1)} | ${fmt(ref['train_tf32']?.ips, 1)} | ${tt && piped ? fmt(piped / tt, 3) : '-'} | 0.5 |`);
     const executor = ips(row, row.executorStepMs);
-    lines.push(`| ${name}, the executor's own step (images made from bytes, flip + rotate 15, Adam, metrics), pipelined, images/s | ${fmt(executor, 1)} | - | ${fmt(tt, 1)} | ${fmt(ref['train_tf32']?.ips, 1)} | ${tt && executor ? fmt(executor / tt, 3) : '-'} | 0.5 |`);
+    lines.push(`| ${name}, the executor's own step as \`tl run\` runs it (images made from bytes, flip + rotate 15, Adam, metrics; pipelined; recorded, then replayed), images/s | ${fmt(executor, 1)} | - | ${fmt(tt, 1)} | ${fmt(ref['train_tf32']?.ips, 1)} | ${tt && executor ? fmt(executor / tt, 3) : '-'} | 0.5 |`);
+    const plain = ips(row, row.executorPlainStepMs);
+    lines.push(`| ${name}, the same with each step run as it is (TL_STEP_REPLAY=0), images/s | ${fmt(plain, 1)} | - | ${fmt(tt, 1)} | ${fmt(ref['train_tf32']?.ips, 1)} | ${tt && plain ? fmt(plain / tt, 3) : '-'} | |`);
   }
   return lines.join('\n');
 }

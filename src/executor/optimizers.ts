@@ -19,3 +19,11 @@ export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
   else o.learningRate = lr;
 }
+
+/**
+ * Counts a step the optimizer did not take itself: a replayed step (backends/steps.ts) updates
+ * the weights on the GPU without running `applyGradients`, which counts tfjs's `iterations`.
+ */
+export function countStep(optimizer: tf.Optimizer): void {
+  (optimizer as unknown as { incrementIterations(): void }).incrementIterations();
+}

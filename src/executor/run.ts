@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Phase, Plan } from '../plan/schema.ts';
 import { createAdaptation, dualForward, loadTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
-import { prepareForTraining, selectBackend, type BackendName } from './backends/select.ts';
+import { prepareForTraining, selectBackend, stepRunner, type BackendName } from './backends/select.ts';
+import type { StepOutput } from './backends/steps.ts';
 import { EVAL_BATCH, evaluationPass, imageBatch, predictAll, range } from './batches.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/index.ts';
@@ -19,7 +20,7 @@ import { evaluate, finalMetrics, finalValidation, type Score } from './evaluate.
 import { exportModel } from './export-model.ts';
 import { fuseActivationsForTraining } from './fold-batchnorm.ts';
 import { prepareInputs, type Inputs } from './inputs.ts';
-import { guardMemory, readScalars, trainStep, type StepResult } from './train-step.ts';
+import { guardMemory, runStep } from './train-step.ts';
 import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from './events.ts';
 import { assemble, type Network } from './network.ts';
 import { createOptimizer, setLearningRate } from './optimizers.ts';
@@ -107,6 +108,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const model = inputs.model;
       // Where the backend can (webgpu, wasm), each BatchNorm applies the ReLU after it itself.
       const fused = fuseActivationsForTraining(model);
+      const steps = await stepRunner(backend);
+      let lastLr = Number.NaN;
       try {
         // The epochs' validation runs the same model folded, at EVAL_BATCH: its products are tuned too.
         const evaluation = data.val.count > 0 ? evaluationPass(model, Math.min(EVAL_BATCH, data.val.count)) : undefined;
@@ -127,18 +130,18 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           const extra = { loss: 0, domainHits: 0, domainRows: 0 };
           // Step b's scalars are read after step b + 1 is queued: on a GPU, reading waits for the queue
           // to drain, and reading one step late lets the host build the next step while the GPU runs.
-          let pending: { step: StepResult; b: number; rows: number; lr: number } | null = null;
+          let pending: { step: StepOutput; adapted: boolean; domainRows: number; b: number; rows: number; lr: number } | null = null;
           const settle = async (): Promise<void> => {
             if (pending === null) return;
-            const { step, b, rows, lr } = pending;
+            const { step, adapted, domainRows, b, rows, lr } = pending;
             pending = null;
-            const [loss = 0, hits = 0, adaptLoss = 0, domainHits = 0] = await readScalars([step.loss, step.hits, step.adaptLoss, step.domainHits]);
+            const [loss = 0, hits = 0, adaptLoss = 0, domainHits = 0] = await step.read();
             lossSum += loss * rows;
             correct += hits;
-            if (step.adaptLoss) extra.loss += adaptLoss * rows;
-            if (step.domainHits) {
+            if (adapted) extra.loss += adaptLoss * rows;
+            if (domainRows > 0) {
               extra.domainHits += domainHits;
-              extra.domainRows += step.domainRows;
+              extra.domainRows += domainRows;
             }
             const t = performance.now();
             if (t - lastProgress > (options.progressEveryMs ?? 250) || b === batches - 1) {
@@ -158,13 +161,18 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             }
             const idx = order.subarray(b * phase.batch, Math.min(order.length, (b + 1) * phase.batch));
             const lr = learningRateAt(phase, epoch, b / batches);
-            for (const o of optimizers) setLearningRate(o.optimizer, lr * o.group.factor);
+            if (lr !== lastLr) for (const o of optimizers) setLearningRate(o.optimizer, lr * o.group.factor);
+            lastLr = lr;
             const progress = (epochsDoneOverall + b / batches) / Math.max(1, totalEpochs);
-            const step = guardMemory(backend.name, phase, () =>
-              trainStep({ model, inputs, set: data.train, idx, classes: classes.length, optimizers, plan, rng, preprocess: base.preprocess, adapt: adapt && { ...adapt, progress } }),
+            const stepAdapt = adapt && { ...adapt, progress };
+            // A full batch of a step without adaptation repeats the step before while the learning rate
+            // stays: where the backend can, such steps are recorded and replayed (backends/steps.ts).
+            const key = stepAdapt === null && idx.length === phase.batch ? `${idx.length} ${lr}` : null;
+            const { output: step, domainRows } = guardMemory(backend.name, phase, () =>
+              runStep(steps, key, { inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess }, { model, inputs, idx, optimizers, adapt: stepAdapt }),
             );
             await settle();
-            pending = { step, b, rows: idx.length, lr };
+            pending = { step, adapted: stepAdapt !== null, domainRows, b, rows: idx.length, lr };
           }
           await settle();
           if (plan.batchNorm.recalibrate === 'epoch') await recalibrateBatchNorm(net, inputs, data.train.count, term ? adaptation!.target.count : 0);
@@ -198,6 +206,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         await adaptation?.afterPhase(p, hookContext);
         emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best });
       } finally {
+        steps.dispose();
         fused.restore();
         inputs.dispose();
         for (const o of optimizers) o.optimizer.dispose();

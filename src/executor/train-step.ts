@@ -4,6 +4,8 @@ import type { Phase, Plan } from '../plan/schema.ts';
 import type { DualForward, StepTerm } from './adapt/index.ts';
 import { augmentBatch, type Rng } from './augment/index.ts';
 import { oneHot } from './batches.ts';
+import { countStep } from './optimizers.ts';
+import type { StepOutput, StepRunner } from './backends/steps.ts';
 import type { ImageSet } from './data/index.ts';
 import { ExecutorError } from './errors.ts';
 import type { Inputs } from './inputs.ts';
@@ -12,42 +14,56 @@ import type { Network } from './network.ts';
 export interface StepOptions {
   readonly model: tf.LayersModel;
   readonly inputs: Inputs;
-  readonly set: ImageSet;
   readonly idx: Int32Array;
-  readonly classes: number;
   readonly optimizers: readonly { group: { variables: tf.Variable[] }; optimizer: tf.Optimizer }[];
-  readonly plan: Plan;
-  readonly rng: Rng;
-  readonly preprocess: Network['base']['preprocess'];
   /** An adaptation loss term: the source batch runs together with target rows. */
   readonly adapt: { term: StepTerm; forward: DualForward; progress: number } | null;
 }
 
+export interface BatchOptions {
+  readonly inputs: Inputs;
+  readonly set: ImageSet;
+  readonly idx: Int32Array;
+  readonly classes: number;
+  readonly plan: Plan;
+  readonly rng: Rng;
+  readonly preprocess: Network['base']['preprocess'];
+}
+
+/** The batch a step trains on, augmented where the plan says: inputs `x` and one-hot labels `y`, the caller's to dispose. */
+export function stepBatch({ inputs, set, idx, classes, plan, rng, preprocess }: BatchOptions): { x: tf.Tensor; y: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const x = inputs.batch('train', idx);
+    const y = oneHot(set.labels, idx, classes);
+    if (inputs.cachedAt !== null || plan.augment.length === 0) return { x, y };
+    const lo = preprocess.offset[0]!;
+    const hi = 255 * preprocess.scale[0]! + lo;
+    return augmentBatch(x as tf.Tensor4D, y, plan.augment, rng, { range: [Math.min(lo, hi), Math.max(lo, hi)] });
+  });
+}
+
 export interface StepResult {
-  /** Classification loss on the source batch. */
-  readonly loss: tf.Scalar;
-  readonly hits: tf.Scalar;
-  readonly adaptLoss: tf.Scalar | null;
-  readonly domainHits: tf.Scalar | null;
+  /**
+   * The step's scalars in one tensor, so that one read fetches them all (on a GPU each read waits
+   * for the queue): the classification loss on the source batch and its hits, then, where the step
+   * adapts, the adaptation loss and the domain hits (0 where the term has none).
+   */
+  readonly scalars: tf.Tensor1D;
+  /** Whether the term counted domain hits, and over how many rows. */
   readonly domainRows: number;
 }
 
-export function trainStep({ model, inputs, set, idx, classes, optimizers, plan, rng, preprocess, adapt }: StepOptions): StepResult {
+/** One optimisation step on (x, y), with an adaptation term when the plan adapts. */
+export function trainStep({ model, inputs, idx, optimizers, adapt }: StepOptions, x: tf.Tensor, y: tf.Tensor2D): StepResult {
   let result: StepResult | undefined;
   tf.tidy(() => {
-    let x = inputs.batch('train', idx);
-    let y = oneHot(set.labels, idx, classes);
-    if (inputs.cachedAt === null && plan.augment.length > 0) {
-      const lo = preprocess.offset[0]!;
-      const hi = 255 * preprocess.scale[0]! + lo;
-      ({ x, y } = augmentBatch(x as tf.Tensor4D, y, plan.augment, rng, { range: [Math.min(lo, hi), Math.max(lo, hi)] }));
-    }
     const rows = adapt ? adapt.term.targetRows(idx.length) : new Int32Array(0);
     const variables = optimizers.flatMap((o) => o.group.variables);
-    // Kept past variableGrads' own scope for the metrics below; disposed by the caller or here.
+    // Kept past variableGrads' own scope for the metrics below, and disposed here.
     let predictions: tf.Tensor | undefined;
     let classLoss: tf.Scalar | undefined;
-    const extras: { adaptLoss: tf.Scalar | null; domainHits: tf.Scalar | null } = { adaptLoss: null, domainHits: null };
+    const extras: tf.Scalar[] = [];
+    let domainHits = false;
     const { grads } = tf.variableGrads(() => {
       if (!adapt) {
         predictions = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
@@ -59,8 +75,8 @@ export function trainStep({ model, inputs, set, idx, classes, optimizers, plan, 
       predictions = tf.keep(out.predictions.slice([0, 0], [idx.length, -1]));
       classLoss = tf.keep(tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar);
       const extra = adapt.term.loss({ ...out, sourceCount: idx.length, targetRows: rows, progress: adapt.progress });
-      extras.adaptLoss = tf.keep(extra.loss.clone());
-      if (extra.domainHits) extras.domainHits = tf.keep(extra.domainHits.clone());
+      domainHits = extra.domainHits !== undefined && extra.domainHits !== null;
+      extras.push(tf.keep(extra.loss.clone()), tf.keep(domainHits ? extra.domainHits!.clone() : tf.scalar(0)));
       return tf.add(classLoss, extra.loss) as tf.Scalar;
     }, variables);
     for (const o of optimizers) {
@@ -69,23 +85,35 @@ export function trainStep({ model, inputs, set, idx, classes, optimizers, plan, 
       o.optimizer.applyGradients(subset);
     }
     const hits = tf.sum(tf.equal(tf.argMax(predictions!, -1), tf.argMax(y, -1)).toFloat()) as tf.Scalar;
-    predictions!.dispose();
-    result = { loss: classLoss!, hits: tf.keep(hits), ...extras, domainRows: extras.domainHits ? idx.length + rows.length : 0 };
+    result = { scalars: tf.keep(tf.stack([classLoss!, hits, ...extras]) as tf.Tensor1D), domainRows: domainHits ? idx.length + rows.length : 0 };
+    tf.dispose([predictions!, classLoss!, ...extras]);
   });
   return result!;
 }
 
 /**
- * The values of a step's scalars in one read-back (a null reads as 0), then the scalars disposed:
- * on a GPU each read-back waits for the queue, so one instead of up to four.
+ * One step as `tl run` takes it: the batch made (and augmented), then the step run by `steps`, which
+ * may replay it (a step of `key`; backends/steps.ts). Returns the step's output, to read later, and
+ * the rows its domain hits counted.
  */
-export async function readScalars(scalars: readonly (tf.Scalar | null)[]): Promise<number[]> {
-  const present = scalars.filter((t): t is tf.Scalar => t !== null);
-  const packed = tf.stack(present);
-  const values = await packed.data();
-  tf.dispose([packed, ...present]);
-  let next = 0;
-  return scalars.map((t) => (t === null ? 0 : values[next++]!));
+export function runStep(steps: StepRunner, key: string | null, batch: BatchOptions, step: StepOptions): { output: StepOutput; domainRows: number } {
+  const { x, y } = stepBatch(batch);
+  let domainRows = 0;
+  try {
+    const output = steps.run(
+      key,
+      [x, y],
+      () => {
+        const result = trainStep(step, x, y);
+        domainRows = result.domainRows;
+        return result.scalars;
+      },
+      () => step.optimizers.forEach((o) => countStep(o.optimizer)),
+    );
+    return { output, domainRows };
+  } finally {
+    tf.dispose([x, y]);
+  }
 }
 
 /**

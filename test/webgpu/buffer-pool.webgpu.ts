@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
-import { orderBufferPool } from '../../src/executor/backends/webgpu/buffer-pool.ts';
+import { bufferPins, orderBufferPool } from '../../src/executor/backends/webgpu/buffer-pool.ts';
 import { webgpuEnv } from './webgpu-env.ts';
 
 const env = await webgpuEnv();
@@ -57,6 +57,39 @@ describe.skipIf(!env.ok)(`buffer pool on webgpu (${env.ok ? env.adapter : 'no ad
       // Freed in another order again: the same order out.
       for (const i of [1, 3, 0, 2]) pool.releaseBuffer(made[i]!);
       expect(pool.acquireBuffer(256, STORAGE())).toBe(made[0]);
+      expect(pool.acquireBuffer(256, STORAGE())).toBe(made[1]);
+    } finally {
+      restore();
+      pool.dispose();
+    }
+  });
+
+  it('keeps a pinned buffer out of the pool until unpinned as often as pinned, and then hands it out in its order', async () => {
+    await tf.setBackend('webgpu');
+    const pool = freshPool();
+    const backend = asBackend(pool);
+    const restore = orderBufferPool(backend);
+    try {
+      const pins = bufferPins(backend)!;
+      const made = [0, 1, 2].map(() => pool.acquireBuffer(256, STORAGE()));
+      pool.releaseBuffer(made[0]!);
+      // Pinned while free: off the free list. Pinned while in use (twice): held when released, not
+      // destroyed even when released so.
+      pins.pin([made[0]!, made[1]!]);
+      pins.pin([made[1]!]);
+      pool.releaseBuffer(made[1]!, false);
+      pool.releaseBuffer(made[2]!, false);
+      expect(pins.counts).toEqual({ pinned: 2, held: 2 });
+      expect(pool.numFreeBuffers).toBe(0);
+      const fresh = pool.acquireBuffer(256, STORAGE());
+      expect(made).not.toContain(fresh);
+      pins.unpin([made[0]!, made[1]!]);
+      // made[1] is pinned once more: still held.
+      expect(pins.counts).toEqual({ pinned: 1, held: 1 });
+      expect(pool.acquireBuffer(256, STORAGE())).toBe(made[0]);
+      expect(pool.numFreeBuffers).toBe(0);
+      pins.unpin([made[1]!]);
+      expect(pins.counts).toEqual({ pinned: 0, held: 0 });
       expect(pool.acquireBuffer(256, STORAGE())).toBe(made[1]);
     } finally {
       restore();

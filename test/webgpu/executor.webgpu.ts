@@ -33,7 +33,7 @@ lr 3e-3
 phase tune unfreeze block3 lr 1e-3 epochs 1
 `;
 
-async function run(backend: 'webgpu' | 'wasm'): Promise<{ losses: number[]; valAccuracy: number; kernels: Set<string> }> {
+async function run(backend: 'webgpu' | 'wasm'): Promise<{ losses: number[]; valAccuracy: number; kernels: Set<string>; updates: number }> {
   const { plan, diagnostics } = compile(SCRIPT);
   if (!plan) throw new Error(diagnostics.map((d) => d.message).join('; '));
   const events: ExecutorEvent[] = [];
@@ -46,7 +46,7 @@ async function run(backend: 'webgpu' | 'wasm'): Promise<{ losses: number[]; valA
   });
   for (const k of profile.kernels) kernels.add(k.name);
   const losses = events.flatMap((e) => (e.type === 'epochEnded' ? [e.metrics.loss] : []));
-  return { losses, valAccuracy, kernels };
+  return { losses, valAccuracy, kernels, updates: profile.kernels.filter((k) => k.name === OPTIMIZER_UPDATE).length };
 }
 
 describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
@@ -64,5 +64,15 @@ describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.o
     gpu.losses.forEach((l, i) => expect(Math.abs(l - wasm.losses[i]!), `epoch ${i + 1} loss`).toBeLessThan(1e-3 * wasm.losses[i]!));
     expect(Math.abs(gpu.valAccuracy - wasm.valAccuracy)).toBeLessThanOrEqual(0.02);
     expect(gpu.valAccuracy).toBeGreaterThan(0.3);
+  }, 600_000);
+
+  it('replays the steps that repeat, to the same losses as running every step', async () => {
+    const replayed = await run('webgpu');
+    process.env.TL_STEP_REPLAY = '0';
+    const plain = await run('webgpu').finally(() => delete process.env.TL_STEP_REPLAY);
+    expect(replayed.losses).toEqual(plain.losses);
+    expect(replayed.valAccuracy).toBe(plain.valAccuracy);
+    // A replayed step runs no kernel: the optimizer's updates of most steps never ran as kernels.
+    expect(replayed.updates).toBeLessThan(plain.updates);
   }, 600_000);
 });

@@ -13,21 +13,8 @@ import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.
 import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS, webgpuTrainingKernelsRegistered } from '../../src/executor/backends/webgpu/index.ts';
 import { relativeError, RELATIVE_TOLERANCE, sameOnBoth, values, worstError } from './parity.ts';
+import { smallConvnet } from './convnet.ts';
 import { webgpuEnv } from './webgpu-env.ts';
-
-function model(): tf.LayersModel {
-  const input = tf.input({ shape: [12, 12, 3] });
-  let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(input) as tf.SymbolicTensor;
-  x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
-  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
-  x = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
-  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 16, kernelSize: 1 }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: 4, activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: out });
-}
 
 const OPTIMIZERS = {
   sgd: () => tf.train.sgd(0.1),
@@ -42,7 +29,7 @@ const OPTIMIZERS = {
  */
 async function train(backend: 'webgpu' | 'cpu', steps: number, optimizer: keyof typeof OPTIMIZERS = 'sgd'): Promise<{ weights: Float32Array[]; losses: number[]; counts: number[]; state: Float32Array[] }> {
   await tf.setBackend(backend);
-  const m = model();
+  const m = smallConvnet();
   // As tl run trains: each BatchNorm applies the ReLU after it (on webgpu; cpu runs both layers).
   fuseActivationsForTraining(m);
   m.setWeights(m.getWeights().map((w, i) => tf.tensor(values(w.shape, 500 + i), w.shape).mul(0.5)));
@@ -136,7 +123,7 @@ describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.a
   it('fuses the ReLUs after the BatchNorms it is told to, and only while TL\'s kernels are registered', async () => {
     const kernels = async (fuse: boolean, register = true) => {
       if (!register) unregisterWebgpuTrainingKernels();
-      const m = model();
+      const m = smallConvnet();
       const fused = fuse ? fuseActivationsForTraining(m) : undefined;
       const x = tf.tensor(values([2, 12, 12, 3], 3), [2, 12, 12, 3]);
       const { kernels } = await tf.profile(() => tf.grad((xx: tf.Tensor) => tf.sum(m.apply(xx, { training: true }) as tf.Tensor))(x));

@@ -39,8 +39,16 @@ export interface Update {
 /** Runs `updates` of `rule`, giving every target its new value. */
 export type Updater = (rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants) => void;
 
-/** The updater of each backend that has one. */
+/**
+ * Multiplies each variable by its factor, in its own buffer: Adam's accumulated betas, which tfjs
+ * assigns new tensors each step. Written in place, a step binds the buffers the step before bound
+ * (what a recorded step needs, webgpu/step-graph.ts).
+ */
+export type Scaler = (targets: readonly { readonly variable: tf.Variable; readonly factor: number }[]) => void;
+
+/** The updater of each backend that has one, and its scaler where it has one. */
 const updaters = new Map<string, Updater>();
+const scalers = new Map<string, Scaler>();
 
 function update(rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants = {}): void {
   updaters.get(tf.getBackend())!(rule, updates.filter((u) => u.gradient.size > 0), shared, constants);
@@ -115,9 +123,16 @@ function adamApply(this: AdamState, gradients: Gradients): void {
     const updates = updatesOf(gradients, (x, i) => [slot(this.accumulatedFirstMoment, i, x, 'm'), slot(this.accumulatedSecondMoment, i, x, 'v'), x]);
     const k = tf.sub(1, tf.stack([this.accBeta1, this.accBeta2]));
     update('adam', updates, { k }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon, f: -this.learningRate });
-    this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
-    this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
   });
+  // After the tidy, which drops the views of the betas that k was stacked from.
+  const scale = scalers.get(tf.getBackend());
+  if (scale !== undefined) scale([{ variable: this.accBeta1, factor: this.beta1 }, { variable: this.accBeta2, factor: this.beta2 }]);
+  else {
+    tf.tidy(() => {
+      this.accBeta1.assign(tf.mul(this.accBeta1, this.beta1));
+      this.accBeta2.assign(tf.mul(this.accBeta2, this.beta2));
+    });
+  }
   this.incrementIterations();
 }
 
@@ -154,10 +169,12 @@ const restores: (() => void)[] = [];
 
 /**
  * Fuses tf.train.adam, sgd, momentum and rmsprop's float32 updates on `backendName` with
- * `updater`; anything else (and Nesterov momentum, centered RMSprop) goes to the class's own.
+ * `updater` (and Adam's betas with `scaler`, where given); anything else (and Nesterov momentum,
+ * centered RMSprop) goes to the class's own.
  */
-export function registerFusedOptimizers(backendName: string, updater: Updater): void {
+export function registerFusedOptimizers(backendName: string, updater: Updater, scaler?: Scaler): void {
   updaters.set(backendName, updater);
+  if (scaler !== undefined) scalers.set(backendName, scaler);
   if (restores.length > 0) return;
   for (const { cls, fused, leaveToTfjs } of FUSED) {
     restores.push(swapMethod(cls.prototype, 'applyGradients', (own, active) =>
@@ -172,5 +189,6 @@ export function registerFusedOptimizers(backendName: string, updater: Updater): 
 /** Leaves `backendName`'s updates to tfjs; once no backend has an updater, the classes' own methods are back. */
 export function unregisterFusedOptimizers(backendName: string): void {
   updaters.delete(backendName);
+  scalers.delete(backendName);
   if (updaters.size === 0) for (const restore of restores.splice(0)) restore();
 }

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { BackendName } from './names.ts';
+import { plainSteps, type StepRunner } from './steps.ts';
 import { wasmThreads } from './threads.ts';
 
 export { BACKENDS, type BackendName } from './names.ts';
@@ -71,6 +72,17 @@ export async function prepareForTraining(backend: BackendChoice, model: tf.Layer
   } catch (err) {
     return `measuring the GEMM tiles failed (${(err as Error).message}); training with tiles chosen by shape`;
   }
+}
+
+/**
+ * How a phase runs its training steps: on webgpu with TL's kernels, recorded once they repeat and
+ * then replayed (webgpu/step-graph.ts); elsewhere, or with TL_STEP_REPLAY=0, each as it is.
+ */
+export async function stepRunner(backend: BackendChoice): Promise<StepRunner> {
+  if (backend.name !== 'webgpu' || process.env.TL_STEP_REPLAY === '0') return plainSteps;
+  const { webgpuBackendOf } = await import('./webgpu/backend.ts');
+  const { stepGraphs } = await import('./webgpu/step-graph.ts');
+  return stepGraphs(webgpuBackendOf(tf.backend())) ?? plainSteps;
 }
 
 /**

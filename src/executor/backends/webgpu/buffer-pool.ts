@@ -12,6 +12,11 @@
  * Taking back: tfjs asks the buffer for its size and usage at every release, two calls into Dawn's
  * Node bindings, and the list wrapper here asked again. Each buffer's list key and size are noted
  * when the pool hands it out, so a release is JavaScript alone: about 800 a training step.
+ *
+ * Pins: a recorded training step (step-graph.ts) replays its dispatches on the buffers it bound
+ * when it was recorded, so those must stay out of everyone else's hands. A pinned buffer is taken
+ * off the free lists and, when its tensor is released, held instead of freed, until unpinned as
+ * often as it was pinned (two graphs may bind the same buffer).
  */
 import { swapMethod, type WebGPUBackend } from './backend.ts';
 
@@ -34,9 +39,28 @@ interface Known {
   readonly size: number;
 }
 
+/** Buffers kept out of the pool while pinned (see above). */
+export interface BufferPins {
+  /** Takes `buffers` off the free lists and keeps them off until unpinned. */
+  pin(buffers: Iterable<GPUBuffer>): void;
+  /** Undoes one pin of each of `buffers`; those no longer pinned and released meanwhile go on the free lists. */
+  unpin(buffers: Iterable<GPUBuffer>): void;
+  /** Buffers pinned now, and of those how many no tensor holds. */
+  readonly counts: { readonly pinned: number; readonly held: number };
+}
+
+const pinsByBackend = new WeakMap<object, BufferPins>();
+
+/** The pins of `backend`'s pool, where the order below is installed on it. */
+export function bufferPins(backend: WebGPUBackend): BufferPins | undefined {
+  return pinsByBackend.get(backend);
+}
+
 /** Installs the order and the release on one backend's pool; returns what puts tfjs's back. */
 export function orderBufferPool(backend: WebGPUBackend): () => void {
   const manager = (backend as unknown as { bufferManager: Manager }).bufferManager;
+  const pinned = new Map<GPUBuffer, number>();
+  const held = new Set<GPUBuffer>();
   const known = new WeakMap<GPUBuffer, Known>();
   let nextId = 0;
   // A buffer the pool handed out before this was installed is met first at its release. Its size
@@ -64,7 +88,7 @@ export function orderBufferPool(backend: WebGPUBackend): () => void {
     function (this: Manager, buffer, reuse = true) {
       // After dispose() tfjs's release does nothing, as this one then.
       if (!active() || this.freeBuffers.size === 0) return own.call(this, buffer, reuse);
-      const { id, key, size } = knownOf(buffer);
+      const { key, size } = knownOf(buffer);
       const used = this.usedBuffers.get(key);
       const at = used === undefined ? -1 : used.indexOf(buffer);
       if (at < 0) throw new Error('Cannot find the buffer in buffer manager');
@@ -72,22 +96,68 @@ export function orderBufferPool(backend: WebGPUBackend): () => void {
       used!.pop();
       this.numUsedBuffers--;
       this.numBytesUsed -= size;
+      if (pinned.has(buffer)) {
+        held.add(buffer);
+        return;
+      }
       if (!reuse) {
         buffer.destroy();
         this.numBytesAllocated -= size;
         return;
       }
-      // Kept in decreasing id, the first made last (acquireBuffer pops).
-      let free = this.freeBuffers.get(key);
-      if (free === undefined) this.freeBuffers.set(key, (free = []));
-      let to = free.length;
-      while (to > 0 && knownOf(free[to - 1]!).id < id) to--;
-      free.splice(to, 0, buffer);
-      this.numFreeBuffers++;
+      putFree(this, buffer);
     },
   );
 
+  // Kept in decreasing id, the first made last (acquireBuffer pops).
+  const putFree = (m: Manager, buffer: GPUBuffer): void => {
+    const { id, key } = knownOf(buffer);
+    let free = m.freeBuffers.get(key);
+    if (free === undefined) m.freeBuffers.set(key, (free = []));
+    let to = free.length;
+    while (to > 0 && knownOf(free[to - 1]!).id < id) to--;
+    free.splice(to, 0, buffer);
+    m.numFreeBuffers++;
+  };
+
+  pinsByBackend.set(backend, {
+    pin(buffers) {
+      for (const buffer of buffers) {
+        const pins = pinned.get(buffer) ?? 0;
+        pinned.set(buffer, pins + 1);
+        if (pins > 0) continue;
+        const free = manager.freeBuffers.get(knownOf(buffer).key);
+        const at = free === undefined ? -1 : free.indexOf(buffer);
+        if (at < 0) continue;
+        free!.splice(at, 1);
+        manager.numFreeBuffers--;
+        held.add(buffer);
+      }
+    },
+    unpin(buffers) {
+      for (const buffer of buffers) {
+        const pins = pinned.get(buffer);
+        if (pins === undefined) continue;
+        if (pins > 1) {
+          pinned.set(buffer, pins - 1);
+          continue;
+        }
+        pinned.delete(buffer);
+        if (held.delete(buffer)) putFree(manager, buffer);
+      }
+    },
+    counts: {
+      get pinned() {
+        return pinned.size;
+      },
+      get held() {
+        return held.size;
+      },
+    },
+  });
+
   return () => {
+    pinsByBackend.delete(backend);
     restoreRelease();
     restoreAcquire();
   };

@@ -57,24 +57,49 @@ export function trackReads(backend: WebGPUBackend): () => void {
 const COPY: MultiOutputProgram = { key: 'tlCopy', inputs: ['x'], outputs: ['y'], uniforms: '', body: 'y[index] = x[index];' };
 
 /**
+ * Whether `variable` alone holds its buffer, on the GPU side, with no read of it on the way: a write
+ * into that buffer is then seen by nobody but the variable. False where reads are not tracked.
+ */
+export function ownsItsBuffer(backend: WebGPUBackend, variable: tf.Variable): boolean {
+  const b = backend as unknown as Internals;
+  const inFlight = reading.get(b);
+  const data = b.tensorMap.get(variable.dataId);
+  return inFlight !== undefined && !inFlight.has(variable.dataId) && b.refCount(variable.dataId) === 1 && data !== undefined && data.external !== true;
+}
+
+/** What watches the in-place writes (step-graph.ts, while it records a step), if anything. */
+let watcher: ((variable: tf.Variable) => void) | null = null;
+
+/** Calls `watch` with every variable made writable in place, until called again with null. */
+export function watchWritesInPlace(watch: ((variable: tf.Variable) => void) | null): void {
+  watcher = watch;
+}
+
+/**
+ * Marks a write into `variable`'s own buffer: values cached on the CPU by an earlier read are
+ * dropped, so the next read fetches the new ones, and caches keyed by data ids (folded weights)
+ * see the write.
+ */
+export function noteWrittenInPlace(backend: WebGPUBackend, variable: tf.Variable): void {
+  (backend as unknown as Internals).tensorMap.get(variable.dataId)!.values = null;
+  noteWriteInPlace(variable);
+}
+
+/**
  * Makes `variable`'s buffer its own, on the GPU and not cached on the CPU, so that a program may
  * write its new value into it; returns the variable, to bind. Where reads are not tracked on this
  * backend, every variable gets a fresh copy (as correct as tfjs's own updates, and as dear).
  */
 export function writableInPlace(backend: WebGPUBackend, variable: tf.Variable): tf.Variable {
   const b = backend as unknown as Internals;
-  const inFlight = reading.get(b);
-  const data = b.tensorMap.get(variable.dataId);
-  const own = inFlight !== undefined && !inFlight.has(variable.dataId) && b.refCount(variable.dataId) === 1 && data !== undefined && data.external !== true;
-  if (!own) {
+  if (!ownsItsBuffer(backend, variable)) {
     const [copy] = runMultiOutput(backend, COPY, [variable], [variable.shape], variable.size, []);
     const fresh = tf.engine().makeTensorFromTensorInfo(copy!);
     variable.assign(fresh);
     fresh.dispose();
   }
   b.uploadToGPU(variable.dataId);
-  b.tensorMap.get(variable.dataId)!.values = null;
-  // Caches keyed by data ids (folded weights) must see the new values.
-  noteWriteInPlace(variable);
+  noteWrittenInPlace(backend, variable);
+  watcher?.(variable);
   return variable;
 }

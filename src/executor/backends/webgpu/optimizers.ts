@@ -17,7 +17,7 @@
  * tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CONSTANTS, type Constants, type RuleName, type Updater } from '../fused-optimizers.ts';
+import { CONSTANTS, type Constants, type RuleName, type Scaler, type Updater } from '../fused-optimizers.ts';
 import { sizeOf, webgpuBackendOf } from './backend.ts';
 import { writableInPlace } from './in-place.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
@@ -151,4 +151,32 @@ export const webgpuUpdater: Updater = (name, updates, shared, constants) => {
     });
     tf.engine().runKernel(OPTIMIZER_UPDATE, inputs, { rule: name, count: pack.length, ...constants });
   }
+};
+
+/** Programs multiplying `count` variables by their factors in place, by count. */
+const scalePrograms = new Map<number, MultiOutputProgram>();
+
+function scaleProgram(count: number): MultiOutputProgram {
+  let program = scalePrograms.get(count);
+  if (program === undefined) {
+    const places = Array.from({ length: count }, (_, j) => j);
+    program = {
+      key: `tlScale_${count}`,
+      inputs: [],
+      outputs: places.map((j) => `x${j}`),
+      uniforms: places.map((j) => `f${j} : f32, n${j} : i32,`).join(' '),
+      body: places.map((j) => `if (index < uniforms.n${j}) { x${j}[index] = uniforms.f${j} * x${j}[index]; }`).join('\n  '),
+    };
+    scalePrograms.set(count, program);
+  }
+  return program;
+}
+
+/** Scales the variables in their own buffers, all in one dispatch (Adam's two betas). */
+export const webgpuScaler: Scaler = (targets) => {
+  if (targets.length === 0) return;
+  const backend = webgpuBackendOf(tf.backend());
+  const written = targets.map((t) => writableInPlace(backend, t.variable));
+  const uniforms = targets.flatMap((t) => [{ type: 'float32' as const, data: [t.factor] }, { type: 'int32' as const, data: [t.variable.size] }]);
+  runMultiOutput(backend, scaleProgram(targets.length), [], written, Math.max(...written.map((v) => v.size)), uniforms);
 };

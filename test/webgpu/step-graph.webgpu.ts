@@ -1,0 +1,251 @@
+/**
+ * Recorded training steps replayed (step-graph.ts): a small convnet with every kind of layer TL's
+ * kernels serve (strided and 1x1 convolutions, depthwise, training-mode BatchNorm with its ReLU,
+ * pooling, a dense softmax), trained on a new batch each step, once with its steps replayed and
+ * once with every step run as it is. Replaying queues the same commands on the same buffers, so
+ * the two must agree bit for bit: losses, weights, moving averages and optimizer state. And what a
+ * caller may do between steps (read the weights, clone them, run other work, change the learning
+ * rate) must never be replayed over.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { plainSteps, type StepRunner } from '../../src/executor/backends/steps.ts';
+import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
+import { bufferPins } from '../../src/executor/backends/webgpu/buffer-pool.ts';
+import { stepGraphs, type StepGraphs } from '../../src/executor/backends/webgpu/step-graph.ts';
+import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
+import { countStep, setLearningRate } from '../../src/executor/optimizers.ts';
+import { values } from './parity.ts';
+import { smallConvnet } from './convnet.ts';
+import { webgpuEnv } from './webgpu-env.ts';
+
+const env = await webgpuEnv();
+
+const OPTIMIZERS = {
+  sgd: (lr: number) => tf.train.sgd(lr),
+  adam: (lr: number) => tf.train.adam(lr / 10),
+  momentum: (lr: number) => tf.train.momentum(lr / 2, 0.9),
+  rmsprop: (lr: number) => tf.train.rmsprop(lr / 10, 0.9, 0.5, 1e-7),
+} as const;
+
+const BATCH = 6;
+
+interface Options {
+  readonly optimizer?: keyof typeof OPTIMIZERS;
+  readonly steps?: number;
+  /** The learning rate at step i (the key holds it unless `sameKey`). */
+  readonly lr?: (i: number) => number;
+  readonly sameKey?: boolean;
+  /** Freezes the first convolution (the graph then only reads its kernel). */
+  readonly frozenFirst?: boolean;
+  /** What the caller does after step i is queued, before it is read. */
+  readonly between?: (i: number, m: tf.LayersModel, kept: tf.Tensor[]) => Promise<void> | void;
+}
+
+interface Trained {
+  readonly losses: number[];
+  readonly hits: number[];
+  /** Every weight of the model (moving averages too), then the optimizer's state. */
+  readonly weights: Float32Array[];
+  readonly tensors: number[];
+  /** The values of what `between` kept. */
+  readonly kept: Float32Array[];
+}
+
+/** Trains the convnet for `steps` steps, a new batch each, through `steps`' runner, as run.ts does. */
+async function train(runner: StepRunner, o: Options = {}): Promise<Trained> {
+  const m = smallConvnet();
+  fuseActivationsForTraining(m);
+  m.setWeights(m.getWeights().map((w, i) => tf.tensor(values(w.shape, 500 + i), w.shape).mul(0.5)));
+  if (o.frozenFirst) m.layers[1]!.trainable = false;
+  const lrAt = o.lr ?? (() => 0.1);
+  const opt = OPTIMIZERS[o.optimizer ?? 'sgd'](lrAt(0));
+  const variables = m.trainableWeights.map((w) => w.read() as tf.Variable);
+  const kept: tf.Tensor[] = [];
+  const outputs = [];
+  const tensors: number[] = [];
+  for (let i = 0; i < (o.steps ?? 8); i++) {
+    const lr = lrAt(i);
+    if (i === 0 || lr !== lrAt(i - 1)) setLearningRate(opt, lr);
+    const x = tf.tensor(values([BATCH, 12, 12, 3], 10 + i), [BATCH, 12, 12, 3]);
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, j) => (i + j) % 4), 'int32'), 4).toFloat() as tf.Tensor2D);
+    const key = o.sameKey ? 'step' : `step ${lr}`;
+    outputs.push(
+      runner.run(key, [x, y], () =>
+        tf.tidy(() => {
+          let predictions: tf.Tensor | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            predictions = tf.keep(m.apply(x, { training: true }) as tf.Tensor);
+            return tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar;
+          }, variables);
+          opt.applyGradients(grads as unknown as tf.NamedTensorMap as never);
+          const hits = tf.sum(tf.equal(tf.argMax(predictions!, -1), tf.argMax(y, -1)).toFloat());
+          predictions!.dispose();
+          return tf.stack([value, hits]);
+        }),
+        () => countStep(opt),
+      ),
+    );
+    tf.dispose([x, y]);
+    await o.between?.(i, m, kept);
+    tensors.push(tf.memory().numTensors);
+  }
+  const read = await Promise.all(outputs.map((out) => out.read()));
+  const weights = await Promise.all([...m.getWeights(), ...(await opt.getWeights()).map((w) => w.tensor)].map(async (w) => (await w.data()) as Float32Array));
+  const keptValues = await Promise.all(kept.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose(kept);
+  runner.dispose();
+  m.dispose();
+  opt.dispose();
+  return { losses: read.map((r) => r[0]!), hits: read.map((r) => r[1]!), weights, tensors, kept: keptValues };
+}
+
+function graphs(): StepGraphs {
+  const g = stepGraphs(webgpuBackendOf(tf.backend()));
+  if (g === undefined) throw new Error('no step graphs: TL\'s buffer pool is not installed');
+  return g;
+}
+
+/** Both runs' results equal to the bit. */
+function expectSame(replayed: Trained, plain: Trained): void {
+  expect(replayed.losses).toEqual(plain.losses);
+  expect(replayed.hits).toEqual(plain.hits);
+  expect(replayed.weights).toHaveLength(plain.weights.length);
+  replayed.weights.forEach((w, i) => expect(w, `weight ${i}`).toEqual(plain.weights[i]));
+  expect(replayed.kept).toEqual(plain.kept);
+}
+
+describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
+  it.each(['sgd', 'adam', 'momentum', 'rmsprop'] as const)('replays %s steps on new batches to the same bits as running them', async (optimizer) => {
+    const g = graphs();
+    const replayed = await train(g, { optimizer });
+    const plain = await train(plainSteps, { optimizer });
+    // Two steps of warm-up, then recorded until two are alike (the pool settles meanwhile), then replayed.
+    expect(g.stats).toMatchObject({ ran: 2, graphs: 1, dropped: 0 });
+    expect(g.stats.replayed).toBeGreaterThanOrEqual(3);
+    expect(g.stats.recorded + g.stats.replayed).toBe(6);
+    expectSame(replayed, plain);
+    // The losses move: each replay ran on its own batch and its own weights.
+    expect(new Set(replayed.losses.slice(5)).size).toBe(3);
+    // A replay makes no tensors.
+    expect(replayed.tensors.at(-1)).toBe(replayed.tensors[3]);
+  });
+
+  it('drops a graph when a variable it writes is shared or was reassigned, and replays nothing over them', async () => {
+    const firstWeight = async (m: tf.LayersModel) => {
+      const w = m.trainableWeights[0]!.read();
+      return tf.tensor(await w.data(), w.shape);
+    };
+    const between = async (i: number, m: tf.LayersModel, kept: tf.Tensor[]) => {
+      // A read caches the values on the CPU: the next replay must drop them, or the read after it
+      // would see the old values.
+      if (i === 4 || i === 5) kept.push(await firstWeight(m));
+      // Early stopping keeps the best weights as clones, sharing the variables' buffers.
+      if (i === 5) kept.push(...m.trainableWeights.map((w) => w.read().clone()));
+      // A restored checkpoint gives a variable new data.
+      if (i === 11) m.trainableWeights[1]!.write(tf.onesLike(m.trainableWeights[1]!.read()));
+    };
+    const g = graphs();
+    const replayed = await train(g, { optimizer: 'adam', steps: 16, between });
+    const plain = await train(plainSteps, { optimizer: 'adam', steps: 16, between });
+    // Replayed before the clones, dropped at the step after them, recorded again, replayed, and
+    // dropped again after the write, recorded and replayed again.
+    expect(g.stats).toMatchObject({ dropped: 2, graphs: 3 });
+    expectSame(replayed, plain);
+  });
+
+  it('drops a graph when a weight it only reads gets new data', async () => {
+    const between = (i: number, m: tf.LayersModel) => {
+      if (i === 5) m.layers[1]!.setWeights([tf.tidy(() => tf.tensor(values([3, 3, 3, 8], 77), [3, 3, 3, 8]))]);
+    };
+    const g = graphs();
+    const replayed = await train(g, { frozenFirst: true, between });
+    expect(g.stats.dropped).toBe(1);
+    expectSame(replayed, await train(plainSteps, { frozenFirst: true, between }));
+  });
+
+  it('keeps what the caller reads between steps apart from the replay', async () => {
+    // Another model's work between steps takes buffers from the pool; none may be one the graph binds.
+    const other = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [12, 12, 3], filters: 8, kernelSize: 3 }), tf.layers.flatten(), tf.layers.dense({ units: 4 })] });
+    other.setWeights(other.getWeights().map((w, i) => tf.tensor(values(w.shape, 90 + i), w.shape)));
+    const seen: number[][] = [];
+    const between = async (i: number, _m: tf.LayersModel, kept: tf.Tensor[]) => {
+      const out = tf.tidy(() => other.predict(tf.tensor(values([3, 12, 12, 3], 70 + i), [3, 12, 12, 3])) as tf.Tensor);
+      kept.push(out);
+      seen.push(Array.from(await out.data()));
+    };
+    const g = graphs();
+    const replayed = await train(g, { between });
+    const fromReplayed = seen.splice(0);
+    const plain = await train(plainSteps, { between });
+    expect(g.stats.replayed).toBeGreaterThanOrEqual(3);
+    expectSame(replayed, plain);
+    expect(fromReplayed).toEqual(seen);
+    other.dispose();
+  });
+
+  it('never replays a step whose values from JavaScript change under the same key, and keys apart what the caller knows changes', async () => {
+    const lr = (i: number) => 0.1 * (1 - i / 10);
+    const g = graphs();
+    const sameKey = await train(g, { lr, sameKey: true });
+    const plain = await train(plainSteps, { lr });
+    expect(g.stats.replayed).toBe(0);
+    expect(g.stats.why).toMatch(/value from JavaScript changed/);
+    expectSame(sameKey, plain);
+    // Adam takes the learning rate as a uniform: alternating between two rates, each block is
+    // written once and then bound from the cache, so only the binding tells the steps apart.
+    const alternating = (i: number) => (i % 2 === 0 ? 0.1 : 0.05);
+    const adam = graphs();
+    expectSame(await train(adam, { optimizer: 'adam', lr: alternating, sameKey: true }), await train(plainSteps, { optimizer: 'adam', lr: alternating }));
+    expect(adam.stats.replayed).toBe(0);
+    expect(adam.stats.why).toMatch(/binds another buffer/);
+    // With the learning rate in the key, steps 0-3 at one rate and 4-11 at another: the second key replays.
+    const step = (i: number) => (i < 4 ? 0.1 : 0.05);
+    const keyed = graphs();
+    const byKey = await train(keyed, { lr: step, steps: 12 });
+    expect(keyed.stats.replayed).toBeGreaterThanOrEqual(3);
+    expectSame(byKey, await train(plainSteps, { lr: step, steps: 12 }));
+  });
+
+  it('keeps a value written in the middle of a step behind the commands before it that use its buffer', async () => {
+    // sum(x) goes into a small buffer that is free again after tfjs's next submit (every 15
+    // dispatches); the scalar made after that goes up into the same buffer. Replayed in one submit,
+    // the write would land before the sum's dispatch and the sum would overwrite it.
+    const body = (x: tf.Tensor) => () =>
+      tf.tidy(() => {
+        let total = tf.tidy(() => tf.sum(x).mul(tf.sum(x)));
+        for (let i = 0; i < 20; i++) total = tf.tidy(() => total.add(tf.mean(x)).sin());
+        const half = tf.scalar(0.5);
+        return tf.stack([total, half.mul(total), tf.sum(x).mul(half)]);
+      });
+    const run = async (runner: StepRunner) => {
+      const read = [];
+      for (let i = 0; i < 8; i++) {
+        const x = tf.tensor(values([64], 30 + i), [64]);
+        read.push(await runner.run('k', [x], body(x)).read());
+        x.dispose();
+      }
+      runner.dispose();
+      return read;
+    };
+    const g = graphs();
+    const replayed = await run(g);
+    expect(g.stats.replayed).toBeGreaterThanOrEqual(3);
+    expect(g.stats.last!.submits).toBeGreaterThan(1);
+    expect(replayed).toEqual(await run(plainSteps));
+  });
+
+  it('pins the buffers a graph binds, and gives them back to the pool when dropped', async () => {
+    const pins = bufferPins(webgpuBackendOf(tf.backend()))!;
+    const before = { ...pins.counts };
+    const g = graphs();
+    let during = { pinned: 0, held: 0 };
+    await train(
+      { run: (key, feeds, body) => g.run(key, feeds, body), dispose: () => ((during = { ...pins.counts }), g.dispose()) },
+      {},
+    );
+    expect(during.pinned).toBeGreaterThan(20);
+    expect(during.held).toBeGreaterThan(10);
+    expect(pins.counts).toEqual(before);
+  });
+});
