@@ -30,8 +30,10 @@ export interface ModelRow {
   readonly batch: number;
   /** Inference, each batch's scores read before the next batch is queued. */
   readonly inferMs: number;
-  /** Inference as TL's predictions run it (predictAll): each batch read after the next is queued. */
+  /** Inference as TL's predictions run it (predictAll): batches made from bytes, each read after the next is queued, replayed once recorded. */
   readonly pipelinedInferMs: number;
+  /** The model's own predict on one batch, each read after the next is queued, each run as it is. */
+  readonly pipelinedPlainInferMs: number;
   readonly trainMs: number;
   /** Training steps queued back to back, each loss read after the next step is queued (as the executor's loop does). */
   readonly pipelinedTrainMs: number;
@@ -143,6 +145,33 @@ export function executorLoop(model: tf.LayersModel, name: ModelRow['model'], cla
   };
 }
 
+/**
+ * Inference batches of `model` as predictAll runs them (src/executor/batches.ts): BatchNorms
+ * folded, each batch made from packed bytes (imageBatch), run by the given runner (replayed once
+ * recorded, on webgpu) and read after the next is queued. `dispose` puts the BatchNorms back.
+ */
+export function inferenceLoop(model: tf.LayersModel, name: ModelRow['model'], o: Pick<ModelOptions, 'size' | 'batch'>): { run(steps: StepRunner, n: number): Promise<void>; dispose(): void } {
+  const images = Uint8Array.from({ length: o.batch * o.size * o.size * 3 }, (_, i) => (i * 2654435761) >>> 24);
+  const set: ImageSet = { images, labels: new Int32Array(o.batch), count: o.batch, size: o.size, sources: [] };
+  const preprocess = preprocessOf(name);
+  const idx = Int32Array.from({ length: o.batch }, (_, j) => j);
+  const folded = foldBatchNorms(model);
+  return {
+    async run(steps, n) {
+      let pending: StepOutput | null = null;
+      for (let k = 0; k < n; k++) {
+        const x = imageBatch(set, idx, preprocess);
+        const output = steps.run(`predict ${o.batch}`, [x], () => tf.tidy(() => model.apply(x, { training: false }) as tf.Tensor));
+        x.dispose();
+        if (pending) await pending.read();
+        pending = output;
+      }
+      if (pending) await pending.read();
+    },
+    dispose: () => folded.restore(),
+  };
+}
+
 /** Milliseconds a step of the executor's loop (executorLoop) with `steps`, past its warm-up and recording. */
 async function executorStepMs(model: tf.LayersModel, name: ModelRow['model'], classes: number, o: ModelOptions, steps: StepRunner): Promise<number> {
   const loop = executorLoop(model, name, classes, o);
@@ -190,7 +219,7 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
     await sync(p);
     p.dispose();
   };
-  // As predictAll (src/executor/batches.ts) runs TL's predictions: each batch read after the next is queued.
+  // Each batch read after the next is queued, each run as it is.
   const inferPipelined = (n: number) => pipelined(() => model.predict(xs) as tf.Tensor, n, sync);
   // trainOnBatch reads the loss back, which waits for the step.
   const train = async () => void (await model.trainOnBatch(xs, ys));
@@ -210,11 +239,21 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   await inferPipelined(2);
   const i0 = performance.now();
   await inferPipelined(o.reps);
-  const pipelinedInferMs = (performance.now() - i0) / o.reps;
+  const pipelinedPlainInferMs = (performance.now() - i0) / o.reps;
   const inferWork = await leastWork(infer, 3);
   const inferProfile = await stepProfile(() => model.predict(xs) as tf.Tensor);
   folded.restore();
   console.log(`  ${name}: ${folded.chains.length} BatchNorms folded for inference (${inferWork.dispatches} dispatches); ${tunedInference.products} more products measured`);
+  // As predictAll (src/executor/batches.ts) runs TL's predictions: batches made from bytes, replayed once recorded.
+  const inferGraphs = stepGraphs(webgpuBackendOf(tf.backend()));
+  const inference = inferenceLoop(model, name, o);
+  await inference.run(inferGraphs ?? plainSteps, 6);
+  const p0 = performance.now();
+  await inference.run(inferGraphs ?? plainSteps, o.reps);
+  const pipelinedInferMs = (performance.now() - p0) / o.reps;
+  inference.dispose();
+  inferGraphs?.dispose();
+  console.log(`  ${name}: inference as predictAll runs it ${fmt(pipelinedInferMs)} ms a batch (${inferGraphs ? `${inferGraphs.stats.replayed} replayed` : 'no step graphs'}), pipelined with each batch run as it is ${fmt(pipelinedPlainInferMs)} ms`);
   const trainMs = await msPerStep(train, o.reps);
   await trainPipelined(2);
   const t0 = performance.now();
@@ -246,5 +285,5 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   fused.restore();
   tf.dispose([xs, ys]);
   model.dispose();
-  return { model: name, size: o.size, batch: o.batch, inferMs, pipelinedInferMs, trainMs, pipelinedTrainMs, executorStepMs: executorMs, executorPlainStepMs: executorPlainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile, inferProfile };
+  return { model: name, size: o.size, batch: o.batch, inferMs, pipelinedInferMs, pipelinedPlainInferMs, trainMs, pipelinedTrainMs, executorStepMs: executorMs, executorPlainStepMs: executorPlainMs, stockInferMs, stockTrainMs, trainWork, stockTrainWork, inferWork, stockInferWork, tuned, tunedInference, stepProfile: profile, inferProfile };
 }

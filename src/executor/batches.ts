@@ -2,6 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSet } from './data/index.ts';
 import { PIXELS_TO_INPUT } from './backends/webgpu/pixels.ts';
+import { stepRunner } from './backends/select.ts';
+import type { StepOutput } from './backends/steps.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
 import { applyPreprocess, type Preprocess } from './zoo/index.ts';
 
@@ -58,48 +60,48 @@ export function evaluationPass(model: tf.LayersModel, batch: number): () => tf.T
   };
 }
 
-/** Runs `model` in inference mode over batches of inputs made by `makeBatch`, returning all outputs row-major. */
+/**
+ * Runs `model` in inference mode over batches of inputs made by `makeBatch`, returning all outputs
+ * row-major. Where the backend can (webgpu), full batches are recorded once they repeat and then
+ * replayed (backends/steps.ts): the same scores without the JavaScript that queues each batch.
+ */
 export async function predictAll(
   count: number,
   batchSize: number,
   makeBatch: (indices: Int32Array) => tf.Tensor,
   model: tf.LayersModel,
 ): Promise<{ data: Float32Array; width: number }> {
-  const chunks: Float32Array[] = [];
-  let width = 0;
+  const width = model.outputs[0]!.shape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
+  const data = new Float32Array(count * width);
   // Batch b's scores are read after batch b + 1 is queued: on a GPU the read waits for the queue to
-  // drain, so reading one batch late lets the host build the next batch while the GPU runs this one.
-  let pending: tf.Tensor | null = null;
+  // drain, and reading one batch late lets the host build the next batch while the GPU runs this one.
+  let pending: { output: StepOutput; at: number } | null = null;
   const settle = async (): Promise<void> => {
     if (pending === null) return;
-    const out = pending;
+    const { output, at } = pending;
     pending = null;
-    try {
-      chunks.push((await out.data()) as Float32Array);
-    } finally {
-      out.dispose();
-    }
+    data.set(await output.read(), at * width);
   };
+  const steps = await stepRunner(tf.getBackend());
   // Each BatchNorm runs folded into its convolution (fold-batchnorm.ts): the same scores, less work.
   const folded = foldBatchNorms(model);
   try {
     for (let start = 0; start < count; start += batchSize) {
       const idx = range(Math.min(batchSize, count - start)).map((i) => i + start);
-      const out = tf.tidy(() => model.apply(makeBatch(idx), { training: false }) as tf.Tensor);
-      width = out.shape.slice(1).reduce((a, b) => a * b!, 1) as number;
-      await settle();
-      pending = out;
+      const x = makeBatch(idx);
+      try {
+        const output = steps.run(idx.length === batchSize ? `predict ${batchSize}` : null, [x], () => tf.tidy(() => model.apply(x, { training: false }) as tf.Tensor));
+        await settle();
+        pending = { output, at: start };
+      } finally {
+        x.dispose();
+      }
     }
     await settle();
   } finally {
-    (pending as tf.Tensor | null)?.dispose();
+    (pending as { output: StepOutput } | null)?.output.discard();
+    steps.dispose();
     folded.restore();
-  }
-  const data = new Float32Array(count * width);
-  let at = 0;
-  for (const c of chunks) {
-    data.set(c, at);
-    at += c.length;
   }
   return { data, width };
 }

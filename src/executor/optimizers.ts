@@ -1,6 +1,7 @@
 /** Builds one optimizer per learning-rate group and sets their rates as the schedule moves. */
 import * as tf from '@tensorflow/tfjs';
 import type { Optimizer } from '../plan/schema.ts';
+import { setRate } from './backends/fused-optimizers.ts';
 
 export function createOptimizer(spec: Optimizer, lr: number): tf.Optimizer {
   switch (spec.kind) {
@@ -13,11 +14,15 @@ export function createOptimizer(spec: Optimizer, lr: number): tf.Optimizer {
   }
 }
 
-/** tfjs reads `learningRate` at every step; plain SGD caches it, hence setLearningRate where present. */
+/**
+ * tfjs reads `learningRate` at every step; plain SGD caches it, hence setLearningRate where present.
+ * TL's fused updates read it from a tensor, written now, before the step (fused-optimizers.ts).
+ */
 export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
   if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
   else o.learningRate = lr;
+  setRate(optimizer);
 }
 
 /**

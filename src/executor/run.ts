@@ -108,7 +108,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const model = inputs.model;
       // Where the backend can (webgpu, wasm), each BatchNorm applies the ReLU after it itself.
       const fused = fuseActivationsForTraining(model);
-      const steps = await stepRunner(backend);
+      const steps = await stepRunner(backend.name);
       let lastLr = Number.NaN;
       try {
         // The epochs' validation runs the same model folded, at EVAL_BATCH: its products are tuned too.
@@ -165,9 +165,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             lastLr = lr;
             const progress = (epochsDoneOverall + b / batches) / Math.max(1, totalEpochs);
             const stepAdapt = adapt && { ...adapt, progress };
-            // A full batch of a step without adaptation repeats the step before while the learning rate
-            // stays: where the backend can, such steps are recorded and replayed (backends/steps.ts).
-            const key = stepAdapt === null && idx.length === phase.batch ? `${idx.length} ${lr}` : null;
+            // A full batch of a step without adaptation repeats the step before (the learning rate is a
+            // value on the GPU): where the backend can, such steps are recorded and replayed (backends/steps.ts).
+            const key = stepAdapt === null && idx.length === phase.batch ? `${idx.length}` : null;
             const { output: step, domainRows } = guardMemory(backend.name, phase, () =>
               runStep(steps, key, { inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess }, { model, inputs, idx, optimizers, adapt: stepAdapt }),
             );

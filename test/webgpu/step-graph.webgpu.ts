@@ -13,6 +13,7 @@ import { plainSteps, type StepRunner } from '../../src/executor/backends/steps.t
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { bufferPins } from '../../src/executor/backends/webgpu/buffer-pool.ts';
 import { stepGraphs, type StepGraphs } from '../../src/executor/backends/webgpu/step-graph.ts';
+import { predictAll } from '../../src/executor/batches.ts';
 import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { countStep, setLearningRate } from '../../src/executor/optimizers.ts';
 import { values } from './parity.ts';
@@ -154,14 +155,47 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
     expectSame(replayed, plain);
   });
 
-  it('drops a graph when a weight it only reads gets new data', async () => {
-    const between = (i: number, m: tf.LayersModel) => {
-      if (i === 5) m.layers[1]!.setWeights([tf.tidy(() => tf.tensor(values([3, 3, 3, 8], 77), [3, 3, 3, 8]))]);
+  it('drops a graph when a weight it only reads gets new data, shared or not', async () => {
+    const kernel = (seed: number) => tf.tidy(() => tf.tensor(values([3, 3, 3, 8], seed), [3, 3, 3, 8]));
+    const between = (i: number, m: tf.LayersModel, kept: tf.Tensor[]) => {
+      // The old data released: the graph hears of it from the pool.
+      if (i === 4) m.layers[1]!.setWeights([kernel(77)]);
+      // The old data kept by a clone, so nothing is released: only the data id tells.
+      if (i === 9) {
+        kept.push(m.layers[1]!.getWeights()[0]!.clone());
+        m.layers[1]!.setWeights([kernel(78)]);
+      }
     };
     const g = graphs();
-    const replayed = await train(g, { frozenFirst: true, between });
-    expect(g.stats.dropped).toBe(1);
-    expectSame(replayed, await train(plainSteps, { frozenFirst: true, between }));
+    const replayed = await train(g, { frozenFirst: true, steps: 14, between });
+    expect(g.stats).toMatchObject({ dropped: 2, graphs: 3 });
+    expectSame(replayed, await train(plainSteps, { frozenFirst: true, steps: 14, between }));
+  });
+
+  it('drops a graph when a tensor it reads that is no variable is disposed', async () => {
+    // As a fold's cached weights or an optimizer's constants: a tensor the step reads, replaced.
+    let scale = tf.keep(tf.scalar(2));
+    const body = (x: tf.Tensor) => () => tf.tidy(() => tf.stack([tf.sum(x.mul(scale)), tf.max(x)]));
+    const run = async (runner: StepRunner) => {
+      scale = tf.keep(tf.scalar(2));
+      const read = [];
+      for (let i = 0; i < 10; i++) {
+        const x = tf.tensor(values([16], 50 + i), [16]);
+        read.push(await runner.run('k', [x], body(x)).read());
+        x.dispose();
+        if (i === 5) {
+          scale.dispose();
+          scale = tf.keep(tf.scalar(3));
+        }
+      }
+      scale.dispose();
+      runner.dispose();
+      return read;
+    };
+    const g = graphs();
+    const replayed = await run(g);
+    expect(g.stats).toMatchObject({ dropped: 1 });
+    expect(replayed).toEqual(await run(plainSteps));
   });
 
   it('keeps what the caller reads between steps apart from the replay', async () => {
@@ -184,27 +218,53 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
     other.dispose();
   });
 
-  it('never replays a step whose values from JavaScript change under the same key, and keys apart what the caller knows changes', async () => {
+  it.each(['sgd', 'adam', 'momentum', 'rmsprop'] as const)('replays %s steps under a learning rate that moves every step, to the same bits', async (optimizer) => {
+    // As a cosine schedule or a warmup: the rate is a tensor the update reads, written in place.
     const lr = (i: number) => 0.1 * (1 - i / 10);
     const g = graphs();
-    const sameKey = await train(g, { lr, sameKey: true });
-    const plain = await train(plainSteps, { lr });
+    const replayed = await train(g, { optimizer, lr, sameKey: true });
+    expect(g.stats.replayed).toBeGreaterThanOrEqual(3);
+    expectSame(replayed, await train(plainSteps, { optimizer, lr }));
+  });
+
+  it('never replays a step whose values from JavaScript change', async () => {
+    const run = async (runner: StepRunner) => {
+      const read = [];
+      for (let i = 0; i < 8; i++) {
+        const x = tf.tensor(values([16], 40 + i), [16]);
+        // A number from JavaScript that differs at every step, as a random draw would.
+        read.push(await runner.run('k', [x], () => tf.tidy(() => tf.stack([tf.sum(x.mul(tf.scalar(i + 1))), tf.max(x)]))).read());
+        x.dispose();
+      }
+      runner.dispose();
+      return read;
+    };
+    const g = graphs();
+    const replayed = await run(g);
     expect(g.stats.replayed).toBe(0);
     expect(g.stats.why).toMatch(/value from JavaScript changed/);
-    expectSame(sameKey, plain);
-    // Adam takes the learning rate as a uniform: alternating between two rates, each block is
-    // written once and then bound from the cache, so only the binding tells the steps apart.
-    const alternating = (i: number) => (i % 2 === 0 ? 0.1 : 0.05);
-    const adam = graphs();
-    expectSame(await train(adam, { optimizer: 'adam', lr: alternating, sameKey: true }), await train(plainSteps, { optimizer: 'adam', lr: alternating }));
-    expect(adam.stats.replayed).toBe(0);
-    expect(adam.stats.why).toMatch(/binds another buffer/);
-    // With the learning rate in the key, steps 0-3 at one rate and 4-11 at another: the second key replays.
-    const step = (i: number) => (i < 4 ? 0.1 : 0.05);
-    const keyed = graphs();
-    const byKey = await train(keyed, { lr: step, steps: 12 });
-    expect(keyed.stats.replayed).toBeGreaterThanOrEqual(3);
-    expectSame(byKey, await train(plainSteps, { lr: step, steps: 12 }));
+    expect(replayed).toEqual(await run(plainSteps));
+  });
+
+  it('never replays a step whose uniforms change, though each value was seen before', async () => {
+    // Each of two blocks is written once and then bound from the uniform cache: only the binding
+    // tells the steps apart.
+    const run = async (runner: StepRunner) => {
+      const read = [];
+      for (let i = 0; i < 8; i++) {
+        const x = tf.tensor(values([2, 6, 6, 3], 60 + i), [2, 6, 6, 3]);
+        const size = i % 2 === 0 ? 2 : 3;
+        read.push(await runner.run('k', [x], () => tf.tidy(() => tf.stack([tf.sum(tf.slice(x, [0, 0, 0, 0], [1, size, size, 3])), tf.max(x)]))).read());
+        x.dispose();
+      }
+      runner.dispose();
+      return read;
+    };
+    const g = graphs();
+    const replayed = await run(g);
+    expect(g.stats.replayed).toBe(0);
+    expect(g.stats.why).toMatch(/binds another buffer|command/);
+    expect(replayed).toEqual(await run(plainSteps));
   });
 
   it('keeps a value written in the middle of a step behind the commands before it that use its buffer', async () => {
@@ -233,6 +293,28 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
     expect(g.stats.replayed).toBeGreaterThanOrEqual(3);
     expect(g.stats.last!.submits).toBeGreaterThan(1);
     expect(replayed).toEqual(await run(plainSteps));
+  });
+
+  it('replays inference batches (predictAll) to the same scores, with fewer kernels run', async () => {
+    const m = smallConvnet();
+    m.setWeights(m.getWeights().map((w, i) => tf.tensor(values(w.shape, 600 + i), w.shape)));
+    const batch = (idx: Int32Array) => tf.tensor(values([idx.length, 12, 12, 3], 1000 + idx[0]!), [idx.length, 12, 12, 3]);
+    const predict = async () => {
+      let result: { data: Float32Array; width: number } | undefined;
+      const { kernels } = await tf.profile(async () => {
+        result = await predictAll(42, 4, batch, m);
+        return [];
+      });
+      return { ...result!, kernels: kernels.length };
+    };
+    const replayed = await predict();
+    process.env.TL_STEP_REPLAY = '0';
+    const plain = await predict().finally(() => delete process.env.TL_STEP_REPLAY);
+    expect(replayed.width).toBe(4);
+    expect(replayed.data).toEqual(plain.data);
+    // Ten full batches and a last one of 2: the replayed ones run no kernels.
+    expect(replayed.kernels).toBeLessThan(plain.kernels * 0.7);
+    m.dispose();
   });
 
   it('pins the buffers a graph binds, and gives them back to the pool when dropped', async () => {

@@ -20,9 +20,9 @@ import { swapMethod } from './registry.ts';
  * `constants` a to f and the optimizer's scalar tensors as `shared`:
  * - sgd, state [x], shared c (-lr): x' = c g + x
  * - momentum, state [acc, x], shared m, c: a' = m a + g, x' = c a' + x
- * - adam, state [m, v, x], shared k = [1 - b1^t, 1 - b2^t], constants a b1, b 1 - b1, c b2, d 1 - b2, e epsilon, f -lr:
+ * - adam, state [m, v, x], shared k = [1 - b1^t, 1 - b2^t] and f -lr, constants a b1, b 1 - b1, c b2, d 1 - b2, e epsilon:
  *   m' = a m + b g, v' = c v + d g^2, x' = ((m' / k0) / (sqrt(v' / k1) + e)) f + x
- * - rmsprop, state [ms, mom, x], constants a rho, b 1 - rho, c momentum, d lr, e epsilon:
+ * - rmsprop, state [ms, mom, x], shared d lr, constants a rho, b 1 - rho, c momentum, e epsilon:
  *   ms' = a ms + b g^2, p' = c mom + (g d) / sqrt(ms' + e), x' = x - p'
  */
 export type RuleName = 'sgd' | 'momentum' | 'adam' | 'rmsprop';
@@ -40,15 +40,42 @@ export interface Update {
 export type Updater = (rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants) => void;
 
 /**
- * Multiplies each variable by its factor, in its own buffer: Adam's accumulated betas, which tfjs
- * assigns new tensors each step. Written in place, a step binds the buffers the step before bound
- * (what a recorded step needs, webgpu/step-graph.ts).
+ * What a backend that writes tensors in their own buffers (webgpu) does for the optimizers, so that
+ * a step binds the buffers the step before bound (what a recorded step needs, webgpu/step-graph.ts):
+ * `scale` multiplies each variable by its factor in place (Adam's accumulated betas, which tfjs
+ * assigns new tensors each step); `write` puts values into a tensor's own buffer, or says it cannot
+ * (false: the tensor shares its buffer), for the learning rate a schedule moves.
  */
-export type Scaler = (targets: readonly { readonly variable: tf.Variable; readonly factor: number }[]) => void;
+export interface InPlace {
+  scale(targets: readonly { readonly variable: tf.Variable; readonly factor: number }[]): void;
+  write(tensor: tf.Tensor, values: Float32Array): boolean;
+}
 
-/** The updater of each backend that has one, and its scaler where it has one. */
+/** The updater of each backend that has one, and its writes in place where it has them. */
 const updaters = new Map<string, Updater>();
-const scalers = new Map<string, Scaler>();
+const inPlace = new Map<string, InPlace>();
+
+/** Each optimizer's learning rate as the scalar tensor its update reads (rate() below), negated for all rules but RMSprop's. */
+const rates = new WeakMap<object, { readonly tensor: tf.Scalar; readonly negated: boolean; value: number }>();
+
+/**
+ * The optimizer's learning rate as a scalar tensor (-lr where `negated`, as the rule takes it): a
+ * tensor rather than a number in the update's uniforms, so that a schedule that moves the rate
+ * every step changes what one buffer holds, written in place where the backend can (by setRate,
+ * before the step), and not the commands a step queues.
+ */
+function rate(optimizer: { readonly learningRate: number }, negated: boolean): tf.Scalar {
+  const value = negated ? -optimizer.learningRate : optimizer.learningRate;
+  const held = rates.get(optimizer);
+  if (held !== undefined && (held.value === value || inPlace.get(tf.getBackend())?.write(held.tensor, Float32Array.of(value)))) {
+    held.value = value;
+    return held.tensor;
+  }
+  held?.tensor.dispose();
+  const tensor = tf.keep(tf.scalar(value));
+  rates.set(optimizer, { tensor, negated, value });
+  return tensor;
+}
 
 function update(rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants = {}): void {
   updaters.get(tf.getBackend())!(rule, updates.filter((u) => u.gradient.size > 0), shared, constants);
@@ -70,7 +97,7 @@ interface AdamState {
   incrementIterations(): void;
 }
 interface SgdState {
-  readonly c: tf.Scalar;
+  readonly learningRate: number;
   incrementIterations(): void;
 }
 interface MomentumState extends SgdState {
@@ -118,14 +145,24 @@ function updatesOf(gradients: Gradients, targets: (x: tf.Variable, i: number) =>
   return updates;
 }
 
+/**
+ * Writes the optimizer's new learning rate into the tensor its fused update reads, before the step
+ * that uses it: written there rather than inside the step, the step queues what the one before
+ * queued and can be replayed (webgpu/step-graph.ts). Call after changing `learningRate`.
+ */
+export function setRate(optimizer: tf.Optimizer): void {
+  const held = rates.get(optimizer);
+  if (held !== undefined) rate(optimizer as unknown as { learningRate: number }, held.negated);
+}
+
 function adamApply(this: AdamState, gradients: Gradients): void {
   tf.tidy(() => {
     const updates = updatesOf(gradients, (x, i) => [slot(this.accumulatedFirstMoment, i, x, 'm'), slot(this.accumulatedSecondMoment, i, x, 'v'), x]);
     const k = tf.sub(1, tf.stack([this.accBeta1, this.accBeta2]));
-    update('adam', updates, { k }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon, f: -this.learningRate });
+    update('adam', updates, { k, f: rate(this, true) }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon });
   });
   // After the tidy, which drops the views of the betas that k was stacked from.
-  const scale = scalers.get(tf.getBackend());
+  const scale = inPlace.get(tf.getBackend())?.scale;
   if (scale !== undefined) scale([{ variable: this.accBeta1, factor: this.beta1 }, { variable: this.accBeta2, factor: this.beta2 }]);
   else {
     tf.tidy(() => {
@@ -137,18 +174,18 @@ function adamApply(this: AdamState, gradients: Gradients): void {
 }
 
 function sgdApply(this: SgdState, gradients: Gradients): void {
-  update('sgd', updatesOf(gradients, (x) => [x]), { c: this.c });
+  update('sgd', updatesOf(gradients, (x) => [x]), { c: rate(this, true) });
   this.incrementIterations();
 }
 
 function momentumApply(this: MomentumState, gradients: Gradients): void {
-  update('momentum', updatesOf(gradients, (x, i) => [slot(this.accumulations, i, x, 'momentum'), x]), { m: this.m, c: this.c });
+  update('momentum', updatesOf(gradients, (x, i) => [slot(this.accumulations, i, x, 'momentum'), x]), { m: this.m, c: rate(this, true) });
   this.incrementIterations();
 }
 
 function rmspropApply(this: RmspropState, gradients: Gradients): void {
   const updates = updatesOf(gradients, (x, i) => [slot(this.accumulatedMeanSquares, i, x, 'rms'), slot(this.accumulatedMoments, i, x, 'momentum'), x]);
-  update('rmsprop', updates, {}, { a: this.decay, b: 1 - this.decay, c: this.momentum, d: this.learningRate, e: this.epsilon });
+  update('rmsprop', updates, { d: rate(this, false) }, { a: this.decay, b: 1 - this.decay, c: this.momentum, e: this.epsilon });
   this.incrementIterations();
 }
 
@@ -169,12 +206,12 @@ const restores: (() => void)[] = [];
 
 /**
  * Fuses tf.train.adam, sgd, momentum and rmsprop's float32 updates on `backendName` with
- * `updater` (and Adam's betas with `scaler`, where given); anything else (and Nesterov momentum,
+ * `updater` (and writes in place with `writes`, where given); anything else (and Nesterov momentum,
  * centered RMSprop) goes to the class's own.
  */
-export function registerFusedOptimizers(backendName: string, updater: Updater, scaler?: Scaler): void {
+export function registerFusedOptimizers(backendName: string, updater: Updater, writes?: InPlace): void {
   updaters.set(backendName, updater);
-  if (scaler !== undefined) scalers.set(backendName, scaler);
+  if (writes !== undefined) inPlace.set(backendName, writes);
   if (restores.length > 0) return;
   for (const { cls, fused, leaveToTfjs } of FUSED) {
     restores.push(swapMethod(cls.prototype, 'applyGradients', (own, active) =>
@@ -183,12 +220,20 @@ export function registerFusedOptimizers(backendName: string, updater: Updater, s
         return mine ? fused.call(this, gradients) : own.call(this, gradients);
       },
     ));
+    // The learning rate's tensor goes with the optimizer.
+    restores.push(swapMethod(cls.prototype as unknown as { dispose(): void }, 'dispose', (own) =>
+      function (this: object) {
+        own.call(this);
+        rates.get(this)?.tensor.dispose();
+        rates.delete(this);
+      },
+    ));
   }
 }
 
 /** Leaves `backendName`'s updates to tfjs; once no backend has an updater, the classes' own methods are back. */
 export function unregisterFusedOptimizers(backendName: string): void {
   updaters.delete(backendName);
-  scalers.delete(backendName);
+  inPlace.delete(backendName);
   if (updaters.size === 0) for (const restore of restores.splice(0)) restore();
 }

@@ -75,11 +75,12 @@ export async function prepareForTraining(backend: BackendChoice, model: tf.Layer
 }
 
 /**
- * How a phase runs its training steps: on webgpu with TL's kernels, recorded once they repeat and
- * then replayed (webgpu/step-graph.ts); elsewhere, or with TL_STEP_REPLAY=0, each as it is.
+ * How the executor runs its training steps and inference batches on `backendName`: on webgpu with
+ * TL's kernels, recorded once they repeat and then replayed (webgpu/step-graph.ts); elsewhere, or
+ * with TL_STEP_REPLAY=0, each as it is.
  */
-export async function stepRunner(backend: BackendChoice): Promise<StepRunner> {
-  if (backend.name !== 'webgpu' || process.env.TL_STEP_REPLAY === '0') return plainSteps;
+export async function stepRunner(backendName: string): Promise<StepRunner> {
+  if (backendName !== 'webgpu' || process.env.TL_STEP_REPLAY === '0') return plainSteps;
   const { webgpuBackendOf } = await import('./webgpu/backend.ts');
   const { stepGraphs } = await import('./webgpu/step-graph.ts');
   return stepGraphs(webgpuBackendOf(tf.backend())) ?? plainSteps;

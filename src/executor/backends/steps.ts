@@ -7,6 +7,8 @@ import type * as tf from '@tensorflow/tfjs';
 /** The result of one step, read when wanted: its output's values. */
 export interface StepOutput {
   read(): Promise<Float32Array>;
+  /** Drops the output unread (on an error path). */
+  discard(): void;
 }
 
 export interface StepRunner {
@@ -31,6 +33,7 @@ export function tensorOutput(out: tf.Tensor): StepOutput {
         out.dispose();
       }
     },
+    discard: () => out.dispose(),
   };
 }
 

@@ -41,8 +41,13 @@ interface Known {
 
 /** Buffers kept out of the pool while pinned (see above). */
 export interface BufferPins {
-  /** Takes `buffers` off the free lists and keeps them off until unpinned. */
-  pin(buffers: Iterable<GPUBuffer>): void;
+  /**
+   * Takes `buffers` off the free lists and keeps them off until unpinned. Returns those a tensor
+   * holds now (neither free nor held).
+   */
+  pin(buffers: Iterable<GPUBuffer>): Set<GPUBuffer>;
+  /** Calls `listener` with each pinned buffer released from now on, until the returned function is called. */
+  onRelease(listener: (buffer: GPUBuffer) => void): () => void;
   /** Undoes one pin of each of `buffers`; those no longer pinned and released meanwhile go on the free lists. */
   unpin(buffers: Iterable<GPUBuffer>): void;
   /** Buffers pinned now, and of those how many no tensor holds. */
@@ -61,6 +66,7 @@ export function orderBufferPool(backend: WebGPUBackend): () => void {
   const manager = (backend as unknown as { bufferManager: Manager }).bufferManager;
   const pinned = new Map<GPUBuffer, number>();
   const held = new Set<GPUBuffer>();
+  const listeners = new Set<(buffer: GPUBuffer) => void>();
   const known = new WeakMap<GPUBuffer, Known>();
   let nextId = 0;
   // A buffer the pool handed out before this was installed is met first at its release. Its size
@@ -98,6 +104,7 @@ export function orderBufferPool(backend: WebGPUBackend): () => void {
       this.numBytesUsed -= size;
       if (pinned.has(buffer)) {
         held.add(buffer);
+        for (const listener of listeners) listener(buffer);
         return;
       }
       if (!reuse) {
@@ -122,17 +129,26 @@ export function orderBufferPool(backend: WebGPUBackend): () => void {
 
   pinsByBackend.set(backend, {
     pin(buffers) {
+      const inUse = new Set<GPUBuffer>();
       for (const buffer of buffers) {
         const pins = pinned.get(buffer) ?? 0;
         pinned.set(buffer, pins + 1);
-        if (pins > 0) continue;
-        const free = manager.freeBuffers.get(knownOf(buffer).key);
+        if (held.has(buffer)) continue;
+        const free = pins > 0 ? undefined : manager.freeBuffers.get(knownOf(buffer).key);
         const at = free === undefined ? -1 : free.indexOf(buffer);
-        if (at < 0) continue;
+        if (at < 0) {
+          inUse.add(buffer);
+          continue;
+        }
         free!.splice(at, 1);
         manager.numFreeBuffers--;
         held.add(buffer);
       }
+      return inUse;
+    },
+    onRelease(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     unpin(buffers) {
       for (const buffer of buffers) {

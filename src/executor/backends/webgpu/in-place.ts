@@ -22,6 +22,10 @@ import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
 /** The parts of the backend this touches (private in tfjs's typings). */
 interface Internals {
+  readonly queue: GPUQueue;
+  readonly commandEncoder: GPUCommandEncoder | null;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
   readonly tensorMap: { get(dataId: unknown): { values: unknown; resource: unknown; external?: boolean } | undefined };
   read(dataId: unknown): Promise<unknown>;
   refCount(dataId: unknown): number;
@@ -60,7 +64,7 @@ const COPY: MultiOutputProgram = { key: 'tlCopy', inputs: ['x'], outputs: ['y'],
  * Whether `variable` alone holds its buffer, on the GPU side, with no read of it on the way: a write
  * into that buffer is then seen by nobody but the variable. False where reads are not tracked.
  */
-export function ownsItsBuffer(backend: WebGPUBackend, variable: tf.Variable): boolean {
+export function ownsItsBuffer(backend: WebGPUBackend, variable: tf.Tensor): boolean {
   const b = backend as unknown as Internals;
   const inFlight = reading.get(b);
   const data = b.tensorMap.get(variable.dataId);
@@ -80,7 +84,7 @@ export function watchWritesInPlace(watch: ((variable: tf.Variable) => void) | nu
  * dropped, so the next read fetches the new ones, and caches keyed by data ids (folded weights)
  * see the write.
  */
-export function noteWrittenInPlace(backend: WebGPUBackend, variable: tf.Variable): void {
+export function noteWrittenInPlace(backend: WebGPUBackend, variable: tf.Tensor): void {
   (backend as unknown as Internals).tensorMap.get(variable.dataId)!.values = null;
   noteWriteInPlace(variable);
 }
@@ -102,4 +106,22 @@ export function writableInPlace(backend: WebGPUBackend, variable: tf.Variable): 
   noteWrittenInPlace(backend, variable);
   watcher?.(variable);
   return variable;
+}
+
+/**
+ * Writes `values` from JavaScript into `tensor`'s own buffer, where it alone holds it (false, and
+ * nothing written, where not). Work queued before and not yet submitted is submitted first: the
+ * write lands before everything not yet submitted, and that work must read the old values.
+ */
+export function writeInPlace(backend: WebGPUBackend, tensor: tf.Tensor, values: Float32Array): boolean {
+  if (tensor.dtype !== 'float32' || tensor.size !== values.length || !ownsItsBuffer(backend, tensor)) return false;
+  const b = backend as unknown as Internals;
+  b.uploadToGPU(tensor.dataId);
+  if (b.commandEncoder !== null) {
+    b.endComputePassEncoder();
+    b.submitQueue();
+  }
+  b.queue.writeBuffer(b.tensorMap.get(tensor.dataId)!.resource as GPUBuffer, 0, values);
+  noteWrittenInPlace(backend, tensor);
+  return true;
 }

@@ -37,7 +37,7 @@ import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
 import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
-import { OPTIMIZER_UPDATE, optimizerUpdate, webgpuScaler, webgpuUpdater } from './optimizers.ts';
+import { OPTIMIZER_UPDATE, optimizerUpdate, webgpuInPlace, webgpuUpdater } from './optimizers.ts';
 import { keepSavedTensorsDirectly } from './saved-tensors.ts';
 import { BROADCAST_GRAD, broadcastGradKernel, meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
@@ -135,7 +135,7 @@ export function registerWebgpuTrainingKernels(): void {
   registered = true;
   registerTrainingBatchNorm(BACKEND, WEBGPU_BATCHNORM);
   patchAddLayer();
-  registerFusedOptimizers(BACKEND, webgpuUpdater, webgpuScaler);
+  registerFusedOptimizers(BACKEND, webgpuUpdater, webgpuInPlace);
   restores.push(keepSavedTensorsDirectly(BACKEND));
   // The caches, the pool's order, the read tracking and the uploads live on a backend instance:
   // the one initialised now (the executor registers after `setBackend('webgpu')`), if any. Without

@@ -17,9 +17,9 @@
  * tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CONSTANTS, type Constants, type RuleName, type Scaler, type Updater } from '../fused-optimizers.ts';
+import { CONSTANTS, type Constants, type InPlace, type RuleName, type Updater } from '../fused-optimizers.ts';
 import { sizeOf, webgpuBackendOf } from './backend.ts';
-import { writableInPlace } from './in-place.ts';
+import { writableInPlace, writeInPlace } from './in-place.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
 /**
@@ -54,24 +54,24 @@ const RULES = {
     ${n.x}[i] = c[0] * a + ${n.x}[i];`,
   },
   // Adam: m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2,
-  // x' = (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + epsilon) * -lr + x, with k = [1 - b1^t, 1 - b2^t].
+  // x' = (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + epsilon) * f + x, with k = [1 - b1^t, 1 - b2^t] and f = -lr.
   adam: {
     state: ['m', 'v', 'x'],
-    shared: ['k'],
+    shared: ['k', 'f'],
     body: (n) => `let gi = ${n.g}[i];
     let mi = uniforms.a * ${n.m}[i] + uniforms.b * gi;
     let vi = uniforms.c * ${n.v}[i] + uniforms.d * (gi * gi);
     ${n.m}[i] = mi;
     ${n.v}[i] = vi;
-    ${n.x}[i] = ((mi / k[0]) / (sqrt(vi / k[1]) + uniforms.e)) * uniforms.f + ${n.x}[i];`,
+    ${n.x}[i] = ((mi / k[0]) / (sqrt(vi / k[1]) + uniforms.e)) * f[0] + ${n.x}[i];`,
   },
-  // RMSprop: ms' = rho ms + (1 - rho) g^2, p' = momentum p + g lr / sqrt(ms' + epsilon), x' = x - p'.
+  // RMSprop: ms' = rho ms + (1 - rho) g^2, p' = momentum p + g d / sqrt(ms' + epsilon), x' = x - p', with d = lr.
   rmsprop: {
     state: ['ms', 'mom', 'x'],
-    shared: [],
+    shared: ['d'],
     body: (n) => `let gi = ${n.g}[i];
     let s = uniforms.a * ${n.ms}[i] + uniforms.b * (gi * gi);
-    let p = uniforms.c * ${n.mom}[i] + (gi * uniforms.d) / sqrt(s + uniforms.e);
+    let p = uniforms.c * ${n.mom}[i] + (gi * d[0]) / sqrt(s + uniforms.e);
     ${n.ms}[i] = s;
     ${n.mom}[i] = p;
     ${n.x}[i] = ${n.x}[i] - p;`,
@@ -173,10 +173,16 @@ function scaleProgram(count: number): MultiOutputProgram {
 }
 
 /** Scales the variables in their own buffers, all in one dispatch (Adam's two betas). */
-export const webgpuScaler: Scaler = (targets) => {
+const scaleInPlace: InPlace['scale'] = (targets) => {
   if (targets.length === 0) return;
   const backend = webgpuBackendOf(tf.backend());
   const written = targets.map((t) => writableInPlace(backend, t.variable));
   const uniforms = targets.flatMap((t) => [{ type: 'float32' as const, data: [t.factor] }, { type: 'int32' as const, data: [t.variable.size] }]);
   runMultiOutput(backend, scaleProgram(targets.length), [], written, Math.max(...written.map((v) => v.size)), uniforms);
+};
+
+/** The optimizers' writes in place on webgpu: the betas' scaling above, values written by writeInPlace. */
+export const webgpuInPlace: InPlace = {
+  scale: scaleInPlace,
+  write: (tensor, values) => writeInPlace(webgpuBackendOf(tf.backend()), tensor, values),
 };

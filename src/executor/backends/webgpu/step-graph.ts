@@ -123,6 +123,8 @@ export function stepGraphs(backend: WebGPUBackend): StepGraphs | undefined {
         list.push(buffer);
         return values;
       },
+      // Unmapped, it can take the next copy: that one is queued after this one.
+      discard: () => list.push(buffer),
     };
   };
 
@@ -401,6 +403,9 @@ class Graph {
   private readonly buffers: Set<GPUBuffer>;
   private readonly bound: Bound[] = [];
   private readonly commands: readonly Command[];
+  /** Why the graph may not replay any more, once a tensor it reads is gone. */
+  private stale: string | null = null;
+  private readonly unwatch: () => void;
 
   constructor(
     private readonly b: Internals,
@@ -416,7 +421,14 @@ class Graph {
     }
     this.buffers = buffers;
     this.commands = compile(recording.ops);
-    pins.pin(buffers);
+    // Buffers of tensors that outlive the step (weights, the optimizers' constants, anything the
+    // caller keeps): where one is released, its tensor is gone, and a step run now would read
+    // another tensor in its place. The feeds are the caller's to dispose after each step.
+    const live = pins.pin(buffers);
+    for (const f of recording.feeds) live.delete(f);
+    this.unwatch = pins.onRelease((buffer) => {
+      if (live.has(buffer)) this.stale ??= 'a tensor the step reads was disposed';
+    });
     for (const variable of Object.values(tf.engine().registeredVariables)) {
       const data = b.tensorMap.get(variable.dataId);
       if (data !== undefined && buffers.has(data.resource as GPUBuffer)) {
@@ -433,6 +445,7 @@ class Graph {
 
   /** Null when the graph may replay now; else why not. */
   check(): string | null {
+    if (this.stale !== null) return this.stale;
     const backend = this.b as unknown as WebGPUBackend;
     for (const { variable, dataId, written } of this.bound) {
       if (variable.isDisposed || variable.dataId !== dataId) return `variable ${variable.name} has new data`;
@@ -479,6 +492,7 @@ class Graph {
   }
 
   dispose(): void {
+    this.unwatch();
     this.pins.unpin(this.buffers);
   }
 }
