@@ -8,6 +8,7 @@
  * weight are left bit-identical.
  */
 import * as tf from '@tensorflow/tfjs';
+import { writeValuesInPlace } from './backends/in-place-writes.ts';
 import { range } from './batches.ts';
 
 interface LayerVariableLike {
@@ -95,9 +96,11 @@ export function writeBatchNorm(layers: readonly tf.layers.Layer[], stats: Readon
     const s = stats.get(layer.name);
     if (!s) continue;
     const bn = layer as unknown as BatchNormInternals;
-    tf.tidy(() => {
-      bn.movingMean.write(tf.tensor1d(s.mean));
-      bn.movingVariance.write(tf.tensor1d(s.variance));
-    });
+    // Into the variables' own buffers where the backend can (webgpu): a recorded training step that
+    // binds them stays valid (backends/webgpu/step-graph.ts).
+    for (const [v, values] of [[bn.movingMean, s.mean], [bn.movingVariance, s.variance]] as const) {
+      const typed = Float32Array.from(values);
+      if (!writeValuesInPlace(v.read(), typed)) tf.tidy(() => void v.write(tf.tensor1d(typed)));
+    }
   }
 }

@@ -13,6 +13,7 @@ import { plainSteps, type StepRunner } from '../../src/executor/backends/steps.t
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { bufferPins } from '../../src/executor/backends/webgpu/buffer-pool.ts';
 import { stepGraphs, type StepGraphs } from '../../src/executor/backends/webgpu/step-graph.ts';
+import { batchNormLayers, writeBatchNorm } from '../../src/executor/batch-norm-stats.ts';
 import { predictAll } from '../../src/executor/batches.ts';
 import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { countStep, setLearningRate } from '../../src/executor/optimizers.ts';
@@ -101,6 +102,22 @@ async function train(runner: StepRunner, o: Options = {}): Promise<Trained> {
   return { losses: read.map((r) => r[0]!), hits: read.map((r) => r[1]!), weights, tensors, kept: keptValues };
 }
 
+/**
+ * `steps` steps of `body` on a new input of `shape` each (seeded from `seed`), each read at once,
+ * through `runner`, which is disposed after; `after` runs after step i. Returns what each read.
+ */
+async function small(runner: StepRunner, o: { shape: number[]; seed: number; steps?: number; body: (x: tf.Tensor, i: number) => tf.Tensor; after?: (i: number) => void }): Promise<Float32Array[]> {
+  const read = [];
+  for (let i = 0; i < (o.steps ?? 8); i++) {
+    const x = tf.tensor(values(o.shape, o.seed + i), o.shape);
+    read.push(await runner.run('k', [x], () => tf.tidy(() => o.body(x, i))).read());
+    x.dispose();
+    o.after?.(i);
+  }
+  runner.dispose();
+  return read;
+}
+
 function graphs(): StepGraphs {
   const g = stepGraphs(webgpuBackendOf(tf.backend()));
   if (g === undefined) throw new Error('no step graphs: TL\'s buffer pool is not installed');
@@ -175,27 +192,36 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
   it('drops a graph when a tensor it reads that is no variable is disposed', async () => {
     // As a fold's cached weights or an optimizer's constants: a tensor the step reads, replaced.
     let scale = tf.keep(tf.scalar(2));
-    const body = (x: tf.Tensor) => () => tf.tidy(() => tf.stack([tf.sum(x.mul(scale)), tf.max(x)]));
     const run = async (runner: StepRunner) => {
       scale = tf.keep(tf.scalar(2));
-      const read = [];
-      for (let i = 0; i < 10; i++) {
-        const x = tf.tensor(values([16], 50 + i), [16]);
-        read.push(await runner.run('k', [x], body(x)).read());
-        x.dispose();
-        if (i === 5) {
-          scale.dispose();
-          scale = tf.keep(tf.scalar(3));
-        }
-      }
+      const replace = (i: number) => {
+        if (i !== 5) return;
+        scale.dispose();
+        scale = tf.keep(tf.scalar(3));
+      };
+      const read = await small(runner, { shape: [16], seed: 50, steps: 10, body: (x) => tf.stack([tf.sum(x.mul(scale)), tf.max(x)]), after: replace });
       scale.dispose();
-      runner.dispose();
       return read;
     };
     const g = graphs();
     const replayed = await run(g);
     expect(g.stats).toMatchObject({ dropped: 1 });
     expect(replayed).toEqual(await run(plainSteps));
+  });
+
+  it('keeps its graph when the BatchNorms are recalibrated: the statistics go into the variables\' own buffers', async () => {
+    // As tl run does after each epoch (recalibrate: epoch, the default): measured statistics written.
+    const between = (i: number, m: tf.LayersModel) => {
+      if (i !== 4) return;
+      const layers = batchNormLayers(m);
+      const stats = new Map(layers.map((l, j) => [l.name, { mean: values([8], 90 + j), variance: values([8], 95 + j).map((v) => v * v + 0.5) }]));
+      writeBatchNorm(layers, stats);
+    };
+    const g = graphs();
+    const replayed = await train(g, { between });
+    expect(g.stats).toMatchObject({ dropped: 0, graphs: 1 });
+    expect(g.stats.replayed).toBeGreaterThanOrEqual(3);
+    expectSame(replayed, await train(plainSteps, { between }));
   });
 
   it('keeps what the caller reads between steps apart from the replay', async () => {
@@ -228,17 +254,8 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
   });
 
   it('never replays a step whose values from JavaScript change', async () => {
-    const run = async (runner: StepRunner) => {
-      const read = [];
-      for (let i = 0; i < 8; i++) {
-        const x = tf.tensor(values([16], 40 + i), [16]);
-        // A number from JavaScript that differs at every step, as a random draw would.
-        read.push(await runner.run('k', [x], () => tf.tidy(() => tf.stack([tf.sum(x.mul(tf.scalar(i + 1))), tf.max(x)]))).read());
-        x.dispose();
-      }
-      runner.dispose();
-      return read;
-    };
+    // A number from JavaScript that differs at every step, as a random draw would.
+    const run = (runner: StepRunner) => small(runner, { shape: [16], seed: 40, body: (x, i) => tf.stack([tf.sum(x.mul(tf.scalar(i + 1))), tf.max(x)]) });
     const g = graphs();
     const replayed = await run(g);
     expect(g.stats.replayed).toBe(0);
@@ -249,17 +266,15 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
   it('never replays a step whose uniforms change, though each value was seen before', async () => {
     // Each of two blocks is written once and then bound from the uniform cache: only the binding
     // tells the steps apart.
-    const run = async (runner: StepRunner) => {
-      const read = [];
-      for (let i = 0; i < 8; i++) {
-        const x = tf.tensor(values([2, 6, 6, 3], 60 + i), [2, 6, 6, 3]);
-        const size = i % 2 === 0 ? 2 : 3;
-        read.push(await runner.run('k', [x], () => tf.tidy(() => tf.stack([tf.sum(tf.slice(x, [0, 0, 0, 0], [1, size, size, 3])), tf.max(x)]))).read());
-        x.dispose();
-      }
-      runner.dispose();
-      return read;
-    };
+    const run = (runner: StepRunner) =>
+      small(runner, {
+        shape: [2, 6, 6, 3],
+        seed: 60,
+        body: (x, i) => {
+          const size = i % 2 === 0 ? 2 : 3;
+          return tf.stack([tf.sum(tf.slice(x, [0, 0, 0, 0], [1, size, size, 3])), tf.max(x)]);
+        },
+      });
     const g = graphs();
     const replayed = await run(g);
     expect(g.stats.replayed).toBe(0);
@@ -271,23 +286,13 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
     // sum(x) goes into a small buffer that is free again after tfjs's next submit (every 15
     // dispatches); the scalar made after that goes up into the same buffer. Replayed in one submit,
     // the write would land before the sum's dispatch and the sum would overwrite it.
-    const body = (x: tf.Tensor) => () =>
-      tf.tidy(() => {
-        let total = tf.tidy(() => tf.sum(x).mul(tf.sum(x)));
-        for (let i = 0; i < 20; i++) total = tf.tidy(() => total.add(tf.mean(x)).sin());
-        const half = tf.scalar(0.5);
-        return tf.stack([total, half.mul(total), tf.sum(x).mul(half)]);
-      });
-    const run = async (runner: StepRunner) => {
-      const read = [];
-      for (let i = 0; i < 8; i++) {
-        const x = tf.tensor(values([64], 30 + i), [64]);
-        read.push(await runner.run('k', [x], body(x)).read());
-        x.dispose();
-      }
-      runner.dispose();
-      return read;
+    const body = (x: tf.Tensor) => {
+      let total = tf.tidy(() => tf.sum(x).mul(tf.sum(x)));
+      for (let i = 0; i < 20; i++) total = tf.tidy(() => total.add(tf.mean(x)).sin());
+      const half = tf.scalar(0.5);
+      return tf.stack([total, half.mul(total), tf.sum(x).mul(half)]);
     };
+    const run = (runner: StepRunner) => small(runner, { shape: [64], seed: 30, body });
     const g = graphs();
     const replayed = await run(g);
     expect(g.stats.replayed).toBeGreaterThanOrEqual(3);

@@ -13,6 +13,7 @@
  * registered backend, and Nesterov momentum and centered RMSprop, to the class's own.
  */
 import * as tf from '@tensorflow/tfjs';
+import { writeValuesInPlace } from './in-place-writes.ts';
 import { swapMethod } from './registry.ts';
 
 /**
@@ -40,20 +41,15 @@ export interface Update {
 export type Updater = (rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants) => void;
 
 /**
- * What a backend that writes tensors in their own buffers (webgpu) does for the optimizers, so that
- * a step binds the buffers the step before bound (what a recorded step needs, webgpu/step-graph.ts):
- * `scale` multiplies each variable by its factor in place (Adam's accumulated betas, which tfjs
- * assigns new tensors each step); `write` puts values into a tensor's own buffer, or says it cannot
- * (false: the tensor shares its buffer), for the learning rate a schedule moves.
+ * Multiplies each variable by its factor in its own buffer, on a backend that writes tensors so
+ * (webgpu): Adam's accumulated betas, which tfjs assigns new tensors each step. Written in place,
+ * a step binds the buffers the step before bound (what a recorded step needs, webgpu/step-graph.ts).
  */
-export interface InPlace {
-  scale(targets: readonly { readonly variable: tf.Variable; readonly factor: number }[]): void;
-  write(tensor: tf.Tensor, values: Float32Array): boolean;
-}
+export type Scaler = (targets: readonly { readonly variable: tf.Variable; readonly factor: number }[]) => void;
 
-/** The updater of each backend that has one, and its writes in place where it has them. */
+/** The updater of each backend that has one, and its scaler where it has one. */
 const updaters = new Map<string, Updater>();
-const inPlace = new Map<string, InPlace>();
+const scalers = new Map<string, Scaler>();
 
 /** Each optimizer's learning rate as the scalar tensor its update reads (rate() below), negated for all rules but RMSprop's. */
 const rates = new WeakMap<object, { readonly tensor: tf.Scalar; readonly negated: boolean; value: number }>();
@@ -67,7 +63,7 @@ const rates = new WeakMap<object, { readonly tensor: tf.Scalar; readonly negated
 function rate(optimizer: { readonly learningRate: number }, negated: boolean): tf.Scalar {
   const value = negated ? -optimizer.learningRate : optimizer.learningRate;
   const held = rates.get(optimizer);
-  if (held !== undefined && (held.value === value || inPlace.get(tf.getBackend())?.write(held.tensor, Float32Array.of(value)))) {
+  if (held !== undefined && (held.value === value || writeValuesInPlace(held.tensor, Float32Array.of(value)))) {
     held.value = value;
     return held.tensor;
   }
@@ -162,7 +158,7 @@ function adamApply(this: AdamState, gradients: Gradients): void {
     update('adam', updates, { k, f: rate(this, true) }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon });
   });
   // After the tidy, which drops the views of the betas that k was stacked from.
-  const scale = inPlace.get(tf.getBackend())?.scale;
+  const scale = scalers.get(tf.getBackend());
   if (scale !== undefined) scale([{ variable: this.accBeta1, factor: this.beta1 }, { variable: this.accBeta2, factor: this.beta2 }]);
   else {
     tf.tidy(() => {
@@ -206,12 +202,12 @@ const restores: (() => void)[] = [];
 
 /**
  * Fuses tf.train.adam, sgd, momentum and rmsprop's float32 updates on `backendName` with
- * `updater` (and writes in place with `writes`, where given); anything else (and Nesterov momentum,
+ * `updater` (and Adam's betas with `scaler`, where given); anything else (and Nesterov momentum,
  * centered RMSprop) goes to the class's own.
  */
-export function registerFusedOptimizers(backendName: string, updater: Updater, writes?: InPlace): void {
+export function registerFusedOptimizers(backendName: string, updater: Updater, scaler?: Scaler): void {
   updaters.set(backendName, updater);
-  if (writes !== undefined) inPlace.set(backendName, writes);
+  if (scaler !== undefined) scalers.set(backendName, scaler);
   if (restores.length > 0) return;
   for (const { cls, fused, leaveToTfjs } of FUSED) {
     restores.push(swapMethod(cls.prototype, 'applyGradients', (own, active) =>
@@ -234,6 +230,6 @@ export function registerFusedOptimizers(backendName: string, updater: Updater, w
 /** Leaves `backendName`'s updates to tfjs; once no backend has an updater, the classes' own methods are back. */
 export function unregisterFusedOptimizers(backendName: string): void {
   updaters.delete(backendName);
-  inPlace.delete(backendName);
+  scalers.delete(backendName);
   if (updaters.size === 0) for (const restore of restores.splice(0)) restore();
 }

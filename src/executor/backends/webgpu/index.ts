@@ -37,13 +37,14 @@ import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
 import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
-import { OPTIMIZER_UPDATE, optimizerUpdate, webgpuInPlace, webgpuUpdater } from './optimizers.ts';
+import { OPTIMIZER_UPDATE, optimizerUpdate, webgpuScaler, webgpuUpdater } from './optimizers.ts';
 import { keepSavedTensorsDirectly } from './saved-tensors.ts';
 import { BROADCAST_GRAD, broadcastGradKernel, meanGrad, sumGrad } from './reduce-grads.ts';
 import { makeMean, makeSum } from './reduce-kernels.ts';
 import { cacheBindGroups, type BindGroupCache } from './bind-group-cache.ts';
 import { orderBufferPool } from './buffer-pool.ts';
-import { trackReads } from './in-place.ts';
+import { trackReads, writeInPlace } from './in-place.ts';
+import { setValueWriter } from '../in-place-writes.ts';
 import { cacheUniforms, type UniformCache } from './uniform-cache.ts';
 import { uploadByWrite } from './uploads.ts';
 
@@ -135,7 +136,8 @@ export function registerWebgpuTrainingKernels(): void {
   registered = true;
   registerTrainingBatchNorm(BACKEND, WEBGPU_BATCHNORM);
   patchAddLayer();
-  registerFusedOptimizers(BACKEND, webgpuUpdater, webgpuInPlace);
+  registerFusedOptimizers(BACKEND, webgpuUpdater, webgpuScaler);
+  setValueWriter(BACKEND, (tensor, values) => writeInPlace(webgpuBackendOf(tf.backend()), tensor, values));
   restores.push(keepSavedTensorsDirectly(BACKEND));
   // The caches, the pool's order, the read tracking and the uploads live on a backend instance:
   // the one initialised now (the executor registers after `setBackend('webgpu')`), if any. Without
@@ -156,6 +158,7 @@ export function unregisterWebgpuTrainingKernels(): void {
   unregisterTrainingBatchNorm(BACKEND);
   restoreAddLayer();
   unregisterFusedOptimizers(BACKEND);
+  setValueWriter(BACKEND, undefined);
   for (const restore of restores.splice(0).reverse()) restore();
   uniforms = undefined;
   bindGroups = undefined;

@@ -17,9 +17,9 @@
  * tfjs's, in its order.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CONSTANTS, type Constants, type InPlace, type RuleName, type Updater } from '../fused-optimizers.ts';
+import { CONSTANTS, type Constants, type RuleName, type Scaler, type Updater } from '../fused-optimizers.ts';
 import { sizeOf, webgpuBackendOf } from './backend.ts';
-import { writableInPlace, writeInPlace } from './in-place.ts';
+import { writableInPlace } from './in-place.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
 /**
@@ -173,16 +173,10 @@ function scaleProgram(count: number): MultiOutputProgram {
 }
 
 /** Scales the variables in their own buffers, all in one dispatch (Adam's two betas). */
-const scaleInPlace: InPlace['scale'] = (targets) => {
+export const webgpuScaler: Scaler = (targets) => {
   if (targets.length === 0) return;
   const backend = webgpuBackendOf(tf.backend());
   const written = targets.map((t) => writableInPlace(backend, t.variable));
   const uniforms = targets.flatMap((t) => [{ type: 'float32' as const, data: [t.factor] }, { type: 'int32' as const, data: [t.variable.size] }]);
   runMultiOutput(backend, scaleProgram(targets.length), [], written, Math.max(...written.map((v) => v.size)), uniforms);
-};
-
-/** The optimizers' writes in place on webgpu: the betas' scaling above, values written by writeInPlace. */
-export const webgpuInPlace: InPlace = {
-  scale: scaleInPlace,
-  write: (tensor, values) => writeInPlace(webgpuBackendOf(tf.backend()), tensor, values),
 };
