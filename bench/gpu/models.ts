@@ -175,8 +175,8 @@ export function inferenceLoop(model: tf.LayersModel, name: ModelRow['model'], o:
 /** Milliseconds a step of the executor's loop (executorLoop) with `steps`, past its warm-up and recording. */
 async function executorStepMs(model: tf.LayersModel, name: ModelRow['model'], classes: number, o: ModelOptions, steps: StepRunner): Promise<number> {
   const loop = executorLoop(model, name, classes, o);
-  // Past the warm-up and the recorded steps, where steps are replayed.
-  await loop.run(steps, 5);
+  // Past the warm-up and the recorded steps (two alike, after the pool settles), where steps are replayed.
+  await loop.run(steps, 8);
   const t0 = performance.now();
   await loop.run(steps, o.reps);
   const ms = (performance.now() - t0) / o.reps;
@@ -247,7 +247,7 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   // As predictAll (src/executor/batches.ts) runs TL's predictions: batches made from bytes, replayed once recorded.
   const inferGraphs = stepGraphs(webgpuBackendOf(tf.backend()));
   const inference = inferenceLoop(model, name, o);
-  await inference.run(inferGraphs ?? plainSteps, 6);
+  await inference.run(inferGraphs ?? plainSteps, 8);
   const p0 = performance.now();
   await inference.run(inferGraphs ?? plainSteps, o.reps);
   const pipelinedInferMs = (performance.now() - p0) / o.reps;
