@@ -91,14 +91,14 @@ parts.splice(beforeModels, parts.length - beforeModels, ...modelTables());
 flush();
 
 if (sections.has('hostprofile')) {
-  console.log('host profile of pipelined training steps:');
+  console.log('host profile of the executor\'s training steps, as tl run runs them:');
   const o = small ? { size: 32, batch: 2, steps: 3 } : { size: 224, batch: 32, steps: 10 };
   const profiles = [];
   for (const name of ['mobilenetv2', 'resnet50'] as const) {
     profiles.push(await hostProfile(name, o, outFile === undefined ? undefined : dirname(outFile)));
     console.log(`  ${name}: ${fmt(profiles.at(-1)!.wallMs / o.steps)} ms a step under the profiler`);
   }
-  parts.push('', 'Where the host\'s time goes in pipelined training steps (node:inspector sampling profile, 100 us; self time; raw profiles host-*.cpuprofile beside this report):', hostProfileTables(profiles));
+  parts.push('', 'Where the host\'s time goes in the executor\'s training steps as tl run runs them, replayed once recorded (node:inspector sampling profile, 100 us; self time; raw profiles host-*.cpuprofile beside this report):', hostProfileTables(profiles));
   flush();
 }
 

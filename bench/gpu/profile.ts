@@ -1,7 +1,8 @@
 /**
  * Where the host's time goes in pipelined training steps, on the machine the benchmark runs on: a
  * sampling CPU profile (node:inspector, 100 us) of a few steps of each network, as the executor's
- * loop runs them (each loss read after the next step is queued). MobileNetV2's step on the H200 was
+ * loop runs them (each loss read after the next step is queued; since session 14, recorded and
+ * replayed, so the profile shows what is left). MobileNetV2's step on the H200 was
  * bound by the host (2026-11-30: 30-50 ms of host time against 29 ms of GPU time), and the host
  * there is not this VM, so the GPU run profiles it there.
  *
@@ -15,8 +16,9 @@ import { Session } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
-import { classifier, readAll, sgdStep } from './models.ts';
-import { fmt, pipelined } from './timing.ts';
+import { stepRunner } from '../../src/executor/backends/select.ts';
+import { classifier, executorLoop } from './models.ts';
+import { fmt } from './timing.ts';
 
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
@@ -95,30 +97,34 @@ function summarise(profile: CpuProfile, modules: [number, string][], top: number
   return { byModule: sorted(byModule), byFunction: sorted(byFunction) };
 }
 
-/** Profiles `steps` pipelined SGD steps of `name` at `size` px and `batch`; writes the raw profile into `dir` when given. */
+/**
+ * Profiles `steps` steps of the executor's loop on `name` at `size` px and `batch` as `tl run` runs
+ * them (models.ts executorLoop: batches from bytes, flip + rotate 15, Adam, pipelined; recorded and
+ * replayed where the backend can, so what is left of the host's time); writes the raw profile into
+ * `dir` when given.
+ */
 export async function hostProfile(name: 'resnet50' | 'mobilenetv2', o: { size: number; batch: number; steps: number }, dir: string | undefined): Promise<HostProfile> {
   const classes = 10;
   const model = await classifier(name, o.size, classes);
   const fused = fuseActivationsForTraining(model);
-  const xs = tf.randomUniform([o.batch, o.size, o.size, 3]);
-  const ys = tf.oneHot(tf.randomUniform([o.batch], 0, classes, 'int32'), classes);
-  const optimizer = tf.train.sgd(0.01);
-  const step = sgdStep(model, xs, ys, optimizer);
-  await pipelined(step, 3, readAll);
+  const loop = executorLoop(model, name, classes, o);
+  const steps = await stepRunner(tf.getBackend());
+  // Past the warm-up and the recording, as the benchmark's executor rows.
+  await loop.run(steps, 8);
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: 100 });
   await session.post('Profiler.start');
   const t0 = performance.now();
-  await pipelined(step, o.steps, readAll);
+  await loop.run(steps, o.steps);
   const wallMs = performance.now() - t0;
   const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
   session.disconnect();
   if (dir !== undefined) writeFileSync(`${dir}/host-${name}.cpuprofile`, JSON.stringify(profile));
-  optimizer.dispose();
+  steps.dispose();
+  loop.dispose();
   fused.restore();
-  tf.dispose([xs, ys]);
   model.dispose();
   let bundle: string | undefined;
   try {
@@ -135,7 +141,7 @@ export function hostProfileTables(profiles: readonly HostProfile[]): string {
   const lines: string[] = [];
   for (const p of profiles) {
     const perStep = (ms: number) => fmt(ms / p.steps);
-    lines.push('', `${p.model}: ${p.steps} pipelined SGD steps, ${fmt(p.wallMs / p.steps)} ms a step of wall time; self time a step by module:`, '', '| module | ms a step |', '| --- | --- |');
+    lines.push('', `${p.model}: ${p.steps} executor steps as \`tl run\` runs them (Adam, flip + rotate 15, pipelined, replayed once recorded), ${fmt(p.wallMs / p.steps)} ms a step of wall time; self time a step by module:`, '', '| module | ms a step |', '| --- | --- |');
     for (const m of p.byModule) lines.push(`| ${m.name} | ${perStep(m.ms)} |`);
     lines.push('', `${p.model}, self time a step by function (the top ${p.byFunction.length}):`, '', '| function (module) | ms a step |', '| --- | --- |');
     for (const f of p.byFunction) lines.push(`| ${f.name.replace(/\|/g, '\\|')} | ${perStep(f.ms)} |`);
