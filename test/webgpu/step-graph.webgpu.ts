@@ -106,11 +106,14 @@ async function train(runner: StepRunner, o: Options = {}): Promise<Trained> {
  * `steps` steps of `body` on a new input of `shape` each (seeded from `seed`), each read at once,
  * through `runner`, which is disposed after; `after` runs after step i. Returns what each read.
  */
-async function small(runner: StepRunner, o: { shape: number[]; seed: number; steps?: number; body: (x: tf.Tensor, i: number) => tf.Tensor; after?: (i: number) => void }): Promise<Float32Array[]> {
+async function small(
+  runner: StepRunner,
+  o: { shape: number[]; seed: number; steps?: number; body: (x: tf.Tensor, i: number) => tf.Tensor; after?: (i: number) => void; key?: (i: number) => string | null },
+): Promise<Float32Array[]> {
   const read = [];
   for (let i = 0; i < (o.steps ?? 8); i++) {
     const x = tf.tensor(values(o.shape, o.seed + i), o.shape);
-    read.push(await runner.run('k', [x], () => tf.tidy(() => o.body(x, i))).read());
+    read.push(await runner.run(o.key ? o.key(i) : 'k', [x], () => tf.tidy(() => o.body(x, i))).read());
     x.dispose();
     o.after?.(i);
   }
@@ -320,6 +323,22 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
     // Ten full batches and a last one of 2: the replayed ones run no kernels.
     expect(replayed.kernels).toBeLessThan(plain.kernels * 0.7);
     m.dispose();
+  });
+
+  it('gives a graph\'s buffers back before a step without a key, and records again after it', async () => {
+    const pins = bufferPins(webgpuBackendOf(tf.backend()))!;
+    const before = { ...pins.counts };
+    const pinned: number[] = [];
+    const body = (x: tf.Tensor) => tf.stack([tf.sum(x.square()), tf.max(x.mul(x.sum()))]);
+    // Step 6 is an epoch's last, smaller batch: no key.
+    const key = (i: number) => (i === 6 ? null : 'k');
+    const g = graphs();
+    const replayed = await small(g, { shape: [32], seed: 20, steps: 12, body, key, after: () => pinned.push(pins.counts.pinned) });
+    expect(pinned[5]).toBeGreaterThan(before.pinned);
+    expect(pinned[6]).toBe(before.pinned);
+    expect(g.stats).toMatchObject({ graphs: 2 });
+    expect(g.stats.replayed).toBeGreaterThanOrEqual(5);
+    expect(replayed).toEqual(await small(plainSteps, { shape: [32], seed: 20, steps: 12, body, key }));
   });
 
   it('pins the buffers a graph binds, and gives them back to the pool when dropped', async () => {

@@ -1,23 +1,25 @@
 /**
- * Training steps recorded once and replayed: what a CUDA graph is to PyTorch, for tfjs on WebGPU.
+ * Training steps (and inference batches) recorded once and replayed: what a CUDA graph is to
+ * PyTorch, for tfjs on WebGPU.
  *
  * After warm-up, a training step on webgpu queues the same commands as the step before, on the
  * same buffers: the pool hands out buffers in an order that repeats (buffer-pool.ts), the
- * optimizers and the BatchNorms write their variables in place (in-place.ts), and the uniform and
- * bind group caches give the same blocks and groups. What changes from step to step is the batch.
- * Yet queueing those commands took the host 30-50 ms a MobileNetV2 step on the GPU machine (tfjs's
- * engine, the layers, the gradient tape, TL's kernels and the backend's bookkeeping for about 600
- * dispatches), more than the GPU's own 29 ms: the host set the pace.
+ * optimizers and the BatchNorms write their variables in place (in-place.ts), the learning rate
+ * is a value in a buffer (../fused-optimizers.ts), and the uniform and bind group caches give the
+ * same blocks and groups. What changes from step to step is the batch. Yet queueing those commands
+ * took the host 30-50 ms a MobileNetV2 step on the GPU machine (tfjs's engine, the layers, the
+ * gradient tape, TL's kernels and the backend's bookkeeping for about 600 dispatches), more than
+ * the GPU's own 29 ms: the host set the pace.
  *
  * So a step is recorded at the level of the device: every `writeBuffer`, compute pass, pipeline,
  * bind group, dispatch, copy and submit between its start and its end. Two steps recorded one
  * after the other must queue the same commands on the same buffers, apart from the batch (the
  * `feeds`, tensors made before the step); then the second becomes the step's graph, and the next
  * steps are replayed: the new batch copied into the feeds' buffers and the commands queued again,
- * with none of the JavaScript that made them. A step whose commands vary (a learning rate that
- * moves every step, a random number drawn in JavaScript, a read of a value in the middle) never
- * records twice alike and just runs; a step whose structure the caller knows to change (another
- * batch size, another learning rate) has another key.
+ * in one pass and one submit, with none of the JavaScript that made them. A step whose commands
+ * vary (a number drawn in JavaScript, a uniform that moves, a read of a value in the middle)
+ * never records twice alike and just runs; a step whose structure the caller knows to change
+ * (another batch size) has another key.
  *
  * What a replay relies on, and checks before each replay:
  * - every buffer the graph binds stays its own: pinned in the pool (buffer-pool.ts), so none is
@@ -25,7 +27,9 @@
  * - every variable the graph binds still has the data it had when recorded (an `assign`, a restored
  *   checkpoint or a disposal would have changed it), and each one the step writes in place is still
  *   the only holder of its buffer with no read of it on the way (in-place.ts, as for any write in
- *   place); their values cached on the CPU are dropped, as a write in place does.
+ *   place); their values cached on the CPU are dropped, as a write in place does;
+ * - no other tensor the graph reads that outlived its recording (an optimizer's constant, a fold's
+ *   weights) has been disposed since: the pool says when one of their buffers comes back.
  * When a check fails, the graph is dropped and the step runs as it is (and may record again).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -136,7 +140,18 @@ export function stepGraphs(backend: WebGPUBackend): StepGraphs | undefined {
   return {
     stats,
     run(key, feeds, body, replayed) {
-      if (key === null || b.activeTimers != null) return plain(body);
+      if (b.activeTimers != null) return plain(body);
+      if (key === null) {
+        // A step of another shape (an epoch's last, smaller batch): the graphs' buffers go back to
+        // the pool first, for it to take, rather than new ones beside them (a GPU's memory is
+        // finite: two working sets where one did before). The next full step records again.
+        for (const state of keys.values()) {
+          if (state.graph === null) continue;
+          state.graph.dispose();
+          Object.assign(state, { seen: WARM_UP, last: null, graph: null, attempts: 0 });
+        }
+        return plain(body);
+      }
       let state = keys.get(key);
       if (state === undefined) keys.set(key, (state = { seen: 0, last: null, graph: null, attempts: 0 }));
       if (state.graph !== null) {
@@ -193,10 +208,10 @@ function flush(b: Internals): void {
 }
 
 /**
- * Runs `body` and records the commands it queues at the device (its output included: it is
- * disposed inside the step, and its values are in the recording's output buffer until the next
- * command is queued): the methods of the device, its
+ * Runs `body` and records the commands it queues at the device: the methods of the device, its
  * queue and each encoder and pass made meanwhile are wrapped on those objects for the duration.
+ * The output is disposed inside the step; its values stay in the recording's output buffer until
+ * the next command is queued, and the caller copies them out (stepGraphs' readBack).
  */
 function record(b: Internals, feeds: readonly tf.Tensor[], body: () => tf.Tensor): Recording {
   const feedBuffers = feeds.map((t) => bufferOf(b, t));
