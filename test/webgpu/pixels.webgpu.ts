@@ -46,6 +46,22 @@ describe.skipIf(!env.ok)(`image batches on webgpu (${env.ok ? env.adapter : 'no 
     gpu.values.forEach((v, i) => expect(Math.abs(v - cpu.values[i]!), `value ${i}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(cpu.values[i]!))));
   });
 
+  it('keeps each batch its own though the bytes go up from one buffer kept between batches', async () => {
+    const set = imageSet(6, 24);
+    const picks = [[5, 1, 3], [0, 2], [4, 4, 1, 0]].map((p) => Int32Array.from(p));
+    // All batches made before any is read: each must hold its own images.
+    const all = async (backend: string) => {
+      await tf.setBackend(backend);
+      const xs = picks.map((p) => imageBatch(set, p, PREPROCESS_SYMMETRIC));
+      const values = await Promise.all(xs.map(async (x) => Array.from(await x.data())));
+      tf.dispose(xs);
+      return values;
+    };
+    const cpu = await all('cpu');
+    const gpu = await all('webgpu');
+    gpu.forEach((batch, b) => batch.forEach((v, i) => expect(Math.abs(v - cpu[b]![i]!), `batch ${b} value ${i}`).toBeLessThanOrEqual(1e-6)));
+  });
+
   it('runs as one program of TL\'s, leaving the tensor count as it was', async () => {
     await tf.setBackend('webgpu');
     const set = imageSet(3, 16);
