@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-export function smallConvnet(): tf.LayersModel {
+/** With `dropout`, a Dropout layer of that rate (seeded) before the dense head. */
+export function smallConvnet(dropout?: number): tf.LayersModel {
   const input = tf.input({ shape: [12, 12, 3] });
   let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(input) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization().apply(x) as tf.SymbolicTensor;
@@ -15,6 +16,7 @@ export function smallConvnet(): tf.LayersModel {
   x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
   x = tf.layers.conv2d({ filters: 16, kernelSize: 1 }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  if (dropout !== undefined) x = tf.layers.dropout({ rate: dropout, seed: 7 }).apply(x) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: 4, activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out });
 }

@@ -38,6 +38,8 @@ interface Options {
   /** The learning rate at step i (the key holds it unless `sameKey`). */
   readonly lr?: (i: number) => number;
   readonly sameKey?: boolean;
+  /** A Dropout layer of this rate before the head. */
+  readonly dropout?: number;
   /** Freezes the first convolution (the graph then only reads its kernel). */
   readonly frozenFirst?: boolean;
   /** What the caller does after step i is queued, before it is read. */
@@ -56,7 +58,7 @@ interface Trained {
 
 /** Trains the convnet for `steps` steps, a new batch each, through `steps`' runner, as run.ts does. */
 async function train(runner: StepRunner, o: Options = {}): Promise<Trained> {
-  const m = smallConvnet();
+  const m = smallConvnet(o.dropout);
   fuseActivationsForTraining(m);
   m.setWeights(m.getWeights().map((w, i) => tf.tensor(values(w.shape, 500 + i), w.shape).mul(0.5)));
   if (o.frozenFirst) m.layers[1]!.trainable = false;
@@ -150,6 +152,13 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
     expect(new Set(replayed.losses.slice(5)).size).toBe(3);
     // A replay makes no tensors.
     expect(replayed.tensors.at(-1)).toBe(replayed.tensors[3]);
+  });
+
+  it('replays steps with dropout, each drawing a new mask on the GPU, to the same bits as running them', async () => {
+    const g = graphs();
+    const replayed = await train(g, { optimizer: 'adam', dropout: 0.4 });
+    expect(g.stats.replayed).toBeGreaterThanOrEqual(3);
+    expectSame(replayed, await train(plainSteps, { optimizer: 'adam', dropout: 0.4 }));
   });
 
   it('drops a graph when a variable it writes is shared or was reassigned, and replays nothing over them', async () => {

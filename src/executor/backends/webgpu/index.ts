@@ -13,7 +13,8 @@
  * And tf.layers' BatchNormalization in training mode becomes one op with a closed-form gradient
  * (../batchnorm-training.ts, with its webgpu kernels in batchnorm-training.ts); tfjs's Adam, SGD,
  * momentum and RMSprop update in one to three passes per variable (optimizers.ts). Kernels of TL's own that the executor's augmentations use where
- * registered: the resampler (affine-sample.ts), noise (noise.ts), the cutmix paste (cutmix.ts).
+ * registered: the resampler (affine-sample.ts), noise (noise.ts), the cutmix paste (cutmix.ts); and
+ * tf.layers' Dropout draws its training mask on the GPU (dropout.ts).
  * On the backend instance itself, uniform blocks are kept by content (uniform-cache.ts), bind groups
  * by what they bind (bind-group-cache.ts), the buffer pool hands out buffers in the order they were
  * made (buffer-pool.ts), and values from JavaScript go up without staging buffers (uploads.ts).
@@ -37,6 +38,7 @@ import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
 import { GAUSSIAN_NOISE, gaussianNoise } from './noise.ts';
+import { DROPOUT_MASK, dropoutMask, patchDropoutLayer, restoreDropoutLayer } from './dropout.ts';
 import { OPTIMIZER_UPDATE, optimizerUpdate, webgpuScaler, webgpuUpdater } from './optimizers.ts';
 import { keepSavedTensorsDirectly } from './saved-tensors.ts';
 import { BROADCAST_GRAD, broadcastGradKernel, meanGrad, sumGrad } from './reduce-grads.ts';
@@ -73,6 +75,7 @@ const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [ADD_RELU]: addRelu,
   [GAUSSIAN_NOISE]: gaussianNoise,
   [CUTMIX_PASTE]: cutmixPaste,
+  [DROPOUT_MASK]: dropoutMask,
 };
 
 /** Kernel name to a gradient factory given the original gradient. */
@@ -136,6 +139,7 @@ export function registerWebgpuTrainingKernels(): void {
   registered = true;
   registerTrainingBatchNorm(BACKEND, WEBGPU_BATCHNORM);
   patchAddLayer();
+  patchDropoutLayer();
   registerFusedOptimizers(BACKEND, webgpuUpdater, webgpuScaler);
   setValueWriter(BACKEND, (tensor, values) => writeInPlace(webgpuBackendOf(tf.backend()), tensor, values));
   restores.push(keepSavedTensorsDirectly(BACKEND));
@@ -157,6 +161,7 @@ export function unregisterWebgpuTrainingKernels(): void {
   for (const config of replacedGradients.values()) tf.registerGradient(config);
   unregisterTrainingBatchNorm(BACKEND);
   restoreAddLayer();
+  restoreDropoutLayer();
   unregisterFusedOptimizers(BACKEND);
   setValueWriter(BACKEND, undefined);
   for (const restore of restores.splice(0).reverse()) restore();

@@ -8,10 +8,26 @@
 import * as tf from '@tensorflow/tfjs';
 import { FlatProgram, runProgram, webgpuBackendOf } from './backend.ts';
 
+/** WGSL: PCG's output permutation of one 32-bit word, the hash TL's GPU random numbers come from. */
+export const PCG_HASH = `
+      fn pcgHash(v : u32) -> u32 {
+        let state = v * 747796405u + 2891336453u;
+        let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+        return (word >> 22u) ^ word;
+      }`;
+
 /** {x}, attrs {seed (uint32), sigma, lo, hi}: clip(x + sigma z, lo, hi), z standard normal per value. */
 export const GAUSSIAN_NOISE = 'TLGaussianNoise';
 
-class GaussianNoiseProgram extends FlatProgram {
+/** A flat program whose WGSL may call `pcgHash`. */
+export abstract class HashingProgram extends FlatProgram {
+  override getUserCode(): string {
+    return `${PCG_HASH}
+      ${super.getUserCode()}`;
+  }
+}
+
+class GaussianNoiseProgram extends HashingProgram {
   readonly variableNames = ['x'];
   readonly uniforms = 'seed : u32, sigma : f32, lo : f32, hi : f32,';
   readonly shaderKey = 'tlGaussianNoise';
@@ -26,16 +42,6 @@ class GaussianNoiseProgram extends FlatProgram {
         let u2 = f32(b >> 8u) / 16777216.0;
         let z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
         result[index] = clamp(x[index] + uniforms.sigma * z, uniforms.lo, uniforms.hi);`;
-  }
-
-  override getUserCode(): string {
-    return `
-      fn pcgHash(v : u32) -> u32 {
-        let state = v * 747796405u + 2891336453u;
-        let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-        return (word >> 22u) ^ word;
-      }
-      ${super.getUserCode()}`;
   }
 }
 
