@@ -169,7 +169,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             // value on the GPU): where the backend can, such steps are recorded and replayed (backends/steps.ts).
             const key = stepAdapt === null && idx.length === phase.batch ? `${idx.length}` : null;
             const { output: step, domainRows } = guardMemory(backend.name, phase, () =>
-              runStep(steps, key, { inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess }, { model, inputs, idx, optimizers, adapt: stepAdapt }),
+              runStep(steps, key, { model, inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess, optimizers, adapt: stepAdapt }),
             );
             await settle();
             pending = { step, adapted: stepAdapt !== null, domainRows, b, rows: idx.length, lr };

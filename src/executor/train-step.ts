@@ -96,8 +96,8 @@ export function trainStep({ model, inputs, idx, optimizers, adapt }: StepOptions
  * may replay it (a step of `key`; backends/steps.ts). Returns the step's output, to read later, and
  * the rows its domain hits counted.
  */
-export function runStep(steps: StepRunner, key: string | null, batch: BatchOptions, step: StepOptions): { output: StepOutput; domainRows: number } {
-  const { x, y } = stepBatch(batch);
+export function runStep(steps: StepRunner, key: string | null, step: BatchOptions & StepOptions): { output: StepOutput; domainRows: number } {
+  const { x, y } = stepBatch(step);
   let domainRows = 0;
   try {
     const output = steps.run(

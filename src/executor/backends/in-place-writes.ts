@@ -1,12 +1,12 @@
-import * as tf from '@tensorflow/tfjs';
-
 /**
- * Writes into a tensor's own buffer, and the backends that can write values from JavaScript so. How many times each variable was written in its own buffer
- * (webgpu/in-place.ts). A tensor's data
+ * Writes into a tensor's own buffer: how many times each variable was written so
+ * (webgpu/in-place.ts), and the backends that can write values from JavaScript so. A tensor's data
  * id names its buffer, and tfjs gives a variable new data at every assign, so caches of values
  * derived from variables key on data ids (fold-batchnorm.ts). A write in place keeps the data id,
  * so those caches key on this count as well.
  */
+import * as tf from '@tensorflow/tfjs';
+
 const writes = new WeakMap<object, number>();
 
 /** Records a write into `variable`'s own buffer. */

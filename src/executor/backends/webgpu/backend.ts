@@ -46,6 +46,30 @@ export function view(info: tf.TensorInfo, shape: readonly number[]): tf.TensorIn
   return { dataId: info.dataId, dtype: info.dtype, shape: [...shape] };
 }
 
+/** The parts of the backend the two helpers below touch (private in tfjs's typings). */
+interface QueueInternals {
+  readonly tensorMap: { get(dataId: unknown): { resource: unknown } | undefined };
+  readonly commandEncoder: GPUCommandEncoder | null;
+  uploadToGPU(dataId: unknown): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+/** The buffer holding `t` on the GPU (uploaded first where its values are still on the CPU). */
+export function gpuBufferOf(backend: WebGPUBackend, t: tf.TensorInfo): GPUBuffer {
+  const b = backend as unknown as QueueInternals;
+  b.uploadToGPU(t.dataId);
+  return b.tensorMap.get(t.dataId)!.resource as GPUBuffer;
+}
+
+/** Submits whatever the backend has recorded and not yet submitted, so that later queue work lands after it. */
+export function submitPending(backend: WebGPUBackend): void {
+  const b = backend as unknown as QueueInternals;
+  if (b.commandEncoder === null) return;
+  b.endComputePassEncoder();
+  b.submitQueue();
+}
+
 /** Frees an intermediate result; the backend defers the release until queued work is submitted. */
 export function release(backend: WebGPUBackend, info: tf.TensorInfo): void {
   backend.disposeData(info.dataId);

@@ -56,7 +56,7 @@ const counters = new WeakMap<object, { counter: tf.Variable; seed: number }>();
  * The mask of one training call of `layer` for values of `shape`, and the layer's counter advanced
  * in its own buffer (exact to 2^24 calls).
  */
-export function dropoutMaskOf(layer: object, shape: readonly number[], rate: number, seed: number | undefined): tf.Tensor {
+function dropoutMaskOf(layer: object, shape: readonly number[], rate: number, seed: number | undefined): tf.Tensor {
   let state = counters.get(layer);
   if (state === undefined) {
     state = { counter: tf.variable(tf.zeros([1]), false), seed: seed ?? Math.floor(Math.random() * 2 ** 32) };

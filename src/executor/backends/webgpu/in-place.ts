@@ -17,15 +17,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { noteWriteInPlace } from '../in-place-writes.ts';
-import { swapMethod, type WebGPUBackend } from './backend.ts';
+import { gpuBufferOf, submitPending, swapMethod, type WebGPUBackend } from './backend.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 
 /** The parts of the backend this touches (private in tfjs's typings). */
 interface Internals {
   readonly queue: GPUQueue;
-  readonly commandEncoder: GPUCommandEncoder | null;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
   readonly tensorMap: { get(dataId: unknown): { values: unknown; resource: unknown; external?: boolean } | undefined };
   read(dataId: unknown): Promise<unknown>;
   refCount(dataId: unknown): number;
@@ -115,13 +112,9 @@ export function writableInPlace(backend: WebGPUBackend, variable: tf.Variable): 
  */
 export function writeInPlace(backend: WebGPUBackend, tensor: tf.Tensor, values: Float32Array): boolean {
   if (tensor.dtype !== 'float32' || tensor.size !== values.length || !ownsItsBuffer(backend, tensor)) return false;
-  const b = backend as unknown as Internals;
-  b.uploadToGPU(tensor.dataId);
-  if (b.commandEncoder !== null) {
-    b.endComputePassEncoder();
-    b.submitQueue();
-  }
-  b.queue.writeBuffer(b.tensorMap.get(tensor.dataId)!.resource as GPUBuffer, 0, values);
+  const buffer = gpuBufferOf(backend, tensor);
+  submitPending(backend);
+  (backend as unknown as Internals).queue.writeBuffer(buffer, 0, values);
   noteWrittenInPlace(backend, tensor);
   return true;
 }

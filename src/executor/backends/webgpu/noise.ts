@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FlatProgram, runProgram, webgpuBackendOf } from './backend.ts';
 
 /** WGSL: PCG's output permutation of one 32-bit word, the hash TL's GPU random numbers come from. */
-export const PCG_HASH = `
+const PCG_HASH = `
       fn pcgHash(v : u32) -> u32 {
         let state = v * 747796405u + 2891336453u;
         let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;

@@ -153,21 +153,20 @@ export const webgpuUpdater: Updater = (name, updates, shared, constants) => {
   }
 };
 
-/** Programs multiplying `count` variables by their factors in place, by count. */
-const scalePrograms = new Map<number, MultiOutputProgram>();
-
+/** The program multiplying `count` variables by their factors in place (kept with the update packs). */
 function scaleProgram(count: number): MultiOutputProgram {
-  let program = scalePrograms.get(count);
+  const key = `tlScale_${count}`;
+  let program = programs.get(key);
   if (program === undefined) {
     const places = Array.from({ length: count }, (_, j) => j);
     program = {
-      key: `tlScale_${count}`,
+      key,
       inputs: [],
       outputs: places.map((j) => `x${j}`),
       uniforms: places.map((j) => `f${j} : f32, n${j} : i32,`).join(' '),
       body: places.map((j) => `if (index < uniforms.n${j}) { x${j}[index] = uniforms.f${j} * x${j}[index]; }`).join('\n  '),
     };
-    scalePrograms.set(count, program);
+    programs.set(key, program);
   }
   return program;
 }

@@ -33,7 +33,7 @@
  * When a check fails, the graph is dropped and the step runs as it is (and may record again).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend } from './backend.ts';
+import { gpuBufferOf, submitPending, type WebGPUBackend } from './backend.ts';
 import { bufferPins, type BufferPins } from './buffer-pool.ts';
 import { noteWrittenInPlace, ownsItsBuffer, watchWritesInPlace } from './in-place.ts';
 import { tensorOutput, type StepOutput, type StepRunner } from '../steps.ts';
@@ -43,12 +43,9 @@ interface Internals {
   readonly device: GPUDevice;
   readonly queue: GPUQueue;
   readonly tensorMap: { get(dataId: unknown): { resource: unknown } | undefined };
-  readonly commandEncoder: GPUCommandEncoder | null;
   readonly activeTimers: unknown[] | null;
-  uploadToGPU(dataId: unknown): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
 }
+
 
 /** One bound buffer range. */
 interface Range {
@@ -102,12 +99,27 @@ const WARM_UP = 2;
 /** Recordings of a key compared before it is given up as one that varies. */
 const ATTEMPTS = 4;
 
+/** What a key has come to: steps seen, its last recording, its graph, recordings that differed. */
+interface KeyState {
+  seen: number;
+  last: Recording | null;
+  graph: Graph | null;
+  attempts: number;
+}
+
+/** Drops a key's graph, if any; the pipelines and caches are warm, so its next step records at once. */
+function drop(state: KeyState): void {
+  if (state.graph === null) return;
+  state.graph.dispose();
+  Object.assign(state, { seen: WARM_UP, last: null, graph: null, attempts: 0 });
+}
+
 /** Step graphs on `backend`, or undefined where its pool is not TL's ordered one (no pins). */
 export function stepGraphs(backend: WebGPUBackend): StepGraphs | undefined {
   const pins = bufferPins(backend);
   if (pins === undefined) return undefined;
   const b = backend as unknown as Internals;
-  const keys = new Map<string, { seen: number; last: Recording | null; graph: Graph | null; attempts: number }>();
+  const keys = new Map<string, KeyState>();
   const stats = { ran: 0, recorded: 0, replayed: 0, graphs: 0, dropped: 0, why: null as string | null, last: null as StepGraphStats['last'] };
 
   // Read-back buffers not in use, by size.
@@ -145,11 +157,7 @@ export function stepGraphs(backend: WebGPUBackend): StepGraphs | undefined {
         // A step of another shape (an epoch's last, smaller batch): the graphs' buffers go back to
         // the pool first, for it to take, rather than new ones beside them (a GPU's memory is
         // finite: two working sets where one did before). The next full step records again.
-        for (const state of keys.values()) {
-          if (state.graph === null) continue;
-          state.graph.dispose();
-          Object.assign(state, { seen: WARM_UP, last: null, graph: null, attempts: 0 });
-        }
+        for (const state of keys.values()) drop(state);
         return plain(body);
       }
       let state = keys.get(key);
@@ -164,19 +172,17 @@ export function stepGraphs(backend: WebGPUBackend): StepGraphs | undefined {
         }
         stats.why = failed;
         stats.dropped++;
-        state.graph.dispose();
-        // The pipelines and caches are warm: this step records at once.
-        Object.assign(state, { seen: WARM_UP, last: null, graph: null, attempts: 0 });
+        drop(state);
       }
       state.seen++;
       if (state.seen <= WARM_UP || state.attempts >= ATTEMPTS) return plain(body);
       stats.recorded++;
-      const recording = record(b, feeds, body);
+      const recording = record(backend, feeds, body);
       const last = state.last;
       state.last = recording;
       const differs = recording.unfit ?? (last === null ? 'first recording' : difference(last, recording));
       if (differs === null) {
-        state.graph = new Graph(b, pins, recording, readBack);
+        state.graph = new Graph(backend, pins, recording, readBack);
         stats.last = state.graph.counts();
         state.last = null;
         stats.graphs++;
@@ -194,33 +200,20 @@ export function stepGraphs(backend: WebGPUBackend): StepGraphs | undefined {
   };
 }
 
-/** The buffer holding `t` on the GPU (uploading it first where it is still on the CPU). */
-function bufferOf(b: Internals, t: tf.Tensor): GPUBuffer {
-  b.uploadToGPU(t.dataId);
-  return b.tensorMap.get(t.dataId)!.resource as GPUBuffer;
-}
-
-/** Submits whatever the backend has recorded and not submitted. */
-function flush(b: Internals): void {
-  if (b.commandEncoder === null) return;
-  b.endComputePassEncoder();
-  b.submitQueue();
-}
-
 /**
  * Runs `body` and records the commands it queues at the device: the methods of the device, its
  * queue and each encoder and pass made meanwhile are wrapped on those objects for the duration.
  * The output is disposed inside the step; its values stay in the recording's output buffer until
  * the next command is queued, and the caller copies them out (stepGraphs' readBack).
  */
-function record(b: Internals, feeds: readonly tf.Tensor[], body: () => tf.Tensor): Recording {
-  const feedBuffers = feeds.map((t) => bufferOf(b, t));
-  flush(b);
+function record(backend: WebGPUBackend, feeds: readonly tf.Tensor[], body: () => tf.Tensor): Recording {
+  const feedBuffers = feeds.map((t) => gpuBufferOf(backend, t));
+  submitPending(backend);
   const ops: Op[] = [];
   const written = new Set<tf.Variable>();
   let unfit: string | null = null;
   const groups = new Map<GPUBindGroup, readonly Range[]>();
-  const { device, queue } = b;
+  const { device, queue } = backend as unknown as Internals;
   const own = { createBindGroup: device.createBindGroup, createCommandEncoder: device.createCommandEncoder, writeBuffer: queue.writeBuffer, submit: queue.submit };
 
   device.createBindGroup = function (descriptor: GPUBindGroupDescriptor): GPUBindGroup {
@@ -283,11 +276,11 @@ function record(b: Internals, feeds: readonly tf.Tensor[], body: () => tf.Tensor
   try {
     const out = body();
     if (out.dtype !== 'float32') throw new Error(`step-graph: a step's output must be float32, not ${out.dtype}`);
-    const output = { buffer: bufferOf(b, out), offset: 0, size: out.size * 4 };
+    const output = { buffer: gpuBufferOf(backend, out), offset: 0, size: out.size * 4 };
     // Disposed inside the step, so that its buffer goes back to the pool at the step's last submit
     // and the next step gets the same one: the caller reads a copy (stepGraphs' readBack).
     out.dispose();
-    flush(b);
+    submitPending(backend);
     return { ops, feeds: feedBuffers, output, written, unfit };
   } finally {
     watchWritesInPlace(null);
@@ -423,7 +416,7 @@ class Graph {
   private readonly unwatch: () => void;
 
   constructor(
-    private readonly b: Internals,
+    private readonly backend: WebGPUBackend,
     private readonly pins: BufferPins,
     private readonly recording: Recording,
     private readonly readBack: (output: Range, encoder: GPUCommandEncoder) => StepOutput,
@@ -445,7 +438,7 @@ class Graph {
       if (live.has(buffer)) this.stale ??= 'a tensor the step reads was disposed';
     });
     for (const variable of Object.values(tf.engine().registeredVariables)) {
-      const data = b.tensorMap.get(variable.dataId);
+      const data = (backend as unknown as Internals).tensorMap.get(variable.dataId);
       if (data !== undefined && buffers.has(data.resource as GPUBuffer)) {
         this.bound.push({ variable, dataId: variable.dataId, written: recording.written.has(variable) });
       }
@@ -461,7 +454,7 @@ class Graph {
   /** Null when the graph may replay now; else why not. */
   check(): string | null {
     if (this.stale !== null) return this.stale;
-    const backend = this.b as unknown as WebGPUBackend;
+    const { backend } = this;
     for (const { variable, dataId, written } of this.bound) {
       if (variable.isDisposed || variable.dataId !== dataId) return `variable ${variable.name} has new data`;
       if (written && !ownsItsBuffer(backend, variable)) return `variable ${variable.name} is shared or being read`;
@@ -471,12 +464,11 @@ class Graph {
 
   /** Queues the step again on `feeds`' values; call check() first. */
   replay(feeds: readonly tf.Tensor[]): StepOutput {
-    const { b, recording } = this;
-    const backend = b as unknown as WebGPUBackend;
+    const { backend, recording } = this;
     for (const { variable, written } of this.bound) if (written) noteWrittenInPlace(backend, variable);
-    const sources = feeds.map((t) => bufferOf(b, t));
-    flush(b);
-    const { device, queue } = b;
+    const sources = feeds.map((t) => gpuBufferOf(backend, t));
+    submitPending(backend);
+    const { device, queue } = backend as unknown as Internals;
     let encoder = device.createCommandEncoder();
     sources.forEach((from, i) => encoder.copyBufferToBuffer(from, 0, recording.feeds[i]!, 0, feeds[i]!.size * 4));
     let pass: GPUComputePassEncoder | null = null;
