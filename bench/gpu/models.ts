@@ -135,7 +135,7 @@ export function executorLoop(model: tf.LayersModel, name: ModelRow['model'], cla
       let pending: StepOutput | null = null;
       for (let k = 0; k < n; k++, i++) {
         const idx = Int32Array.from({ length: o.batch }, (_, j) => (i * o.batch + j) % count);
-        const { output } = runStep(steps, `${o.batch}`, { model, inputs, set, idx, classes, plan, rng, preprocess, optimizers, adapt: null });
+        const { output } = runStep(steps, true, { model, inputs, set, idx, classes, plan, rng, preprocess, optimizers, adapt: null });
         if (pending) await pending.read();
         pending = output;
       }

@@ -165,11 +165,11 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             lastLr = lr;
             const progress = (epochsDoneOverall + b / batches) / Math.max(1, totalEpochs);
             const stepAdapt = adapt && { ...adapt, progress };
-            // A full batch of a step without adaptation repeats the step before (the learning rate is a
-            // value on the GPU): where the backend can, such steps are recorded and replayed (backends/steps.ts).
-            const key = stepAdapt === null && idx.length === phase.batch ? `${idx.length}` : null;
+            // A full batch repeats the step before (the learning rate is a value on the GPU, and what an
+            // adaptation term draws is made before the step): where the backend can, such steps are
+            // recorded and replayed (backends/steps.ts).
             const { output: step, domainRows } = guardMemory(backend.name, phase, () =>
-              runStep(steps, key, { model, inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess, optimizers, adapt: stepAdapt }),
+              runStep(steps, idx.length === phase.batch, { model, inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess, optimizers, adapt: stepAdapt }),
             );
             await settle();
             pending = { step, adapted: stepAdapt !== null, domainRows, b, rows: idx.length, lr };

@@ -30,9 +30,20 @@ export interface BatchOptions {
   readonly preprocess: Network['base']['preprocess'];
 }
 
-/** The batch a step trains on, augmented where the plan says: inputs `x` and one-hot labels `y`, the caller's to dispose. */
-export function stepBatch({ inputs, set, idx, classes, plan, rng, preprocess }: BatchOptions): { x: tf.Tensor; y: tf.Tensor2D } {
-  return tf.tidy(() => {
+/**
+ * Everything a step reads that changes from step to step, made before it: inputs `x` and one-hot
+ * labels `y`, and where the step adapts, its target rows' inputs and its term's own values.
+ */
+export interface StepBatch {
+  readonly x: tf.Tensor;
+  readonly y: tf.Tensor2D;
+  /** The target rows' inputs (null where the step does not adapt or draws no target rows) and the term's values. */
+  readonly target: { readonly x: tf.Tensor | null; readonly values: readonly tf.Tensor[] } | null;
+}
+
+/** The batch a step trains on, augmented where the plan says; the caller's to dispose (`disposeBatch`). */
+export function stepBatch({ inputs, set, idx, classes, plan, rng, preprocess }: BatchOptions, adapt: StepOptions['adapt'] = null): StepBatch {
+  const source = tf.tidy(() => {
     const x = inputs.batch('train', idx);
     const y = oneHot(set.labels, idx, classes);
     if (inputs.cachedAt !== null || plan.augment.length === 0) return { x, y };
@@ -40,43 +51,43 @@ export function stepBatch({ inputs, set, idx, classes, plan, rng, preprocess }: 
     const hi = 255 * preprocess.scale[0]! + lo;
     return augmentBatch(x as tf.Tensor4D, y, plan.augment, rng, { range: [Math.min(lo, hi), Math.max(lo, hi)] });
   });
+  if (adapt === null) return { ...source, target: null };
+  const rows = adapt.term.targetRows(idx.length);
+  return { ...source, target: { x: rows.length > 0 ? inputs.batch('target', rows) : null, values: adapt.term.values(rows, adapt.progress) } };
 }
 
-export interface StepResult {
-  /**
-   * The step's scalars in one tensor, so that one read fetches them all (on a GPU each read waits
-   * for the queue): the classification loss on the source batch and its hits, then, where the step
-   * adapts, the adaptation loss and the domain hits (0 where the term has none).
-   */
-  readonly scalars: tf.Tensor1D;
-  /** Whether the term counted domain hits, and over how many rows. */
-  readonly domainRows: number;
+/** The tensors of a step's batch, in a fixed order (a recorded step's feeds). */
+export function batchTensors({ x, y, target }: StepBatch): tf.Tensor[] {
+  return [x, y, ...(target?.x ? [target.x] : []), ...(target?.values ?? [])];
 }
 
-/** One optimisation step on (x, y), with an adaptation term when the plan adapts. */
-export function trainStep({ model, inputs, idx, optimizers, adapt }: StepOptions, x: tf.Tensor, y: tf.Tensor2D): StepResult {
-  let result: StepResult | undefined;
+/**
+ * One optimisation step on `batch`, with an adaptation term when the plan adapts. Returns the
+ * step's scalars in one tensor, so that one read fetches them all (on a GPU each read waits for the
+ * queue): the classification loss on the source batch and its hits, then, where the step adapts,
+ * the adaptation loss and the domain hits (0 where the term counts none).
+ */
+export function trainStep({ model, idx, optimizers, adapt }: StepOptions, { x, y, target }: StepBatch): tf.Tensor1D {
+  let scalars: tf.Tensor1D | undefined;
   tf.tidy(() => {
-    const rows = adapt ? adapt.term.targetRows(idx.length) : new Int32Array(0);
+    const targetCount = target?.x?.shape[0] ?? 0;
     const variables = optimizers.flatMap((o) => o.group.variables);
     // Kept past variableGrads' own scope for the metrics below, and disposed here.
     let predictions: tf.Tensor | undefined;
     let classLoss: tf.Scalar | undefined;
     const extras: tf.Scalar[] = [];
-    let domainHits = false;
     const { grads } = tf.variableGrads(() => {
       if (!adapt) {
         predictions = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
         classLoss = tf.keep(tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar);
         return classLoss;
       }
-      const both = rows.length > 0 ? tf.concat([x, inputs.batch('target', rows)]) : x;
+      const both = target?.x ? tf.concat([x, target.x]) : x;
       const out = adapt.forward(both, true);
       predictions = tf.keep(out.predictions.slice([0, 0], [idx.length, -1]));
       classLoss = tf.keep(tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar);
-      const extra = adapt.term.loss({ ...out, sourceCount: idx.length, targetRows: rows, progress: adapt.progress });
-      domainHits = extra.domainHits !== undefined && extra.domainHits !== null;
-      extras.push(tf.keep(extra.loss.clone()), tf.keep(domainHits ? extra.domainHits!.clone() : tf.scalar(0)));
+      const extra = adapt.term.loss({ ...out, sourceCount: idx.length, targetCount }, target?.values ?? []);
+      extras.push(tf.keep(extra.loss.clone()), tf.keep(extra.domainHits?.clone() ?? tf.scalar(0)));
       return tf.add(classLoss, extra.loss) as tf.Scalar;
     }, variables);
     for (const o of optimizers) {
@@ -85,34 +96,33 @@ export function trainStep({ model, inputs, idx, optimizers, adapt }: StepOptions
       o.optimizer.applyGradients(subset);
     }
     const hits = tf.sum(tf.equal(tf.argMax(predictions!, -1), tf.argMax(y, -1)).toFloat()) as tf.Scalar;
-    result = { scalars: tf.keep(tf.stack([classLoss!, hits, ...extras]) as tf.Tensor1D), domainRows: domainHits ? idx.length + rows.length : 0 };
+    scalars = tf.keep(tf.stack([classLoss!, hits, ...extras]) as tf.Tensor1D);
     tf.dispose([predictions!, classLoss!, ...extras]);
   });
-  return result!;
+  return scalars!;
 }
 
 /**
- * One step as `tl run` takes it: the batch made (and augmented), then the step run by `steps`, which
- * may replay it (a step of `key`; backends/steps.ts). Returns the step's output, to read later, and
- * the rows its domain hits counted.
+ * One step as `tl run` takes it: the batch made (and augmented, and its target rows drawn), then
+ * the step run by `steps`. Where `repeats` (a full batch, like the steps before and after it), the
+ * runner may record and replay it (backends/steps.ts), keyed by its batch's shapes; a step that
+ * does not repeat runs as it is. Returns the step's output, to read later, and the rows its domain
+ * hits counted.
  */
-export function runStep(steps: StepRunner, key: string | null, step: BatchOptions & StepOptions): { output: StepOutput; domainRows: number } {
-  const { x, y } = stepBatch(step);
-  let domainRows = 0;
+export function runStep(steps: StepRunner, repeats: boolean, step: BatchOptions & StepOptions): { output: StepOutput; domainRows: number } {
+  const batch = stepBatch(step, step.adapt);
+  const feeds = batchTensors(batch);
   try {
     const output = steps.run(
-      key,
-      [x, y],
-      () => {
-        const result = trainStep(step, x, y);
-        domainRows = result.domainRows;
-        return result.scalars;
-      },
+      repeats ? feeds.map((t) => t.shape.join('x')).join(' ') : null,
+      feeds,
+      () => trainStep(step, batch),
       () => step.optimizers.forEach((o) => countStep(o.optimizer)),
     );
+    const domainRows = step.adapt?.term.domainHits ? step.idx.length + (batch.target?.x?.shape[0] ?? 0) : 0;
     return { output, domainRows };
   } finally {
-    tf.dispose([x, y]);
+    tf.dispose(feeds);
   }
 }
 

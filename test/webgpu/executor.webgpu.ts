@@ -33,8 +33,17 @@ lr 3e-3
 phase tune unfreeze block3 lr 1e-3 epochs 1
 `;
 
-async function run(backend: 'webgpu' | 'wasm'): Promise<{ losses: number[]; valAccuracy: number; kernels: Set<string>; updates: number }> {
-  const { plan, diagnostics } = compile(SCRIPT);
+interface Run {
+  readonly losses: number[];
+  /** Every epoch's metrics. */
+  readonly metrics: unknown[];
+  readonly valAccuracy: number;
+  readonly kernels: Set<string>;
+  readonly updates: number;
+}
+
+async function run(backend: 'webgpu' | 'wasm', script = SCRIPT): Promise<Run> {
+  const { plan, diagnostics } = compile(script);
   if (!plan) throw new Error(diagnostics.map((d) => d.message).join('; '));
   const events: ExecutorEvent[] = [];
   let valAccuracy = NaN;
@@ -45,8 +54,8 @@ async function run(backend: 'webgpu' | 'wasm'): Promise<{ losses: number[]; valA
     return [];
   });
   for (const k of profile.kernels) kernels.add(k.name);
-  const losses = events.flatMap((e) => (e.type === 'epochEnded' ? [e.metrics.loss] : []));
-  return { losses, valAccuracy, kernels, updates: profile.kernels.filter((k) => k.name === OPTIMIZER_UPDATE).length };
+  const metrics = events.flatMap((e) => (e.type === 'epochEnded' ? [e.metrics] : []));
+  return { losses: metrics.map((m) => m.loss), metrics, valAccuracy, kernels, updates: profile.kernels.filter((k) => k.name === OPTIMIZER_UPDATE).length };
 }
 
 describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
@@ -73,6 +82,31 @@ describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.o
     expect(replayed.losses).toEqual(plain.losses);
     expect(replayed.valAccuracy).toBe(plain.valAccuracy);
     // A replayed step runs no kernel: the optimizer's updates of most steps never ran as kernels.
+    expect(replayed.updates).toBeLessThan(plain.updates);
+  }, 600_000);
+
+  // What an adaptation term draws for a step (target rows, DANN's ramped weight, self-training's
+  // labels) is made before the step, so adapted steps replay too: on images (augmented, no cache)
+  // and on a frozen prefix's cached activations for both domains.
+  const target = join(root, 'examples/data/fashion-mini/dim/unlabelled');
+  it.each([
+    ['dann', `augment flip\nadapt dann weight 1 target "${target}"`],
+    ['coral on cached activations', `adapt coral weight 10 target "${target}"`],
+    ['pseudolabel', `augment flip\nadapt pseudolabel threshold 0.3 rounds 1 target "${target}"`],
+  ])('replays adapted steps (%s) to the same metrics as running every step', async (_name, adapt) => {
+    const script = `use tiny input 32
+data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
+freeze until block2
+epochs 2
+batch 32
+lr 3e-3
+${adapt}`;
+    const replayed = await run('webgpu', script);
+    process.env.TL_STEP_REPLAY = '0';
+    const plain = await run('webgpu', script).finally(() => delete process.env.TL_STEP_REPLAY);
+    expect(replayed.metrics.length).toBeGreaterThanOrEqual(2);
+    expect(replayed.metrics).toEqual(plain.metrics);
+    expect(replayed.valAccuracy).toBe(plain.valAccuracy);
     expect(replayed.updates).toBeLessThan(plain.updates);
   }, 600_000);
 });

@@ -23,6 +23,8 @@ export function coralLoss(source: tf.Tensor2D, target: tf.Tensor2D): tf.Scalar {
 export function coralTerm(weight: number, targetRows: (count: number) => Int32Array): StepTerm {
   return {
     targetRows,
+    domainHits: false,
+    values: () => [],
     loss({ features, sourceCount }) {
       const source = features.slice([0, 0], [sourceCount, -1]);
       const target = features.slice([sourceCount, 0], [-1, -1]);

@@ -12,11 +12,11 @@ export function reversalRamp(progress: number): number {
   return 2 / (1 + Math.exp(-10 * progress)) - 1;
 }
 
-/** Identity forward; the gradient multiplied by -lambda on the way back. */
-export function reverseGradient(x: tf.Tensor, lambda: number): tf.Tensor {
+/** Identity forward; the gradient multiplied by -lambda on the way back (lambda a number or a scalar tensor). */
+export function reverseGradient(x: tf.Tensor, lambda: number | tf.Scalar): tf.Tensor {
   const op = tf.customGrad(((input: tf.Tensor) => ({
     value: tf.clone(input),
-    gradFunc: (dy: tf.Tensor) => tf.mul(dy, -lambda),
+    gradFunc: (dy: tf.Tensor) => tf.mul(dy, typeof lambda === 'number' ? -lambda : tf.neg(lambda)),
   })) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x);
 }
@@ -45,10 +45,12 @@ export function domainClassifier(featureSize: number, seed: number, hidden = 100
 export function dannTerm(weight: number, classifier: DomainClassifier, targetRows: (count: number) => Int32Array): StepTerm {
   return {
     targetRows,
-    loss({ features, sourceCount, progress }) {
-      const n = features.shape[0];
-      const domain = tf.concat([tf.zeros([sourceCount, 1]), tf.ones([n - sourceCount, 1])]);
-      const logits = classifier.apply(reverseGradient(features, weight * reversalRamp(progress)) as tf.Tensor2D);
+    domainHits: true,
+    // The reversal's weight ramps with every step: a value of the step's, not a constant of its commands.
+    values: (_rows, progress) => [tf.scalar(weight * reversalRamp(progress))],
+    loss({ features, sourceCount, targetCount }, [lambda]) {
+      const domain = tf.concat([tf.zeros([sourceCount, 1]), tf.ones([targetCount, 1])]);
+      const logits = classifier.apply(reverseGradient(features, lambda as tf.Scalar) as tf.Tensor2D);
       const loss = tf.losses.sigmoidCrossEntropy(domain, logits) as tf.Scalar;
       const domainHits = tf.sum(tf.cast(tf.equal(tf.greater(logits, 0), tf.greater(domain, 0.5)), 'float32')) as tf.Scalar;
       return { loss, domainHits };

@@ -29,13 +29,13 @@ export function confidentRows(probabilities: Float32Array, classes: number, thre
 export function pseudolabelTerm(confident: () => Confident, targetRows: (count: number) => Int32Array, classes: number): StepTerm {
   return {
     targetRows,
-    loss({ predictions, sourceCount, targetRows: rows }) {
-      if (rows.length === 0) return { loss: tf.scalar(0) };
-      const { labels } = confident();
-      const picked = Int32Array.from(rows, (r) => labels[r]!);
+    domainHits: false,
+    // The rows' labels, one-hot: made before the step, as the source batch's are.
+    values: (rows) => (rows.length === 0 ? [] : [tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from(rows, (r) => confident().labels[r]!), 'int32'), classes).toFloat())]),
+    loss({ predictions, sourceCount, targetCount }, [y]) {
+      if (targetCount === 0) return { loss: tf.scalar(0) };
       const target = predictions.slice([sourceCount, 0], [-1, -1]);
-      const y = tf.oneHot(tf.tensor1d(picked, 'int32'), classes).toFloat();
-      return { loss: tf.mean(tf.metrics.categoricalCrossentropy(y, target)) as tf.Scalar };
+      return { loss: tf.mean(tf.metrics.categoricalCrossentropy(y!, target)) as tf.Scalar };
     },
   };
 }

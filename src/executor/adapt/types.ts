@@ -6,23 +6,33 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Adapt, Phase } from '../../plan/schema.ts';
 import type { ImageSet } from '../data/index.ts';
 
-/** What a training step ran for the adaptation: the source batch followed by `targetRows` target rows. */
+/** What a training step ran for the adaptation: the source batch followed by the target rows. */
 export interface StepOutputs {
   /** Head-input features (after global average pooling), source rows first. */
   readonly features: tf.Tensor2D;
   /** Class probabilities, source rows first. */
   readonly predictions: tf.Tensor2D;
   readonly sourceCount: number;
-  readonly targetRows: Int32Array;
-  /** Training progress over the whole job, 0..1 (DANN's ramp). */
-  readonly progress: number;
+  readonly targetCount: number;
 }
 
-/** An extra loss term on source + target batches; `loss` runs inside the gradient tape. */
+/**
+ * An extra loss term on source + target batches; `loss` runs inside the gradient tape.
+ *
+ * Whatever a step's term takes from JavaScript that changes from step to step (the target rows,
+ * DANN's ramped weight, self-training's labels) is made before the step, as tensors `loss` is
+ * given: a step is then the same commands on new values, which a GPU backend replays once
+ * recorded (../backends/steps.ts), as it does a step without adaptation.
+ */
 export interface StepTerm {
   /** Indices into the target set to run beside a source batch of `count` rows. */
   targetRows(count: number): Int32Array;
-  loss(out: StepOutputs): { readonly loss: tf.Scalar; readonly domainHits?: tf.Scalar };
+  /** The term's own tensors for a step on target `rows` at training `progress` (0..1 over the job); the caller's to dispose. */
+  values(rows: Int32Array, progress: number): tf.Tensor[];
+  /** Whether `loss` counts domain hits (how many rows a domain classifier got right). */
+  readonly domainHits: boolean;
+  /** The loss of a step, given the tensors `values` made for it. */
+  loss(out: StepOutputs, values: readonly tf.Tensor[]): { readonly loss: tf.Scalar; readonly domainHits?: tf.Scalar };
 }
 
 /** What a phase hook may use: whole-set passes run by the caller with its own batching. */

@@ -40,6 +40,8 @@ evaluate "${target}"`), join(dir, 'a'), (e) => {
     const domain = epochs(events).map((e) => e.metrics.domainAccuracy!);
     // The domains are easy to tell apart at first; the reversed gradient (ramping up) takes that away.
     // Measured (runs are not bit-reproducible: layer initialisers are unseeded): 0.55-0.66 in epoch 1, under 0.1 later.
+    // A share of the step's rows, source and target together.
+    expect(domain.every((d) => d >= 0 && d <= 1)).toBe(true);
     expect(domain[0]!).toBeGreaterThan(0.5);
     expect(Math.min(...domain.slice(1))).toBeLessThan(domain[0]! - 0.2);
     expect(epochs(events).every((e) => Number.isFinite(e.metrics.adaptLoss!))).toBe(true);
