@@ -138,12 +138,14 @@ export interface GemmSource {
 
 class GemmProgram implements WebGPUProgram {
   readonly variableNames: string[];
-  readonly variableComponents?: number[];
+  readonly variableComponents: number[];
   readonly uniforms: string;
   readonly workgroupSize: [number, number, number] = [16, 16, 1];
   readonly dispatchLayout = { x: [] as number[], y: [0] };
   readonly dispatch: [number, number, number];
   readonly outputShape: number[];
+  /** 4 where N is a multiple of 4: each invocation writes its values four columns at a time. */
+  readonly outputComponent: 1 | 4;
   shaderKey: string;
   private readonly source: GemmSource;
   private readonly tile: Tile;
@@ -155,11 +157,13 @@ class GemmProgram implements WebGPUProgram {
     this.tile = tile;
     this.sumsOfB = sumsOfB;
     this.variableNames = [...source.inputs];
-    if (source.components !== undefined) this.variableComponents = [...source.components];
+    // Given for every input: tfjs would otherwise read each input in the output's components.
+    this.variableComponents = source.components !== undefined ? [...source.components] : source.inputs.map(() => 1);
     this.uniforms = `M : i32, N : i32, K : i32, kChunk : i32, steps : i32, stride : i32, ${source.uniforms}`;
     this.dispatch = [groups(dims.n, tile.size), groups(dims.m, tile.size), dims.slices];
     this.outputShape = [...outputShape];
-    this.shaderKey = `tlGemm${tile.size}${sumsOfB ? 'Sums' : ''}_${source.key}`;
+    this.outputComponent = dims.n % 4 === 0 ? 4 : 1;
+    this.shaderKey = `tlGemm${tile.size}${sumsOfB ? 'Sums' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
   }
 
   getUserCode(): string {
@@ -183,14 +187,25 @@ class GemmProgram implements WebGPUProgram {
       }
     }
     // The write-out, unrolled so that every index into acc is a constant (a dynamic one can make
-    // a compiler keep the whole accumulator array in memory instead of registers).
+    // a compiler keep the whole accumulator array in memory instead of registers). Where N is a
+    // multiple of 4, each of an invocation's four columns of a block row is one vec4 store, so a
+    // row of invocations writes 256 contiguous bytes (one value each, they would write every
+    // fourth float, in four rounds).
+    const vec4 = this.outputComponent === 4;
+    const epilogue = (v: string, n: string) => (this.source.epilogue === undefined ? v : `epilogue(${v}, ${n})`);
     const writes: string[] = [];
     for (let i = 0; i < blocks; i++) {
       for (let r = 0; r < 4; r++) {
         const lines: string[] = [];
         for (let j = 0; j < blocks; j++) {
+          const a = `acc[${(i * blocks + j) * 4 + r}]`;
+          if (vec4) {
+            const value = this.source.epilogue === undefined ? a : `vec4<f32>(${[0, 1, 2, 3].map((c) => epilogue(`${a}[${c}]`, `n + ${c}`)).join(', ')})`;
+            lines.push(`if (tileN + ${64 * j} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j} + 4 * tx; result[(row + n) / 4] = ${value}; }`);
+            continue;
+          }
           for (let c = 0; c < 4; c++) {
-            lines.push(`if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j + c} + 4 * tx; let v = acc[${(i * blocks + j) * 4 + r}][${c}]; result[row + n] = ${this.source.epilogue ?? 'v'}; }`);
+            lines.push(`if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j + c} + 4 * tx; result[row + n] = ${epilogue(`${a}[${c}]`, 'n')}; }`);
           }
         }
         writes.push(`if (tileM + ${64 * i + r} + 4 * ty < uniforms.M) {
@@ -215,7 +230,11 @@ class GemmProgram implements WebGPUProgram {
             }
           }`,
           write: `if (sumRow) {
-          ${Array.from({ length: blocks }, (_, j) => Array.from({ length: 4 }, (_, c) => `if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { result[base + uniforms.M * uniforms.N + tileN + ${64 * j + c} + 4 * tx] = bsum[${j}][${c}]; }`).join('\n          ')).join('\n          ')}
+          ${Array.from({ length: blocks }, (_, j) =>
+            vec4
+              ? `if (tileN + ${64 * j} + 4 * tx < uniforms.N) { result[(base + uniforms.M * uniforms.N + tileN + ${64 * j} + 4 * tx) / 4] = bsum[${j}]; }`
+              : Array.from({ length: 4 }, (_, c) => `if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { result[base + uniforms.M * uniforms.N + tileN + ${64 * j + c} + 4 * tx] = bsum[${j}][${c}]; }`).join('\n          '),
+          ).join('\n          ')}
         }`,
         }
       : { declare: '', add: '', write: '' };
@@ -231,6 +250,9 @@ class GemmProgram implements WebGPUProgram {
       fn storeB(kk : i32, nn : i32, v : f32) {
         tileB[kk][nn / 4][nn % 4] = v;
       }
+      ${this.source.epilogue === undefined ? '' : `fn epilogue(v : f32, n : i32) -> f32 {
+        return ${this.source.epilogue};
+      }`}
 
       fn main() {
         let tx = i32(localId.x);
