@@ -30,6 +30,8 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
     }
     case 'phaseEnded':
       if (e.stoppedEarly) out.write(`  stopped early after ${e.epochsRun} epochs; best weights restored\n`);
+      // Events stored before replays were reported have no `replay`.
+      if (e.replay) out.write(`  ${e.replay.replayed} of ${e.replay.steps} steps replayed${e.replay.replayed === 0 && e.replay.note ? ` (${e.replay.note})` : ''}\n`);
       break;
     case 'checkpointSaved':
       out.write(`${clear}  checkpoint (${e.reason}) saved to ${e.path}\n`);

@@ -28,6 +28,14 @@ export interface FinalMetrics extends EpochMetrics {
   readonly classes: readonly string[];
 }
 
+/** How a phase's training steps ran where the backend records and replays them (backends/steps.ts). */
+export interface StepReplay {
+  readonly steps: number;
+  readonly replayed: number;
+  /** Why the last step not replayed was not; null where none was left out past warm-up. */
+  readonly note: string | null;
+}
+
 export type ExecutorEvent =
   | {
       readonly type: 'jobStarted';
@@ -53,7 +61,7 @@ export type ExecutorEvent =
       readonly seconds: number;
       readonly etaSeconds: number;
     }
-  | { readonly type: 'phaseEnded'; readonly at: string; readonly phase: number; readonly name: string; readonly epochsRun: number; readonly stoppedEarly: boolean; readonly best: EpochMetrics | null }
+  | { readonly type: 'phaseEnded'; readonly at: string; readonly phase: number; readonly name: string; readonly epochsRun: number; readonly stoppedEarly: boolean; readonly best: EpochMetrics | null; readonly replay: StepReplay | null }
   | { readonly type: 'checkpointSaved'; readonly at: string; readonly phase: number; readonly epoch: number; readonly path: string; readonly reason: 'best' | 'every' | 'cancel' }
   | { readonly type: 'jobFinished'; readonly at: string; readonly metrics: FinalMetrics; readonly exportPath: string | null; readonly seconds: number }
   | { readonly type: 'jobFailed'; readonly at: string; readonly code: string; readonly message: string; readonly origin: Origin | null; readonly cancelled: boolean };

@@ -119,6 +119,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         const adapt = term && { term, forward: dualForward(model, net.head) };
         const stop = earlyStopper(plan);
         let epochsRun = 0;
+        let stepsRun = 0;
 
         for (let epoch = firstEpoch; epoch < phase.epochs; epoch++) {
           const t0 = performance.now();
@@ -171,6 +172,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             const { output: step, domainRows } = guardMemory(backend.name, phase, () =>
               runStep(steps, idx.length === phase.batch, { model, inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess, optimizers, adapt: stepAdapt }),
             );
+            stepsRun++;
             await settle();
             pending = { step, adapted: stepAdapt !== null, domainRows, b, rows: idx.length, lr };
           }
@@ -204,7 +206,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         // The validation images are source-domain: measured before adabn turns the network to the target.
         if (p === phases.length - 1) validation = await finalValidation(net, data, classes.length);
         await adaptation?.afterPhase(p, hookContext);
-        emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best });
+        const replay = steps.stats ? { steps: stepsRun, replayed: steps.stats.replayed, note: steps.stats.why } : null;
+        emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best, replay });
       } finally {
         steps.dispose();
         fused.restore();

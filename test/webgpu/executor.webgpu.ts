@@ -15,7 +15,7 @@ import { AFFINE_SAMPLE } from '../../src/executor/backends/webgpu/affine-sample.
 import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/batchnorm-training.ts';
 import { measuredChoices } from '../../src/executor/backends/webgpu/gemm.ts';
 import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
-import type { ExecutorEvent } from '../../src/executor/events.ts';
+import type { ExecutorEvent, StepReplay } from '../../src/executor/events.ts';
 import { runPlan } from '../../src/executor/run.ts';
 import { webgpuEnv } from './webgpu-env.ts';
 
@@ -38,6 +38,8 @@ interface Run {
   /** Every epoch's metrics. */
   readonly metrics: unknown[];
   readonly valAccuracy: number;
+  /** Each phase's report of its steps replayed. */
+  readonly replays: (StepReplay | null)[];
   readonly kernels: Set<string>;
   readonly updates: number;
 }
@@ -55,7 +57,8 @@ async function run(backend: 'webgpu' | 'wasm', script = SCRIPT): Promise<Run> {
   });
   for (const k of profile.kernels) kernels.add(k.name);
   const metrics = events.flatMap((e) => (e.type === 'epochEnded' ? [e.metrics] : []));
-  return { losses: metrics.map((m) => m.loss), metrics, valAccuracy, kernels, updates: profile.kernels.filter((k) => k.name === OPTIMIZER_UPDATE).length };
+  const replays = events.flatMap((e) => (e.type === 'phaseEnded' ? [e.replay] : []));
+  return { losses: metrics.map((m) => m.loss), metrics, valAccuracy, replays, kernels, updates: profile.kernels.filter((k) => k.name === OPTIMIZER_UPDATE).length };
 }
 
 describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
@@ -83,6 +86,15 @@ describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.o
     expect(replayed.valAccuracy).toBe(plain.valAccuracy);
     // A replayed step runs no kernel: the optimizer's updates of most steps never ran as kernels.
     expect(replayed.updates).toBeLessThan(plain.updates);
+    // 300 training images at batch 32: 10 steps an epoch, the last a smaller batch. Phase 1 (3
+    // epochs): two steps of warm-up and two recorded, then five replayed before the first epoch's
+    // smaller batch, and more in the next epochs, each recording again after its smaller batch.
+    expect(replayed.replays[0]!.steps).toBe(30);
+    expect(replayed.replays[0]!.replayed).toBeGreaterThanOrEqual(5 + 1);
+    expect(replayed.replays[0]!.replayed).toBeLessThanOrEqual(30 - 4 - 2);
+    expect(replayed.replays[1]!.steps).toBe(10);
+    expect(replayed.replays[1]!.replayed).toBeGreaterThan(0);
+    expect(plain.replays).toEqual([null, null]);
   }, 600_000);
 
   // What an adaptation term draws for a step (target rows, DANN's ramped weight, self-training's
@@ -108,5 +120,6 @@ ${adapt}`;
     expect(replayed.metrics).toEqual(plain.metrics);
     expect(replayed.valAccuracy).toBe(plain.valAccuracy);
     expect(replayed.updates).toBeLessThan(plain.updates);
+    expect(replayed.replays[0]!.replayed).toBeGreaterThan(0);
   }, 600_000);
 });

@@ -320,6 +320,8 @@ export interface Shapes {
     readonly epochsRun: number;
     readonly stoppedEarly: boolean;
     readonly best: Maybe<Parent<'EpochMetrics'>> | undefined;
+    /** How the phase's training steps ran, where the backend records and replays steps (webgpu); null elsewhere. */
+    readonly replay: Maybe<Parent<'StepReplay'>> | undefined;
   };
   PhaseStartedEvent: {
     readonly jobId: string;
@@ -351,6 +353,16 @@ export interface Shapes {
     readonly job: Maybe<Parent<'Job'>> | undefined;
     /** Why nothing was resumed: `job-not-found`, `job-not-resumable` or `queue-full`. */
     readonly diagnostics: ReadonlyArray<Parent<'Diagnostic'>>;
+  };
+  /** A backend that records a training step once it repeats and replays it (webgpu, as CUDA graphs do)
+   * runs a replayed step without the host work of queueing it. */
+  StepReplay: {
+    /** Training steps the phase ran. */
+    readonly steps: number;
+    /** Of those, steps replayed. */
+    readonly replayed: number;
+    /** Why the last step that was not replayed was not (a step that varies, a dropped recording); null when every step after warm-up was. */
+    readonly note: Maybe<string> | undefined;
   };
   SubmitJobPayload: {
     /** The queued job; null when the script was refused. */
@@ -458,6 +470,7 @@ interface AllResolvers {
   PhaseSummary: ObjectResolvers<'PhaseSummary'>;
   PlanResult: ObjectResolvers<'PlanResult'>;
   ResumeJobPayload: ObjectResolvers<'ResumeJobPayload'>;
+  StepReplay: ObjectResolvers<'StepReplay'>;
   SubmitJobPayload: ObjectResolvers<'SubmitJobPayload'>;
   ZooBlock: ObjectResolvers<'ZooBlock'>;
   ZooModel: ObjectResolvers<'ZooModel'>;

@@ -107,15 +107,11 @@ interface KeyState {
   attempts: number;
 }
 
-/**
- * Drops a key's graph, if any. The pipelines and caches are warm, so its next step records at once,
- * and is compared with the graph's own recording: where it queues the same (the pool handed out the
- * same buffers again), it is the key's graph at once, one recorded step later instead of two.
- */
+/** Drops a key's graph, if any; the pipelines and caches are warm, so its next step records at once. */
 function drop(state: KeyState): void {
   if (state.graph === null) return;
   state.graph.dispose();
-  Object.assign(state, { seen: WARM_UP, last: state.graph.recording, graph: null, attempts: 0 });
+  Object.assign(state, { seen: WARM_UP, last: null, graph: null, attempts: 0 });
 }
 
 /** Step graphs on `backend`, or undefined where its pool is not TL's ordered one (no pins). */
@@ -422,7 +418,7 @@ class Graph {
   constructor(
     private readonly backend: WebGPUBackend,
     private readonly pins: BufferPins,
-    readonly recording: Recording,
+    private readonly recording: Recording,
     private readonly readBack: (output: Range, encoder: GPUCommandEncoder) => StepOutput,
   ) {
     const buffers = new Set<GPUBuffer>([...recording.feeds, recording.output.buffer]);
