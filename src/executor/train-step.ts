@@ -13,7 +13,6 @@ import type { Network } from './network.ts';
 
 export interface StepOptions {
   readonly model: tf.LayersModel;
-  readonly inputs: Inputs;
   readonly idx: Int32Array;
   readonly optimizers: readonly { group: { variables: tf.Variable[] }; optimizer: tf.Optimizer }[];
   /** An adaptation loss term: the source batch runs together with target rows. */
@@ -41,7 +40,7 @@ export interface StepBatch {
   readonly target: { readonly x: tf.Tensor | null; readonly values: readonly tf.Tensor[] } | null;
 }
 
-/** The batch a step trains on, augmented where the plan says; the caller's to dispose (`disposeBatch`). */
+/** The batch a step trains on, augmented where the plan says, with what its adaptation term draws; the caller's to dispose (`batchTensors`). */
 export function stepBatch({ inputs, set, idx, classes, plan, rng, preprocess }: BatchOptions, adapt: StepOptions['adapt'] = null): StepBatch {
   const source = tf.tidy(() => {
     const x = inputs.batch('train', idx);
