@@ -88,9 +88,11 @@ describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.o
     expect(replayed.updates).toBeLessThan(plain.updates);
     // 300 training images at batch 32: 10 steps an epoch, the last a smaller batch. Phase 1 (3
     // epochs): two steps of warm-up and two recorded, then five replayed before the first epoch's
-    // smaller batch, and more in the next epochs, each recording again after its smaller batch.
+    // smaller batch; in each later epoch at most two of its nine full steps are recorded again
+    // before the rest replay (16 of 30 before the last filter gradient's kept sums were given
+    // back at the end of each step: three or four were).
     expect(replayed.replays[0]!.steps).toBe(30);
-    expect(replayed.replays[0]!.replayed).toBeGreaterThanOrEqual(5 + 1);
+    expect(replayed.replays[0]!.replayed).toBeGreaterThanOrEqual(5 + 2 * 7);
     expect(replayed.replays[0]!.replayed).toBeLessThanOrEqual(30 - 4 - 2);
     expect(replayed.replays[1]!.steps).toBe(10);
     expect(replayed.replays[1]!.replayed).toBeGreaterThan(0);

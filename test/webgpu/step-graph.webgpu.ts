@@ -338,15 +338,23 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
     const pins = bufferPins(webgpuBackendOf(tf.backend()))!;
     const before = { ...pins.counts };
     const pinned: number[] = [];
+    const recorded: number[] = [];
     const body = (x: tf.Tensor) => tf.stack([tf.sum(x.square()), tf.max(x.mul(x.sum()))]);
     // Step 6 is an epoch's last, smaller batch: no key.
     const key = (i: number) => (i === 6 ? null : 'k');
     const g = graphs();
-    const replayed = await small(g, { shape: [32], seed: 20, steps: 12, body, key, after: () => pinned.push(pins.counts.pinned) });
+    const after = () => {
+      pinned.push(pins.counts.pinned);
+      recorded.push(g.stats.recorded);
+    };
+    const replayed = await small(g, { shape: [32], seed: 20, steps: 12, body, key, after });
     expect(pinned[5]).toBeGreaterThan(before.pinned);
     expect(pinned[6]).toBe(before.pinned);
     expect(g.stats).toMatchObject({ graphs: 2 });
-    expect(g.stats.replayed).toBeGreaterThanOrEqual(5);
+    // The step after records and, alike the dropped graph's recording, is the graph at once.
+    expect(recorded[11]! - recorded[6]!).toBe(1);
+    expect(pinned[7]).toBe(pinned[5]);
+    expect(g.stats.replayed).toBeGreaterThanOrEqual(6);
     expect(replayed).toEqual(await small(plainSteps, { shape: [32], seed: 20, steps: 12, body, key }));
   });
 

@@ -26,6 +26,16 @@ function keepSums(next: typeof lastSums): void {
 }
 
 /**
+ * Gives back the sums kept from the last filter gradient, where no Sum took them (a convolution
+ * without a bias). A recorded step calls this at its end (step-graph.ts): otherwise the step's last
+ * sums would hold a buffer into the next step, another one after a step of another shape, and the
+ * next step would take its buffers in another order than the one after it.
+ */
+export function dropKeptSums(): void {
+  keepSums(undefined);
+}
+
+/**
  * The sums over all but the last axis of `x`, if the last filter gradient made them from this same
  * tensor (same data, same shape): handed over once, as the result of a Sum kernel.
  */

@@ -35,6 +35,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { gpuBufferOf, submitPending, type WebGPUBackend } from './backend.ts';
 import { bufferPins, type BufferPins } from './buffer-pool.ts';
+import { dropKeptSums } from './conv2d-backprop-filter.ts';
 import { noteWrittenInPlace, ownsItsBuffer, watchWritesInPlace } from './in-place.ts';
 import { tensorOutput, type StepOutput, type StepRunner } from '../steps.ts';
 
@@ -107,11 +108,15 @@ interface KeyState {
   attempts: number;
 }
 
-/** Drops a key's graph, if any; the pipelines and caches are warm, so its next step records at once. */
+/**
+ * Drops a key's graph, if any. The pipelines and caches are warm, so its next step records at once,
+ * and is compared with the graph's own recording: where it queues the same (the pool handed out the
+ * same buffers again, as it does after an epoch's smaller batch), it is the key's graph at once.
+ */
 function drop(state: KeyState): void {
   if (state.graph === null) return;
   state.graph.dispose();
-  Object.assign(state, { seen: WARM_UP, last: null, graph: null, attempts: 0 });
+  Object.assign(state, { seen: WARM_UP, last: state.graph.recording, graph: null, attempts: 0 });
 }
 
 /** Step graphs on `backend`, or undefined where its pool is not TL's ordered one (no pins). */
@@ -146,7 +151,9 @@ export function stepGraphs(backend: WebGPUBackend): StepGraphs | undefined {
 
   const plain = (body: () => tf.Tensor): StepOutput => {
     stats.ran++;
-    return tensorOutput(body());
+    const out = body();
+    dropKeptSums();
+    return tensorOutput(out);
   };
 
   return {
@@ -275,6 +282,7 @@ function record(backend: WebGPUBackend, feeds: readonly tf.Tensor[], body: () =>
 
   try {
     const out = body();
+    dropKeptSums();
     if (out.dtype !== 'float32') throw new Error(`step-graph: a step's output must be float32, not ${out.dtype}`);
     const output = { buffer: gpuBufferOf(backend, out), offset: 0, size: out.size * 4 };
     // Disposed inside the step, so that its buffer goes back to the pool at the step's last submit
@@ -418,7 +426,7 @@ class Graph {
   constructor(
     private readonly backend: WebGPUBackend,
     private readonly pins: BufferPins,
-    private readonly recording: Recording,
+    readonly recording: Recording,
     private readonly readBack: (output: Range, encoder: GPUCommandEncoder) => StepOutput,
   ) {
     const buffers = new Set<GPUBuffer>([...recording.feeds, recording.output.buffer]);
