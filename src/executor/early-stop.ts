@@ -1,30 +1,62 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Plan } from '../plan/schema.ts';
+import type { EarlyStop, Plan } from '../plan/schema.ts';
 import type { EpochMetrics } from './events.ts';
 
-/** Early stopping per phase: tracks the monitored metric and keeps the best weights to restore. */
+type Monitor = EarlyStop['monitor'];
+
+/** Lower is better: the validation loss, or the validation accuracy negated (the training ones without a validation set). */
+function scoreOf(monitor: Monitor, m: EpochMetrics): number {
+  return monitor === 'val_accuracy' ? -(m.valAccuracy ?? m.accuracy) : (m.valLoss ?? m.loss);
+}
+
+/**
+ * Whether each epoch's metrics beat every epoch's before, by `monitor` (what `checkpoint best`
+ * saves on). A score that is not a number (a diverged loss) never does.
+ */
+export function improvement(monitor: Monitor): (m: EpochMetrics) => boolean {
+  let best = Number.POSITIVE_INFINITY;
+  return (m) => {
+    const score = scoreOf(monitor, m);
+    if (!(score < best)) return false;
+    best = score;
+    return true;
+  };
+}
+
+/**
+ * A copy of a weight's values in memory of its own. A clone would share the variable's memory, and
+ * the next optimizer step could not update the variable in place: it would write a new buffer, and
+ * on webgpu the recorded step reading the old one would be dropped and recorded again, at every
+ * improvement. (x * 1 is x, to the bit.)
+ */
+function copyOf(w: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.keep(tf.mul(w, tf.scalar(1, w.dtype))));
+}
+
+/**
+ * Early stopping per phase: tracks the monitored metric (the `early stop` statement's, else
+ * `checkpoint best`'s, else the validation loss) for the phase's best epoch, and where the plan
+ * stops early, keeps the best weights to restore and stops after `patience` epochs without one.
+ */
 export function earlyStopper(plan: Plan) {
   const es = plan.earlyStop;
-  const monitor = es?.monitor ?? plan.checkpoint?.kind === 'best' ? (plan.checkpoint as { monitor: string }).monitor : 'val_loss';
-  let best: { score: number; metrics: EpochMetrics; weights: tf.Tensor[] | null } | null = null;
+  const improved = improvement(es?.monitor ?? (plan.checkpoint?.kind === 'best' ? plan.checkpoint.monitor : 'val_loss'));
+  let best: { metrics: EpochMetrics; weights: tf.Tensor[] | null } | null = null;
   let waited = 0;
-  const scoreOf = (m: EpochMetrics) => {
-    if (monitor === 'val_accuracy') return -(m.valAccuracy ?? m.accuracy);
-    return m.valLoss ?? m.loss;
-  };
   return {
+    /** Notes an epoch's metrics; true where they are the best so far. */
     observe(m: EpochMetrics, model: tf.LayersModel): boolean {
-      const score = scoreOf(m);
-      if (best && score >= best.score) {
+      if (!improved(m) && best !== null) {
         waited++;
         return false;
       }
       if (best?.weights) tf.dispose(best.weights);
-      best = { score, metrics: m, weights: es?.restoreBest ? model.getWeights().map((w) => tf.keep(w.clone())) : null };
+      best = { metrics: m, weights: es?.restoreBest ? model.getWeights().map(copyOf) : null };
       waited = 0;
       return true;
     },
     shouldStop: () => es !== null && waited >= es.patience,
+    /** Restores the best weights where kept; returns the best epoch's metrics. */
     finish(model: tf.LayersModel): EpochMetrics | null {
       if (!best) return null;
       if (best.weights) {

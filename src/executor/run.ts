@@ -15,7 +15,7 @@ import { EVAL_BATCH, evaluationPass, imageBatch, predictAll, range } from './bat
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
-import { earlyStopper } from './early-stop.ts';
+import { earlyStopper, improvement } from './early-stop.ts';
 import { evaluate, finalMetrics, finalValidation, type Score } from './evaluate.ts';
 import { exportModel } from './export-model.ts';
 import { fuseActivationsForTraining } from './fold-batchnorm.ts';
@@ -118,6 +118,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         const term = adaptation?.term(p) ?? null;
         const adapt = term && { term, forward: dualForward(model, net.head) };
         const stop = earlyStopper(plan);
+        // `checkpoint best` saves on its own monitor, which may not be early stopping's.
+        const bestForCheckpoint = plan.checkpoint?.kind === 'best' ? improvement(plan.checkpoint.monitor) : null;
         let epochsRun = 0;
         let stepsRun = 0;
 
@@ -193,9 +195,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           epochsDoneOverall++;
           emit({ type: 'epochEnded', at: now(), phase: p, epoch: epoch + 1, epochs: phase.epochs, metrics: last, imagesPerSecond: data.train.count / seconds, seconds, etaSeconds: seconds * (totalEpochs - epochsDoneOverall) });
 
-          const improved = stop.observe(last, net.full);
+          stop.observe(last, net.full);
           const cp = plan.checkpoint;
-          if (cp && ((cp.kind === 'best' && improved) || (cp.kind === 'every' && (epoch + 1) % cp.epochs === 0))) {
+          if (cp && ((cp.kind === 'best' && bestForCheckpoint!(last)) || (cp.kind === 'every' && (epoch + 1) % cp.epochs === 0))) {
             const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch + 1, savedAt: now() });
             emit({ type: 'checkpointSaved', at: now(), phase: p, epoch: epoch + 1, path: saved, reason: cp.kind });
           }

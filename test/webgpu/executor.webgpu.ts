@@ -97,6 +97,13 @@ describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.o
     expect(replayed.replays[1]!.steps).toBe(10);
     expect(replayed.replays[1]!.replayed).toBeGreaterThan(0);
     expect(plain.replays).toEqual([null, null]);
+    // Early stopping keeps a copy of the best weights at each improvement, not clones sharing the
+    // variables' buffers, which dropped the graph each time (16 of phase 1's 30 steps replayed with
+    // clones, 19 with copies against 20 without early stopping: the copies' buffers move the
+    // pool's order once).
+    const stopping = await run('webgpu', `${SCRIPT}\nearly stop patience 9\n`);
+    expect(stopping.losses).toEqual(replayed.losses);
+    expect(stopping.replays[0]!.replayed).toBeGreaterThanOrEqual(replayed.replays[0]!.replayed - 1);
   }, 600_000);
 
   // What an adaptation term draws for a step (target rows, DANN's ramped weight, self-training's
