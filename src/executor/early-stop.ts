@@ -23,14 +23,23 @@ export function improvement(monitor: Monitor): (m: EpochMetrics) => boolean {
   };
 }
 
+/** Every layer of `model`, nested models' layers in their place. */
+function leafLayers(model: tf.LayersModel): tf.layers.Layer[] {
+  return model.layers.flatMap((l) => (l instanceof tf.LayersModel ? leafLayers(l) : [l]));
+}
+
 /**
- * A copy of a weight's values in memory of its own. A clone would share the variable's memory, and
- * the next optimizer step could not update the variable in place: it would write a new buffer, and
- * on webgpu the recorded step reading the old one would be dropped and recorded again, at every
- * improvement. (x * 1 is x, to the bit.)
+ * The model's weights as they are now, to put back later. The weights of layers that train (their
+ * optimizer's, a BatchNorm's moving averages) are copies in memory of their own: as clones they
+ * would share the variables' memory, so the next step could not update them in place, and on
+ * webgpu the recorded step would be dropped and recorded again at every improvement. The next step
+ * would copy them anyway, so this costs no memory. The rest, which no step writes (a frozen base),
+ * are clones, which cost none. (x * 1 is x, to the bit.)
  */
-function copyOf(w: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.keep(tf.mul(w, tf.scalar(1, w.dtype))));
+function snapshot(model: tf.LayersModel): tf.Tensor[] {
+  const training = new Set(leafLayers(model).filter((l) => l.trainable).flatMap((l) => l.weights));
+  const values = model.getWeights();
+  return model.weights.map((w, i) => tf.tidy(() => tf.keep(training.has(w) ? tf.mul(values[i]!, tf.scalar(1, values[i]!.dtype)) : values[i]!.clone())));
 }
 
 /**
@@ -51,7 +60,7 @@ export function earlyStopper(plan: Plan) {
         return false;
       }
       if (best?.weights) tf.dispose(best.weights);
-      best = { metrics: m, weights: es?.restoreBest ? model.getWeights().map(copyOf) : null };
+      best = { metrics: m, weights: es?.restoreBest ? snapshot(model) : null };
       waited = 0;
       return true;
     },

@@ -40,6 +40,17 @@ describe('early stopping', () => {
     expect(values()).toEqual(best);
   });
 
+  it('keeps copies of the weights that train and shares the frozen ones', () => {
+    const frozen = tf.layers.dense({ units: 100, inputShape: [100], trainable: false });
+    const model = tf.sequential({ layers: [frozen, tf.layers.dense({ units: 2 })] });
+    const stop = earlyStopper(planOf(script('early stop patience 2')));
+    const before = tf.memory().numDataBuffers;
+    stop.observe(epoch(1, 0.5), model);
+    // The trainable layer's kernel and biases copied into data of their own; the frozen layer's shared.
+    expect(tf.memory().numDataBuffers - before).toBe(2);
+    stop.finish(model);
+  });
+
   it('runs with `early stop` alone, and saves `checkpoint best` on its own monitor', async () => {
     const dir = await tempDir('tl-early-');
     // Before, a plan with `early stop` and no `checkpoint` failed with an internal error.
