@@ -38,8 +38,10 @@ function leafLayers(model: tf.LayersModel): tf.layers.Layer[] {
  */
 function snapshot(model: tf.LayersModel): tf.Tensor[] {
   const training = new Set(leafLayers(model).filter((l) => l.trainable).flatMap((l) => l.weights));
-  const values = model.getWeights();
-  return model.weights.map((w, i) => tf.tidy(() => tf.keep(training.has(w) ? tf.mul(values[i]!, tf.scalar(1, values[i]!.dtype)) : values[i]!.clone())));
+  return model.weights.map((w) => {
+    const value = w.read();
+    return tf.tidy(() => tf.keep(training.has(w) ? tf.mul(value, tf.scalar(1, value.dtype)) : value.clone()));
+  });
 }
 
 /**

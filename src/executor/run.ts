@@ -119,9 +119,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         const adapt = term && { term, forward: dualForward(model, net.head) };
         const stop = earlyStopper(plan);
         // `checkpoint best` saves on its own monitor, which may not be early stopping's.
-        const bestForCheckpoint = plan.checkpoint?.kind === 'best' ? improvement(plan.checkpoint.monitor) : null;
+        const bestForCheckpoint = plan.checkpoint?.kind === 'best' ? improvement(plan.checkpoint.monitor) : () => false;
         let epochsRun = 0;
-        let stepsRun = 0;
 
         for (let epoch = firstEpoch; epoch < phase.epochs; epoch++) {
           const t0 = performance.now();
@@ -174,7 +173,6 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             const { output: step, domainRows } = guardMemory(backend.name, phase, () =>
               runStep(steps, idx.length === phase.batch, { model, inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess, optimizers, adapt: stepAdapt }),
             );
-            stepsRun++;
             await settle();
             pending = { step, adapted: stepAdapt !== null, domainRows, b, rows: idx.length, lr };
           }
@@ -197,7 +195,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
 
           stop.observe(last, net.full);
           const cp = plan.checkpoint;
-          if (cp && ((cp.kind === 'best' && bestForCheckpoint!(last)) || (cp.kind === 'every' && (epoch + 1) % cp.epochs === 0))) {
+          if (cp && ((cp.kind === 'best' && bestForCheckpoint(last)) || (cp.kind === 'every' && (epoch + 1) % cp.epochs === 0))) {
             const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch + 1, savedAt: now() });
             emit({ type: 'checkpointSaved', at: now(), phase: p, epoch: epoch + 1, path: saved, reason: cp.kind });
           }
@@ -208,7 +206,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         // The validation images are source-domain: measured before adabn turns the network to the target.
         if (p === phases.length - 1) validation = await finalValidation(net, data, classes.length);
         await adaptation?.afterPhase(p, hookContext);
-        const replay = steps.stats ? { steps: stepsRun, replayed: steps.stats.replayed, note: steps.stats.why } : null;
+        const { stats } = steps;
+        const replay = stats ? { steps: stats.ran + stats.recorded + stats.replayed, replayed: stats.replayed, note: stats.why } : null;
         emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best, replay });
       } finally {
         steps.dispose();

@@ -19,8 +19,11 @@ export interface StepRunner {
    * called when the step was replayed, for what `body` does in JavaScript beside its commands.
    */
   run(key: string | null, feeds: readonly tf.Tensor[], body: () => tf.Tensor, replayed?: () => void): StepOutput;
-  /** Where the runner records and replays: steps replayed so far, and why the last step not replayed was not. */
-  readonly stats?: { readonly replayed: number; readonly why: string | null };
+  /**
+   * Where the runner records and replays: its steps so far, each run as it is, recorded or
+   * replayed, and why the last step not replayed was not.
+   */
+  readonly stats?: { readonly ran: number; readonly recorded: number; readonly replayed: number; readonly why: string | null };
   /** Drops whatever the runner keeps (recorded steps and their buffers). */
   dispose(): void;
 }

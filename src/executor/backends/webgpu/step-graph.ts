@@ -47,7 +47,6 @@ interface Internals {
   readonly activeTimers: unknown[] | null;
 }
 
-
 /** One bound buffer range. */
 interface Range {
   readonly buffer: GPUBuffer;
