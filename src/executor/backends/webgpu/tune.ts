@@ -4,9 +4,13 @@
  * runs are recorded, each is run again with the 64 and the 128 tile on inputs of its shapes (and
  * with tfjs's own kernel, where it has one for the whole product: the forward convolution and the
  * stride-1 input gradient), and the fastest is kept for the rest of the process (gemm.ts
- * `measuredChoices`). Unless another is more than 3% faster, the tile by shape stands. About 60 distinct products for a ResNet50 training step,
- * milliseconds each on a GPU; the software adapter takes seconds to minutes, so the executor tunes
- * on a GPU only (select.ts `prepareForTraining`).
+ * `measuredChoices`). Unless another is more than 3% faster, the tile by shape stands. Each
+ * option's time a run is the difference of two chains of runs (`slope`), in rounds that take the
+ * options in turn (`timeOptions`), after the pass has kept the GPU busy for a while (`warmUp`): the
+ * first GPU run's tuner, which divided one short chain's time by its runs with each option timed
+ * after the other, timed products at 2-5x their time inside a step. About 60 distinct products
+ * for a ResNet50 training step, milliseconds each on a GPU; the software adapter takes seconds to
+ * minutes, so the executor tunes on a GPU only (select.ts `prepareForTraining`).
  */
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
@@ -42,35 +46,97 @@ export async function waitFor(t: tf.Tensor): Promise<void> {
   one.dispose();
 }
 
-/** Milliseconds per run of `product` on `choice`, runs chained and synchronised once on one value. */
-async function timeProduct(product: RecordedProduct, inputs: readonly tf.Tensor[], choice: Choice): Promise<number> {
+/** Wall milliseconds of `n` runs queued back to back and waited for once. */
+export type Chain = (n: number) => Promise<number>;
+
+/**
+ * How many runs make a chain's timing worth having: doubled from 1 until n more runs take at least
+ * `targetMs` (or `maxRuns` is reached). Timed by difference, as `slope` times.
+ */
+export async function runsFor(chain: Chain, targetMs: number, maxRuns: number): Promise<number> {
+  let n = 1;
+  while (2 * n <= maxRuns && (await chain(2 * n)) - (await chain(n)) < targetMs) n *= 2;
+  return n;
+}
+
+/**
+ * Milliseconds a run: the difference between chains of 2n and n runs, over n. Every chain also
+ * pays a fixed cost once (queuing its first command, the submit, reading a value back: on the
+ * H200 about as long as a small product's whole chain), which dividing one chain's time by its
+ * runs would count in; the difference leaves it out. NaN where noise made the difference negative.
+ */
+export async function slope(chain: Chain, n: number): Promise<number> {
+  const ms = ((await chain(2 * n)) - (await chain(n))) / n;
+  return ms > 0 ? ms : Number.NaN;
+}
+
+/** The median of the numbers among `values` (NaN where there are none). */
+function median(values: readonly number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Chains long enough that 3 ms of runs separate the two a slope compares, with at most this many runs. */
+const TARGET_MS = 3;
+const MAX_RUNS = 64;
+/** Rounds of every option in turn; each option's time is its median. */
+const ROUNDS = 3;
+
+/**
+ * Milliseconds a run of each option, measured in rounds that take every option once, each
+ * option's time the median of its rounds (a round that a pause of the host or the GPU spoiled is
+ * left out). A GPU's clock rises under load (345 MHz idle on the H200): options timed one after
+ * the other, each in full, would each be timed at another clock, the later ones the faster. The
+ * caller warms the GPU up first (`warmUp`), and in rounds the options share what drift is left.
+ * All options are timed with the same number of runs, found on the first.
+ */
+export async function timeOptions<O>(options: readonly O[], chainOf: (option: O) => Chain): Promise<Map<O, number>> {
+  const chains = options.map((o) => chainOf(o));
+  for (const chain of chains) await chain(1); // compiles each pipeline
+  const n = await runsFor(chains[0]!, TARGET_MS, MAX_RUNS);
+  const samples = options.map(() => [] as number[]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < chains.length; i++) samples[i]!.push(await slope(chains[i]!, n));
+  }
+  return new Map(options.map((o, i) => [o, median(samples[i]!)]));
+}
+
+/** The chain of runs of `product` on `choice`, on `inputs`. */
+function productChain(product: RecordedProduct, inputs: readonly tf.Tensor[], choice: Choice): Chain {
   const backend = webgpuBackendOf(tf.backend());
   const once = () => (choice === 'backend' ? product.backendKernel!(inputs) : runGemm(backend, product.source, product.dims, inputs, product.uniforms, product.outShape));
-  const run = (n: number) => {
-    let last: tf.Tensor | undefined;
-    for (let i = 0; i < n; i++) {
-      last?.dispose();
-      last = tf.engine().makeTensorFromTensorInfo(once());
+  return async (n) => {
+    if (choice !== 'backend') setGemmTile(choice);
+    try {
+      const t0 = performance.now();
+      let last: tf.Tensor | undefined;
+      for (let i = 0; i < n; i++) {
+        last?.dispose();
+        last = tf.engine().makeTensorFromTensorInfo(once());
+      }
+      await waitFor(last!);
+      last!.dispose();
+      return performance.now() - t0;
+    } finally {
+      setGemmTile('auto');
     }
-    return last!;
   };
-  const settle = async (t: tf.Tensor) => {
-    await waitFor(t);
-    t.dispose();
-  };
-  if (choice !== 'backend') setGemmTile(choice);
-  try {
-    await settle(run(1)); // compiles the pipeline
-    let t0 = performance.now();
-    await settle(run(1));
-    const single = performance.now() - t0;
-    const reps = Math.max(2, Math.min(20, Math.ceil(5 / Math.max(single, 0.01))));
-    t0 = performance.now();
-    await settle(run(reps));
-    return (performance.now() - t0) / reps;
-  } finally {
-    setGemmTile('auto');
-  }
+}
+
+/** How long the pass runs before the first product is timed. */
+const WARM_UP_MS = 300;
+
+/** Keeps the GPU busy with `pass` for at least `ms`, so that its clocks have risen before anything is timed. */
+async function warmUp(pass: () => tf.Tensor | tf.Tensor[], ms: number): Promise<void> {
+  const t0 = performance.now();
+  do {
+    const out = tf.tidy(pass);
+    const outs = Array.isArray(out) ? out : [out];
+    await waitFor(outs[0]!);
+    tf.dispose(outs);
+  } while (performance.now() - t0 < ms);
 }
 
 /**
@@ -86,13 +152,13 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promis
   let backend = 0;
   let changed = 0;
   const measured: TunedProduct[] = [];
+  if (products.length > 0) await warmUp(pass, WARM_UP_MS);
   for (const product of products) {
     const inputs = product.inputShapes.map((shape) => tf.randomUniform([...shape], -1, 1));
     try {
       const rule = tileFor(product.dims.m, product.dims.n).size;
       const options: Choice[] = [rule, rule === 128 ? 64 : 128, ...(product.backendKernel ? ['backend' as const] : [])];
-      const ms = new Map<Choice, number>();
-      for (const option of options) ms.set(option, await timeProduct(product, inputs, option));
+      const ms = await timeOptions(options, (option) => productChain(product, inputs, option));
       let choice: Choice = rule;
       for (const option of options) if (ms.get(option)! < 0.97 * ms.get(choice)!) choice = option;
       measuredChoices.set(product.key, choice);
