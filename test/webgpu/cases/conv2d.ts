@@ -65,6 +65,12 @@ const SHAPED: Conv[] = [
   { x: [2, 11, 13, 5], w: [5, 5, 5, 7], strides: [3, 3], pad: 'same' },
   { x: [2, 8, 8, 6], w: [2, 2, 6, 9], strides: [2, 2], pad: 'valid' },
   { x: [2, 9, 10, 4], w: [3, 2, 4, 6], strides: [2, 3], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  // An even input, 'valid': the one-tap phase (odd rows and columns) has a last row and column
+  // that no output position reads, where its dy would be read past the grid.
+  { x: [2, 8, 8, 8], w: [3, 3, 8, 12], strides: [2, 2], pad: 'valid' },
+  // 1x1 stride 1 padded on one side of each axis (not a plain product of x and w).
+  { x: [2, 5, 6, 8], w: [1, 1, 8, 12], strides: [1, 1], pad: [[0, 0], [0, 1], [2, 0], [0, 0]] },
+  { x: [1, 4, 5, 5], w: [1, 1, 5, 7], strides: [1, 1], pad: [[0, 0], [1, 0], [0, 0], [0, 0]] },
   // Phases with taps along one axis only.
   { x: [2, 9, 9, 4], w: [1, 3, 4, 5], strides: [2, 2], pad: 'same' },
   // More than one 128-wide tile in M and in N, ragged: the 128 tile without forcing.

@@ -61,14 +61,21 @@ const FIXED = `
     let bValid = bN < uniforms.N;
     let outHW = uniforms.outH * uniforms.outW;`;
 
-/** Decodes k (a position of the batch) and reads X(aM, k) into `av` and dY(k, bN) into `bv`: one value each, or four neighbouring ones. */
-function read(values: 1 | 4): string {
+/**
+ * Decodes k (a position of the batch) and reads X(aM, k) into `av` and dY(k, bN) into `bv`: one
+ * value each, or four neighbouring ones. A pointwise convolution's (1x1, stride 1, no padding) x
+ * is an [K, M] matrix, positions by input channels: nothing to decode (two integer divisions a
+ * load otherwise).
+ */
+function read(values: 1 | 4, pointwise: boolean): string {
   const type = values === 4 ? 'vec4<f32>' : 'f32';
   const at = (index: string) => (values === 4 ? `(${index}) / 4` : index);
-  return `
-      var av = ${type}(0.0);
-      var bv = ${type}(0.0);
-      if (k < kEnd) {
+  const a = pointwise
+    ? `
+        if (aValid) {
+          av = x[${at('k * uniforms.inC + aM')}];
+        }`
+    : `
         let bi = k / outHW;
         let p = k - bi * outHW;
         let oh = p / uniforms.outW;
@@ -77,66 +84,80 @@ function read(values: 1 | 4): string {
         let iw = ow * uniforms.strideW + offW;
         if (aValid && ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW) {
           av = x[${at('((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci')}];
-        }
+        }`;
+  return `
+      var av = ${type}(0.0);
+      var bv = ${type}(0.0);
+      if (k < kEnd) {${a}
         if (bValid) {
           bv = dy[${at('k * uniforms.N + bN')}];
         }
       }`;
 }
 
-const SOURCE: GemmSource = {
-  key: 'conv2dFilterGrad',
-  inputs: ['x', 'dy'],
-  uniforms: UNIFORMS,
-  // Loaders walk m for A (neighbours read neighbouring input channels of x) and n for B
-  // (neighbouring channels of dy): this invocation loads tile column li % GEMM_TILE of both, at
-  // the k-rows li / GEMM_TILE + (256 / GEMM_TILE) r.
-  setup: `
-    let mm = li % GEMM_TILE;
-    let aM = tileM + mm;
-    let bN = tileN + mm;
-    ${FIXED}`,
-  fetch: `
-    for (var r = 0; r < 4; r++) {
-      let k = k0 + li / GEMM_TILE + (256 / GEMM_TILE) * r;
-      ${read(1)}
-      ra[r] = av;
-      rb[r] = bv;
-    }`,
-  store: `
-    for (var r = 0; r < 4; r++) {
-      let kk = li / GEMM_TILE + (256 / GEMM_TILE) * r;
-      storeA(kk, mm, ra[r]);
-      storeB(kk, mm, rb[r]);
-    }`,
-};
+const sources = new Map<string, GemmSource>();
 
 /**
- * The same product with four values a load, for channel counts that are multiples of 4: four
- * neighbouring m are four input channels of one tap, four neighbouring n four channels of dy, so
- * each invocation loads one vec4 of each operand a step, straight into a vec4 of its tile (k-row
- * li / (GEMM_TILE / 4), vec4 column li % (GEMM_TILE / 4)), and decodes k once for both.
+ * The product's source. Loaders walk m for A (neighbours read neighbouring input channels of x)
+ * and n for B (neighbouring channels of dy). With one value a load, this invocation loads tile
+ * column li % GEMM_TILE of both, at the k-rows li / GEMM_TILE + (256 / GEMM_TILE) r. With four,
+ * for channel counts that are multiples of 4 (four neighbouring m are four input channels of one
+ * tap, four neighbouring n four channels of dy), one vec4 of each operand a step, straight into a
+ * vec4 of its tile (k-row li / (GEMM_TILE / 4), vec4 column li % (GEMM_TILE / 4)), k decoded once
+ * for both.
  */
-const SOURCE_VEC4: GemmSource = {
-  key: 'conv2dFilterGradVec4',
-  inputs: SOURCE.inputs,
-  uniforms: UNIFORMS,
-  components: [4, 4],
-  setup: `
+function sourceOf(values: 1 | 4, pointwise: boolean): GemmSource {
+  const key = `conv2dFilterGrad${values === 4 ? 'Vec4' : ''}${pointwise ? 'Pointwise' : ''}`;
+  let source = sources.get(key);
+  if (source !== undefined) return source;
+  source =
+    values === 4
+      ? {
+          key,
+          inputs: ['x', 'dy'],
+          uniforms: UNIFORMS,
+          components: [4, 4],
+          setup: `
     let q = li % (GEMM_TILE / 4);
     let kk = li / (GEMM_TILE / 4);
     let aM = tileM + 4 * q;
     let bN = tileN + 4 * q;
     ${FIXED}`,
-  fetch: `
+          fetch: `
     let k = k0 + kk;
-    ${read(4)}
+    ${read(4, pointwise)}
     ra = av;
     rb = bv;`,
-  store: `
+          store: `
     tileA[kk][q] = ra;
     tileB[kk][q] = rb;`,
-};
+        }
+      : {
+          key,
+          inputs: ['x', 'dy'],
+          uniforms: UNIFORMS,
+          setup: `
+    let mm = li % GEMM_TILE;
+    let aM = tileM + mm;
+    let bN = tileN + mm;
+    ${FIXED}`,
+          fetch: `
+    for (var r = 0; r < 4; r++) {
+      let k = k0 + li / GEMM_TILE + (256 / GEMM_TILE) * r;
+      ${read(1, pointwise)}
+      ra[r] = av;
+      rb[r] = bv;
+    }`,
+          store: `
+    for (var r = 0; r < 4; r++) {
+      let kk = li / GEMM_TILE + (256 / GEMM_TILE) * r;
+      storeA(kk, mm, ra[r]);
+      storeB(kk, mm, rb[r]);
+    }`,
+        };
+  sources.set(key, source);
+  return source;
+}
 
 /** The Conv2DBackpropFilter kernel for float32 NHWC; anything else goes to `fallback`. */
 export function makeConv2DBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc {
@@ -153,7 +174,8 @@ export function makeConv2DBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
     const k = info.batchSize * info.outHeight * info.outWidth;
     if (!gemmFits(m, n) || k === 0) return fallback(args);
     const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
-    const source = info.inChannels % 4 === 0 && info.outChannels % 4 === 0 ? SOURCE_VEC4 : SOURCE;
+    const pointwise = info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0;
+    const source = sourceOf(info.inChannels % 4 === 0 && info.outChannels % 4 === 0 ? 4 : 1, pointwise);
     const backend = webgpuBackendOf(args.backend);
     const uniforms = [
       i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth),

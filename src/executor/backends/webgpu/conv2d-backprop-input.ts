@@ -39,12 +39,32 @@ const SETUP = `
     let aOk = m < uniforms.M;
     let n = tileN + row;
     let nOk = n < uniforms.N;
-    let kwc = uniforms.tapsW * uniforms.outC;`;
+    let kwc = uniforms.tapsW * uniforms.outC;
+    let aInside = aOk && aH >= 0 && aW >= 0 && aH < uniforms.outH && aW < uniforms.outW;
+    let aPos = ((aBase + aH) * uniforms.outW + aW) * uniforms.outC;
+    let bPos = ((uniforms.tapH0 * uniforms.filterW + uniforms.tapW0) * uniforms.inC + n) * uniforms.outC;`;
 
-/** Decodes k (a tap and an output channel) and reads dY(m, k) into `av` and W(k, n) into `bv`: one value each, or four neighbouring ones. */
-function read(values: 1 | 4): string {
+/**
+ * Decodes k (a tap and an output channel) and reads dY(m, k) into `av` and W(k, n) into `bv`: one
+ * value each, or four neighbouring ones. With one tap (every phase of a 1x1 convolution, some of a
+ * strided 3x3's) k is the output channel and the position this invocation's own: nothing to decode
+ * (two integer divisions a load otherwise).
+ */
+function read(values: 1 | 4, oneTap: boolean): string {
   const type = values === 4 ? 'vec4<f32>' : 'f32';
   const at = (index: string) => (values === 4 ? `(${index}) / 4` : index);
+  if (oneTap) {
+    return `
+      let kIn = k < kEnd;
+      var av = ${type}(0.0);
+      if (kIn && aInside) {
+        av = dy[${at('aPos + k')}];
+      }
+      var bv = ${type}(0.0);
+      if (kIn && nOk) {
+        bv = w[${at('bPos + k')}];
+      }`;
+  }
   return `
       let kIn = k < kEnd;
       let fh = k / kwc;
@@ -72,38 +92,43 @@ const STORE = `
       storeB(4 * kq + j, row, rb[j]);
     }`;
 
-const SOURCE: GemmSource = {
-  key: 'conv2dInputGrad',
-  inputs: ['dy', 'w'],
-  uniforms: UNIFORMS,
-  setup: SETUP,
-  fetch: `
+const sources = new Map<string, GemmSource>();
+
+/**
+ * The product's source: four neighbouring k of this invocation's row of each tile a step, as four
+ * scalars or, for output channel counts that are multiples of 4, as one vec4 of each operand (four
+ * channels of dy and of w at one tap, decoded once); with one tap or many.
+ */
+function sourceOf(values: 1 | 4, oneTap: boolean): GemmSource {
+  const key = `conv2dInputGrad${values === 4 ? 'Vec4' : ''}${oneTap ? 'OneTap' : ''}`;
+  let source = sources.get(key);
+  if (source === undefined) {
+    source = {
+      key,
+      inputs: ['dy', 'w'],
+      uniforms: UNIFORMS,
+      ...(values === 4 && { components: [4, 4] as const }),
+      setup: SETUP,
+      fetch:
+        values === 4
+          ? `
+    let k = k0 + 4 * kq;
+    ${read(4, oneTap)}
+    ra = av;
+    rb = bv;`
+          : `
     for (var j = 0; j < 4; j++) {
       let k = k0 + 4 * kq + j;
-      ${read(1)}
+      ${read(1, oneTap)}
       ra[j] = av;
       rb[j] = bv;
     }`,
-  store: STORE,
-};
-
-/**
- * The same product with four values a load, for output channel counts that are multiples of 4:
- * the four neighbouring k are four channels of dy and of w at one tap, one vec4 of each, decoded once.
- */
-const SOURCE_VEC4: GemmSource = {
-  key: 'conv2dInputGradVec4',
-  inputs: SOURCE.inputs,
-  uniforms: UNIFORMS,
-  components: [4, 4],
-  setup: SETUP,
-  fetch: `
-    let k = k0 + 4 * kq;
-    ${read(4)}
-    ra = av;
-    rb = bv;`,
-  store: STORE,
-};
+      store: STORE,
+    };
+    sources.set(key, source);
+  }
+  return source;
+}
 
 /**
  * Writes a phase's compact [B, rows, cols, C] result onto dx at (phH + i' sh, phW + j' sw); four
@@ -201,7 +226,7 @@ export function makeConv2DBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
         inH: h.rows, inW: w.rows, inC: n, outH: info.outHeight, outW: info.outWidth, outC: info.outChannels, padT: h.pad, padL: w.pad,
         tapsH: h.taps, tapsW: w.taps, tapH0: h.tap0, tapW0: w.tap0, tapStepH: sh, tapStepW: sw, filterW: info.filterWidth,
       };
-      const source = g.outC % 4 === 0 ? SOURCE_VEC4 : SOURCE;
+      const source = sourceOf(g.outC % 4 === 0 ? 4 : 1, g.tapsH * g.tapsW === 1);
       return runGemm(backend, source, { m: sizeOf(shape) / n, n, k: g.tapsH * g.tapsW * g.outC }, [dy, filter], uniformsOf(g), shape, own);
     };
     // Stride 1: one phase, the whole of dx; tfjs's kernel computes the same, for measurement to
