@@ -30,7 +30,7 @@
  * and the Add -> ReLU pairs of residual blocks for the backend's sum to.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ADD_RELU, activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
+import { ADD_RELU, CONV_ADD_RELU, activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
 import { writesInPlace } from './backends/in-place-writes.ts';
 
 type Kwargs = Record<string, unknown> | undefined;
@@ -42,6 +42,7 @@ interface LayerVariable {
 }
 interface GraphNode {
   readonly outboundLayer: Layer;
+  readonly inboundLayers: readonly Layer[];
   readonly outputTensors: readonly { readonly id: number }[];
 }
 interface Layer {
@@ -83,8 +84,12 @@ export interface FoldedChain {
 
 export interface Folded {
   readonly chains: readonly FoldedChain[];
-  /** Residual Adds that apply the ReLU after them (on webgpu in one pass), that ReLU passing its input through. */
-  readonly adds: readonly FusedAdd[];
+  /**
+   * Residual Adds that apply the ReLU after them, that ReLU passing its input through: on webgpu
+   * in the write-out of the convolution of the chain before them (`chain`, where one of its inputs
+   * is a chain without an activation of its own), else in one pass.
+   */
+  readonly adds: readonly (FusedAdd & { readonly chain?: string })[];
   /** Puts every layer's own call back and frees the folded weights. */
   restore(): void;
 }
@@ -195,6 +200,14 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     padBefore.set(next, { layer, padding: pad.padding });
   }
 
+  // Chains without an activation whose output only a residual Add (then a ReLU) reads: on a
+  // backend with CONV_ADD_RELU the convolution is left to that Add, which runs it with the other
+  // input added and the ReLU applied as it writes (ResNet50's 16 blocks: the sum is never written
+  // and read again). The convolution's call then returns a tensor of its output's shape that holds
+  // nothing (no buffer on webgpu), which the BatchNorm passes through to the Add.
+  const beforeAdd = new Map<Layer, { conv: string; input: number; take(): { x: tf.Tensor4D; args: Record<string, unknown> } | undefined }>();
+  const fusesAdd = () => tf.getKernel(CONV_ADD_RELU, tf.getBackend()) !== undefined;
+
   for (const { layer, graph } of layersOf(model)) {
     if (!isConv(layer)) continue;
     const bn = soleConsumer(graph, layer);
@@ -225,6 +238,29 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     };
     restores.push(release);
 
+    // The Add this chain's convolution is left to, if any; what it is given meanwhile.
+    const add = activation === undefined && !depthwise ? onlyReader(graph, bn) : undefined;
+    const residualAdd = add?.getClassName() === 'Add' && activationOf(onlyReader(graph, add)) === 'relu' ? add : undefined;
+    let deferred: { x: tf.Tensor4D; args: Record<string, unknown> } | undefined;
+    if (residualAdd !== undefined) {
+      const node = nodesIn(graph, residualAdd)[0]!;
+      const input = node.inboundLayers.indexOf(bn);
+      if (node.inboundLayers.length === 2 && node.inboundLayers.lastIndexOf(bn) === input) {
+        beforeAdd.set(residualAdd, {
+          conv: conv.name,
+          input,
+          take: () => {
+            const taken = deferred;
+            deferred = undefined;
+            return taken;
+          },
+        });
+      }
+    }
+    // Where both inputs of an Add are such chains (a block whose shortcut is a convolution), the
+    // later one is left to it and the other runs as it is.
+    const leftToAdd = () => residualAdd !== undefined && beforeAdd.get(residualAdd)?.conv === conv.name;
+
     const padded = padBefore.get(conv);
     patch(conv, (own) => (inputs, kwargs) => {
       if (!inference(kwargs)) return own.call(conv, inputs, kwargs);
@@ -241,8 +277,19 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
         if (same.top === top && same.bottom === bottom && same.left === left && same.right === right) pad = 'same';
         else x = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
       }
+      if (leftToAdd() && x.dtype === 'float32' && fusesAdd()) {
+        if (deferred !== undefined) tf.dispose(deferred.x);
+        deferred = { x: tf.keep(x.clone()), args: { filter, bias, strides, pad, dilations } };
+        const shape = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, strides, dilations, pad).outShape;
+        const empty = (tf.backend() as unknown as { makeTensorInfo(shape: number[], dtype: 'float32'): tf.TensorInfo }).makeTensorInfo(shape, 'float32');
+        return tf.engine().makeTensorFromTensorInfo(empty);
+      }
       const args = { x, filter, bias, strides, pad, dilations, activation: activation ?? ('linear' as const) };
       return depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
+    });
+    restores.push(() => {
+      if (deferred !== undefined) tf.dispose(deferred.x);
+      deferred = undefined;
     });
     passThrough(bn);
     if (activation !== undefined) passThrough(next!);
@@ -250,23 +297,32 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     chains.push({ conv: conv.name, batchNorm: bn.name, activation: activation !== undefined ? next!.name : null, ...(padded ? { padding: padded.layer.name } : {}) });
   }
 
-  // A residual sum that only a ReLU reads applies it: on webgpu relu(a + b) in one pass (TL's
-  // ADD_RELU), elsewhere the same two ops as before; the ReLU layer passes its input through.
-  // ResNet50 inference: 16 dispatches and 16 passes over the blocks' outputs fewer.
-  const adds: FusedAdd[] = [];
+  // A residual sum that only a ReLU reads applies it: in the write-out of the convolution left to
+  // it (above), else on webgpu relu(a + b) in one pass (TL's ADD_RELU), elsewhere the same two ops
+  // as before; the ReLU layer passes its input through. ResNet50 inference: 16 dispatches and 16
+  // passes over the blocks' outputs fewer, and 16 convolutions' outputs not written and read again.
+  const adds: (FusedAdd & { chain?: string })[] = [];
   for (const { layer, graph } of layersOf(model)) {
     if (layer.getClassName() !== 'Add') continue;
     const next = onlyReader(graph, layer);
     if (activationOf(next) !== 'relu') continue;
+    const chain = beforeAdd.get(layer);
     patch(layer, (own) => (inputs, kwargs) => {
       if (!inference(kwargs)) return own.call(layer, inputs, kwargs);
+      const left = chain?.take();
+      if (left !== undefined) {
+        const residual = (inputs as tf.Tensor[])[1 - chain!.input]!;
+        const out = tf.engine().runKernel(CONV_ADD_RELU, { x: left.x, filter: left.args['filter'] as tf.Tensor, bias: left.args['bias'] as tf.Tensor, residual }, { ...left.args, filter: undefined, bias: undefined, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        tf.dispose(left.x);
+        return out;
+      }
       const [a, b] = (Array.isArray(inputs) ? inputs : [inputs]) as tf.Tensor[];
       const oneKernel = b !== undefined && (inputs as tf.Tensor[]).length === 2 && a!.dtype === 'float32' && b.dtype === 'float32' && a!.size > 0
         && a!.shape.join() === b.shape.join() && tf.getKernel(ADD_RELU, tf.getBackend()) !== undefined;
       return oneKernel ? (tf.engine().runKernel(ADD_RELU, { a: a!, b: b! }) as tf.Tensor) : tf.relu(own.call(layer, inputs, kwargs) as tf.Tensor);
     });
     passThrough(next!);
-    adds.push({ add: layer.name, activation: next!.name });
+    adds.push({ add: layer.name, activation: next!.name, ...(chain && { chain: chain.conv }) });
   }
 
   return {

@@ -48,11 +48,16 @@ describe.skipIf(!env.ok)(`BatchNorm folded for inference on webgpu (${env.ok ? e
       const fused = await dispatches(predict);
       expect(relativeError(fused.values, plain.values)).toBeLessThan(1e-4);
       expect(fused.dispatches).toBeLessThan(plain.dispatches * 0.6);
-      // ResNet50's 16 residual sums apply their ReLU in one pass (MobileNetV2's sums have none after them).
+      // ResNet50's 16 residual sums apply their ReLU, each in the write-out of its block's last
+      // convolution, with the shortcut added there (MobileNetV2's sums have no ReLU after them).
       expect(folded.adds.length).toBe(name === 'resnet50' ? 16 : 0);
+      expect(folded.adds.filter((a) => a.chain !== undefined).length).toBe(folded.adds.length);
       const { kernels, result } = await tf.profile(predict);
       tf.dispose(result as tf.Tensor);
-      expect(kernels.filter((k) => k.name === 'TLAddRelu').length).toBe(folded.adds.length);
+      const count = (kernel: string) => kernels.filter((k) => k.name === kernel).length;
+      expect(count('TLConv2DAddRelu')).toBe(folded.adds.length);
+      expect(count('TLAddRelu')).toBe(0);
+      expect(count('FusedConv2D') + count('FusedDepthwiseConv2D') + count('TLConv2DAddRelu')).toBe(folded.chains.length);
     } finally {
       folded.restore();
       tf.dispose(x);

@@ -9,8 +9,10 @@
  * and where measurement finds tfjs's faster for a shape (tune.ts), that shape runs on it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { webgpuBackendOf } from './backend.ts';
-import { gemmFits, runGemm, type GemmSource } from './gemm.ts';
+import { CONV_ADD_RELU } from '../fused-activation.ts';
+import { release, webgpuBackendOf } from './backend.ts';
+import { gemmFits, runGemm, type BackendKernel, type GemmSource } from './gemm.ts';
+import { addRelu } from './residual.ts';
 
 const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,';
 
@@ -121,21 +123,28 @@ const ACTIVATIONS: Readonly<Record<string, (v: string) => string>> = {
   relu6: (v) => `clamp(${v}, 0.0, 6.0)`,
 };
 
+
 const sources = new Map<string, GemmSource>();
 
-function sourceFor(values: 1 | 4, oneTap: boolean, activation: string, bias: boolean): GemmSource {
-  const key = `conv2dForward${values}${oneTap ? 'OneTap' : ''}_${activation}_${bias}`;
+/**
+ * The product's source: four or one values a load, one tap or many, and its write-out: a bias or
+ * none, a residual added (an input of the output's shape, read at each value's own index), then
+ * the activation.
+ */
+function sourceFor(values: 1 | 4, oneTap: boolean, activation: string, bias: boolean, residual: boolean): GemmSource {
+  const key = `conv2dForward${values}${oneTap ? 'OneTap' : ''}_${activation}_${bias}${residual ? '_residual' : ''}`;
   let source = sources.get(key);
   if (source === undefined) {
+    const inputs = ['x', 'w', ...(bias ? ['bias'] : []), ...(residual ? ['residual'] : [])];
     source = {
       key,
-      inputs: bias ? ['x', 'w', 'bias'] : ['x', 'w'],
+      inputs,
       uniforms: UNIFORMS,
-      components: values === 4 ? (bias ? [4, 4, 1] : [4, 4]) : undefined,
+      components: values === 4 ? inputs.map((_, i) => (i < 2 ? 4 : 1)) : undefined,
       setup: SETUP,
       fetch: fetch(values, oneTap),
       store: store(values),
-      epilogue: ACTIVATIONS[activation]!(bias ? 'v + bias[n]' : 'v'),
+      epilogue: ACTIVATIONS[activation]!(['v', ...(bias ? ['bias[n]'] : []), ...(residual ? ['residual[at]'] : [])].join(' + ')),
     };
     sources.set(key, source);
   }
@@ -145,34 +154,69 @@ function sourceFor(values: 1 | 4, oneTap: boolean, activation: string, bias: boo
 type Attrs = tf.Conv2DAttrs & { activation?: string };
 
 /**
+ * A float32 NHWC convolution with a linear, relu or relu6 activation, a per-channel bias or none,
+ * and a residual or none, on TL's GEMM; undefined for anything else. `own` runs the same on the
+ * backend's kernel, for measurement to prefer where it is the faster (tune.ts).
+ */
+function convolve(
+  backend: unknown,
+  inputs: { x?: tf.TensorInfo; filter?: tf.TensorInfo; bias?: tf.TensorInfo; residual?: tf.TensorInfo },
+  attrs: Attrs,
+  own?: BackendKernel,
+): tf.TensorInfo | undefined {
+  const { x, filter, bias, residual } = inputs;
+  const activation = attrs.activation ?? 'linear';
+  const format = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat);
+  if (x === undefined || filter === undefined || format !== 'channelsLast' || x.dtype !== 'float32' || filter.dtype !== 'float32') return undefined;
+  if (ACTIVATIONS[activation] === undefined) return undefined;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, format,
+  );
+  if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== info.outChannels)) return undefined;
+  if (residual !== undefined && (residual.dtype !== 'float32' || residual.shape.join() !== info.outShape.join())) return undefined;
+  const m = info.batchSize * info.outHeight * info.outWidth;
+  const n = info.outChannels;
+  const k = info.filterHeight * info.filterWidth * info.inChannels;
+  if (!gemmFits(m, n) || m === 0 || k === 0) return undefined;
+  const values = info.inChannels % 4 === 0 && n % 4 === 0 ? 4 : 1;
+  const oneTap = info.filterHeight === 1 && info.filterWidth === 1;
+  const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
+  const source = sourceFor(values, oneTap, activation, bias !== undefined, residual !== undefined);
+  return runGemm(webgpuBackendOf(backend), source, { m, n, k }, [x, filter, ...(bias ? [bias] : []), ...(residual ? [residual] : [])], [
+    i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth),
+    i32(info.strideHeight), i32(info.strideWidth), i32(info.dilationHeight), i32(info.dilationWidth),
+    i32(info.padInfo.top), i32(info.padInfo.left), i32(info.filterWidth),
+  ], info.outShape, own);
+}
+
+/**
  * The Conv2D or FusedConv2D kernel for float32 NHWC with a linear, relu or relu6 activation and a
  * per-channel bias or none; anything else goes to `fallback`.
  */
 export function makeConv2D(fallback: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { x, filter, bias, preluActivationWeights } = args.inputs;
-    const attrs = (args.attrs ?? {}) as unknown as Attrs;
-    const activation = attrs.activation ?? 'linear';
-    const format = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat);
-    if (x === undefined || filter === undefined || format !== 'channelsLast' || x.dtype !== 'float32' || filter.dtype !== 'float32') return fallback(args);
-    if (preluActivationWeights !== undefined || ACTIVATIONS[activation] === undefined) return fallback(args);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, format,
-    );
-    if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== info.outChannels)) return fallback(args);
-    const m = info.batchSize * info.outHeight * info.outWidth;
-    const n = info.outChannels;
-    const k = info.filterHeight * info.filterWidth * info.inChannels;
-    if (!gemmFits(m, n) || m === 0 || k === 0) return fallback(args);
-    const values = info.inChannels % 4 === 0 && n % 4 === 0 ? 4 : 1;
-    const oneTap = info.filterHeight === 1 && info.filterWidth === 1;
-    const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
-    // tfjs's kernel on the same inputs, for measurement to prefer where it is the faster (tune.ts).
+    if (preluActivationWeights !== undefined) return fallback(args);
     const own = (ins: readonly tf.TensorInfo[]) => fallback({ ...args, inputs: { ...args.inputs, x: ins[0]!, filter: ins[1]!, ...(ins[2] && { bias: ins[2] }) } }) as tf.TensorInfo;
-    return runGemm(webgpuBackendOf(args.backend), sourceFor(values, oneTap, activation, bias !== undefined), { m, n, k }, bias === undefined ? [x, filter] : [x, filter, bias], [
-      i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth),
-      i32(info.strideHeight), i32(info.strideWidth), i32(info.dilationHeight), i32(info.dilationWidth),
-      i32(info.padInfo.top), i32(info.padInfo.left), i32(info.filterWidth),
-    ], info.outShape, own);
+    return convolve(args.backend, { x, filter, bias }, (args.attrs ?? {}) as unknown as Attrs, own) ?? fallback(args);
   };
 }
+
+/**
+ * CONV_ADD_RELU: relu(conv(x, filter) + bias + residual) in one GEMM, the residual added and the
+ * ReLU applied as each value is written (inference of a residual block whose last convolution's
+ * BatchNorm is folded: the sum is never written and read again). Where TL's GEMM does not take
+ * the case, the backend's fused convolution, then one relu(a + b) pass.
+ */
+export const conv2dAddRelu: tf.KernelFunc = (args) => {
+  const { x, filter, bias, residual } = args.inputs;
+  if (x === undefined || filter === undefined || residual === undefined) throw new Error(`${CONV_ADD_RELU} needs x, filter and residual`);
+  const attrs = (args.attrs ?? {}) as unknown as Attrs;
+  const fused = convolve(args.backend, { x, filter, bias, residual }, { ...attrs, activation: 'relu' });
+  if (fused !== undefined) return fused;
+  const conv = tf.getKernel('FusedConv2D', 'webgpu')!.kernelFunc;
+  const sum = conv({ ...args, inputs: { x, filter, ...(bias && { bias }) }, attrs: { ...args.attrs, activation: 'linear' } }) as tf.TensorInfo;
+  const out = addRelu({ inputs: { a: sum, b: residual }, backend: args.backend, attrs: {} }) as tf.TensorInfo;
+  release(webgpuBackendOf(args.backend), sum);
+  return out;
+};

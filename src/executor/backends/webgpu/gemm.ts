@@ -130,8 +130,9 @@ export interface GemmSource {
    */
   readonly components?: readonly (1 | 4)[];
   /**
-   * WGSL of `v` (a value of C) and `n` (its column) written in its place, e.g. a bias and an
-   * activation. A product with an epilogue is never split along K (the epilogue needs whole sums).
+   * WGSL of `v` (a value of C), `n` (its column) and `at` (its index in C, row-major) written in
+   * its place, e.g. a bias, a residual sum and an activation. A product with an epilogue is never
+   * split along K (the epilogue needs whole sums).
    */
   readonly epilogue?: string;
 }
@@ -192,7 +193,7 @@ class GemmProgram implements WebGPUProgram {
     // row of invocations writes 256 contiguous bytes (one value each, they would write every
     // fourth float, in four rounds).
     const vec4 = this.outputComponent === 4;
-    const epilogue = (v: string, n: string) => (this.source.epilogue === undefined ? v : `epilogue(${v}, ${n})`);
+    const epilogue = (v: string, n: string, at: string) => (this.source.epilogue === undefined ? v : `epilogue(${v}, ${n}, ${at})`);
     const writes: string[] = [];
     for (let i = 0; i < blocks; i++) {
       for (let r = 0; r < 4; r++) {
@@ -200,12 +201,12 @@ class GemmProgram implements WebGPUProgram {
         for (let j = 0; j < blocks; j++) {
           const a = `acc[${(i * blocks + j) * 4 + r}]`;
           if (vec4) {
-            const value = this.source.epilogue === undefined ? a : `vec4<f32>(${[0, 1, 2, 3].map((c) => epilogue(`${a}[${c}]`, `n + ${c}`)).join(', ')})`;
+            const value = this.source.epilogue === undefined ? a : `vec4<f32>(${[0, 1, 2, 3].map((c) => epilogue(`${a}[${c}]`, `n + ${c}`, `row + n + ${c}`)).join(', ')})`;
             lines.push(`if (tileN + ${64 * j} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j} + 4 * tx; result[(row + n) / 4] = ${value}; }`);
             continue;
           }
           for (let c = 0; c < 4; c++) {
-            lines.push(`if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j + c} + 4 * tx; result[row + n] = ${epilogue(`${a}[${c}]`, 'n')}; }`);
+            lines.push(`if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j + c} + 4 * tx; result[row + n] = ${epilogue(`${a}[${c}]`, 'n', 'row + n')}; }`);
           }
         }
         writes.push(`if (tileM + ${64 * i + r} + 4 * ty < uniforms.M) {
@@ -250,7 +251,7 @@ class GemmProgram implements WebGPUProgram {
       fn storeB(kk : i32, nn : i32, v : f32) {
         tileB[kk][nn / 4][nn % 4] = v;
       }
-      ${this.source.epilogue === undefined ? '' : `fn epilogue(v : f32, n : i32) -> f32 {
+      ${this.source.epilogue === undefined ? '' : `fn epilogue(v : f32, n : i32, at : i32) -> f32 {
         return ${this.source.epilogue};
       }`}
 
