@@ -21,16 +21,17 @@
  * BatchNorm (its moving statistics) writes into its data in place (backends/in-place-writes.ts
  * counts those writes), and the next call folds again.
  * Training calls, and chains whose intermediate values are outputs of the model, run as they are.
- * Two more folds of the same kind ride along: a ZeroPadding2D that only a chain's 'valid'
- * convolution reads becomes that convolution's padding, and a residual Add that only a ReLU reads
- * applies it (in one pass on webgpu).
+ * More folds of the same kind ride along: a ZeroPadding2D that only a chain's 'valid'
+ * convolution reads becomes that convolution's padding, a residual Add that only a ReLU reads
+ * applies it (in one pass on webgpu), and on webgpu a residual Add whose input is a chain without
+ * an activation runs that chain's convolution with the sum (and the ReLU) in its write-out.
  *
  * For training, `fuseActivationsForTraining(model)` finds the BatchNorm -> ReLU/ReLU6 pairs the
  * same way and marks them for the backend's training-mode BatchNorm to apply the activation itself,
  * and the Add -> ReLU pairs of residual blocks for the backend's sum to.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ADD_RELU, CONV_ADD_RELU, activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
+import { ADD_RELU, CONV_ADD, activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
 import { writesInPlace } from './backends/in-place-writes.ts';
 
 type Kwargs = Record<string, unknown> | undefined;
@@ -73,6 +74,16 @@ interface BatchNormLayer extends Layer {
 }
 
 
+/** A folded convolution left to the residual Add after it: its input, folded weights and geometry. */
+interface LeftToAdd {
+  readonly x: tf.Tensor4D;
+  readonly filter: tf.Tensor4D;
+  readonly bias: tf.Tensor1D;
+  readonly strides: [number, number];
+  readonly pad: 'same' | 'valid';
+  readonly dilations: [number, number] | number;
+}
+
 /** One chain: the convolution, its BatchNorm, and the activation layer folded with them, if any. */
 export interface FoldedChain {
   readonly conv: string;
@@ -85,11 +96,12 @@ export interface FoldedChain {
 export interface Folded {
   readonly chains: readonly FoldedChain[];
   /**
-   * Residual Adds that apply the ReLU after them, that ReLU passing its input through: on webgpu
-   * in the write-out of the convolution of the chain before them (`chain`, where one of its inputs
-   * is a chain without an activation of its own), else in one pass.
+   * Residual Adds the fold changes: each that only a ReLU reads applies it (`activation`, the ReLU
+   * layer, which passes its input through; else null), and on a backend with CONV_ADD each whose
+   * input is a chain without an activation of its own runs that chain's convolution with the sum
+   * (and the ReLU) in its write-out (`chain`, the convolution).
    */
-  readonly adds: readonly (FusedAdd & { readonly chain?: string })[];
+  readonly adds: readonly { readonly add: string; readonly activation: string | null; readonly chain?: string }[];
   /** Puts every layer's own call back and frees the folded weights. */
   restore(): void;
 }
@@ -200,13 +212,14 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     padBefore.set(next, { layer, padding: pad.padding });
   }
 
-  // Chains without an activation whose output only a residual Add (then a ReLU) reads: on a
-  // backend with CONV_ADD_RELU the convolution is left to that Add, which runs it with the other
-  // input added and the ReLU applied as it writes (ResNet50's 16 blocks: the sum is never written
-  // and read again). The convolution's call then returns a tensor of its output's shape that holds
-  // nothing (no buffer on webgpu), which the BatchNorm passes through to the Add.
-  const beforeAdd = new Map<Layer, { conv: string; input: number; take(): { x: tf.Tensor4D; args: Record<string, unknown> } | undefined }>();
-  const fusesAdd = () => tf.getKernel(CONV_ADD_RELU, tf.getBackend()) !== undefined;
+  // Chains without an activation whose output only a residual Add reads: on a backend with
+  // CONV_ADD the convolution is left to that Add, which runs it with the other input added (and,
+  // where only a ReLU reads the sum, the ReLU applied) as it writes: ResNet50's 16 blocks and
+  // MobileNetV2's 10, whose sums are never written and read again. The convolution's call then
+  // returns a tensor of its output's shape that holds nothing (no buffer on webgpu), which the
+  // BatchNorm passes through to the Add.
+  const beforeAdd = new Map<Layer, { conv: string; input: number; take(): LeftToAdd | undefined }>();
+  const fusesAdd = () => tf.getKernel(CONV_ADD, tf.getBackend()) !== undefined;
 
   for (const { layer, graph } of layersOf(model)) {
     if (!isConv(layer)) continue;
@@ -240,8 +253,8 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
 
     // The Add this chain's convolution is left to, if any; what it is given meanwhile.
     const add = activation === undefined && !depthwise ? onlyReader(graph, bn) : undefined;
-    const residualAdd = add?.getClassName() === 'Add' && activationOf(onlyReader(graph, add)) === 'relu' ? add : undefined;
-    let deferred: { x: tf.Tensor4D; args: Record<string, unknown> } | undefined;
+    const residualAdd = add?.getClassName() === 'Add' ? add : undefined;
+    let deferred: LeftToAdd | undefined;
     if (residualAdd !== undefined) {
       const node = nodesIn(graph, residualAdd)[0]!;
       const input = node.inboundLayers.indexOf(bn);
@@ -279,7 +292,7 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
       }
       if (leftToAdd() && x.dtype === 'float32' && fusesAdd()) {
         if (deferred !== undefined) tf.dispose(deferred.x);
-        deferred = { x: tf.keep(x.clone()), args: { filter, bias, strides, pad, dilations } };
+        deferred = { x: tf.keep(x.clone()), filter, bias, strides, pad, dilations };
         const shape = tf.backend_util.computeConv2DInfo(x.shape, filter.shape, strides, dilations, pad).outShape;
         const empty = (tf.backend() as unknown as { makeTensorInfo(shape: number[], dtype: 'float32'): tf.TensorInfo }).makeTensorInfo(shape, 'float32');
         return tf.engine().makeTensorFromTensorInfo(empty);
@@ -297,32 +310,46 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
     chains.push({ conv: conv.name, batchNorm: bn.name, activation: activation !== undefined ? next!.name : null, ...(padded ? { padding: padded.layer.name } : {}) });
   }
 
-  // A residual sum that only a ReLU reads applies it: in the write-out of the convolution left to
-  // it (above), else on webgpu relu(a + b) in one pass (TL's ADD_RELU), elsewhere the same two ops
-  // as before; the ReLU layer passes its input through. ResNet50 inference: 16 dispatches and 16
-  // passes over the blocks' outputs fewer, and 16 convolutions' outputs not written and read again.
-  const adds: (FusedAdd & { chain?: string })[] = [];
+  // A residual sum runs the convolution left to it (above), with the ReLU after it where only a
+  // ReLU reads it. Else a sum that only a ReLU reads applies it: on webgpu relu(a + b) in one pass
+  // (TL's ADD_RELU), elsewhere the same two ops as before. The ReLU layer passes its input
+  // through. ResNet50 inference: 16 dispatches and 16 passes over the blocks' outputs fewer, and
+  // 16 convolutions' outputs not written and read again.
+  const adds: { add: string; activation: string | null; chain?: string }[] = [];
   for (const { layer, graph } of layersOf(model)) {
     if (layer.getClassName() !== 'Add') continue;
     const next = onlyReader(graph, layer);
-    if (activationOf(next) !== 'relu') continue;
+    const relu = activationOf(next) === 'relu';
     const chain = beforeAdd.get(layer);
+    if (!relu && chain === undefined) continue;
     patch(layer, (own) => (inputs, kwargs) => {
       if (!inference(kwargs)) return own.call(layer, inputs, kwargs);
       const left = chain?.take();
       if (left !== undefined) {
-        const residual = (inputs as tf.Tensor[])[1 - chain!.input]!;
-        const out = tf.engine().runKernel(CONV_ADD_RELU, { x: left.x, filter: left.args['filter'] as tf.Tensor, bias: left.args['bias'] as tf.Tensor, residual }, { ...left.args, filter: undefined, bias: undefined, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap) as tf.Tensor;
-        tf.dispose(left.x);
-        return out;
+        const { x, filter, bias, strides, pad, dilations } = left;
+        const given = inputs as tf.Tensor[];
+        const residual = given[1 - chain!.input]!;
+        try {
+          // In the convolution's write-out where the other input is of its output's shape (the
+          // tensor standing for it), as a residual is; else the convolution as it would have run.
+          if (residual.dtype === 'float32' && residual.shape.join() === given[chain!.input]!.shape.join()) {
+            const attrs = { strides, pad, dilations, dataFormat: 'NHWC', activation: relu ? 'relu' : 'linear' };
+            return tf.engine().runKernel(CONV_ADD, { x, filter, bias, residual }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+          }
+          const conv = tf.fused.conv2d({ x, filter, bias, strides, pad, dilations });
+          inputs = given.map((t, i) => (i === chain!.input ? conv : t));
+        } finally {
+          tf.dispose(x);
+        }
       }
+      if (!relu) return own.call(layer, inputs, kwargs);
       const [a, b] = (Array.isArray(inputs) ? inputs : [inputs]) as tf.Tensor[];
       const oneKernel = b !== undefined && (inputs as tf.Tensor[]).length === 2 && a!.dtype === 'float32' && b.dtype === 'float32' && a!.size > 0
         && a!.shape.join() === b.shape.join() && tf.getKernel(ADD_RELU, tf.getBackend()) !== undefined;
       return oneKernel ? (tf.engine().runKernel(ADD_RELU, { a: a!, b: b! }) as tf.Tensor) : tf.relu(own.call(layer, inputs, kwargs) as tf.Tensor);
     });
-    passThrough(next!);
-    adds.push({ add: layer.name, activation: next!.name, ...(chain && { chain: chain.conv }) });
+    if (relu) passThrough(next!);
+    adds.push({ add: layer.name, activation: relu ? next!.name : null, ...(chain && { chain: chain.conv }) });
   }
 
   return {

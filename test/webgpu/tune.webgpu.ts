@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CONV_ADD } from '../../src/executor/backends/fused-activation.ts';
 import { measuredChoices, recordProducts, setUnmeasuredTile, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
 import { prepareForTraining, selectBackend } from '../../src/executor/backends/select.ts';
 import { trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
@@ -85,14 +86,18 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
   it.each([
     ['the forward convolution', 'conv2dForward'],
     ['the input gradient', 'conv2dInputGrad'],
+    ['a convolution with a residual sum and a ReLU (then one pass of the sum)', 'conv2dForward4_relu_true_residual'],
   ])('runs tfjs\'s own kernel for %s where measurement chose it, with the same result', async (_, prefix) => {
     await tf.setBackend('webgpu');
     measuredChoices.clear();
     const x = tf.randomUniform([2, 9, 9, 8], -1, 1, 'float32', 1);
     const w = tf.randomUniform([3, 3, 8, 16], -1, 1, 'float32', 2);
     const conv = (xx: tf.Tensor) => tf.conv2d(xx as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
-    // The forward value, or the input gradient of the convolution's sum of squares.
-    const run = () => (prefix === 'conv2dForward' ? conv(x) : tf.grad((xx: tf.Tensor) => tf.sum(tf.square(conv(xx))))(x));
+    const bias = tf.randomUniform([16], -1, 1, 'float32', 3);
+    const residual = tf.randomUniform([2, 9, 9, 16], -1, 1, 'float32', 4);
+    const withResidual = () => tf.engine().runKernel(CONV_ADD, { x, filter: w, bias, residual }, { strides: 1, pad: 'same', dilations: 1, dataFormat: 'NHWC', activation: 'relu' }) as tf.Tensor;
+    // The forward value, the input gradient of the convolution's sum of squares, or the convolution with its residual.
+    const run = () => (prefix === 'conv2dForward' ? conv(x) : prefix === 'conv2dInputGrad' ? tf.grad((xx: tf.Tensor) => tf.sum(tf.square(conv(xx))))(x) : withResidual());
     const product = recordProducts(() => tf.dispose(run())).find((p) => p.source.key.startsWith(prefix));
     expect(product?.backendKernel).toBeDefined();
     const backend = tf.backend() as unknown as { runWebGPUProgram(program: { shaderKey: string }, ...rest: unknown[]): unknown };
@@ -119,7 +124,7 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     expect(theirs.gemms).toBe(ours.gemms - 1);
     expect(relativeError(theirs.values, ours.values)).toBeLessThan(1e-5);
     measuredChoices.clear();
-    tf.dispose([x, w]);
+    tf.dispose([x, w, bias, residual]);
   });
 });
 

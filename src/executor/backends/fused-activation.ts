@@ -18,11 +18,12 @@
 export const ADD_RELU = 'TLAddRelu';
 
 /**
- * The kernel that writes relu(conv(x, filter) + bias + residual) in one pass ({x, filter, bias,
- * residual}, attributes as Conv2D's): webgpu/conv2d-forward.ts registers it on webgpu, for the
- * inference fold (fold-batchnorm.ts); where no backend has it, the fold convolves, adds and relus.
+ * The kernel that writes act(conv(x, filter) + bias + residual) in one pass ({x, filter, bias,
+ * residual}, attributes as FusedConv2D's, activation 'linear' or 'relu'): webgpu/conv2d-forward.ts
+ * registers it on webgpu, for the inference fold (fold-batchnorm.ts); where no backend has it,
+ * the fold convolves, adds and applies the activation as separate ops.
  */
-export const CONV_ADD_RELU = 'TLConv2DAddRelu';
+export const CONV_ADD = 'TLConv2DAdd';
 
 /** The activations a fused BatchNorm applies: ReLU, and ReLU6 (as tf.layers' ReLU with maxValue 6). */
 export type FusedActivation = 'relu' | 'relu6';

@@ -7,7 +7,7 @@
  * runs again with the 128 tile forced, and the shaped ones with the 64 tile forced.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CONV_ADD_RELU } from '../../../src/executor/backends/fused-activation.ts';
+import { CONV_ADD } from '../../../src/executor/backends/fused-activation.ts';
 import { setGemmTile, type Tile } from '../../../src/executor/backends/webgpu/gemm.ts';
 import { choose, pick, random as seeded, sameOnBoth, weightedSum, type ParityCase } from '../parity.ts';
 
@@ -122,26 +122,27 @@ function forwardCases(random: readonly Conv[]): { plain: ParityCase[]; shaped: P
     );
   };
   return {
-    plain: [...random.map(plain), ...DILATED.map(plain), ...random.slice(0, 12).map(fused), ...random.slice(0, 8).map((c) => withResidual(c))],
-    shaped: [...SHAPED.map(plain), ...SHAPED.map((c, i) => fused(c, i + 1)), ...SHAPED.map((c) => withResidual(c)), withResidual(SHAPED[1]!, 'NCHW')],
+    plain: [...random.map(plain), ...DILATED.map(plain), ...random.slice(0, 12).map(fused), ...random.slice(0, 8).map((c, i) => withResidual(c, i % 2 === 0 ? 'relu' : 'linear'))],
+    shaped: [...SHAPED.map(plain), ...SHAPED.map((c, i) => fused(c, i + 1)), ...SHAPED.map((c, i) => withResidual(c, i % 3 === 2 ? 'linear' : 'relu')), withResidual(SHAPED[1]!, 'relu', 'NCHW'), withResidual(SHAPED[2]!, 'linear', 'NCHW')],
   };
 }
 
 /**
- * relu(conv(x, w) + b + residual) as the inference fold runs it on webgpu: one GEMM with the
- * residual added in its write-out (CONV_ADD_RELU; in channels-first, which TL's GEMM does not
- * take, tfjs's convolution and one relu(a + b) pass); on cpu, the ops it stands for.
+ * act(conv(x, w) + b + residual) as the inference fold runs it on webgpu: one GEMM with the
+ * residual added in its write-out (CONV_ADD; in channels-first, which TL's GEMM does not take,
+ * tfjs's convolution and one pass of the sum); on cpu, the ops it stands for.
  */
-function withResidual(c: Conv, format: 'NHWC' | 'NCHW' = 'NHWC'): ParityCase {
+function withResidual(c: Conv, activation: 'relu' | 'linear', format: 'NHWC' | 'NCHW' = 'NHWC'): ParityCase {
   const nhwc = tf.backend_util.computeConv2DInfo(c.x, c.w, c.strides, 1, c.pad as 'same').outShape;
   const [b, h, w, ch] = nhwc;
   const x = format === 'NHWC' ? c.x : [c.x[0], c.x[3], c.x[1], c.x[2]];
   const out = format === 'NHWC' ? nhwc : [b, ch, h, w];
-  return sameOnBoth(`forward with a residual, relu, ${format}: x ${c.x.join('x')} w ${c.w.join('x')} strides ${c.strides.join(',')} pad ${JSON.stringify(c.pad)}`, [x, c.w, [c.w[3]], out], (xx, ww, bb, rr) => {
-    const attrs = { strides: c.strides, pad: c.pad, dilations: 1, dataFormat: format };
-    if (tf.getKernel(CONV_ADD_RELU, tf.getBackend()) !== undefined) return tf.engine().runKernel(CONV_ADD_RELU, { x: tf.mul(xx!, 4), filter: ww!, bias: bb!, residual: rr! }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return sameOnBoth(`forward with a residual, ${activation}, ${format}: x ${c.x.join('x')} w ${c.w.join('x')} strides ${c.strides.join(',')} pad ${JSON.stringify(c.pad)}`, [x, c.w, [c.w[3]], out], (xx, ww, bb, rr) => {
+    const attrs = { strides: c.strides, pad: c.pad, dilations: 1, dataFormat: format, activation };
+    if (tf.getKernel(CONV_ADD, tf.getBackend()) !== undefined) return tf.engine().runKernel(CONV_ADD, { x: tf.mul(xx!, 4), filter: ww!, bias: bb!, residual: rr! }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
     const conv = tf.conv2d(tf.mul(xx!, 4) as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad as 'same', format);
-    return tf.relu(tf.add(tf.add(conv, format === 'NHWC' ? bb! : tf.reshape(bb!, [ch!, 1, 1])), rr!));
+    const sum = tf.add(tf.add(conv, format === 'NHWC' ? bb! : tf.reshape(bb!, [ch!, 1, 1])), rr!);
+    return activation === 'relu' ? tf.relu(sum) : sum;
   });
 }
 

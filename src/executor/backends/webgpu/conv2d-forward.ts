@@ -9,7 +9,8 @@
  * and where measurement finds tfjs's faster for a shape (tune.ts), that shape runs on it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CONV_ADD_RELU } from '../fused-activation.ts';
+import { CONV_ADD } from '../fused-activation.ts';
+import { ownKernel } from '../registry.ts';
 import { release, webgpuBackendOf } from './backend.ts';
 import { gemmFits, runGemm, type BackendKernel, type GemmSource } from './gemm.ts';
 import { addRelu } from './residual.ts';
@@ -203,20 +204,26 @@ export function makeConv2D(fallback: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
- * CONV_ADD_RELU: relu(conv(x, filter) + bias + residual) in one GEMM, the residual added and the
- * ReLU applied as each value is written (inference of a residual block whose last convolution's
- * BatchNorm is folded: the sum is never written and read again). Where TL's GEMM does not take
- * the case, the backend's fused convolution, then one relu(a + b) pass.
+ * CONV_ADD: act(conv(x, filter) + bias + residual) in one GEMM, the residual added and the
+ * activation (linear or relu) applied as each value is written (inference of a residual block
+ * whose last convolution's BatchNorm is folded: the sum is never written and read again). Offered
+ * to measurement beside tfjs's convolution followed by one pass of the sum (tune.ts); that is
+ * also what runs where TL's GEMM does not take the case.
  */
-export const conv2dAddRelu: tf.KernelFunc = (args) => {
+export const conv2dAdd: tf.KernelFunc = (args) => {
   const { x, filter, bias, residual } = args.inputs;
-  if (x === undefined || filter === undefined || residual === undefined) throw new Error(`${CONV_ADD_RELU} needs x, filter and residual`);
+  if (x === undefined || filter === undefined || residual === undefined) throw new Error(`${CONV_ADD} needs x, filter and residual`);
   const attrs = (args.attrs ?? {}) as unknown as Attrs;
-  const fused = convolve(args.backend, { x, filter, bias, residual }, { ...attrs, activation: 'relu' });
-  if (fused !== undefined) return fused;
-  const conv = tf.getKernel('FusedConv2D', 'webgpu')!.kernelFunc;
-  const sum = conv({ ...args, inputs: { x, filter, ...(bias && { bias }) }, attrs: { ...args.attrs, activation: 'linear' } }) as tf.TensorInfo;
-  const out = addRelu({ inputs: { a: sum, b: residual }, backend: args.backend, attrs: {} }) as tf.TensorInfo;
-  release(webgpuBackendOf(args.backend), sum);
-  return out;
+  const activation = attrs.activation ?? 'linear';
+  if (activation !== 'linear' && activation !== 'relu') throw new Error(`${CONV_ADD} applies 'linear' or 'relu', not '${activation}'`);
+  const backend = webgpuBackendOf(args.backend);
+  const own = (ins: readonly tf.TensorInfo[]): tf.TensorInfo => {
+    const conv = ownKernel('FusedConv2D', 'webgpu')!.kernelFunc;
+    const sum = conv({ backend, inputs: { x: ins[0]!, filter: ins[1]!, ...(ins.length > 3 && { bias: ins[2]! }) }, attrs: { ...args.attrs, activation: 'linear' } }) as tf.TensorInfo;
+    const b = ins[ins.length - 1]!;
+    const out = (activation === 'relu' ? addRelu({ inputs: { a: sum, b }, backend, attrs: {} }) : tf.getKernel('Add', 'webgpu')!.kernelFunc({ inputs: { a: sum, b }, backend, attrs: {} })) as tf.TensorInfo;
+    release(backend, sum);
+    return out;
+  };
+  return convolve(backend, { x, filter, bias, residual }, attrs, own) ?? own([x, filter, ...(bias ? [bias] : []), residual]);
 };

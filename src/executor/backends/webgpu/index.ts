@@ -24,7 +24,7 @@ import { webgpuBackendOf } from './backend.ts';
 import { clipByValueGrad, MASK_GRAD, maskGrad, relu6Grad, reluGrad } from './activation-grads.ts';
 import { AFFINE_SAMPLE, affineSample } from './affine-sample.ts';
 import { PIXELS_TO_INPUT, pixelsToInput } from './pixels.ts';
-import { ADD_RELU, CONV_ADD_RELU } from '../fused-activation.ts';
+import { ADD_RELU, CONV_ADD } from '../fused-activation.ts';
 import { addRelu, patchAddLayer, restoreAddLayer } from './residual.ts';
 import { BN_GRAD_SUMS, bnGradSums, fusedBatchNormGrad } from './batchnorm-grad.ts';
 import { registerTrainingBatchNorm, unregisterTrainingBatchNorm } from '../batchnorm-training.ts';
@@ -33,7 +33,7 @@ import { ownKernel, restoreKernel, setKernel } from '../registry.ts';
 import { WEBGPU_BATCHNORM } from './batchnorm-training.ts';
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter.ts';
 import { makeConv2DBackpropInput } from './conv2d-backprop-input.ts';
-import { conv2dAddRelu, makeConv2D } from './conv2d-forward.ts';
+import { conv2dAdd, makeConv2D } from './conv2d-forward.ts';
 import { CUTMIX_PASTE, cutmixPaste } from './cutmix.ts';
 import { makeDepthwiseBackpropFilter } from './depthwise-backprop-filter.ts';
 import { makeDepthwiseBackpropInput } from './depthwise-backprop-input.ts';
@@ -73,7 +73,7 @@ const TL_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   [AFFINE_SAMPLE]: affineSample,
   [PIXELS_TO_INPUT]: pixelsToInput,
   [ADD_RELU]: addRelu,
-  [CONV_ADD_RELU]: conv2dAddRelu,
+  [CONV_ADD]: conv2dAdd,
   [GAUSSIAN_NOISE]: gaussianNoise,
   [CUTMIX_PASTE]: cutmixPaste,
   [DROPOUT_MASK]: dropoutMask,
