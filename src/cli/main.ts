@@ -2,7 +2,6 @@
  * The `tl` command line. Exit codes: 0 success (warnings allowed), 1 the script has errors or the
  * job failed, 2 usage errors (unknown command or option, unreadable file).
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { compile } from '../compile.ts';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
@@ -12,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { BACKENDS, type BackendName } from '../executor/backends/names.ts';
 import { runCommand } from './run.ts';
 import { registerServe } from './serve.ts';
+import { readScript } from './read-script.ts';
 import { registerSubmit } from './submit.ts';
 import { fetchWeightsCommand, listWeights } from './weights.ts';
 
@@ -19,10 +19,9 @@ export class UsageError extends Error {}
 
 function readSource(file: string): string {
   try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
+    return readScript(file);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new UsageError(`cannot read ${file}: ${reason}`);
+    throw new UsageError((err as Error).message);
   }
 }
 

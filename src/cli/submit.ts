@@ -4,12 +4,12 @@
  * Exit codes: 0 the job was queued (or, following, finished); 1 refused, failed or unreachable;
  * 2 usage errors; 130 cancelled or interrupted.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
 import { printEvent, printFailure } from './progress.ts';
+import { readScript } from './read-script.ts';
 
 interface SubmitOptions {
   server: string;
@@ -131,9 +131,9 @@ export function registerSubmit(program: Command): void {
     .action(async (file: string, opts: SubmitOptions, cmd: Command) => {
       let source = '';
       try {
-        source = readFileSync(file === '-' ? 0 : file, 'utf8');
+        source = readScript(file);
       } catch (err) {
-        cmd.error(`tl: cannot read ${file}: ${(err as Error).message}`, { exitCode: 2 });
+        cmd.error(`tl: ${(err as Error).message}`, { exitCode: 2 });
       }
       let url: URL;
       try {

@@ -43,7 +43,11 @@ describe('tl check', () => {
   });
 
   it('exits 2 on usage errors', () => {
-    expect(tl(['check', join(dir, 'missing.tl')]).code).toBe(2);
+    expect(tl(['check', join(dir, 'missing.tl')])).toMatchObject({ code: 2, stderr: expect.stringContaining('missing.tl: no such file') });
+    // A folder where a script goes, for check and for submit alike (before any server is reached).
+    for (const args of [['check', 'examples'], ['submit', 'examples', '--server', 'http://127.0.0.1:9']]) {
+      expect(tl(args)).toMatchObject({ code: 2, stderr: 'tl: cannot read examples: it is a folder; give a .tl script\n' });
+    }
     expect(tl(['check']).code).toBe(2);
     expect(tl(['frobnicate']).code).toBe(2);
     expect(tl(['check', '--format', 'xml', 'examples/quickstart.tl']).code).toBe(2);
