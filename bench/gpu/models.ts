@@ -230,7 +230,7 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   const trainPipelined = (n: number) => pipelined(step, n, readAll);
   registerWebgpuTrainingKernels();
   // As `tl run` trains: each BatchNorm applies the ReLU after it (tfjs's kernels below ignore this).
-  const fused = fuseActivationsForTraining(model);
+  const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: true });
   const tuned = await tuneGemmTiles(trainingPass(model, o.batch));
   console.log(`  ${name}: GEMM tiles measured for ${tuned.products} products in ${fmt(tuned.ms / 1000, 1)} s: ${tuned.tile128} take the 128 tile, ${tuned.backend} tfjs's own kernel, ${tuned.changed} differ from the tile by shape`);
   const folded = foldBatchNorms(model);

@@ -106,7 +106,7 @@ function summarise(profile: CpuProfile, modules: [number, string][], top: number
 export async function hostProfile(name: 'resnet50' | 'mobilenetv2', o: { size: number; batch: number; steps: number }, dir: string | undefined): Promise<HostProfile> {
   const classes = 10;
   const model = await classifier(name, o.size, classes);
-  const fused = fuseActivationsForTraining(model);
+  const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: true });
   const loop = executorLoop(model, name, classes, o);
   const steps = await stepRunner(tf.getBackend());
   // Past the warm-up and the recording, as the benchmark's executor rows.

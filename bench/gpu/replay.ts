@@ -39,7 +39,7 @@ if (dry) {
 }
 const classes = 10;
 const model = await classifier(network, size, classes);
-fuseActivationsForTraining(model);
+fuseActivationsForTraining(model, { padsIntoConvolutions: true });
 const loop = infer ? inferenceLoop(model, network, { size, batch }) : executorLoop(model, network, classes, { size, batch });
 const graphs = stepGraphs(webgpuBackendOf(tf.backend()));
 if (graphs === undefined) throw new Error('no step graphs: TL\'s buffer pool is not installed');

@@ -29,7 +29,7 @@ for (const name of ['resnet50', 'mobilenetv2'] as const) {
   for (const optimizer of ['sgd', 'adam'] as const) {
     const model = await classifier(name, size, 10);
     // As `tl run` trains: with TL's kernels each BatchNorm applies the ReLU after it.
-    const fused = fuseActivationsForTraining(model);
+    const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: true });
     model.compile({ optimizer: optimizer === 'adam' ? tf.train.adam(1e-3) : tf.train.sgd(0.01), loss: 'categoricalCrossentropy' });
     const xs = tf.randomUniform([batch, size, size, 3]);
     const ys = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10);

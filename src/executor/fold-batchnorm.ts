@@ -169,6 +169,39 @@ function layersOf(model: tf.LayersModel): { layer: Layer; graph: Graph }[] {
   return model.layers.flatMap((layer) => (layer instanceof tf.LayersModel ? layersOf(layer) : [{ layer: layer as unknown as Layer, graph }]));
 }
 
+/** Puts `call(own)` in place of `layer`'s call; returns what puts its own back. */
+function patchCall(layer: Layer, call: (own: Call) => Call): () => void {
+  const own = layer.call;
+  const hadOwn = Object.prototype.hasOwnProperty.call(layer, 'call');
+  layer.call = call(own);
+  return () => {
+    if (hadOwn) layer.call = own;
+    else delete (layer as Partial<Layer>).call;
+  };
+}
+
+/** The first input of a call. */
+function firstInput(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  return Array.isArray(inputs) ? inputs[0]! : inputs;
+}
+
+/**
+ * Each ZeroPadding2D of `model` that only a 'valid' convolution reads (before MobileNetV2's
+ * strided depthwise convolutions and the stems of both zoo networks), by that convolution, with
+ * its padding: [[top, bottom], [left, right]].
+ */
+function paddingsBefore(model: tf.LayersModel): Map<Layer, { layer: Layer; padding: [[number, number], [number, number]] }> {
+  const found = new Map<Layer, { layer: Layer; padding: [[number, number], [number, number]] }>();
+  for (const { layer, graph } of layersOf(model)) {
+    const pad = layer as Layer & { padding?: [[number, number], [number, number]]; dataFormat?: string };
+    if (layer.getClassName() !== 'ZeroPadding2D' || pad.dataFormat !== 'channelsLast' || pad.padding === undefined) continue;
+    const next = onlyReader(graph, layer);
+    if (next === undefined || !isConv(next) || next.padding !== 'valid') continue;
+    found.set(next, { layer, padding: pad.padding });
+  }
+  return found;
+}
+
 /** W' and b' of a chain, from the current weights. */
 function foldWeights(conv: ConvLayer, bn: BatchNormLayer): { filter: tf.Tensor4D; bias: tf.Tensor1D } {
   return tf.tidy(() => {
@@ -186,31 +219,15 @@ function foldWeights(conv: ConvLayer, bn: BatchNormLayer): { filter: tf.Tensor4D
 export function foldBatchNorms(model: tf.LayersModel): Folded {
   const chains: FoldedChain[] = [];
   const restores: (() => void)[] = [];
-  const patch = (layer: Layer, call: (own: Call) => Call) => {
-    const own = layer.call;
-    const hadOwn = Object.prototype.hasOwnProperty.call(layer, 'call');
-    layer.call = call(own);
-    restores.push(() => {
-      if (hadOwn) layer.call = own;
-      else delete (layer as Partial<Layer>).call;
-    });
-  };
+  const patch = (layer: Layer, call: (own: Call) => Call) => restores.push(patchCall(layer, call));
   const inference = (kwargs: Kwargs) => kwargs?.['training'] !== true;
   /** A layer whose work the op before it does, in calls that are not training: its input passes through. */
   const passThrough = (layer: Layer) =>
-    patch(layer, (own) => (inputs, kwargs) => (inference(kwargs) ? (Array.isArray(inputs) ? inputs[0]! : inputs).clone() : own.call(layer, inputs, kwargs)));
+    patch(layer, (own) => (inputs, kwargs) => (inference(kwargs) ? firstInput(inputs).clone() : own.call(layer, inputs, kwargs)));
 
-  // A ZeroPadding2D that only a 'valid' convolution of a chain reads (before MobileNetV2's strided
-  // depthwise convolutions and the stems of both zoo networks) becomes that convolution's own
-  // padding: the pad layer passes its input through, and no padded copy is written and read again.
-  const padBefore = new Map<Layer, { layer: Layer; padding: [[number, number], [number, number]] }>();
-  for (const { layer, graph } of layersOf(model)) {
-    const pad = layer as Layer & { padding?: [[number, number], [number, number]]; dataFormat?: string };
-    if (layer.getClassName() !== 'ZeroPadding2D' || pad.dataFormat !== 'channelsLast' || pad.padding === undefined) continue;
-    const next = onlyReader(graph, layer);
-    if (next === undefined || !isConv(next) || next.padding !== 'valid') continue;
-    padBefore.set(next, { layer, padding: pad.padding });
-  }
+  // A ZeroPadding2D that only a 'valid' convolution of a chain reads becomes that convolution's
+  // own padding: the pad layer passes its input through, and no padded copy is written and read again.
+  const padBefore = paddingsBefore(model);
 
   // Chains without an activation whose output only a residual Add reads: on a backend with
   // CONV_ADD the convolution is left to that Add, which runs it with the other input added (and,
@@ -381,12 +398,42 @@ export interface FusedAdd {
  * That takes the activation's pass and its gradient's off each pair: the normalisation writes
  * relu(y), and the BatchNorm's gradient masks dy as it reads it. Each Add (a residual block's
  * sum) that only a ReLU reads is marked the same way: on webgpu the sum writes relu(a + b) in one
- * pass. `restore()` clears the marks.
+ * pass. With `padsIntoConvolutions` (webgpu, where each is a pass over the activations forward
+ * and a slice of the gradient backward: 1.4 ms of MobileNetV2's step on the H200), each
+ * ZeroPadding2D that only a 'valid' convolution reads passes its input through in training calls,
+ * and the convolution pads as it reads (explicit padding, the same zeros). `restore()` clears the
+ * marks and puts the calls back.
  */
-export function fuseActivationsForTraining(model: tf.LayersModel): { pairs: readonly FusedPair[]; adds: readonly FusedAdd[]; restore(): void } {
+export function fuseActivationsForTraining(
+  model: tf.LayersModel,
+  options: { padsIntoConvolutions?: boolean } = {},
+): { pairs: readonly FusedPair[]; adds: readonly FusedAdd[]; paddings: readonly { padding: string; conv: string }[]; restore(): void } {
   const pairs: FusedPair[] = [];
   const adds: FusedAdd[] = [];
   const marked: Layer[] = [];
+  const restores: (() => void)[] = [];
+  const paddings: { padding: string; conv: string }[] = [];
+  const training = (kwargs: Kwargs) => kwargs?.['training'] === true;
+  for (const [layer, pad] of options.padsIntoConvolutions ? paddingsBefore(model) : []) {
+    const conv = layer as ConvLayer;
+    const [[top, bottom], [left, right]] = pad.padding;
+    const explicit: tf.backend_util.ExplicitPadding = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    restores.push(patchCall(pad.layer, (own) => (inputs, kwargs) => (training(kwargs) ? firstInput(inputs).clone() : own.call(pad.layer, inputs, kwargs))));
+    restores.push(
+      patchCall(conv, (own) => (inputs, kwargs) => {
+        if (!training(kwargs)) return own.call(conv, inputs, kwargs);
+        const x = firstInput(inputs) as tf.Tensor4D;
+        const strides = conv.strides as [number, number];
+        const dilations = conv.dilationRate as [number, number] | number;
+        // As tf.layers' own calls, with the padding given.
+        const bias = conv.bias?.read();
+        if (conv.depthwiseKernel === undefined) return tf.fused.conv2d({ x, filter: conv.kernel!.read() as tf.Tensor4D, strides, pad: explicit, dilations, bias });
+        const y = tf.depthwiseConv2d(x, conv.depthwiseKernel.read() as tf.Tensor4D, strides, explicit, 'NHWC', dilations);
+        return bias ? tf.add(y, bias) : y;
+      }),
+    );
+    paddings.push({ padding: pad.layer.name, conv: conv.name });
+  }
   for (const { layer, graph } of layersOf(model)) {
     const add = layer.getClassName() === 'Add';
     if (!isBatchNorm(layer) && !add) continue;
@@ -404,8 +451,10 @@ export function fuseActivationsForTraining(model: tf.LayersModel): { pairs: read
   return {
     pairs,
     adds,
+    paddings,
     restore() {
       for (const layer of marked.splice(0)) setActivationAfter(layer, undefined);
+      for (const restore of restores.splice(0).reverse()) restore();
     },
   };
 }

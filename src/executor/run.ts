@@ -106,8 +106,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
       const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
       const model = inputs.model;
-      // Where the backend can (webgpu, wasm), each BatchNorm applies the ReLU after it itself.
-      const fused = fuseActivationsForTraining(model);
+      // Where the backend can (webgpu, wasm), each BatchNorm applies the ReLU after it itself; on
+      // webgpu zero paddings are read by the convolution after them instead of written.
+      const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: backend.name === 'webgpu' });
       const steps = await stepRunner(backend.name);
       let lastLr = Number.NaN;
       try {

@@ -11,6 +11,7 @@ import { activationAfter } from '../../src/executor/backends/fused-activation.ts
 import { foldBatchNorms, fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { createRng } from '../../src/executor/augment/rng.ts';
 import { buildNetwork } from '../../src/executor/zoo/networks.ts';
+import { paddedConvnet, trainPadded } from './fixtures/padded-convnet.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -281,6 +282,23 @@ describe('folding BatchNorm into convolutions for inference', () => {
 });
 
 describe('marking BatchNorms to apply the activation after them in training', () => {
+  it('has a convolution read the zero padding before it in training calls: the same losses and weights, no pad or slice', async () => {
+    const plain = await trainPadded(false);
+    const folded = await trainPadded(true);
+    expect([plain.folded, folded.folded]).toEqual([0, 2]);
+    expect(folded.losses).toEqual(plain.losses);
+    folded.weights.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(plain.weights[i]!)));
+    // Two paddings forward; the gradient slices the second's (the first pads the input, which needs none).
+    expect(plain.kernels.filter((k) => k === 'PadV2' || k === 'Slice')).toEqual(['PadV2', 'PadV2', 'Slice']);
+    expect(folded.kernels.filter((k) => k === 'PadV2' || k === 'Slice')).toEqual([]);
+    // restore put every call back: the model of a fresh run pads again.
+    const model = paddedConvnet();
+    const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: true });
+    fused.restore();
+    for (const layer of model.layers) expect(Object.prototype.hasOwnProperty.call(layer, 'call'), layer.name).toBe(false);
+    model.dispose();
+  });
+
   it('marks each BatchNorm that only a ReLU or ReLU6 layer reads, and restore clears the marks', () => {
     const model = chains(true);
     const fused = fuseActivationsForTraining(model);

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
 import { buildNetwork } from '../../src/executor/zoo/networks.ts';
+import { trainPadded } from '../executor/fixtures/padded-convnet.ts';
 import { relativeError, values } from './parity.ts';
 import { webgpuEnv } from './webgpu-env.ts';
 
@@ -96,6 +97,17 @@ describe.skipIf(!env.ok)(`BatchNorm folded for inference on webgpu (${env.ok ? e
       tf.dispose(x);
       model.dispose();
     }
+  });
+
+  it('trains with each zero padding read by the convolution after it as it trains without: no pad pass, no slice', async () => {
+    await tf.setBackend('webgpu');
+    const plain = await trainPadded(false);
+    const folded = await trainPadded(true);
+    expect(folded.folded).toBe(2);
+    folded.losses.forEach((l, i) => expect(Math.abs(l - plain.losses[i]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(plain.losses[i]!))));
+    folded.weights.forEach((w, i) => expect(relativeError(w, plain.weights[i]!)).toBeLessThan(1e-5));
+    expect(plain.kernels.filter((k) => k === 'PadV2' || k === 'Slice').length).toBe(3);
+    expect(folded.kernels.filter((k) => k === 'PadV2' || k === 'Slice')).toEqual([]);
   });
 
   it('folds again after a training step, though the step writes the weights in their own buffers', async () => {
