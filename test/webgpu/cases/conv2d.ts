@@ -72,6 +72,8 @@ const SHAPED: Conv[] = [
   // 1x1 stride 1 padded on one side of each axis (not a plain product of x and w).
   { x: [2, 5, 6, 8], w: [1, 1, 8, 12], strides: [1, 1], pad: [[0, 0], [0, 1], [2, 0], [0, 0]] },
   { x: [1, 4, 5, 5], w: [1, 1, 5, 7], strides: [1, 1], pad: [[0, 0], [1, 0], [0, 0], [0, 0]] },
+  // ... and padded only after the data (bottom and right): dy has more positions than x.
+  { x: [2, 4, 5, 8], w: [1, 1, 8, 4], strides: [1, 1], pad: [[0, 0], [0, 1], [0, 2], [0, 0]] },
   // Phases with taps along one axis only.
   { x: [2, 9, 9, 4], w: [1, 3, 4, 5], strides: [2, 2], pad: 'same' },
   // More than one 128-wide tile in M and in N, ragged: the 128 tile without forcing.

@@ -174,7 +174,9 @@ export function makeConv2DBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
     const k = info.batchSize * info.outHeight * info.outWidth;
     if (!gemmFits(m, n) || k === 0) return fallback(args);
     const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
-    const pointwise = info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0;
+    // x and dy over the same positions: 1x1, stride 1, no padding on any side.
+    const { top, bottom, left, right } = info.padInfo;
+    const pointwise = info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top === 0 && bottom === 0 && left === 0 && right === 0;
     const source = sourceOf(info.inChannels % 4 === 0 && info.outChannels % 4 === 0 ? 4 : 1, pointwise);
     const backend = webgpuBackendOf(args.backend);
     const uniforms = [
