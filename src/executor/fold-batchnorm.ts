@@ -185,6 +185,16 @@ function firstInput(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
   return Array.isArray(inputs) ? inputs[0]! : inputs;
 }
 
+/** Whether a layer's call is a training call. */
+function isTraining(kwargs: Kwargs): boolean {
+  return kwargs?.['training'] === true;
+}
+
+/** A layer whose work the op next to it does in calls where `when(kwargs)`: its input passes through there. Returns what puts its call back. */
+function passThroughWhen(layer: Layer, when: (kwargs: Kwargs) => boolean): () => void {
+  return patchCall(layer, (own) => (inputs, kwargs) => (when(kwargs) ? firstInput(inputs).clone() : own.call(layer, inputs, kwargs)));
+}
+
 /**
  * Each ZeroPadding2D of `model` that only a 'valid' convolution reads (before MobileNetV2's
  * strided depthwise convolutions and the stems of both zoo networks), by that convolution, with
@@ -220,10 +230,9 @@ export function foldBatchNorms(model: tf.LayersModel): Folded {
   const chains: FoldedChain[] = [];
   const restores: (() => void)[] = [];
   const patch = (layer: Layer, call: (own: Call) => Call) => restores.push(patchCall(layer, call));
-  const inference = (kwargs: Kwargs) => kwargs?.['training'] !== true;
-  /** A layer whose work the op before it does, in calls that are not training: its input passes through. */
-  const passThrough = (layer: Layer) =>
-    patch(layer, (own) => (inputs, kwargs) => (inference(kwargs) ? firstInput(inputs).clone() : own.call(layer, inputs, kwargs)));
+  const inference = (kwargs: Kwargs) => !isTraining(kwargs);
+  /** A layer whose work the op before it does, in calls that are not training. */
+  const passThrough = (layer: Layer) => restores.push(passThroughWhen(layer, inference));
 
   // A ZeroPadding2D that only a 'valid' convolution of a chain reads becomes that convolution's
   // own padding: the pad layer passes its input through, and no padded copy is written and read again.
@@ -413,15 +422,14 @@ export function fuseActivationsForTraining(
   const marked: Layer[] = [];
   const restores: (() => void)[] = [];
   const paddings: { padding: string; conv: string }[] = [];
-  const training = (kwargs: Kwargs) => kwargs?.['training'] === true;
   for (const [layer, pad] of options.padsIntoConvolutions ? paddingsBefore(model) : []) {
     const conv = layer as ConvLayer;
     const [[top, bottom], [left, right]] = pad.padding;
     const explicit: tf.backend_util.ExplicitPadding = [[0, 0], [top, bottom], [left, right], [0, 0]];
-    restores.push(patchCall(pad.layer, (own) => (inputs, kwargs) => (training(kwargs) ? firstInput(inputs).clone() : own.call(pad.layer, inputs, kwargs))));
+    restores.push(passThroughWhen(pad.layer, isTraining));
     restores.push(
       patchCall(conv, (own) => (inputs, kwargs) => {
-        if (!training(kwargs)) return own.call(conv, inputs, kwargs);
+        if (!isTraining(kwargs)) return own.call(conv, inputs, kwargs);
         const x = firstInput(inputs) as tf.Tensor4D;
         const strides = conv.strides as [number, number];
         const dilations = conv.dilationRate as [number, number] | number;

@@ -124,7 +124,6 @@ const ACTIVATIONS: Readonly<Record<string, (v: string) => string>> = {
   relu6: (v) => `clamp(${v}, 0.0, 6.0)`,
 };
 
-
 const sources = new Map<string, GemmSource>();
 
 /**
