@@ -4,8 +4,9 @@
  * swapped by unregistering), on ResNet50 and MobileNetV2 shapes at batch 32.
  */
 import * as tf from '@tensorflow/tfjs';
-import { setGemmTile, tileFor, type Tile } from '../../src/executor/backends/webgpu/gemm.ts';
+import { setGemmTile, tileFor, tileName, tilesFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { drawBatchAffines, type GeometricOp } from '../../src/executor/augment/affine.ts';
 import { createRng } from '../../src/executor/augment/rng.ts';
 import { sampleAffine } from '../../src/executor/augment/sampler.ts';
@@ -152,26 +153,27 @@ export async function kernelRows(sizes: Sizes, timestamps: boolean): Promise<Ker
   return rows;
 }
 
-export interface TileRow { readonly name: string; readonly pass: string; readonly flops: number; readonly ms: Readonly<Record<Tile['size'], number>>; readonly auto: Tile['size'] }
+export interface TileRow { readonly name: string; readonly pass: string; readonly flops: number; readonly ms: Readonly<Partial<Record<TileName, number>>>; readonly auto: TileName }
 
-/** TL's convolution gradients with each GEMM tile forced, to choose the tile by shape (gemm.ts `tileFor`). */
+/** TL's convolution gradients with each GEMM tile that fits forced (gemm.ts `tilesFor`), to compare the tiles shape by shape. */
 export async function tileRows(sizes: Sizes): Promise<TileRow[]> {
   const { batch: n, shrink } = sizes;
   const side = (h: number) => Math.max(2, Math.round(h / shrink));
   registerWebgpuTrainingKernels();
+  const workgroupBytes = webgpuBackendOf(tf.backend()).device.limits.maxComputeWorkgroupStorageSize;
   const rows: TileRow[] = [];
   for (const conv of CONVS) {
     const c = convCase(conv, n, side);
     for (const [pass, make, [m, nn]] of [['filter grad', c.filterGrad, c.filterMN], ['input grad', c.inputGrad, c.inputMN]] as const) {
-      const ms = { 64: 0, 128: 0 };
-      for (const size of [64, 128] as const) {
-        setGemmTile(size);
+      const ms: Partial<Record<TileName, number>> = {};
+      for (const tile of tilesFor(m, nn, workgroupBytes)) {
+        setGemmTile(tile);
         const first = await msPerCall(make, 1, 1);
-        ms[size] = await msPerCall(make, Math.max(2, Math.min(20, Math.round(500 / Math.max(first, 0.01)))), 0);
+        ms[tile] = await msPerCall(make, Math.max(2, Math.min(20, Math.round(500 / Math.max(first, 0.01)))), 0);
       }
       setGemmTile('auto');
-      const row = { name: conv[0], pass, flops: c.flops, ms, auto: tileFor(m, nn).size };
-      console.log(`  ${row.name} ${pass}: tile 64 ${fmt(ms[64])} ms, tile 128 ${fmt(ms[128])} ms (auto: ${row.auto})`);
+      const row = { name: conv[0], pass, flops: c.flops, ms, auto: tileName(tileFor(m, nn)) };
+      console.log(`  ${row.name} ${pass}: ${Object.entries(ms).map(([tile, t]) => `${tile} ${fmt(t)} ms`).join(', ')} (auto: ${row.auto})`);
       rows.push(row);
     }
     c.dispose();
@@ -180,9 +182,14 @@ export async function tileRows(sizes: Sizes): Promise<TileRow[]> {
 }
 
 export function tileTable(rows: readonly TileRow[]): string {
-  const lines = ['| convolution | pass | tile 64 ms | tile 128 ms | TFLOP/s, 64 | TFLOP/s, 128 | auto takes |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  const names = Object.keys(TILES) as TileName[];
+  const lines = [
+    `| convolution | pass | ${names.map((name) => `${name} ms`).join(' | ')} | ${names.map((name) => `TFLOP/s, ${name}`).join(' | ')} | auto takes |`,
+    `| --- | --- | ${[...names, ...names].map(() => '---').join(' | ')} | --- |`,
+  ];
   for (const r of rows) {
-    lines.push(`| ${r.name} | ${r.pass} | ${fmt(r.ms[64])} | ${fmt(r.ms[128])} | ${fmt(r.flops / r.ms[64] / 1e9, 2)} | ${fmt(r.flops / r.ms[128] / 1e9, 2)} | ${r.auto} |`);
+    const ms = (name: TileName) => r.ms[name];
+    lines.push(`| ${r.name} | ${r.pass} | ${names.map((name) => fmt(ms(name))).join(' | ')} | ${names.map((name) => (ms(name) === undefined ? '-' : fmt(r.flops / ms(name)! / 1e9, 2))).join(' | ')} | ${r.auto} |`);
   }
   return lines.join('\n');
 }

@@ -23,6 +23,7 @@ import { stepGraphs } from '../../src/executor/backends/webgpu/step-graph.ts';
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { buildNetwork, preprocessOf } from '../../src/executor/zoo/networks.ts';
 import { fmt, leastWork, msPerStep, pipelined, sync, type Work } from './timing.ts';
+import { choices } from './report.ts';
 
 export interface ModelRow {
   readonly model: 'resnet50' | 'mobilenetv2';
@@ -232,7 +233,7 @@ export async function modelRow(name: ModelRow['model'], o: ModelOptions): Promis
   // As `tl run` trains: each BatchNorm applies the ReLU after it (tfjs's kernels below ignore this).
   const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: true });
   const tuned = await tuneGemmTiles(trainingPass(model, o.batch));
-  console.log(`  ${name}: GEMM tiles measured for ${tuned.products} products in ${fmt(tuned.ms / 1000, 1)} s: ${tuned.tile128} take the 128 tile, ${tuned.backend} tfjs's own kernel, ${tuned.changed} differ from the tile by shape`);
+  console.log(`  ${name}: GEMM tiles measured for ${tuned.products} products in ${fmt(tuned.ms / 1000, 1)} s: they run on ${choices(tuned)}, ${tuned.changed} differ from the tile by shape`);
   const folded = foldBatchNorms(model);
   const tunedInference = await tuneGemmTiles(() => [model.predict(xs) as tf.Tensor]);
   const inferMs = await msPerStep(infer, o.reps);

@@ -1,6 +1,8 @@
 /** The GPU benchmark's summary table: tfjs (with TL's kernels and without) beside PyTorch measured in the same run. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
+import type { TuneResult } from '../../src/executor/backends/webgpu/tune.ts';
 import type { ModelRow } from './models.ts';
 import { fmt, type Work } from './timing.ts';
 
@@ -70,17 +72,24 @@ export function workTable(models: readonly ModelRow[]): string {
   for (const row of models) {
     const t = row.tuned;
     const i = row.tunedInference;
-    lines.push('', `${row.model}: GEMM tiles measured for ${t.products} products of the training pass in ${fmt(t.ms / 1000, 1)} s; ${t.tile128} take the 128 tile, ${t.backend} tfjs's own kernel, ${t.changed} differ from the tile by shape. Then ${i.products} products of the folded inference pass in ${fmt(i.ms / 1000, 1)} s: ${i.tile128} 128, ${i.backend} tfjs, ${i.changed} changed.`);
+    lines.push('', `${row.model}: GEMM tiles measured for ${t.products} products of the training pass in ${fmt(t.ms / 1000, 1)} s; they run on ${choices(t)}, and ${t.changed} differ from the tile by shape. Then ${i.products} products of the folded inference pass in ${fmt(i.ms / 1000, 1)} s: ${choices(i)}, ${i.changed} changed.`);
   }
   return lines.join('\n');
 }
 
-/** Every GEMM product the tuner measured for each network: ms per run on each option, and its choice. */
+/** How many of the measured products run on each tile and on tfjs's kernel, e.g. "64x64 40, 128x64 12, tfjs 3". */
+export function choices(t: TuneResult): string {
+  const tiles = Object.entries(t.tiles).filter(([, count]) => count > 0).map(([name, count]) => `${name} ${count}`);
+  return [...tiles, `tfjs ${t.backend}`].join(', ');
+}
+
+/** Every GEMM product the tuner measured for each network: ms per run on each option (- where not measured), and its choice. */
 export function tunedTable(models: readonly ModelRow[]): string {
-  const lines = ['| network | product (source) | M x N x K | tile 64 ms | tile 128 ms | tfjs ms | runs on |', '| --- | --- | --- | --- | --- | --- | --- |'];
+  const names = Object.keys(TILES) as TileName[];
+  const lines = [`| network | product (source) | M x N x K | ${names.map((name) => `${name} ms`).join(' | ')} | tfjs ms | runs on |`, `| --- | --- | --- | ${names.map(() => '---').join(' | ')} | --- | --- |`];
   for (const row of models) {
     for (const p of [...row.tuned.measured, ...row.tunedInference.measured]) {
-      lines.push(`| ${row.model} | ${p.source} | ${p.dims.m} x ${p.dims.n} x ${p.dims.k} | ${fmt(p.ms[64])} | ${fmt(p.ms[128])} | ${fmt(p.ms.backend)} | ${p.choice === 'backend' ? 'tfjs' : p.choice} |`);
+      lines.push(`| ${row.model} | ${p.source} | ${p.dims.m} x ${p.dims.n} x ${p.dims.k} | ${names.map((name) => fmt(p.ms[name])).join(' | ')} | ${fmt(p.ms.backend)} | ${p.choice === 'backend' ? 'tfjs' : p.choice} |`);
     }
   }
   return lines.join('\n');

@@ -35,6 +35,6 @@ export async function setUpWebgpu(): Promise<Device> {
   });
   const isSoftware = software || /llvmpipe|lavapipe|swiftshader|mesa/i.test(device.description);
   // As tl run does (backends/select.ts): unmeasured products take the 64 tile on a GPU.
-  setUnmeasuredTile(isSoftware ? 'by-shape' : 64);
+  setUnmeasuredTile(isSoftware ? 'by-shape' : '64x64');
   return { adapter: device.description, software: isSoftware, timestamps: device.timestamps, flags: [...(viaOpenGL ? ['backend=opengl'] : []), ...dawnFlags, ...tfjsFlags] };
 }

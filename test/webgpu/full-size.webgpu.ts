@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifier } from '../../bench/gpu/models.ts';
-import { setGemmTile } from '../../src/executor/backends/webgpu/gemm.ts';
+import { setGemmTile, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
 import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
 import { webgpuEnv } from './webgpu-env.ts';
 
@@ -63,7 +63,7 @@ describe.skipIf(!env.ok)(`full-size steps dispatch within the device's limits ($
     const ys = tf.oneHot(tf.zeros([32], 'int32') as tf.Tensor1D, 10);
     const evaluated = tf.zeros([64, 224, 224, 3]);
     try {
-      for (const tile of [64, 128] as const) {
+      for (const tile of Object.keys(TILES) as TileName[]) {
         setGemmTile(tile);
         expect(await errorsOf(async () => void (await model.trainOnBatch(xs, ys))), `training on the ${tile} tile`).toEqual([]);
         const folded = foldBatchNorms(model);

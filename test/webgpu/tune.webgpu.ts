@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONV_ADD } from '../../src/executor/backends/fused-activation.ts';
-import { measuredChoices, recordProducts, setUnmeasuredTile, tileFor } from '../../src/executor/backends/webgpu/gemm.ts';
+import { measuredChoices, recordProducts, setUnmeasuredTile, tileBytes, tileFor, tileName, TILES, tilesFor } from '../../src/executor/backends/webgpu/gemm.ts';
 import { prepareForTraining, selectBackend } from '../../src/executor/backends/select.ts';
 import { trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
 import { relativeError } from './parity.ts';
@@ -49,14 +49,15 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     const products = recordProducts(() => tf.dispose(tf.tidy(pass)));
     expect(products).toHaveLength(result.products);
     for (const p of products) expect(measuredChoices.has(p.key), p.key).toBe(true);
-    expect(products.filter((p) => measuredChoices.get(p.key) === 128)).toHaveLength(result.tile128);
+    for (const [name, count] of Object.entries(result.tiles)) expect(products.filter((p) => measuredChoices.get(p.key) === name), name).toHaveLength(count);
     expect(products.filter((p) => measuredChoices.get(p.key) === 'backend')).toHaveLength(result.backend);
+    expect(Object.values(result.tiles).reduce((a, b) => a + b, result.backend)).toBe(result.products);
     // The forward products and the stride-1 input gradient offer tfjs's kernel; the filter gradients and the strided input gradient (by phases) do not.
     const offering = (prefix: string) => products.filter((p) => p.source.key.startsWith(prefix)).map((p) => p.backendKernel !== undefined);
     expect(offering('conv2dForward')).toEqual([true, true, true]);
     expect(offering('conv2dInputGrad').sort()).toEqual([false, true]);
     expect(offering('conv2dFilterGrad')).not.toContain(true);
-    for (const p of products) if (typeof measuredChoices.get(p.key) === 'number') expect(tileFor(p.dims.m, p.dims.n, p.key).size).toBe(measuredChoices.get(p.key));
+    for (const p of products) if (measuredChoices.get(p.key) !== 'backend') expect(tileName(tileFor(p.dims.m, p.dims.n, p.key))).toBe(measuredChoices.get(p.key));
     expect((await tuneGemmTiles(pass)).products).toBe(0);
     const after = await gradients(model, x);
     after.forEach((g, i) => expect(relativeError(g, before[i]!)).toBeLessThan(1e-5));
@@ -128,14 +129,27 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
   });
 });
 
+describe('the tiles a product is measured on', () => {
+  it('are those whose 128-wide sides the product fills, within the workgroup memory', () => {
+    expect(tilesFor(4096, 4096, 32768)).toEqual(['64x64', '128x64', '64x128', '128x128']);
+    expect(tilesFor(100352, 64, 32768)).toEqual(['64x64', '128x64']);
+    expect(tilesFor(96, 1280, 32768)).toEqual(['64x64', '64x128']);
+    expect(tilesFor(127, 127, 32768)).toEqual(['64x64']);
+    // 128 x 128 takes 16,896 bytes, WebGPU's default limit is 16,384.
+    expect(tileBytes(TILES['128x128'])).toBe(16896);
+    expect(tilesFor(4096, 4096, 16384)).toEqual(['64x64', '128x64', '64x128']);
+  });
+});
+
 describe('the tile of a product nobody measured', () => {
-  it('is the 128 tile by shape where M and N reach 128, or the 64 tile on the GPU rule; a measured tile stands either way', () => {
+  it('is the 128 x 128 tile by shape where M and N reach 128, or the 64 x 64 tile on the GPU rule; a measured tile stands either way', () => {
+    const name = (m: number, n: number, key?: string) => tileName(tileFor(m, n, key));
     try {
-      expect([tileFor(256, 128).size, tileFor(256, 64).size, tileFor(64, 512).size]).toEqual([128, 64, 64]);
-      setUnmeasuredTile(64);
-      expect([tileFor(256, 128).size, tileFor(4096, 4096).size]).toEqual([64, 64]);
-      measuredChoices.set('test|256|256|9', 128);
-      expect(tileFor(256, 256, 'test|256|256|9').size).toBe(128);
+      expect([name(256, 128), name(256, 64), name(64, 512)]).toEqual(['128x128', '64x64', '64x64']);
+      setUnmeasuredTile('64x64');
+      expect([name(256, 128), name(4096, 4096)]).toEqual(['64x64', '64x64']);
+      measuredChoices.set('test|256|256|9', '128x64');
+      expect(name(256, 256, 'test|256|256|9')).toBe('128x64');
     } finally {
       measuredChoices.delete('test|256|256|9');
       setUnmeasuredTile('by-shape');

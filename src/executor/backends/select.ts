@@ -45,7 +45,7 @@ async function tryWebgpu(explicit: boolean): Promise<string> {
   const device = await startWebgpu({ adapter: explicit ? adapter : 'hardware', hardwareOnly: !explicit });
   const { registerWebgpuTrainingKernels } = await import('./webgpu/index.ts');
   registerWebgpuTrainingKernels();
-  (await import('./webgpu/gemm.ts')).setUnmeasuredTile(device.software ? 'by-shape' : 64);
+  (await import('./webgpu/gemm.ts')).setUnmeasuredTile(device.software ? 'by-shape' : '64x64');
   const tune = process.env.TL_GEMM_TUNE;
   tuneTiles = tune === '1' || (tune !== '0' && !device.software);
   return `${device.description}${device.software ? ' (software adapter: slow)' : ''}`;

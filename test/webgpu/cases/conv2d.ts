@@ -4,11 +4,11 @@
  * slices and sum them in more than one pass, and conv2dTranspose. tfjs allows no dilation in these
  * gradients, so none is tested; the forward cases have some. Then forward convolutions, plain and
  * fused with a bias and an activation. The GEMM picks its tile by the product's shape; every case
- * runs again with the 128 tile forced, and the shaped ones with the 64 tile forced.
+ * runs again with the 128 x 128 tile forced, and the shaped ones with each of the other tiles.
  */
 import * as tf from '@tensorflow/tfjs';
 import { CONV_ADD } from '../../../src/executor/backends/fused-activation.ts';
-import { setGemmTile, type Tile } from '../../../src/executor/backends/webgpu/gemm.ts';
+import { setGemmTile, type TileName } from '../../../src/executor/backends/webgpu/gemm.ts';
 import { choose, pick, random as seeded, sameOnBoth, weightedSum, type ParityCase } from '../parity.ts';
 
 export type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -82,7 +82,7 @@ const SHAPED: Conv[] = [
 ];
 
 /** `c` run with the GEMM's tile forced to `tile`. */
-function onTile(tile: Tile['size'], c: ParityCase): ParityCase {
+function onTile(tile: TileName, c: ParityCase): ParityCase {
   return {
     name: `${c.name}, tile ${tile}`,
     run: async (backend) => {
@@ -165,14 +165,19 @@ export function conv2dCases(): ParityCase[] {
   const forward = forwardCases(convs);
   const random = [...convs.map(gradCase), ...convs.slice(0, 8).map(biasCase), ...forward.plain];
   const shaped = [...SHAPED.map(gradCase), ...SHAPED.map(biasCase), ...forward.shaped];
-  const grads = [...random, ...shaped, ...[...random, ...shaped].map((c) => onTile(128, c)), ...shaped.map((c) => onTile(64, c))];
+  const grads = [
+    ...random,
+    ...shaped,
+    ...[...random, ...shaped].map((c) => onTile('128x128', c)),
+    ...(['64x64', '128x64', '64x128'] as const).flatMap((tile) => shaped.map((c) => onTile(tile, c))),
+  ];
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),
   );
   // An input gradient of batch 32 at 28x28x256 (ResNet50's third stage) on the 128 tile: few
   // enough tiles to split K, too many outputs (6.4M) for one column-sum dispatch row of partials.
   const wide = { x: [32, 28, 28, 128], w: [1, 1, 256, 128], out: [32, 28, 28, 256] as [number, number, number, number] };
-  const wideCase = onTile(128, sameOnBoth(`conv2dTranspose to ${wide.out.join('x')} (6.4M outputs)`, [wide.x, wide.w], (x, w) =>
+  const wideCase = onTile('128x128', sameOnBoth(`conv2dTranspose to ${wide.out.join('x')} (6.4M outputs)`, [wide.x, wide.w], (x, w) =>
     tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, wide.out, 1, 'valid'),
   ));
   return [...grads, ...transposed, wideCase];

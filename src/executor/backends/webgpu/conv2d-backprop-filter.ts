@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { release, webgpuBackendOf, type WebGPUBackend } from './backend.ts';
-import { gemmFits, runGemmWithSumsOfB, type GemmSource } from './gemm.ts';
+import { eachSlot, gemmFits, runGemmWithSumsOfB, SLOT, type GemmSource, type Slots } from './gemm.ts';
 
 /** The column sums of the dy of the last filter gradient, until taken or the next one replaces them. */
 let lastSums: { readonly dy: tf.TensorInfo; readonly sums: tf.TensorInfo; readonly backend: WebGPUBackend } | undefined;
@@ -48,63 +48,72 @@ export function takeColumnSums(x: tf.TensorInfo): tf.TensorInfo | undefined {
 
 const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,';
 
-/** Decodes what is fixed for this invocation: its m = aM (a tap and an input channel) and n = bN. */
-const FIXED = `
+/**
+ * What is fixed for this invocation: the m of each slot of A (a tap and an input channel, as the
+ * offset `aOff{s}` of its value from the position a k reads: the tap's rows and columns and the
+ * channel) and the n of each slot of B, from the columns `aCol` and `bCol` it loads.
+ */
+function setup(slots: Slots, aCol: string, bCol: string): string {
+  return `
     let kwc = uniforms.filterW * uniforms.inC;
-    let fh = aM / kwc;
-    let fr = aM - fh * kwc;
-    let fw = fr / uniforms.inC;
-    let ci = fr - fw * uniforms.inC;
-    let offH = fh * uniforms.dilH - uniforms.padT;
-    let offW = fw * uniforms.dilW - uniforms.padL;
-    let aValid = aM < uniforms.M;
-    let bValid = bN < uniforms.N;
-    let outHW = uniforms.outH * uniforms.outW;`;
+    let outHW = uniforms.outH * uniforms.outW;
+    ${eachSlot(slots.a, (s) => `
+    let aM${s} = tileM + ${SLOT * s} + ${aCol};
+    let fh${s} = aM${s} / kwc;
+    let fw${s} = (aM${s} - fh${s} * kwc) / uniforms.inC;
+    let offH${s} = fh${s} * uniforms.dilH - uniforms.padT;
+    let offW${s} = fw${s} * uniforms.dilW - uniforms.padL;
+    let aOff${s} = (offH${s} * uniforms.inW + offW${s}) * uniforms.inC + aM${s} - fh${s} * kwc - fw${s} * uniforms.inC;
+    let aValid${s} = aM${s} < uniforms.M;`)}
+    ${eachSlot(slots.b, (s) => `
+    let bN${s} = tileN + ${SLOT * s} + ${bCol};
+    let bValid${s} = bN${s} < uniforms.N;`)}`;
+}
 
 /**
- * Decodes k (a position of the batch) and reads X(aM, k) into `av` and dY(k, bN) into `bv`: one
- * value each, or four neighbouring ones. A pointwise convolution's (1x1, stride 1, no padding) x
- * is an [K, M] matrix, positions by input channels: nothing to decode (two integer divisions a
- * load otherwise).
+ * Decodes k (a position of the batch) once, and reads X(aM{s}, k) into `av{s}` and dY(k, bN{s})
+ * into `bv{s}` for each slot: one value each, or four neighbouring ones. A pointwise convolution's
+ * (1x1, stride 1, no padding) x is an [K, M] matrix, positions by input channels: nothing to
+ * decode (two integer divisions a load otherwise).
  */
-function read(values: 1 | 4, pointwise: boolean): string {
+function read(slots: Slots, values: 1 | 4, pointwise: boolean): string {
   const type = values === 4 ? 'vec4<f32>' : 'f32';
   const at = (index: string) => (values === 4 ? `(${index}) / 4` : index);
   const a = pointwise
-    ? `
-        if (aValid) {
-          av = x[${at('k * uniforms.inC + aM')}];
-        }`
+    ? eachSlot(slots.a, (s) => `
+      var av${s} = ${type}(0.0);
+      if (k < kEnd && aValid${s}) {
+        av${s} = x[${at(`k * uniforms.inC + aM${s}`)}];
+      }`)
     : `
-        let bi = k / outHW;
-        let p = k - bi * outHW;
-        let oh = p / uniforms.outW;
-        let ow = p - oh * uniforms.outW;
-        let ih = oh * uniforms.strideH + offH;
-        let iw = ow * uniforms.strideW + offW;
-        if (aValid && ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW) {
-          av = x[${at('((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci')}];
-        }`;
-  return `
-      var av = ${type}(0.0);
-      var bv = ${type}(0.0);
-      if (k < kEnd) {${a}
-        if (bValid) {
-          bv = dy[${at('k * uniforms.N + bN')}];
-        }
-      }`;
+      let bi = k / outHW;
+      let p = k - bi * outHW;
+      let oh = p / uniforms.outW;
+      let ihk = oh * uniforms.strideH;
+      let iwk = (p - oh * uniforms.outW) * uniforms.strideW;
+      let kPos = ((bi * uniforms.inH + ihk) * uniforms.inW + iwk) * uniforms.inC;
+      ${eachSlot(slots.a, (s) => `
+      var av${s} = ${type}(0.0);
+      if (k < kEnd && aValid${s} && ihk + offH${s} >= 0 && ihk + offH${s} < uniforms.inH && iwk + offW${s} >= 0 && iwk + offW${s} < uniforms.inW) {
+        av${s} = x[${at(`kPos + aOff${s}`)}];
+      }`)}`;
+  return `${a}
+      ${eachSlot(slots.b, (s) => `
+      var bv${s} = ${type}(0.0);
+      if (k < kEnd && bValid${s}) {
+        bv${s} = dy[${at(`k * uniforms.N + bN${s}`)}];
+      }`)}`;
 }
 
 const sources = new Map<string, GemmSource>();
 
 /**
  * The product's source. Loaders walk m for A (neighbours read neighbouring input channels of x)
- * and n for B (neighbouring channels of dy). With one value a load, this invocation loads tile
- * column li % GEMM_TILE of both, at the k-rows li / GEMM_TILE + (256 / GEMM_TILE) r. With four,
- * for channel counts that are multiples of 4 (four neighbouring m are four input channels of one
- * tap, four neighbouring n four channels of dy), one vec4 of each operand a step, straight into a
- * vec4 of its tile (k-row li / (GEMM_TILE / 4), vec4 column li % (GEMM_TILE / 4)), k decoded once
- * for both.
+ * and n for B (neighbouring channels of dy). With one value a load, this invocation loads column
+ * li % 64 of each slot of both, at the k-rows li / 64 + 4 r. With four, for channel counts that
+ * are multiples of 4 (four neighbouring m are four input channels of one tap, four neighbouring n
+ * four channels of dy), one vec4 of each slot a step, straight into a vec4 of its tile (k-row
+ * li / 16, vec4 column li % 16 of the slot), k decoded once for all.
  */
 function sourceOf(values: 1 | 4, pointwise: boolean): GemmSource {
   const key = `conv2dFilterGrad${values === 4 ? 'Vec4' : ''}${pointwise ? 'Pointwise' : ''}`;
@@ -117,42 +126,38 @@ function sourceOf(values: 1 | 4, pointwise: boolean): GemmSource {
           inputs: ['x', 'dy'],
           uniforms: UNIFORMS,
           components: [4, 4],
-          setup: `
-    let q = li % (GEMM_TILE / 4);
-    let kk = li / (GEMM_TILE / 4);
-    let aM = tileM + 4 * q;
-    let bN = tileN + 4 * q;
-    ${FIXED}`,
-          fetch: `
+          setup: (slots) => `
+    let q = li % 16;
+    let kk = li / 16;
+    ${setup(slots, '4 * q', '4 * q')}`,
+          fetch: (slots) => `
     let k = k0 + kk;
-    ${read(4, pointwise)}
-    ra = av;
-    rb = bv;`,
-          store: `
-    tileA[kk][q] = ra;
-    tileB[kk][q] = rb;`,
+    ${read(slots, 4, pointwise)}
+    ${eachSlot(slots.a, (s) => `ra${s} = av${s};`)}
+    ${eachSlot(slots.b, (s) => `rb${s} = bv${s};`)}`,
+          store: (slots) => `
+    ${eachSlot(slots.a, (s) => `tileA[kk][${SLOT / 4 * s} + q] = ra${s};`)}
+    ${eachSlot(slots.b, (s) => `tileB[kk][${SLOT / 4 * s} + q] = rb${s};`)}`,
         }
       : {
           key,
           inputs: ['x', 'dy'],
           uniforms: UNIFORMS,
-          setup: `
-    let mm = li % GEMM_TILE;
-    let aM = tileM + mm;
-    let bN = tileN + mm;
-    ${FIXED}`,
-          fetch: `
+          setup: (slots) => `
+    let mm = li % ${SLOT};
+    ${setup(slots, 'mm', 'mm')}`,
+          fetch: (slots) => `
     for (var r = 0; r < 4; r++) {
-      let k = k0 + li / GEMM_TILE + (256 / GEMM_TILE) * r;
-      ${read(1, pointwise)}
-      ra[r] = av;
-      rb[r] = bv;
+      let k = k0 + li / ${SLOT} + 4 * r;
+      ${read(slots, 1, pointwise)}
+      ${eachSlot(slots.a, (s) => `ra${s}[r] = av${s};`)}
+      ${eachSlot(slots.b, (s) => `rb${s}[r] = bv${s};`)}
     }`,
-          store: `
+          store: (slots) => `
     for (var r = 0; r < 4; r++) {
-      let kk = li / GEMM_TILE + (256 / GEMM_TILE) * r;
-      storeA(kk, mm, ra[r]);
-      storeB(kk, mm, rb[r]);
+      let kk = li / ${SLOT} + 4 * r;
+      ${eachSlot(slots.a, (s) => `storeA(kk, ${SLOT * s} + mm, ra${s}[r]);`)}
+      ${eachSlot(slots.b, (s) => `storeB(kk, ${SLOT * s} + mm, rb${s}[r]);`)}
     }`,
         };
   sources.set(key, source);

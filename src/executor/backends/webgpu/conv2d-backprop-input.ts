@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { decodeNhwc, FlatProgram, inFours, lit, release, runProgram, sizeOf, webgpuBackendOf, type Uniform } from './backend.ts';
-import { gemmFits, runGemm, type BackendKernel, type GemmSource } from './gemm.ts';
+import { eachSlot, gemmFits, runGemm, SLOT, type BackendKernel, type GemmSource, type Slots } from './gemm.ts';
 
 // A stride-1 product (strided ones run by phases, below). k runs over `tapsW`-wide rows of taps
 // (fh, fw); tap (fh, fw) is the filter's (tapH0 + fh tapStepH, tapW0 + fw tapStepW), of a filter
@@ -23,74 +23,77 @@ import { gemmFits, runGemm, type BackendKernel, type GemmSource } from './gemm.t
 const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, padT : i32, padL : i32, tapsW : i32, tapH0 : i32, tapW0 : i32, tapStepH : i32, tapStepW : i32, filterW : i32,';
 
 // Both operands are contiguous along k = (fh, fw, co) (co is innermost in dy and in w), so loaders
-// walk k: this invocation owns one row of each tile (a dx position m and a channel n, decoded once
-// here) and loads four neighbouring k of it a step, from k-column 4 (li % (GEMM_DEPTH / 4)).
-const SETUP = `
-    let kq = li % (GEMM_DEPTH / 4);
-    let row = li / (GEMM_DEPTH / 4);
+// walk k: this invocation owns one row of each slot of each tile (a dx position m and a channel n,
+// decoded once here) and loads four neighbouring k of it a step, from k-column 4 (li % 4).
+function setup(slots: Slots): string {
+  return `
+    let kq = li % 4;
+    let row = li / 4;
     let inHW = uniforms.inH * uniforms.inW;
-    let m = tileM + row;
-    let bi = m / inHW;
-    let p = m - bi * inHW;
-    let ih = p / uniforms.inW;
-    let aBase = bi * uniforms.outH;
-    let aH = ih + uniforms.padT;
-    let aW = p - ih * uniforms.inW + uniforms.padL;
-    let aOk = m < uniforms.M;
-    let n = tileN + row;
-    let nOk = n < uniforms.N;
     let kwc = uniforms.tapsW * uniforms.outC;
-    let aInside = aOk && aH >= 0 && aW >= 0 && aH < uniforms.outH && aW < uniforms.outW;
-    let aPos = ((aBase + aH) * uniforms.outW + aW) * uniforms.outC;
-    let bPos = ((uniforms.tapH0 * uniforms.filterW + uniforms.tapW0) * uniforms.inC + n) * uniforms.outC;`;
+    ${eachSlot(slots.a, (s) => `
+    let m${s} = tileM + ${SLOT * s} + row;
+    let bi${s} = m${s} / inHW;
+    let p${s} = m${s} - bi${s} * inHW;
+    let ih${s} = p${s} / uniforms.inW;
+    let aH${s} = ih${s} + uniforms.padT;
+    let aW${s} = p${s} - ih${s} * uniforms.inW + uniforms.padL;
+    let aOk${s} = m${s} < uniforms.M;
+    let aInside${s} = aOk${s} && aH${s} >= 0 && aW${s} >= 0 && aH${s} < uniforms.outH && aW${s} < uniforms.outW;
+    let aPos${s} = ((bi${s} * uniforms.outH + aH${s}) * uniforms.outW + aW${s}) * uniforms.outC;`)}
+    ${eachSlot(slots.b, (s) => `
+    let n${s} = tileN + ${SLOT * s} + row;
+    let nOk${s} = n${s} < uniforms.N;
+    let bPos${s} = ((uniforms.tapH0 * uniforms.filterW + uniforms.tapW0) * uniforms.inC + n${s}) * uniforms.outC;`)}`;
+}
 
 /**
- * Decodes k (a tap and an output channel) and reads dY(m, k) into `av` and W(k, n) into `bv`: one
- * value each, or four neighbouring ones. With one tap (every phase of a 1x1 convolution, some of a
- * strided 3x3's) k is the output channel and the position this invocation's own: nothing to decode
- * (two integer divisions a load otherwise).
+ * Decodes k (a tap and an output channel) once, into its offsets from each slot's position, and
+ * reads dY(m{s}, k) into `av{s}` and W(k, n{s}) into `bv{s}`: one value each, or four neighbouring
+ * ones. With one tap (every phase of a 1x1 convolution, some of a strided 3x3's) k is the output
+ * channel and the position the slot's own: nothing to decode (two integer divisions a load
+ * otherwise).
  */
-function read(values: 1 | 4, oneTap: boolean): string {
+function read(slots: Slots, values: 1 | 4, oneTap: boolean): string {
   const type = values === 4 ? 'vec4<f32>' : 'f32';
   const at = (index: string) => (values === 4 ? `(${index}) / 4` : index);
-  if (oneTap) {
-    return `
+  const reads = (aOk: (s: number) => string, aAt: (s: number) => string, bAt: (s: number) => string) => `
+      ${eachSlot(slots.a, (s) => `
+      var av${s} = ${type}(0.0);
+      if (kIn && ${aOk(s)}) {
+        av${s} = dy[${at(aAt(s))}];
+      }`)}
+      ${eachSlot(slots.b, (s) => `
+      var bv${s} = ${type}(0.0);
+      if (kIn && nOk${s}) {
+        bv${s} = w[${at(bAt(s))}];
+      }`)}`;
+  if (oneTap) return `
       let kIn = k < kEnd;
-      var av = ${type}(0.0);
-      if (kIn && aInside) {
-        av = dy[${at('aPos + k')}];
-      }
-      var bv = ${type}(0.0);
-      if (kIn && nOk) {
-        bv = w[${at('bPos + k')}];
-      }`;
-  }
+      ${reads((s) => `aInside${s}`, (s) => `aPos${s} + k`, (s) => `bPos${s} + k`)}`;
   return `
       let kIn = k < kEnd;
       let fh = k / kwc;
       let fr = k - fh * kwc;
       let fw = fr / uniforms.outC;
       let co = fr - fw * uniforms.outC;
-      let oh = aH - fh;
-      let ow = aW - fw;
-      var av = ${type}(0.0);
-      if (kIn && aOk && oh >= 0 && ow >= 0 && oh < uniforms.outH && ow < uniforms.outW) {
-        av = dy[${at('((aBase + oh) * uniforms.outW + ow) * uniforms.outC + co')}];
-      }
-      var bv = ${type}(0.0);
-      if (kIn && nOk) {
-        let wh = uniforms.tapH0 + fh * uniforms.tapStepH;
-        let ww = uniforms.tapW0 + fw * uniforms.tapStepW;
-        bv = w[${at('((wh * uniforms.filterW + ww) * uniforms.inC + n) * uniforms.outC + co')}];
-      }`;
+      let aOff = co - (fh * uniforms.outW + fw) * uniforms.outC;
+      let bOff = (fh * uniforms.tapStepH * uniforms.filterW + fw * uniforms.tapStepW) * uniforms.inC * uniforms.outC + co;
+      ${reads(
+        (s) => `aOk${s} && aH${s} - fh >= 0 && aW${s} - fw >= 0 && aH${s} - fh < uniforms.outH && aW${s} - fw < uniforms.outW`,
+        (s) => `aPos${s} + aOff`,
+        (s) => `bPos${s} + bOff`,
+      )}`;
 }
 
-/** Four neighbouring k of this invocation's row of each tile. */
-const STORE = `
+/** Four neighbouring k of this invocation's row of each slot of each tile. */
+function store(slots: Slots): string {
+  return `
     for (var j = 0; j < 4; j++) {
-      storeA(4 * kq + j, row, ra[j]);
-      storeB(4 * kq + j, row, rb[j]);
+      ${eachSlot(slots.a, (s) => `storeA(4 * kq + j, ${SLOT * s} + row, ra${s}[j]);`)}
+      ${eachSlot(slots.b, (s) => `storeB(4 * kq + j, ${SLOT * s} + row, rb${s}[j]);`)}
     }`;
+}
 
 const sources = new Map<string, GemmSource>();
 
@@ -103,27 +106,28 @@ function sourceOf(values: 1 | 4, oneTap: boolean): GemmSource {
   const key = `conv2dInputGrad${values === 4 ? 'Vec4' : ''}${oneTap ? 'OneTap' : ''}`;
   let source = sources.get(key);
   if (source === undefined) {
+    const registers = (slots: Slots, lane: string) => `
+      ${eachSlot(slots.a, (s) => `ra${s}${lane} = av${s};`)}
+      ${eachSlot(slots.b, (s) => `rb${s}${lane} = bv${s};`)}`;
     source = {
       key,
       inputs: ['dy', 'w'],
       uniforms: UNIFORMS,
       ...(values === 4 && { components: [4, 4] as const }),
-      setup: SETUP,
-      fetch:
+      setup,
+      fetch: (slots) =>
         values === 4
           ? `
     let k = k0 + 4 * kq;
-    ${read(4, oneTap)}
-    ra = av;
-    rb = bv;`
+    ${read(slots, 4, oneTap)}
+    ${registers(slots, '')}`
           : `
     for (var j = 0; j < 4; j++) {
       let k = k0 + 4 * kq + j;
-      ${read(1, oneTap)}
-      ra[j] = av;
-      rb[j] = bv;
+      ${read(slots, 1, oneTap)}
+      ${registers(slots, '[j]')}
     }`,
-      store: STORE,
+      store,
     };
     sources.set(key, source);
   }

@@ -12,108 +12,114 @@ import * as tf from '@tensorflow/tfjs';
 import { CONV_ADD } from '../fused-activation.ts';
 import { ownKernel } from '../registry.ts';
 import { release, webgpuBackendOf } from './backend.ts';
-import { gemmFits, runGemm, type BackendKernel, type GemmSource } from './gemm.ts';
+import { eachSlot, gemmFits, runGemm, SLOT, type BackendKernel, type GemmSource, type Slots } from './gemm.ts';
 import { addRelu } from './residual.ts';
 
 const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,';
 
-// A is contiguous along k (ci innermost in x): this invocation owns one row of tileA (an output
-// position m, decoded once here) and loads four neighbouring k of it a step, from k-column
-// 4 (li % (GEMM_DEPTH / 4)). B is contiguous along n (co innermost in w): loaders walk n, four
-// channels (a vec4 column bq at k-row bkk) or one (column bnn) at a time.
-const SETUP = `
-    let kq = li % (GEMM_DEPTH / 4);
-    let row = li / (GEMM_DEPTH / 4);
-    let m = tileM + row;
+// A is contiguous along k (ci innermost in x): this invocation owns one row of each slot of tileA
+// (an output position m, decoded once here) and loads four neighbouring k of it a step, from
+// k-column 4 (li % 4). B is contiguous along n (co innermost in w): loaders walk n, four channels
+// (a vec4 column bq at k-row bkk) or one (column bnn) at a time.
+function setup(slots: Slots): string {
+  return `
+    let kq = li % 4;
+    let row = li / 4;
     let outHW = uniforms.outH * uniforms.outW;
-    let bi = m / outHW;
-    let p = m - bi * outHW;
-    let oh = p / uniforms.outW;
-    let ow = p - oh * uniforms.outW;
-    let ih0 = oh * uniforms.strideH - uniforms.padT;
-    let iw0 = ow * uniforms.strideW - uniforms.padL;
-    let aOk = m < uniforms.M;
-    let aInside = ih0 >= 0 && ih0 < uniforms.inH && iw0 >= 0 && iw0 < uniforms.inW;
-    let aPos = ((bi * uniforms.inH + ih0) * uniforms.inW + iw0) * uniforms.inC;
     let kwc = uniforms.filterW * uniforms.inC;
-    let bq = li % (GEMM_TILE / 4);
-    let bkk = li / (GEMM_TILE / 4);
-    let bnn = li % GEMM_TILE;`;
+    ${eachSlot(slots.a, (s) => `
+    let m${s} = tileM + ${SLOT * s} + row;
+    let bi${s} = m${s} / outHW;
+    let p${s} = m${s} - bi${s} * outHW;
+    let oh${s} = p${s} / uniforms.outW;
+    let ih0${s} = oh${s} * uniforms.strideH - uniforms.padT;
+    let iw0${s} = (p${s} - oh${s} * uniforms.outW) * uniforms.strideW - uniforms.padL;
+    let aOk${s} = m${s} < uniforms.M;
+    let aInside${s} = ih0${s} >= 0 && ih0${s} < uniforms.inH && iw0${s} >= 0 && iw0${s} < uniforms.inW;
+    let aPos${s} = ((bi${s} * uniforms.inH + ih0${s}) * uniforms.inW + iw0${s}) * uniforms.inC;`)}
+    let bq = li % 16;
+    let bkk = li / 16;
+    let bnn = li % ${SLOT};`;
+}
 
 /**
- * Decodes k (a tap and an input channel) and reads X(m, k) into `av`: one value, or four
- * neighbouring ones. With one tap (a 1x1 filter, at any stride and padding) k is the input channel
- * and the position is this invocation's own: nothing to decode, where a 3x3 filter's k costs two
- * integer divisions a load (some twenty instructions each on a GPU, against 256 multiply-adds a
- * step for each invocation).
+ * Reads X(m, k) of each slot's row into `av{s}`: one value, or four neighbouring ones. k (a tap and
+ * an input channel) is decoded once for all slots, into its offset from the slot's position. With
+ * one tap (a 1x1 filter, at any stride and padding) k is the input channel and the position is
+ * the slot's own: nothing to decode, where a 3x3 filter's k costs two integer divisions a load
+ * (some twenty instructions each on a GPU, against 256 multiply-adds a step for each invocation).
  */
-function readA(values: 1 | 4, oneTap: boolean): string {
+function readA(slots: number, values: 1 | 4, oneTap: boolean): string {
+  const type = values === 4 ? 'vec4<f32>' : 'f32';
+  const at = (index: string) => (values === 4 ? `(${index}) / 4` : index);
   if (oneTap) {
-    return `
-      var av = ${values === 4 ? 'vec4<f32>' : 'f32'}(0.0);
-      if (k < kEnd && aOk && aInside) {
-        av = x[${values === 4 ? '(aPos + k) / 4' : 'aPos + k'}];
-      }`;
+    return eachSlot(slots, (s) => `
+      var av${s} = ${type}(0.0);
+      if (k < kEnd && aOk${s} && aInside${s}) {
+        av${s} = x[${at(`aPos${s} + k`)}];
+      }`);
   }
   return `
       let fh = k / kwc;
       let fr = k - fh * kwc;
       let fw = fr / uniforms.inC;
-      let ci = fr - fw * uniforms.inC;
-      let ih = ih0 + fh * uniforms.dilH;
-      let iw = iw0 + fw * uniforms.dilW;
-      var av = ${values === 4 ? 'vec4<f32>' : 'f32'}(0.0);
-      if (k < kEnd && aOk && ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW) {
-        let at = ((bi * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci;
-        av = x[${values === 4 ? 'at / 4' : 'at'}];
-      }`;
+      let dh = fh * uniforms.dilH;
+      let dw = fw * uniforms.dilW;
+      let offset = (dh * uniforms.inW + dw) * uniforms.inC + fr - fw * uniforms.inC;
+      ${eachSlot(slots, (s) => `
+      var av${s} = ${type}(0.0);
+      if (k < kEnd && aOk${s} && ih0${s} + dh >= 0 && ih0${s} + dh < uniforms.inH && iw0${s} + dw >= 0 && iw0${s} + dw < uniforms.inW) {
+        av${s} = x[${at(`aPos${s} + offset`)}];
+      }`)}`;
 }
 
 /** Reads the step at `k0`: A as above, B as one vec4 of four channels, or four scalars down its k-rows. */
-function fetch(values: 1 | 4, oneTap: boolean): string {
+function fetch(slots: Slots, values: 1 | 4, oneTap: boolean): string {
   if (values === 4) {
     return `
     {
       let k = k0 + 4 * kq;
-      ${readA(4, oneTap)}
-      ra = av;
+      ${readA(slots.a, 4, oneTap)}
+      ${eachSlot(slots.a, (s) => `ra${s} = av${s};`)}
     }
     {
       let k = k0 + bkk;
-      let n = tileN + 4 * bq;
-      rb = vec4<f32>(0.0);
-      if (k < kEnd && n < uniforms.N) {
-        rb = w[(k * uniforms.N + n) / 4];
-      }
+      ${eachSlot(slots.b, (s) => `
+      let n${s} = tileN + ${SLOT * s} + 4 * bq;
+      rb${s} = vec4<f32>(0.0);
+      if (k < kEnd && n${s} < uniforms.N) {
+        rb${s} = w[(k * uniforms.N + n${s}) / 4];
+      }`)}
     }`;
   }
   return `
     for (var j = 0; j < 4; j++) {
       let k = k0 + 4 * kq + j;
-      ${readA(1, oneTap)}
-      ra[j] = av;
+      ${readA(slots.a, 1, oneTap)}
+      ${eachSlot(slots.a, (s) => `ra${s}[j] = av${s};`)}
     }
     for (var r = 0; r < 4; r++) {
-      let k = k0 + li / GEMM_TILE + (256 / GEMM_TILE) * r;
-      let n = tileN + bnn;
-      rb[r] = 0.0;
-      if (k < kEnd && n < uniforms.N) {
-        rb[r] = w[k * uniforms.N + n];
-      }
+      let k = k0 + li / ${SLOT} + 4 * r;
+      ${eachSlot(slots.b, (s) => `
+      let n${s} = tileN + ${SLOT * s} + bnn;
+      rb${s}[r] = 0.0;
+      if (k < kEnd && n${s} < uniforms.N) {
+        rb${s}[r] = w[k * uniforms.N + n${s}];
+      }`)}
     }`;
 }
 
-/** Writes the registers: A's four k down this invocation's row, B's into a vec4 of tileB or its column. */
-function store(values: 1 | 4): string {
+/** Writes the registers: A's four k down this invocation's row of each slot, B's into a vec4 of tileB or its column. */
+function store(slots: Slots, values: 1 | 4): string {
   const a = `
     for (var j = 0; j < 4; j++) {
-      storeA(4 * kq + j, row, ra[j]);
+      ${eachSlot(slots.a, (s) => `storeA(4 * kq + j, ${SLOT * s} + row, ra${s}[j]);`)}
     }`;
   if (values === 4) return `${a}
-    tileB[bkk][bq] = rb;`;
+    ${eachSlot(slots.b, (s) => `tileB[bkk][${SLOT / 4} * ${s} + bq] = rb${s};`)}`;
   return `${a}
     for (var r = 0; r < 4; r++) {
-      storeB(li / GEMM_TILE + (256 / GEMM_TILE) * r, bnn, rb[r]);
+      ${eachSlot(slots.b, (s) => `storeB(li / ${SLOT} + 4 * r, ${SLOT * s} + bnn, rb${s}[r]);`)}
     }`;
 }
 
@@ -141,9 +147,9 @@ function sourceFor(values: 1 | 4, oneTap: boolean, activation: string, bias: boo
       inputs,
       uniforms: UNIFORMS,
       components: values === 4 ? inputs.map((_, i) => (i < 2 ? 4 : 1)) : undefined,
-      setup: SETUP,
-      fetch: fetch(values, oneTap),
-      store: store(values),
+      setup,
+      fetch: (slots) => fetch(slots, values, oneTap),
+      store: (slots) => store(slots, values),
       epilogue: ACTIVATIONS[activation]!(['v', ...(bias ? ['bias[n]'] : []), ...(residual ? ['residual[at]'] : [])].join(' + ')),
     };
     sources.set(key, source);

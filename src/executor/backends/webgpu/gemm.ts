@@ -11,31 +11,50 @@ import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 import { columnSumPass, columnsFit, sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
 
 /**
- * A workgroup's share of C: a `size` x `size` tile, `depth` values of k per step, each of its
- * 16 x 16 invocations owning a `size / 16` square block. Both keep 1,024 values of each operand's
- * tile per step (4 loads per invocation per operand); the 128 tile does twice the multiply-adds per
- * load, and wastes more at the edges of thin products.
+ * A workgroup's share of C: `rows` x `cols`, 16 values of k a step, each of its 16 x 16 invocations
+ * owning (rows / 64) x (cols / 64) blocks of 4 x 4. A step loads `rows / 64` slots of A and
+ * `cols / 64` of B, a slot being 64 rows (of M or of N) by 16 k: 1,024 values, four an invocation.
+ * The wider tiles do more multiply-adds a value read from workgroup memory (8 x 8 a step per
+ * invocation against 4 x 4: the 64 x 64 tile reads 3 of its operands' bytes for every 4 it
+ * multiplies, as counted for a warp of an NVIDIA GPU, and is near that memory's bandwidth), at
+ * the cost of registers, and waste more at the edges of thin products.
  */
 export interface Tile {
-  readonly size: 64 | 128;
-  readonly depth: 16 | 8;
+  readonly rows: 64 | 128;
+  readonly cols: 64 | 128;
 }
-export const TILE_64: Tile = { size: 64, depth: 16 };
-export const TILE_128: Tile = { size: 128, depth: 8 };
+export type TileName = '64x64' | '128x64' | '64x128' | '128x128';
+export const TILES: Readonly<Record<TileName, Tile>> = {
+  '64x64': { rows: 64, cols: 64 },
+  '128x64': { rows: 128, cols: 64 },
+  '64x128': { rows: 64, cols: 128 },
+  '128x128': { rows: 128, cols: 128 },
+};
+export const TILE_64 = TILES['64x64'];
+export const tileName = (tile: Tile): TileName => `${tile.rows}x${tile.cols}`;
+/** Values of k a step, for every tile. */
+const DEPTH = 16;
+/** Rows of M or of N a slot of an operand covers. */
+export const SLOT = 64;
+
+/** Bytes of workgroup memory a tile's two operand tiles take (rows padded by one vec4). */
+export function tileBytes(tile: Tile): number {
+  return DEPTH * (tile.rows / 4 + 1 + tile.cols / 4 + 1) * 16;
+}
 
 /** Which tile products take: by measurement or shape ('auto'), or one tile for all (benchmarks, tests). */
-let tileChoice: 'auto' | Tile['size'] = 'auto';
+let tileChoice: 'auto' | TileName = 'auto';
 /**
  * What a product runs on: one of TL's tiles, or the backend's own kernel for the same operation
  * where the caller offers it (the forward convolution and the stride-1 input gradient: tfjs's may be
  * the faster on some shapes).
  */
-export type Choice = Tile['size'] | 'backend';
+export type Choice = TileName | 'backend';
 /** Choices made by measurement (tune.ts), by product (`productKey`). */
 export const measuredChoices = new Map<string, Choice>();
 
 /** Sets the tile choice (`'auto'`: the measured choice where there is one, else the tile by shape). */
-export function setGemmTile(choice: 'auto' | Tile['size']): void {
+export function setGemmTile(choice: 'auto' | TileName): void {
   tileChoice = choice;
 }
 
@@ -46,24 +65,36 @@ export function productKey(source: GemmSource, dims: { m: number; n: number; k: 
 
 /**
  * The tile of a product nobody measured (tuning off, or a shape first seen after it, such as an
- * epoch's last, smaller batch): by shape, the 128 tile where M and N both reach 128 (faster on
- * llvmpipe, session 4), or always the 64 tile: on the H200 the 128 tile was the fastest choice for
- * only 3-8 of the 62 products of a ResNet50 training step and 0-4 of MobileNetV2's, in three runs
- * (2026-11-30, docs/benchmarks-gpu.md).
+ * epoch's last, smaller batch): by shape, the 128 x 128 tile where M and N both reach 128 (faster
+ * on llvmpipe, session 4), or always the 64 x 64 tile: on the H200 the 128 tile (then 8 k a step)
+ * was the fastest choice for only 3-8 of the 62 products of a ResNet50 training step and 0-4 of
+ * MobileNetV2's, in three runs (2026-11-30, docs/benchmarks-gpu.md).
  */
-let unmeasuredTile: 'by-shape' | 64 = 'by-shape';
+let unmeasuredTile: 'by-shape' | '64x64' = 'by-shape';
 
-/** Sets the rule for unmeasured products: select.ts takes the 64 tile on a GPU, by shape on a software adapter. */
-export function setUnmeasuredTile(rule: 'by-shape' | 64): void {
+/** Sets the rule for unmeasured products: select.ts takes the 64 x 64 tile on a GPU, by shape on a software adapter. */
+export function setUnmeasuredTile(rule: 'by-shape' | '64x64'): void {
   unmeasuredTile = rule;
 }
 
 /** The tile for an M x N product: forced, measured, or by the rule for unmeasured products. */
 export function tileFor(m: number, n: number, key?: string): Tile {
-  if (tileChoice !== 'auto') return tileChoice === 128 ? TILE_128 : TILE_64;
+  if (tileChoice !== 'auto') return TILES[tileChoice];
   const measured = key === undefined ? undefined : measuredChoices.get(key);
-  if (typeof measured === 'number') return measured === 128 ? TILE_128 : TILE_64;
-  return unmeasuredTile === 'by-shape' && m >= 128 && n >= 128 ? TILE_128 : TILE_64;
+  if (measured !== undefined && measured !== 'backend') return TILES[measured];
+  return unmeasuredTile === 'by-shape' && m >= 128 && n >= 128 ? TILES['128x128'] : TILE_64;
+}
+
+/**
+ * The tiles worth measuring for an M x N product on a device with `workgroupBytes` of workgroup
+ * memory: a 128-wide side only where that side of C reaches 128 (narrower, half of every tile
+ * would be empty).
+ */
+export function tilesFor(m: number, n: number, workgroupBytes: number): TileName[] {
+  return (Object.keys(TILES) as TileName[]).filter((name) => {
+    const tile = TILES[name];
+    return (tile.rows === 64 || m >= 128) && (tile.cols === 64 || n >= 128) && tileBytes(tile) <= workgroupBytes;
+  });
 }
 
 /** The backend's own kernel for a product, on inputs of the product's shapes. */
@@ -102,28 +133,31 @@ const MAX_PARTIAL_FLOATS = 64 * 1024 * 1024;
 /**
  * How the invocations of a workgroup share the loading of one k-step of the operand tiles: each
  * source chooses which index neighbouring invocations walk so that their global reads are
- * contiguous. Every tile holds GEMM_TILE * GEMM_DEPTH = 1024 values a step, four per invocation
- * per operand, and the loading is split in two so that the next step's reads are in flight while
- * the current step multiplies: `fetch` reads this invocation's four values of A and of B for the
- * step starting at `k0` into the registers `ra` and `rb` (vec4s), and `store` writes them into the
- * tiles, with `storeA(kk, mm, value)` and `storeB(kk, nn, value)` or whole vec4s of `tileA[kk]`
- * and `tileB[kk]`, so that every kk < GEMM_DEPTH and mm, nn < GEMM_TILE is written (zero outside
- * the matrices). The snippets see `li` (local index 0..255), `tileM`, `tileN`, `k0`, `kEnd` (end of
- * the slice), the constants `GEMM_TILE` and `GEMM_DEPTH`, and what `setup` declares.
+ * contiguous. A step loads `slots.a` slots of A and `slots.b` of B (the tile's rows / 64 and
+ * cols / 64), each slot 64 rows (of M for A, of N for B) by 16 k: four values an invocation a
+ * slot. The loading is split in two so that the next step's reads are in flight while the current
+ * step multiplies: `fetch` reads this invocation's four values of each slot s for the step starting
+ * at `k0` into the registers `ra{s}` and `rb{s}` (vec4s), and `store` writes them into the tiles,
+ * with `storeA(kk, mm, value)` and `storeB(kk, nn, value)` or whole vec4s of `tileA[kk]` and
+ * `tileB[kk]`, so that every kk < 16 and mm < rows, nn < cols is written (zero outside the
+ * matrices). Slot s of A covers C's rows `tileM + 64 s` on and the tile's rows `64 s` on (vec4
+ * column `16 s` on); slot s of B the same for columns. What a slot's loads share (k decoded into a
+ * tap and a channel) a source decodes once for all slots. The snippets see `li` (local index
+ * 0..255), `tileM`, `tileN`, `k0`, `kEnd` (end of the slice), and what `setup` declares.
  */
 export interface GemmSource {
-  /** Shader key: must change whenever the generated code does. */
+  /** Shader key: must change whenever the generated code does (the slots are in the program's key). */
   readonly key: string;
   /** The kernel's input names, in the order its inputs are passed. */
   readonly inputs: readonly string[];
   /** Its uniforms after the GEMM's own (`M`, `N`, `K`, `kChunk`, `steps`). */
   readonly uniforms: string;
   /** WGSL run once per invocation before the k loop (decode the indices fixed for this invocation). */
-  readonly setup: string;
-  /** WGSL that reads the step at `k0` into `ra` and `rb`. */
-  readonly fetch: string;
-  /** WGSL that writes `ra` and `rb` into `tileA` and `tileB`. */
-  readonly store: string;
+  readonly setup: (slots: Slots) => string;
+  /** WGSL that reads the step at `k0` into `ra{s}` and `rb{s}`. */
+  readonly fetch: (slots: Slots) => string;
+  /** WGSL that writes the registers into `tileA` and `tileB`. */
+  readonly store: (slots: Slots) => string;
   /**
    * Values per element of each input as the shader sees it (tfjs's `variableComponents`): 4 makes
    * the input an `array<vec4<f32>>`, one load and one index computation for four values. Default 1.
@@ -135,6 +169,17 @@ export interface GemmSource {
    * split along K (the epilogue needs whole sums).
    */
   readonly epilogue?: string;
+}
+
+/** Slots of A and of B a step loads. */
+export interface Slots {
+  readonly a: number;
+  readonly b: number;
+}
+
+/** `line(s)` for each slot s < count, one a line: the sources' per-slot code. */
+export function eachSlot(count: number, line: (s: number) => string): string {
+  return Array.from({ length: count }, (_, s) => line(s)).join('\n    ');
 }
 
 class GemmProgram implements WebGPUProgram {
@@ -161,30 +206,31 @@ class GemmProgram implements WebGPUProgram {
     // Given for every input: tfjs would otherwise read each input in the output's components.
     this.variableComponents = source.components !== undefined ? [...source.components] : source.inputs.map(() => 1);
     this.uniforms = `M : i32, N : i32, K : i32, kChunk : i32, steps : i32, stride : i32, ${source.uniforms}`;
-    this.dispatch = [groups(dims.n, tile.size), groups(dims.m, tile.size), dims.slices];
+    this.dispatch = [groups(dims.n, tile.cols), groups(dims.m, tile.rows), dims.slices];
     this.outputShape = [...outputShape];
     this.outputComponent = dims.n % 4 === 0 ? 4 : 1;
-    this.shaderKey = `tlGemm${tile.size}${sumsOfB ? 'Sums' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
+    this.shaderKey = `tlGemm${tileName(tile)}${sumsOfB ? 'Sums' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
   }
 
   getUserCode(): string {
     // Invocation (tx, ty) of the 16 x 16 workgroup owns rows 4 ty + 64 i .. + 3 and columns
-    // 4 tx + 64 j .. + 3 of the tile, for i, j < size / 64: blocks of 4 x 4 as vec4s, 64 apart, so
-    // that at every step of the inner product the invocations of a row read neighbouring vec4s of
-    // tileB (no bank conflicts) and those of a column one vec4 of tileA (a broadcast). The tiles
-    // are stored k-major, rows padded by one vec4 so that loaders walking k (stores a row apart)
-    // spread over the banks. The k loop runs a uniform number of steps (`steps`): barriers must
-    // stay in uniform control flow, and the last slice just loads zeros past K. Each step's
-    // operands are read into registers during the step before (register double buffering).
-    const { size, depth } = this.tile;
-    const blocks = size / 64;
-    const vecs = size / 4 + 1;
+    // 4 tx + 64 j .. + 3 of the tile, for i < rows / 64 and j < cols / 64: blocks of 4 x 4 as
+    // vec4s, 64 apart, so that at every step of the inner product the invocations of a row read
+    // neighbouring vec4s of tileB (no bank conflicts) and those of a column one vec4 of tileA (a
+    // broadcast). The tiles are stored k-major, rows padded by one vec4 so that loaders walking k
+    // (stores a row apart) spread over the banks. The k loop runs a uniform number of steps
+    // (`steps`): barriers must stay in uniform control flow, and the last slice just loads zeros
+    // past K. Each step's operands are read into registers during the step before (register
+    // double buffering).
+    const { rows, cols } = this.tile;
+    const blocksM = rows / 64;
+    const blocksN = cols / 64;
+    const slots: Slots = { a: blocksM, b: blocksN };
+    const acc = (i: number, j: number, r: number) => `acc[${(i * blocksN + j) * 4 + r}]`;
     const products: string[] = [];
-    for (let i = 0; i < blocks; i++) {
-      for (let j = 0; j < blocks; j++) {
-        for (let r = 0; r < 4; r++) {
-          products.push(`acc[${(i * blocks + j) * 4 + r}] = fma(vec4<f32>(a${i}[${r}]), b${j}, acc[${(i * blocks + j) * 4 + r}]);`);
-        }
+    for (let i = 0; i < blocksM; i++) {
+      for (let j = 0; j < blocksN; j++) {
+        for (let r = 0; r < 4; r++) products.push(`${acc(i, j, r)} = fma(vec4<f32>(a${i}[${r}]), b${j}, ${acc(i, j, r)});`);
       }
     }
     // The write-out, unrolled so that every index into acc is a constant (a dynamic one can make
@@ -195,11 +241,11 @@ class GemmProgram implements WebGPUProgram {
     const vec4 = this.outputComponent === 4;
     const epilogue = (v: string, n: string, at: string) => (this.source.epilogue === undefined ? v : `epilogue(${v}, ${n}, ${at})`);
     const writes: string[] = [];
-    for (let i = 0; i < blocks; i++) {
+    for (let i = 0; i < blocksM; i++) {
       for (let r = 0; r < 4; r++) {
         const lines: string[] = [];
-        for (let j = 0; j < blocks; j++) {
-          const a = `acc[${(i * blocks + j) * 4 + r}]`;
+        for (let j = 0; j < blocksN; j++) {
+          const a = acc(i, j, r);
           if (vec4) {
             const value = this.source.epilogue === undefined ? a : `vec4<f32>(${[0, 1, 2, 3].map((c) => epilogue(`${a}[${c}]`, `n + ${c}`, `row + n + ${c}`)).join(', ')})`;
             lines.push(`if (tileN + ${64 * j} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j} + 4 * tx; result[(row + n) / 4] = ${value}; }`);
@@ -216,22 +262,22 @@ class GemmProgram implements WebGPUProgram {
       }
     }
     const reads = [
-      ...Array.from({ length: blocks }, (_, i) => `let a${i} = tileA[kk][ty + ${16 * i}];`),
-      ...Array.from({ length: blocks }, (_, j) => `let b${j} = tileB[kk][tx + ${16 * j}];`),
+      ...Array.from({ length: blocksM }, (_, i) => `let a${i} = tileA[kk][ty + ${16 * i}];`),
+      ...Array.from({ length: blocksN }, (_, j) => `let b${j} = tileB[kk][tx + ${16 * j}];`),
     ];
     // The column sums of B: the first row of invocations of the first row of workgroups adds up
     // the columns it multiplies (zero past K and N, as loaded), and writes them after the slice's
     // M x N partial. No barrier inside: the rest of the workgroup waits at the step's next one.
     const sums = this.sumsOfB
       ? {
-          declare: `var bsum : array<vec4<f32>, ${blocks}>;\n        let sumRow = tileM == 0 && ty == 0;`,
+          declare: `var bsum : array<vec4<f32>, ${blocksN}>;\n        let sumRow = tileM == 0 && ty == 0;`,
           add: `if (sumRow) {
-            for (var kk = 0; kk < ${depth}; kk++) {
-              ${Array.from({ length: blocks }, (_, j) => `bsum[${j}] += tileB[kk][tx + ${16 * j}];`).join('\n              ')}
+            for (var kk = 0; kk < ${DEPTH}; kk++) {
+              ${Array.from({ length: blocksN }, (_, j) => `bsum[${j}] += tileB[kk][tx + ${16 * j}];`).join('\n              ')}
             }
           }`,
           write: `if (sumRow) {
-          ${Array.from({ length: blocks }, (_, j) =>
+          ${Array.from({ length: blocksN }, (_, j) =>
             vec4
               ? `if (tileN + ${64 * j} + 4 * tx < uniforms.N) { result[(base + uniforms.M * uniforms.N + tileN + ${64 * j} + 4 * tx) / 4] = bsum[${j}]; }`
               : Array.from({ length: 4 }, (_, c) => `if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { result[base + uniforms.M * uniforms.N + tileN + ${64 * j + c} + 4 * tx] = bsum[${j}][${c}]; }`).join('\n          '),
@@ -239,11 +285,10 @@ class GemmProgram implements WebGPUProgram {
         }`,
         }
       : { declare: '', add: '', write: '' };
+    const registers = [...Array.from({ length: blocksM }, (_, s) => `var ra${s} : vec4<f32>;`), ...Array.from({ length: blocksN }, (_, s) => `var rb${s} : vec4<f32>;`)];
     return `
-      const GEMM_TILE : i32 = ${size};
-      const GEMM_DEPTH : i32 = ${depth};
-      var<workgroup> tileA : array<array<vec4<f32>, ${vecs}>, ${depth}>;
-      var<workgroup> tileB : array<array<vec4<f32>, ${vecs}>, ${depth}>;
+      var<workgroup> tileA : array<array<vec4<f32>, ${rows / 4 + 1}>, ${DEPTH}>;
+      var<workgroup> tileB : array<array<vec4<f32>, ${cols / 4 + 1}>, ${DEPTH}>;
 
       fn storeA(kk : i32, mm : i32, v : f32) {
         tileA[kk][mm / 4][mm % 4] = v;
@@ -259,29 +304,28 @@ class GemmProgram implements WebGPUProgram {
         let tx = i32(localId.x);
         let ty = i32(localId.y);
         let li = i32(localIndex);
-        let tileM = i32(workgroupId.y) * ${size};
-        let tileN = i32(workgroupId.x) * ${size};
+        let tileM = i32(workgroupId.y) * ${rows};
+        let tileN = i32(workgroupId.x) * ${cols};
         let slice = i32(workgroupId.z);
         let kBegin = slice * uniforms.kChunk;
         let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
-        ${this.source.setup}
-        var acc : array<vec4<f32>, ${4 * blocks * blocks}>;
+        ${this.source.setup(slots)}
+        var acc : array<vec4<f32>, ${4 * blocksM * blocksN}>;
         ${sums.declare}
-        var ra : vec4<f32>;
-        var rb : vec4<f32>;
+        ${registers.join('\n        ')}
         {
           let k0 = kBegin;
-          ${this.source.fetch}
+          ${this.source.fetch(slots)}
         }
         for (var step = 0; step < uniforms.steps; step++) {
-          ${this.source.store}
+          ${this.source.store(slots)}
           workgroupBarrier();
           ${sums.add}
           if (step + 1 < uniforms.steps) {
-            let k0 = kBegin + (step + 1) * ${depth};
-            ${this.source.fetch}
+            let k0 = kBegin + (step + 1) * ${DEPTH};
+            ${this.source.fetch(slots)}
           }
-          for (var kk = 0; kk < ${depth}; kk++) {
+          for (var kk = 0; kk < ${DEPTH}; kk++) {
             ${reads.join('\n            ')}
             ${products.join('\n            ')}
           }
@@ -305,8 +349,8 @@ export function sliceCount(m: number, n: number, k: number, tile: Tile, maxBindi
   // A slice's partial: M x N, and N column sums of B where asked for.
   const partial = m * n + n;
   if (!columnsFit(partial)) return 1;
-  const tiles = groups(m, tile.size) * groups(n, tile.size);
-  const steps = groups(k, tile.depth);
+  const tiles = groups(m, tile.rows) * groups(n, tile.cols);
+  const steps = groups(k, DEPTH);
   const wanted = Math.floor(TARGET_WORKGROUPS / tiles);
   const byMemory = Math.floor(Math.min(MAX_PARTIAL_FLOATS, maxBinding / 4) / partial);
   return Math.max(1, Math.min(wanted, Math.ceil(steps / MIN_STEPS_PER_SLICE), byMemory, MAX_DISPATCH));
@@ -314,7 +358,7 @@ export function sliceCount(m: number, n: number, k: number, tile: Tile, maxBindi
 
 /** Whether the tile grid of an M x N product fits the dispatch limits (whatever its tile). */
 export function gemmFits(m: number, n: number): boolean {
-  return groups(m, TILE_64.size) <= MAX_DISPATCH && groups(n, TILE_64.size) <= MAX_DISPATCH;
+  return groups(m, 64) <= MAX_DISPATCH && groups(n, 64) <= MAX_DISPATCH;
 }
 
 /** How a product runs: its tile, and K cut into `slices` of `steps` steps (`kChunk` values of k). */
@@ -327,10 +371,11 @@ interface Layout {
 
 function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number; n: number; k: number }, key: string): Layout {
   const { m, n, k } = dims;
-  const tile = tileFor(m, n, key);
+  const chosen = tileFor(m, n, key);
+  const tile = tileBytes(chosen) <= backend.device.limits.maxComputeWorkgroupStorageSize ? chosen : TILE_64;
   const wanted = source.epilogue === undefined ? sliceCount(m, n, k, tile, backend.device.limits.maxStorageBufferBindingSize) : 1;
-  const steps = groups(groups(k, tile.depth), wanted);
-  const kChunk = steps * tile.depth;
+  const steps = groups(groups(k, DEPTH), wanted);
+  const kChunk = steps * DEPTH;
   return { tile, steps, kChunk, slices: groups(k, kChunk) };
 }
 

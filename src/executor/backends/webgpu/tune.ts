@@ -1,7 +1,8 @@
 /**
  * The GEMM tile of each convolution product chosen by measurement on the device, as cuDNN's
  * benchmark mode chooses its algorithms: the products one forward and backward pass of a model
- * runs are recorded, each is run again with the 64 and the 128 tile on inputs of its shapes (and
+ * runs are recorded, each is run again with every tile that fits its shape (gemm.ts `tilesFor`:
+ * 64 x 64, 128 x 64, 64 x 128, 128 x 128) on inputs of its shapes (and
  * with tfjs's own kernel, where it has one for the whole product: the forward convolution and the
  * stride-1 input gradient), and the fastest is kept for the rest of the process (gemm.ts
  * `measuredChoices`). Unless another is more than 3% faster, the tile by shape stands. Each
@@ -14,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
-import { measuredChoices, recordProducts, runGemm, setGemmTile, tileFor, type Choice, type RecordedProduct } from './gemm.ts';
+import { measuredChoices, recordProducts, runGemm, setGemmTile, tileFor, tileName, tilesFor, TILES, type Choice, type RecordedProduct, type TileName } from './gemm.ts';
 
 /** One product as measured: what it is, milliseconds per run on each option, and what it runs on now. */
 export interface TunedProduct {
@@ -27,8 +28,8 @@ export interface TunedProduct {
 export interface TuneResult {
   /** Distinct products measured (those measured before are not measured again). */
   readonly products: number;
-  /** Of those, how many take the 128 tile now, how many tfjs's kernel, and how many differ from the rule by shape. */
-  readonly tile128: number;
+  /** Of those, how many take each tile now, how many tfjs's kernel, and how many differ from the rule by shape. */
+  readonly tiles: Readonly<Record<TileName, number>>;
   readonly backend: number;
   readonly changed: number;
   readonly ms: number;
@@ -148,29 +149,31 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promis
   const products = recordProducts(() => {
     tf.dispose(tf.tidy(pass));
   }).filter((p) => !measuredChoices.has(p.key));
-  let tile128 = 0;
+  const tiles = Object.fromEntries(Object.keys(TILES).map((name) => [name, 0])) as Record<TileName, number>;
   let backend = 0;
   let changed = 0;
   const measured: TunedProduct[] = [];
   if (products.length > 0) await warmUp(pass, WARM_UP_MS);
+  const workgroupBytes = webgpuBackendOf(tf.backend()).device.limits.maxComputeWorkgroupStorageSize;
   for (const product of products) {
     const inputs = product.inputShapes.map((shape) => tf.randomUniform([...shape], -1, 1));
     try {
-      const rule = tileFor(product.dims.m, product.dims.n).size;
-      const options: Choice[] = [rule, rule === 128 ? 64 : 128, ...(product.backendKernel ? ['backend' as const] : [])];
+      const rule = tileName(tileFor(product.dims.m, product.dims.n));
+      const others = tilesFor(product.dims.m, product.dims.n, workgroupBytes).filter((tile) => tile !== rule);
+      const options: Choice[] = [rule, ...others, ...(product.backendKernel ? ['backend' as const] : [])];
       const ms = await timeOptions(options, (option) => productChain(product, inputs, option));
       let choice: Choice = rule;
       for (const option of options) if (ms.get(option)! < 0.97 * ms.get(choice)!) choice = option;
       measuredChoices.set(product.key, choice);
       measured.push({ source: product.source.key, dims: product.dims, ms: Object.fromEntries(ms), choice });
-      if (choice === 128) tile128++;
       if (choice === 'backend') backend++;
+      else tiles[choice]++;
       if (choice !== rule) changed++;
     } finally {
       tf.dispose(inputs);
     }
   }
-  return { products: products.length, tile128, backend, changed, ms: performance.now() - started, measured };
+  return { products: products.length, tiles, backend, changed, ms: performance.now() - started, measured };
 }
 
 /**
