@@ -4,7 +4,7 @@
  * step (augmentation, Adam, a frozen prefix in inference mode, phases), on real images, against the
  * same run on wasm. The GEMM tiles are tuned before each phase as on a GPU (TL_GEMM_TUNE=1).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -65,8 +65,18 @@ describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.o
   it('trains the tiny network on fashion-mini with TL\'s kernels, as wasm does', async () => {
     measuredChoices.clear();
     process.env.TL_GEMM_TUNE = '1';
-    const gpu = await run('webgpu').finally(() => delete process.env.TL_GEMM_TUNE);
+    const tiles = join(mkdtempSync(join(tmpdir(), 'tl-tiles-')), 'gemm-tiles.json');
+    process.env.TL_TUNE_CACHE = tiles;
+    const gpu = await run('webgpu').finally(() => {
+      delete process.env.TL_GEMM_TUNE;
+      process.env.TL_TUNE_CACHE = 'off';
+    });
     expect(measuredChoices.size).toBeGreaterThan(0);
+    // The choices are kept for the next run, under the device that measured them.
+    const kept = JSON.parse(readFileSync(tiles, 'utf8')) as { devices: Record<string, Record<string, string>> };
+    const device = env.ok ? env.adapter.replace(/^(software|hardware): /, '') : '';
+    expect(Object.keys(kept.devices)).toEqual([device]);
+    expect(Object.keys(kept.devices[device]!).map((key) => key.slice(0, key.indexOf('#'))).sort()).toEqual([...measuredChoices.keys()].sort());
     // The validation pass's products too: folded, so bias and ReLU in the GEMM's write-out.
     expect([...measuredChoices.keys()].some((key) => /^conv2dForward\d_relu_true\|/.test(key))).toBe(true);
     const wasm = await run('wasm');

@@ -2,12 +2,16 @@
  * GEMM tiles chosen by measurement (src/executor/backends/webgpu/tune.ts): every product of a
  * training step is measured once and then takes its measured tile, and the numbers stay the same.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONV_ADD } from '../../src/executor/backends/fused-activation.ts';
 import { measuredChoices, recordProducts, setUnmeasuredTile, tileBytes, tileFor, tileName, TILES, tilesFor } from '../../src/executor/backends/webgpu/gemm.ts';
 import { prepareForTraining, selectBackend } from '../../src/executor/backends/select.ts';
-import { trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
+import { cacheKey, trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
+import { openTileCache } from '../../src/executor/backends/webgpu/tile-cache.ts';
 import { relativeError } from './parity.ts';
 import { webgpuEnv } from './webgpu-env.ts';
 
@@ -65,6 +69,56 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     model.dispose();
   }, 120_000);
 
+  it('keeps its choices in a tile cache, which the next run takes instead of measuring', async () => {
+    await tf.setBackend('webgpu');
+    const dir = mkdtempSync(join(tmpdir(), 'tl-tune-'));
+    const file = join(dir, 'tiles.json');
+    const model = convnet();
+    const pass = trainingPass(model, 4);
+    try {
+      measuredChoices.clear();
+      const cache = openTileCache(file, 'test device');
+      const first = await tuneGemmTiles(pass, cache);
+      expect(cache.save()).toBeUndefined();
+      expect([first.cached, first.measured.length]).toEqual([0, first.products]);
+      const chosen = new Map(measuredChoices);
+      measuredChoices.clear();
+      const again = await tuneGemmTiles(pass, openTileCache(file, 'test device'));
+      expect([again.products, again.cached, again.measured.length]).toEqual([first.products, first.products, 0]);
+      expect(new Map(measuredChoices)).toEqual(chosen);
+      // What the file says is what runs, where it is one of the product's options: tfjs's kernel
+      // for the products that offer it; the others (filter gradients) are measured.
+      const products = recordProducts(() => tf.dispose(tf.tidy(pass)));
+      const offering = products.filter((p) => p.backendKernel !== undefined);
+      expect(offering.length).toBeGreaterThan(0);
+      expect(offering.length).toBeLessThan(products.length);
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { devices: Record<string, Record<string, string>> };
+      const keys = Object.keys(saved.devices['test device']!);
+      expect(keys).toHaveLength(products.length);
+      saved.devices['test device'] = Object.fromEntries(keys.map((key) => [key, 'backend']));
+      writeFileSync(file, JSON.stringify(saved));
+      measuredChoices.clear();
+      const told = await tuneGemmTiles(pass, openTileCache(file, 'test device'));
+      expect([told.cached, told.measured.length]).toEqual([offering.length, products.length - offering.length]);
+      for (const p of products) expect(measuredChoices.get(p.key) === 'backend', p.key).toBe(p.backendKernel !== undefined);
+      // Another device, or a product whose kernels' code changed (another fingerprint), is measured.
+      measuredChoices.clear();
+      expect((await tuneGemmTiles(pass, openTileCache(file, 'another device'))).cached).toBe(0);
+      saved.devices['test device'] = Object.fromEntries(keys.map((key) => [`${key.slice(0, key.indexOf('#'))}#0000000000000000`, 'backend']));
+      writeFileSync(file, JSON.stringify(saved));
+      measuredChoices.clear();
+      expect((await tuneGemmTiles(pass, openTileCache(file, 'test device'))).cached).toBe(0);
+      // The fingerprint covers the options: one more option, another key.
+      const product = products.find((p) => p.backendKernel !== undefined)!;
+      expect(cacheKey(product, ['64x64'])).not.toBe(cacheKey(product, ['64x64', 'backend']));
+      expect(cacheKey(product, ['64x64'])).toBe(cacheKey(product, ['64x64']));
+    } finally {
+      measuredChoices.clear();
+      model.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+
   it('costs a run nothing but speed when measuring fails', async () => {
     // Another backend in between, as another job in the same process may leave it.
     await tf.setBackend('cpu');
@@ -81,6 +135,22 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     measuredChoices.clear();
     expect(await prepareForTraining(backend, model, 4)).toBeUndefined();
     expect(measuredChoices.size).toBeGreaterThan(0);
+    // A tile cache that is no such file: measured again, said so, and rewritten.
+    const dir = mkdtempSync(join(tmpdir(), 'tl-tune-'));
+    const file = join(dir, 'tiles.json');
+    writeFileSync(file, 'not json');
+    process.env.TL_TUNE_CACHE = file;
+    measuredChoices.clear();
+    try {
+      expect(await prepareForTraining(backend, model, 4)).toMatch(/^the tile cache .*tiles\.json is not JSON \(.*\); measuring again$/);
+      expect(measuredChoices.size).toBeGreaterThan(0);
+      expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).devices)).toHaveLength(1);
+      measuredChoices.clear();
+      expect(await prepareForTraining(backend, model, 4)).toBeUndefined();
+    } finally {
+      process.env.TL_TUNE_CACHE = 'off';
+      rmSync(dir, { recursive: true, force: true });
+    }
     model.dispose();
   }, 120_000);
 

@@ -47,31 +47,39 @@ async function tryWebgpu(explicit: boolean): Promise<string> {
   registerWebgpuTrainingKernels();
   (await import('./webgpu/gemm.ts')).setUnmeasuredTile(device.software ? 'by-shape' : '64x64');
   const tune = process.env.TL_GEMM_TUNE;
-  tuneTiles = tune === '1' || (tune !== '0' && !device.software);
+  tuneTiles = tune === '1' || (tune !== '0' && !device.software) ? device.description : undefined;
   return `${device.description}${device.software ? ' (software adapter: slow)' : ''}`;
 }
 
-/** Whether models are tuned before training (webgpu on a GPU; TL_GEMM_TUNE=1|0 forces it). */
-let tuneTiles = false;
+/** The device models are tuned on before training, if they are (webgpu on a GPU; TL_GEMM_TUNE=1|0 forces it). */
+let tuneTiles: string | undefined;
 
 /**
  * Prepares a model about to train at `batch` on the chosen backend. On WebGPU on a GPU: each of
  * its convolutions' products takes the GEMM tile measured fastest on the device
  * (webgpu/tune.ts; a few seconds, once per distinct product), those of a training step and, where
- * given, those of `evaluation` (the inference pass the phase's validation runs). Elsewhere:
- * nothing. A failure here costs speed, not the run: it is returned as a warning and training goes
- * on with tiles by shape.
+ * given, those of `evaluation` (the inference pass the phase's validation runs); the choices are
+ * kept between runs in the tile cache (webgpu/tile-cache.ts; TL_TUNE_CACHE). Elsewhere: nothing.
+ * A failure here costs speed, not the run: it is returned as a warning and training goes on with
+ * tiles by shape.
  */
 export async function prepareForTraining(backend: BackendChoice, model: tf.LayersModel, batch: number, evaluation?: () => tf.Tensor): Promise<string | undefined> {
-  if (backend.name !== 'webgpu' || !tuneTiles) return undefined;
+  if (backend.name !== 'webgpu' || tuneTiles === undefined) return undefined;
+  const problems: string[] = [];
   try {
     const { trainingPass, tuneGemmTiles } = await import('./webgpu/tune.ts');
-    await tuneGemmTiles(trainingPass(model, batch));
-    if (evaluation !== undefined) await tuneGemmTiles(evaluation);
-    return undefined;
+    const { openTileCache, tileCacheFile } = await import('./webgpu/tile-cache.ts');
+    const file = tileCacheFile();
+    const cache = file === undefined ? undefined : openTileCache(file, tuneTiles);
+    if (cache?.problem !== undefined) problems.push(`${cache.problem}; measuring again`);
+    await tuneGemmTiles(trainingPass(model, batch), cache);
+    if (evaluation !== undefined) await tuneGemmTiles(evaluation, cache);
+    const unsaved = cache?.save();
+    if (unsaved !== undefined) problems.push(unsaved);
   } catch (err) {
-    return `measuring the GEMM tiles failed (${(err as Error).message}); training with tiles chosen by shape`;
+    problems.push(`measuring the GEMM tiles failed (${(err as Error).message}); training with tiles chosen by shape`);
   }
+  return problems.length > 0 ? problems.join('; ') : undefined;
 }
 
 /**

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 export type AdapterChoice = 'auto' | 'hardware' | 'software';
 
 export interface WebgpuDevice {
-  /** Vendor, architecture and description, as the adapter gives them. */
+  /** Vendor, architecture, device and description, as the adapter gives them. */
   readonly description: string;
   /** llvmpipe, lavapipe, SwiftShader or a fallback adapter: correct, far too slow to train on. */
   readonly software: boolean;
@@ -34,7 +34,7 @@ export interface WebgpuOptions {
 
 interface Adapter {
   readonly limits?: { readonly maxStorageBuffersPerShaderStage?: number };
-  readonly info?: { readonly vendor?: string; readonly architecture?: string; readonly description?: string };
+  readonly info?: { readonly vendor?: string; readonly architecture?: string; readonly device?: string; readonly description?: string };
   readonly features?: { has(name: string): boolean };
   readonly isFallbackAdapter?: boolean;
 }
@@ -49,7 +49,7 @@ export function hasVulkanLoader(): boolean {
 
 function describe(adapter: Adapter): string {
   const i = adapter.info ?? {};
-  return [i.vendor, i.architecture, i.description].filter((s) => s).join(' ') || 'unnamed adapter';
+  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s).join(' ') || 'unnamed adapter';
 }
 
 /** The first adapter of the kinds `choice` allows, with the navigator.gpu it came from. */

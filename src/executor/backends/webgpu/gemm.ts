@@ -338,6 +338,11 @@ class GemmProgram implements WebGPUProgram {
   }
 }
 
+/** The WGSL of a product on `tile` (unsplit, no column sums), to tell whether a kernel changed (tile-cache.ts). */
+export function gemmCode(source: GemmSource, tile: Tile, dims: { m: number; n: number }): string {
+  return new GemmProgram(source, tile, { ...dims, slices: 1 }, [dims.m * dims.n], false).getUserCode();
+}
+
 /**
  * How many slices to split K into. Never more than one where the column-sum program cannot take
  * M x N partials in one dispatch row (past 4.2M outputs: only the 128 tile gets there with few

@@ -11,11 +11,14 @@
  * first GPU run's tuner, which divided one short chain's time by its runs with each option timed
  * after the other, timed products at 2-5x their time inside a step. About 60 distinct products
  * for a ResNet50 training step, milliseconds each on a GPU; the software adapter takes seconds to
- * minutes, so the executor tunes on a GPU only (select.ts `prepareForTraining`).
+ * minutes, so the executor tunes on a GPU only (select.ts `prepareForTraining`), and keeps the
+ * choices for its next runs on that GPU (tile-cache.ts).
  */
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
-import { measuredChoices, recordProducts, runGemm, setGemmTile, tileFor, tileName, tilesFor, TILES, type Choice, type RecordedProduct, type TileName } from './gemm.ts';
+import type { TileCache } from './tile-cache.ts';
+import { gemmCode, measuredChoices, recordProducts, runGemm, setGemmTile, tileFor, tileName, tilesFor, TILES, type Choice, type RecordedProduct, type TileName } from './gemm.ts';
 
 /** One product as measured: what it is, milliseconds per run on each option, and what it runs on now. */
 export interface TunedProduct {
@@ -26,14 +29,16 @@ export interface TunedProduct {
 }
 
 export interface TuneResult {
-  /** Distinct products measured (those measured before are not measured again). */
+  /** Distinct products chosen for (those chosen for before in this process are left out). */
   readonly products: number;
+  /** Of those, how many took the choice a tile cache kept instead of being measured. */
+  readonly cached: number;
   /** Of those, how many take each tile now, how many tfjs's kernel, and how many differ from the rule by shape. */
   readonly tiles: Readonly<Record<TileName, number>>;
   readonly backend: number;
   readonly changed: number;
   readonly ms: number;
-  /** Every product measured, for benchmarks to report. */
+  /** Every product measured (not those taken from a cache), for benchmarks to report. */
   readonly measured: readonly TunedProduct[];
 }
 
@@ -141,10 +146,22 @@ async function warmUp(pass: () => tf.Tensor | tf.Tensor[], ms: number): Promise<
 }
 
 /**
- * Measures the tiles of every product `pass` runs (it is run once, on webgpu, with TL's kernels
- * registered, and its results disposed) and keeps the faster of each.
+ * The key of a product's choice among `options` in a tile cache: the product, and a fingerprint of
+ * every option's code (the GEMM's WGSL on each tile; tfjs's version for its kernel and its part
+ * of every program), so that a changed kernel or a new option measures the product again.
  */
-export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promise<TuneResult> {
+export function cacheKey(product: RecordedProduct, options: readonly Choice[]): string {
+  const hash = createHash('sha256').update(`tfjs ${tf.version.tfjs}`);
+  for (const option of options) hash.update(`\n${option}\n`).update(option === 'backend' ? 'tfjs' : gemmCode(product.source, TILES[option], product.dims));
+  return `${product.key}#${hash.digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Measures the tiles of every product `pass` runs (it is run once, on webgpu, with TL's kernels
+ * registered, and its results disposed) and keeps the faster of each: for the rest of the process,
+ * and in `cache` where given, whose choices are taken instead of measuring where it has them.
+ */
+export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[], cache?: TileCache): Promise<TuneResult> {
   const started = performance.now();
   const products = recordProducts(() => {
     tf.dispose(tf.tidy(pass));
@@ -152,28 +169,38 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[]): Promis
   const tiles = Object.fromEntries(Object.keys(TILES).map((name) => [name, 0])) as Record<TileName, number>;
   let backend = 0;
   let changed = 0;
+  let cached = 0;
   const measured: TunedProduct[] = [];
-  if (products.length > 0) await warmUp(pass, WARM_UP_MS);
+  let warm = false;
   const workgroupBytes = webgpuBackendOf(tf.backend()).device.limits.maxComputeWorkgroupStorageSize;
   for (const product of products) {
-    const inputs = product.inputShapes.map((shape) => tf.randomUniform([...shape], -1, 1));
-    try {
-      const rule = tileName(tileFor(product.dims.m, product.dims.n));
-      const others = tilesFor(product.dims.m, product.dims.n, workgroupBytes).filter((tile) => tile !== rule);
-      const options: Choice[] = [rule, ...others, ...(product.backendKernel ? ['backend' as const] : [])];
-      const ms = await timeOptions(options, (option) => productChain(product, inputs, option));
-      let choice: Choice = rule;
-      for (const option of options) if (ms.get(option)! < 0.97 * ms.get(choice)!) choice = option;
-      measuredChoices.set(product.key, choice);
-      measured.push({ source: product.source.key, dims: product.dims, ms: Object.fromEntries(ms), choice });
-      if (choice === 'backend') backend++;
-      else tiles[choice]++;
-      if (choice !== rule) changed++;
-    } finally {
-      tf.dispose(inputs);
+    const rule = tileName(tileFor(product.dims.m, product.dims.n));
+    const others = tilesFor(product.dims.m, product.dims.n, workgroupBytes).filter((tile) => tile !== rule);
+    const options: Choice[] = [rule, ...others, ...(product.backendKernel ? ['backend' as const] : [])];
+    const key = cache && cacheKey(product, options);
+    let choice = key === undefined ? undefined : cache!.get(key);
+    if (choice !== undefined && options.includes(choice)) {
+      cached++;
+    } else {
+      if (!warm) await warmUp(pass, WARM_UP_MS);
+      warm = true;
+      const inputs = product.inputShapes.map((shape) => tf.randomUniform([...shape], -1, 1));
+      try {
+        const ms = await timeOptions(options, (option) => productChain(product, inputs, option));
+        choice = rule;
+        for (const option of options) if (ms.get(option)! < 0.97 * ms.get(choice)!) choice = option;
+        measured.push({ source: product.source.key, dims: product.dims, ms: Object.fromEntries(ms), choice });
+        if (key !== undefined) cache!.set(key, choice);
+      } finally {
+        tf.dispose(inputs);
+      }
     }
+    measuredChoices.set(product.key, choice);
+    if (choice === 'backend') backend++;
+    else tiles[choice]++;
+    if (choice !== rule) changed++;
   }
-  return { products: products.length, tiles, backend, changed, ms: performance.now() - started, measured };
+  return { products: products.length, cached, tiles, backend, changed, ms: performance.now() - started, measured };
 }
 
 /**
