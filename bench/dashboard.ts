@@ -40,7 +40,7 @@ store.transaction(() => {
     const acc = 1 - 0.9 / (1 + 0.1 * e);
     append({ type: 'epochEnded', at: t(i++), phase: 0, epoch: e, epochs: EPOCHS, metrics: { loss: 2.3 / (1 + 0.05 * e), accuracy: acc, valLoss: 2.4 / (1 + 0.04 * e), valAccuracy: acc - 0.05, valTop5: null }, imagesPerSecond: 100, seconds: 4, etaSeconds: 4 * (EPOCHS - e) });
   }
-  append({ type: 'phaseEnded', at: t(i++), phase: 0, name: 'warmup', epochsRun: EPOCHS, stoppedEarly: false, best: null, replay: null });
+  append({ type: 'phaseEnded', at: t(i++), phase: 0, name: 'warmup', epochsRun: EPOCHS, stoppedEarly: false, best: null, replay: null, tiles: null });
   const confusion = classes.map((_, r) => classes.map((__, c) => (r === c ? 8 : r + c === 9 ? 2 : 0)));
   append({
     type: 'jobFinished', at: t(i++), exportPath: null, seconds: 400,

@@ -1,10 +1,16 @@
 /** The human progress display shared by `tl run` and `tl submit --follow`. */
 import { LineMap } from '../diagnostics/location.ts';
-import type { ExecutorEvent } from '../executor/events.ts';
+import type { ExecutorEvent, TileTuning } from '../executor/events.ts';
 import type { Origin } from '../plan/schema.ts';
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const num = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '  -   ' : x.toFixed(4));
+
+/** "12 products measured, 50 kept from earlier runs (3.1 s)". */
+function tileReport(t: TileTuning): string {
+  const parts = [...(t.measured > 0 ? [`${t.measured} product${t.measured === 1 ? '' : 's'} measured`] : []), ...(t.cached > 0 ? [`${t.cached} kept from earlier runs`] : [])];
+  return `${parts.join(', ')} (${t.seconds.toFixed(1)} s)`;
+}
 
 /** Prints one executor event for people: a line per epoch, a bar on terminals, a summary at the end. */
 export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
@@ -32,6 +38,7 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
       if (e.stoppedEarly) out.write(`  stopped early after ${e.epochsRun} epochs; best weights restored\n`);
       // Events stored before replays were reported have no `replay`.
       if (e.replay) out.write(`  ${e.replay.replayed} of ${e.replay.steps} steps replayed${e.replay.replayed === 0 && e.replay.note ? ` (${e.replay.note})` : ''}\n`);
+      if (e.tiles && e.tiles.products > 0) out.write(`  GEMM tiles: ${tileReport(e.tiles)}\n`);
       break;
     case 'checkpointSaved':
       out.write(`${clear}  checkpoint (${e.reason}) saved to ${e.path}\n`);

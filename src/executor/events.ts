@@ -36,6 +36,16 @@ export interface StepReplay {
   readonly note: string | null;
 }
 
+/** How a phase's convolution products got their GEMM tiles, where the backend measures them (webgpu on a GPU; backends/select.ts). */
+export interface TileTuning {
+  /** Products of the phase's training step and validation pass not chosen for earlier in the process. */
+  readonly products: number;
+  /** Of those, how many were timed on the device, and how many took the choice kept from an earlier run. */
+  readonly measured: number;
+  readonly cached: number;
+  readonly seconds: number;
+}
+
 export type ExecutorEvent =
   | {
       readonly type: 'jobStarted';
@@ -61,7 +71,7 @@ export type ExecutorEvent =
       readonly seconds: number;
       readonly etaSeconds: number;
     }
-  | { readonly type: 'phaseEnded'; readonly at: string; readonly phase: number; readonly name: string; readonly epochsRun: number; readonly stoppedEarly: boolean; readonly best: EpochMetrics | null; readonly replay: StepReplay | null }
+  | { readonly type: 'phaseEnded'; readonly at: string; readonly phase: number; readonly name: string; readonly epochsRun: number; readonly stoppedEarly: boolean; readonly best: EpochMetrics | null; readonly replay: StepReplay | null; readonly tiles: TileTuning | null }
   | { readonly type: 'checkpointSaved'; readonly at: string; readonly phase: number; readonly epoch: number; readonly path: string; readonly reason: 'best' | 'every' | 'cancel' }
   | { readonly type: 'jobFinished'; readonly at: string; readonly metrics: FinalMetrics; readonly exportPath: string | null; readonly seconds: number }
   | { readonly type: 'jobFailed'; readonly at: string; readonly code: string; readonly message: string; readonly origin: Origin | null; readonly cancelled: boolean };

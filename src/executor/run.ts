@@ -114,8 +114,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       try {
         // The epochs' validation runs the same model folded, at EVAL_BATCH: its products are tuned too.
         const evaluation = data.val.count > 0 ? evaluationPass(model, Math.min(EVAL_BATCH, data.val.count)) : undefined;
-        const unprepared = await prepareForTraining(backend, model, phase.batch, evaluation);
-        if (unprepared !== undefined) options.warn?.(unprepared);
+        const prepared = await prepareForTraining(backend, model, phase.batch, evaluation);
+        if (prepared.warning !== null) options.warn?.(prepared.warning);
         const term = adaptation?.term(p) ?? null;
         const adapt = term && { term, forward: dualForward(model, net.head) };
         const stop = earlyStopper(plan);
@@ -209,7 +209,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         await adaptation?.afterPhase(p, hookContext);
         const { stats } = steps;
         const replay = stats ? { steps: stats.ran + stats.recorded + stats.replayed, replayed: stats.replayed, note: stats.why } : null;
-        emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best, replay });
+        emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best, replay, tiles: prepared.tiles });
       } finally {
         steps.dispose();
         fused.restore();

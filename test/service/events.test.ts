@@ -56,11 +56,11 @@ describe('job events', () => {
     expect(full.at(-1)!.type).toBe('jobFinished');
     expect(full.filter((e) => e.type === 'epochEnded').map((e) => e.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(full.every((e) => e.attempt === 1 && e.type === e.data.type)).toBe(true);
-    // The service's jobs run on wasm here, which does not record and replay steps: the phase's report of replays is null.
+    // The service's jobs run on wasm here, which neither records and replays steps nor measures GEMM tiles: the phase's reports of both are null.
     const phaseEnded = full.find((e) => e.type === 'phaseEnded')!;
-    const PHASE_ENDED = 'query($id: ID!, $after: Int) { job(id: $id) { events(after: $after, first: 1) { type ... on PhaseEndedEvent { epochsRun replay { steps replayed note } } } } }';
+    const PHASE_ENDED = 'query($id: ID!, $after: Int) { job(id: $id) { events(after: $after, first: 1) { type ... on PhaseEndedEvent { epochsRun replay { steps replayed note } tiles { products measured cached seconds } } } } }';
     const { body } = await gql(stack.url, PHASE_ENDED, { id, after: phaseEnded.seq - 1 });
-    expect(body.data.job.events).toEqual([{ type: 'phaseEnded', epochsRun: 6, replay: null }]);
+    expect(body.data.job.events).toEqual([{ type: 'phaseEnded', epochsRun: 6, replay: null, tiles: null }]);
     for (const events of all) expect(events).toEqual(full);
     expect(await viaSse).toEqual(full);
     const { part1, part2 } = await reconnecting;

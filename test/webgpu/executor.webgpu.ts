@@ -15,7 +15,7 @@ import { AFFINE_SAMPLE } from '../../src/executor/backends/webgpu/affine-sample.
 import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/batchnorm-training.ts';
 import { measuredChoices } from '../../src/executor/backends/webgpu/gemm.ts';
 import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
-import type { ExecutorEvent, StepReplay } from '../../src/executor/events.ts';
+import type { ExecutorEvent, StepReplay, TileTuning } from '../../src/executor/events.ts';
 import { runPlan } from '../../src/executor/run.ts';
 import { webgpuEnv } from './webgpu-env.ts';
 
@@ -38,8 +38,9 @@ interface Run {
   /** Every epoch's metrics. */
   readonly metrics: unknown[];
   readonly valAccuracy: number;
-  /** Each phase's report of its steps replayed. */
+  /** Each phase's report of its steps replayed, and of its products' tiles. */
   readonly replays: (StepReplay | null)[];
+  readonly tiles: (TileTuning | null)[];
   readonly kernels: Set<string>;
   readonly updates: number;
 }
@@ -58,7 +59,8 @@ async function run(backend: 'webgpu' | 'wasm', script = SCRIPT): Promise<Run> {
   for (const k of profile.kernels) kernels.add(k.name);
   const metrics = events.flatMap((e) => (e.type === 'epochEnded' ? [e.metrics] : []));
   const replays = events.flatMap((e) => (e.type === 'phaseEnded' ? [e.replay] : []));
-  return { losses: metrics.map((m) => m.loss), metrics, valAccuracy, replays, kernels, updates: profile.kernels.filter((k) => k.name === OPTIMIZER_UPDATE).length };
+  const tiles = events.flatMap((e) => (e.type === 'phaseEnded' ? [e.tiles] : []));
+  return { losses: metrics.map((m) => m.loss), metrics, valAccuracy, replays, tiles, kernels, updates: profile.kernels.filter((k) => k.name === OPTIMIZER_UPDATE).length };
 }
 
 describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
@@ -72,6 +74,13 @@ describe.skipIf(!env.ok)(`a training run through the executor on webgpu (${env.o
       process.env.TL_TUNE_CACHE = 'off';
     });
     expect(measuredChoices.size).toBeGreaterThan(0);
+    // Each phase reports its products: all measured (a fresh cache); the second phase's unfrozen
+    // block adds gradients of its own.
+    const [first, second] = gpu.tiles;
+    expect(first!.products).toBeGreaterThan(0);
+    expect([first!.measured, first!.cached]).toEqual([first!.products, 0]);
+    expect(second!.products).toBeGreaterThan(0);
+    expect(first!.products + second!.products).toBe(measuredChoices.size);
     // The choices are kept for the next run, under the device that measured them.
     const kept = JSON.parse(readFileSync(tiles, 'utf8')) as { devices: Record<string, Record<string, string>> };
     const device = env.ok ? env.adapter.replace(/^(software|hardware): /, '') : '';

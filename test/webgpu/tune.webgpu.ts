@@ -130,11 +130,13 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     model.apply = () => {
       throw new Error('no such layer');
     };
-    expect(await prepareForTraining(backend, model, 4)).toMatch(/measuring the GEMM tiles failed \(no such layer\); training with tiles chosen by shape/);
+    expect((await prepareForTraining(backend, model, 4)).warning).toMatch(/measuring the GEMM tiles failed \(no such layer\); training with tiles chosen by shape/);
     model.apply = apply;
     measuredChoices.clear();
-    expect(await prepareForTraining(backend, model, 4)).toBeUndefined();
+    const tuned = await prepareForTraining(backend, model, 4);
+    expect(tuned.warning).toBeNull();
     expect(measuredChoices.size).toBeGreaterThan(0);
+    expect(tuned.tiles).toMatchObject({ products: measuredChoices.size, measured: measuredChoices.size, cached: 0 });
     // A tile cache that is no such file: measured again, said so, and rewritten.
     const dir = mkdtempSync(join(tmpdir(), 'tl-tune-'));
     const file = join(dir, 'tiles.json');
@@ -142,11 +144,13 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     process.env.TL_TUNE_CACHE = file;
     measuredChoices.clear();
     try {
-      expect(await prepareForTraining(backend, model, 4)).toMatch(/^the tile cache .*tiles\.json is not JSON \(.*\); measuring again$/);
+      expect((await prepareForTraining(backend, model, 4)).warning).toMatch(/^the tile cache .*tiles\.json is not JSON \(.*\); measuring again$/);
       expect(measuredChoices.size).toBeGreaterThan(0);
       expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).devices)).toHaveLength(1);
       measuredChoices.clear();
-      expect(await prepareForTraining(backend, model, 4)).toBeUndefined();
+      const kept = await prepareForTraining(backend, model, 4);
+      expect(kept.warning).toBeNull();
+      expect(kept.tiles).toMatchObject({ products: measuredChoices.size, measured: 0, cached: measuredChoices.size });
     } finally {
       process.env.TL_TUNE_CACHE = 'off';
       rmSync(dir, { recursive: true, force: true });

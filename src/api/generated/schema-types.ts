@@ -322,6 +322,8 @@ export interface Shapes {
     readonly best: Maybe<Parent<'EpochMetrics'>> | undefined;
     /** How the phase's training steps ran, where the backend records and replays steps (webgpu); null elsewhere. */
     readonly replay: Maybe<Parent<'StepReplay'>> | undefined;
+    /** How the phase's convolution products got their GEMM tiles, where the backend measures them (webgpu on a GPU); null elsewhere. */
+    readonly tiles: Maybe<Parent<'TileTuning'>> | undefined;
   };
   PhaseStartedEvent: {
     readonly jobId: string;
@@ -369,6 +371,18 @@ export interface Shapes {
     readonly job: Maybe<Parent<'Job'>> | undefined;
     /** Errors (then `job` is null) and warnings. */
     readonly diagnostics: ReadonlyArray<Parent<'Diagnostic'>>;
+  };
+  /** A backend that measures each convolution product's GEMM tile on the device before a phase trains
+   * (webgpu on a GPU), keeping the choices for later runs on the same GPU and driver. */
+  TileTuning: {
+    /** Products of the phase's training step and validation pass not chosen for earlier in the job's process. */
+    readonly products: number;
+    /** Of those, products timed on the device. */
+    readonly measured: number;
+    /** Of those, products that took the choice kept from an earlier run. */
+    readonly cached: number;
+    /** Seconds spent choosing. */
+    readonly seconds: number;
   };
   ZooBlock: {
     readonly name: string;
@@ -472,6 +486,7 @@ interface AllResolvers {
   ResumeJobPayload: ObjectResolvers<'ResumeJobPayload'>;
   StepReplay: ObjectResolvers<'StepReplay'>;
   SubmitJobPayload: ObjectResolvers<'SubmitJobPayload'>;
+  TileTuning: ObjectResolvers<'TileTuning'>;
   ZooBlock: ObjectResolvers<'ZooBlock'>;
   ZooModel: ObjectResolvers<'ZooModel'>;
 }

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import type { TileTuning } from '../events.ts';
 import type { BackendName } from './names.ts';
 import { plainSteps, type StepRunner } from './steps.ts';
 import { wasmThreads } from './threads.ts';
@@ -54,6 +55,12 @@ async function tryWebgpu(explicit: boolean): Promise<string> {
 /** The device models are tuned on before training, if they are (webgpu on a GPU; TL_GEMM_TUNE=1|0 forces it). */
 let tuneTiles: string | undefined;
 
+/** What preparing a model for training did: how its products got their tiles (null where nothing was tuned), and what went wrong. */
+export interface Prepared {
+  readonly tiles: TileTuning | null;
+  readonly warning: string | null;
+}
+
 /**
  * Prepares a model about to train at `batch` on the chosen backend. On WebGPU on a GPU: each of
  * its convolutions' products takes the GEMM tile measured fastest on the device
@@ -63,23 +70,29 @@ let tuneTiles: string | undefined;
  * A failure here costs speed, not the run: it is returned as a warning and training goes on with
  * tiles by shape.
  */
-export async function prepareForTraining(backend: BackendChoice, model: tf.LayersModel, batch: number, evaluation?: () => tf.Tensor): Promise<string | undefined> {
-  if (backend.name !== 'webgpu' || tuneTiles === undefined) return undefined;
+export async function prepareForTraining(backend: BackendChoice, model: tf.LayersModel, batch: number, evaluation?: () => tf.Tensor): Promise<Prepared> {
+  if (backend.name !== 'webgpu' || tuneTiles === undefined) return { tiles: null, warning: null };
   const problems: string[] = [];
+  const tiles = { products: 0, measured: 0, cached: 0, seconds: 0 };
   try {
     const { trainingPass, tuneGemmTiles } = await import('./webgpu/tune.ts');
     const { openTileCache, tileCacheFile } = await import('./webgpu/tile-cache.ts');
     const file = tileCacheFile();
     const cache = file === undefined ? undefined : openTileCache(file, tuneTiles);
     if (cache?.problem !== undefined) problems.push(`${cache.problem}; measuring again`);
-    await tuneGemmTiles(trainingPass(model, batch), cache);
-    if (evaluation !== undefined) await tuneGemmTiles(evaluation, cache);
+    for (const pass of [trainingPass(model, batch), ...(evaluation ? [evaluation] : [])]) {
+      const tuned = await tuneGemmTiles(pass, cache);
+      tiles.products += tuned.products;
+      tiles.measured += tuned.measured.length;
+      tiles.cached += tuned.cached;
+      tiles.seconds += tuned.ms / 1000;
+    }
     const unsaved = cache?.save();
     if (unsaved !== undefined) problems.push(unsaved);
   } catch (err) {
     problems.push(`measuring the GEMM tiles failed (${(err as Error).message}); training with tiles chosen by shape`);
   }
-  return problems.length > 0 ? problems.join('; ') : undefined;
+  return { tiles, warning: problems.length > 0 ? problems.join('; ') : null };
 }
 
 /**
