@@ -65,13 +65,19 @@ export async function runOn(backend: TestedBackend | 'cpu', shapes: readonly (re
   return data;
 }
 
-/** A case that runs `f` on the tested backend and on cpu from the same inputs. */
+/**
+ * A case that runs `f` on the tested backend and on cpu from the same inputs. The cpu values are
+ * computed once a case: the conv2d cases run again with each GEMM tile forced, against the same
+ * reference.
+ */
 export function sameOnBoth(name: string, shapes: readonly (readonly number[])[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], seed = 7): ParityCase {
+  let reference: Promise<Float32Array[]> | undefined;
   return {
     name,
     run: async (backend = 'webgpu') => {
       const tested = await runOn(backend, shapes, f, seed);
-      const cpu = await runOn('cpu', shapes, f, seed);
+      reference ??= runOn('cpu', shapes, f, seed);
+      const cpu = await reference;
       await tf.setBackend(backend);
       return { tested, cpu };
     },
