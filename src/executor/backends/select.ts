@@ -48,12 +48,12 @@ async function tryWebgpu(explicit: boolean): Promise<string> {
   registerWebgpuTrainingKernels();
   (await import('./webgpu/gemm.ts')).setUnmeasuredTile(device.software ? 'by-shape' : '64x64');
   const tune = process.env.TL_GEMM_TUNE;
-  tuneTiles = tune === '1' || (tune !== '0' && !device.software) ? device.description : undefined;
+  tuningDevice = tune === '1' || (tune !== '0' && !device.software) ? device.description : undefined;
   return `${device.description}${device.software ? ' (software adapter: slow)' : ''}`;
 }
 
 /** The device models are tuned on before training, if they are (webgpu on a GPU; TL_GEMM_TUNE=1|0 forces it). */
-let tuneTiles: string | undefined;
+let tuningDevice: string | undefined;
 
 /** What preparing a model for training did: how its products got their tiles (null where nothing was tuned), and what went wrong. */
 export interface Prepared {
@@ -71,14 +71,14 @@ export interface Prepared {
  * tiles by shape.
  */
 export async function prepareForTraining(backend: BackendChoice, model: tf.LayersModel, batch: number, evaluation?: () => tf.Tensor): Promise<Prepared> {
-  if (backend.name !== 'webgpu' || tuneTiles === undefined) return { tiles: null, warning: null };
+  if (backend.name !== 'webgpu' || tuningDevice === undefined) return { tiles: null, warning: null };
   const problems: string[] = [];
   const tiles = { products: 0, measured: 0, cached: 0, seconds: 0 };
   try {
     const { trainingPass, tuneGemmTiles } = await import('./webgpu/tune.ts');
     const { openTileCache, tileCacheFile } = await import('./webgpu/tile-cache.ts');
     const file = tileCacheFile();
-    const cache = file === undefined ? undefined : openTileCache(file, tuneTiles);
+    const cache = file === undefined ? undefined : openTileCache(file, tuningDevice);
     if (cache?.problem !== undefined) problems.push(`${cache.problem}; measuring again`);
     for (const pass of [trainingPass(model, batch), ...(evaluation ? [evaluation] : [])]) {
       const tuned = await tuneGemmTiles(pass, cache);

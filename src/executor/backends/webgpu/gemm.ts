@@ -14,10 +14,10 @@ import { columnSumPass, columnsFit, sumColumns, TARGET_WORKGROUPS } from './redu
  * A workgroup's share of C: `rows` x `cols`, 16 values of k a step, each of its 16 x 16 invocations
  * owning (rows / 64) x (cols / 64) blocks of 4 x 4. A step loads `rows / 64` slots of A and
  * `cols / 64` of B, a slot being 64 rows (of M or of N) by 16 k: 1,024 values, four an invocation.
- * The wider tiles do more multiply-adds a value read from workgroup memory (8 x 8 a step per
- * invocation against 4 x 4: the 64 x 64 tile reads 3 of its operands' bytes for every 4 it
- * multiplies, as counted for a warp of an NVIDIA GPU, and is near that memory's bandwidth), at
- * the cost of registers, and waste more at the edges of thin products.
+ * The wider tiles do more multiply-adds for each value read from workgroup memory: counted for a
+ * warp of an NVIDIA GPU, the 64 x 64 tile's inner loop spends three quarters of its multiply-add
+ * time on those reads, a 4 x 8 block a half, an 8 x 8 three eighths. They cost registers (16, 32
+ * and 64 accumulators), and waste more at the edges of thin products; the tuner decides.
  */
 export interface Tile {
   readonly rows: 64 | 128;
