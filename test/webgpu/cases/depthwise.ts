@@ -42,6 +42,12 @@ const SHAPED: Depthwise[] = [
   { x: [2, 9, 8, 10], w: [3, 3, 10, 1], strides: [2, 2], pad: 'valid' },
   // A long batch of small images: many rows, a few columns each.
   { x: [64, 6, 6, 5], w: [3, 3, 5, 2], strides: [1, 1], pad: 'valid' },
+  // Channels in fours, all taps an invocation: odd sizes at stride 2 'valid', and a 1x3 filter
+  // with other strides a side and padding on one side each way.
+  { x: [3, 9, 11, 8], w: [3, 3, 8, 1], strides: [2, 2], pad: 'valid' },
+  { x: [2, 6, 7, 12], w: [1, 3, 12, 1], strides: [1, 2], pad: [[0, 0], [1, 0], [0, 2], [0, 0]] },
+  // More than 64 fours of channels: two workgroups across them.
+  { x: [2, 5, 5, 264], w: [3, 3, 264, 1], strides: [1, 1], pad: 'same' },
 ];
 
 const DILATED: { c: Depthwise; d: number }[] = [

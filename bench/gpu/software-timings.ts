@@ -1,0 +1,72 @@
+/**
+ * Timings of TL's webgpu kernels on the software adapter (Mesa's llvmpipe: shaders on this
+ * machine's CPU cores), to check a kernel change here before a GPU run measures it. Not GPU speed:
+ * a CPU favours large tiles and minds different costs. Prints two tables:
+ *   - every GEMM tile forced in turn on two convolutions (forward, input gradient, filter gradient
+ *     with its forward), least of 3 rounds that take the tiles in turn;
+ *   - the depthwise filter gradient on three MobileNetV2 shapes (the kernel called directly), least
+ *     of 5; run it at two commits to compare them.
+ *
+ *   npx tsx bench/gpu/software-timings.ts [tiles|depthwise]...   (default: both)
+ */
+import * as tf from '@tensorflow/tfjs';
+import { setGemmTile, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
+import { registerWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
+import { setUpWebgpu } from './setup.ts';
+import { fmt, msPerCall } from './timing.ts';
+
+process.env.BENCH_SOFTWARE = '1';
+const device = await setUpWebgpu();
+registerWebgpuTrainingKernels();
+const sections = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['tiles', 'depthwise']);
+console.log(`${device.adapter}, ${new Date().toISOString()}\n`);
+
+if (sections.has('tiles')) {
+  const names = Object.keys(TILES) as TileName[];
+  console.log(`| convolution (batch 4) | pass | ${names.map((name) => `${name} ms`).join(' | ')} |`);
+  console.log(`| --- | --- | ${names.map(() => '---').join(' | ')} |`);
+  const convs: [string, [number, number, number, number], [number, number, number, number]][] = [
+    ['3x3 256 at 14 px', [4, 14, 14, 256], [3, 3, 256, 256]],
+    ['1x1 64 -> 256 at 28 px', [4, 28, 28, 64], [1, 1, 64, 256]],
+  ];
+  for (const [name, xs, ws] of convs) {
+    const x = tf.randomUniform(xs, -1, 1) as tf.Tensor4D;
+    const w = tf.randomUniform(ws, -1, 1) as tf.Tensor4D;
+    const y = tf.conv2d(x, w, 1, 'same');
+    const passes: [string, () => tf.Tensor][] = [
+      ['forward', () => tf.conv2d(x, w, 1, 'same')],
+      ['input gradient', () => tf.conv2dTranspose(y, w, xs, 1, 'same')],
+      ['filter gradient (with its forward)', () => tf.tidy(() => tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, 1, 'same'), y)))(w))],
+    ];
+    for (const [pass, make] of passes) {
+      const best = new Map<TileName, number>();
+      for (let round = 0; round < 3; round++) {
+        for (const tile of names) {
+          setGemmTile(tile);
+          best.set(tile, Math.min(best.get(tile) ?? Infinity, await msPerCall(make, 3, 1)));
+        }
+      }
+      setGemmTile('auto');
+      console.log(`| ${name} | ${pass} | ${names.map((tile) => fmt(best.get(tile)!, 0)).join(' | ')} |`);
+    }
+    tf.dispose([x, w, y]);
+  }
+  console.log('');
+}
+
+if (sections.has('depthwise')) {
+  console.log('| depthwise filter gradient (batch 8, 3x3, same) | ms |');
+  console.log('| --- | --- |');
+  const shapes: [number[], number][] = [[[8, 56, 56, 144], 1], [[8, 112, 112, 96], 2], [[8, 14, 14, 576], 1]];
+  for (const [xs, stride] of shapes) {
+    const x = tf.randomUniform(xs, -1, 1);
+    const out = Math.ceil(xs[1]! / stride);
+    const dy = tf.randomUniform([xs[0]!, out, out, xs[3]!], -1, 1);
+    const attrs = { strides: [stride, stride], pad: 'same', dilations: [1, 1], filterShape: [3, 3, xs[3]!, 1] };
+    const make = () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) best = Math.min(best, await msPerCall(make, 2, 1));
+    console.log(`| ${xs.slice(1).join('x')} stride ${stride} | ${fmt(best, 1)} |`);
+    tf.dispose([x, dy]);
+  }
+}
