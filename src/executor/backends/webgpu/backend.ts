@@ -109,6 +109,14 @@ export function decodeNhwc(h = 'inH', w = 'inW', channels = 'inC', c = 'c'): str
         let bi = t2 / uniforms.${h};`;
 }
 
+/** A convolution's filter size, strides and dilations, for programs that compile them in (the taps' loops then unroll). */
+export interface Taps { readonly filterH: number; readonly filterW: number; readonly strideH: number; readonly strideW: number; readonly dilH: number; readonly dilW: number }
+
+/** The taps of a convolution as tfjs describes it. */
+export function tapsOf(info: tf.backend_util.Conv2DInfo): Taps {
+  return { filterH: info.filterHeight, filterW: info.filterWidth, strideH: info.strideHeight, strideW: info.strideWidth, dilH: info.dilationHeight, dilW: info.dilationWidth };
+}
+
 /** decodeNhwc for a tensor of the uniforms `inH`, `inW` and `inC`. */
 export const DECODE_NHWC = decodeNhwc();
 

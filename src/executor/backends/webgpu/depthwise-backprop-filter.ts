@@ -7,7 +7,7 @@
  * ignores it).
  */
 import * as tf from '@tensorflow/tfjs';
-import { groups, MAX_DISPATCH, release, runProgram, webgpuBackendOf, type WebGPUProgram } from './backend.ts';
+import { groups, MAX_DISPATCH, release, runProgram, tapsOf, webgpuBackendOf, type Taps, type WebGPUProgram } from './backend.ts';
 import { chunkCount, sumColumns } from './reduce-programs.ts';
 
 /**
@@ -73,9 +73,6 @@ class DepthwiseFilterGradProgram implements WebGPUProgram {
       }`;
   }
 }
-
-/** The convolution's geometry that the vec4 program compiles in. */
-interface Taps { readonly filterH: number; readonly filterW: number; readonly strideH: number; readonly strideW: number; readonly dilH: number; readonly dilW: number }
 
 /** Most taps the vec4 program keeps a sum of each (3 x 3: nine vec4 accumulators an invocation). */
 const MAX_TAPS = 9;
@@ -186,15 +183,14 @@ export function makeDepthwiseBackpropFilter(fallback: tf.KernelFunc): tf.KernelF
     const used = Math.ceil(rows / chunk);
     const shape = used === 1 ? info.filterShape : [used, taps * outC];
     const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
-    const { filterHeight: filterH, filterWidth: filterW, strideHeight: strideH, strideWidth: strideW, dilationHeight: dilH, dilationWidth: dilW } = info;
     const [program, uniforms] = fours
       ? [
-          new DepthwiseFilterGradVec4Program(width, outC / 4, used, shape, { filterH, filterW, strideH, strideW, dilH, dilW }),
+          new DepthwiseFilterGradVec4Program(width, outC / 4, used, shape, tapsOf(info)),
           [rows, chunk, info.inHeight, info.inWidth, outC / 4, info.outHeight, info.outWidth, info.padInfo.top, info.padInfo.left],
         ]
       : [
           new DepthwiseFilterGradProgram(outC, used, taps, shape),
-          [rows, chunk, taps, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, outC, outC / info.inChannels, strideH, strideW, dilH, dilW, info.padInfo.top, info.padInfo.left, filterW],
+          [rows, chunk, taps, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, outC, outC / info.inChannels, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left, info.filterWidth],
         ];
     const backend = webgpuBackendOf(args.backend);
     const partial = runProgram(backend, program, [x, dy], uniforms.map(i32));

@@ -13,7 +13,7 @@
  * time went to integer divisions by uniforms, about 24 an element for 9 multiply-adds.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DECODE_NHWC, decodeNhwc, FlatProgram, runProgram, sizeOf, webgpuBackendOf } from './backend.ts';
+import { DECODE_NHWC, decodeNhwc, FlatProgram, runProgram, sizeOf, tapsOf, webgpuBackendOf, type Taps } from './backend.ts';
 
 class DepthwiseInputGradProgram extends FlatProgram {
   readonly variableNames = ['dy', 'w'];
@@ -46,8 +46,6 @@ class DepthwiseInputGradProgram extends FlatProgram {
   }
 }
 
-/** The convolution's geometry that the vec4 program compiles in. */
-interface Taps { readonly strideH: number; readonly strideW: number; readonly dilH: number; readonly dilW: number; readonly filterH: number; readonly filterW: number }
 
 class DepthwiseInputGradVec4Program extends FlatProgram {
   readonly variableNames = ['dy', 'w'];
@@ -93,8 +91,7 @@ export function makeDepthwiseBackpropInput(fallback: tf.KernelFunc): tf.KernelFu
     if (sizeOf(info.inShape) === 0) return fallback(args);
     const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
     if (info.outChannels === info.inChannels && info.inChannels % 4 === 0) {
-      const taps = { strideH: info.strideHeight, strideW: info.strideWidth, dilH: info.dilationHeight, dilW: info.dilationWidth, filterH: info.filterHeight, filterW: info.filterWidth };
-      return runProgram(webgpuBackendOf(args.backend), new DepthwiseInputGradVec4Program(info.inShape, taps), [dy, filter], [
+      return runProgram(webgpuBackendOf(args.backend), new DepthwiseInputGradVec4Program(info.inShape, tapsOf(info)), [dy, filter], [
         i32(info.inHeight), i32(info.inWidth), i32(info.inChannels / 4), i32(info.outHeight), i32(info.outWidth), i32(info.padInfo.top), i32(info.padInfo.left),
       ]);
     }

@@ -30,7 +30,7 @@ export const TILES: Readonly<Record<TileName, Tile>> = {
   '64x128': { rows: 64, cols: 128 },
   '128x128': { rows: 128, cols: 128 },
 };
-export const TILE_64 = TILES['64x64'];
+const TILE_64 = TILES['64x64'];
 export const tileName = (tile: Tile): TileName => `${tile.rows}x${tile.cols}`;
 /** Values of k a step, for every tile. */
 const DEPTH = 16;
