@@ -4,7 +4,7 @@
  * swapped by unregistering), on ResNet50 and MobileNetV2 shapes at batch 32.
  */
 import * as tf from '@tensorflow/tfjs';
-import { setGemmTile, tileFor, tileName, tilesFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
+import { setGemmTile, setSplitEpilogues, sliceCount, tileFor, tileName, tilesFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { drawBatchAffines, type GeometricOp } from '../../src/executor/augment/affine.ts';
@@ -77,6 +77,7 @@ function convCase(conv: (typeof CONVS)[number], n: number, side: (h: number) => 
     // The GEMMs' M x N: the filter gradient's is the filter, the input gradient's dx's positions by its channels.
     filterMN: [k * k * ci, co] as const,
     inputMN: [n * h * h, ci] as const,
+    forwardMNK: [n * (y.shape[1] ?? 0) * (y.shape[2] ?? 0), co, k * k * ci] as const,
     forward: () => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, 'same'),
     filterGrad: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor,
     inputGrad: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor,
@@ -92,6 +93,16 @@ export async function kernelRows(sizes: Sizes, timestamps: boolean): Promise<Ker
     const name = conv[0];
     const c = convCase(conv, n, side);
     rows.push(await ab(name, 'forward', c.flops, c.forward, timestamps));
+    if (sliceCount(...c.forwardMNK, TILES['64x64'], 2 ** 31) > 1) {
+      // Few enough tiles that the forward product splits K (since session 18): the same with
+      // every product with an epilogue run whole, as before.
+      setSplitEpilogues(false);
+      try {
+        rows.push(await ab(name, 'forward, K unsplit', c.flops, c.forward, timestamps));
+      } finally {
+        setSplitEpilogues(true);
+      }
+    }
     rows.push(await ab(name, 'filter grad', c.flops, c.filterGrad, timestamps));
     rows.push(await ab(name, 'input grad', c.flops, c.inputGrad, timestamps));
     c.dispose();

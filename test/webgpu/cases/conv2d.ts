@@ -107,6 +107,17 @@ const DILATED: (Conv & { dilations: [number, number] })[] = [
   { x: [1, 9, 13, 5], w: [2, 3, 5, 7], strides: [1, 1], pad: 'valid', dilations: [3, 2] },
 ];
 
+/**
+ * Forward convolutions whose few outputs and long K make the GEMM split K (gemm.ts `sliceCount`),
+ * the bias, residual and activation then applied by the pass that adds up the slices: 288 slices,
+ * more than that pass adds in one loop (the column-sum program takes them down first), four
+ * columns an invocation; and 22 slices, one column an invocation.
+ */
+const SPLIT_FORWARD: Conv[] = [
+  { x: [1, 2, 2, 4096], w: [3, 3, 4096, 4], strides: [1, 1], pad: 'same' },
+  { x: [2, 5, 5, 300], w: [3, 3, 300, 6], strides: [1, 1], pad: 'valid' },
+];
+
 /** Forward convolutions: plain, dilated, and fused with a bias and each activation TL applies in place (and one, elu, it leaves to tfjs). */
 function forwardCases(random: readonly Conv[]): { plain: ParityCase[]; shaped: ParityCase[] } {
   const name = (c: Conv) => `x ${c.x.join('x')} w ${c.w.join('x')} strides ${c.strides.join(',')} pad ${JSON.stringify(c.pad)}`;
@@ -125,7 +136,10 @@ function forwardCases(random: readonly Conv[]): { plain: ParityCase[]; shaped: P
   };
   return {
     plain: [...random.map(plain), ...DILATED.map(plain), ...random.slice(0, 12).map(fused), ...random.slice(0, 8).map((c, i) => withResidual(c, i % 2 === 0 ? 'relu' : 'linear'))],
-    shaped: [...SHAPED.map(plain), ...SHAPED.map((c, i) => fused(c, i + 1)), ...SHAPED.map((c, i) => withResidual(c, i % 3 === 2 ? 'linear' : 'relu')), withResidual(SHAPED[1]!, 'relu', 'NCHW'), withResidual(SHAPED[2]!, 'linear', 'NCHW')],
+    shaped: [
+      ...SHAPED.map(plain), ...SHAPED.map((c, i) => fused(c, i + 1)), ...SHAPED.map((c, i) => withResidual(c, i % 3 === 2 ? 'linear' : 'relu')), withResidual(SHAPED[1]!, 'relu', 'NCHW'), withResidual(SHAPED[2]!, 'linear', 'NCHW'),
+      ...SPLIT_FORWARD.flatMap((c, i) => [plain(c), fused(c, 2 - i), withResidual(c, i === 0 ? 'relu' : 'linear')]),
+    ],
   };
 }
 

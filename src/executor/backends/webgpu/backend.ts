@@ -134,20 +134,25 @@ export abstract class FlatProgram implements WebGPUProgram {
   readonly dispatch: [number, number, number];
   readonly outputShape: number[];
   readonly size = true;
-  /** Values an invocation writes (4: `result` is an array of vec4s), and reads of each input. */
+  /** Values an invocation writes (4: `result` is an array of vec4s). */
   readonly outputComponent: number;
-  readonly variableComponents: number[] | undefined;
 
   /**
-   * With `fours`, the program takes four values an invocation as vec4s, its output and each of its
-   * `fours` inputs (the size must be a multiple of 4: `inFours`); without, one value.
+   * With `fours`, the program takes four values an invocation as vec4s, its output and its first
+   * `fours` inputs (the size must be a multiple of 4: `inFours`), the others one value each;
+   * without, one value.
    */
-  constructor(outputShape: readonly number[], fours?: number) {
+  constructor(outputShape: readonly number[], private readonly fours?: number) {
     this.outputShape = [...outputShape];
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
     this.outputComponent = fours === undefined ? 1 : 4;
-    this.variableComponents = fours === undefined ? undefined : Array.from({ length: fours }, () => 4);
     this.dispatch = [groups(sizeOf(outputShape) / this.outputComponent, 64), 1, 1];
+  }
+
+  /** Values of each input a read gives (tfjs needs one for every input where it has any). */
+  get variableComponents(): number[] | undefined {
+    const fours = this.fours;
+    return fours === undefined ? undefined : this.variableNames.map((_, i) => (i < fours ? 4 : 1));
   }
 
   /** The body of `main(index : i32)`, run for each output index. */

@@ -6,7 +6,7 @@
  * batch). Slices write `[S, M, N]` partials that the column-sum program adds up.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { groups, MAX_DISPATCH, release, runProgram, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
+import { FlatProgram, groups, MAX_DISPATCH, release, runProgram, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 import { columnSumPass, columnsFit, sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
 
@@ -97,6 +97,16 @@ export function tilesFor(m: number, n: number, workgroupBytes: number): TileName
   });
 }
 
+/**
+ * Whether products with an epilogue are split along K as the others are (the default), or always
+ * run whole as before session 18: for the benchmark's before/after in one process.
+ */
+let splitEpilogues = true;
+
+export function setSplitEpilogues(on: boolean): void {
+  splitEpilogues = on;
+}
+
 /** The backend's own kernel for a product, on inputs of the product's shapes. */
 export type BackendKernel = (inputs: readonly tf.TensorInfo[]) => tf.TensorInfo;
 
@@ -165,8 +175,9 @@ export interface GemmSource {
   readonly components?: readonly (1 | 4)[];
   /**
    * WGSL of `v` (a value of C), `n` (its column) and `at` (its index in C, row-major) written in
-   * its place, e.g. a bias, a residual sum and an activation. A product with an epilogue is never
-   * split along K (the epilogue needs whole sums).
+   * its place, e.g. a bias, a residual sum and an activation. It may read the source's inputs after
+   * its first two (the operands), nothing else: where the product is split along K, the slices are
+   * written without it and the pass that adds them up applies it to the whole sums.
    */
   readonly epilogue?: string;
 }
@@ -180,6 +191,23 @@ export interface Slots {
 /** `line(s)` for each slot s < count, one a line: the sources' per-slot code. */
 export function eachSlot(count: number, line: (s: number) => string): string {
   return Array.from({ length: count }, (_, s) => line(s)).join('\n    ');
+}
+
+/** WGSL of the function `epilogue(v, n, at)` applying `epilogue`, or nothing where there is none. */
+function epilogueFunction(epilogue: string | undefined): string {
+  return epilogue === undefined ? '' : `fn epilogue(v : f32, n : i32, at : i32) -> f32 {
+        return ${epilogue};
+      }`;
+}
+
+/**
+ * How many of the source's inputs a pass of the product binds: all of them whole, only the
+ * operands (the first two) split, the epilogue's inputs being read by the pass that adds up the
+ * slices. (tfjs lays out a program's bindings from what its code uses: binding an input the code
+ * never reads is an error.)
+ */
+function boundInputs(source: GemmSource, slices: number): number {
+  return slices === 1 || source.epilogue === undefined ? source.inputs.length : 2;
 }
 
 class GemmProgram implements WebGPUProgram {
@@ -196,20 +224,29 @@ class GemmProgram implements WebGPUProgram {
   private readonly source: GemmSource;
   private readonly tile: Tile;
   private readonly sumsOfB: boolean;
+  /** The source's epilogue where this program writes C itself (unsplit). */
+  private readonly epilogue: string | undefined;
 
-  /** With `sumsOfB`, each slice's block of the output is its M x N partial followed by the N column sums of its B rows. */
+  /**
+   * With `sumsOfB`, each slice's block of the output is its M x N partial followed by the N column
+   * sums of its B rows. Split (more than one slice), the program writes the slices' partial sums
+   * without the source's epilogue and binds only the operands (`boundInputs`).
+   */
   constructor(source: GemmSource, tile: Tile, dims: { m: number; n: number; slices: number }, outputShape: readonly number[], sumsOfB: boolean) {
+    this.epilogue = dims.slices === 1 ? source.epilogue : undefined;
     this.source = source;
     this.tile = tile;
     this.sumsOfB = sumsOfB;
-    this.variableNames = [...source.inputs];
+    const bound = boundInputs(source, dims.slices);
+    this.variableNames = source.inputs.slice(0, bound);
     // Given for every input: tfjs would otherwise read each input in the output's components.
-    this.variableComponents = source.components !== undefined ? [...source.components] : source.inputs.map(() => 1);
+    this.variableComponents = (source.components ?? source.inputs.map(() => 1)).slice(0, bound);
     this.uniforms = `M : i32, N : i32, K : i32, kChunk : i32, steps : i32, stride : i32, ${source.uniforms}`;
     this.dispatch = [groups(dims.n, tile.cols), groups(dims.m, tile.rows), dims.slices];
     this.outputShape = [...outputShape];
     this.outputComponent = dims.n % 4 === 0 ? 4 : 1;
-    this.shaderKey = `tlGemm${tileName(tile)}${sumsOfB ? 'Sums' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
+    const raw = source.epilogue !== undefined && this.epilogue === undefined;
+    this.shaderKey = `tlGemm${tileName(tile)}${sumsOfB ? 'Sums' : ''}${raw ? 'Raw' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
   }
 
   getUserCode(): string {
@@ -239,7 +276,7 @@ class GemmProgram implements WebGPUProgram {
     // row of invocations writes 256 contiguous bytes (one value each, they would write every
     // fourth float, in four rounds).
     const vec4 = this.outputComponent === 4;
-    const epilogue = (v: string, n: string, at: string) => (this.source.epilogue === undefined ? v : `epilogue(${v}, ${n}, ${at})`);
+    const epilogue = (v: string, n: string, at: string) => (this.epilogue === undefined ? v : `epilogue(${v}, ${n}, ${at})`);
     const writes: string[] = [];
     for (let i = 0; i < blocksM; i++) {
       for (let r = 0; r < 4; r++) {
@@ -247,7 +284,7 @@ class GemmProgram implements WebGPUProgram {
         for (let j = 0; j < blocksN; j++) {
           const a = acc(i, j, r);
           if (vec4) {
-            const value = this.source.epilogue === undefined ? a : `vec4<f32>(${[0, 1, 2, 3].map((c) => epilogue(`${a}[${c}]`, `n + ${c}`, `row + n + ${c}`)).join(', ')})`;
+            const value = this.epilogue === undefined ? a : `vec4<f32>(${[0, 1, 2, 3].map((c) => epilogue(`${a}[${c}]`, `n + ${c}`, `row + n + ${c}`)).join(', ')})`;
             lines.push(`if (tileN + ${64 * j} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j} + 4 * tx; result[(row + n) / 4] = ${value}; }`);
             continue;
           }
@@ -296,9 +333,7 @@ class GemmProgram implements WebGPUProgram {
       fn storeB(kk : i32, nn : i32, v : f32) {
         tileB[kk][nn / 4][nn % 4] = v;
       }
-      ${this.source.epilogue === undefined ? '' : `fn epilogue(v : f32, n : i32, at : i32) -> f32 {
-        return ${this.source.epilogue};
-      }`}
+      ${epilogueFunction(this.epilogue)}
 
       fn main() {
         let tx = i32(localId.x);
@@ -338,9 +373,48 @@ class GemmProgram implements WebGPUProgram {
   }
 }
 
-/** The WGSL of a product on `tile` (unsplit, no column sums), to tell whether a kernel changed (tile-cache.ts). */
+/**
+ * Adds up a split product's slices (`[slices, M x N]` partials) and applies the source's epilogue
+ * to each sum, writing C as the unsplit product would: four columns an invocation where N is a
+ * multiple of 4. Its inputs: the partials, then the source's inputs after the operands.
+ */
+class SliceEpilogueProgram extends FlatProgram {
+  readonly variableNames: string[];
+  readonly uniforms = 'N : i32, stride : i32, slices : i32,';
+  readonly shaderKey: string;
+
+  constructor(private readonly source: GemmSource, outputShape: readonly number[], private readonly vec4: boolean) {
+    super(outputShape, vec4 ? 1 : undefined);
+    this.variableNames = ['partial', ...source.inputs.slice(2)];
+    this.shaderKey = `tlGemmSliceEpilogue${vec4 ? 'V4' : ''}_${source.key}`;
+  }
+
+  override getUserCode(): string {
+    return `${epilogueFunction(this.source.epilogue)}\n${super.getUserCode()}`;
+  }
+
+  protected body(): string {
+    const write = this.vec4
+      ? `let at = 4 * index;
+        let n = at % uniforms.N;
+        result[index] = vec4<f32>(${[0, 1, 2, 3].map((c) => `epilogue(acc[${c}], n + ${c}, at + ${c})`).join(', ')});`
+      : `result[index] = epilogue(acc, index % uniforms.N, index);`;
+    return `
+        var acc = partial[index];
+        for (var s = 1; s < uniforms.slices; s++) {
+          acc += partial[s * uniforms.stride + index];
+        }
+        ${write}`;
+  }
+}
+
+/**
+ * The WGSL of a product on `tile` (unsplit, no column sums; and the pass that applies the epilogue
+ * to split sums, where the source has one), to tell whether a kernel changed (tile-cache.ts).
+ */
 export function gemmCode(source: GemmSource, tile: Tile, dims: { m: number; n: number }): string {
-  return new GemmProgram(source, tile, { ...dims, slices: 1 }, [dims.m * dims.n], false).getUserCode();
+  const whole = new GemmProgram(source, tile, { ...dims, slices: 1 }, [dims.m * dims.n], false).getUserCode();
+  return source.epilogue === undefined ? whole : `${whole}\n${new SliceEpilogueProgram(source, [dims.m * dims.n], dims.n % 4 === 0).getUserCode()}`;
 }
 
 /**
@@ -378,7 +452,7 @@ function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number;
   const { m, n, k } = dims;
   const chosen = tileFor(m, n, key);
   const tile = tileBytes(chosen) <= backend.device.limits.maxComputeWorkgroupStorageSize ? chosen : TILE_64;
-  const wanted = source.epilogue === undefined ? sliceCount(m, n, k, tile, backend.device.limits.maxStorageBufferBindingSize) : 1;
+  const wanted = source.epilogue === undefined || splitEpilogues ? sliceCount(m, n, k, tile, backend.device.limits.maxStorageBufferBindingSize) : 1;
   const steps = groups(groups(k, DEPTH), wanted);
   const kChunk = steps * DEPTH;
   return { tile, steps, kChunk, slices: groups(k, kChunk) };
@@ -400,7 +474,7 @@ function runPass(backend: WebGPUBackend, source: GemmSource, dims: { m: number; 
   const shape = layout.slices === 1 && !sumsOfB ? outShape : [layout.slices, stride];
   const program = new GemmProgram(source, layout.tile, { m, n, slices: layout.slices }, shape, sumsOfB);
   const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
-  return runProgram(backend, program, inputs, [i32(m), i32(n), i32(k), i32(layout.kChunk), i32(layout.steps), i32(stride), ...uniforms]);
+  return runProgram(backend, program, inputs.slice(0, boundInputs(source, layout.slices)), [i32(m), i32(n), i32(k), i32(layout.kChunk), i32(layout.steps), i32(stride), ...uniforms]);
 }
 
 /** A product to run: C[M, N] of `source` on `inputs`, with the source's own `uniforms`, shaped `outShape`. */
@@ -424,13 +498,35 @@ export function runGemm(...[backend, source, dims, inputs, uniforms, outShape, b
   const layout = layoutOf(backend, source, dims, productKey(source, dims));
   const out = runPass(backend, source, dims, layout, inputs, uniforms, outShape, false);
   if (layout.slices === 1) return out;
-  const summed = sumColumns(backend, out, layout.slices, dims.m * dims.n, 1, outShape);
-  release(backend, out);
-  return summed;
+  const mn = dims.m * dims.n;
+  if (source.epilogue === undefined) {
+    const summed = sumColumns(backend, out, layout.slices, mn, 1, outShape);
+    release(backend, out);
+    return summed;
+  }
+  const { partial, slices } = fewerSlices(backend, out, layout.slices, mn);
+  const vec4 = dims.n % 4 === 0;
+  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
+  const c = runProgram(backend, new SliceEpilogueProgram(source, outShape, vec4), [partial, ...inputs.slice(2)], [i32(dims.n), i32(vec4 ? mn / 4 : mn), i32(slices)]);
+  release(backend, partial);
+  return c;
 }
 
-/** Most slices SPLIT_SUMS adds in one invocation's loop; more are first summed by the column-sum program. */
+/** Most slices one invocation adds up in its own loop (SPLIT_SUMS, SliceEpilogueProgram); more are first summed by the column-sum program. */
 const MAX_SLICES_SUMMED = 256;
+
+/**
+ * `[slices, stride]` partials as they are where there are at most MAX_SLICES_SUMMED slices; else
+ * summed by the column-sum program (4 lanes a column, chunks across workgroups) into fewer, and
+ * `partial` released. Past that many, each invocation adding its column's slices one after
+ * another would be slow (784 slices for a 1x1 64->64 filter gradient at 56 px, batch 32).
+ */
+function fewerSlices(backend: WebGPUBackend, partial: tf.TensorInfo, slices: number, stride: number): { partial: tf.TensorInfo; slices: number } {
+  if (slices <= MAX_SLICES_SUMMED) return { partial, slices };
+  const pass = columnSumPass(backend, partial, slices, stride, 1, [stride]);
+  release(backend, partial);
+  return { partial: pass.sums, slices: pass.rows };
+}
 
 /** Adds up the slices' blocks of partials into C and the column sums of B, in one dispatch. */
 const SPLIT_SUMS: MultiOutputProgram = {
@@ -462,17 +558,7 @@ export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, 
   if (layout.slices === 1) return { product: runPass(backend, source, dims, layout, inputs, uniforms, outShape, false) };
   const { m, n } = dims;
   const stride = m * n + n;
-  let partial = runPass(backend, source, dims, layout, inputs, uniforms, outShape, true);
-  let slices = layout.slices;
-  if (slices > MAX_SLICES_SUMMED) {
-    // Each invocation of SPLIT_SUMS adds its column's slices one after another: past 256 (small
-    // filter gradients over a large batch: 784 for a 1x1 64->64 at 56 px, batch 32), the
-    // column-sum program (4 lanes a column, chunks across workgroups) takes them down first.
-    const pass = columnSumPass(backend, partial, slices, stride, 1, [stride]);
-    release(backend, partial);
-    partial = pass.sums;
-    slices = pass.rows;
-  }
+  const { partial, slices } = fewerSlices(backend, runPass(backend, source, dims, layout, inputs, uniforms, outShape, true), layout.slices, stride);
   const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
   const [product, sumsOfB] = runMultiOutput(backend, SPLIT_SUMS, [partial], [outShape, [n]], stride, [i32(m * n), i32(stride), i32(slices)]);
   release(backend, partial);
