@@ -2,7 +2,7 @@
  * Timings of TL's webgpu kernels on the software adapter (Mesa's llvmpipe: shaders on this
  * machine's CPU cores), to check a kernel change here before a GPU run measures it. Not GPU speed:
  * a CPU favours large tiles and minds different costs. Prints two tables:
- *   - every GEMM tile forced in turn on two convolutions (forward, input gradient, filter gradient
+ *   - every GEMM tile forced in turn on three convolutions (forward, input gradient, filter gradient
  *     with its forward), least of 3 rounds that take the tiles in turn;
  *   - the depthwise filter gradient on three MobileNetV2 shapes (the kernel called directly), least
  *     of 5; run it at two commits to compare them.
@@ -28,6 +28,8 @@ if (sections.has('tiles')) {
   const convs: [string, [number, number, number, number], [number, number, number, number]][] = [
     ['3x3 256 at 14 px', [4, 14, 14, 256], [3, 3, 256, 256]],
     ['1x1 64 -> 256 at 28 px', [4, 28, 28, 64], [1, 1, 64, 256]],
+    // Few output channels (a MobileNetV2 projection): the thin tiles' case.
+    ['1x1 144 -> 24 at 28 px', [4, 28, 28, 144], [1, 1, 144, 24]],
   ];
   for (const [name, xs, ws] of convs) {
     const x = tf.randomUniform(xs, -1, 1) as tf.Tensor4D;

@@ -204,14 +204,20 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
 });
 
 describe('the tiles a product is measured on', () => {
-  it('are those whose 128-wide sides the product fills, within the workgroup memory', () => {
+  it('are those whose wide sides the product fills and whose thin sides it needs, within the workgroup memory', () => {
     expect(tilesFor(4096, 4096, 32768)).toEqual(['64x64', '128x64', '64x128', '128x128']);
     expect(tilesFor(100352, 64, 32768)).toEqual(['64x64', '128x64']);
     expect(tilesFor(96, 1280, 32768)).toEqual(['64x64', '64x128']);
     expect(tilesFor(127, 127, 32768)).toEqual(['64x64']);
-    // 128 x 128 takes 16,896 bytes, WebGPU's default limit is 16,384.
+    // Fewer than 64 columns: the thin tiles, where M fills their rows.
+    expect(tilesFor(401408, 16, 32768)).toEqual(['64x64', '128x64', '128x32', '256x16']);
+    expect(tilesFor(200, 24, 32768)).toEqual(['64x64', '128x64', '128x32']);
+    expect(tilesFor(100, 63, 32768)).toEqual(['64x64']);
+    // 128 x 128 takes 16,896 bytes, WebGPU's default limit is 16,384; 256 x 16 loads 64 columns of B.
     expect(tileBytes(TILES['128x128'])).toBe(16896);
+    expect(tileBytes(TILES['256x16'])).toBe(20992);
     expect(tilesFor(4096, 4096, 16384)).toEqual(['64x64', '128x64', '64x128']);
+    expect(tilesFor(401408, 16, 16384)).toEqual(['64x64', '128x64', '128x32']);
   });
 });
 

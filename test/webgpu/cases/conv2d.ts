@@ -4,7 +4,8 @@
  * slices and sum them in more than one pass, and conv2dTranspose. tfjs allows no dilation in these
  * gradients, so none is tested; the forward cases have some. Then forward convolutions, plain and
  * fused with a bias and an activation. The GEMM picks its tile by the product's shape; every case
- * runs again with the 128 x 128 tile forced, and the shaped ones with each of the other tiles.
+ * runs again with the 128 x 128 tile forced, and the shaped ones with each of the other tiles
+ * (the thin ones, 128 x 32 and 256 x 16, on products of any width: several column tiles).
  */
 import * as tf from '@tensorflow/tfjs';
 import { CONV_ADD } from '../../../src/executor/backends/fused-activation.ts';
@@ -183,7 +184,7 @@ export function conv2dCases(): ParityCase[] {
     ...random,
     ...shaped,
     ...[...random, ...shaped].map((c) => onTile('128x128', c)),
-    ...(['64x64', '128x64', '64x128'] as const).flatMap((tile) => shaped.map((c) => onTile(tile, c))),
+    ...(['64x64', '128x64', '64x128', '128x32', '256x16'] as const).flatMap((tile) => shaped.map((c) => onTile(tile, c))),
   ];
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),

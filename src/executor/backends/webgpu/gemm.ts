@@ -11,35 +11,57 @@ import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 import { columnSumPass, columnsFit, sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
 
 /**
- * A workgroup's share of C: `rows` x `cols`, 16 values of k a step, each of its 16 x 16 invocations
- * owning (rows / 64) x (cols / 64) blocks of 4 x 4. A step loads `rows / 64` slots of A and
- * `cols / 64` of B, a slot being 64 rows (of M or of N) by 16 k: 1,024 values, four an invocation.
+ * A workgroup's share of C: `rows` x `cols`, 16 values of k a step, each of its 256 invocations
+ * owning blocks of 4 x 4 (`gridOf`). A step loads `rows / 64` slots of A and `cols / 64` of B (at
+ * least one), a slot being 64 rows (of M or of N) by 16 k: 1,024 values, four an invocation.
  * The wider tiles do more multiply-adds for each value read from workgroup memory: counted for a
  * warp of an NVIDIA GPU, the 64 x 64 tile's inner loop spends three quarters of its multiply-add
  * time on those reads, a 4 x 8 block a half, an 8 x 8 three eighths. They cost registers (16, 32
- * and 64 accumulators), and waste more at the edges of thin products; the tuner decides.
+ * and 64 accumulators), and waste more at the edges of thin products. The thin tiles (128 x 32,
+ * 256 x 16: one block an invocation, as 64 x 64) are for products with few columns, MobileNetV2's
+ * projections to 16-32 channels and their input gradients, on which a 64-column tile computes
+ * two to four times the product; the tuner decides.
  */
 export interface Tile {
-  readonly rows: 64 | 128;
-  readonly cols: 64 | 128;
+  readonly rows: 64 | 128 | 256;
+  readonly cols: 16 | 32 | 64 | 128;
 }
-export type TileName = '64x64' | '128x64' | '64x128' | '128x128';
+export type TileName = '64x64' | '128x64' | '64x128' | '128x128' | '128x32' | '256x16';
 export const TILES: Readonly<Record<TileName, Tile>> = {
   '64x64': { rows: 64, cols: 64 },
   '128x64': { rows: 128, cols: 64 },
   '64x128': { rows: 64, cols: 128 },
   '128x128': { rows: 128, cols: 128 },
+  '128x32': { rows: 128, cols: 32 },
+  '256x16': { rows: 256, cols: 16 },
 };
 const TILE_64 = TILES['64x64'];
-export const tileName = (tile: Tile): TileName => `${tile.rows}x${tile.cols}`;
+export const tileName = (tile: Tile): TileName => `${tile.rows}x${tile.cols}` as TileName;
 /** Values of k a step, for every tile. */
 const DEPTH = 16;
 /** Rows of M or of N a slot of an operand covers. */
 export const SLOT = 64;
 
-/** Bytes of workgroup memory a tile's two operand tiles take (rows padded by one vec4). */
+/**
+ * How a tile's 256 invocations cover it: a workgroup of `gx` x `gy` invocations (16 x 16, or
+ * fewer columns for a thin tile), invocation (tx, ty) owning the 4 x 4 blocks at rows
+ * 4 ty + 4 gy i and columns 4 tx + 4 gx j of the tile, for i < `blocksM` and j < `blocksN`.
+ */
+function gridOf(tile: Tile): { gx: number; gy: number; blocksM: number; blocksN: number } {
+  const gx = Math.min(16, tile.cols / 4);
+  const gy = 256 / gx;
+  return { gx, gy, blocksM: tile.rows / (4 * gy), blocksN: tile.cols / (4 * gx) };
+}
+
+/** Slots of A and of B a step of the tile loads: B's at least one, its 64 columns loaded even for a thinner tile. */
+function slotsOf(tile: Tile): Slots {
+  return { a: tile.rows / SLOT, b: Math.max(1, tile.cols / SLOT) };
+}
+
+/** Bytes of workgroup memory a tile's two operand tiles take (rows padded by one vec4; B as wide as its slots). */
 export function tileBytes(tile: Tile): number {
-  return DEPTH * (tile.rows / 4 + 1 + tile.cols / 4 + 1) * 16;
+  const slots = slotsOf(tile);
+  return DEPTH * ((SLOT * slots.a) / 4 + 1 + (SLOT * slots.b) / 4 + 1) * 16;
 }
 
 /** Which tile products take: by measurement or shape ('auto'), or one tile for all (benchmarks, tests). */
@@ -87,13 +109,16 @@ export function tileFor(m: number, n: number, key?: string): Tile {
 
 /**
  * The tiles worth measuring for an M x N product on a device with `workgroupBytes` of workgroup
- * memory: a 128-wide side only where that side of C reaches 128 (narrower, half of every tile
- * would be empty).
+ * memory: a side wider than 64 only where that side of C reaches it (narrower, part of every tile
+ * would be empty), a side narrower than 64 only where C has fewer than 64 columns (where a
+ * 64-column tile would compute columns past N).
  */
 export function tilesFor(m: number, n: number, workgroupBytes: number): TileName[] {
   return (Object.keys(TILES) as TileName[]).filter((name) => {
     const tile = TILES[name];
-    return (tile.rows === 64 || m >= 128) && (tile.cols === 64 || n >= 128) && tileBytes(tile) <= workgroupBytes;
+    const rowsFit = tile.rows === 64 || m >= tile.rows;
+    const colsFit = tile.cols === 64 || (tile.cols > 64 ? n >= tile.cols : n < 64);
+    return rowsFit && colsFit && tileBytes(tile) <= workgroupBytes;
   });
 }
 
@@ -214,7 +239,7 @@ class GemmProgram implements WebGPUProgram {
   readonly variableNames: string[];
   readonly variableComponents: number[];
   readonly uniforms: string;
-  readonly workgroupSize: [number, number, number] = [16, 16, 1];
+  readonly workgroupSize: [number, number, number];
   readonly dispatchLayout = { x: [] as number[], y: [0] };
   readonly dispatch: [number, number, number];
   readonly outputShape: number[];
@@ -237,6 +262,8 @@ class GemmProgram implements WebGPUProgram {
     this.source = source;
     this.tile = tile;
     this.sumsOfB = sumsOfB;
+    const { gx, gy } = gridOf(tile);
+    this.workgroupSize = [gx, gy, 1];
     const bound = boundInputs(source, dims.slices);
     this.variableNames = source.inputs.slice(0, bound);
     // Given for every input: tfjs would otherwise read each input in the output's components.
@@ -250,19 +277,20 @@ class GemmProgram implements WebGPUProgram {
   }
 
   getUserCode(): string {
-    // Invocation (tx, ty) of the 16 x 16 workgroup owns rows 4 ty + 64 i .. + 3 and columns
-    // 4 tx + 64 j .. + 3 of the tile, for i < rows / 64 and j < cols / 64: blocks of 4 x 4 as
-    // vec4s, 64 apart, so that at every step of the inner product the invocations of a row read
+    // Invocation (tx, ty) of the gx x gy workgroup (16 x 16 but for the thin tiles) owns rows
+    // 4 ty + 4 gy i .. + 3 and columns 4 tx + 4 gx j .. + 3 of the tile (`gridOf`): blocks of
+    // 4 x 4 as vec4s, so that at every step of the inner product the invocations of a row read
     // neighbouring vec4s of tileB (no bank conflicts) and those of a column one vec4 of tileA (a
     // broadcast). The tiles are stored k-major, rows padded by one vec4 so that loaders walking k
     // (stores a row apart) spread over the banks. The k loop runs a uniform number of steps
     // (`steps`): barriers must stay in uniform control flow, and the last slice just loads zeros
     // past K. Each step's operands are read into registers during the step before (register
     // double buffering).
-    const { rows, cols } = this.tile;
-    const blocksM = rows / 64;
-    const blocksN = cols / 64;
-    const slots: Slots = { a: blocksM, b: blocksN };
+    const { gx, gy, blocksM, blocksN } = gridOf(this.tile);
+    const slots = slotsOf(this.tile);
+    const [rows, cols] = [SLOT * slots.a, SLOT * slots.b];
+    const rowOf = (i: number, r: number) => 4 * gy * i + r;
+    const colOf = (j: number, c = 0) => 4 * gx * j + c;
     const acc = (i: number, j: number, r: number) => `acc[${(i * blocksN + j) * 4 + r}]`;
     const products: string[] = [];
     for (let i = 0; i < blocksM; i++) {
@@ -285,22 +313,22 @@ class GemmProgram implements WebGPUProgram {
           const a = acc(i, j, r);
           if (vec4) {
             const value = this.epilogue === undefined ? a : `vec4<f32>(${[0, 1, 2, 3].map((c) => epilogue(`${a}[${c}]`, `n + ${c}`, `row + n + ${c}`)).join(', ')})`;
-            lines.push(`if (tileN + ${64 * j} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j} + 4 * tx; result[(row + n) / 4] = ${value}; }`);
+            lines.push(`if (tileN + ${colOf(j)} + 4 * tx < uniforms.N) { let n = tileN + ${colOf(j)} + 4 * tx; result[(row + n) / 4] = ${value}; }`);
             continue;
           }
           for (let c = 0; c < 4; c++) {
-            lines.push(`if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { let n = tileN + ${64 * j + c} + 4 * tx; result[row + n] = ${epilogue(`${a}[${c}]`, 'n', 'row + n')}; }`);
+            lines.push(`if (tileN + ${colOf(j, c)} + 4 * tx < uniforms.N) { let n = tileN + ${colOf(j, c)} + 4 * tx; result[row + n] = ${epilogue(`${a}[${c}]`, 'n', 'row + n')}; }`);
           }
         }
-        writes.push(`if (tileM + ${64 * i + r} + 4 * ty < uniforms.M) {
-          let row = base + (tileM + ${64 * i + r} + 4 * ty) * uniforms.N;
+        writes.push(`if (tileM + ${rowOf(i, r)} + 4 * ty < uniforms.M) {
+          let row = base + (tileM + ${rowOf(i, r)} + 4 * ty) * uniforms.N;
           ${lines.join('\n          ')}
         }`);
       }
     }
     const reads = [
-      ...Array.from({ length: blocksM }, (_, i) => `let a${i} = tileA[kk][ty + ${16 * i}];`),
-      ...Array.from({ length: blocksN }, (_, j) => `let b${j} = tileB[kk][tx + ${16 * j}];`),
+      ...Array.from({ length: blocksM }, (_, i) => `let a${i} = tileA[kk][ty + ${gy * i}];`),
+      ...Array.from({ length: blocksN }, (_, j) => `let b${j} = tileB[kk][tx + ${gx * j}];`),
     ];
     // The column sums of B: the first row of invocations of the first row of workgroups adds up
     // the columns it multiplies (zero past K and N, as loaded), and writes them after the slice's
@@ -310,19 +338,19 @@ class GemmProgram implements WebGPUProgram {
           declare: `var bsum : array<vec4<f32>, ${blocksN}>;\n        let sumRow = tileM == 0 && ty == 0;`,
           add: `if (sumRow) {
             for (var kk = 0; kk < ${DEPTH}; kk++) {
-              ${Array.from({ length: blocksN }, (_, j) => `bsum[${j}] += tileB[kk][tx + ${16 * j}];`).join('\n              ')}
+              ${Array.from({ length: blocksN }, (_, j) => `bsum[${j}] += tileB[kk][tx + ${gx * j}];`).join('\n              ')}
             }
           }`,
           write: `if (sumRow) {
           ${Array.from({ length: blocksN }, (_, j) =>
             vec4
-              ? `if (tileN + ${64 * j} + 4 * tx < uniforms.N) { result[(base + uniforms.M * uniforms.N + tileN + ${64 * j} + 4 * tx) / 4] = bsum[${j}]; }`
-              : Array.from({ length: 4 }, (_, c) => `if (tileN + ${64 * j + c} + 4 * tx < uniforms.N) { result[base + uniforms.M * uniforms.N + tileN + ${64 * j + c} + 4 * tx] = bsum[${j}][${c}]; }`).join('\n          '),
+              ? `if (tileN + ${colOf(j)} + 4 * tx < uniforms.N) { result[(base + uniforms.M * uniforms.N + tileN + ${colOf(j)} + 4 * tx) / 4] = bsum[${j}]; }`
+              : Array.from({ length: 4 }, (_, c) => `if (tileN + ${colOf(j, c)} + 4 * tx < uniforms.N) { result[base + uniforms.M * uniforms.N + tileN + ${colOf(j, c)} + 4 * tx] = bsum[${j}][${c}]; }`).join('\n          '),
           ).join('\n          ')}
         }`,
         }
       : { declare: '', add: '', write: '' };
-    const registers = [...Array.from({ length: blocksM }, (_, s) => `var ra${s} : vec4<f32>;`), ...Array.from({ length: blocksN }, (_, s) => `var rb${s} : vec4<f32>;`)];
+    const registers = [...Array.from({ length: slots.a }, (_, s) => `var ra${s} : vec4<f32>;`), ...Array.from({ length: slots.b }, (_, s) => `var rb${s} : vec4<f32>;`)];
     return `
       var<workgroup> tileA : array<array<vec4<f32>, ${rows / 4 + 1}>, ${DEPTH}>;
       var<workgroup> tileB : array<array<vec4<f32>, ${cols / 4 + 1}>, ${DEPTH}>;
@@ -339,8 +367,8 @@ class GemmProgram implements WebGPUProgram {
         let tx = i32(localId.x);
         let ty = i32(localId.y);
         let li = i32(localIndex);
-        let tileM = i32(workgroupId.y) * ${rows};
-        let tileN = i32(workgroupId.x) * ${cols};
+        let tileM = i32(workgroupId.y) * ${this.tile.rows};
+        let tileN = i32(workgroupId.x) * ${this.tile.cols};
         let slice = i32(workgroupId.z);
         let kBegin = slice * uniforms.kChunk;
         let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
