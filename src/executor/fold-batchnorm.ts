@@ -33,6 +33,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADD_RELU, CONV_ADD, activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
 import { writesInPlace } from './backends/in-place-writes.ts';
+import { conv2d } from './conv-gradients.ts';
 
 type Kwargs = Record<string, unknown> | undefined;
 type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
@@ -410,8 +411,10 @@ export interface FusedAdd {
  * pass. With `padsIntoConvolutions` (webgpu, where each is a pass over the activations forward
  * and a slice of the gradient backward: 1.4 ms of MobileNetV2's step on the H200), each
  * ZeroPadding2D that only a 'valid' convolution reads passes its input through in training calls,
- * and the convolution pads as it reads (explicit padding, the same zeros). `restore()` clears the
- * marks and puts the calls back.
+ * and the convolution pads as it reads (explicit padding, the same zeros). And every 2D
+ * convolution without an activation computes only the gradients something needs
+ * (conv-gradients.ts; tf.layers' own computes its input's gradient always, the image's below a
+ * stem among them). `restore()` clears the marks and puts the calls back.
  */
 export function fuseActivationsForTraining(
   model: tf.LayersModel,
@@ -422,6 +425,7 @@ export function fuseActivationsForTraining(
   const marked: Layer[] = [];
   const restores: (() => void)[] = [];
   const paddings: { padding: string; conv: string }[] = [];
+  const padded = new Set<Layer>();
   for (const [layer, pad] of options.padsIntoConvolutions ? paddingsBefore(model) : []) {
     const conv = layer as ConvLayer;
     const [[top, bottom], [left, right]] = pad.padding;
@@ -435,12 +439,28 @@ export function fuseActivationsForTraining(
         const dilations = conv.dilationRate as [number, number] | number;
         // As tf.layers' own calls, with the padding given.
         const bias = conv.bias?.read();
-        if (conv.depthwiseKernel === undefined) return tf.fused.conv2d({ x, filter: conv.kernel!.read() as tf.Tensor4D, strides, pad: explicit, dilations, bias });
+        if (conv.depthwiseKernel === undefined) return conv2d({ x, filter: conv.kernel!.read() as tf.Tensor4D, strides, pad: explicit, dilations, bias });
         const y = tf.depthwiseConv2d(x, conv.depthwiseKernel.read() as tf.Tensor4D, strides, explicit, 'NHWC', dilations);
         return bias ? tf.add(y, bias) : y;
       }),
     );
     paddings.push({ padding: pad.layer.name, conv: conv.name });
+    padded.add(conv);
+  }
+  // Every other 2D convolution without an activation of its own computes, where a gradient is
+  // recorded, only the gradients something needs (conv-gradients.ts): not the image's below a
+  // network's stem, nor a frozen prefix's below the first trainable convolution.
+  for (const { layer } of layersOf(model)) {
+    if (layer.getClassName() !== 'Conv2D' || !isConv(layer) || padded.has(layer)) continue;
+    const conv = layer;
+    restores.push(
+      patchCall(conv, (own) => (inputs, kwargs) => {
+        const x = firstInput(inputs);
+        if (x.rank !== 4) return own.call(conv, inputs, kwargs);
+        const args = { x: x as tf.Tensor4D, filter: conv.kernel!.read() as tf.Tensor4D, strides: conv.strides as [number, number], pad: conv.padding, dilations: conv.dilationRate as [number, number] };
+        return tf.tidy(() => conv2d({ ...args, bias: conv.bias?.read() }));
+      }),
+    );
   }
   for (const { layer, graph } of layersOf(model)) {
     const add = layer.getClassName() === 'Add';
