@@ -9,9 +9,10 @@
  * H200 for a 1x1 64->64 convolution at 56x56).
  *
  * A split product also sums dy's columns as it goes (gemm.ts `runGemmWithSumsOfB`): that is the
- * bias gradient, which tfjs's gradient of a convolution with a bias asks for next, of the same dy
- * (tfjs-core's fused conv2d: input gradient, filter gradient, then sum(dy) over all but the
- * channels). The Sum kernel takes it from here (`takeColumnSums`) instead of reading dy again.
+ * bias gradient, which the gradient of a convolution with a bias asks for next, of the same dy
+ * (tfjs-core's fused conv2d and TL's own, src/executor/conv-gradients.ts: the filter gradient,
+ * then sum(dy) over all but the channels). The Sum kernel takes it from here (`takeColumnSums`)
+ * instead of reading dy again.
  */
 import * as tf from '@tensorflow/tfjs';
 import { release, webgpuBackendOf, type WebGPUBackend } from './backend.ts';
