@@ -3,7 +3,9 @@
  * kernel-specific WGSL (implicit GEMM: a convolution gradient reads its im2col matrix straight from
  * the activations, never building it), with the reduction split into slices when M x N is too small
  * to fill the GPU (a convolution's filter gradient: M x N is the filter, K is every position of the
- * batch). Slices write `[S, M, N]` partials that the column-sum program adds up.
+ * batch; a late layer's forward product, whose C has a few hundred tiles). Slices write
+ * `[S, M, N]` partials that the column-sum program adds up, or, for a product with an epilogue, a
+ * pass that adds them and applies it.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { FlatProgram, groups, MAX_DISPATCH, release, runProgram, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
