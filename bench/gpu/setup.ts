@@ -1,6 +1,7 @@
 /**
  * Brings up tfjs's webgpu backend for the GPU benchmark through the executor's own bring-up
- * (src/executor/backends/webgpu/adapter.ts), with three knobs: TL_DAWN_FLAGS (space-separated
+ * (src/executor/backends/webgpu/adapter.ts), with exact GPU timestamps (`withExactTimestamps`) and
+ * these knobs: TL_DAWN_FLAGS (space-separated
  * flags for Dawn's `create`, e.g. `enable-dawn-features=allow_unsafe_apis` for timestamp queries),
  * TL_TFJS_FLAGS (tfjs flags set before the backend starts, e.g.
  * `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64`), BENCH_SOFTWARE=1 (Mesa's llvmpipe through OpenGL, to
@@ -18,6 +19,19 @@ export interface Device {
   readonly flags: readonly string[];
 }
 
+/**
+ * `flags` with Dawn's timestamp quantization off. Dawn rounds every timestamp query down to a
+ * multiple of 65,536 ns unless told not to (a browser's guard against timing attacks): the first
+ * GPU run's per-kernel GPU times were all multiples of 0.0655 ms, so a kernel's own time was known
+ * to one such step only. Where the flags already disable Dawn features, this one joins them.
+ */
+export function withExactTimestamps(flags: readonly string[]): string[] {
+  const toggle = 'timestamp_quantization';
+  const at = flags.findIndex((f) => f.startsWith('disable-dawn-features='));
+  if (at < 0) return [...flags, `disable-dawn-features=${toggle}`];
+  return flags.map((f, i) => (i === at && !f.split(/[=,]/).includes(toggle) ? `${f},${toggle}` : f));
+}
+
 function parseValue(value: string): number | boolean | string {
   if (value === 'true' || value === 'false') return value === 'true';
   return Number.isNaN(Number(value)) ? value : Number(value);
@@ -26,7 +40,7 @@ function parseValue(value: string): number | boolean | string {
 export async function setUpWebgpu(): Promise<Device> {
   const software = process.env.BENCH_SOFTWARE === '1';
   const viaOpenGL = software || process.env.BENCH_OPENGL === '1';
-  const dawnFlags = (process.env.TL_DAWN_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  const dawnFlags = withExactTimestamps((process.env.TL_DAWN_FLAGS ?? '').split(/\s+/).filter((f) => f !== ''));
   const tfjsFlags = (process.env.TL_TFJS_FLAGS ?? '').split(',').filter((f) => f.includes('='));
   const device = await startWebgpu({
     adapter: viaOpenGL ? 'software' : 'hardware',
