@@ -60,7 +60,7 @@ function taken(args: Conv2dArgs): boolean {
 
 /** tf.fused.conv2d(args), with only the gradients something needs where a gradient is being recorded. */
 export function conv2d(args: Conv2dArgs): tf.Tensor4D {
-  if (!recordingGradients() || !taken(args)) return tf.fused.conv2d({ ...args, bias: args.bias });
+  if (!recordingGradients() || !taken(args)) return tf.fused.conv2d(args);
   registerGradient();
   const inputs = { x: args.x, filter: args.filter, ...(args.bias !== undefined && { bias: args.bias }) };
   const attrs = { strides: args.strides, pad: args.pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined, activation: 'linear', leakyreluAlpha: undefined };

@@ -33,7 +33,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADD_RELU, CONV_ADD, activationOf, setActivationAfter, type FusedActivation } from './backends/fused-activation.ts';
 import { writesInPlace } from './backends/in-place-writes.ts';
-import { conv2d } from './conv-gradients.ts';
+import { conv2d, type Conv2dArgs } from './conv-gradients.ts';
 
 type Kwargs = Record<string, unknown> | undefined;
 type Call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs) => tf.Tensor | tf.Tensor[];
@@ -184,6 +184,11 @@ function patchCall(layer: Layer, call: (own: Call) => Call): () => void {
 /** The first input of a call. */
 function firstInput(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
   return Array.isArray(inputs) ? inputs[0]! : inputs;
+}
+
+/** A Conv2D layer's convolution of `x` with `pad`, as its own call computes it, with only the gradients something needs. */
+function layerConv2d(conv: ConvLayer, x: tf.Tensor4D, pad: Conv2dArgs['pad']): tf.Tensor4D {
+  return conv2d({ x, filter: conv.kernel!.read() as tf.Tensor4D, strides: conv.strides as [number, number], pad, dilations: conv.dilationRate as [number, number] | number, bias: conv.bias?.read() });
 }
 
 /** Whether a layer's call is a training call. */
@@ -439,7 +444,7 @@ export function fuseActivationsForTraining(
         const dilations = conv.dilationRate as [number, number] | number;
         // As tf.layers' own calls, with the padding given.
         const bias = conv.bias?.read();
-        if (conv.depthwiseKernel === undefined) return conv2d({ x, filter: conv.kernel!.read() as tf.Tensor4D, strides, pad: explicit, dilations, bias });
+        if (conv.depthwiseKernel === undefined) return layerConv2d(conv, x, explicit);
         const y = tf.depthwiseConv2d(x, conv.depthwiseKernel.read() as tf.Tensor4D, strides, explicit, 'NHWC', dilations);
         return bias ? tf.add(y, bias) : y;
       }),
@@ -456,9 +461,7 @@ export function fuseActivationsForTraining(
     restores.push(
       patchCall(conv, (own) => (inputs, kwargs) => {
         const x = firstInput(inputs);
-        if (x.rank !== 4) return own.call(conv, inputs, kwargs);
-        const args = { x: x as tf.Tensor4D, filter: conv.kernel!.read() as tf.Tensor4D, strides: conv.strides as [number, number], pad: conv.padding, dilations: conv.dilationRate as [number, number] };
-        return tf.tidy(() => conv2d({ ...args, bias: conv.bias?.read() }));
+        return x.rank === 4 ? layerConv2d(conv, x as tf.Tensor4D, conv.padding) : own.call(conv, inputs, kwargs);
       }),
     );
   }

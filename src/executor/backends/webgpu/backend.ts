@@ -20,6 +20,9 @@ export interface Uniform {
   readonly data: number[];
 }
 
+/** An `i32` field of a program's uniforms. */
+export const i32 = (value: number): Uniform => ({ type: 'int32', data: [value] });
+
 function isWebgpuBackend(backend: unknown): backend is WebGPUBackend {
   return typeof backend === 'object' && backend !== null && typeof (backend as { runWebGPUProgram?: unknown }).runWebGPUProgram === 'function';
 }

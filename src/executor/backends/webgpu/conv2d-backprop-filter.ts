@@ -15,7 +15,7 @@
  * instead of reading dy again.
  */
 import * as tf from '@tensorflow/tfjs';
-import { release, webgpuBackendOf, type WebGPUBackend } from './backend.ts';
+import { i32, release, webgpuBackendOf, type WebGPUBackend } from './backend.ts';
 import { eachSlot, gemmFits, runGemmWithSumsOfB, SLOT, type GemmSource, type Slots } from './gemm.ts';
 
 /** The column sums of the dy of the last filter gradient, until taken or the next one replaces them. */
@@ -179,7 +179,6 @@ export function makeConv2DBackpropFilter(fallback: tf.KernelFunc): tf.KernelFunc
     const n = info.outChannels;
     const k = info.batchSize * info.outHeight * info.outWidth;
     if (!gemmFits(m, n) || k === 0) return fallback(args);
-    const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
     // x and dy over the same positions: 1x1, stride 1, no padding on any side.
     const { top, bottom, left, right } = info.padInfo;
     const pointwise = info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top === 0 && bottom === 0 && left === 0 && right === 0;

@@ -14,7 +14,7 @@
  * onto dx; phases without taps (a 1x1 convolution's, all but one) are zeros.
  */
 import * as tf from '@tensorflow/tfjs';
-import { decodeNhwc, FlatProgram, inFours, lit, release, runProgram, sizeOf, webgpuBackendOf, type Uniform } from './backend.ts';
+import { decodeNhwc, FlatProgram, i32, inFours, lit, release, runProgram, sizeOf, webgpuBackendOf, type Uniform } from './backend.ts';
 import { eachSlot, gemmFits, runGemm, SLOT, type BackendKernel, type GemmSource, type Slots } from './gemm.ts';
 
 // A stride-1 product (strided ones run by phases, below). k runs over `tapsW`-wide rows of taps
@@ -186,7 +186,7 @@ interface Product {
 
 function uniformsOf(g: Product): Uniform[] {
   return [g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.padT, g.padL, g.tapsW, g.tapH0, g.tapW0, g.tapStepH, g.tapStepW, g.filterW]
-    .map((v): Uniform => ({ type: 'int32', data: [v] }));
+    .map(i32);
 }
 
 type PhaseAxis = { readonly rows: number; readonly tap0: number; readonly taps: number; readonly pad: number };
@@ -246,7 +246,7 @@ export function makeConv2DBackpropInput(fallback: tf.KernelFunc): tf.KernelFunc 
       const fours = n % 4 === 0;
       runProgram(backend, new PhaseSpreadProgram(compact.shape, fours), [compact], [
         info.inHeight, info.inWidth, fours ? n / 4 : n, h.rows, w.rows, ph, pw, sh, sw,
-      ].map((v): Uniform => ({ type: 'int32', data: [v] })), dx);
+      ].map(i32), dx);
       release(backend, compact);
     }
     return dx;

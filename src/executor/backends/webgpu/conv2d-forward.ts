@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CONV_ADD } from '../fused-activation.ts';
 import { ownKernel } from '../registry.ts';
-import { release, webgpuBackendOf } from './backend.ts';
+import { i32, release, webgpuBackendOf } from './backend.ts';
 import { eachSlot, gemmFits, runGemm, SLOT, type BackendKernel, type GemmSource, type Slots } from './gemm.ts';
 import { addRelu } from './residual.ts';
 
@@ -186,7 +186,6 @@ function convolve(
   if (!gemmFits(m, n) || m === 0 || k === 0) return undefined;
   const values = info.inChannels % 4 === 0 && n % 4 === 0 ? 4 : 1;
   const oneTap = info.filterHeight === 1 && info.filterWidth === 1;
-  const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
   const source = sourceFor(values, oneTap, activation, bias !== undefined, residual !== undefined);
   return runGemm(webgpuBackendOf(backend), source, { m, n, k }, [x, filter, ...(bias ? [bias] : []), ...(residual ? [residual] : [])], [
     i32(info.inHeight), i32(info.inWidth), i32(info.inChannels), i32(info.outHeight), i32(info.outWidth),

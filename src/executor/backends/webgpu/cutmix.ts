@@ -5,7 +5,7 @@
  * either way, so the batch is bit-identical to the portable one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DECODE_NHWC, FlatProgram, runProgram, webgpuBackendOf } from './backend.ts';
+import { DECODE_NHWC, FlatProgram, i32, runProgram, webgpuBackendOf } from './backend.ts';
 
 /** {x: NHWC, partner: [n] int32, boxes: [n, 4] int32 (x0, y0, x1, y1, end exclusive)}: x with each box pasted from its partner. */
 export const CUTMIX_PASTE = 'TLCutmixPaste';
@@ -29,6 +29,5 @@ export const cutmixPaste: tf.KernelFunc = ({ inputs, backend }) => {
   const { x, partner, boxes } = inputs;
   if (x === undefined || partner === undefined || boxes === undefined || x.shape.length !== 4) throw new Error(`${CUTMIX_PASTE} needs an NHWC x, partner and boxes`);
   const [, h = 1, w = 1, c = 1] = x.shape;
-  const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
   return runProgram(webgpuBackendOf(backend), new CutmixPasteProgram(x.shape), [x, partner, boxes], [i32(h), i32(w), i32(c)]);
 };

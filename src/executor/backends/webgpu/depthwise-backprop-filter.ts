@@ -7,7 +7,7 @@
  * ignores it).
  */
 import * as tf from '@tensorflow/tfjs';
-import { groups, MAX_DISPATCH, release, runProgram, tapsOf, webgpuBackendOf, type Taps, type WebGPUProgram } from './backend.ts';
+import { groups, i32, MAX_DISPATCH, release, runProgram, tapsOf, webgpuBackendOf, type Taps, type WebGPUProgram } from './backend.ts';
 import { chunkCount, sumColumns } from './reduce-programs.ts';
 
 /**
@@ -182,7 +182,6 @@ export function makeDepthwiseBackpropFilter(fallback: tf.KernelFunc): tf.KernelF
     const chunk = Math.ceil(rows / chunks);
     const used = Math.ceil(rows / chunk);
     const shape = used === 1 ? info.filterShape : [used, taps * outC];
-    const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
     const [program, uniforms] = fours
       ? [
           new DepthwiseFilterGradVec4Program(width, outC / 4, used, shape, tapsOf(info)),

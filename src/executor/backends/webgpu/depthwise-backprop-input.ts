@@ -13,7 +13,7 @@
  * time went to integer divisions by uniforms, about 24 an element for 9 multiply-adds.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DECODE_NHWC, decodeNhwc, FlatProgram, runProgram, sizeOf, tapsOf, webgpuBackendOf, type Taps } from './backend.ts';
+import { DECODE_NHWC, decodeNhwc, FlatProgram, i32, runProgram, sizeOf, tapsOf, webgpuBackendOf, type Taps } from './backend.ts';
 
 class DepthwiseInputGradProgram extends FlatProgram {
   readonly variableNames = ['dy', 'w'];
@@ -89,7 +89,6 @@ export function makeDepthwiseBackpropInput(fallback: tf.KernelFunc): tf.KernelFu
       attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true,
     );
     if (sizeOf(info.inShape) === 0) return fallback(args);
-    const i32 = (v: number) => ({ type: 'int32' as const, data: [v] });
     if (info.outChannels === info.inChannels && info.inChannels % 4 === 0) {
       return runProgram(webgpuBackendOf(args.backend), new DepthwiseInputGradVec4Program(info.inShape, tapsOf(info)), [dy, filter], [
         i32(info.inHeight), i32(info.inWidth), i32(info.inChannels / 4), i32(info.outHeight), i32(info.outWidth), i32(info.padInfo.top), i32(info.padInfo.left),

@@ -8,7 +8,7 @@
  * pass that adds them and applies it.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { FlatProgram, groups, MAX_DISPATCH, release, runProgram, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
+import { FlatProgram, groups, i32, MAX_DISPATCH, release, runProgram, type Uniform, type WebGPUBackend, type WebGPUProgram } from './backend.ts';
 import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 import { columnSumPass, columnsFit, sumColumns, TARGET_WORKGROUPS } from './reduce-programs.ts';
 
@@ -60,10 +60,16 @@ function slotsOf(tile: Tile): Slots {
   return { a: tile.rows / SLOT, b: Math.max(1, tile.cols / SLOT) };
 }
 
-/** Bytes of workgroup memory a tile's two operand tiles take (rows padded by one vec4; B as wide as its slots). */
-export function tileBytes(tile: Tile): number {
+/** Vec4s a k-row of each operand's tile in workgroup memory holds: as wide as its slots, padded by one. */
+function rowVecs(tile: Tile): { a: number; b: number } {
   const slots = slotsOf(tile);
-  return DEPTH * ((SLOT * slots.a) / 4 + 1 + (SLOT * slots.b) / 4 + 1) * 16;
+  return { a: (SLOT * slots.a) / 4 + 1, b: (SLOT * slots.b) / 4 + 1 };
+}
+
+/** Bytes of workgroup memory a tile's two operand tiles take. */
+export function tileBytes(tile: Tile): number {
+  const vecs = rowVecs(tile);
+  return DEPTH * (vecs.a + vecs.b) * 16;
 }
 
 /** Which tile products take: by measurement or shape ('auto'), or one tile for all (benchmarks, tests). */
@@ -290,7 +296,7 @@ class GemmProgram implements WebGPUProgram {
     // double buffering).
     const { gx, gy, blocksM, blocksN } = gridOf(this.tile);
     const slots = slotsOf(this.tile);
-    const [rows, cols] = [SLOT * slots.a, SLOT * slots.b];
+    const vecs = rowVecs(this.tile);
     const rowOf = (i: number, r: number) => 4 * gy * i + r;
     const colOf = (j: number, c = 0) => 4 * gx * j + c;
     const acc = (i: number, j: number, r: number) => `acc[${(i * blocksN + j) * 4 + r}]`;
@@ -354,8 +360,8 @@ class GemmProgram implements WebGPUProgram {
       : { declare: '', add: '', write: '' };
     const registers = [...Array.from({ length: slots.a }, (_, s) => `var ra${s} : vec4<f32>;`), ...Array.from({ length: slots.b }, (_, s) => `var rb${s} : vec4<f32>;`)];
     return `
-      var<workgroup> tileA : array<array<vec4<f32>, ${rows / 4 + 1}>, ${DEPTH}>;
-      var<workgroup> tileB : array<array<vec4<f32>, ${cols / 4 + 1}>, ${DEPTH}>;
+      var<workgroup> tileA : array<array<vec4<f32>, ${vecs.a}>, ${DEPTH}>;
+      var<workgroup> tileB : array<array<vec4<f32>, ${vecs.b}>, ${DEPTH}>;
 
       fn storeA(kk : i32, mm : i32, v : f32) {
         tileA[kk][mm / 4][mm % 4] = v;
@@ -503,7 +509,6 @@ function runPass(backend: WebGPUBackend, source: GemmSource, dims: { m: number; 
   const stride = sumsOfB ? m * n + n : m * n;
   const shape = layout.slices === 1 && !sumsOfB ? outShape : [layout.slices, stride];
   const program = new GemmProgram(source, layout.tile, { m, n, slices: layout.slices }, shape, sumsOfB);
-  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
   return runProgram(backend, program, inputs.slice(0, boundInputs(source, layout.slices)), [i32(m), i32(n), i32(k), i32(layout.kChunk), i32(layout.steps), i32(stride), ...uniforms]);
 }
 
@@ -536,7 +541,6 @@ export function runGemm(...[backend, source, dims, inputs, uniforms, outShape, b
   }
   const { partial, slices } = fewerSlices(backend, out, layout.slices, mn);
   const vec4 = dims.n % 4 === 0;
-  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
   const c = runProgram(backend, new SliceEpilogueProgram(source, outShape, vec4), [partial, ...inputs.slice(2)], [i32(dims.n), i32(vec4 ? mn / 4 : mn), i32(slices)]);
   release(backend, partial);
   return c;
@@ -589,7 +593,6 @@ export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, 
   const { m, n } = dims;
   const stride = m * n + n;
   const { partial, slices } = fewerSlices(backend, runPass(backend, source, dims, layout, inputs, uniforms, outShape, true), layout.slices, stride);
-  const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
   const [product, sumsOfB] = runMultiOutput(backend, SPLIT_SUMS, [partial], [outShape, [n]], stride, [i32(m * n), i32(stride), i32(slices)]);
   release(backend, partial);
   return { product: product!, sumsOfB: sumsOfB! };

@@ -2,7 +2,8 @@
  * The GEMM tile of each convolution product chosen by measurement on the device, as cuDNN's
  * benchmark mode chooses its algorithms: the products one forward and backward pass of a model
  * runs are recorded, each is run again with every tile that fits its shape (gemm.ts `tilesFor`:
- * 64 x 64, 128 x 64, 64 x 128, 128 x 128) on inputs of its shapes (and
+ * 64 x 64, the 128-wide tiles where C reaches 128, the thin ones where it has under 64 columns)
+ * on inputs of its shapes (and
  * with tfjs's own kernel, where it has one for the whole product: the forward convolution and the
  * stride-1 input gradient), and the fastest is kept for the rest of the process (gemm.ts
  * `measuredChoices`). Unless another is more than 3% faster, the tile by shape stands. Each
