@@ -109,9 +109,10 @@ if (sections.has('kernels')) {
   flush();
 }
 if (sections.has('tiles')) {
-  console.log('GEMM tiles (TL\'s convolution gradients, each tile forced):');
-  const rows = await tileRows(small ? { batch: 2, shrink: 8 } : { batch: 32, shrink: 1 });
-  parts.push('', `TL's convolution gradients with each GEMM tile, batch ${small ? 2 : 32}: wall ms per call; "auto takes" is the tile gemm.ts chooses for the shape.`, '', tileTable(rows));
+  console.log('GEMM tiles (TL\'s convolutions and their gradients, each tile forced):');
+  const rows = await tileRows(small ? { batch: 2, shrink: 8 } : { batch: 32, shrink: 1 }, device.timestamps);
+  const unit = device.timestamps ? 'GPU ms a call (timestamp queries)' : 'wall ms a call';
+  parts.push('', `TL's convolution products with each GEMM tile forced, batch ${small ? 2 : 32}: ${unit}; "unmeasured takes" is the tile gemm.ts gives a product no tuning measured (the kernel table's TL rows run that, or the tuned choice where the networks' tuning measured the product).`, '', tileTable(rows));
   flush();
 }
 if (sections.has('elementwise')) {

@@ -4,7 +4,7 @@
  * swapped by unregistering), on ResNet50 and MobileNetV2 shapes at batch 32.
  */
 import * as tf from '@tensorflow/tfjs';
-import { setGemmTile, setSplitEpilogues, sliceCount, tileFor, tileName, tilesFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
+import { recordProducts, runsOn, setGemmTile, setSplitEpilogues, sliceCount, tileFor, tileName, tilesFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { drawBatchAffines, type GeometricOp } from '../../src/executor/augment/affine.ts';
@@ -12,7 +12,17 @@ import { createRng } from '../../src/executor/augment/rng.ts';
 import { sampleAffine } from '../../src/executor/augment/sampler.ts';
 import { fmt, kernelMs, msPerCall } from './timing.ts';
 
-export interface KernelRow { readonly name: string; readonly what: string; readonly flops: number | null; readonly stockMs: number; readonly tlMs: number; readonly stockGpuMs: number | null; readonly tlGpuMs: number | null }
+export interface KernelRow {
+  readonly name: string;
+  readonly what: string;
+  readonly flops: number | null;
+  readonly stockMs: number;
+  readonly tlMs: number;
+  readonly stockGpuMs: number | null;
+  readonly tlGpuMs: number | null;
+  /** What TL's call ran its GEMM products on (`runsOn`: tile/slices or tfjs), '+' between products; '' for none. */
+  readonly tlRunsOn: string;
+}
 
 export interface Sizes { readonly batch: number; readonly shrink: number }
 
@@ -30,7 +40,9 @@ async function ab(name: string, what: string, flops: number | null, make: Make, 
   const stock = await timed(make, timestamps);
   registerWebgpuTrainingKernels();
   const tl = await timed(make, timestamps);
-  const row = { name, what, flops, stockMs: stock.ms, tlMs: tl.ms, stockGpuMs: stock.gpuMs, tlGpuMs: tl.gpuMs };
+  const backend = webgpuBackendOf(tf.backend());
+  const tlRunsOn = recordProducts(() => tf.dispose(make())).map((p) => runsOn(backend, p)).join(' + ');
+  const row = { name, what, flops, stockMs: stock.ms, tlMs: tl.ms, stockGpuMs: stock.gpuMs, tlGpuMs: tl.gpuMs, tlRunsOn };
   console.log(`  ${name} ${what}: tfjs ${fmt(row.stockMs)} ms, TL ${fmt(row.tlMs)} ms`);
   return row;
 }
@@ -166,8 +178,12 @@ export async function kernelRows(sizes: Sizes, timestamps: boolean): Promise<Ker
 
 export interface TileRow { readonly name: string; readonly pass: string; readonly flops: number; readonly ms: Readonly<Partial<Record<TileName, number>>>; readonly auto: TileName }
 
-/** TL's convolution gradients with each GEMM tile that fits forced (gemm.ts `tilesFor`), to compare the tiles shape by shape. */
-export async function tileRows(sizes: Sizes): Promise<TileRow[]> {
+/**
+ * TL's convolution products (forward, filter and input gradients) with each GEMM tile that fits
+ * forced (gemm.ts `tilesFor`), to compare the tiles shape by shape: GPU ms from timestamp queries
+ * where the adapter has them (`timestamps`), else wall ms a call.
+ */
+export async function tileRows(sizes: Sizes, timestamps: boolean): Promise<TileRow[]> {
   const { batch: n, shrink } = sizes;
   const side = (h: number) => Math.max(2, Math.round(h / shrink));
   registerWebgpuTrainingKernels();
@@ -175,12 +191,14 @@ export async function tileRows(sizes: Sizes): Promise<TileRow[]> {
   const rows: TileRow[] = [];
   for (const conv of CONVS) {
     const c = convCase(conv, n, side);
-    for (const [pass, make, [m, nn]] of [['filter grad', c.filterGrad, c.filterMN], ['input grad', c.inputGrad, c.inputMN]] as const) {
+    const passes = [['forward', c.forward, c.forwardMNK], ['filter grad', c.filterGrad, c.filterMN], ['input grad', c.inputGrad, c.inputMN]] as const;
+    for (const [pass, make, [m, nn]] of passes) {
       const ms: Partial<Record<TileName, number>> = {};
       for (const tile of tilesFor(m, nn, workgroupBytes)) {
         setGemmTile(tile);
-        const first = await msPerCall(make, 1, 1);
-        ms[tile] = await msPerCall(make, Math.max(2, Math.min(20, Math.round(500 / Math.max(first, 0.01)))), 0);
+        // One call's GPU time is exact (Dawn's timestamps unquantized, setup.ts) and quick to take;
+        // without timestamps, about half a second of calls.
+        ms[tile] = (await kernelMs(make, timestamps)) ?? (await timed(make, false)).ms;
       }
       setGemmTile('auto');
       const row = { name: conv[0], pass, flops: c.flops, ms, auto: tileName(tileFor(m, nn)) };
@@ -195,7 +213,7 @@ export async function tileRows(sizes: Sizes): Promise<TileRow[]> {
 export function tileTable(rows: readonly TileRow[]): string {
   const names = Object.keys(TILES) as TileName[];
   const lines = [
-    `| convolution | pass | ${names.map((name) => `${name} ms`).join(' | ')} | ${names.map((name) => `TFLOP/s, ${name}`).join(' | ')} | auto takes |`,
+    `| convolution | pass | ${names.map((name) => `${name} ms`).join(' | ')} | ${names.map((name) => `TFLOP/s, ${name}`).join(' | ')} | unmeasured takes |`,
     `| --- | --- | ${[...names, ...names].map(() => '---').join(' | ')} | --- |`,
   ];
   for (const r of rows) {
@@ -207,12 +225,12 @@ export function tileTable(rows: readonly TileRow[]): string {
 
 export function kernelTable(rows: readonly KernelRow[]): string {
   const lines = [
-    '| kernel | what | tfjs ms | TL ms | speed-up | TL TFLOP/s | tfjs GPU ms | TL GPU ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| kernel | what | tfjs ms | TL ms | speed-up | TL TFLOP/s | tfjs GPU ms | TL GPU ms | TL runs on |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
     const tflops = r.flops === null ? '-' : fmt(r.flops / r.tlMs / 1e9, 3);
-    lines.push(`| ${r.name} | ${r.what} | ${fmt(r.stockMs)} | ${fmt(r.tlMs)} | ${fmt(r.stockMs / r.tlMs, 1)}x | ${tflops} | ${fmt(r.stockGpuMs)} | ${fmt(r.tlGpuMs)} |`);
+    lines.push(`| ${r.name} | ${r.what} | ${fmt(r.stockMs)} | ${fmt(r.tlMs)} | ${fmt(r.stockMs / r.tlMs, 1)}x | ${tflops} | ${fmt(r.stockGpuMs)} | ${fmt(r.tlGpuMs)} | ${r.tlRunsOn || '-'} |`);
   }
   return lines.join('\n');
 }

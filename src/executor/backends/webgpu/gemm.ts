@@ -494,6 +494,16 @@ function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number;
   return { tile, steps, kChunk, slices: groups(k, kChunk) };
 }
 
+/**
+ * What a recorded product runs on now: the backend's kernel where measurement chose it, else its
+ * tile and the slices K is cut into (for reports: which tile a timed call ran).
+ */
+export function runsOn(backend: WebGPUBackend, product: RecordedProduct): string {
+  if (product.backendKernel !== undefined && tileChoice === 'auto' && measuredChoices.get(product.key) === 'backend') return 'tfjs';
+  const layout = layoutOf(backend, product.source, product.dims, product.key);
+  return `${tileName(layout.tile)}${layout.slices > 1 ? `/${layout.slices}` : ''}`;
+}
+
 /** Notes the product for recordProducts, and says whether measurement chose the backend's kernel for it. */
 function record(source: GemmSource, dims: { m: number; n: number; k: number }, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], outShape: readonly number[], backendKernel?: BackendKernel): boolean {
   const key = productKey(source, dims);
