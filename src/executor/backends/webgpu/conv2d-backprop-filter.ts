@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { i32, release, webgpuBackendOf, type WebGPUBackend } from './backend.ts';
-import { eachSlot, gemmFits, runGemmWithSumsOfB, SLOT, type GemmSource, type Slots } from './gemm.ts';
+import { eachSlot, kDigits, gemmFits, runGemmWithSumsOfB, SLOT, type GemmSource, type Slots } from './gemm.ts';
 
 /** The column sums of the dy of the last filter gradient, until taken or the next one replaces them. */
 let lastSums: { readonly dy: tf.TensorInfo; readonly sums: tf.TensorInfo; readonly backend: WebGPUBackend } | undefined;
@@ -71,27 +71,38 @@ function setup(slots: Slots, aCol: string, bCol: string): string {
     let bValid${s} = bN${s} < uniforms.N;`)}`;
 }
 
+/** The position (image, row, column of dy) of the k this invocation reads a step, one vec4 at a time (`kDigits`). */
+const POSITION = kDigits('pos', 'kBegin + kk', 'uniforms.outH', 'uniforms.outW');
+
 /**
  * Decodes k (a position of the batch) once, and reads X(aM{s}, k) into `av{s}` and dY(k, bN{s})
- * into `bv{s}` for each slot: one value each, or four neighbouring ones. A pointwise convolution's
- * (1x1, stride 1, no padding) x is an [K, M] matrix, positions by input channels: nothing to
- * decode (two integer divisions a load otherwise).
+ * into `bv{s}` for each slot: one value each, or four neighbouring ones. Four values a load take
+ * the position carried from the step before (`POSITION`); one value a load (channels not in
+ * fours: a stem's) divides, two integer divisions a load. A pointwise convolution's (1x1, stride
+ * 1, no padding) x is an [K, M] matrix, positions by input channels: nothing to decode.
  */
 function read(slots: Slots, values: 1 | 4, pointwise: boolean): string {
   const type = values === 4 ? 'vec4<f32>' : 'f32';
   const at = (index: string) => (values === 4 ? `(${index}) / 4` : index);
+  const position = values === 4
+    ? `
+      let bi = posHi;
+      let oh = posMid;
+      let ow = posLo;`
+    : `
+      let bi = k / outHW;
+      let p = k - bi * outHW;
+      let oh = p / uniforms.outW;
+      let ow = p - oh * uniforms.outW;`;
   const a = pointwise
     ? eachSlot(slots.a, (s) => `
       var av${s} = ${type}(0.0);
       if (k < kEnd && aValid${s}) {
         av${s} = x[${at(`k * uniforms.inC + aM${s}`)}];
       }`)
-    : `
-      let bi = k / outHW;
-      let p = k - bi * outHW;
-      let oh = p / uniforms.outW;
+    : `${position}
       let ihk = oh * uniforms.strideH;
-      let iwk = (p - oh * uniforms.outW) * uniforms.strideW;
+      let iwk = ow * uniforms.strideW;
       let kPos = ((bi * uniforms.inH + ihk) * uniforms.inW + iwk) * uniforms.inC;
       ${eachSlot(slots.a, (s) => `
       var av${s} = ${type}(0.0);
@@ -130,12 +141,14 @@ function sourceOf(values: 1 | 4, pointwise: boolean): GemmSource {
           setup: (slots) => `
     let q = li % 16;
     let kk = li / 16;
-    ${setup(slots, '4 * q', '4 * q')}`,
+    ${setup(slots, '4 * q', '4 * q')}
+    ${pointwise ? '' : POSITION.declare}`,
           fetch: (slots) => `
     let k = k0 + kk;
     ${read(slots, 4, pointwise)}
     ${eachSlot(slots.a, (s) => `ra${s} = av${s};`)}
-    ${eachSlot(slots.b, (s) => `rb${s} = bv${s};`)}`,
+    ${eachSlot(slots.b, (s) => `rb${s} = bv${s};`)}
+    ${pointwise ? '' : POSITION.advance}`,
           store: (slots) => `
     ${eachSlot(slots.a, (s) => `tileA[kk][${SLOT / 4 * s} + q] = ra${s};`)}
     ${eachSlot(slots.b, (s) => `tileB[kk][${SLOT / 4 * s} + q] = rb${s};`)}`,

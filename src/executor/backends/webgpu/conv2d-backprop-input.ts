@@ -15,17 +15,21 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { decodeNhwc, FlatProgram, i32, inFours, lit, release, runProgram, sizeOf, webgpuBackendOf, type Uniform } from './backend.ts';
-import { eachSlot, gemmFits, runGemm, SLOT, type BackendKernel, type GemmSource, type Slots } from './gemm.ts';
+import { eachSlot, gemmFits, kDigits, runGemm, SLOT, type BackendKernel, type GemmSource, type Slots } from './gemm.ts';
 
 // A stride-1 product (strided ones run by phases, below). k runs over `tapsW`-wide rows of taps
 // (fh, fw); tap (fh, fw) is the filter's (tapH0 + fh tapStepH, tapW0 + fw tapStepW), of a filter
 // `filterW` wide.
 const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, padT : i32, padL : i32, tapsW : i32, tapH0 : i32, tapW0 : i32, tapStepH : i32, tapStepW : i32, filterW : i32,';
 
+/** The tap (fh, fw) and channel co of the first of the four k this invocation reads a step, four at a time (`kDigits`). */
+const TAP = kDigits('tap', 'kBegin + 4 * kq', 'uniforms.tapsW', 'uniforms.outC');
+
 // Both operands are contiguous along k = (fh, fw, co) (co is innermost in dy and in w), so loaders
 // walk k: this invocation owns one row of each slot of each tile (a dx position m and a channel n,
-// decoded once here) and loads four neighbouring k of it a step, from k-column 4 (li % 4).
-function setup(slots: Slots): string {
+// decoded once here) and loads four neighbouring k of it a step, from k-column 4 (li % 4). With
+// many taps, four values a load, k's tap and channel are carried from step to step (`TAP`).
+function setup(slots: Slots, carried: boolean): string {
   return `
     let kq = li % 4;
     let row = li / 4;
@@ -44,15 +48,16 @@ function setup(slots: Slots): string {
     ${eachSlot(slots.b, (s) => `
     let n${s} = tileN + ${SLOT * s} + row;
     let nOk${s} = n${s} < uniforms.N;
-    let bPos${s} = ((uniforms.tapH0 * uniforms.filterW + uniforms.tapW0) * uniforms.inC + n${s}) * uniforms.outC;`)}`;
+    let bPos${s} = ((uniforms.tapH0 * uniforms.filterW + uniforms.tapW0) * uniforms.inC + n${s}) * uniforms.outC;`)}
+    ${carried ? TAP.declare : ''}`;
 }
 
 /**
  * Decodes k (a tap and an output channel) once, into its offsets from each slot's position, and
  * reads dY(m{s}, k) into `av{s}` and W(k, n{s}) into `bv{s}`: one value each, or four neighbouring
- * ones. With one tap (every phase of a 1x1 convolution, some of a strided 3x3's) k is the output
- * channel and the position the slot's own: nothing to decode (two integer divisions a load
- * otherwise).
+ * ones. Four values a load take k's digits carried from the step before (`TAP`); one value a load
+ * (output channels not in fours) divides. With one tap (every phase of a 1x1 convolution, some of
+ * a strided 3x3's) k is the output channel and the position the slot's own: nothing to decode.
  */
 function read(slots: Slots, values: 1 | 4, oneTap: boolean): string {
   const type = values === 4 ? 'vec4<f32>' : 'f32';
@@ -71,12 +76,18 @@ function read(slots: Slots, values: 1 | 4, oneTap: boolean): string {
   if (oneTap) return `
       let kIn = k < kEnd;
       ${reads((s) => `aInside${s}`, (s) => `aPos${s} + k`, (s) => `bPos${s} + k`)}`;
-  return `
-      let kIn = k < kEnd;
+  const tap = values === 4
+    ? `
+      let fh = tapHi;
+      let fw = tapMid;
+      let co = tapLo;`
+    : `
       let fh = k / kwc;
       let fr = k - fh * kwc;
       let fw = fr / uniforms.outC;
-      let co = fr - fw * uniforms.outC;
+      let co = fr - fw * uniforms.outC;`;
+  return `
+      let kIn = k < kEnd;${tap}
       let aOff = co - (fh * uniforms.outW + fw) * uniforms.outC;
       let bOff = (fh * uniforms.tapStepH * uniforms.filterW + fw * uniforms.tapStepW) * uniforms.inC * uniforms.outC + co;
       ${reads(
@@ -114,13 +125,14 @@ function sourceOf(values: 1 | 4, oneTap: boolean): GemmSource {
       inputs: ['dy', 'w'],
       uniforms: UNIFORMS,
       ...(values === 4 && { components: [4, 4] as const }),
-      setup,
+      setup: (slots) => setup(slots, values === 4 && !oneTap),
       fetch: (slots) =>
         values === 4
           ? `
     let k = k0 + 4 * kq;
     ${read(slots, 4, oneTap)}
-    ${registers(slots, '')}`
+    ${registers(slots, '')}
+    ${oneTap ? '' : TAP.advance}`
           : `
     for (var j = 0; j < 4; j++) {
       let k = k0 + 4 * kq + j;

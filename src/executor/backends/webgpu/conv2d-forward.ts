@@ -12,16 +12,20 @@ import * as tf from '@tensorflow/tfjs';
 import { CONV_ADD } from '../fused-activation.ts';
 import { ownKernel } from '../registry.ts';
 import { i32, release, webgpuBackendOf } from './backend.ts';
-import { eachSlot, gemmFits, runGemm, SLOT, type BackendKernel, type GemmSource, type Slots } from './gemm.ts';
+import { eachSlot, gemmFits, kDigits, runGemm, SLOT, type BackendKernel, type GemmSource, type Slots } from './gemm.ts';
 import { addRelu } from './residual.ts';
 
 const UNIFORMS = 'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, dilH : i32, dilW : i32, padT : i32, padL : i32, filterW : i32,';
 
+/** The tap (fh, fw) and channel ci of the first of the four k this invocation reads a step, four at a time (`kDigits`). */
+const TAP = kDigits('tap', 'kBegin + 4 * kq', 'uniforms.filterW', 'uniforms.inC');
+
 // A is contiguous along k (ci innermost in x): this invocation owns one row of each slot of tileA
 // (an output position m, decoded once here) and loads four neighbouring k of it a step, from
 // k-column 4 (li % 4). B is contiguous along n (co innermost in w): loaders walk n, four channels
-// (a vec4 column bq at k-row bkk) or one (column bnn) at a time.
-function setup(slots: Slots): string {
+// (a vec4 column bq at k-row bkk) or one (column bnn) at a time. With many taps, four values a
+// load, k's tap and channel are carried from step to step (`TAP`).
+function setup(slots: Slots, carried: boolean): string {
   return `
     let kq = li % 4;
     let row = li / 4;
@@ -39,15 +43,17 @@ function setup(slots: Slots): string {
     let aPos${s} = ((bi${s} * uniforms.inH + ih0${s}) * uniforms.inW + iw0${s}) * uniforms.inC;`)}
     let bq = li % 16;
     let bkk = li / 16;
-    let bnn = li % ${SLOT};`;
+    let bnn = li % ${SLOT};
+    ${carried ? TAP.declare : ''}`;
 }
 
 /**
  * Reads X(m, k) of each slot's row into `av{s}`: one value, or four neighbouring ones. k (a tap and
- * an input channel) is decoded once for all slots, into its offset from the slot's position. With
- * one tap (a 1x1 filter, at any stride and padding) k is the input channel and the position is
- * the slot's own: nothing to decode, where a 3x3 filter's k costs two integer divisions a load
- * (some twenty instructions each on a GPU, against 256 multiply-adds a step for each invocation).
+ * an input channel) is decoded once for all slots, into its offset from the slot's position: with
+ * four values a load, from the digits carried from the step before (`TAP`); with one, by two
+ * integer divisions a load (a stem's three channels: one product a network). With one tap (a 1x1
+ * filter, at any stride and padding) k is the input channel and the position is the slot's own:
+ * nothing to decode.
  */
 function readA(slots: number, values: 1 | 4, oneTap: boolean): string {
   const type = values === 4 ? 'vec4<f32>' : 'f32';
@@ -59,13 +65,19 @@ function readA(slots: number, values: 1 | 4, oneTap: boolean): string {
         av${s} = x[${at(`aPos${s} + k`)}];
       }`);
   }
-  return `
+  const tap = values === 4
+    ? `
+      let dh = tapHi * uniforms.dilH;
+      let dw = tapMid * uniforms.dilW;
+      let offset = (dh * uniforms.inW + dw) * uniforms.inC + tapLo;`
+    : `
       let fh = k / kwc;
       let fr = k - fh * kwc;
       let fw = fr / uniforms.inC;
       let dh = fh * uniforms.dilH;
       let dw = fw * uniforms.dilW;
-      let offset = (dh * uniforms.inW + dw) * uniforms.inC + fr - fw * uniforms.inC;
+      let offset = (dh * uniforms.inW + dw) * uniforms.inC + fr - fw * uniforms.inC;`;
+  return `${tap}
       ${eachSlot(slots, (s) => `
       var av${s} = ${type}(0.0);
       if (k < kEnd && aOk${s} && ih0${s} + dh >= 0 && ih0${s} + dh < uniforms.inH && iw0${s} + dw >= 0 && iw0${s} + dw < uniforms.inW) {
@@ -81,6 +93,7 @@ function fetch(slots: Slots, values: 1 | 4, oneTap: boolean): string {
       let k = k0 + 4 * kq;
       ${readA(slots.a, 4, oneTap)}
       ${eachSlot(slots.a, (s) => `ra${s} = av${s};`)}
+      ${oneTap ? '' : TAP.advance}
     }
     {
       let k = k0 + bkk;
@@ -147,7 +160,7 @@ function sourceFor(values: 1 | 4, oneTap: boolean, activation: string, bias: boo
       inputs,
       uniforms: UNIFORMS,
       components: values === 4 ? inputs.map((_, i) => (i < 2 ? 4 : 1)) : undefined,
-      setup,
+      setup: (slots) => setup(slots, values === 4 && !oneTap),
       fetch: (slots) => fetch(slots, values, oneTap),
       store: (slots) => store(slots, values),
       epilogue: ACTIVATIONS[activation]!(['v', ...(bias ? ['bias[n]'] : []), ...(residual ? ['residual[at]'] : [])].join(' + ')),

@@ -195,9 +195,13 @@ export interface GemmSource {
   readonly inputs: readonly string[];
   /** Its uniforms after the GEMM's own (`M`, `N`, `K`, `kChunk`, `steps`). */
   readonly uniforms: string;
-  /** WGSL run once per invocation before the k loop (decode the indices fixed for this invocation). */
+  /** WGSL run once per invocation before the k loop (decode the indices fixed for this invocation; `kBegin` is the slice's first k). */
   readonly setup: (slots: Slots) => string;
-  /** WGSL that reads the step at `k0` into `ra{s}` and `rb{s}`. */
+  /**
+   * WGSL that reads the step at `k0` into `ra{s}` and `rb{s}`. It runs once a step, in order from
+   * the slice's first (`k0` = `kBegin`, then DEPTH more each time), so a source may carry its
+   * decode of k from one step to the next (`kDigits`).
+   */
   readonly fetch: (slots: Slots) => string;
   /** WGSL that writes the registers into `tileA` and `tileB`. */
   readonly store: (slots: Slots) => string;
@@ -224,6 +228,37 @@ export interface Slots {
 /** `line(s)` for each slot s < count, one a line: the sources' per-slot code. */
 export function eachSlot(count: number, line: (s: number) => string): string {
   return Array.from({ length: count }, (_, s) => line(s)).join('\n    ');
+}
+
+/**
+ * A k this invocation reads, kept as the digits `${name}Hi`, `${name}Mid`, `${name}Lo` of
+ * k = (hi * midSize + mid) * loSize + lo (a tap's row, its column and a channel; or an image, a row
+ * and a column of positions). `declare` (in a source's setup) decodes `first` with two integer
+ * divisions; `advance` (at the end of its fetch) moves the digits on to the next step's k, DEPTH
+ * more, by adding and carrying. A division by a uniform is some twenty instructions on a GPU, two
+ * a step against 256 multiply-adds an invocation; the carry is a compare or two, looping only where
+ * `loSize` is under DEPTH. Past K the digits run on harmlessly: loads there are masked by kEnd.
+ */
+export function kDigits(name: string, first: string, midSize: string, loSize: string): { declare: string; advance: string } {
+  const [hi, mid, lo] = [`${name}Hi`, `${name}Mid`, `${name}Lo`];
+  return {
+    declare: `
+    var ${hi} = (${first}) / (${midSize} * ${loSize});
+    var ${lo} = (${first}) - ${hi} * (${midSize} * ${loSize});
+    var ${mid} = ${lo} / ${loSize};
+    ${lo} = ${lo} - ${mid} * ${loSize};`,
+    advance: `
+    ${lo} += ${DEPTH};
+    loop {
+      if (${lo} < ${loSize}) { break; }
+      ${lo} -= ${loSize};
+      ${mid} += 1;
+      if (${mid} == ${midSize}) {
+        ${mid} = 0;
+        ${hi} += 1;
+      }
+    }`,
+  };
 }
 
 /** WGSL of the function `epilogue(v, n, at)` applying `epilogue`, or nothing where there is none. */
