@@ -4,7 +4,7 @@
  * swapped by unregistering), on ResNet50 and MobileNetV2 shapes at batch 32.
  */
 import * as tf from '@tensorflow/tfjs';
-import { recordProducts, runsOn, setGemmTile, setSplitEpilogues, sliceCount, tileFor, tileName, tilesFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
+import { recordProducts, runsOn, setDoubleBuffering, setGemmTile, setSplitEpilogues, sliceCount, tileFor, tileName, tilesFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { drawBatchAffines, type GeometricOp } from '../../src/executor/augment/affine.ts';
@@ -176,12 +176,21 @@ export async function kernelRows(sizes: Sizes, timestamps: boolean): Promise<Ker
   return rows;
 }
 
-export interface TileRow { readonly name: string; readonly pass: string; readonly flops: number; readonly ms: Readonly<Partial<Record<TileName, number>>>; readonly auto: TileName }
+export interface TileRow {
+  readonly name: string;
+  readonly pass: string;
+  readonly flops: number;
+  readonly ms: Readonly<Partial<Record<TileName, number>>>;
+  readonly auto: TileName;
+  /** On the `auto` tile with its operand tiles holding one step, as before session 19 (the others hold two where they fit). */
+  readonly oneBufferMs: number;
+}
 
 /**
  * TL's convolution products (forward, filter and input gradients) with each GEMM tile that fits
- * forced (gemm.ts `tilesFor`), to compare the tiles shape by shape: GPU ms from timestamp queries
- * where the adapter has them (`timestamps`), else wall ms a call.
+ * forced (gemm.ts `tilesFor`), to compare the tiles shape by shape, and on the tile an unmeasured
+ * product takes with one step's operand tiles instead of two (`setDoubleBuffering`): GPU ms from
+ * timestamp queries where the adapter has them (`timestamps`), else wall ms a call.
  */
 export async function tileRows(sizes: Sizes, timestamps: boolean): Promise<TileRow[]> {
   const { batch: n, shrink } = sizes;
@@ -193,16 +202,23 @@ export async function tileRows(sizes: Sizes, timestamps: boolean): Promise<TileR
     const c = convCase(conv, n, side);
     const passes = [['forward', c.forward, c.forwardMNK], ['filter grad', c.filterGrad, c.filterMN], ['input grad', c.inputGrad, c.inputMN]] as const;
     for (const [pass, make, [m, nn]] of passes) {
-      const ms: Partial<Record<TileName, number>> = {};
-      for (const tile of tilesFor(m, nn, workgroupBytes)) {
+      // One call's GPU time is exact (Dawn's timestamps unquantized, setup.ts) and quick to take;
+      // without timestamps, about half a second of calls.
+      const time = async (tile: TileName) => {
         setGemmTile(tile);
-        // One call's GPU time is exact (Dawn's timestamps unquantized, setup.ts) and quick to take;
-        // without timestamps, about half a second of calls.
-        ms[tile] = (await kernelMs(make, timestamps)) ?? (await timed(make, false)).ms;
-      }
-      setGemmTile('auto');
-      const row = { name: conv[0], pass, flops: c.flops, ms, auto: tileName(tileFor(m, nn)) };
-      console.log(`  ${row.name} ${pass}: ${Object.entries(ms).map(([tile, t]) => `${tile} ${fmt(t)} ms`).join(', ')} (auto: ${row.auto})`);
+        try {
+          return (await kernelMs(make, timestamps)) ?? (await timed(make, false)).ms;
+        } finally {
+          setGemmTile('auto');
+        }
+      };
+      const ms: Partial<Record<TileName, number>> = {};
+      for (const tile of tilesFor(m, nn, workgroupBytes)) ms[tile] = await time(tile);
+      const auto = tileName(tileFor(m, nn));
+      setDoubleBuffering(false);
+      const oneBufferMs = await time(auto).finally(() => setDoubleBuffering(true));
+      const row = { name: conv[0], pass, flops: c.flops, ms, auto, oneBufferMs };
+      console.log(`  ${row.name} ${pass}: ${Object.entries(ms).map(([tile, t]) => `${tile} ${fmt(t)} ms`).join(', ')}; ${auto} with one buffer ${fmt(oneBufferMs)} ms`);
       rows.push(row);
     }
     c.dispose();
@@ -213,12 +229,12 @@ export async function tileRows(sizes: Sizes, timestamps: boolean): Promise<TileR
 export function tileTable(rows: readonly TileRow[]): string {
   const names = Object.keys(TILES) as TileName[];
   const lines = [
-    `| convolution | pass | ${names.map((name) => `${name} ms`).join(' | ')} | ${names.map((name) => `TFLOP/s, ${name}`).join(' | ')} | unmeasured takes |`,
-    `| --- | --- | ${[...names, ...names].map(() => '---').join(' | ')} | --- |`,
+    `| convolution | pass | ${names.map((name) => `${name} ms`).join(' | ')} | ${names.map((name) => `TFLOP/s, ${name}`).join(' | ')} | unmeasured takes | it with one buffer, ms |`,
+    `| --- | --- | ${[...names, ...names].map(() => '---').join(' | ')} | --- | --- |`,
   ];
   for (const r of rows) {
     const ms = (name: TileName) => r.ms[name];
-    lines.push(`| ${r.name} | ${r.pass} | ${names.map((name) => fmt(ms(name))).join(' | ')} | ${names.map((name) => (ms(name) === undefined ? '-' : fmt(r.flops / ms(name)! / 1e9, 2))).join(' | ')} | ${r.auto} |`);
+    lines.push(`| ${r.name} | ${r.pass} | ${names.map((name) => fmt(ms(name))).join(' | ')} | ${names.map((name) => (ms(name) === undefined ? '-' : fmt(r.flops / ms(name)! / 1e9, 2))).join(' | ')} | ${r.auto} | ${fmt(r.oneBufferMs)} |`);
   }
   return lines.join('\n');
 }

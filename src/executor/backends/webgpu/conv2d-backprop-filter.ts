@@ -150,8 +150,8 @@ function sourceOf(values: 1 | 4, pointwise: boolean): GemmSource {
     ${eachSlot(slots.b, (s) => `rb${s} = bv${s};`)}
     ${pointwise ? '' : POSITION.advance}`,
           store: (slots) => `
-    ${eachSlot(slots.a, (s) => `tileA[kk][${SLOT / 4 * s} + q] = ra${s};`)}
-    ${eachSlot(slots.b, (s) => `tileB[kk][${SLOT / 4 * s} + q] = rb${s};`)}`,
+    ${eachSlot(slots.a, (s) => `tileA[kw + kk][${SLOT / 4 * s} + q] = ra${s};`)}
+    ${eachSlot(slots.b, (s) => `tileB[kw + kk][${SLOT / 4 * s} + q] = rb${s};`)}`,
         }
       : {
           key,
@@ -170,8 +170,8 @@ function sourceOf(values: 1 | 4, pointwise: boolean): GemmSource {
           store: (slots) => `
     for (var r = 0; r < 4; r++) {
       let kk = li / ${SLOT} + 4 * r;
-      ${eachSlot(slots.a, (s) => `storeA(kk, ${SLOT * s} + mm, ra${s}[r]);`)}
-      ${eachSlot(slots.b, (s) => `storeB(kk, ${SLOT * s} + mm, rb${s}[r]);`)}
+      ${eachSlot(slots.a, (s) => `storeA(kw + kk, ${SLOT * s} + mm, ra${s}[r]);`)}
+      ${eachSlot(slots.b, (s) => `storeB(kw + kk, ${SLOT * s} + mm, rb${s}[r]);`)}
     }`,
         };
   sources.set(key, source);

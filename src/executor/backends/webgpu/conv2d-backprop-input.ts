@@ -101,8 +101,8 @@ function read(slots: Slots, values: 1 | 4, oneTap: boolean): string {
 function store(slots: Slots): string {
   return `
     for (var j = 0; j < 4; j++) {
-      ${eachSlot(slots.a, (s) => `storeA(4 * kq + j, ${SLOT * s} + row, ra${s}[j]);`)}
-      ${eachSlot(slots.b, (s) => `storeB(4 * kq + j, ${SLOT * s} + row, rb${s}[j]);`)}
+      ${eachSlot(slots.a, (s) => `storeA(kw + 4 * kq + j, ${SLOT * s} + row, ra${s}[j]);`)}
+      ${eachSlot(slots.b, (s) => `storeB(kw + 4 * kq + j, ${SLOT * s} + row, rb${s}[j]);`)}
     }`;
 }
 

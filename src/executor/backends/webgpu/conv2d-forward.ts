@@ -126,13 +126,13 @@ function fetch(slots: Slots, values: 1 | 4, oneTap: boolean): string {
 function store(slots: Slots, values: 1 | 4): string {
   const a = `
     for (var j = 0; j < 4; j++) {
-      ${eachSlot(slots.a, (s) => `storeA(4 * kq + j, ${SLOT * s} + row, ra${s}[j]);`)}
+      ${eachSlot(slots.a, (s) => `storeA(kw + 4 * kq + j, ${SLOT * s} + row, ra${s}[j]);`)}
     }`;
   if (values === 4) return `${a}
-    ${eachSlot(slots.b, (s) => `tileB[bkk][${SLOT / 4} * ${s} + bq] = rb${s};`)}`;
+    ${eachSlot(slots.b, (s) => `tileB[kw + bkk][${SLOT / 4} * ${s} + bq] = rb${s};`)}`;
   return `${a}
     for (var r = 0; r < 4; r++) {
-      ${eachSlot(slots.b, (s) => `storeB(li / ${SLOT} + 4 * r, ${SLOT * s} + bnn, rb${s}[r]);`)}
+      ${eachSlot(slots.b, (s) => `storeB(kw + li / ${SLOT} + 4 * r, ${SLOT * s} + bnn, rb${s}[r]);`)}
     }`;
 }
 

@@ -66,10 +66,22 @@ function rowVecs(tile: Tile): { a: number; b: number } {
   return { a: (SLOT * slots.a) / 4 + 1, b: (SLOT * slots.b) / 4 + 1 };
 }
 
-/** Bytes of workgroup memory a tile's two operand tiles take. */
-export function tileBytes(tile: Tile): number {
+/** Bytes of workgroup memory a tile's two operand tiles take, for one step or (`buffers` 2) two. */
+export function tileBytes(tile: Tile, buffers: 1 | 2 = 1): number {
   const vecs = rowVecs(tile);
-  return DEPTH * (vecs.a + vecs.b) * 16;
+  return buffers * DEPTH * (vecs.a + vecs.b) * 16;
+}
+
+/**
+ * Whether the operand tiles hold two steps where the device's workgroup memory allows (the
+ * default): a step then stores the next step's operands into the other half while this one is
+ * read, and waits at one barrier instead of two. Off: one step's tiles, as before session 19 (for
+ * the benchmark's before/after in one process).
+ */
+let doubleBuffering = true;
+
+export function setDoubleBuffering(on: boolean): void {
+  doubleBuffering = on;
 }
 
 /** Which tile products take: by measurement or shape ('auto'), or one tile for all (benchmarks, tests). */
@@ -181,9 +193,10 @@ const MAX_PARTIAL_FLOATS = 64 * 1024 * 1024;
  * slot. The loading is split in two so that the next step's reads are in flight while the current
  * step multiplies: `fetch` reads this invocation's four values of each slot s for the step starting
  * at `k0` into the registers `ra{s}` and `rb{s}` (vec4s), and `store` writes them into the tiles,
- * with `storeA(kk, mm, value)` and `storeB(kk, nn, value)` or whole vec4s of `tileA[kk]` and
- * `tileB[kk]`, so that every kk < 16 and mm < rows, nn < cols is written (zero outside the
- * matrices). Slot s of A covers C's rows `tileM + 64 s` on and the tile's rows `64 s` on (vec4
+ * with `storeA(kw + kk, mm, value)` and `storeB(kw + kk, nn, value)` or whole vec4s of
+ * `tileA[kw + kk]` and `tileB[kw + kk]`, so that every kk < 16 and mm < rows, nn < cols is
+ * written (zero outside the matrices); `kw` is the first k-row of the half of the tiles being
+ * written (0, or 16 where they hold two steps). Slot s of A covers C's rows `tileM + 64 s` on and the tile's rows `64 s` on (vec4
  * column `16 s` on); slot s of B the same for columns. What a slot's loads share (k decoded into a
  * tap and a channel) a source decodes once for all slots. The snippets see `li` (local index
  * 0..255), `tileM`, `tileN`, `k0`, `kEnd` (end of the slice), and what `setup` declares.
@@ -203,7 +216,7 @@ export interface GemmSource {
    * decode of k from one step to the next (`kDigits`).
    */
   readonly fetch: (slots: Slots) => string;
-  /** WGSL that writes the registers into `tileA` and `tileB`. */
+  /** WGSL that writes the registers into k-rows `kw` .. `kw` + 15 of `tileA` and `tileB`. */
   readonly store: (slots: Slots) => string;
   /**
    * Values per element of each input as the shader sees it (tfjs's `variableComponents`): 4 makes
@@ -291,6 +304,7 @@ class GemmProgram implements WebGPUProgram {
   shaderKey: string;
   private readonly source: GemmSource;
   private readonly tile: Tile;
+  private readonly buffers: 1 | 2;
   private readonly sumsOfB: boolean;
   /** The source's epilogue where this program writes C itself (unsplit). */
   private readonly epilogue: string | undefined;
@@ -300,10 +314,11 @@ class GemmProgram implements WebGPUProgram {
    * sums of its B rows. Split (more than one slice), the program writes the slices' partial sums
    * without the source's epilogue and binds only the operands (`boundInputs`).
    */
-  constructor(source: GemmSource, tile: Tile, dims: { m: number; n: number; slices: number }, outputShape: readonly number[], sumsOfB: boolean) {
+  constructor(source: GemmSource, tile: Tile, buffers: 1 | 2, dims: { m: number; n: number; slices: number }, outputShape: readonly number[], sumsOfB: boolean) {
     this.epilogue = dims.slices === 1 ? source.epilogue : undefined;
     this.source = source;
     this.tile = tile;
+    this.buffers = buffers;
     this.sumsOfB = sumsOfB;
     const { gx, gy } = gridOf(tile);
     this.workgroupSize = [gx, gy, 1];
@@ -316,7 +331,7 @@ class GemmProgram implements WebGPUProgram {
     this.outputShape = [...outputShape];
     this.outputComponent = dims.n % 4 === 0 ? 4 : 1;
     const raw = source.epilogue !== undefined && this.epilogue === undefined;
-    this.shaderKey = `tlGemm${tileName(tile)}${sumsOfB ? 'Sums' : ''}${raw ? 'Raw' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
+    this.shaderKey = `tlGemm${tileName(tile)}${buffers === 2 ? 'Db' : ''}${sumsOfB ? 'Sums' : ''}${raw ? 'Raw' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
   }
 
   getUserCode(): string {
@@ -328,7 +343,11 @@ class GemmProgram implements WebGPUProgram {
     // (stores a row apart) spread over the banks. The k loop runs a uniform number of steps
     // (`steps`): barriers must stay in uniform control flow, and the last slice just loads zeros
     // past K. Each step's operands are read into registers during the step before (register
-    // double buffering).
+    // double buffering). With two buffers the tiles hold two steps, rows kr .. kr + 15 read while
+    // the next step's registers are stored into rows kw .. kw + 15 of the other half: one barrier
+    // a step, which also keeps a step's stores from overtaking the reads of the step before it
+    // (the same half was last read two steps back, before the previous barrier). With one
+    // buffer, a second barrier between the reads and the stores does that.
     const { gx, gy, blocksM, blocksN } = gridOf(this.tile);
     const slots = slotsOf(this.tile);
     const vecs = rowVecs(this.tile);
@@ -370,8 +389,8 @@ class GemmProgram implements WebGPUProgram {
       }
     }
     const reads = [
-      ...Array.from({ length: blocksM }, (_, i) => `let a${i} = tileA[kk][ty + ${gy * i}];`),
-      ...Array.from({ length: blocksN }, (_, j) => `let b${j} = tileB[kk][tx + ${gx * j}];`),
+      ...Array.from({ length: blocksM }, (_, i) => `let a${i} = tileA[kr + kk][ty + ${gy * i}];`),
+      ...Array.from({ length: blocksN }, (_, j) => `let b${j} = tileB[kr + kk][tx + ${gx * j}];`),
     ];
     // The column sums of B: the first row of invocations of the first row of workgroups adds up
     // the columns it multiplies (zero past K and N, as loaded), and writes them after the slice's
@@ -381,7 +400,7 @@ class GemmProgram implements WebGPUProgram {
           declare: `var bsum : array<vec4<f32>, ${blocksN}>;\n        let sumRow = tileM == 0 && ty == 0;`,
           add: `if (sumRow) {
             for (var kk = 0; kk < ${DEPTH}; kk++) {
-              ${Array.from({ length: blocksN }, (_, j) => `bsum[${j}] += tileB[kk][tx + ${gx * j}];`).join('\n              ')}
+              ${Array.from({ length: blocksN }, (_, j) => `bsum[${j}] += tileB[kr + kk][tx + ${gx * j}];`).join('\n              ')}
             }
           }`,
           write: `if (sumRow) {
@@ -394,9 +413,11 @@ class GemmProgram implements WebGPUProgram {
         }
       : { declare: '', add: '', write: '' };
     const registers = [...Array.from({ length: slots.a }, (_, s) => `var ra${s} : vec4<f32>;`), ...Array.from({ length: slots.b }, (_, s) => `var rb${s} : vec4<f32>;`)];
+    const rows = this.buffers * DEPTH;
+    const other = this.buffers === 2 ? `${DEPTH} - kr` : '0';
     return `
-      var<workgroup> tileA : array<array<vec4<f32>, ${vecs.a}>, ${DEPTH}>;
-      var<workgroup> tileB : array<array<vec4<f32>, ${vecs.b}>, ${DEPTH}>;
+      var<workgroup> tileA : array<array<vec4<f32>, ${vecs.a}>, ${rows}>;
+      var<workgroup> tileB : array<array<vec4<f32>, ${vecs.b}>, ${rows}>;
 
       fn storeA(kk : i32, mm : i32, v : f32) {
         tileA[kk][mm / 4][mm % 4] = v;
@@ -423,17 +444,27 @@ class GemmProgram implements WebGPUProgram {
           let k0 = kBegin;
           ${this.source.fetch(slots)}
         }
-        for (var step = 0; step < uniforms.steps; step++) {
+        {
+          let kw = 0;
           ${this.source.store(slots)}
-          workgroupBarrier();
-          ${sums.add}
-          if (step + 1 < uniforms.steps) {
+        }
+        workgroupBarrier();
+        for (var step = 0; step < uniforms.steps; step++) {
+          let kr = ${this.buffers === 2 ? `(step % 2) * ${DEPTH}` : '0'};
+          let more = step + 1 < uniforms.steps;
+          if (more) {
             let k0 = kBegin + (step + 1) * ${DEPTH};
             ${this.source.fetch(slots)}
           }
+          ${sums.add}
           for (var kk = 0; kk < ${DEPTH}; kk++) {
             ${reads.join('\n            ')}
             ${products.join('\n            ')}
+          }
+          ${this.buffers === 2 ? '' : 'workgroupBarrier();'}
+          if (more) {
+            let kw = ${other};
+            ${this.source.store(slots)}
           }
           workgroupBarrier();
         }
@@ -480,11 +511,12 @@ class SliceEpilogueProgram extends FlatProgram {
 }
 
 /**
- * The WGSL of a product on `tile` (unsplit, no column sums; and the pass that applies the epilogue
- * to split sums, where the source has one), to tell whether a kernel changed (tile-cache.ts).
+ * The WGSL of a product on `tile` (unsplit, no column sums, with one buffer and with two; and the
+ * pass that applies the epilogue to split sums, where the source has one), to tell whether a
+ * kernel changed (tile-cache.ts).
  */
 export function gemmCode(source: GemmSource, tile: Tile, dims: { m: number; n: number }): string {
-  const whole = new GemmProgram(source, tile, { ...dims, slices: 1 }, [dims.m * dims.n], false).getUserCode();
+  const whole = ([1, 2] as const).map((buffers) => new GemmProgram(source, tile, buffers, { ...dims, slices: 1 }, [dims.m * dims.n], false).getUserCode()).join('\n');
   return source.epilogue === undefined ? whole : `${whole}\n${new SliceEpilogueProgram(source, [dims.m * dims.n], dims.n % 4 === 0).getUserCode()}`;
 }
 
@@ -511,9 +543,10 @@ export function gemmFits(m: number, n: number): boolean {
   return groups(m, 64) <= MAX_DISPATCH && groups(n, 64) <= MAX_DISPATCH;
 }
 
-/** How a product runs: its tile, and K cut into `slices` of `steps` steps (`kChunk` values of k). */
+/** How a product runs: its tile (holding one step's operands or two), and K cut into `slices` of `steps` steps (`kChunk` values of k). */
 interface Layout {
   readonly tile: Tile;
+  readonly buffers: 1 | 2;
   readonly steps: number;
   readonly kChunk: number;
   readonly slices: number;
@@ -522,11 +555,13 @@ interface Layout {
 function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number; n: number; k: number }, key: string): Layout {
   const { m, n, k } = dims;
   const chosen = tileFor(m, n, key);
-  const tile = tileBytes(chosen) <= backend.device.limits.maxComputeWorkgroupStorageSize ? chosen : TILE_64;
+  const room = backend.device.limits.maxComputeWorkgroupStorageSize;
+  const tile = tileBytes(chosen) <= room ? chosen : TILE_64;
+  const buffers = doubleBuffering && tileBytes(tile, 2) <= room ? 2 : 1;
   const wanted = source.epilogue === undefined || splitEpilogues ? sliceCount(m, n, k, tile, backend.device.limits.maxStorageBufferBindingSize) : 1;
   const steps = groups(groups(k, DEPTH), wanted);
   const kChunk = steps * DEPTH;
-  return { tile, steps, kChunk, slices: groups(k, kChunk) };
+  return { tile, buffers, steps, kChunk, slices: groups(k, kChunk) };
 }
 
 /**
@@ -553,7 +588,7 @@ function runPass(backend: WebGPUBackend, source: GemmSource, dims: { m: number; 
   const { m, n, k } = dims;
   const stride = sumsOfB ? m * n + n : m * n;
   const shape = layout.slices === 1 && !sumsOfB ? outShape : [layout.slices, stride];
-  const program = new GemmProgram(source, layout.tile, { m, n, slices: layout.slices }, shape, sumsOfB);
+  const program = new GemmProgram(source, layout.tile, layout.buffers, { m, n, slices: layout.slices }, shape, sumsOfB);
   return runProgram(backend, program, inputs.slice(0, boundInputs(source, layout.slices)), [i32(m), i32(n), i32(k), i32(layout.kChunk), i32(layout.steps), i32(stride), ...uniforms]);
 }
 
