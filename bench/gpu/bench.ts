@@ -15,6 +15,8 @@
 import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
+import { tileBytes, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
 import { registerWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { diagnosticTable, elementwiseRows } from './elementwise.ts';
 import { kernelRows, kernelTable, tileRows, tileTable } from './kernels.ts';
@@ -34,6 +36,8 @@ const device = await setUpWebgpu();
 registerWebgpuTrainingKernels();
 const started = new Date().toISOString();
 console.log(`webgpu: ${device.adapter}${device.timestamps ? ' (timestamps)' : ''}; flags [${device.flags.join(' ')}]`);
+const workgroupBytes = webgpuBackendOf(tf.backend()).device.limits.maxComputeWorkgroupStorageSize;
+const doubled = (Object.keys(TILES) as TileName[]).filter((name) => tileBytes(TILES[name], 2) <= workgroupBytes);
 /** The report so far, rewritten after each section so that a run cut short still leaves its tables. */
 function flush(): void {
   if (outFile) writeFileSync(outFile, parts.join('\n') + '\n');
@@ -42,6 +46,7 @@ const parts: string[] = [
   `## GPU benchmark run, ${started}`,
   '',
   `Adapter: ${device.adapter}${device.software ? ' (software)' : ''}. Node ${process.version}, tfjs ${tf.version.tfjs}, flags [${device.flags.join(' ')}]${small ? ', SMALL sizes' : ''}.`,
+  `Workgroup memory: ${workgroupBytes} bytes; GEMM operand tiles that hold two steps there: ${doubled.join(', ') || 'none'}.`,
 ];
 
 let parityFailures = 0;

@@ -46,19 +46,20 @@ function masked(activation: FusedActivation, y: string, dy: string, vec4 = false
   return `let v = ${y};\n          let d = select(${lit('0.0', vec4)}, ${dy}, ${keep(activation, vec4)});`;
 }
 
-function pairTerms(kind: PairSumsKind, activation: Activation): ColumnTerms {
+/** The pair's terms, on scalars or (`fours`, four channels at a time) on vec4s, as ColumnTerms say. */
+function pairTerms(kind: PairSumsKind, activation: Activation, fours: boolean): ColumnTerms {
   const sums = ['a', 'b'];
   // x - k and its square, k = x[0, c].
   if (kind === 'moments') return { inputs: ['x'], setup: 'let k = x[col];', row: 'let a = x[i] - k; let b = a * a;', sums };
   // dy and dy * (x - mean), mean = stats[0, c]; dy masked by the activation after the BatchNorm.
   if (activation === 'linear') return { inputs: ['x', 'dy', 'mean'], setup: 'let k = mean[col];', row: 'let a = dy[i]; let b = a * (x[i] - k);', sums };
-  return { inputs: ['x', 'dy', 'stats', 'beta'], setup: 'let k = stats[col];', row: `${masked(activation, PRE('x[i]', 'col'), 'dy[i]')} let a = d; let b = a * (x[i] - k);`, sums };
+  return { inputs: ['x', 'dy', 'stats', 'beta'], setup: 'let k = stats[col];', row: `${masked(activation, PRE('x[i]', 'col'), 'dy[i]', fours)} let a = d; let b = a * (x[i] - k);`, sums };
 }
 
 /** The pair sums as reduce-programs.ts's column sums (its own class, so that profiles name it). */
 class PairSumsProgram extends ColumnSumsProgram {
-  constructor(kind: PairSumsKind, activation: Activation, chunks: number, cols: number) {
-    super(`tlPairSums_${kind}_${activation}`, pairTerms(kind, activation), chunks, cols, chunks === 1 ? [2, cols] : [chunks, 2 * cols]);
+  constructor(kind: PairSumsKind, activation: Activation, chunks: number, cols: number, fours: boolean) {
+    super(`tlPairSums_${kind}_${activation}`, pairTerms(kind, activation, fours), chunks, cols, chunks === 1 ? [2, cols] : [chunks, 2 * cols], fours);
   }
 }
 
@@ -69,7 +70,7 @@ class PairSumsProgram extends ColumnSumsProgram {
  * pass. A channelProgram finishes them.
  */
 export function pairPartials(backend: WebGPUBackend, kind: PairSumsKind, inputs: readonly tf.TensorInfo[], rows: number, cols: number, activation: Activation = 'linear'): { partial: tf.TensorInfo; chunks: number } {
-  const { sums, chunks } = columnSumsPass(backend, (n) => new PairSumsProgram(kind, activation, n, cols), inputs, rows, cols, 1);
+  const { sums, chunks } = columnSumsPass(backend, (n, fours) => new PairSumsProgram(kind, activation, n, cols, fours), inputs, rows, cols, 1);
   return { partial: sums, chunks };
 }
 

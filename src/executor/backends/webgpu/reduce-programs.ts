@@ -14,7 +14,9 @@ export const TARGET_WORKGROUPS = 1024;
 /**
  * What a ColumnSumsProgram adds up down each column of `[rows, cols]` row-major inputs: WGSL run
  * once per column before the rows (`setup`, with `col`), WGSL run per row (`row`, with `i` the
- * flat index of the row's value in the column), and the WGSL values it sums, one sum each.
+ * flat index of the row's value in the column), and the WGSL values it sums, one sum each. Where
+ * the program takes four columns at a time, the same WGSL runs on vec4s: every input is an array
+ * of vec4s, `col` a column of fours, `i` an index of vec4s and `uniforms.cols` the fours a row.
  */
 export interface ColumnTerms {
   readonly inputs: readonly string[];
@@ -26,40 +28,54 @@ export interface ColumnTerms {
 /**
  * Column sums of `terms` in chunks of rows, into `[chunks, k, cols]` for k sums, times `scale`.
  *
- * Workgroup: 64 columns (x) by 4 row lanes (y). Workgroup (cx, s) takes the rows of chunk s, each
- * lane every 4th row, so every row read by the workgroup is one coalesced 256-byte segment; the 4
- * lanes meet in workgroup memory and lane 0 writes chunk s's sums.
+ * Workgroup: 64 columns by row lanes, one column an invocation (64 x 4 invocations) or, with
+ * `fours` (columns in fours, every input and the output seen as vec4s), four (16 x 16). Workgroup
+ * (cx, s) takes the rows of chunk s, each lane every 4th (16th) row, so every row read by the
+ * workgroup is one coalesced 256-byte segment; the lanes meet in workgroup memory and lane 0
+ * writes chunk s's sums. Four columns an invocation, a load is 16 bytes and a warp's loads cover
+ * two rows: a quarter of the load instructions for the same bytes (the BatchNorm pair sums moved
+ * about 1.4 TB/s one column an invocation on the H200, 2026-11-30).
  */
 export class ColumnSumsProgram implements WebGPUProgram {
   readonly variableNames: string[];
+  readonly variableComponents: number[] | undefined;
+  readonly outputComponent: 1 | 4;
   readonly uniforms = 'rows : i32, cols : i32, chunk : i32, scale : f32,';
-  readonly workgroupSize: [number, number, number] = [64, 4, 1];
+  readonly workgroupSize: [number, number, number];
   // Not flat: the backend then calls `main()` and leaves indexing to us.
   readonly dispatchLayout = { x: [] as number[], y: [0] };
   readonly dispatch: [number, number, number];
   readonly outputShape: number[];
+  readonly shaderKey: string;
 
-  constructor(readonly shaderKey: string, private readonly terms: ColumnTerms, chunks: number, cols: number, outputShape: readonly number[]) {
+  constructor(key: string, private readonly terms: ColumnTerms, chunks: number, cols: number, outputShape: readonly number[], private readonly fours = false) {
+    this.shaderKey = fours ? `${key}V4` : key;
     this.variableNames = [...terms.inputs];
+    this.variableComponents = fours ? terms.inputs.map(() => 4) : undefined;
+    this.outputComponent = fours ? 4 : 1;
+    this.workgroupSize = fours ? [16, 16, 1] : [64, 4, 1];
     this.outputShape = [...outputShape];
     this.dispatch = [groups(cols, 64), chunks, 1];
   }
 
   getUserCode(): string {
     const { setup, row, sums } = this.terms;
+    const [width, lanes] = this.workgroupSize;
+    const type = this.fours ? 'vec4<f32>' : 'f32';
     const each = (f: (value: string, j: number) => string) => sums.map(f).join('\n        ');
+    const laneSum = (j: number) => Array.from({ length: lanes }, (_, l) => `lanes${j}[c + ${width * l}u]`).join(' + ');
     return `
-      ${each((_, j) => `var<workgroup> lanes${j} : array<f32, 256>;`)}
+      ${each((_, j) => `var<workgroup> lanes${j} : array<${type}, 256>;`)}
 
       fn main() {
-        let col = i32(workgroupId.x) * 64 + i32(localId.x);
+        let col = i32(workgroupId.x) * ${width} + i32(localId.x);
         let s = i32(workgroupId.y);
         let first = s * uniforms.chunk;
         let last = min(uniforms.rows, first + uniforms.chunk);
-        ${each((_, j) => `var acc${j} = 0.0;`)}
+        ${each((_, j) => `var acc${j} = ${type}(0.0);`)}
         if (col < uniforms.cols) {
           ${setup}
-          for (var r = first + i32(localId.y); r < last; r += 4) {
+          for (var r = first + i32(localId.y); r < last; r += ${lanes}) {
             let i = r * uniforms.cols + col;
             ${row}
             ${each((value, j) => `acc${j} += ${value};`)}
@@ -69,7 +85,7 @@ export class ColumnSumsProgram implements WebGPUProgram {
         workgroupBarrier();
         if (localId.y == 0u && col < uniforms.cols) {
           let c = localId.x;
-          ${each((_, j) => `result[(s * ${sums.length} + ${j}) * uniforms.cols + col] = (lanes${j}[c] + lanes${j}[c + 64u] + lanes${j}[c + 128u] + lanes${j}[c + 192u]) * uniforms.scale;`)}
+          ${each((_, j) => `result[(s * ${sums.length} + ${j}) * uniforms.cols + col] = (${laneSum(j)}) * uniforms.scale;`)}
         }
       }`;
   }
@@ -77,26 +93,28 @@ export class ColumnSumsProgram implements WebGPUProgram {
 
 /** Column sums of one input, into `[chunks, cols]` (its own class, so that profiles name it). */
 class ColumnSumProgram extends ColumnSumsProgram {
-  constructor(chunks: number, cols: number, outputShape: readonly number[]) {
-    super('tlColumnSum', { inputs: ['x'], setup: '', row: '', sums: ['x[i]'] }, chunks, cols, outputShape);
+  constructor(chunks: number, cols: number, outputShape: readonly number[], fours: boolean) {
+    super('tlColumnSum', { inputs: ['x'], setup: '', row: '', sums: ['x[i]'] }, chunks, cols, outputShape, fours);
   }
 }
 
 /**
  * One pass of `program`'s column sums over `inputs` (the first seen as `[rows, cols]`, the others
- * of the same size or smaller): the rows cut into chunks (enough workgroups to fill the GPU, at
+ * of the same size or per column, `[k, cols]`): the rows cut into chunks (enough workgroups to fill the GPU, at
  * least 64 rows each; one chunk for 256 rows or fewer). With one chunk the sums are final and
- * multiplied by `scale`; with more they are partials, left for a further pass. `program(chunks)`
- * makes the program for the chunk count; returns its result and the chunk count.
+ * multiplied by `scale`; with more they are partials, left for a further pass. `program(chunks,
+ * fours)` makes the program for the chunk count, four columns an invocation where `fours` (the
+ * columns come in fours); returns its result and the chunk count.
  */
-export function columnSumsPass(backend: WebGPUBackend, program: (chunks: number) => ColumnSumsProgram, inputs: readonly tf.TensorInfo[], rows: number, cols: number, scale: number): { sums: tf.TensorInfo; chunks: number } {
+export function columnSumsPass(backend: WebGPUBackend, program: (chunks: number, fours: boolean) => ColumnSumsProgram, inputs: readonly tf.TensorInfo[], rows: number, cols: number, scale: number): { sums: tf.TensorInfo; chunks: number } {
   const wanted = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
   const chunk = Math.ceil(rows / wanted);
   const chunks = Math.ceil(rows / chunk);
   const seen = inputs.map((t) => (sizeOf(t.shape) === rows * cols ? view(t, [rows, cols]) : t));
-  const sums = runProgram(backend, program(chunks), seen, [
+  const fours = cols % 4 === 0;
+  const sums = runProgram(backend, program(chunks, fours), seen, [
     { type: 'int32', data: [rows] },
-    { type: 'int32', data: [cols] },
+    { type: 'int32', data: [fours ? cols / 4 : cols] },
     { type: 'int32', data: [chunk] },
     { type: 'float32', data: [chunks === 1 ? scale : 1] },
   ]);
@@ -168,7 +186,7 @@ export function columnsFit(cols: number): boolean {
  * shaped `outShape`.
  */
 export function columnSumPass(backend: WebGPUBackend, x: tf.TensorInfo, rows: number, cols: number, scale: number, outShape: readonly number[]): { sums: tf.TensorInfo; rows: number } {
-  const program = (chunks: number) => new ColumnSumProgram(chunks, cols, chunks === 1 ? outShape : [chunks, cols]);
+  const program = (chunks: number, fours: boolean) => new ColumnSumProgram(chunks, cols, chunks === 1 ? outShape : [chunks, cols], fours);
   const { sums, chunks } = columnSumsPass(backend, program, [x], rows, cols, scale);
   return { sums, rows: chunks };
 }
