@@ -64,4 +64,38 @@ describe('the tuner\'s timing', () => {
     expect((await timeOptions(['only'], () => async () => spoiled[call++]!)).get('only')).toBeCloseTo(0.6, 10);
     expect(await slope(async (n) => (n === 2 ? 1 : 3), 1)).toBeNaN();
   });
+
+  it('times an option over twice the fastest in the first round no further, and keeps the close calls to the end', async () => {
+    const chainOf = device(1.5);
+    const calls = new Map<number, number>();
+    const counted = (ms: number): Chain => {
+      const chain = chainOf(ms);
+      return async (n) => {
+        calls.set(ms, (calls.get(ms) ?? 0) + 1);
+        return chain(n);
+      };
+    };
+    const ms = await timeOptions([0.15, 0.1, 0.25], counted);
+    // Each: the compile, then a pair of chains a round it runs in; the first option also finds the runs (32 here, 6 pairs).
+    expect(calls.get(0.1)).toBe(1 + 2 * 3);
+    expect(calls.get(0.15)).toBe(1 + 2 * 6 + 2 * 3);
+    expect(calls.get(0.25)).toBe(1 + 2 * 1);
+    expect(ms.get(0.1)).toBeCloseTo(0.1, 10);
+    expect(ms.get(0.15)).toBeCloseTo(0.15, 10);
+    expect(ms.get(0.25)).toBeCloseTo(0.25, 10);
+    // An option whose first round noise spoiled (a negative difference) is timed in the others,
+    // and the rest are still measured against the fastest that was timed.
+    const script = [0, 1, 2, 4, 2, 4, 2];
+    let call = 0;
+    let slowCalls = 0;
+    const slow = chainOf(0.5);
+    const spoiled = await timeOptions(['b', 'a', 'c'], (o) => {
+      if (o === 'b') return chainOf(0.1);
+      if (o === 'a') return async () => script[call++]!;
+      return async (n) => (slowCalls++, slow(n));
+    });
+    expect(call).toBe(script.length);
+    expect(spoiled.get('a')).toBeCloseTo(2 / 32, 10);
+    expect(slowCalls).toBe(1 + 2);
+  });
 });

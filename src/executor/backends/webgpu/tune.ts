@@ -90,6 +90,8 @@ const TARGET_MS = 3;
 const MAX_RUNS = 64;
 /** Rounds of every option in turn; each option's time is its median. */
 const ROUNDS = 3;
+/** An option this many times slower than the fastest in the first round is not timed again. */
+const OUT_OF_RUNNING = 2;
 
 /**
  * Milliseconds a run of each option, measured in rounds that take every option once, each
@@ -97,15 +99,24 @@ const ROUNDS = 3;
  * left out). A GPU's clock rises under load (345 MHz idle on the H200): options timed one after
  * the other, each in full, would each be timed at another clock, the later ones the faster. The
  * caller warms the GPU up first (`warmUp`), and in rounds the options share what drift is left.
- * All options are timed with the same number of runs, found on the first.
+ * All options are timed with the same number of runs, found on the first. An option that took
+ * over twice the fastest's time in the first round sits out the others (its time is that round's):
+ * the rounds after the first are there to settle close calls, and the first GPU run's tuner found
+ * many options 2-5x slower than the best (the 128 tile on most products, tfjs's kernel on most
+ * input gradients), each costing a round's chains for nothing.
  */
 export async function timeOptions<O>(options: readonly O[], chainOf: (option: O) => Chain): Promise<Map<O, number>> {
   const chains = options.map((o) => chainOf(o));
   for (const chain of chains) await chain(1); // compiles each pipeline
   const n = await runsFor(chains[0]!, TARGET_MS, MAX_RUNS);
   const samples = options.map(() => [] as number[]);
+  let running = chains.map((_, i) => i);
   for (let round = 0; round < ROUNDS; round++) {
-    for (let i = 0; i < chains.length; i++) samples[i]!.push(await slope(chains[i]!, n));
+    for (const i of running) samples[i]!.push(await slope(chains[i]!, n));
+    if (round === 0) {
+      const fastest = Math.min(...running.map((i) => samples[i]![0]!).filter((ms) => !Number.isNaN(ms)));
+      running = running.filter((i) => !(samples[i]![0]! > OUT_OF_RUNNING * fastest));
+    }
   }
   return new Map(options.map((o, i) => [o, median(samples[i]!)]));
 }
