@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
-import { tileBytes, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
+import { buffersFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
 import { registerWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { diagnosticTable, elementwiseRows } from './elementwise.ts';
 import { kernelRows, kernelTable, tileRows, tileTable } from './kernels.ts';
@@ -37,7 +37,7 @@ registerWebgpuTrainingKernels();
 const started = new Date().toISOString();
 console.log(`webgpu: ${device.adapter}${device.timestamps ? ' (timestamps)' : ''}; flags [${device.flags.join(' ')}]`);
 const workgroupBytes = webgpuBackendOf(tf.backend()).device.limits.maxComputeWorkgroupStorageSize;
-const doubled = (Object.keys(TILES) as TileName[]).filter((name) => tileBytes(TILES[name], 2) <= workgroupBytes);
+const doubled = (Object.keys(TILES) as TileName[]).filter((name) => buffersFor(TILES[name], workgroupBytes) === 2);
 /** The report so far, rewritten after each section so that a run cut short still leaves its tables. */
 function flush(): void {
   if (outFile) writeFileSync(outFile, parts.join('\n') + '\n');

@@ -84,6 +84,11 @@ export function setDoubleBuffering(on: boolean): void {
   doubleBuffering = on;
 }
 
+/** How many steps `tile`'s operand tiles hold on a device with `workgroupBytes` of workgroup memory. */
+export function buffersFor(tile: Tile, workgroupBytes: number): 1 | 2 {
+  return doubleBuffering && tileBytes(tile, 2) <= workgroupBytes ? 2 : 1;
+}
+
 /** Which tile products take: by measurement or shape ('auto'), or one tile for all (benchmarks, tests). */
 let tileChoice: 'auto' | TileName = 'auto';
 /**
@@ -196,8 +201,8 @@ const MAX_PARTIAL_FLOATS = 64 * 1024 * 1024;
  * with `storeA(kw + kk, mm, value)` and `storeB(kw + kk, nn, value)` or whole vec4s of
  * `tileA[kw + kk]` and `tileB[kw + kk]`, so that every kk < 16 and mm < rows, nn < cols is
  * written (zero outside the matrices); `kw` is the first k-row of the half of the tiles being
- * written (0, or 16 where they hold two steps). Slot s of A covers C's rows `tileM + 64 s` on and the tile's rows `64 s` on (vec4
- * column `16 s` on); slot s of B the same for columns. What a slot's loads share (k decoded into a
+ * written (0, or 16 where they hold two steps). Slot s of A covers C's rows `tileM + 64 s` on and
+ * the tile's rows `64 s` on (vec4 column `16 s` on); slot s of B the same for columns. What a slot's loads share (k decoded into a
  * tap and a channel) a source decodes once for all slots. The snippets see `li` (local index
  * 0..255), `tileM`, `tileN`, `k0`, `kEnd` (end of the slice), and what `setup` declares.
  */
@@ -557,7 +562,7 @@ function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number;
   const chosen = tileFor(m, n, key);
   const room = backend.device.limits.maxComputeWorkgroupStorageSize;
   const tile = tileBytes(chosen) <= room ? chosen : TILE_64;
-  const buffers = doubleBuffering && tileBytes(tile, 2) <= room ? 2 : 1;
+  const buffers = buffersFor(tile, room);
   const wanted = source.epilogue === undefined || splitEpilogues ? sliceCount(m, n, k, tile, backend.device.limits.maxStorageBufferBindingSize) : 1;
   const steps = groups(groups(k, DEPTH), wanted);
   const kChunk = steps * DEPTH;
@@ -569,9 +574,14 @@ function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number;
  * tile and the slices K is cut into (for reports: which tile a timed call ran).
  */
 export function runsOn(backend: WebGPUBackend, product: RecordedProduct): string {
-  if (product.backendKernel !== undefined && tileChoice === 'auto' && measuredChoices.get(product.key) === 'backend') return 'tfjs';
+  if (onBackendKernel(product.key, product.backendKernel)) return 'tfjs';
   const layout = layoutOf(backend, product.source, product.dims, product.key);
   return `${tileName(layout.tile)}${layout.slices > 1 ? `/${layout.slices}` : ''}`;
+}
+
+/** Whether a product runs on the backend's kernel: offered one, and measurement chose it (no tile forced). */
+function onBackendKernel(key: string, backendKernel: BackendKernel | undefined): boolean {
+  return backendKernel !== undefined && tileChoice === 'auto' && measuredChoices.get(key) === 'backend';
 }
 
 /** Notes the product for recordProducts, and says whether measurement chose the backend's kernel for it. */
@@ -580,7 +590,7 @@ function record(source: GemmSource, dims: { m: number; n: number; k: number }, i
   if (recording !== undefined && !recording.has(key)) {
     recording.set(key, { key, source, dims: { ...dims }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape, ...(backendKernel && { backendKernel }) });
   }
-  return backendKernel !== undefined && tileChoice === 'auto' && measuredChoices.get(key) === 'backend';
+  return onBackendKernel(key, backendKernel);
 }
 
 /** Runs GemmProgram on `layout`, to `[slices, stride]` partials (or `outShape` when whole and unsplit). */
@@ -631,7 +641,7 @@ const MAX_SLICES_SUMMED = 256;
 
 /**
  * `[slices, stride]` partials as they are where there are at most MAX_SLICES_SUMMED slices; else
- * summed by the column-sum program (4 lanes a column, chunks across workgroups) into fewer, and
+ * summed by the column-sum program (row lanes a column, chunks across workgroups) into fewer, and
  * `partial` released. Past that many, each invocation adding its column's slices one after
  * another would be slow (784 slices for a 1x1 64->64 filter gradient at 56 px, batch 32).
  */
