@@ -4,7 +4,7 @@
  * swapped by unregistering), on ResNet50 and MobileNetV2 shapes at batch 32.
  */
 import * as tf from '@tensorflow/tfjs';
-import { recordProducts, runsOn, setDoubleBuffering, setGemmTile, setSplitEpilogues, sliceCount, tileFor, tileName, tilesFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
+import { recordProducts, runsOn, setDoubleBuffering, setGemmTile, setWarpBlocks, setSplitEpilogues, sliceCount, tileFor, tileName, tilesFor, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { drawBatchAffines, type GeometricOp } from '../../src/executor/augment/affine.ts';
@@ -184,12 +184,15 @@ export interface TileRow {
   readonly auto: TileName;
   /** On the `auto` tile with its operand tiles holding one step, as before session 19 (the others hold two where they fit). */
   readonly oneBufferMs: number;
+  /** The same with each warp taking 16 x 2 invocations of the tile's grid instead of 8 x 4, as before session 20 (tiles 64 or more columns wide; the thinner ones' warps are unchanged). */
+  readonly warpRowsMs?: number;
 }
 
 /**
  * TL's convolution products (forward, filter and input gradients) with each GEMM tile that fits
  * forced (gemm.ts `tilesFor`), to compare the tiles shape by shape, and on the tile an unmeasured
- * product takes with one step's operand tiles instead of two (`setDoubleBuffering`): GPU ms from
+ * product takes with one step's operand tiles instead of two (`setDoubleBuffering`) and with its
+ * warps laid over the grid as rows of 16 (`setWarpBlocks`): GPU ms from
  * timestamp queries where the adapter has them (`timestamps`), else wall ms a call.
  */
 export async function tileRows(sizes: Sizes, timestamps: boolean): Promise<TileRow[]> {
@@ -215,10 +218,15 @@ export async function tileRows(sizes: Sizes, timestamps: boolean): Promise<TileR
       const ms: Partial<Record<TileName, number>> = {};
       for (const tile of tilesFor(m, nn, workgroupBytes)) ms[tile] = await time(tile);
       const auto = tileName(tileFor(m, nn));
-      setDoubleBuffering(false);
-      const oneBufferMs = await time(auto).finally(() => setDoubleBuffering(true));
-      const row = { name: conv[0], pass, flops: c.flops, ms, auto, oneBufferMs };
-      console.log(`  ${row.name} ${pass}: ${Object.entries(ms).map(([tile, t]) => `${tile} ${fmt(t)} ms`).join(', ')}; ${auto} with one buffer ${fmt(oneBufferMs)} ms`);
+      // The unmeasured tile as it ran before a change, the change switched off meanwhile.
+      const before = async (change: (on: boolean) => void) => {
+        change(false);
+        return time(auto).finally(() => change(true));
+      };
+      const oneBufferMs = await before(setDoubleBuffering);
+      const warpRowsMs = TILES[auto].cols >= 64 ? await before(setWarpBlocks) : undefined;
+      const row = { name: conv[0], pass, flops: c.flops, ms, auto, oneBufferMs, ...(warpRowsMs !== undefined && { warpRowsMs }) };
+      console.log(`  ${row.name} ${pass}: ${Object.entries(ms).map(([tile, t]) => `${tile} ${fmt(t)} ms`).join(', ')}; ${auto} with one buffer ${fmt(oneBufferMs)} ms, with warps of 16 x 2 ${fmt(warpRowsMs)} ms`);
       rows.push(row);
     }
     c.dispose();
@@ -229,12 +237,12 @@ export async function tileRows(sizes: Sizes, timestamps: boolean): Promise<TileR
 export function tileTable(rows: readonly TileRow[]): string {
   const names = Object.keys(TILES) as TileName[];
   const lines = [
-    `| convolution | pass | ${names.map((name) => `${name} ms`).join(' | ')} | ${names.map((name) => `TFLOP/s, ${name}`).join(' | ')} | unmeasured takes | it with one buffer, ms |`,
-    `| --- | --- | ${[...names, ...names].map(() => '---').join(' | ')} | --- | --- |`,
+    `| convolution | pass | ${names.map((name) => `${name} ms`).join(' | ')} | ${names.map((name) => `TFLOP/s, ${name}`).join(' | ')} | unmeasured takes | it with one buffer, ms | it with warps of 16 x 2, ms |`,
+    `| --- | --- | ${[...names, ...names].map(() => '---').join(' | ')} | --- | --- | --- |`,
   ];
   for (const r of rows) {
     const ms = (name: TileName) => r.ms[name];
-    lines.push(`| ${r.name} | ${r.pass} | ${names.map((name) => fmt(ms(name))).join(' | ')} | ${names.map((name) => (ms(name) === undefined ? '-' : fmt(r.flops / ms(name)! / 1e9, 2))).join(' | ')} | ${r.auto} | ${fmt(r.oneBufferMs)} |`);
+    lines.push(`| ${r.name} | ${r.pass} | ${names.map((name) => fmt(ms(name))).join(' | ')} | ${names.map((name) => (ms(name) === undefined ? '-' : fmt(r.flops / ms(name)! / 1e9, 2))).join(' | ')} | ${r.auto} | ${fmt(r.oneBufferMs)} | ${fmt(r.warpRowsMs)} |`);
   }
   return lines.join('\n');
 }

@@ -3,14 +3,15 @@
  * machine's CPU cores), to check a kernel change here before a GPU run measures it. Not GPU speed:
  * a CPU favours large tiles and minds different costs. Prints two tables:
  *   - every GEMM tile forced in turn on three convolutions (forward, input gradient, filter gradient
- *     with its forward), least of 3 rounds that take the tiles in turn;
+ *     with its forward), and 64 x 64 with its warps as rows of 16 (`setWarpBlocks(false)`, as
+ *     before session 20), least of 3 rounds that take the options in turn;
  *   - the depthwise filter gradient on three MobileNetV2 shapes (the kernel called directly), least
  *     of 5; run it at two commits to compare them.
  *
  *   npx tsx bench/gpu/software-timings.ts [tiles|depthwise]...   (default: both)
  */
 import * as tf from '@tensorflow/tfjs';
-import { setGemmTile, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
+import { setGemmTile, setWarpBlocks, TILES, type TileName } from '../../src/executor/backends/webgpu/gemm.ts';
 import { registerWebgpuTrainingKernels } from '../../src/executor/backends/webgpu/index.ts';
 import { setUpWebgpu } from './setup.ts';
 import { fmt, msPerCall } from './timing.ts';
@@ -23,8 +24,10 @@ console.log(`${device.adapter}, ${new Date().toISOString()}\n`);
 
 if (sections.has('tiles')) {
   const names = Object.keys(TILES) as TileName[];
-  console.log(`| convolution (batch 4) | pass | ${names.map((name) => `${name} ms`).join(' | ')} |`);
-  console.log(`| --- | --- | ${names.map(() => '---').join(' | ')} |`);
+  // Each tile, then 64 x 64 with warps of 16 x 2.
+  const options: [string, TileName, boolean][] = [...names.map((name): [string, TileName, boolean] => [name, name, true]), ['64x64, warps 16 x 2', '64x64', false]];
+  console.log(`| convolution (batch 4) | pass | ${options.map(([label]) => `${label} ms`).join(' | ')} |`);
+  console.log(`| --- | --- | ${options.map(() => '---').join(' | ')} |`);
   const convs: [string, [number, number, number, number], [number, number, number, number]][] = [
     ['3x3 256 at 14 px', [4, 14, 14, 256], [3, 3, 256, 256]],
     ['1x1 64 -> 256 at 28 px', [4, 28, 28, 64], [1, 1, 64, 256]],
@@ -41,15 +44,17 @@ if (sections.has('tiles')) {
       ['filter gradient (with its forward)', () => tf.tidy(() => tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, 1, 'same'), y)))(w))],
     ];
     for (const [pass, make] of passes) {
-      const best = new Map<TileName, number>();
+      const best = new Map<string, number>();
       for (let round = 0; round < 3; round++) {
-        for (const tile of names) {
+        for (const [label, tile, warpBlocks] of options) {
           setGemmTile(tile);
-          best.set(tile, Math.min(best.get(tile) ?? Infinity, await msPerCall(make, 3, 1)));
+          setWarpBlocks(warpBlocks);
+          best.set(label, Math.min(best.get(label) ?? Infinity, await msPerCall(make, 3, 1)));
         }
       }
       setGemmTile('auto');
-      console.log(`| ${name} | ${pass} | ${names.map((tile) => fmt(best.get(tile)!, 0)).join(' | ')} |`);
+      setWarpBlocks(true);
+      console.log(`| ${name} | ${pass} | ${options.map(([label]) => fmt(best.get(label)!, 0)).join(' | ')} |`);
     }
     tf.dispose([x, w, y]);
   }

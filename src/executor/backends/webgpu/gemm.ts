@@ -17,12 +17,13 @@ import { columnSumPass, columnsFit, sumColumns, TARGET_WORKGROUPS } from './redu
  * owning blocks of 4 x 4 (`gridOf`). A step loads `rows / 64` slots of A and `cols / 64` of B (at
  * least one), a slot being 64 rows (of M or of N) by 16 k: 1,024 values, four an invocation.
  * The wider tiles do more multiply-adds for each value read from workgroup memory: counted for a
- * warp of an NVIDIA GPU, the 64 x 64 tile's inner loop spends three quarters of its multiply-add
- * time on those reads, a 4 x 8 block a half, an 8 x 8 three eighths. They cost registers (16, 32
- * and 64 accumulators), and waste more at the edges of thin products. The thin tiles (128 x 32,
- * 256 x 16: one block an invocation, as 64 x 64) are for products with few columns, MobileNetV2's
- * projections to 16-32 channels and their input gradients, on which a 64-column tile computes
- * two to four times the product; the tuner decides.
+ * warp of an NVIDIA GPU (8 x 4 invocations, `setWarpBlocks`), the 64 x 64 tile's inner loop
+ * spends half of its multiply-add time on those reads, a 4 x 8 block three eighths, an 8 x 8 a
+ * quarter (with warps of 16 x 2: three quarters, a half or five eighths, three eighths). They
+ * cost registers (16, 32 and 64 accumulators), and waste more at the edges of thin products. The
+ * thin tiles (128 x 32, 256 x 16: one block an invocation, as 64 x 64) are for products with few
+ * columns, MobileNetV2's projections to 16-32 channels and their input gradients, on which a
+ * 64-column tile computes two to four times the product; the tuner decides.
  */
 export interface Tile {
   readonly rows: 64 | 128 | 256;
@@ -45,14 +46,40 @@ const DEPTH = 16;
 export const SLOT = 64;
 
 /**
- * How a tile's 256 invocations cover it: a workgroup of `gx` x `gy` invocations (16 x 16, or
- * fewer columns for a thin tile), invocation (tx, ty) owning the 4 x 4 blocks at rows
- * 4 ty + 4 gy i and columns 4 tx + 4 gx j of the tile, for i < `blocksM` and j < `blocksN`.
+ * How a tile's 256 invocations cover it: a grid of `gx` x `gy` invocations (16 x 16, or fewer
+ * columns for a thin tile), invocation (tx, ty) owning the 4 x 4 blocks at rows 4 ty + 4 gy i and
+ * columns 4 tx + 4 gx j of the tile, for i < `blocksM` and j < `blocksN`.
  */
 function gridOf(tile: Tile): { gx: number; gy: number; blocksM: number; blocksN: number } {
   const gx = Math.min(16, tile.cols / 4);
   const gy = 256 / gx;
   return { gx, gy, blocksM: tile.rows / (4 * gy), blocksN: tile.cols / (4 * gx) };
+}
+
+/**
+ * Whether each run of 32 invocations (a warp on NVIDIA) covers 8 x 4 of the grid (the default)
+ * rather than 16 x 2, where the grid is 16 wide. At each k a warp reads from workgroup memory one
+ * vec4 of tileA for each of its rows of the grid and one of tileB for each of its columns: 4 + 8
+ * vec4s instead of 2 + 16, two 128-byte wavefronts instead of three for 16 multiply-adds each (as
+ * SGEMM kernels lay out their warps). The thin tiles' grids (8 and 4 wide) have it already. Off:
+ * rows of 16, as before session 20 (for the benchmark's before/after in one process).
+ */
+let warpBlocks = true;
+
+export function setWarpBlocks(on: boolean): void {
+  warpBlocks = on;
+}
+
+/**
+ * The workgroup of a `gx`-wide grid, and WGSL declaring `tx` and `ty`, this invocation's place in
+ * it. In 8 x 4 warp blocks the workgroup is 8 x 32 invocations, local y = b + 4 c + 8 d (b < 4,
+ * c < 2) placed at tx = x + 8 c, ty = b + 4 d: each 32 invocations in a row (8 of x by 4 of y) take
+ * 8 x 4 of the grid, and a vector of 8 (a CPU's SIMD, llvmpipe's) has one ty and 8 neighbouring tx,
+ * as in rows of 16.
+ */
+function placeOf(gx: number): { size: [number, number, number]; wgsl: string } {
+  if (gx !== 16 || !warpBlocks) return { size: [gx, 256 / gx, 1], wgsl: 'let tx = i32(localId.x);\n        let ty = i32(localId.y);' };
+  return { size: [8, 32, 1], wgsl: 'let tx = i32(localId.x) + 8 * ((i32(localId.y) / 4) % 2);\n        let ty = (i32(localId.y) % 4) + 4 * (i32(localId.y) / 8);' };
 }
 
 /** Slots of A and of B a step of the tile loads: B's at least one, its 64 columns loaded even for a thinner tile. */
@@ -325,8 +352,8 @@ class GemmProgram implements WebGPUProgram {
     this.tile = tile;
     this.buffers = buffers;
     this.sumsOfB = sumsOfB;
-    const { gx, gy } = gridOf(tile);
-    this.workgroupSize = [gx, gy, 1];
+    const { gx } = gridOf(tile);
+    this.workgroupSize = placeOf(gx).size;
     const bound = boundInputs(source, dims.slices);
     this.variableNames = source.inputs.slice(0, bound);
     // Given for every input: tfjs would otherwise read each input in the output's components.
@@ -336,11 +363,11 @@ class GemmProgram implements WebGPUProgram {
     this.outputShape = [...outputShape];
     this.outputComponent = dims.n % 4 === 0 ? 4 : 1;
     const raw = source.epilogue !== undefined && this.epilogue === undefined;
-    this.shaderKey = `tlGemm${tileName(tile)}${buffers === 2 ? 'Db' : ''}${sumsOfB ? 'Sums' : ''}${raw ? 'Raw' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
+    this.shaderKey = `tlGemm${tileName(tile)}${gx === 16 && !warpBlocks ? 'Rows' : ''}${buffers === 2 ? 'Db' : ''}${sumsOfB ? 'Sums' : ''}${raw ? 'Raw' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
   }
 
   getUserCode(): string {
-    // Invocation (tx, ty) of the gx x gy workgroup (16 x 16 but for the thin tiles) owns rows
+    // Invocation (tx, ty) of the gx x gy grid (16 x 16 but for the thin tiles; `placeOf`) owns rows
     // 4 ty + 4 gy i .. + 3 and columns 4 tx + 4 gx j .. + 3 of the tile (`gridOf`): blocks of
     // 4 x 4 as vec4s, so that at every step of the inner product the invocations of a row read
     // neighbouring vec4s of tileB (no bank conflicts) and those of a column one vec4 of tileA (a
@@ -433,9 +460,8 @@ class GemmProgram implements WebGPUProgram {
       ${epilogueFunction(this.epilogue)}
 
       fn main() {
-        let tx = i32(localId.x);
-        let ty = i32(localId.y);
         let li = i32(localIndex);
+        ${placeOf(gx).wgsl}
         let tileM = i32(workgroupId.y) * ${this.tile.rows};
         let tileN = i32(workgroupId.x) * ${this.tile.cols};
         let slice = i32(workgroupId.z);
