@@ -678,15 +678,21 @@ function fewerSlices(backend: WebGPUBackend, partial: tf.TensorInfo, slices: num
   return { partial: pass.sums, slices: pass.rows };
 }
 
-/** Adds up the slices' blocks of partials into C and the column sums of B, in one dispatch. */
-const SPLIT_SUMS: MultiOutputProgram = {
-  key: 'tlGemmSliceSums',
+/**
+ * Adds up the slices' blocks of partials into C and the column sums of B, in one dispatch: four
+ * values an invocation (`vec4`) where N is a multiple of 4, so that M x N and a block's stride are
+ * too; the uniforms count in the program's units. In the first GPU run the one-value program took
+ * 1.57 ms of a ResNet50 step (50 runs) and 0.72 ms of MobileNetV2's (35).
+ */
+const splitSums = (vec4: boolean): MultiOutputProgram => ({
+  key: `tlGemmSliceSums${vec4 ? 'V4' : ''}`,
   inputs: ['partial'],
   outputs: ['product', 'sums'],
   uniforms: 'mn : i32, stride : i32, slices : i32,',
+  vec4,
   body: `
-  var acc = 0.0;
-  for (var s = 0; s < uniforms.slices; s++) {
+  var acc = partial[index];
+  for (var s = 1; s < uniforms.slices; s++) {
     acc += partial[s * uniforms.stride + index];
   }
   if (index < uniforms.mn) {
@@ -694,7 +700,8 @@ const SPLIT_SUMS: MultiOutputProgram = {
   } else {
     sums[index - uniforms.mn] = acc;
   }`,
-};
+});
+const SPLIT_SUMS = { 1: splitSums(false), 4: splitSums(true) } as const;
 
 /**
  * The product as runGemm runs it, and, where it splits K, the column sums of B over all of K
@@ -709,7 +716,8 @@ export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, 
   const { m, n } = dims;
   const stride = m * n + n;
   const { partial, slices } = fewerSlices(backend, runPass(backend, source, dims, layout, inputs, uniforms, outShape, true), layout.slices, stride);
-  const [product, sumsOfB] = runMultiOutput(backend, SPLIT_SUMS, [partial], [outShape, [n]], stride, [i32(m * n), i32(stride), i32(slices)]);
+  const per = n % 4 === 0 ? 4 : 1;
+  const [product, sumsOfB] = runMultiOutput(backend, SPLIT_SUMS[per], [partial], [outShape, [n]], stride / per, [i32((m * n) / per), i32(stride / per), i32(slices)]);
   release(backend, partial);
   return { product: product!, sumsOfB: sumsOfB! };
 }
