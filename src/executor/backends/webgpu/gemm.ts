@@ -507,6 +507,15 @@ class GemmProgram implements WebGPUProgram {
 }
 
 /**
+ * WGSL setting `acc` to the sum of `partial`'s slices at `index` (`uniforms.slices` blocks,
+ * `uniforms.stride` apart), of floats or of vec4s as `partial` holds them.
+ */
+const SUM_SLICES = `var acc = partial[index];
+        for (var s = 1; s < uniforms.slices; s++) {
+          acc += partial[s * uniforms.stride + index];
+        }`;
+
+/**
  * Adds up a split product's slices (`[slices, M x N]` partials) and applies the source's epilogue
  * to each sum, writing C as the unsplit product would: four columns an invocation where N is a
  * multiple of 4. Its inputs: the partials, then the source's inputs after the operands.
@@ -533,10 +542,7 @@ class SliceEpilogueProgram extends FlatProgram {
         result[index] = vec4<f32>(${[0, 1, 2, 3].map((c) => `epilogue(acc[${c}], n + ${c}, at + ${c})`).join(', ')});`
       : `result[index] = epilogue(acc, index % uniforms.N, index);`;
     return `
-        var acc = partial[index];
-        for (var s = 1; s < uniforms.slices; s++) {
-          acc += partial[s * uniforms.stride + index];
-        }
+        ${SUM_SLICES}
         ${write}`;
   }
 }
@@ -691,10 +697,7 @@ const splitSums = (vec4: boolean): MultiOutputProgram => ({
   uniforms: 'mn : i32, stride : i32, slices : i32,',
   vec4,
   body: `
-  var acc = partial[index];
-  for (var s = 1; s < uniforms.slices; s++) {
-    acc += partial[s * uniforms.stride + index];
-  }
+  ${SUM_SLICES}
   if (index < uniforms.mn) {
     product[index] = acc;
   } else {
