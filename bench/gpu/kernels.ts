@@ -192,8 +192,8 @@ export interface TileRow {
  * TL's convolution products (forward, filter and input gradients) with each GEMM tile that fits
  * forced (gemm.ts `tilesFor`), to compare the tiles shape by shape, and on the tile an unmeasured
  * product takes with one step's operand tiles instead of two (`setDoubleBuffering`) and with its
- * warps laid over the grid as rows of 16 (`setWarpBlocks`): GPU ms from
- * timestamp queries where the adapter has them (`timestamps`), else wall ms a call.
+ * warps laid over the grid as rows of 16 (`setWarpBlocks`): GPU ms from timestamp queries where
+ * the adapter has them (`timestamps`), else wall ms a call.
  */
 export async function tileRows(sizes: Sizes, timestamps: boolean): Promise<TileRow[]> {
   const { batch: n, shrink } = sizes;

@@ -5,11 +5,12 @@
  * gradients, so none is tested; the forward cases have some. Then forward convolutions, plain and
  * fused with a bias and an activation. The GEMM picks its tile by the product's shape; every case
  * runs again with the 128 x 128 tile forced, and the shaped ones with each of the other tiles
- * (the thin ones, 128 x 32 and 256 x 16, on products of any width: several column tiles).
+ * (the thin ones, 128 x 32 and 256 x 16, on products of any width: several column tiles) and on
+ * 64 x 64 with the warp layout before session 20.
  */
 import * as tf from '@tensorflow/tfjs';
 import { CONV_ADD } from '../../../src/executor/backends/fused-activation.ts';
-import { setGemmTile, type TileName } from '../../../src/executor/backends/webgpu/gemm.ts';
+import { setGemmTile, setWarpBlocks, type TileName } from '../../../src/executor/backends/webgpu/gemm.ts';
 import { choose, pick, random as seeded, sameOnBoth, weightedSum, type ParityCase } from '../parity.ts';
 
 export type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -91,6 +92,23 @@ function onTile(tile: TileName, c: ParityCase): ParityCase {
       try {
         return await c.run(backend);
       } finally {
+        setGemmTile('auto');
+      }
+    },
+  };
+}
+
+/** `c` on the 64 x 64 tile with its warps as rows of 16 (`setWarpBlocks(false)`), as the GPU benchmark runs it for the before and after. */
+function onWarpRows(c: ParityCase): ParityCase {
+  return {
+    name: `${c.name}, tile 64x64, warps 16 x 2`,
+    run: async (backend) => {
+      setGemmTile('64x64');
+      setWarpBlocks(false);
+      try {
+        return await c.run(backend);
+      } finally {
+        setWarpBlocks(true);
         setGemmTile('auto');
       }
     },
@@ -185,6 +203,7 @@ export function conv2dCases(): ParityCase[] {
     ...shaped,
     ...[...random, ...shaped].map((c) => onTile('128x128', c)),
     ...(['64x64', '128x64', '64x128', '128x32', '256x16'] as const).flatMap((tile) => shaped.map((c) => onTile(tile, c))),
+    ...shaped.map(onWarpRows),
   ];
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),

@@ -70,6 +70,13 @@ export function setWarpBlocks(on: boolean): void {
   warpBlocks = on;
 }
 
+/** A GEMM's workgroup, WGSL placing each invocation in the tile's grid, and what the shader key says of it. */
+interface Place {
+  readonly size: [number, number, number];
+  readonly wgsl: string;
+  readonly key: string;
+}
+
 /**
  * The workgroup of a `gx`-wide grid, and WGSL declaring `tx` and `ty`, this invocation's place in
  * it. In 8 x 4 warp blocks the workgroup is 8 x 32 invocations, local y = b + 4 c + 8 d (b < 4,
@@ -77,9 +84,11 @@ export function setWarpBlocks(on: boolean): void {
  * 8 x 4 of the grid, and a vector of 8 (a CPU's SIMD, llvmpipe's) has one ty and 8 neighbouring tx,
  * as in rows of 16.
  */
-function placeOf(gx: number): { size: [number, number, number]; wgsl: string } {
-  if (gx !== 16 || !warpBlocks) return { size: [gx, 256 / gx, 1], wgsl: 'let tx = i32(localId.x);\n        let ty = i32(localId.y);' };
-  return { size: [8, 32, 1], wgsl: 'let tx = i32(localId.x) + 8 * ((i32(localId.y) / 4) % 2);\n        let ty = (i32(localId.y) % 4) + 4 * (i32(localId.y) / 8);' };
+function placeOf(gx: number): Place {
+  const plain = 'let tx = i32(localId.x);\n        let ty = i32(localId.y);';
+  if (gx !== 16) return { size: [gx, 256 / gx, 1], wgsl: plain, key: '' };
+  if (!warpBlocks) return { size: [16, 16, 1], wgsl: plain, key: 'Rows' };
+  return { size: [8, 32, 1], wgsl: 'let tx = i32(localId.x) + 8 * ((i32(localId.y) / 4) % 2);\n        let ty = (i32(localId.y) % 4) + 4 * (i32(localId.y) / 8);', key: '' };
 }
 
 /** Slots of A and of B a step of the tile loads: B's at least one, its 64 columns loaded even for a thinner tile. */
@@ -338,6 +347,8 @@ class GemmProgram implements WebGPUProgram {
   private readonly tile: Tile;
   private readonly buffers: 1 | 2;
   private readonly sumsOfB: boolean;
+  /** The workgroup and each invocation's place in the tile's grid (`placeOf`), fixed when made. */
+  private readonly place: Place;
   /** The source's epilogue where this program writes C itself (unsplit). */
   private readonly epilogue: string | undefined;
 
@@ -353,7 +364,8 @@ class GemmProgram implements WebGPUProgram {
     this.buffers = buffers;
     this.sumsOfB = sumsOfB;
     const { gx } = gridOf(tile);
-    this.workgroupSize = placeOf(gx).size;
+    this.place = placeOf(gx);
+    this.workgroupSize = this.place.size;
     const bound = boundInputs(source, dims.slices);
     this.variableNames = source.inputs.slice(0, bound);
     // Given for every input: tfjs would otherwise read each input in the output's components.
@@ -363,7 +375,7 @@ class GemmProgram implements WebGPUProgram {
     this.outputShape = [...outputShape];
     this.outputComponent = dims.n % 4 === 0 ? 4 : 1;
     const raw = source.epilogue !== undefined && this.epilogue === undefined;
-    this.shaderKey = `tlGemm${tileName(tile)}${gx === 16 && !warpBlocks ? 'Rows' : ''}${buffers === 2 ? 'Db' : ''}${sumsOfB ? 'Sums' : ''}${raw ? 'Raw' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
+    this.shaderKey = `tlGemm${tileName(tile)}${this.place.key}${buffers === 2 ? 'Db' : ''}${sumsOfB ? 'Sums' : ''}${raw ? 'Raw' : ''}${this.outputComponent === 4 ? 'V4' : ''}_${source.key}`;
   }
 
   getUserCode(): string {
@@ -461,7 +473,7 @@ class GemmProgram implements WebGPUProgram {
 
       fn main() {
         let li = i32(localIndex);
-        ${placeOf(gx).wgsl}
+        ${this.place.wgsl}
         let tileM = i32(workgroupId.y) * ${this.tile.rows};
         let tileN = i32(workgroupId.x) * ${this.tile.cols};
         let slice = i32(workgroupId.z);
