@@ -117,7 +117,7 @@ if (sections.has('tiles')) {
   console.log('GEMM tiles (TL\'s convolutions and their gradients, each tile forced):');
   const rows = await tileRows(small ? { batch: 2, shrink: 8 } : { batch: 32, shrink: 1 }, device.timestamps);
   const unit = device.timestamps ? 'GPU ms a call (timestamp queries)' : 'wall ms a call';
-  parts.push('', `TL's convolution products with each GEMM tile forced, batch ${small ? 2 : 32}: ${unit}; "unmeasured takes" is the tile gemm.ts gives a product no tuning measured (the kernel table's TL rows run that, or the tuned choice where the networks' tuning measured the product), and that tile with its operand tiles holding one step, as before session 19 (the other columns hold two where the device's workgroup memory allows).`, '', tileTable(rows));
+  parts.push('', `TL's convolution products with each GEMM tile forced, batch ${small ? 2 : 32}: ${unit}; "unmeasured takes" is the tile gemm.ts gives a product no tuning measured (the kernel table's TL rows run that, or the tuned choice where the networks' tuning measured the product), and that tile as it ran before two changes: with its operand tiles holding one step, as before session 19 (the other columns hold two where the device's workgroup memory allows), and with its warps covering 16 x 2 of its grid, as before session 20 (tiles 64 or more columns wide).`, '', tileTable(rows));
   flush();
 }
 if (sections.has('elementwise')) {

@@ -83,32 +83,20 @@ const SHAPED: Conv[] = [
   { x: [2, 10, 10, 136], w: [3, 3, 136, 130], strides: [1, 1], pad: 'same' },
 ];
 
-/** `c` run with the GEMM's tile forced to `tile`. */
-function onTile(tile: TileName, c: ParityCase): ParityCase {
+/**
+ * `c` run with the GEMM's tile forced to `tile`, and with a change switched off where `before`
+ * names one (the benchmark's before-and-after switches, e.g. `setWarpBlocks`).
+ */
+function onTile(tile: TileName, c: ParityCase, before?: { name: string; change: (on: boolean) => void }): ParityCase {
   return {
-    name: `${c.name}, tile ${tile}`,
+    name: `${c.name}, tile ${tile}${before ? `, ${before.name}` : ''}`,
     run: async (backend) => {
       setGemmTile(tile);
+      before?.change(false);
       try {
         return await c.run(backend);
       } finally {
-        setGemmTile('auto');
-      }
-    },
-  };
-}
-
-/** `c` on the 64 x 64 tile with its warps as rows of 16 (`setWarpBlocks(false)`), as the GPU benchmark runs it for the before and after. */
-function onWarpRows(c: ParityCase): ParityCase {
-  return {
-    name: `${c.name}, tile 64x64, warps 16 x 2`,
-    run: async (backend) => {
-      setGemmTile('64x64');
-      setWarpBlocks(false);
-      try {
-        return await c.run(backend);
-      } finally {
-        setWarpBlocks(true);
+        before?.change(true);
         setGemmTile('auto');
       }
     },
@@ -203,7 +191,7 @@ export function conv2dCases(): ParityCase[] {
     ...shaped,
     ...[...random, ...shaped].map((c) => onTile('128x128', c)),
     ...(['64x64', '128x64', '64x128', '128x32', '256x16'] as const).flatMap((tile) => shaped.map((c) => onTile(tile, c))),
-    ...shaped.map(onWarpRows),
+    ...shaped.map((c) => onTile('64x64', c, { name: 'warps 16 x 2', change: setWarpBlocks })),
   ];
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),

@@ -238,9 +238,10 @@ const MAX_PARTIAL_FLOATS = 64 * 1024 * 1024;
  * `tileA[kw + kk]` and `tileB[kw + kk]`, so that every kk < 16 and mm < rows, nn < cols is
  * written (zero outside the matrices); `kw` is the first k-row of the half of the tiles being
  * written (0, or 16 where they hold two steps). Slot s of A covers C's rows `tileM + 64 s` on and
- * the tile's rows `64 s` on (vec4 column `16 s` on); slot s of B the same for columns. What a slot's loads share (k decoded into a
- * tap and a channel) a source decodes once for all slots. The snippets see `li` (local index
- * 0..255), `tileM`, `tileN`, `k0`, `kEnd` (end of the slice), and what `setup` declares.
+ * the tile's rows `64 s` on (vec4 column `16 s` on); slot s of B the same for columns. What a
+ * slot's loads share (k decoded into a tap and a channel) a source decodes once for all slots.
+ * The snippets see `li` (local index 0..255), `tileM`, `tileN`, `k0`, `kEnd` (end of the slice),
+ * and what `setup` declares.
  */
 export interface GemmSource {
   /** Shader key: must change whenever the generated code does (the slots are in the program's key). */

@@ -101,10 +101,10 @@ class ColumnSumProgram extends ColumnSumsProgram {
 /**
  * One pass of `program`'s column sums over `inputs` (the first seen as `[rows, cols]`, the others
  * of the same size or per column, `[k, cols]`): the rows cut into chunks (enough workgroups to
- * fill the GPU, at least 64 rows each; one chunk for 256 rows or fewer). With one chunk the sums are final and
- * multiplied by `scale`; with more they are partials, left for a further pass. `program(chunks,
- * fours)` makes the program for the chunk count, four columns an invocation where `fours` (the
- * columns come in fours); returns its result and the chunk count.
+ * fill the GPU, at least 64 rows each; one chunk for 256 rows or fewer). With one chunk the sums
+ * are final and multiplied by `scale`; with more they are partials, left for a further pass.
+ * `program(chunks, fours)` makes the program for the chunk count, four columns an invocation
+ * where `fours` (the columns come in fours); returns its result and the chunk count.
  */
 export function columnSumsPass(backend: WebGPUBackend, program: (chunks: number, fours: boolean) => ColumnSumsProgram, inputs: readonly tf.TensorInfo[], rows: number, cols: number, scale: number): { sums: tf.TensorInfo; chunks: number } {
   const wanted = rows <= 256 ? 1 : chunkCount(rows, groups(cols, 64), 64, 1024);
