@@ -433,9 +433,9 @@ class GemmProgram implements WebGPUProgram {
         }`);
       }
     }
-    const reads = [
-      ...Array.from({ length: blocksM }, (_, i) => `let a${i} = tileA[kr + kk][ty + ${gy * i}];`),
-      ...Array.from({ length: blocksN }, (_, j) => `let b${j} = tileB[kr + kk][tx + ${gx * j}];`),
+    const reads = (kr: number) => [
+      ...Array.from({ length: blocksM }, (_, i) => `let a${i} = tileA[${kr} + kk][ty + ${gy * i}];`),
+      ...Array.from({ length: blocksN }, (_, j) => `let b${j} = tileB[${kr} + kk][tx + ${gx * j}];`),
     ];
     // The column sums of B: the first row of invocations of the first row of workgroups adds up
     // the columns it multiplies (zero past K and N, as loaded), and writes them after the slice's
@@ -443,9 +443,9 @@ class GemmProgram implements WebGPUProgram {
     const sums = this.sumsOfB
       ? {
           declare: `var bsum : array<vec4<f32>, ${blocksN}>;\n        let sumRow = tileM == 0 && ty == 0;`,
-          add: `if (sumRow) {
+          add: (kr: number) => `if (sumRow) {
             for (var kk = 0; kk < ${DEPTH}; kk++) {
-              ${Array.from({ length: blocksN }, (_, j) => `bsum[${j}] += tileB[kr + kk][tx + ${gx * j}];`).join('\n              ')}
+              ${Array.from({ length: blocksN }, (_, j) => `bsum[${j}] += tileB[${kr} + kk][tx + ${gx * j}];`).join('\n              ')}
             }
           }`,
           write: `if (sumRow) {
@@ -456,10 +456,35 @@ class GemmProgram implements WebGPUProgram {
           ).join('\n          ')}
         }`,
         }
-      : { declare: '', add: '', write: '' };
+      : { declare: '', add: () => '', write: '' };
     const registers = [...Array.from({ length: slots.a }, (_, s) => `var ra${s} : vec4<f32>;`), ...Array.from({ length: slots.b }, (_, s) => `var rb${s} : vec4<f32>;`)];
     const rows = this.buffers * DEPTH;
-    const other = this.buffers === 2 ? `${DEPTH} - kr` : '0';
+    // One step: the next step's operands fetched, this step's products from k-rows `kr` .. `kr` + 15
+    // of the tiles, the fetched operands stored into rows `kw` .. `kw` + 15. The rows are
+    // constants, so that once a compiler unrolls the k loop every read of the tiles is at a
+    // constant row: with two buffers the loop takes steps in pairs, one from each half. (Dawn's
+    // robustness clamps every index into workgroup memory that it cannot prove in bounds; a row
+    // computed at run time, (step % 2) * 16 + kk, kept a clamp and an address computation in the
+    // inner loop beside its 16 multiply-adds a k. A branch on step % 2 around the products
+    // instead of the pairs made llvmpipe, which runs such a branch masked, a quarter slower.)
+    const stepOf = (step: string, kr: number, kw: number) => `{
+          let more = ${step} + 1 < uniforms.steps;
+          if (more) {
+            let k0 = kBegin + (${step} + 1) * ${DEPTH};
+            ${this.source.fetch(slots)}
+          }
+          ${sums.add(kr)}
+          for (var kk = 0; kk < ${DEPTH}; kk++) {
+            ${reads(kr).join('\n            ')}
+            ${products.join('\n            ')}
+          }
+          ${this.buffers === 2 ? '' : 'workgroupBarrier();'}
+          if (more) {
+            let kw = ${kw};
+            ${this.source.store(slots)}
+          }
+          workgroupBarrier();
+        }`;
     return `
       var<workgroup> tileA : array<array<vec4<f32>, ${vecs.a}>, ${rows}>;
       var<workgroup> tileB : array<array<vec4<f32>, ${vecs.b}>, ${rows}>;
@@ -493,25 +518,16 @@ class GemmProgram implements WebGPUProgram {
           ${this.source.store(slots)}
         }
         workgroupBarrier();
-        for (var step = 0; step < uniforms.steps; step++) {
-          let kr = ${this.buffers === 2 ? `(step % 2) * ${DEPTH}` : '0'};
-          let more = step + 1 < uniforms.steps;
-          if (more) {
-            let k0 = kBegin + (step + 1) * ${DEPTH};
-            ${this.source.fetch(slots)}
+        ${this.buffers === 2
+          ? `for (var step = 0; step < uniforms.steps; step += 2) {
+          ${stepOf('step', 0, DEPTH)}
+          if (step + 1 < uniforms.steps) {
+            ${stepOf('step + 1', DEPTH, 0)}
           }
-          ${sums.add}
-          for (var kk = 0; kk < ${DEPTH}; kk++) {
-            ${reads.join('\n            ')}
-            ${products.join('\n            ')}
-          }
-          ${this.buffers === 2 ? '' : 'workgroupBarrier();'}
-          if (more) {
-            let kw = ${other};
-            ${this.source.store(slots)}
-          }
-          workgroupBarrier();
-        }
+        }`
+          : `for (var step = 0; step < uniforms.steps; step++) {
+          ${stepOf('step', 0, 0)}
+        }`}
         let base = slice * uniforms.stride;
         ${writes.join('\n        ')}
         ${sums.write}
