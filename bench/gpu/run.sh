@@ -8,7 +8,8 @@
 # beside the driver (.gl/extra), the modeset device node, then the GPU through OpenGL (EGL).
 # The default limits (100 s for each PyTorch script, then whatever is left of TOTAL_TIMEOUT, 570 s,
 # for tfjs) keep the whole script under the device tool's 600 s. SKIP_TORCH=1 with TL_TORCH_DIR
-# set reads an earlier run's PyTorch output instead.
+# set reads an earlier run's PyTorch output instead. Time left after the benchmark goes to its
+# kernel and tile tables with Dawn's robustness off (below).
 set -u
 OUT=${OUT:-/tmp/tl-bench-out}
 mkdir -p "$OUT"
@@ -65,5 +66,14 @@ LEFT=$(( ${TOTAL_TIMEOUT:-570} - SECONDS ))
 [ "$MODE" = opengl ] && export BENCH_OPENGL=1
 cd "$B" && TL_TORCH_DIR="${TL_TORCH_DIR:-$OUT}" timeout "${BENCH_TIMEOUT:-$LEFT}" ./node bench.mjs --out "$OUT/bench-gpu.md" > "$OUT/bench-log.txt" 2>&1
 echo "bench exit $? after $SECONDS s" >> "$OUT/bench-log.txt"
+# A plain run with 90 s or more left: the kernel and tile tables again with Dawn's robustness off,
+# to set beside the run's own (what the clamps on indices Tint cannot prove in bounds cost TL's
+# kernels; docs/benchmarks-gpu.md, "Run it"). ROBUSTNESS_PASS=0 leaves it out.
+LEFT=$(( ${TOTAL_TIMEOUT:-570} - SECONDS ))
+if [ "${ROBUSTNESS_PASS:-1}" = 1 ] && [ -z "${BENCH_SECTIONS:-}" ] && [ -z "${TL_DAWN_FLAGS:-}" ] && [ "$LEFT" -ge 90 ]; then
+  BENCH_SECTIONS=kernels,tiles TL_DAWN_FLAGS="enable-dawn-features=allow_unsafe_apis,disable_robustness" timeout "$LEFT" ./node bench.mjs --out "$OUT/bench-gpu-no-robustness.md" > "$OUT/bench-log-no-robustness.txt" 2>&1
+  echo "bench without robustness exit $? after $SECONDS s" >> "$OUT/bench-log-no-robustness.txt"
+  tail -n 3 "$OUT/bench-log-no-robustness.txt"
+fi
 cd "$ROOT"
 tail -n 80 "$OUT/bench-log.txt"
