@@ -76,7 +76,7 @@ const torch = { resnet50: readTorch(torchDir, 'torch-resnet50.txt', 'TORCH'), mo
 function modelTables(): string[] {
   const t = ['', 'Throughput (wall clock; training is a full trainOnBatch with SGD):', '', summaryTable(matmul, models, torch)];
   if (models.length > 0) t.push('', 'GPU work queued by one training step (programs dispatched; tensors uploaded from JavaScript):', '', workTable(models));
-  if (models.length > 0) t.push('', 'GEMM products of one training step as the tuner measured them before timing (ms per run on each option, chained, synchronised once):', '', tunedTable(models));
+  if (models.length > 0) t.push('', 'GEMM products of one training step (then of the folded inference pass) as the tuner measured them before timing (ms per run on each option, by difference of chains; a tile with K split as the rule says, and "K whole" the fastest tile with K unsplit where a forward product splits; "/1" in the last column: K whole):', '', tunedTable(models));
   const timed = `each program timed alone by timestamp queries${device.timestamps ? '' : '; this adapter has none, so the times are zeros'}`;
   if (models.length > 0) t.push('', `Where one training step's GPU time goes, by program (one step under tf.time, ${timed}):`, '', stepProfileTable(models));
   if (models.length > 0) t.push('', `Where one inference batch's GPU time goes, BatchNorms folded (one batch under tf.time, ${timed}):`, '', stepProfileTable(models, 14, 'inference'));

@@ -77,19 +77,24 @@ export function workTable(models: readonly ModelRow[]): string {
   return lines.join('\n');
 }
 
-/** How many of the measured products run on each tile and on tfjs's kernel, e.g. "64x64 40, 128x64 12, tfjs 3". */
+/** How many of the measured products run on each tile and on tfjs's kernel, e.g. "64x64 40, 128x64 12, tfjs 3, K whole 2". */
 export function choices(t: TuneResult): string {
   const tiles = Object.entries(t.tiles).filter(([, count]) => count > 0).map(([name, count]) => `${name} ${count}`);
-  return [...tiles, `tfjs ${t.backend}`].join(', ');
+  return [...tiles, `tfjs ${t.backend}`, `K whole ${t.unsplit}`].join(', ');
 }
 
-/** Every GEMM product the tuner measured for each network: ms per run on each option (- where not measured), and its choice. */
+/**
+ * Every GEMM product the tuner measured for each network: ms per run on each option (- where not
+ * measured; a tile's K split as the rule says, and the fastest tile with K whole where that was
+ * offered), and its choice (`64x64/1`: K whole).
+ */
 export function tunedTable(models: readonly ModelRow[]): string {
   const names = Object.keys(TILES) as TileName[];
-  const lines = [`| network | product (source) | M x N x K | ${names.map((name) => `${name} ms`).join(' | ')} | tfjs ms | runs on |`, `| --- | --- | --- | ${names.map(() => '---').join(' | ')} | --- | --- |`];
+  const lines = [`| network | product (source) | M x N x K | ${names.map((name) => `${name} ms`).join(' | ')} | K whole ms | tfjs ms | runs on |`, `| --- | --- | --- | ${names.map(() => '---').join(' | ')} | --- | --- | --- |`];
   for (const row of models) {
     for (const p of [...row.tuned.measured, ...row.tunedInference.measured]) {
-      lines.push(`| ${row.model} | ${p.source} | ${p.dims.m} x ${p.dims.n} x ${p.dims.k} | ${names.map((name) => fmt(p.ms[name])).join(' | ')} | ${fmt(p.ms.backend)} | ${p.choice === 'backend' ? 'tfjs' : p.choice} |`);
+      const whole = names.map((name) => p.ms[`${name}/1`]).filter((ms): ms is number => ms !== undefined && !Number.isNaN(ms));
+      lines.push(`| ${row.model} | ${p.source} | ${p.dims.m} x ${p.dims.n} x ${p.dims.k} | ${names.map((name) => fmt(p.ms[name])).join(' | ')} | ${fmt(whole.length > 0 ? Math.min(...whole) : undefined)} | ${fmt(p.ms.backend)} | ${p.choice === 'backend' ? 'tfjs' : p.choice} |`);
     }
   }
   return lines.join('\n');

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONV_ADD } from '../../src/executor/backends/fused-activation.ts';
-import { measuredChoices, recordProducts, setUnmeasuredTile, tileBytes, tileFor, tileName, TILES, tilesFor } from '../../src/executor/backends/webgpu/gemm.ts';
+import { isChoice, measuredChoices, parseChoice, recordProducts, runsOn, setUnmeasuredTile, sliceCount, tileBytes, tileFor, tileName, TILES, tilesFor } from '../../src/executor/backends/webgpu/gemm.ts';
+import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { prepareForTraining, selectBackend } from '../../src/executor/backends/select.ts';
 import { cacheKey, trainingPass, tuneGemmTiles } from '../../src/executor/backends/webgpu/tune.ts';
 import { openTileCache } from '../../src/executor/backends/webgpu/tile-cache.ts';
@@ -53,7 +54,12 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     const products = recordProducts(() => tf.dispose(tf.tidy(pass)));
     expect(products).toHaveLength(result.products);
     for (const p of products) expect(measuredChoices.has(p.key), p.key).toBe(true);
-    for (const [name, count] of Object.entries(result.tiles)) expect(products.filter((p) => measuredChoices.get(p.key) === name), name).toHaveLength(count);
+    const tileOf = (p: (typeof products)[number]) => {
+      const choice = measuredChoices.get(p.key)!;
+      return choice === 'backend' ? choice : parseChoice(choice).tile;
+    };
+    for (const [name, count] of Object.entries(result.tiles)) expect(products.filter((p) => tileOf(p) === name), name).toHaveLength(count);
+    expect(products.filter((p) => measuredChoices.get(p.key)!.endsWith('/1'))).toHaveLength(result.unsplit);
     expect(products.filter((p) => measuredChoices.get(p.key) === 'backend')).toHaveLength(result.backend);
     expect(Object.values(result.tiles).reduce((a, b) => a + b, result.backend)).toBe(result.products);
     // The forward products and the stride-1 input gradient offer tfjs's kernel; the filter gradients and the strided input gradient (by phases) do not.
@@ -61,7 +67,20 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     expect(offering('conv2dForward')).toEqual([true, true, true]);
     expect(offering('conv2dInputGrad').sort()).toEqual([false, true]);
     expect(offering('conv2dFilterGrad')).not.toContain(true);
-    for (const p of products) if (measuredChoices.get(p.key) !== 'backend') expect(tileName(tileFor(p.dims.m, p.dims.n, p.key))).toBe(measuredChoices.get(p.key));
+    for (const p of products) if (tileOf(p) !== 'backend') expect(tileName(tileFor(p.dims.m, p.dims.n, p.key))).toBe(tileOf(p));
+    // K whole is offered beside each tile on which a forward product splits K, and only there.
+    const device = webgpuBackendOf(tf.backend()).device;
+    const splits = (p: (typeof products)[number], tile: keyof typeof TILES) => sliceCount(p.dims.m, p.dims.n, p.dims.k, TILES[tile], device.limits.maxStorageBufferBindingSize) > 1;
+    let offered = 0;
+    for (const m of result.measured) {
+      const p = products.find((q) => q.source.key === m.source && q.dims.m === m.dims.m && q.dims.n === m.dims.n && q.dims.k === m.dims.k)!;
+      for (const tile of tilesFor(p.dims.m, p.dims.n, device.limits.maxComputeWorkgroupStorageSize)) {
+        const whole = p.source.key.startsWith('conv2dForward') && splits(p, tile);
+        expect(Object.hasOwn(m.ms, `${tile}/1`), `${m.source} ${tile}`).toBe(whole);
+        if (whole) offered++;
+      }
+    }
+    expect(offered).toBeGreaterThan(0);
     expect((await tuneGemmTiles(pass)).products).toBe(0);
     const after = await gradients(model, x);
     after.forEach((g, i) => expect(relativeError(g, before[i]!)).toBeLessThan(1e-5));
@@ -158,6 +177,45 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     model.dispose();
   }, 120_000);
 
+  it('runs a forward product whose choice keeps K whole in one pass, with the same result as split', async () => {
+    await tf.setBackend('webgpu');
+    measuredChoices.clear();
+    // Few outputs, long K: split by the rule, its epilogue (bias, relu) applied by a second pass.
+    const x = tf.randomUniform([2, 5, 5, 300], -1, 1, 'float32', 1);
+    const w = tf.randomUniform([3, 3, 300, 8], -1, 1, 'float32', 2);
+    const b = tf.randomUniform([8], -1, 1, 'float32', 3);
+    const run = () => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, bias: b, strides: 1, pad: 'valid', activation: 'relu' });
+    const product = recordProducts(() => tf.dispose(run())).find((p) => p.source.key.startsWith('conv2dForward'))!;
+    const backend = webgpuBackendOf(tf.backend());
+    const dispatches = async (): Promise<{ values: Float32Array; programs: string[] }> => {
+      const programs: string[] = [];
+      const own = backend.runWebGPUProgram;
+      backend.runWebGPUProgram = function (program, ...rest) {
+        programs.push(program.shaderKey.split('_')[0]!);
+        return own.call(this, program, ...rest);
+      };
+      try {
+        const y = run();
+        const values = (await y.data()) as Float32Array;
+        y.dispose();
+        return { values, programs };
+      } finally {
+        backend.runWebGPUProgram = own;
+      }
+    };
+    measuredChoices.set(product.key, '64x64');
+    expect(runsOn(backend, product)).toMatch(/^64x64\/\d+$/);
+    const split = await dispatches();
+    measuredChoices.set(product.key, '64x64/1');
+    expect(runsOn(backend, product)).toBe('64x64');
+    const whole = await dispatches();
+    expect(split.programs.length).toBeGreaterThan(whole.programs.length);
+    expect(whole.programs.filter((key) => key.startsWith('tlGemm'))).toHaveLength(1);
+    expect(relativeError(whole.values, split.values)).toBeLessThan(1e-5);
+    measuredChoices.clear();
+    tf.dispose([x, w, b]);
+  });
+
   it.each([
     ['the forward convolution', 'conv2dForward'],
     ['the input gradient', 'conv2dInputGrad'],
@@ -204,6 +262,13 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
 });
 
 describe('the tiles a product is measured on', () => {
+  it('are named as a tile cache keeps them: a tile, the same with K whole, or tfjs', () => {
+    expect(['64x64', '256x16/1', 'backend'].map(isChoice)).toEqual([true, true, true]);
+    expect(['64x64/2', '96x96/1', '/1', 'tfjs', 7, null].map(isChoice)).toEqual([false, false, false, false, false, false]);
+    expect(parseChoice('128x32/1')).toEqual({ tile: '128x32', whole: true });
+    expect(parseChoice('128x32')).toEqual({ tile: '128x32', whole: false });
+  });
+
   it('are those whose wide sides the product fills and whose thin sides it needs, within the workgroup memory', () => {
     expect(tilesFor(4096, 4096, 32768)).toEqual(['64x64', '128x64', '64x128', '128x128']);
     expect(tilesFor(100352, 64, 32768)).toEqual(['64x64', '128x64']);

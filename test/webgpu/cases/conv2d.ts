@@ -6,11 +6,11 @@
  * fused with a bias and an activation. The GEMM picks its tile by the product's shape; every case
  * runs again with the 128 x 128 tile forced, and the shaped ones with each of the other tiles
  * (the thin ones, 128 x 32 and 256 x 16, on products of any width: several column tiles) and on
- * 64 x 64 with the warp layout before session 20.
+ * 64 x 64 with the warp layout before session 20; the shaped forward ones on 64 x 64 with K whole.
  */
 import * as tf from '@tensorflow/tfjs';
 import { CONV_ADD } from '../../../src/executor/backends/fused-activation.ts';
-import { setGemmTile, setWarpBlocks, type TileName } from '../../../src/executor/backends/webgpu/gemm.ts';
+import { setGemmTile, setWarpBlocks, type TileChoice } from '../../../src/executor/backends/webgpu/gemm.ts';
 import { choose, pick, random as seeded, sameOnBoth, weightedSum, type ParityCase } from '../parity.ts';
 
 export type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -87,7 +87,7 @@ const SHAPED: Conv[] = [
  * `c` run with the GEMM's tile forced to `tile`, and with a change switched off where `before`
  * names one (the benchmark's before-and-after switches, e.g. `setWarpBlocks`).
  */
-function onTile(tile: TileName, c: ParityCase, before?: { name: string; change: (on: boolean) => void }): ParityCase {
+function onTile(tile: TileChoice, c: ParityCase, before?: { name: string; change: (on: boolean) => void }): ParityCase {
   return {
     name: `${c.name}, tile ${tile}${before ? `, ${before.name}` : ''}`,
     run: async (backend) => {
@@ -192,6 +192,8 @@ export function conv2dCases(): ParityCase[] {
     ...[...random, ...shaped].map((c) => onTile('128x128', c)),
     ...(['64x64', '128x64', '64x128', '128x32', '256x16'] as const).flatMap((tile) => shaped.map((c) => onTile(tile, c))),
     ...shaped.map((c) => onTile('64x64', c, { name: 'warps 16 x 2', change: setWarpBlocks })),
+    // The forward products with K whole where the rule splits it (a choice the tuner may make).
+    ...forward.shaped.map((c) => onTile('64x64/1', c)),
   ];
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),

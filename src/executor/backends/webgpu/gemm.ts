@@ -125,20 +125,44 @@ export function buffersFor(tile: Tile, workgroupBytes: number): 1 | 2 {
   return doubleBuffering && tileBytes(tile, 2) <= workgroupBytes ? 2 : 1;
 }
 
-/** Which tile products take: by measurement or shape ('auto'), or one tile for all (benchmarks, tests). */
-let tileChoice: 'auto' | TileName = 'auto';
+/**
+ * A tile, K split as `sliceCount` says (`64x64`), or the same tile with K unsplit (`64x64/1`): the
+ * latter is offered only for products whose split defers an epilogue to a second pass
+ * (`wholeOffered`), where one pass over the whole of K may be the faster.
+ */
+export type TileChoice = TileName | `${TileName}/1`;
+/** Which tile products take: by measurement or shape ('auto'), or one for all (benchmarks, tests). */
+let tileChoice: 'auto' | TileChoice = 'auto';
 /**
  * What a product runs on: one of TL's tiles, or the backend's own kernel for the same operation
  * where the caller offers it (the forward convolution and the stride-1 input gradient: tfjs's may be
  * the faster on some shapes).
  */
-export type Choice = TileName | 'backend';
+export type Choice = TileChoice | 'backend';
 /** Choices made by measurement (tune.ts), by product (`productKey`). */
 export const measuredChoices = new Map<string, Choice>();
 
+/** The tile of a choice, and whether it keeps K whole. */
+export function parseChoice(choice: TileChoice): { tile: TileName; whole: boolean } {
+  const whole = choice.endsWith('/1');
+  return { tile: (whole ? choice.slice(0, -2) : choice) as TileName, whole };
+}
+
+/** Whether `value` names a choice (a tile cache's entries are checked with it). */
+export function isChoice(value: unknown): value is Choice {
+  return value === 'backend' || (typeof value === 'string' && Object.hasOwn(TILES, parseChoice(value as TileChoice).tile));
+}
+
 /** Sets the tile choice (`'auto'`: the measured choice where there is one, else the tile by shape). */
-export function setGemmTile(choice: 'auto' | TileName): void {
+export function setGemmTile(choice: 'auto' | TileChoice): void {
   tileChoice = choice;
+}
+
+/** The forced choice, else the measured one (not the backend's kernel), else undefined. */
+function chosen(key: string | undefined): TileChoice | undefined {
+  if (tileChoice !== 'auto') return tileChoice;
+  const measured = key === undefined ? undefined : measuredChoices.get(key);
+  return measured === 'backend' ? undefined : measured;
 }
 
 /** A product's identity for the measured tiles: its source and dimensions. */
@@ -162,9 +186,8 @@ export function setUnmeasuredTile(rule: 'by-shape' | '64x64'): void {
 
 /** The tile for an M x N product: forced, measured, or by the rule for unmeasured products. */
 export function tileFor(m: number, n: number, key?: string): Tile {
-  if (tileChoice !== 'auto') return TILES[tileChoice];
-  const measured = key === undefined ? undefined : measuredChoices.get(key);
-  if (measured !== undefined && measured !== 'backend') return TILES[measured];
+  const choice = chosen(key);
+  if (choice !== undefined) return TILES[parseChoice(choice).tile];
   return unmeasuredTile === 'by-shape' && m >= 128 && n >= 128 ? TILES['128x128'] : TILE_64;
 }
 
@@ -618,13 +641,32 @@ interface Layout {
   readonly slices: number;
 }
 
+/** The slices K is cut into on `tile` unless the choice keeps it whole (products with an epilogue: only while `splitEpilogues`). */
+function slicesByRule(source: GemmSource, dims: { m: number; n: number; k: number }, tile: Tile, maxBinding: number): number {
+  return source.epilogue === undefined || splitEpilogues ? sliceCount(dims.m, dims.n, dims.k, tile, maxBinding) : 1;
+}
+
+/**
+ * The choices worth measuring for a product (tune.ts): each tile `tilesFor` offers, and beside a
+ * tile on which K splits and the split defers an epilogue (the forward convolution's bias,
+ * residual and activation) to a pass of its own, the same tile with K whole. Where C has a few
+ * hundred tiles the split keeps more of a GPU busy, at the cost of writing and reading back the
+ * slices' partials; which is the faster depends on the GPU. A gradient's split costs no extra
+ * pass over the unsplit product's (its partials are added by the pass that sums its bias), and
+ * where it splits into many slices one workgroup a tile would be starved, so it is not offered.
+ */
+export function choicesFor(source: GemmSource, dims: { m: number; n: number; k: number }, workgroupBytes: number, maxBinding: number): TileChoice[] {
+  return tilesFor(dims.m, dims.n, workgroupBytes).flatMap((name): TileChoice[] => (source.epilogue !== undefined && slicesByRule(source, dims, TILES[name], maxBinding) > 1 ? [name, `${name}/1`] : [name]));
+}
+
 function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number; n: number; k: number }, key: string): Layout {
-  const { m, n, k } = dims;
-  const chosen = tileFor(m, n, key);
+  const k = dims.k;
+  const picked = tileFor(dims.m, dims.n, key);
   const room = backend.device.limits.maxComputeWorkgroupStorageSize;
-  const tile = tileBytes(chosen) <= room ? chosen : TILE_64;
+  const tile = tileBytes(picked) <= room ? picked : TILE_64;
   const buffers = buffersFor(tile, room);
-  const wanted = source.epilogue === undefined || splitEpilogues ? sliceCount(m, n, k, tile, backend.device.limits.maxStorageBufferBindingSize) : 1;
+  const choice = chosen(key);
+  const wanted = choice !== undefined && parseChoice(choice).whole ? 1 : slicesByRule(source, dims, tile, backend.device.limits.maxStorageBufferBindingSize);
   const steps = groups(groups(k, DEPTH), wanted);
   const kChunk = steps * DEPTH;
   return { tile, buffers, steps, kChunk, slices: groups(k, kChunk) };

@@ -13,7 +13,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { TILES, type Choice } from './gemm.ts';
+import { isChoice, type Choice } from './gemm.ts';
 
 const FORMAT = 'tl-gemm-tiles/1';
 
@@ -37,10 +37,6 @@ export function tileCacheFile(env: NodeJS.ProcessEnv = process.env): string | un
   const chosen = env['TL_TUNE_CACHE'];
   if (chosen === 'off') return undefined;
   return chosen !== undefined && chosen !== '' ? chosen : join(homedir(), '.cache', 'tl', 'gemm-tiles.json');
-}
-
-function isChoice(value: unknown): value is Choice {
-  return value === 'backend' || (typeof value === 'string' && Object.hasOwn(TILES, value));
 }
 
 /** The file's choices by device (entries that are not a choice are left out), or why there are none. */

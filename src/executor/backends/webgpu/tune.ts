@@ -2,10 +2,10 @@
  * The GEMM tile of each convolution product chosen by measurement on the device, as cuDNN's
  * benchmark mode chooses its algorithms: the products one forward and backward pass of a model
  * runs are recorded, each is run again with every tile that fits its shape (gemm.ts `tilesFor`:
- * 64 x 64, the 128-wide tiles where C reaches 128, the thin ones where it has under 64 columns)
- * on inputs of its shapes (and
- * with tfjs's own kernel, where it has one for the whole product: the forward convolution and the
- * stride-1 input gradient), and the fastest is kept for the rest of the process (gemm.ts
+ * 64 x 64, the 128-wide tiles where C reaches 128, the thin ones where it has under 64 columns;
+ * for a forward product that splits K, each also with K whole, `choicesFor`) on inputs of its
+ * shapes (and with tfjs's own kernel, where it has one for the whole product: the forward
+ * convolution and the stride-1 input gradient), and the fastest is kept for the rest of the process (gemm.ts
  * `measuredChoices`). Unless another is more than 3% faster, the tile by shape stands. Each
  * option's time a run is the difference of two chains of runs (`slope`), in rounds that take the
  * options in turn (`timeOptions`), after the pass has kept the GPU busy for a while (`warmUp`): the
@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { webgpuBackendOf } from './backend.ts';
 import type { TileCache } from './tile-cache.ts';
-import { gemmCode, measuredChoices, recordProducts, runGemm, setGemmTile, tileFor, tileName, tilesFor, TILES, type Choice, type RecordedProduct, type TileName } from './gemm.ts';
+import { choicesFor, gemmCode, measuredChoices, parseChoice, recordProducts, runGemm, setGemmTile, tileFor, tileName, TILES, type Choice, type RecordedProduct, type TileName } from './gemm.ts';
 
 /** One product as measured: what it is, milliseconds per run on each option, and what it runs on now. */
 export interface TunedProduct {
@@ -34,8 +34,9 @@ export interface TuneResult {
   readonly products: number;
   /** Of those, how many took the choice a tile cache kept instead of being measured. */
   readonly cached: number;
-  /** Of those, how many take each tile now, how many tfjs's kernel, and how many differ from the rule by shape. */
+  /** Of those, how many take each tile now (K split or not), how many keep K whole, how many tfjs's kernel, and how many differ from the rule by shape. */
   readonly tiles: Readonly<Record<TileName, number>>;
+  readonly unsplit: number;
   readonly backend: number;
   readonly changed: number;
   readonly ms: number;
@@ -164,7 +165,7 @@ async function warmUp(pass: () => tf.Tensor | tf.Tensor[], ms: number): Promise<
  */
 export function cacheKey(product: RecordedProduct, options: readonly Choice[]): string {
   const hash = createHash('sha256').update(`tfjs ${tf.version.tfjs}`);
-  for (const option of options) hash.update(`\n${option}\n`).update(option === 'backend' ? 'tfjs' : gemmCode(product.source, TILES[option], product.dims));
+  for (const option of options) hash.update(`\n${option}\n`).update(option === 'backend' ? 'tfjs' : gemmCode(product.source, TILES[parseChoice(option).tile], product.dims));
   return `${product.key}#${hash.digest('hex').slice(0, 16)}`;
 }
 
@@ -180,14 +181,15 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[], cache?:
   }).filter((p) => !measuredChoices.has(p.key));
   const tiles = Object.fromEntries(Object.keys(TILES).map((name) => [name, 0])) as Record<TileName, number>;
   let backend = 0;
+  let unsplit = 0;
   let changed = 0;
   let cached = 0;
   const measured: TunedProduct[] = [];
   let warm = false;
-  const workgroupBytes = webgpuBackendOf(tf.backend()).device.limits.maxComputeWorkgroupStorageSize;
+  const { maxComputeWorkgroupStorageSize: workgroupBytes, maxStorageBufferBindingSize: maxBinding } = webgpuBackendOf(tf.backend()).device.limits;
   for (const product of products) {
     const rule = tileName(tileFor(product.dims.m, product.dims.n));
-    const others = tilesFor(product.dims.m, product.dims.n, workgroupBytes).filter((tile) => tile !== rule);
+    const others = choicesFor(product.source, product.dims, workgroupBytes, maxBinding).filter((choice) => choice !== rule);
     const options: Choice[] = [rule, ...others, ...(product.backendKernel ? ['backend' as const] : [])];
     const key = cache && cacheKey(product, options);
     let choice = key === undefined ? undefined : cache!.get(key);
@@ -208,11 +210,16 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[], cache?:
       }
     }
     measuredChoices.set(product.key, choice);
-    if (choice === 'backend') backend++;
-    else tiles[choice]++;
+    if (choice === 'backend') {
+      backend++;
+    } else {
+      const { tile, whole } = parseChoice(choice);
+      tiles[tile]++;
+      if (whole) unsplit++;
+    }
     if (choice !== rule) changed++;
   }
-  return { products: products.length, cached, tiles, backend, changed, ms: performance.now() - started, measured };
+  return { products: products.length, cached, tiles, unsplit, backend, changed, ms: performance.now() - started, measured };
 }
 
 /**
