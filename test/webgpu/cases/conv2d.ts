@@ -6,7 +6,7 @@
  * fused with a bias and an activation. The GEMM picks its tile by the product's shape; every case
  * runs again with the 128 x 128 tile forced, and the shaped ones with each of the other tiles
  * (the thin ones, 128 x 32 and 256 x 16, on products of any width: several column tiles) and on
- * 64 x 64 with the warp layout before session 20; the shaped forward ones on 64 x 64 with K whole.
+ * 64 x 64 with the warp layout before session 20, and on 64 x 64 with K whole.
  */
 import * as tf from '@tensorflow/tfjs';
 import { CONV_ADD } from '../../../src/executor/backends/fused-activation.ts';
@@ -192,8 +192,8 @@ export function conv2dCases(): ParityCase[] {
     ...[...random, ...shaped].map((c) => onTile('128x128', c)),
     ...(['64x64', '128x64', '64x128', '128x32', '256x16'] as const).flatMap((tile) => shaped.map((c) => onTile(tile, c))),
     ...shaped.map((c) => onTile('64x64', c, { name: 'warps 16 x 2', change: setWarpBlocks })),
-    // The forward products with K whole where the rule splits it (a choice the tuner may make).
-    ...forward.shaped.map((c) => onTile('64x64/1', c)),
+    // Every product with K whole where the rule splits it (a choice the tuner may make).
+    ...shaped.map((c) => onTile('64x64/1', c)),
   ];
   const transposed = TRANSPOSED.map((c) =>
     sameOnBoth(`conv2dTranspose to ${c.out.join('x')}`, [c.x, c.w], (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, c.out, c.strides, c.pad)),

@@ -126,9 +126,9 @@ export function buffersFor(tile: Tile, workgroupBytes: number): 1 | 2 {
 }
 
 /**
- * A tile, K split as `sliceCount` says (`64x64`), or the same tile with K unsplit (`64x64/1`): the
- * latter is offered only for products whose split defers an epilogue to a second pass
- * (`wholeOffered`), where one pass over the whole of K may be the faster.
+ * A tile, K split as `sliceCount` says (`64x64`), or the same tile with K unsplit (`64x64/1`), which
+ * the tuner offers where the rule splits (`choicesFor`): one pass over the whole of K may be the
+ * faster.
  */
 export type TileChoice = TileName | `${TileName}/1`;
 /** Which tile products take: by measurement or shape ('auto'), or one for all (benchmarks, tests). */
@@ -228,6 +228,8 @@ export interface RecordedProduct {
   readonly uniforms: readonly Uniform[];
   readonly outShape: readonly number[];
   readonly backendKernel?: BackendKernel;
+  /** Whether it runs through runGemmWithSumsOfB: split, the pass that adds its slices also sums B's columns (a filter gradient's bias gradient). */
+  readonly sumsOfB: boolean;
 }
 
 let recording: Map<string, RecordedProduct> | undefined;
@@ -648,15 +650,16 @@ function slicesByRule(source: GemmSource, dims: { m: number; n: number; k: numbe
 
 /**
  * The choices worth measuring for a product (tune.ts): each tile `tilesFor` offers, and beside a
- * tile on which K splits and the split defers an epilogue (the forward convolution's bias,
- * residual and activation) to a pass of its own, the same tile with K whole. Where C has a few
- * hundred tiles the split keeps more of a GPU busy, at the cost of writing and reading back the
- * slices' partials; which is the faster depends on the GPU. A gradient's split costs no extra
- * pass over the unsplit product's (its partials are added by the pass that sums its bias), and
- * where it splits into many slices one workgroup a tile would be starved, so it is not offered.
+ * tile on which K splits, the same tile with K whole. Where C has a few hundred tiles the split
+ * keeps more of a GPU busy, at the cost of a second pass that writes and reads the slices'
+ * partials (adding them up, and applying a forward product's epilogue); which is the faster
+ * depends on the GPU and the shape. Not offered for a filter gradient (`sumsOfB`): that pass also
+ * gives its bias's gradient, which unsplit would take a pass over dy of its own that the tuner's
+ * runs of the product alone would not count.
  */
-export function choicesFor(source: GemmSource, dims: { m: number; n: number; k: number }, workgroupBytes: number, maxBinding: number): TileChoice[] {
-  return tilesFor(dims.m, dims.n, workgroupBytes).flatMap((name): TileChoice[] => (source.epilogue !== undefined && slicesByRule(source, dims, TILES[name], maxBinding) > 1 ? [name, `${name}/1`] : [name]));
+export function choicesFor(product: Pick<RecordedProduct, 'source' | 'dims' | 'sumsOfB'>, workgroupBytes: number, maxBinding: number): TileChoice[] {
+  const { source, dims } = product;
+  return tilesFor(dims.m, dims.n, workgroupBytes).flatMap((name): TileChoice[] => (!product.sumsOfB && slicesByRule(source, dims, TILES[name], maxBinding) > 1 ? [name, `${name}/1`] : [name]));
 }
 
 function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number; n: number; k: number }, key: string): Layout {
@@ -688,10 +691,10 @@ function onBackendKernel(key: string, backendKernel: BackendKernel | undefined):
 }
 
 /** Notes the product for recordProducts, and says whether measurement chose the backend's kernel for it. */
-function record(source: GemmSource, dims: { m: number; n: number; k: number }, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], outShape: readonly number[], backendKernel?: BackendKernel): boolean {
+function record(source: GemmSource, dims: { m: number; n: number; k: number }, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], outShape: readonly number[], backendKernel?: BackendKernel, sumsOfB = false): boolean {
   const key = productKey(source, dims);
   if (recording !== undefined && !recording.has(key)) {
-    recording.set(key, { key, source, dims: { ...dims }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape, ...(backendKernel && { backendKernel }) });
+    recording.set(key, { key, source, dims: { ...dims }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape, ...(backendKernel && { backendKernel }), sumsOfB });
   }
   return onBackendKernel(key, backendKernel);
 }
@@ -784,7 +787,7 @@ const SPLIT_SUMS = { 1: splitSums(false), 4: splitSums(true) } as const;
  * are no sums: a separate pass would cost as much as the caller's own.
  */
 export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, outShape]: GemmCall): { product: tf.TensorInfo; sumsOfB?: tf.TensorInfo } {
-  record(source, dims, inputs, uniforms, outShape);
+  record(source, dims, inputs, uniforms, outShape, undefined, true);
   const layout = layoutOf(backend, source, dims, productKey(source, dims));
   if (layout.slices === 1) return { product: runPass(backend, source, dims, layout, inputs, uniforms, outShape, false) };
   const { m, n } = dims;

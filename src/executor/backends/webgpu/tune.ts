@@ -3,7 +3,7 @@
  * benchmark mode chooses its algorithms: the products one forward and backward pass of a model
  * runs are recorded, each is run again with every tile that fits its shape (gemm.ts `tilesFor`:
  * 64 x 64, the 128-wide tiles where C reaches 128, the thin ones where it has under 64 columns;
- * for a forward product that splits K, each also with K whole, `choicesFor`) on inputs of its
+ * where K splits, each also with K whole, `choicesFor`) on inputs of its
  * shapes (and with tfjs's own kernel, where it has one for the whole product: the forward
  * convolution and the stride-1 input gradient), and the fastest is kept for the rest of the process (gemm.ts
  * `measuredChoices`). Unless another is more than 3% faster, the tile by shape stands. Each
@@ -189,7 +189,7 @@ export async function tuneGemmTiles(pass: () => tf.Tensor | tf.Tensor[], cache?:
   const { maxComputeWorkgroupStorageSize: workgroupBytes, maxStorageBufferBindingSize: maxBinding } = webgpuBackendOf(tf.backend()).device.limits;
   for (const product of products) {
     const rule = tileName(tileFor(product.dims.m, product.dims.n));
-    const others = choicesFor(product.source, product.dims, workgroupBytes, maxBinding).filter((choice) => choice !== rule);
+    const others = choicesFor(product, workgroupBytes, maxBinding).filter((choice) => choice !== rule);
     const options: Choice[] = [rule, ...others, ...(product.backendKernel ? ['backend' as const] : [])];
     const key = cache && cacheKey(product, options);
     let choice = key === undefined ? undefined : cache!.get(key);
