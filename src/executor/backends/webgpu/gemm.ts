@@ -643,7 +643,7 @@ interface Layout {
   readonly slices: number;
 }
 
-/** The slices K is cut into on `tile` unless the choice keeps it whole (products with an epilogue: only while `splitEpilogues`). */
+/** The slices the rule cuts K into on `tile` (`sliceCount`; for products with an epilogue, only while `splitEpilogues`). */
 function slicesByRule(source: GemmSource, dims: { m: number; n: number; k: number }, tile: Tile, maxBinding: number): number {
   return source.epilogue === undefined || splitEpilogues ? sliceCount(dims.m, dims.n, dims.k, tile, maxBinding) : 1;
 }
@@ -663,16 +663,15 @@ export function choicesFor(product: Pick<RecordedProduct, 'source' | 'dims' | 's
 }
 
 function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number; n: number; k: number }, key: string): Layout {
-  const k = dims.k;
   const picked = tileFor(dims.m, dims.n, key);
   const room = backend.device.limits.maxComputeWorkgroupStorageSize;
   const tile = tileBytes(picked) <= room ? picked : TILE_64;
   const buffers = buffersFor(tile, room);
   const choice = chosen(key);
   const wanted = choice !== undefined && parseChoice(choice).whole ? 1 : slicesByRule(source, dims, tile, backend.device.limits.maxStorageBufferBindingSize);
-  const steps = groups(groups(k, DEPTH), wanted);
+  const steps = groups(groups(dims.k, DEPTH), wanted);
   const kChunk = steps * DEPTH;
-  return { tile, buffers, steps, kChunk, slices: groups(k, kChunk) };
+  return { tile, buffers, steps, kChunk, slices: groups(dims.k, kChunk) };
 }
 
 /**

@@ -3,9 +3,9 @@
  * benchmark mode chooses its algorithms: the products one forward and backward pass of a model
  * runs are recorded, each is run again with every tile that fits its shape (gemm.ts `tilesFor`:
  * 64 x 64, the 128-wide tiles where C reaches 128, the thin ones where it has under 64 columns;
- * where K splits, each also with K whole, `choicesFor`) on inputs of its
- * shapes (and with tfjs's own kernel, where it has one for the whole product: the forward
- * convolution and the stride-1 input gradient), and the fastest is kept for the rest of the process (gemm.ts
+ * where K splits, each also with K whole: `choicesFor`) on inputs of its shapes (and with tfjs's
+ * own kernel, where it has one for the whole product: the forward convolution and the stride-1
+ * input gradient), and the fastest is kept for the rest of the process (gemm.ts
  * `measuredChoices`). Unless another is more than 3% faster, the tile by shape stands. Each
  * option's time a run is the difference of two chains of runs (`slope`), in rounds that take the
  * options in turn (`timeOptions`), after the pass has kept the GPU busy for a while (`warmUp`): the
