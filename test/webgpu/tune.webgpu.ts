@@ -35,6 +35,25 @@ async function gradients(model: tf.LayersModel, x: tf.Tensor): Promise<Float32Ar
   return out;
 }
 
+/** What `run` gives on webgpu, and the shader keys of the programs it ran through tfjs's `runWebGPUProgram`, in order. */
+async function programsOf(run: () => tf.Tensor): Promise<{ values: Float32Array; programs: string[] }> {
+  const backend = webgpuBackendOf(tf.backend());
+  const own = backend.runWebGPUProgram;
+  const programs: string[] = [];
+  backend.runWebGPUProgram = function (program, ...rest) {
+    programs.push(program.shaderKey);
+    return own.call(this, program, ...rest);
+  };
+  try {
+    const y = run();
+    const values = (await y.data()) as Float32Array;
+    y.dispose();
+    return { values, programs };
+  } finally {
+    backend.runWebGPUProgram = own;
+  }
+}
+
 describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
   afterAll(() => measuredChoices.clear());
 
@@ -74,9 +93,9 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     let offered = 0;
     for (const m of result.measured) {
       const p = products.find((q) => q.source.key === m.source && q.dims.m === m.dims.m && q.dims.n === m.dims.n && q.dims.k === m.dims.k)!;
+      expect(p.sumsOfB).toBe(p.source.key.startsWith('conv2dFilterGrad'));
       for (const tile of tilesFor(p.dims.m, p.dims.n, device.limits.maxComputeWorkgroupStorageSize)) {
-        const whole = !p.source.key.startsWith('conv2dFilterGrad') && splits(p, tile);
-        expect(p.sumsOfB).toBe(p.source.key.startsWith('conv2dFilterGrad'));
+        const whole = !p.sumsOfB && splits(p, tile);
         expect(Object.hasOwn(m.ms, `${tile}/1`), `${m.source} ${tile}`).toBe(whole);
         if (whole) offered++;
       }
@@ -194,29 +213,13 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     const backend = webgpuBackendOf(tf.backend());
     const limits = backend.device.limits;
     expect(choicesFor(product, limits.maxComputeWorkgroupStorageSize, limits.maxStorageBufferBindingSize)).toContain('64x64/1');
-    const dispatches = async (): Promise<{ values: Float32Array; programs: number }> => {
-      let programs = 0;
-      const own = backend.runWebGPUProgram;
-      backend.runWebGPUProgram = function (...args) {
-        programs++;
-        return own.apply(this, args);
-      };
-      try {
-        const y = run();
-        const values = (await y.data()) as Float32Array;
-        y.dispose();
-        return { values, programs };
-      } finally {
-        backend.runWebGPUProgram = own;
-      }
-    };
     measuredChoices.set(product.key, '64x64');
     expect(runsOn(backend, product)).toMatch(/^64x64\/\d+$/);
-    const split = await dispatches();
+    const split = await programsOf(run);
     measuredChoices.set(product.key, '64x64/1');
     expect(runsOn(backend, product)).toBe('64x64');
-    const whole = await dispatches();
-    expect(split.programs).toBe(whole.programs + 1);
+    const whole = await programsOf(run);
+    expect(split.programs.length).toBe(whole.programs.length + 1);
     expect(relativeError(whole.values, split.values)).toBeLessThan(1e-5);
     measuredChoices.clear();
     tf.dispose([x, w, b]);
@@ -239,28 +242,12 @@ describe.skipIf(!env.ok)(`GEMM tiles by measurement on webgpu (${env.ok ? env.ad
     const run = () => (prefix === 'conv2dForward' ? conv(x) : prefix === 'conv2dInputGrad' ? tf.grad((xx: tf.Tensor) => tf.sum(tf.square(conv(xx))))(x) : withResidual());
     const product = recordProducts(() => tf.dispose(run())).find((p) => p.source.key.startsWith(prefix));
     expect(product?.backendKernel).toBeDefined();
-    const backend = tf.backend() as unknown as { runWebGPUProgram(program: { shaderKey: string }, ...rest: unknown[]): unknown };
-    const own = backend.runWebGPUProgram;
-    const gemms = async (): Promise<{ values: Float32Array; gemms: number }> => {
-      let count = 0;
-      backend.runWebGPUProgram = function (program, ...rest) {
-        if (program.shaderKey.startsWith('tlGemm')) count++;
-        return own.call(this, program, ...rest);
-      };
-      try {
-        const y = run();
-        const values = (await y.data()) as Float32Array;
-        y.dispose();
-        return { values, gemms: count };
-      } finally {
-        backend.runWebGPUProgram = own;
-      }
-    };
+    const gemms = (programs: string[]) => programs.filter((key) => key.startsWith('tlGemm')).length;
     // The input gradient also runs the forward product: one GEMM fewer once the gradient's is tfjs's.
-    const ours = await gemms();
+    const ours = await programsOf(run);
     measuredChoices.set(product!.key, 'backend');
-    const theirs = await gemms();
-    expect(theirs.gemms).toBe(ours.gemms - 1);
+    const theirs = await programsOf(run);
+    expect(gemms(theirs.programs)).toBe(gemms(ours.programs) - 1);
     expect(relativeError(theirs.values, ours.values)).toBeLessThan(1e-5);
     measuredChoices.clear();
     tf.dispose([x, w, bias, residual]);
