@@ -186,7 +186,11 @@ export function setUnmeasuredTile(rule: 'by-shape' | '64x64'): void {
 
 /** The tile for an M x N product: forced, measured, or by the rule for unmeasured products. */
 export function tileFor(m: number, n: number, key?: string): Tile {
-  const choice = chosen(key);
+  return tileOf(chosen(key), m, n);
+}
+
+/** The tile of `choice`, or where there is none, the rule's for an unmeasured M x N product. */
+function tileOf(choice: TileChoice | undefined, m: number, n: number): Tile {
   if (choice !== undefined) return TILES[parseChoice(choice).tile];
   return unmeasuredTile === 'by-shape' && m >= 128 && n >= 128 ? TILES['128x128'] : TILE_64;
 }
@@ -663,11 +667,11 @@ export function choicesFor(product: Pick<RecordedProduct, 'source' | 'dims' | 's
 }
 
 function layoutOf(backend: WebGPUBackend, source: GemmSource, dims: { m: number; n: number; k: number }, key: string): Layout {
-  const picked = tileFor(dims.m, dims.n, key);
+  const choice = chosen(key);
+  const picked = tileOf(choice, dims.m, dims.n);
   const room = backend.device.limits.maxComputeWorkgroupStorageSize;
   const tile = tileBytes(picked) <= room ? picked : TILE_64;
   const buffers = buffersFor(tile, room);
-  const choice = chosen(key);
   const wanted = choice !== undefined && parseChoice(choice).whole ? 1 : slicesByRule(source, dims, tile, backend.device.limits.maxStorageBufferBindingSize);
   const steps = groups(groups(dims.k, DEPTH), wanted);
   const kChunk = steps * DEPTH;
