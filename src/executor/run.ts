@@ -60,7 +60,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
   let adaptation: Adaptation | null = null;
   try {
     if (!plan.data) throw new ExecutorError('missing-data', "the script has no 'data' statement; add one, e.g. data \"images/\" split 0.2", plan.model.origin);
-    const backend = await selectBackend(options.backend ?? 'auto');
+    const backend = await wrap('no-backend', null, () => selectBackend(options.backend ?? 'auto'));
     const base = await wrap('model-load', plan.model.origin, () =>
       buildBase(plan.model, { baseDir: options.baseDir, ...(options.cacheDir && { cacheDir: options.cacheDir }) }),
     );

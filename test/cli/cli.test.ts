@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -78,5 +78,17 @@ describe('tl fmt', () => {
     expect(tl(['fmt', '--write', file]).code).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe('use tiny\nepochs 3  # three\n');
     expect(tl(['fmt', '--check', file]).code).toBe(0);
+  });
+});
+
+describe('tl run', () => {
+  // Where the native bindings are missing (as on any machine whose install could not download
+  // libtensorflow), asking for them by name fails at once with what is missing, not as an internal error.
+  const nativeInstalled = ['tfjs-node-gpu', 'tfjs-node'].some((p) => existsSync(join(root, 'node_modules/@tensorflow', p, 'package.json')));
+  it.skipIf(nativeInstalled)('says which native backend is missing when --backend tensorflow cannot load', () => {
+    const runDir = join(dir, 'no-backend');
+    const r = tl(['run', 'examples/quickstart.tl', '--backend', 'tensorflow', '--run-dir', runDir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error no-backend: no usable tfjs backend: tensorflow: @tensorflow/tfjs-node-gpu is not installed; @tensorflow/tfjs-node is not installed');
   });
 });

@@ -21,15 +21,22 @@ export interface BackendChoice {
 }
 
 async function tryTensorflow(): Promise<string> {
+  const why: string[] = [];
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       await import(pkg);
-      if (await tf.setBackend('tensorflow')) return pkg;
-    } catch {
-      // try the next one
+    } catch (err) {
+      // Installed but broken is worth saying: its install script (which downloads libtensorflow)
+      // failed or was not allowed to run.
+      const { code, message } = err as NodeJS.ErrnoException;
+      const absent = code === 'ERR_MODULE_NOT_FOUND' && message.includes(`'${pkg}'`);
+      why.push(absent ? `${pkg} is not installed` : `${pkg} did not load: ${message.split('\n')[0]!.trim()}`);
+      continue;
     }
+    if (await tf.setBackend('tensorflow')) return pkg;
+    why.push(`${pkg} loaded, but its backend failed to initialise`);
   }
-  throw new Error('neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed (they need libtensorflow)');
+  throw new Error(`${why.join('; ')} (both need libtensorflow, which their install script downloads)`);
 }
 
 /**
