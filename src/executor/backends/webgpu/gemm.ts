@@ -694,7 +694,7 @@ function onBackendKernel(key: string, backendKernel: BackendKernel | undefined):
 }
 
 /** Notes the product for recordProducts, and says whether measurement chose the backend's kernel for it. */
-function record(source: GemmSource, dims: { m: number; n: number; k: number }, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], outShape: readonly number[], backendKernel?: BackendKernel, sumsOfB = false): boolean {
+function record(source: GemmSource, dims: { m: number; n: number; k: number }, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], outShape: readonly number[], { backendKernel, sumsOfB = false }: { backendKernel?: BackendKernel; sumsOfB?: boolean }): boolean {
   const key = productKey(source, dims);
   if (recording !== undefined && !recording.has(key)) {
     recording.set(key, { key, source, dims: { ...dims }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape, ...(backendKernel && { backendKernel }), sumsOfB });
@@ -728,7 +728,7 @@ type GemmCall = [
  * measurement chose it.
  */
 export function runGemm(...[backend, source, dims, inputs, uniforms, outShape, backendKernel]: [...GemmCall, backendKernel?: BackendKernel]): tf.TensorInfo {
-  if (record(source, dims, inputs, uniforms, outShape, backendKernel)) return backendKernel!(inputs);
+  if (record(source, dims, inputs, uniforms, outShape, { backendKernel })) return backendKernel!(inputs);
   const layout = layoutOf(backend, source, dims, productKey(source, dims));
   const out = runPass(backend, source, dims, layout, inputs, uniforms, outShape, false);
   if (layout.slices === 1) return out;
@@ -790,7 +790,7 @@ const SPLIT_SUMS = { 1: splitSums(false), 4: splitSums(true) } as const;
  * are no sums: a separate pass would cost as much as the caller's own.
  */
 export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, outShape]: GemmCall): { product: tf.TensorInfo; sumsOfB?: tf.TensorInfo } {
-  record(source, dims, inputs, uniforms, outShape, undefined, true);
+  record(source, dims, inputs, uniforms, outShape, { sumsOfB: true });
   const layout = layoutOf(backend, source, dims, productKey(source, dims));
   if (layout.slices === 1) return { product: runPass(backend, source, dims, layout, inputs, uniforms, outShape, false) };
   const { m, n } = dims;
