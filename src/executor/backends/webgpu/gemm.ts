@@ -693,9 +693,8 @@ function onBackendKernel(key: string, backendKernel: BackendKernel | undefined):
   return backendKernel !== undefined && tileChoice === 'auto' && measuredChoices.get(key) === 'backend';
 }
 
-/** Notes the product for recordProducts, and says whether measurement chose the backend's kernel for it. */
-function record(source: GemmSource, dims: { m: number; n: number; k: number }, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], outShape: readonly number[], { backendKernel, sumsOfB = false }: { backendKernel?: BackendKernel; sumsOfB?: boolean }): boolean {
-  const key = productKey(source, dims);
+/** Notes the product (`key`: its productKey) for recordProducts, and says whether measurement chose the backend's kernel for it. */
+function record(key: string, source: GemmSource, dims: { m: number; n: number; k: number }, inputs: readonly tf.TensorInfo[], uniforms: readonly Uniform[], outShape: readonly number[], { backendKernel, sumsOfB = false }: { backendKernel?: BackendKernel; sumsOfB?: boolean }): boolean {
   if (recording !== undefined && !recording.has(key)) {
     recording.set(key, { key, source, dims: { ...dims }, inputShapes: inputs.map((t) => [...t.shape]), uniforms, outShape, ...(backendKernel && { backendKernel }), sumsOfB });
   }
@@ -728,8 +727,9 @@ type GemmCall = [
  * measurement chose it.
  */
 export function runGemm(...[backend, source, dims, inputs, uniforms, outShape, backendKernel]: [...GemmCall, backendKernel?: BackendKernel]): tf.TensorInfo {
-  if (record(source, dims, inputs, uniforms, outShape, { backendKernel })) return backendKernel!(inputs);
-  const layout = layoutOf(backend, source, dims, productKey(source, dims));
+  const key = productKey(source, dims);
+  if (record(key, source, dims, inputs, uniforms, outShape, { backendKernel })) return backendKernel!(inputs);
+  const layout = layoutOf(backend, source, dims, key);
   const out = runPass(backend, source, dims, layout, inputs, uniforms, outShape, false);
   if (layout.slices === 1) return out;
   const mn = dims.m * dims.n;
@@ -790,8 +790,9 @@ const SPLIT_SUMS = { 1: splitSums(false), 4: splitSums(true) } as const;
  * are no sums: a separate pass would cost as much as the caller's own.
  */
 export function runGemmWithSumsOfB(...[backend, source, dims, inputs, uniforms, outShape]: GemmCall): { product: tf.TensorInfo; sumsOfB?: tf.TensorInfo } {
-  record(source, dims, inputs, uniforms, outShape, { sumsOfB: true });
-  const layout = layoutOf(backend, source, dims, productKey(source, dims));
+  const key = productKey(source, dims);
+  record(key, source, dims, inputs, uniforms, outShape, { sumsOfB: true });
+  const layout = layoutOf(backend, source, dims, key);
   if (layout.slices === 1) return { product: runPass(backend, source, dims, layout, inputs, uniforms, outShape, false) };
   const { m, n } = dims;
   const stride = m * n + n;
