@@ -51,14 +51,14 @@ async function run(request: RunRequest): Promise<void> {
 
 /** Which backends load here. `auto` stops at the first that works, so the rest are tried one by one. */
 async function probe(): Promise<void> {
-  const { selectBackend, BACKENDS } = await import('../executor/backends/select.ts');
+  const { selectBackend, BACKENDS, NoBackendError } = await import('../executor/backends/select.ts');
   const found: BackendProbe[] = [];
   let auto: string | null = null;
   try {
     const choice = await selectBackend('auto');
     auto = choice.name;
     for (const s of choice.skipped) found.push({ name: s.name, available: false, detail: s.why });
-    found.push({ name: choice.name, available: true, detail: choice.reason.split('; skipped')[0] ?? choice.reason });
+    found.push({ name: choice.name, available: true, detail: choice.detail });
   } catch (err) {
     found.length = 0;
     process.stderr.write(`worker: no backend: ${(err as Error).message}\n`);
@@ -67,9 +67,10 @@ async function probe(): Promise<void> {
     if (name === 'auto' || found.some((f) => f.name === name)) continue;
     try {
       const choice = await selectBackend(name);
-      found.push({ name, available: true, detail: choice.reason });
+      found.push({ name, available: true, detail: choice.detail });
     } catch (err) {
-      found.push({ name, available: false, detail: (err as Error).message.replace(/^no usable tfjs backend: \w+: /, '') });
+      const why = err instanceof NoBackendError ? err.skipped.map((s) => s.why).join('; ') : (err as Error).message;
+      found.push({ name, available: false, detail: why });
     }
   }
   await send({ type: 'probed', backends: found, auto });

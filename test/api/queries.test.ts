@@ -49,6 +49,10 @@ describe('queries', () => {
     expect(Object.keys(byName)).toEqual(['tensorflow', 'webgpu', 'wasm', 'cpu']);
     expect(byName.wasm).toMatchObject({ available: true, selected: true });
     expect(byName.cpu).toMatchObject({ available: true, selected: false });
+    // Each detail says what that backend is or why it failed, with nothing of another backend in it.
+    expect(byName.wasm.detail).toMatch(/^WebAssembly on \d+ threads?/);
+    expect(byName.wasm.detail).not.toMatch(/skipped/);
+    for (const b of Object.values(byName) as { detail: string }[]) expect(b.detail).not.toMatch(/no usable tfjs backend/);
   }, 120_000);
 
   it('pages through jobs with an opaque cursor and refuses one it did not make', async () => {

@@ -13,11 +13,26 @@ import { wasmThreads } from './threads.ts';
 
 export { BACKENDS, type BackendName } from './names.ts';
 
+export interface SkippedBackend {
+  readonly name: string;
+  readonly why: string;
+}
+
 export interface BackendChoice {
   readonly name: string;
-  /** Why this one: what was tried before it and why each was skipped. */
+  /** What this backend is, as it runs here: "WebAssembly on 2 threads, with TL's training kernels". */
+  readonly detail: string;
+  /** The detail, then what was tried before it and why each was skipped. */
   readonly reason: string;
-  readonly skipped: readonly { readonly name: string; readonly why: string }[];
+  readonly skipped: readonly SkippedBackend[];
+}
+
+/** No backend in the requested order would start; `skipped` says why each failed. */
+export class NoBackendError extends Error {
+  constructor(readonly skipped: readonly SkippedBackend[]) {
+    super(`no usable tfjs backend: ${skipped.map((s) => `${s.name}: ${s.why}`).join('; ')}`);
+    this.name = 'NoBackendError';
+  }
 }
 
 async function tryTensorflow(): Promise<string> {
@@ -151,7 +166,7 @@ const ATTEMPTS: Record<Exclude<BackendName, 'auto'>, (explicit: boolean) => Prom
 
 export async function selectBackend(requested: BackendName = 'auto'): Promise<BackendChoice> {
   const order: Exclude<BackendName, 'auto'>[] = requested === 'auto' ? ['tensorflow', 'webgpu', 'wasm', 'cpu'] : [requested];
-  const skipped: { name: string; why: string }[] = [];
+  const skipped: SkippedBackend[] = [];
   // A mistyped TL_THREADS is the user's error to fix, not a reason to fall back to the slow cpu backend.
   if (order.includes('wasm')) wasmThreads();
   for (const name of order) {
@@ -159,10 +174,10 @@ export async function selectBackend(requested: BackendName = 'auto'): Promise<Ba
       const detail = await ATTEMPTS[name](requested !== 'auto');
       await tf.ready();
       const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.name} (${s.why})`).join(', ')}` : '';
-      return { name, reason: `${detail}${why}`, skipped };
+      return { name, detail, reason: `${detail}${why}`, skipped };
     } catch (err) {
       skipped.push({ name, why: (err as Error).message });
     }
   }
-  throw new Error(`no usable tfjs backend: ${skipped.map((s) => `${s.name}: ${s.why}`).join('; ')}`);
+  throw new NoBackendError(skipped);
 }
