@@ -1,17 +1,28 @@
 /**
- * What `tl run` prints under a phase (src/cli/progress.ts): the report of its replayed steps and of
- * its products' GEMM tiles, where the backend made them (webgpu), and nothing where it did not.
+ * What `tl run` prints (src/cli/progress.ts): under a phase, the report of its replayed steps and of
+ * its products' GEMM tiles, where the backend made them (webgpu), and nothing where it did not; at the
+ * end, the classes the model misses most.
  */
 import { describe, expect, it } from 'vitest';
 import { printEvent } from '../../src/cli/progress.ts';
 import type { ExecutorEvent, StepReplay, TileTuning } from '../../src/executor/events.ts';
 
-function printed(replay: StepReplay | null, tiles: TileTuning | null): string {
+function print(event: ExecutorEvent): string {
   let text = '';
   const out = { isTTY: false, write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WriteStream;
-  const event: ExecutorEvent = { type: 'phaseEnded', at: '2026-11-30T00:00:00Z', phase: 0, name: 'head', epochsRun: 3, stoppedEarly: false, best: null, replay, tiles };
   printEvent(event, out);
   return text;
+}
+
+function printed(replay: StepReplay | null, tiles: TileTuning | null): string {
+  return print({ type: 'phaseEnded', at: '2026-11-30T00:00:00Z', phase: 0, name: 'head', epochsRun: 3, stoppedEarly: false, best: null, replay, tiles });
+}
+
+/** The summary's weakest-classes line for these recalls (one class a recall, named a, b, c...). */
+function weakest(recalls: number[]): string {
+  const perClass = recalls.map((recall, i) => ({ label: String.fromCharCode(97 + i), precision: 1, recall, support: 10 }));
+  const metrics = { loss: 0.1, accuracy: 0.9, valLoss: 0.2, valAccuracy: 0.9, valTop5: null, testAccuracy: null, testTop5: null, perClass, confusion: [], classes: perClass.map((c) => c.label) };
+  return print({ type: 'jobFinished', at: '2026-11-30T00:00:00Z', metrics, exportPath: null, seconds: 1 }).split('\n').find((l) => l.includes('weakest')) ?? '';
 }
 
 describe('the phase summary', () => {
@@ -25,5 +36,13 @@ describe('the phase summary', () => {
   it('says nothing of tiles where none were chosen: another backend, or all chosen in an earlier phase', () => {
     expect(printed(null, null)).toBe('');
     expect(printed(null, { products: 0, measured: 0, cached: 0, seconds: 0.1 })).toBe('');
+  });
+});
+
+describe('the job summary', () => {
+  it('names up to three classes the model misses most, and none it recalls fully', () => {
+    expect(weakest([1, 0.5, 0.9, 0.25, 0.75])).toBe('  weakest classes      d (recall 25.0%), b (recall 50.0%), e (recall 75.0%)');
+    expect(weakest([1, 0.8, 1])).toBe('  weakest classes      b (recall 80.0%)');
+    expect(weakest([1, 1])).toBe('');
   });
 });
