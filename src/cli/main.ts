@@ -125,7 +125,11 @@ export function buildProgram(): Command {
         await selectBackend(opts.backend as BackendName);
         const predictions = await predictFiles(await loadExported(dir), images, k);
         if (opts.json) process.stdout.write(`${JSON.stringify(predictions, null, 2)}\n`);
-        else for (const p of predictions) process.stdout.write(`${p.file}\n${p.top.map((t) => `  ${(100 * t.probability).toFixed(1).padStart(5)}%  ${t.label}`).join('\n')}\n`);
+        for (const p of predictions) {
+          if (p.error !== null) process.stderr.write(`tl: ${p.error}\n`);
+          else if (!opts.json) process.stdout.write(`${p.file}\n${p.top.map((t) => `  ${(100 * t.probability).toFixed(1).padStart(5)}%  ${t.label}`).join('\n')}\n`);
+        }
+        if (predictions.some((p) => p.error !== null)) process.exitCode = 1;
       } catch (err) {
         process.stderr.write(`tl: ${(err as Error).message}\n`);
         process.exitCode = 1;

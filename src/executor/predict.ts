@@ -10,7 +10,10 @@ import { readTfjsModel } from './zoo/tfjs-files.ts';
 
 export interface Prediction {
   readonly file: string;
+  /** The k likeliest labels, likeliest first; empty when the file could not be read as an image. */
   readonly top: readonly { readonly label: string; readonly probability: number }[];
+  /** Why the file could not be read as an image; null when it was ranked. */
+  readonly error: string | null;
 }
 
 export interface ExportedModel {
@@ -34,7 +37,11 @@ export async function loadExported(dir: string): Promise<ExportedModel> {
   return { model, labels, preprocess };
 }
 
-/** Ranks the labels for each image file, with each BatchNorm folded into its convolution (fold-batchnorm.ts). */
+/**
+ * Ranks the labels for each image file, with each BatchNorm folded into its convolution
+ * (fold-batchnorm.ts). A file that is missing or not an image gets its error and the others are
+ * still ranked, so one bad file among many loses nothing.
+ */
 export async function predictFiles(exported: ExportedModel, files: readonly string[], k: number): Promise<Prediction[]> {
   const folded = foldBatchNorms(exported.model);
   try {
@@ -52,7 +59,9 @@ async function rank(exported: ExportedModel, files: readonly string[], k: number
     try {
       pixels = await decodeImage(new Uint8Array(await readFile(file)), { size, fit: 'fill' });
     } catch (err) {
-      throw new ExecutorError('corrupt-image', `cannot read image ${file}: ${(err as Error).message}`);
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+      out.push({ file, top: [], error: `cannot read image ${file}: ${why}` });
+      continue;
     }
     const probs = tf.tidy(() => {
       const x = applyPreprocess(tf.tensor4d(pixels, [1, size, size, 3], 'int32').toFloat(), exported.preprocess);
@@ -64,7 +73,7 @@ async function rank(exported: ExportedModel, files: readonly string[], k: number
       .map((probability, i) => ({ label: exported.labels[i] ?? String(i), probability }))
       .sort((a, b) => b.probability - a.probability)
       .slice(0, k);
-    out.push({ file, top });
+    out.push({ file, top, error: null });
   }
   return out;
 }

@@ -135,6 +135,13 @@ export "${join(out, 'model')}"
     const total = prediction!.top.reduce((a, t) => a + t.probability, 0);
     expect(total).toBeGreaterThan(0);
     expect(total).toBeLessThanOrEqual(1.0001);
-    await expect(predictFiles(exported, [join(root, 'README.md')], 1)).rejects.toThrow(/cannot read image .*README\.md/);
+    // A file that is not an image, or not there, gets its reason; the images around it are still ranked.
+    const mixed = await predictFiles(exported, [join(root, 'README.md'), file, join(root, 'no-such.png')], 1);
+    expect(mixed.map((p) => [p.top.length, p.error])).toEqual([
+      [0, expect.stringMatching(/^cannot read image .*README\.md: /)],
+      [1, null],
+      [0, `cannot read image ${join(root, 'no-such.png')}: no such file`],
+    ]);
+    expect(mixed[1]!.top[0]).toEqual(prediction!.top[0]);
   }, 300_000);
 });
