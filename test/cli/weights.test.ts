@@ -58,15 +58,22 @@ describe('tl weights', () => {
 });
 
 describe('tl run, as the README runs it', () => {
-  it('trains the quickstart and prints JSON events ending in jobFinished', async () => {
+  it('trains the quickstart, prints JSON events ending in jobFinished, and the export predicts', async () => {
     const r = await tl(['run', 'examples/quickstart.tl', '--json', '--run-dir', mkdtempSync(join(tmpdir(), 'tl-qs-'))]);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; metrics?: { testAccuracy: number; valAccuracy: number } });
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; metrics?: { testAccuracy: number; valAccuracy: number }; exportPath?: string });
     expect(events[0]!.type).toBe('jobStarted');
     const last = events.at(-1)!;
     expect(last.type).toBe('jobFinished');
     // 10 classes: chance is 0.1; the pretrained features should do far better.
     expect(last.metrics!.testAccuracy).toBeGreaterThan(0.4);
+
+    // Then `tl predict` on the export: the image is ranked though a file beside it is no image; exit 1 names that file.
+    const image = 'examples/data/fashion-mini/test/boot/000.png';
+    const p = await tl(['predict', last.exportPath!, image, 'README.md']);
+    expect(p.code).toBe(1);
+    expect(p.stdout).toMatch(new RegExp(`^${image}\n(  [ \\d.]{5}%  \\w+\n){3}$`));
+    expect(p.stderr).toMatch(/^tl: cannot read image README\.md: .+\n$/);
   }, 600_000);
 
   it('reports a script error with its span and exit 1, without training', async () => {
