@@ -33,3 +33,8 @@ export class DataError extends Error {
 export function at(path: string, line?: number): string {
   return line === undefined ? path : `${path}:${line}`;
 }
+
+/** `data-not-found` for a path the script names, which the message shows resolved. */
+export function notFound(what: string, path: string, cause?: unknown): DataError {
+  return new DataError('data-not-found', `${what} '${path}' does not exist; check the path (a relative one starts at the script's folder, or under tl serve at its data root)`, { path, cause });
+}

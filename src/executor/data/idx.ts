@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DataError } from './data-error.ts';
+import { DataError, notFound } from './data-error.ts';
 
 export type IdxImages = {
   /** count × height × width × channels bytes. */
@@ -78,7 +78,7 @@ function parseIdx(bytes: Uint8Array, path: string): { dims: number[]; data: Uint
 
 export async function readIdx(imagesPath: string): Promise<IdxImages> {
   const images = await readEither(imagesPath);
-  if (!images) throw new DataError('data-not-found', `IDX images file '${imagesPath}' does not exist; check the path`, { path: imagesPath });
+  if (!images) throw notFound('IDX images file', imagesPath);
   const labelsGuess = labelsPathFor(images.path);
   if (!labelsGuess) {
     throw new DataError(

@@ -3,7 +3,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { DataError } from './data-error.ts';
+import { DataError, notFound } from './data-error.ts';
 
 /** Extensions sharp's prebuilt libvips decodes. BMP, HEIC and SVG are left out on purpose. */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
@@ -25,10 +25,7 @@ export async function requireDirectory(dir: string, what: string): Promise<void>
   try {
     info = await stat(dir);
   } catch (error) {
-    throw new DataError('data-not-found', `${what} '${dir}' does not exist; check the path (relative paths start at the .tl file's folder)`, {
-      path: dir,
-      cause: error,
-    });
+    throw notFound(what, dir, error);
   }
   if (!info.isDirectory()) {
     throw new DataError('not-a-directory', `${what} '${dir}' is a file, but a folder was expected; point at the folder that holds one sub-folder per class`, {

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { CsvSyntaxError, parseCsv } from './csv.ts';
-import { DataError } from './data-error.ts';
+import { DataError, notFound } from './data-error.ts';
 
 export type ManifestRow = { path: string; label: string; line: number };
 
@@ -21,10 +21,7 @@ export async function readManifest(file: string): Promise<ManifestRow[]> {
         cause: error,
       });
     }
-    throw new DataError('data-not-found', `manifest '${file}' does not exist; check the path (relative paths start at the .tl file's folder)`, {
-      path: file,
-      cause: error,
-    });
+    throw notFound('manifest', file, error);
   }
   let records;
   try {

@@ -131,7 +131,7 @@ describe('loadDataset: folder', () => {
   });
 
   it('rejects a missing path and a file where a folder belongs', async () => {
-    await expect(load('nope')).rejects.toMatchObject({ code: 'data-not-found', path: join(dir, 'nope'), message: expect.stringContaining(join(dir, 'nope')) });
+    await expect(load('nope')).rejects.toMatchObject({ code: 'data-not-found', path: join(dir, 'nope'), message: `data folder '${join(dir, 'nope')}' does not exist; check the path (a relative one starts at the script's folder, or under tl serve at its data root)` });
     await writeImage(join(dir, 'file.png'), { color: [0, 0, 0] });
     await expect(load('file.png')).rejects.toMatchObject({ code: 'not-a-directory', path: join(dir, 'file.png') });
   });
