@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Plan } from '../../src/plan/schema.ts';
@@ -51,6 +52,22 @@ describe('tl check', () => {
     expect(tl(['check']).code).toBe(2);
     expect(tl(['frobnicate']).code).toBe(2);
     expect(tl(['check', '--format', 'xml', 'examples/quickstart.tl']).code).toBe(2);
+  });
+});
+
+describe('tl submit', () => {
+  it('says which server it could not reach and why, and exits 1', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    expect(tl(['submit', 'examples/quickstart.tl', '--server', `http://127.0.0.1:${port}`])).toMatchObject({
+      code: 1,
+      stderr: `tl submit: cannot reach http://127.0.0.1:${port}/graphql: ECONNREFUSED; is tl serve running there?\n`,
+    });
   });
 });
 
