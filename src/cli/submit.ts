@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
+import { whyFetchFailed } from '../executor/zoo/fetch-weights.ts';
 import { printEvent, printFailure } from './progress.ts';
 import { readScript } from './read-script.ts';
 
@@ -69,10 +70,8 @@ async function submit(url: URL, token: string | undefined, input: { source: stri
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
     body: JSON.stringify({ query: SUBMIT, variables: { input } }),
-  }).catch((err: Error) => {
-    // fetch says only "fetch failed"; why (refused, no such host, a reset) is in its cause.
-    const cause = err.cause as NodeJS.ErrnoException | undefined;
-    throw new Error(`cannot reach ${url.href}: ${cause?.code ?? cause?.message ?? err.message}; is tl serve running there?`);
+  }).catch((err: unknown) => {
+    throw new Error(`cannot reach ${url.href}: ${whyFetchFailed(err)}; is tl serve running there?`);
   });
   const body = (await res.json().catch(() => ({}))) as SubmitResponse;
   if (res.status === 401) throw new Error(`the server refused the request (401): ${body.errors?.[0]?.message ?? 'unauthorized'}; pass --token or set TL_API_TOKEN`);

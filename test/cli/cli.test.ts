@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Plan } from '../../src/plan/schema.ts';
+import { closedPort } from '../closed-port.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'tl-cli-'));
@@ -57,13 +57,7 @@ describe('tl check', () => {
 
 describe('tl submit', () => {
   it('says which server it could not reach and why, and exits 1', async () => {
-    // A port that was free a moment ago: nothing listens there.
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as AddressInfo;
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await closedPort();
     expect(tl(['submit', 'examples/quickstart.tl', '--server', `http://127.0.0.1:${port}`])).toMatchObject({
       code: 1,
       stderr: `tl submit: cannot reach http://127.0.0.1:${port}/graphql: ECONNREFUSED; is tl serve running there?\n`,

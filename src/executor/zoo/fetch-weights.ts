@@ -74,9 +74,18 @@ export async function fetchWeights(options: FetchWeightsOptions): Promise<FetchW
   } catch (err) {
     await rm(temp, { force: true });
     if (err instanceof ZooError) throw err;
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new ZooError('download-failed', `could not download ${options.url}: ${reason}.`, { cause: err });
+    throw new ZooError('download-failed', `could not download ${options.url}: ${whyFetchFailed(err)}.`, { cause: err });
   }
+}
+
+/**
+ * Why a `fetch` failed, in a word where there is one: Node's fetch throws "fetch failed" and keeps
+ * the reason (ECONNREFUSED, ENOTFOUND, ECONNRESET...) in its cause.
+ */
+export function whyFetchFailed(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause as NodeJS.ErrnoException | undefined;
+  return cause?.code ?? cause?.message ?? err.message;
 }
 
 /** Downloads the Keras ImageNet weights of `name` into `cacheDir` (the `tl weights fetch` command). */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZooError } from '../../../src/executor/zoo/errors.ts';
 import { fetchWeights } from '../../../src/executor/zoo/fetch-weights.ts';
 import { KNOWN_WEIGHTS } from '../../../src/executor/zoo/known-weights.ts';
+import { closedPort } from '../../closed-port.ts';
 
 const BODY = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 251));
 const SHA256 = createHash('sha256').update(BODY).digest('hex');
@@ -68,7 +69,9 @@ describe('fetchWeights', () => {
   it('fails on an HTTP error and on an unreachable server', async () => {
     const dest = join(dir, 'missing', 'weights.h5');
     await expect(fetchWeights({ url: `${base}/nope.h5`, dest })).rejects.toMatchObject({ code: 'download-failed', message: expect.stringContaining('HTTP 404') });
-    await expect(fetchWeights({ url: 'http://127.0.0.1:1/weights.h5', dest })).rejects.toMatchObject({ code: 'download-failed' });
+    // Nothing listens: the reason is the refused connection, not fetch's bare "fetch failed".
+    const url = `http://127.0.0.1:${await closedPort()}/weights.h5`;
+    await expect(fetchWeights({ url, dest })).rejects.toMatchObject({ code: 'download-failed', message: `could not download ${url}: ECONNREFUSED.` });
     expect(await readdir(join(dir, 'missing'))).toEqual([]);
   });
 
