@@ -28,7 +28,7 @@ export const CHECKS: readonly Check[] = [
 
 export function runChecks(script: Script): { context: CheckContext; diagnostics: Diagnostic[] } {
   const context = createContext(script);
-  const diagnostics: Diagnostic[] = [];
-  for (const check of CHECKS) diagnostics.push(...check.run(context));
+  // flatMap, not push(...): a check may find more diagnostics than a call takes arguments.
+  const diagnostics: Diagnostic[] = CHECKS.flatMap((check) => check.run(context));
   return { context, diagnostics };
 }

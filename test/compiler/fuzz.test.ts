@@ -65,6 +65,11 @@ describe('no input crashes the compiler', () => {
     expect(syntax.at(-1)?.code).toBe('too-many-errors');
   });
 
+  it('a script too long for push(...list): 200,000 valid statements, each but the first a duplicate', () => {
+    const { diagnostics } = compile(`use tiny\n${'epochs 1\n'.repeat(200_000)}`);
+    expect(diagnostics.filter((d) => d.severity === 'error')).toHaveLength(199_999);
+  });
+
   it('deep nonsense: long lines of keywords, commas and strings', () => {
     survives('phase '.repeat(5000));
     survives(`augment ${'flip,'.repeat(10_000)}`);

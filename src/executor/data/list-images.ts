@@ -55,10 +55,10 @@ export async function listDirectory(dir: string): Promise<Listing> {
 /** Every image under `dir`, depth first in sorted order; non-image files are collected in `other`. */
 export async function walkImages(dir: string, other: string[] = []): Promise<string[]> {
   const { images, folders, other: rest } = await listDirectory(dir);
-  other.push(...rest);
-  const nested = [];
-  for (const folder of folders) nested.push(...(await walkImages(folder, other)));
-  return [...images, ...nested];
+  // No push(...list): a folder may hold more files than a call takes arguments.
+  for (const file of rest) other.push(file);
+  for (const folder of folders) for (const image of await walkImages(folder, other)) images.push(image);
+  return images;
 }
 
 export type ClassTree = {

@@ -29,8 +29,8 @@ export function stratifiedSplit(labels: Int32Array, classCount: number, fraction
     if (members.length === 1 && fraction > 0) singletons.push(label);
     const order = rng.shuffle([...members]);
     const held = fraction === 0 ? 0 : Math.min(Math.round(members.length * fraction), members.length - 1);
-    val.push(...order.slice(0, held));
-    train.push(...order.slice(held));
+    // One push an index: a class may hold more images than a call takes arguments.
+    order.forEach((index, k) => (k < held ? val : train).push(index));
   });
   const ascending = (xs: number[]) => Int32Array.from(xs).sort();
   return { train: ascending(train), val: ascending(val), singletons };

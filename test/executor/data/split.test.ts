@@ -38,6 +38,11 @@ describe('stratifiedSplit', () => {
     expect(val.length).toBe(1 + 2);
   });
 
+  it('splits a class of more images than a call takes arguments', () => {
+    const { train, val } = stratifiedSplit(new Int32Array(200_000), 1, 0.2, 1);
+    expect([train.length, val.length]).toEqual([160_000, 40_000]);
+  });
+
   it('holds out nothing at fraction 0', () => {
     const { train, val } = stratifiedSplit(labels, 3, 0, 1);
     expect([train.length, val.length]).toEqual([70, 0]);
