@@ -30,22 +30,36 @@ export async function finalValidation(net: Network, data: Dataset, classes: numb
   return data.val.count > 0 ? evaluate(net.full, full, data.val, 'val', classes) : null;
 }
 
-/** `val` is measured by the caller (before adaptation turns the network to the target domain); the test set is read here. */
-export async function finalMetrics(net: Network, data: Dataset, plan: Plan, options: { readonly baseDir: string; readonly onCorrupt?: 'skip' | 'stop' }, classes: string[], last: EpochMetrics | null, val: Score | null): Promise<FinalMetrics> {
+/** The `evaluate` statement's images, with labels as indices of the training classes. */
+export interface TestSet {
+  readonly images: ImageSet;
+  readonly labels: Int32Array;
+}
+
+/**
+ * Loads the `evaluate` folder (null without one). `runPlan` calls it before training, so a wrong
+ * path or a class the training data lacks fails at once instead of after the training it would lose.
+ */
+export async function loadTestSet(plan: Plan, classes: readonly string[], imageSize: number, options: { readonly baseDir: string; readonly onCorrupt?: 'skip' | 'stop' }): Promise<TestSet | null> {
+  if (!plan.evaluate) return null;
+  const { origin, path } = plan.evaluate;
+  const set = await wrap('data-load', origin, () =>
+    loadDataset({ format: 'folder', path, split: 0, val: null, origin }, { baseDir: options.baseDir, imageSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip' }),
+  );
+  const remap = set.classes.map((c) => classes.indexOf(c));
+  const missing = set.classes.filter((_, i) => remap[i]! < 0);
+  if (missing.length) throw new ExecutorError('unknown-label', `evaluate set has classes the training data lacks: ${missing.join(', ')}`, origin);
+  return { images: set.train, labels: set.train.labels.map((l) => remap[l]!) };
+}
+
+/** `val` is measured by the caller (before adaptation turns the network to the target domain); `test` was loaded before training. */
+export async function finalMetrics(net: Network, data: Dataset, testSet: TestSet | null, classes: string[], last: EpochMetrics | null, val: Score | null): Promise<FinalMetrics> {
   let test: Score | null = null;
-  let testLabels: Int32Array | null = null;
-  if (plan.evaluate) {
-    const set = await wrap('data-load', plan.evaluate.origin, () =>
-      loadDataset({ format: 'folder', path: plan.evaluate!.path, split: 0, val: null, origin: plan.evaluate!.origin }, { baseDir: options.baseDir, imageSize: net.base.inputSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip' }),
-    );
-    const remap = set.classes.map((c) => classes.indexOf(c));
-    const missing = set.classes.filter((_, i) => remap[i]! < 0);
-    if (missing.length) throw new ExecutorError('unknown-label', `evaluate set has classes the training data lacks: ${missing.join(', ')}`, plan.evaluate.origin);
-    testLabels = set.train.labels.map((l) => remap[l]!);
-    const { data: scores } = await predictAll(set.train.count, EVAL_BATCH, (idx) => imageBatch(set.train, idx, net.base.preprocess), net.full);
-    test = scoreSet(scores, testLabels, classes.length);
+  if (testSet) {
+    const { data: scores } = await predictAll(testSet.images.count, EVAL_BATCH, (idx) => imageBatch(testSet.images, idx, net.base.preprocess), net.full);
+    test = scoreSet(scores, testSet.labels, classes.length);
   }
-  const basis = test && testLabels ? { predicted: test.predicted, labels: testLabels } : val ? { predicted: val.predicted, labels: data.val.labels } : null;
+  const basis = test && testSet ? { predicted: test.predicted, labels: testSet.labels } : val ? { predicted: val.predicted, labels: data.val.labels } : null;
   const c = basis ? confusion(classes, basis.labels, basis.predicted) : confusion(classes, [], []);
   return {
     loss: last?.loss ?? Number.NaN,

@@ -16,7 +16,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import { earlyStopper, improvement } from './early-stop.ts';
-import { evaluate, finalMetrics, finalValidation, type Score } from './evaluate.ts';
+import { evaluate, finalMetrics, finalValidation, loadTestSet, type Score } from './evaluate.ts';
 import { exportModel } from './export-model.ts';
 import { fuseActivationsForTraining } from './fold-batchnorm.ts';
 import { prepareInputs, type Inputs } from './inputs.ts';
@@ -68,6 +68,10 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       loadDataset(plan.data!, { baseDir: options.baseDir, imageSize: base.inputSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip', ...(options.warn && { warn: options.warn }), ...(options.signal && { signal: options.signal }) }),
     );
     const classes = data.classes;
+    if (classes.length < 2) {
+      throw new ExecutorError('one-class', `the data has a single class ('${classes[0]}'); a classifier needs at least two: add images of another class`, plan.data.origin);
+    }
+    const testSet = await loadTestSet(plan, classes, base.inputSize, options);
     if (plan.model.weights.kind === 'none') reseed(base.model, plan.seed);
     const net = assemble(base, plan, classes.length);
     const rng = createRng(plan.seed);
@@ -220,12 +224,13 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
 
     validation ??= await finalValidation(net, data, classes.length);
     await adaptation?.afterTraining(hookContext);
-    const metrics = await finalMetrics(net, data, plan, options, classes, last, validation);
+    // Exported before the test set is scored, so that nothing after training can lose it.
     let exportPath: string | null = null;
     if (plan.export) {
       exportPath = path(plan.export.path);
       await exportModel(net, exportPath, plan, classes);
     }
+    const metrics = await finalMetrics(net, data, testSet, classes, last, validation);
     const seconds = (performance.now() - started) / 1000;
     adaptation?.dispose();
     emit({ type: 'jobFinished', at: now(), metrics, exportPath, seconds });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -84,6 +84,32 @@ export "${join(out, 'model')}"
     const failed = events.at(-1);
     expect(failed?.type).toBe('jobFailed');
     expect(failed).toMatchObject({ code: 'data-not-found', origin: { line: 2, column: 1 } });
+  }, 60_000);
+
+  it('fails before training, with the span, on data of a single class and on an evaluate set with classes training lacks', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'tl-classes-'));
+    const fashion = join(root, 'examples/data/fashion-mini');
+    for (const [cls, from] of [['cat', 'boot'], ['dog', 'dress']] as const) {
+      mkdirSync(join(data, 'two', cls), { recursive: true });
+      for (const f of ['000.png', '001.png', '002.png']) copyFileSync(join(fashion, 'train', from, f), join(data, 'two', cls, f));
+    }
+    cpSync(join(data, 'two', 'cat'), join(data, 'one', 'cat'), { recursive: true });
+    const run = async (source: string) => {
+      const events: ExecutorEvent[] = [];
+      await expect(runPlan(planOf(source), { baseDir: data, runDir: mkdtempSync(join(tmpdir(), 'tl-run-')), backend: 'wasm', onEvent: (e) => events.push(e) })).rejects.toThrow();
+      expect(events.map((e) => e.type)).toEqual(['jobFailed']);
+      return events[0];
+    };
+    expect(await run('use tiny input 32\nfreeze none\ndata "one" split 0.2\nepochs 1')).toMatchObject({
+      code: 'one-class',
+      message: "the data has a single class ('cat'); a classifier needs at least two: add images of another class",
+      origin: { line: 3, column: 1 },
+    });
+    expect(await run(`use tiny input 32\nfreeze none\ndata "two" split 0.2\nepochs 1\nevaluate "${join(fashion, 'test')}"`)).toMatchObject({
+      code: 'unknown-label',
+      message: expect.stringMatching(/^evaluate set has classes the training data lacks: bag, boot, /),
+      origin: { line: 5, column: 1 },
+    });
   }, 60_000);
 });
 

@@ -46,6 +46,5 @@ export async function folderSource(root: string, classes: string[] | null, warn?
     folderOf.set(label, folder);
     for (const file of files) items.push({ source: file, label });
   });
-  if (tree.classes.length === 1 && !classes) warn?.(`'${root}' has a single class ('${names[0]}'); a classifier needs at least two`);
   return { classes: names, items, decode: decodeFile, classPath: (label) => folderOf.get(label) ?? root };
 }
