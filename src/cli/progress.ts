@@ -54,8 +54,8 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
         ...(e.exportPath ? ([['exported to', e.exportPath]] as [string, string][]) : []),
       ];
       out.write(`\n${rows.map(([k, v]) => `  ${k.padEnd(20)} ${v.trim()}`).join('\n')}\n`);
-      // Up to three classes the model misses most; none when it recalls every class fully.
-      const worst = m.perClass.filter((c) => c.recall < 1).sort((a, b) => a.recall - b.recall).slice(0, 3);
+      // Up to three classes the model misses most; none when it recalls every class fully, or had no images to score.
+      const worst = m.perClass.filter((c) => c.support > 0 && c.recall < 1).sort((a, b) => a.recall - b.recall).slice(0, 3);
       if (worst.length) out.write(`  weakest classes      ${worst.map((c) => `${c.label} (recall ${pct(c.recall).trim()})`).join(', ')}\n`);
       break;
     }

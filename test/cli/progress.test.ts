@@ -19,8 +19,8 @@ function printed(replay: StepReplay | null, tiles: TileTuning | null): string {
 }
 
 /** The summary's weakest-classes line for these recalls (one class a recall, named a, b, c...). */
-function weakest(recalls: number[]): string {
-  const perClass = recalls.map((recall, i) => ({ label: String.fromCharCode(97 + i), precision: 1, recall, support: 10 }));
+function weakest(recalls: number[], support = 10): string {
+  const perClass = recalls.map((recall, i) => ({ label: String.fromCharCode(97 + i), precision: support && 1, recall, support }));
   const metrics = { loss: 0.1, accuracy: 0.9, valLoss: 0.2, valAccuracy: 0.9, valTop5: null, testAccuracy: null, testTop5: null, perClass, confusion: [], classes: perClass.map((c) => c.label) };
   return print({ type: 'jobFinished', at: '2026-11-30T00:00:00Z', metrics, exportPath: null, seconds: 1 }).split('\n').find((l) => l.includes('weakest')) ?? '';
 }
@@ -40,9 +40,11 @@ describe('the phase summary', () => {
 });
 
 describe('the job summary', () => {
-  it('names up to three classes the model misses most, and none it recalls fully', () => {
+  it('names up to three classes the model misses most, and none it recalls fully or never scored', () => {
     expect(weakest([1, 0.5, 0.9, 0.25, 0.75])).toBe('  weakest classes      d (recall 25.0%), b (recall 50.0%), e (recall 75.0%)');
     expect(weakest([1, 0.8, 1])).toBe('  weakest classes      b (recall 80.0%)');
     expect(weakest([1, 1])).toBe('');
+    // No validation or test images (a split too small to hold any out): nothing was scored.
+    expect(weakest([0, 0], 0)).toBe('');
   });
 });
