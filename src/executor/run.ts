@@ -17,7 +17,7 @@ import { loadDataset, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import { earlyStopper, improvement } from './early-stop.ts';
 import { evaluate, finalMetrics, finalValidation, loadTestSet, type Score } from './evaluate.ts';
-import { exportModel } from './export-model.ts';
+import { exportModel, prepareExport } from './export-model.ts';
 import { fuseActivationsForTraining } from './fold-batchnorm.ts';
 import { prepareInputs, type Inputs } from './inputs.ts';
 import { guardMemory, runStep } from './train-step.ts';
@@ -72,6 +72,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       throw new ExecutorError('one-class', `the data has a single class ('${classes[0]}'); a classifier needs at least two: add images of another class`, plan.data.origin);
     }
     const testSet = await loadTestSet(plan, classes, base.inputSize, options);
+    if (plan.export) await prepareExport(path(plan.export.path), plan.export.origin);
     if (plan.model.weights.kind === 'none') reseed(base.model, plan.seed);
     const net = assemble(base, plan, classes.length);
     const rng = createRng(plan.seed);

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -86,7 +86,7 @@ export "${join(out, 'model')}"
     expect(failed).toMatchObject({ code: 'data-not-found', origin: { line: 2, column: 1 } });
   }, 60_000);
 
-  it('fails before training, with the span, on data of a single class and on an evaluate set with classes training lacks', async () => {
+  it('fails before training, with the span, on data of a single class, an evaluate set with classes training lacks, and an export path a file blocks', async () => {
     const data = mkdtempSync(join(tmpdir(), 'tl-classes-'));
     const fashion = join(root, 'examples/data/fashion-mini');
     for (const [cls, from] of [['cat', 'boot'], ['dog', 'dress']] as const) {
@@ -108,6 +108,12 @@ export "${join(out, 'model')}"
     expect(await run(`use tiny input 32\nfreeze none\ndata "two" split 0.2\nepochs 1\nevaluate "${join(fashion, 'test')}"`)).toMatchObject({
       code: 'unknown-label',
       message: expect.stringMatching(/^evaluate set has classes the training data lacks: bag, boot, /),
+      origin: { line: 5, column: 1 },
+    });
+    writeFileSync(join(data, 'model'), 'a file where the export folder would go');
+    expect(await run('use tiny input 32\nfreeze none\ndata "two" split 0.2\nepochs 1\nexport "model/v1"')).toMatchObject({
+      code: 'export-failed',
+      message: `cannot export to '${join(data, 'model', 'v1')}': a file is in the way of the folder`,
       origin: { line: 5, column: 1 },
     });
   }, 60_000);
