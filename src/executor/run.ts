@@ -72,7 +72,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       throw new ExecutorError('one-class', `the data has a single class ('${classes[0]}'); a classifier needs at least two: add images of another class`, plan.data.origin);
     }
     const testSet = await loadTestSet(plan, classes, base.inputSize, options);
-    if (plan.export) await prepareExport(path(plan.export.path), plan.export.origin);
+    const exportPath = plan.export ? path(plan.export.path) : null;
+    if (exportPath) await prepareExport(exportPath, plan.export!.origin);
     if (plan.model.weights.kind === 'none') reseed(base.model, plan.seed);
     const net = assemble(base, plan, classes.length);
     const rng = createRng(plan.seed);
@@ -226,11 +227,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     validation ??= await finalValidation(net, data, classes.length);
     await adaptation?.afterTraining(hookContext);
     // Exported before the test set is scored, so that nothing after training can lose it.
-    let exportPath: string | null = null;
-    if (plan.export) {
-      exportPath = path(plan.export.path);
-      await exportModel(net, exportPath, plan, classes);
-    }
+    if (exportPath) await exportModel(net, exportPath, plan, classes);
     const metrics = await finalMetrics(net, data, testSet, classes, last, validation);
     const seconds = (performance.now() - started) / 1000;
     adaptation?.dispose();
