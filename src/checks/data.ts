@@ -16,7 +16,7 @@ export const dataCheck: Check = {
     const found: (Diagnostic | undefined)[] = [];
     const data = ctx.first('data');
     const last = ctx.script.statements[ctx.script.statements.length - 1];
-    if (!data && ctx.use && last) {
+    if (!data && ctx.use && last && !ctx.script.unreadable.includes('data')) {
       // Pointed at the end of the script, where the statement would go.
       found.push(warning('missing-data', `no 'data' statement: the plan compiles but cannot run until you add one, e.g. data "images/" split 0.2`, { start: last.span.end, end: last.span.end }));
     }

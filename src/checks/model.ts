@@ -11,6 +11,7 @@ export const modelCheck: Check = {
     const found: Diagnostic[] = [];
     const use = ctx.use;
     if (!use) {
+      if (ctx.script.unreadable.includes('use')) return found; // its syntax error says enough
       const at = ctx.script.statements[0]?.span ?? { start: 0, end: 0 };
       found.push(error('missing-use', `a script needs a model; add a line such as 'use mobilenetv2' (zoo: ${quoteList(ZOO.map((m) => m.name))})`, { start: at.start, end: at.start }));
       return found;
@@ -31,9 +32,6 @@ export const modelCheck: Check = {
       } else if (w.text === 'imagenet' && use.model.quoted) {
         found.push(error('unknown-weights', `'weights imagenet' applies to zoo models; a model file brings its own weights`, w.span));
       }
-    }
-    if (use.input && ctx.zoo && Number.isInteger(use.input.value) && use.input.value < ctx.zoo.minInput) {
-      found.push(error('bad-number', `${ctx.zoo.name} needs an input of at least ${ctx.zoo.minInput} pixels, found ${use.input.text}`, use.input.span));
     }
     return found;
   },

@@ -45,9 +45,10 @@ function bounds(rule: Rule): string {
   return [lo, hi].filter(Boolean).join(' and ');
 }
 
-export function checkNumber(n: NumberNode | undefined, field: NumberField): Diagnostic | undefined {
+/** `narrower` tightens a field's rule where the context knows more (a zoo model's smallest input). */
+export function checkNumber(n: NumberNode | undefined, field: NumberField, narrower?: Partial<Rule>): Diagnostic | undefined {
   if (!n) return undefined;
-  const rule: Rule = NUMBER_RULES[field];
+  const rule: Rule = { ...NUMBER_RULES[field], ...narrower };
   const v = n.value;
   if (!Number.isFinite(v)) return error('bad-number', `${n.text} is not a usable number for ${rule.what}`, n.span);
   if (rule.integer && !Number.isInteger(v)) {
@@ -90,9 +91,11 @@ export const numbersCheck: Check = {
     const found: (Diagnostic | undefined)[] = [];
     for (const s of ctx.script.statements) {
       switch (s.kind) {
-        case 'use':
-          found.push(checkNumber(s.input, 'input'));
+        case 'use': {
+          const zoo = s === ctx.use ? ctx.zoo : undefined;
+          found.push(checkNumber(s.input, 'input', zoo && { min: zoo.minInput, what: `${zoo.name}'s input size` }));
           break;
+        }
         case 'data':
           found.push(checkNumber(s.split, 'split'));
           break;

@@ -103,4 +103,9 @@ export interface Comment {
 export interface Script {
   readonly statements: readonly Statement[];
   readonly comments: readonly Comment[];
+  /**
+   * The keyword of each statement the parser could not read (an unknown word counts as the keyword
+   * it is a typo of), so that checks for a missing statement do not repeat a syntax error.
+   */
+  readonly unreadable: readonly string[];
 }

@@ -7,7 +7,7 @@ import type { IRecognitionException, IToken } from 'chevrotain';
 import { TlParser } from '../../grammar/parser.ts';
 import { STATEMENT_KEYWORDS, StringLiteral, TlLexer } from '../../grammar/tokens.ts';
 import { error, type Diagnostic, type Span } from '../diagnostics/diagnostic.ts';
-import { didYouMean, quoteList } from '../diagnostics/suggest.ts';
+import { didYouMean, nearest, quoteList } from '../diagnostics/suggest.ts';
 import type { Comment, Script, Statement } from './ast.ts';
 import { messageProvider, describeToken } from './parse-messages.ts';
 import { tokenSpan, toStatement } from './to-ast.ts';
@@ -64,10 +64,12 @@ export function parse(source: string): ParseResult {
   });
 
   const statements: Statement[] = [];
+  const unreadable: string[] = [];
   for (const group of splitStatements(tokens)) {
     if (diagnostics.length >= MAX_SYNTAX_DIAGNOSTICS) break;
     const statement = parseStatement(group, diagnostics);
-    if (statement) statements.push(statement);
+    if (typeof statement === 'object') statements.push(statement);
+    else if (statement) unreadable.push(statement);
   }
   if (diagnostics.length >= MAX_SYNTAX_DIAGNOSTICS) {
     diagnostics.length = MAX_SYNTAX_DIAGNOSTICS;
@@ -76,7 +78,7 @@ export function parse(source: string): ParseResult {
   }
 
   const comments: Comment[] = (lexed.groups['comments'] ?? []).map((t) => ({ text: t.image, span: tokenSpan(t) }));
-  return { script: { statements, comments }, diagnostics };
+  return { script: { statements, comments, unreadable }, diagnostics };
 }
 
 function printable(ch: string): string {
@@ -98,7 +100,8 @@ function* splitStatements(tokens: readonly IToken[]): Generator<IToken[]> {
   if (current.length > 0) yield current;
 }
 
-function parseStatement(tokens: IToken[], diagnostics: Diagnostic[]): Statement | undefined {
+/** The statement, or when it cannot be read, the keyword it was meant to have (if any is close). */
+function parseStatement(tokens: IToken[], diagnostics: Diagnostic[]): Statement | string | undefined {
   const first = tokens[0]!;
   const last = tokens[tokens.length - 1]!;
   const span: Span = { start: first.startOffset, end: tokenSpan(last).end };
@@ -113,7 +116,7 @@ function parseStatement(tokens: IToken[], diagnostics: Diagnostic[]): Statement 
         tokenSpan(first),
       ),
     );
-    return undefined;
+    return nearest(keyword, STATEMENT_KEYWORDS, 1)[0];
   }
 
   const p = parser();
@@ -122,7 +125,7 @@ function parseStatement(tokens: IToken[], diagnostics: Diagnostic[]): Statement 
   const problem = p.errors[0];
   if (problem) {
     diagnostics.push(syntaxError(problem, keyword, tokens));
-    return undefined;
+    return keyword;
   }
   const local: Diagnostic[] = [];
   const statement = toStatement(tokens, span, local);
@@ -145,7 +148,7 @@ function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]
     const list = options.length > 0 ? `${quoteList(options)} or the end of the statement` : 'the end of the statement';
     return error(
       'unexpected-token',
-      `unexpected ${describeToken(found)} in '${keyword === 'early' ? 'early stop' : keyword}'; expected ${list}${found.tokenType.name === 'Identifier' ? didYouMean(found.image, options) : ''}`,
+      `unexpected ${describeToken(found).replace(/^the /, '')} in '${keyword === 'early' ? 'early stop' : keyword}'; expected ${list}${found.tokenType.name === 'Identifier' ? didYouMean(found.image, options) : ''}`,
       span,
     );
   }

@@ -86,4 +86,10 @@ describe('messages', () => {
     const d = compile('use tiny; phase lr 1e-4 unfreze block5').diagnostics.find((x) => x.code === 'unexpected-token');
     expect(d?.message).toContain("did you mean 'unfreeze'?");
   });
+
+  it('name a stray number or string plainly', () => {
+    const messages = (source: string) => compile(source).diagnostics.filter((d) => d.code === 'unexpected-token').map((d) => d.message);
+    expect(messages('use tiny; lr 0.001.5')).toEqual(["unexpected number .5 in 'lr'; expected the end of the statement"]);
+    expect(messages('use tiny; data "a" "b"')).toEqual(["unexpected string \"b\" in 'data'; expected 'split', 'val' or the end of the statement"]);
+  });
 });

@@ -144,4 +144,20 @@ export "out"
     expect(codes('')).toEqual(['missing-use']);
     expect(codes('# only a comment\n')).toEqual(['missing-use']);
   });
+
+  it('a statement with a syntax error is not reported again as missing', () => {
+    expect(codes('use resnet50 freeze until block4')).toEqual(['unexpected-token']);
+    expect(codes('USE resnet50; data "x"')).toEqual(['unknown-statement']);
+    expect(codes('use tiny; freeze none; data "x" bogus 3')).toEqual(['unexpected-token']);
+    expect(codes('use tiny; freeze none; dat "x"')).toEqual(['unknown-statement']);
+    // A word near no statement hides nothing: the script still names no model.
+    expect(codes('frobnicate')).toEqual(['missing-use', 'unknown-statement']);
+    expect(codes('dta "x"')).toEqual(['missing-use', 'unknown-statement']);
+  });
+
+  it("a zoo model's smallest input is the one rule its input breaks", () => {
+    const found = compile('use resnet50 input 7; data "x"').diagnostics;
+    expect(found.map((d) => d.message)).toEqual(["resnet50's input size must be at least 32 and at most 2048, found 7"]);
+    expect(compile('use "m.json" input 7; data "x"').diagnostics.map((d) => d.message)).toEqual(['input size must be at least 8 and at most 2048, found 7']);
+  });
 });
