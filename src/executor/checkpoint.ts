@@ -46,9 +46,16 @@ export async function loadCheckpoint(model: tf.LayersModel, dir: string): Promis
   const specs = artifacts.weightSpecs ?? [];
   const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   const decoded = tf.io.decodeWeights(data, specs);
-  const current = model.getWeights();
-  if (current.length !== specs.length) throw new Error(`checkpoint ${dir} holds ${specs.length} weights, the network has ${current.length}; was the script changed?`);
-  model.setWeights(specs.map((s) => decoded[s.name]!));
-  tf.dispose(Object.values(decoded));
+  try {
+    // By name: tfjs lists a model's trainable weights first, so the order depends on what was frozen.
+    const missing = model.weights.filter((w) => !decoded[w.originalName]).map((w) => w.originalName);
+    if (missing.length > 0 || specs.length !== model.weights.length) {
+      const lacks = missing.length > 0 ? `; it lacks ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}` : '';
+      throw new Error(`checkpoint ${dir} holds ${specs.length} weights, the network has ${model.weights.length}${lacks}; was the script changed?`);
+    }
+    model.setWeights(model.weights.map((w) => decoded[w.originalName]!));
+  } finally {
+    tf.dispose(Object.values(decoded));
+  }
   return state;
 }
