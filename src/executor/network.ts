@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Plan } from '../plan/schema.ts';
+import { hashSeed } from './augment/rng.ts';
 import type { Base } from './zoo/index.ts';
 
 export interface Network {
@@ -28,7 +29,29 @@ export function assemble(base: Base, plan: Plan, classes: number): Network {
   const head = tf.model({ inputs: input, outputs: out, name: 'head' });
   const full = tf.model({ inputs: base.model.inputs, outputs: head.apply(base.model.outputs[0]!) as tf.SymbolicTensor, name: 'tl_model' });
   patchBatchNorm(base.model);
+  drawDropoutPerCall([...base.model.layers, ...head.layers], plan.seed);
   return { full, head, base };
+}
+
+/**
+ * tfjs's Dropout seeds its mask with the layer's seed at every call, so a seeded layer drops the
+ * same units at every step (and an unseeded one, as a user's model may have, draws from the clock).
+ * Each training call here gets a seed of its own from the plan's seed, the layer's place and the
+ * call's count: a new mask every step, the same masks on every run. (On webgpu the mask is drawn
+ * on the GPU from a counter instead: backends/webgpu/dropout.ts.)
+ */
+function drawDropoutPerCall(layers: readonly tf.layers.Layer[], seed: number): void {
+  layers
+    .filter((layer) => layer.getClassName() === 'Dropout')
+    .forEach((layer, place) => {
+      const layerClass = Object.getPrototypeOf(layer) as { call: typeof layer.call };
+      const seeded = layer as unknown as { seed?: number };
+      let calls = 0;
+      layer.call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => {
+        if (kwargs?.['training'] === true) seeded.seed = hashSeed(hashSeed(seed + place) + calls++) >>> 0;
+        return layerClass.call.call(layer, inputs, kwargs);
+      };
+    });
 }
 
 /**

@@ -119,8 +119,8 @@ export function createRng(seed: number): Rng {
   return rng;
 }
 
-/** murmur3's 32-bit finalizer: spreads small integer seeds over the whole state space. */
-function hashSeed(seed: number): number {
+/** murmur3's 32-bit finalizer: spreads small integer seeds over the whole state space (a signed 32-bit integer). */
+export function hashSeed(seed: number): number {
   let h = (Math.floor(seed) ^ 0x9e3779b9) | 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
