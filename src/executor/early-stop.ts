@@ -9,18 +9,26 @@ function scoreOf(monitor: Monitor, m: EpochMetrics): number {
   return monitor === 'val_accuracy' ? -(m.valAccuracy ?? m.accuracy) : (m.valLoss ?? m.loss);
 }
 
+/** Whether an epoch's metrics beat every epoch's before; `best` says the best score so far (null before the first). */
+export interface Improvement {
+  (m: EpochMetrics): boolean;
+  readonly best: () => number | null;
+}
+
 /**
  * Whether each epoch's metrics beat every epoch's before, by `monitor` (what `checkpoint best`
- * saves on). A score that is not a number (a diverged loss) never does.
+ * saves on), starting from the score `from` where a resumed run had one. A score that is not a
+ * number (a diverged loss) never does.
  */
-export function improvement(monitor: Monitor): (m: EpochMetrics) => boolean {
-  let best = Number.POSITIVE_INFINITY;
-  return (m) => {
+export function improvement(monitor: Monitor, from: number | null = null): Improvement {
+  let best = from ?? Number.POSITIVE_INFINITY;
+  const improves = (m: EpochMetrics): boolean => {
     const score = scoreOf(monitor, m);
     if (!(score < best)) return false;
     best = score;
     return true;
   };
+  return Object.assign(improves, { best: () => (Number.isFinite(best) ? best : null) });
 }
 
 /** Every layer of `model`, nested models' layers in their place. */
@@ -44,17 +52,28 @@ function snapshot(model: tf.LayersModel): tf.Tensor[] {
   });
 }
 
+/** Where a phase's early stopping stands: the best score and epoch so far, and the epochs since. */
+export interface StopperState {
+  readonly score: number | null;
+  readonly metrics: EpochMetrics | null;
+  readonly waited: number;
+}
+
 /**
  * Early stopping per phase: tracks the monitored metric (the `early stop` statement's, else
  * `checkpoint best`'s, else the validation loss) for the phase's best epoch, and where the plan
  * stops early, keeps the best weights to restore and stops after `patience` epochs without one.
  */
-export function earlyStopper(plan: Plan) {
+export function earlyStopper(plan: Plan, from?: { readonly state: StopperState; readonly weights: tf.Tensor[] | null }) {
   const es = plan.earlyStop;
-  const improved = improvement(es?.monitor ?? (plan.checkpoint?.kind === 'best' ? plan.checkpoint.monitor : 'val_loss'));
-  let best: { metrics: EpochMetrics; weights: tf.Tensor[] | null } | null = null;
-  let waited = 0;
+  const improved = improvement(es?.monitor ?? (plan.checkpoint?.kind === 'best' ? plan.checkpoint.monitor : 'val_loss'), from?.state.score);
+  let best: { metrics: EpochMetrics; weights: tf.Tensor[] | null } | null = from?.state.metrics ? { metrics: from.state.metrics, weights: from.weights } : null;
+  let waited = from?.state.waited ?? 0;
   return {
+    /** What a checkpoint keeps to continue the phase (the best weights aside: `bestWeights`). */
+    state: (): StopperState => ({ score: improved.best(), metrics: best?.metrics ?? null, waited }),
+    /** The best epoch's weights, in the model's order, where the plan restores them. */
+    bestWeights: (): readonly tf.Tensor[] | null => best?.weights ?? null,
     /** Notes an epoch's metrics; true where they are the best so far. */
     observe(m: EpochMetrics, model: tf.LayersModel): boolean {
       if (!improved(m) && best !== null) {

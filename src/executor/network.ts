@@ -12,6 +12,8 @@ export interface Network {
   readonly full: tf.LayersModel;
   readonly head: tf.LayersModel;
   readonly base: Base;
+  /** Training calls of the dropout layers so far: a checkpoint keeps it, so a resumed run draws the masks an uninterrupted one would. */
+  readonly dropout: { calls: number };
 }
 
 export function assemble(base: Base, plan: Plan, classes: number): Network {
@@ -29,8 +31,9 @@ export function assemble(base: Base, plan: Plan, classes: number): Network {
   const head = tf.model({ inputs: input, outputs: out, name: 'head' });
   const full = tf.model({ inputs: base.model.inputs, outputs: head.apply(base.model.outputs[0]!) as tf.SymbolicTensor, name: 'tl_model' });
   patchBatchNorm(base.model);
-  drawDropoutPerCall([...base.model.layers, ...head.layers], plan.seed);
-  return { full, head, base };
+  const dropout = { calls: 0 };
+  drawDropoutPerCall([...base.model.layers, ...head.layers], plan.seed, dropout);
+  return { full, head, base, dropout };
 }
 
 /**
@@ -40,15 +43,14 @@ export function assemble(base: Base, plan: Plan, classes: number): Network {
  * call's count: a new mask every step, the same masks on every run. (On webgpu the mask is drawn
  * on the GPU from a counter instead: backends/webgpu/dropout.ts.)
  */
-function drawDropoutPerCall(layers: readonly tf.layers.Layer[], seed: number): void {
+function drawDropoutPerCall(layers: readonly tf.layers.Layer[], seed: number, counter: { calls: number }): void {
   layers
     .filter((layer) => layer.getClassName() === 'Dropout')
     .forEach((layer, place) => {
       const layerClass = Object.getPrototypeOf(layer) as { call: typeof layer.call };
       const seeded = layer as unknown as { seed?: number };
-      let calls = 0;
       layer.call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => {
-        if (kwargs?.['training'] === true) seeded.seed = hashSeed(hashSeed(seed + place) + calls++) >>> 0;
+        if (kwargs?.['training'] === true) seeded.seed = hashSeed(hashSeed(seed + place) + counter.calls++) >>> 0;
         return layerClass.call.call(layer, inputs, kwargs);
       };
     });

@@ -32,3 +32,25 @@ export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
 export function countStep(optimizer: tf.Optimizer): void {
   (optimizer as unknown as { incrementIterations(): void }).incrementIterations();
 }
+
+type NamedTensor = { name: string; tensor: tf.Tensor };
+/** Adam's running powers of its betas, which tfjs's getWeights leaves out. */
+const ADAM_POWERS = ['accBeta1', 'accBeta2'] as const;
+
+/**
+ * All of an optimizer's state, for a checkpoint: tfjs's `getWeights()` (iterations, moments) and
+ * Adam's running powers of its betas, which tfjs's `setWeights` would recompute as powers, a few
+ * last bits away from the products a run multiplies up step by step.
+ */
+export async function optimizerState(optimizer: tf.Optimizer): Promise<NamedTensor[]> {
+  const powers = optimizer as unknown as Partial<Record<(typeof ADAM_POWERS)[number], tf.Variable>>;
+  const extra = ADAM_POWERS.flatMap((name) => (powers[name] ? [{ name: `tl:${name}`, tensor: powers[name] }] : []));
+  return [...(await optimizer.getWeights()), ...extra];
+}
+
+/** Puts back an `optimizerState`. */
+export async function restoreOptimizer(optimizer: tf.Optimizer, state: readonly NamedTensor[]): Promise<void> {
+  await optimizer.setWeights(state.filter((w) => !w.name.startsWith('tl:')));
+  const powers = optimizer as unknown as Record<string, tf.Variable | undefined>;
+  for (const w of state) if (w.name.startsWith('tl:')) powers[w.name.slice(3)]?.assign(w.tensor);
+}

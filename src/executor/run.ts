@@ -12,7 +12,7 @@ import { createRng, type Rng } from './augment/index.ts';
 import { prepareForTraining, selectBackend, stepRunner, type BackendName } from './backends/select.ts';
 import type { StepOutput } from './backends/steps.ts';
 import { EVAL_BATCH, evaluationPass, imageBatch, predictAll, range } from './batches.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { inModelOrder, loadCheckpoint, saveCheckpoint, type EpochSoFar } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import { earlyStopper, improvement } from './early-stop.ts';
@@ -23,7 +23,7 @@ import { prepareInputs, type Inputs } from './inputs.ts';
 import { guardMemory, runStep } from './train-step.ts';
 import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from './events.ts';
 import { assemble, type Network } from './network.ts';
-import { createOptimizer, setLearningRate } from './optimizers.ts';
+import { createOptimizer, restoreOptimizer, setLearningRate } from './optimizers.ts';
 import { learningRateAt } from './schedule.ts';
 import { applyPhase } from './trainable.ts';
 import { reseed } from './seed.ts';
@@ -89,28 +89,42 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     };
 
     const checkpointDir = join(options.runDir, 'checkpoint');
-    let resumeAt = { phase: 0, epochsDone: 0 };
-    if (options.resume) {
-      const state = await loadCheckpoint(net.full, checkpointDir);
-      if (!state) throw new ExecutorError('no-checkpoint', `nothing to resume: no checkpoint in ${checkpointDir}`);
-      resumeAt = state;
+    const resumed = options.resume ? await loadCheckpoint(net.full, checkpointDir) : null;
+    if (options.resume && !resumed) throw new ExecutorError('no-checkpoint', `nothing to resume: no checkpoint in ${checkpointDir}`);
+    const resumeAt = resumed?.state ?? { phase: 0, epochsDone: 0 };
+    // The run's state as the checkpoint left it; the phase it was saved in takes up its own part below.
+    const saved = resumed?.state.run;
+    if (saved) {
+      rng.restore(saved.rng);
+      net.dropout.calls = saved.dropoutCalls;
     }
 
     const totalEpochs = phases.reduce((a, p) => a + p.epochs, 0);
     let epochsDoneOverall = phases.slice(0, resumeAt.phase).reduce((a, p) => a + p.epochs, 0) + resumeAt.epochsDone;
-    let last: EpochMetrics | null = null;
+    let last: EpochMetrics | null = saved?.last ?? null;
     let validation: Score | null | undefined;
 
     for (let p = resumeAt.phase; p < phases.length; p++) {
       const phase = phases[p]!;
       const firstEpoch = p === resumeAt.phase ? resumeAt.epochsDone : 0;
-      if (phase.epochs === 0 || firstEpoch >= phase.epochs) continue;
+      // A checkpoint saved at a phase's last epoch resumes into no epochs of it, but into its end
+      // (early stopping's best weights put back, adaptation after the phase, the phase's summary).
+      if (phase.epochs === 0) continue;
       const vars = applyPhase(net, phase);
       await adaptation?.beforePhase(p, hookContext);
       const inputs = await prepareInputs(net, data, plan, base.preprocess, options.cacheFrozenPrefix ?? true, adaptation?.target ?? null);
       emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
       const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
+      // Resumed in the phase its checkpoint was saved in: that phase's optimizers, trackers and place.
+      const within = p === resumeAt.phase ? saved : undefined;
+      if (within) {
+        if (resumed!.optimizers.length !== optimizers.length) throw new Error(`checkpoint ${checkpointDir} holds ${resumed!.optimizers.length} optimizers, the phase has ${optimizers.length}; was the script changed?`);
+        for (const [i, o] of optimizers.entries()) {
+          await restoreOptimizer(o.optimizer, resumed!.optimizers[i]!);
+          tf.dispose(resumed!.optimizers[i]!.map((w) => w.tensor)); // the optimizer's variables hold their own
+        }
+      }
       const model = inputs.model;
       // Where the backend can (webgpu, wasm), each BatchNorm applies the ReLU after it itself; on
       // webgpu zero paddings are read by the convolution after them instead of written.
@@ -124,19 +138,30 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         if (prepared.warning !== null) options.warn?.(prepared.warning);
         const term = adaptation?.term(p) ?? null;
         const adapt = term && { term, forward: dualForward(model, net.head) };
-        const stop = earlyStopper(plan);
+        const stop = earlyStopper(plan, within && { state: within.stopper, weights: resumed!.bestWeights && inModelOrder(net.full, resumed!.bestWeights, `checkpoint ${checkpointDir}'s best weights`) });
         // `checkpoint best` saves on its own monitor, which may not be early stopping's.
-        const bestForCheckpoint = plan.checkpoint?.kind === 'best' ? improvement(plan.checkpoint.monitor) : () => false;
+        const bestForCheckpoint = plan.checkpoint?.kind === 'best' ? improvement(plan.checkpoint.monitor, within?.checkpointBest) : null;
+        /** What a checkpoint saved now holds besides the weights; `epoch` where it is saved within one. */
+        const checkpoint = (epochsDone: number, epoch: EpochSoFar | null) =>
+          saveCheckpoint(net.full, checkpointDir, {
+            phase: p, epochsDone, savedAt: now(),
+            run: { rng: rng.state(), dropoutCalls: net.dropout.calls, stopper: stop.state(), checkpointBest: bestForCheckpoint?.best() ?? null, last, epoch },
+          }, { optimizers: optimizers.map((o) => o.optimizer), bestWeights: stop.bestWeights() });
         let epochsRun = 0;
 
-        for (let epoch = firstEpoch; epoch < phase.epochs; epoch++) {
+        for (let epoch = firstEpoch; epoch < phase.epochs && !stop.shouldStop(); epoch++) {
           const t0 = performance.now();
+          // A checkpoint saved within this epoch: the same batch order, then on from its batch.
+          const part = epoch === firstEpoch ? within?.epoch : null;
+          if (part) rng.restore(part.rngAtStart);
+          const rngAtStart = rng.state();
           const order = shuffled(data.train.count, rng);
+          if (part) rng.restore(saved!.rng);
           const batches = Math.ceil(order.length / phase.batch);
-          let lossSum = 0;
-          let correct = 0;
+          let lossSum = part?.lossSum ?? 0;
+          let correct = part?.correct ?? 0;
           let lastProgress = 0;
-          const extra = { loss: 0, domainHits: 0, domainRows: 0 };
+          const extra = { ...(part?.extra ?? { loss: 0, domainHits: 0, domainRows: 0 }) };
           // Step b's scalars are read after step b + 1 is queued: on a GPU, reading waits for the queue
           // to drain, and reading one step late lets the host build the next step while the GPU runs.
           let pending: { step: StepOutput; adapted: boolean; domainRows: number; b: number; rows: number; lr: number } | null = null;
@@ -158,14 +183,14 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
               emit({ type: 'batchProgress', at: now(), phase: p, epoch: epoch + 1, batch: b + 1, batches, loss: lossSum / ((b * phase.batch) + rows), lr });
             }
           };
-          for (let b = 0; b < batches; b++) {
+          for (let b = part?.batches ?? 0; b < batches; b++) {
             // Training awaits only promises that settle at once on wasm and cpu, which would starve the
             // event loop: yield each batch so a cancel (IPC message, Ctrl-C) is seen between batches.
             await new Promise<void>((r) => setImmediate(r));
             if (options.signal?.aborted) {
               await settle();
-              const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch, savedAt: now() });
-              emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path: saved, reason: 'cancel' });
+              const path = await checkpoint(epoch, { batches: b, rngAtStart, lossSum, correct, extra });
+              emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path, reason: 'cancel' });
               throw new ExecutorError('cancelled', `cancelled in phase '${phase.name}', epoch ${epoch + 1}; resume with --resume`);
             }
             const idx = order.subarray(b * phase.batch, Math.min(order.length, (b + 1) * phase.batch));
@@ -202,11 +227,10 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
 
           stop.observe(last, net.full);
           const cp = plan.checkpoint;
-          if (cp && ((cp.kind === 'best' && bestForCheckpoint(last)) || (cp.kind === 'every' && (epoch + 1) % cp.epochs === 0))) {
-            const saved = await saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone: epoch + 1, savedAt: now() });
-            emit({ type: 'checkpointSaved', at: now(), phase: p, epoch: epoch + 1, path: saved, reason: cp.kind });
+          if (cp && ((cp.kind === 'best' && bestForCheckpoint!(last)) || (cp.kind === 'every' && (epoch + 1) % cp.epochs === 0))) {
+            const path = await checkpoint(epoch + 1, null);
+            emit({ type: 'checkpointSaved', at: now(), phase: p, epoch: epoch + 1, path, reason: cp.kind });
           }
-          if (stop.shouldStop()) break;
         }
         const stoppedEarly = epochsRun < phase.epochs - firstEpoch;
         const best = stop.finish(net.full);

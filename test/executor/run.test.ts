@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -178,5 +178,75 @@ export "${join(out, 'model')}"
       [0, `cannot read image ${join(root, 'no-such.png')}: no such file`],
     ]);
     expect(mixed[1]!.top[0]).toEqual(prediction!.top[0]);
+  }, 300_000);
+
+  it('a run cancelled within an epoch, or killed after a checkpoint, resumes to the very weights of a run never stopped', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tl-exact-'));
+    // Everything a step's outcome hangs on: Adam's moments, the batch order and augmentation draws,
+    // dropout masks, early stopping's best epoch and its weights, checkpoint best's score. Phase
+    // two's rate is too high on purpose: it makes the phase worse after its first epoch, so at its
+    // end early stopping puts back weights from before every resume point below, which only the
+    // checkpoints held.
+    const planFor = (checkpoint: string, name: string) => planOf(`
+use tiny input 32
+data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
+freeze until block2
+head dense 16 relu dropout 0.3
+augment flip, rotate 10
+epochs 1
+batch 32
+lr 3e-3
+phase two unfreeze block2 lr 0.3 epochs 4
+early stop patience 3 monitor val_accuracy
+checkpoint ${checkpoint}
+export "${join(out, name)}"
+`);
+    const options = { baseDir: root, backend: 'wasm' as const, progressEveryMs: 0 };
+    const run = async (checkpoint: string, name: string, more: Partial<Parameters<typeof runPlan>[1]> = {}) => {
+      const events: ExecutorEvent[] = [];
+      const result = await runPlan(planFor(checkpoint, name), { ...options, runDir: join(out, `${name}-state`), ...more, onEvent: (e) => { events.push(e); more.onEvent?.(e); } });
+      return { events, metrics: result.metrics, weights: readFileSync(join(result.exportPath!, 'weights.bin')) };
+    };
+    /** Epochs' metrics, checkpoints and phase ends. */
+    const outcomes = (events: ExecutorEvent[]) =>
+      events.flatMap((e): unknown[][] =>
+        e.type === 'epochEnded' ? [[e.phase, e.epoch, e.metrics]]
+        : e.type === 'checkpointSaved' ? [[e.phase, e.epoch, e.reason]]
+        : e.type === 'phaseEnded' ? [[e.phase, e.stoppedEarly, e.best]]
+        : []);
+    /** The resumed run did, from where it resumed, what the run never stopped did, and ended with its weights. */
+    const same = (resumed: Awaited<ReturnType<typeof run>>, straight: Awaited<ReturnType<typeof run>>) => {
+      const after = outcomes(resumed.events);
+      expect(after.length).toBeGreaterThan(0);
+      expect(after).toEqual(outcomes(straight.events).slice(-after.length));
+      expect(resumed.metrics).toEqual(straight.metrics);
+      expect(resumed.weights.equals(straight.weights)).toBe(true);
+    };
+
+    // checkpoint best: cancelled within phase two's third epoch (its second without a better score).
+    const straight = await run('best', 'straight');
+    const firstOfPhaseTwo = straight.events.find((e) => e.type === 'epochEnded' && e.phase === 1);
+    expect(straight.events.find((e) => e.type === 'phaseEnded' && e.phase === 1)).toMatchObject({
+      epochsRun: 4, best: firstOfPhaseTwo?.type === 'epochEnded' ? firstOfPhaseTwo.metrics : 'none',
+    });
+    const controller = new AbortController();
+    const cancelled = run('best', 'cancelled', {
+      signal: controller.signal,
+      onEvent: (e) => { if (e.type === 'batchProgress' && e.phase === 1 && e.epoch === 3 && e.batch === 3) controller.abort(); },
+    });
+    await expect(cancelled).rejects.toThrow(/cancelled/);
+    const resumed = await run('best', 'cancelled', { resume: true });
+    // Batch 3's progress is read after batch 4's step is queued, so the cancel lands before batch 5.
+    expect(resumed.events.find((e) => e.type === 'batchProgress')).toMatchObject({ phase: 1, epoch: 3, batch: 5 });
+    same(resumed, straight);
+
+    // checkpoint every 1: killed after phase two's first epoch, and after its last.
+    const copyAt = (epoch: number, name: string) => (e: ExecutorEvent) => {
+      if (e.type === 'checkpointSaved' && e.phase === 1 && e.epoch === epoch) cpSync(e.path, join(out, `${name}-state`, 'checkpoint'), { recursive: true });
+    };
+    const everyEpoch = await run('every 1', 'every', { onEvent: (e) => { copyAt(1, 'killed-early')(e); copyAt(4, 'killed-late')(e); } });
+    expect(everyEpoch.weights.equals(straight.weights)).toBe(true);
+    same(await run('every 1', 'killed-early', { resume: true }), everyEpoch);
+    same(await run('every 1', 'killed-late', { resume: true }), everyEpoch);
   }, 300_000);
 });

@@ -1,5 +1,5 @@
 export { augmentBatch, type AugmentOptions } from './augment-batch.ts';
-export { createRng, type Rng } from './rng.ts';
+export { createRng, type Rng, type RngState } from './rng.ts';
 export type { ValueRange } from './photometric.ts';
 export { compose, drawAffine, rotation, IDENTITY, type Affine } from './affine.ts';
 export { sampleAffine } from './sampler.ts';

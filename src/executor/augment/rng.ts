@@ -23,6 +23,15 @@ export interface Rng {
   permutation(n: number): Int32Array;
   /** Shuffles `items` in place and returns it. */
   shuffle<T>(items: T[]): T[];
+  /** Where the sequence stands (plain JSON, kept in checkpoints). */
+  state(): RngState;
+  /** Continues the sequence from a `state()`, as if every draw since had been made. */
+  restore(state: RngState): void;
+}
+
+export interface RngState {
+  readonly s: number;
+  readonly spareNormal: number | null;
 }
 
 /**
@@ -114,6 +123,11 @@ export function createRng(seed: number): Rng {
         items[j] = t;
       }
       return items;
+    },
+    state: () => ({ s, spareNormal }),
+    restore(state) {
+      s = state.s;
+      spareNormal = state.spareNormal;
     },
   };
   return rng;
