@@ -33,7 +33,10 @@ async function readJson<T>(path: string): Promise<T> {
 export async function loadExported(dir: string): Promise<ExportedModel> {
   const labels = await readJson<string[]>(join(dir, 'labels.json'));
   const preprocess = await readJson<Preprocess & { inputSize: number }>(join(dir, 'preprocess.json'));
-  const model = await tf.loadLayersModel(tf.io.fromMemory(await readTfjsModel(join(dir, 'model.json'))));
+  const artifacts = await readTfjsModel(join(dir, 'model.json')).catch((err: Error) => {
+    throw new ExecutorError('bad-export', `${err.message}; export the model again with tl run`);
+  });
+  const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   return { model, labels, preprocess };
 }
 

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -178,6 +178,10 @@ export "${join(out, 'model')}"
       [0, `cannot read image ${join(root, 'no-such.png')}: no such file`],
     ]);
     expect(mixed[1]!.top[0]).toEqual(prediction!.top[0]);
+    // A damaged export is refused with the file and the reason, not a tensor-size error from tfjs.
+    cpSync(result.exportPath!, join(out, 'damaged'), { recursive: true });
+    truncateSync(join(out, 'damaged', 'weights.bin'), 64);
+    await expect(loadExported(join(out, 'damaged'))).rejects.toMatchObject({ code: 'bad-export', message: expect.stringMatching(/weights need \d+ bytes, but its weights files hold 64/) });
   }, 300_000);
 
   it('a run cancelled within an epoch, or killed after a checkpoint, resumes to the very weights of a run never stopped', async () => {

@@ -12,10 +12,21 @@ export async function modelJsonPath(path: string): Promise<string> {
   return info.isDirectory() ? join(path, 'model.json') : path;
 }
 
-/** Reads model.json and its weight shards (paths relative to model.json) into ModelArtifacts. */
+/**
+ * Reads model.json and its weight shards (paths relative to model.json) into ModelArtifacts. Each
+ * error says which file and why: not JSON, no topology, a missing shard, or shards that hold other
+ * than the bytes the manifest's weights need (a truncated copy, which tfjs would only report as a
+ * tensor of the wrong size).
+ */
 export async function readTfjsModel(path: string): Promise<tf.io.ModelArtifacts> {
   const jsonPath = await modelJsonPath(path);
-  const json = JSON.parse(await readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
+  let json: tf.io.ModelJSON;
+  try {
+    json = JSON.parse(await readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new Error(`${jsonPath} is not JSON (${err.message.replace(/\s+/g, ' ')})`);
+    throw err;
+  }
   if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object') {
     throw new Error(`${jsonPath} has no modelTopology: it is not a tfjs Layers model.json`);
   }
@@ -25,12 +36,33 @@ export async function readTfjsModel(path: string): Promise<tf.io.ModelArtifacts>
     for (const group of manifest) {
       specs.push(...group.weights);
       for (const shard of group.paths) {
-        const bytes = await readFile(join(dirname(jsonPath), decodeURIComponent(shard)));
+        const file = join(dirname(jsonPath), decodeURIComponent(shard));
+        const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+          throw new Error(err.code === 'ENOENT' ? `${jsonPath} names the weights file ${file}, which does not exist` : `cannot read ${file}: ${err.message}`);
+        });
         buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
       }
     }
-    return [specs, tf.io.concatenateArrayBuffers(buffers)];
+    const data = tf.io.concatenateArrayBuffers(buffers);
+    const need = weightBytes(specs);
+    if (need !== null && need !== data.byteLength) {
+      throw new Error(`${jsonPath}'s weights need ${need} bytes, but its weights files hold ${data.byteLength}: they are incomplete or damaged`);
+    }
+    return [specs, data];
   });
+}
+
+const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+
+/** The bytes `specs` take in a shard, or null where that is not fixed (strings). */
+function weightBytes(specs: readonly tf.io.WeightsManifestEntry[]): number | null {
+  let total = 0;
+  for (const spec of specs) {
+    const per = BYTES[spec.quantization?.dtype ?? spec.dtype];
+    if (per === undefined) return null;
+    total += spec.shape.reduce((a, b) => a * b, 1) * per;
+  }
+  return total;
 }
 
 /**

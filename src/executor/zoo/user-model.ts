@@ -40,8 +40,8 @@ export async function loadUserNetwork(path: string, input: number | null): Promi
   try {
     artifacts = await readTfjsModel(path);
   } catch (cause) {
-    const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not a readable tfjs Layers model.json';
-    throw new ZooError('model-not-found', `model ${path} ${reason}.`, { cause });
+    const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ZooError('model-not-found', missing ? `model ${path} does not exist.` : `${(cause as Error).message}.`, { cause });
   }
   const topology = artifacts.modelTopology;
   if (topology === undefined || topology instanceof ArrayBuffer) {

@@ -28,7 +28,7 @@ export async function readWeightsFile(path: string): Promise<LayerWeightMap> {
     try {
       artifacts = await readTfjsModel(path);
     } catch (cause) {
-      throw new ZooError('weights-mismatch', `${path} is not a readable tfjs model.json with weights.`, { cause });
+      throw new ZooError('weights-mismatch', `${path} is not a readable tfjs model.json with weights: ${(cause as Error).message}.`, { cause });
     }
     if (!artifacts.weightSpecs || artifacts.weightData === undefined) {
       throw new ZooError('weights-mismatch', `${path} has no weights manifest.`);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,5 +123,20 @@ describe('user model.json as a base', () => {
       code: 'model-not-found',
       message: expect.stringContaining('does not exist'),
     });
+  });
+
+  it('a damaged model says which file and why: not JSON, no topology, a missing or truncated weights file', async () => {
+    const broken = join(dir, 'broken');
+    const copy = async (name: string, damage: (folder: string) => Promise<void>) => {
+      await cp(join(dir, 'functional'), join(broken, name), { recursive: true });
+      await damage(join(broken, name));
+      return buildBase(userModel(`broken/${name}/model.json`), { baseDir: dir });
+    };
+    const refused = (message: string | RegExp) => ({ code: 'model-not-found', message: expect.stringMatching(message) });
+    await expect(copy('text', (f) => writeFile(join(f, 'model.json'), 'not json\nat all'))).rejects.toMatchObject(refused(/model\.json is not JSON \(.*\)\.$/));
+    await expect(copy('topology', (f) => writeFile(join(f, 'model.json'), '{"modelTopology": 5}'))).rejects.toMatchObject(refused('has no modelTopology'));
+    await expect(copy('shard', (f) => rm(join(f, 'weights.bin')))).rejects.toMatchObject(refused(/names the weights file .*weights\.bin, which does not exist/));
+    const size = (await stat(join(dir, 'functional', 'weights.bin'))).size;
+    await expect(copy('truncated', (f) => truncate(join(f, 'weights.bin'), 100))).rejects.toMatchObject(refused(`weights need ${size} bytes, but its weights files hold 100`));
   });
 });
