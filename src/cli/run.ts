@@ -1,4 +1,5 @@
 /** `tl run`: compiles a script, trains, and shows progress (a bar and a line per epoch) or JSON events. */
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
@@ -42,6 +43,7 @@ export async function runCommand(file: string, source: string, opts: RunCommandO
     if (!opts.json) {
       const e = err as { message: string; origin?: Origin | null; code?: string };
       printFailure(file, source, { code: e.code ?? 'internal', message: e.message, origin: e.origin ?? null }, process.stderr);
+      if (e.code === 'cancelled' && existsSync(join(runDir, 'checkpoint'))) process.stderr.write(`resume with: tl run ${file}${opts.runDir ? ` --run-dir ${opts.runDir}` : ''} --resume\n`);
       if (process.env.TL_DEBUG) process.stderr.write(`${(err as { cause?: Error }).cause?.stack ?? (err as Error).stack}\n`);
     }
     return (err as { code?: string }).code === 'cancelled' ? 130 : 1;

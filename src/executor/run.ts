@@ -191,7 +191,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
               await settle();
               const path = await checkpoint(epoch, { batches: b, rngAtStart, lossSum, correct, extra });
               emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path, reason: 'cancel' });
-              throw new ExecutorError('cancelled', `cancelled in phase '${phase.name}', epoch ${epoch + 1}; resume with --resume`);
+              throw new ExecutorError('cancelled', `cancelled in phase '${phase.name}', epoch ${epoch + 1}, after saving a checkpoint to resume from`);
             }
             const idx = order.subarray(b * phase.batch, Math.min(order.length, (b + 1) * phase.batch));
             const lr = learningRateAt(phase, epoch, b / batches);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,4 +102,28 @@ describe('tl run', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('error no-backend: no usable tfjs backend: tensorflow: @tensorflow/tfjs-node-gpu is not installed; @tensorflow/tfjs-node is not installed');
   });
+
+  it('Ctrl-C saves a checkpoint, exits 130 and says how to resume; --resume finishes the run', async () => {
+    const file = script('interrupted.tl', `use tiny input 32\ndata "${join(root, 'examples/data/fashion-mini/train')}" split 0.2\nfreeze none\nepochs 40\nbatch 16\n`);
+    const runDir = join(dir, 'interrupted');
+    const child = spawn(process.execPath, [join(root, 'bin/tl.js'), 'run', file, '--run-dir', runDir], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      if (stdout.includes('epoch  2/40')) child.kill('SIGINT');
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(130);
+    expect(stdout).toContain(`checkpoint (cancel) saved to ${join(runDir, 'checkpoint')}`);
+    expect(stderr).toMatch(/error cancelled: cancelled in phase 'warmup', epoch \d+, after saving a checkpoint to resume from/);
+    expect(stderr).toContain(`resume with: tl run ${file} --run-dir ${runDir} --resume\n`);
+
+    const resumed = tl(['run', file, '--run-dir', runDir, '--resume']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).not.toContain('epoch  1/40');
+    expect(resumed.stdout).toContain('epoch 40/40');
+    expect(resumed.stdout).toContain('validation accuracy');
+  }, 120_000);
 });
