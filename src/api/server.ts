@@ -105,8 +105,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (isWebRequest(req, GRAPHQL_PATH)) return serveWeb(req, res);
     void yoga(req, res);
   });
-  const ws = attachWebSockets({ httpServer, path: GRAPHQL_PATH, yoga, auth: o.auth, maxPayload: maxBytes });
-
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(o.port, o.host, () => {
@@ -114,6 +112,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       resolve();
     });
   });
+  // Attached once listening: a websocket server on a listener that failed would log its error too.
+  const ws = attachWebSockets({ httpServer, path: GRAPHQL_PATH, yoga, auth: o.auth, maxPayload: maxBytes });
   const { port } = httpServer.address() as AddressInfo;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
   let closing: Promise<void> | null = null;

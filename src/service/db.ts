@@ -5,6 +5,8 @@
  * since the OS already holds it; only a power loss can drop the last few commits. One process, the
  * server, opens the file (exclusively); the worker processes never do.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
@@ -55,7 +57,13 @@ const MIGRATIONS: readonly string[] = [
  * process dies, so a restart after kill -9 gets it back.
  */
 export function openDatabase(file: string): Db {
-  const db = new Database(file);
+  let db: Db;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    db = new Database(file);
+  } catch (err) {
+    throw new Error(`cannot open the database ${file}: ${(err as Error).message}`);
+  }
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('busy_timeout = 1000');
@@ -63,7 +71,9 @@ export function openDatabase(file: string): Db {
     db.exec('BEGIN EXCLUSIVE; COMMIT;');
   } catch (err) {
     db.close();
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new Error(`the database ${file} is in use by another process (another tl serve?)`);
+    const code = (err as { code?: string }).code;
+    if (code === 'SQLITE_BUSY') throw new Error(`the database ${file} is in use by another process (another tl serve?)`);
+    if (code === 'SQLITE_NOTADB') throw new Error(`${file} exists but is not an SQLite database`);
     throw err;
   }
   db.pragma('synchronous = NORMAL');

@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,24 @@ describe('tl submit', () => {
       stderr: `tl submit: cannot reach http://127.0.0.1:${port}/graphql: ECONNREFUSED; is tl serve running there?\n`,
     });
   });
+});
+
+describe('tl serve', () => {
+  it('on a port in use, says so in one line and exits 2', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as AddressInfo;
+    try {
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [join(root, 'bin/tl.js'), 'serve', '--port', String(port), '--db', join(dir, 'busy.db')], { cwd: root }, (err, stdout, stderr) =>
+          resolve({ code: err ? (err.code as number) : 0, stdout, stderr }),
+        );
+      });
+      expect(r).toMatchObject({ code: 2, stderr: `tl: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n` });
+    } finally {
+      busy.close();
+    }
+  }, 60_000);
 });
 
 describe('tl plan', () => {

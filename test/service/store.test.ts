@@ -3,7 +3,7 @@
  * training): numbering that survives reopening, FIFO order that survives reopening, and a stream
  * that replays then follows live appends with no gap and no duplicate.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +51,13 @@ describe('JobStore and SqliteJobQueue on a real SQLite file', () => {
     expect(a).toMatchObject({ status: 'SUCCEEDED', lastSeq: 3, result: { accuracy: 0.9 } });
     expect(store.require('b').status).toBe('QUEUED');
     db.close();
+  });
+
+  it('makes the database folder, and refuses a file that is not a database with its path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tl-store-'));
+    openDatabase(join(dir, 'new', 'folder', 'tl.db')).close();
+    writeFileSync(join(dir, 'notes.txt'), 'not a database, but long enough to read a header from it');
+    expect(() => openDatabase(join(dir, 'notes.txt'))).toThrow(`${join(dir, 'notes.txt')} exists but is not an SQLite database`);
   });
 
   it('hands out jobs first in, first out, puts recovered ones in front, and keeps the order across reopening', async () => {
