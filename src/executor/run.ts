@@ -89,7 +89,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     };
 
     const checkpointDir = join(options.runDir, 'checkpoint');
-    const resumed = options.resume ? await loadCheckpoint(net.full, checkpointDir) : null;
+    const resumed = options.resume ? await wrap('checkpoint-mismatch', null, () => loadCheckpoint(net.full, checkpointDir)) : null;
     if (options.resume && !resumed) throw new ExecutorError('no-checkpoint', `nothing to resume: no checkpoint in ${checkpointDir}`);
     const resumeAt = resumed?.state ?? { phase: 0, epochsDone: 0 };
     // The run's state as the checkpoint left it; the phase it was saved in takes up its own part below.
@@ -119,7 +119,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       // Resumed in the phase its checkpoint was saved in: that phase's optimizers, trackers and place.
       const within = p === resumeAt.phase ? saved : undefined;
       if (within) {
-        if (resumed!.optimizers.length !== optimizers.length) throw new Error(`checkpoint ${checkpointDir} holds ${resumed!.optimizers.length} optimizers, the phase has ${optimizers.length}; was the script changed?`);
+        if (resumed!.optimizers.length !== optimizers.length) throw new ExecutorError('checkpoint-mismatch', `checkpoint ${checkpointDir} holds ${resumed!.optimizers.length} optimizers, the phase has ${optimizers.length}; was the script changed?`);
         for (const [i, o] of optimizers.entries()) {
           await restoreOptimizer(o.optimizer, resumed!.optimizers[i]!);
           tf.dispose(resumed!.optimizers[i]!.map((w) => w.tensor)); // the optimizer's variables hold their own

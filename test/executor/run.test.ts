@@ -129,7 +129,7 @@ function frozenWeights(): tf.Tensor[] {
 describe('cancel, resume and predict', () => {
   it('Ctrl-C style cancellation saves a checkpoint; --resume finishes the schedule; the export predicts', async () => {
     const out = mkdtempSync(join(tmpdir(), 'tl-resume-'));
-    const plan = planOf(`
+    const source = `
 use tiny input 32
 data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
 freeze until block2
@@ -137,7 +137,8 @@ epochs 1
 batch 64
 phase two lr 1e-3 epochs 2 unfreeze block2
 export "${join(out, 'model')}"
-`);
+`;
+    const plan = planOf(source);
     // The checkpoint is saved while block1 is frozen, and loaded into a network whose layers all
     // train: tfjs lists trainable weights first, so weights must be matched by name, not position.
     const controller = new AbortController();
@@ -155,6 +156,11 @@ export "${join(out, 'model')}"
     expect(first.at(-1)).toMatchObject({ type: 'jobFailed', code: 'cancelled', cancelled: true });
 
     const second: ExecutorEvent[] = [];
+    // The checkpoint belongs to this script: one with another head is refused, and the checkpoint stays.
+    const otherHead = planOf(source.replace('freeze until block2', 'head dense 8\nfreeze until block2'));
+    await expect(runPlan(otherHead, { baseDir: root, runDir: join(out, 'state'), backend: 'wasm', resume: true, onEvent: () => {} })).rejects.toMatchObject({
+      code: 'checkpoint-mismatch', message: expect.stringContaining('it lacks head_dense_1/kernel, head_dense_1/bias; was the script changed?'),
+    });
     const result = await runPlan(plan, { baseDir: root, runDir: join(out, 'state'), backend: 'wasm', resume: true, onEvent: (e) => second.push(e) });
     // Without augmentation the frozen prefix runs once per phase.
     expect(first.find((e) => e.type === 'phaseStarted')).toMatchObject({ phase: 0, cachedAt: 'block2_relu' });
