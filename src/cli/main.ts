@@ -111,7 +111,7 @@ export function buildProgram(): Command {
     .command('predict')
     .description('rank the labels of images with a model exported by tl run')
     .argument('<model-dir>', "a folder written by a script's 'export'")
-    .argument('<images...>', 'image files (JPEG, PNG, WebP...)')
+    .argument('<images...>', 'image files (JPEG, PNG, WebP...), or folders of them')
     .option('-k, --top <k>', 'how many labels to show', '3')
     .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
     .option('--json', 'print JSON')

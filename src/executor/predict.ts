@@ -1,8 +1,9 @@
 /** Loads a model exported by `tl run` and ranks the labels for image files. */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeImage } from './data/decode-image.ts';
+import { walkImages } from './data/list-images.ts';
 import { ExecutorError } from './errors.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
 import { applyPreprocess, type Preprocess } from './zoo/index.ts';
@@ -41,11 +42,18 @@ export async function loadExported(dir: string): Promise<ExportedModel> {
 }
 
 /**
- * Ranks the labels for each image file, with each BatchNorm folded into its convolution
- * (fold-batchnorm.ts). A file that is missing or not an image gets its error and the others are
- * still ranked, so one bad file among many loses nothing.
+ * Ranks the labels for each image file, and each image under a folder (sorted, depth first, as
+ * `data` folders are read), with each BatchNorm folded into its convolution (fold-batchnorm.ts).
+ * A file that is missing or not an image gets its error and the others are still ranked, so one
+ * bad file among many loses nothing.
  */
-export async function predictFiles(exported: ExportedModel, files: readonly string[], k: number): Promise<Prediction[]> {
+export async function predictFiles(exported: ExportedModel, paths: readonly string[], k: number): Promise<Prediction[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    const images = (await stat(path).catch(() => null))?.isDirectory() ? await walkImages(path) : [];
+    if (images.length === 0) files.push(path); // a file, or a folder without images: rank() says why
+    for (const image of images) files.push(image);
+  }
   const folded = foldBatchNorms(exported.model);
   try {
     return await rank(exported, files, k);
@@ -62,7 +70,8 @@ async function rank(exported: ExportedModel, files: readonly string[], k: number
     try {
       pixels = await decodeImage(new Uint8Array(await readFile(file)), { size, fit: 'fill' });
     } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder with no images in it' : (err as Error).message;
       out.push({ file, top: [], error: `cannot read image ${file}: ${why}` });
       continue;
     }

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -184,6 +184,13 @@ export "${join(out, 'model')}"
       [0, `cannot read image ${join(root, 'no-such.png')}: no such file`],
     ]);
     expect(mixed[1]!.top[0]).toEqual(prediction!.top[0]);
+    // A folder stands for the images under it, in sorted order; one without images is named.
+    const bags = join(root, 'examples/data/fashion-mini/test/bag');
+    const empty = mkdtempSync(join(tmpdir(), 'tl-no-images-'));
+    const byFolder = await predictFiles(exported, [bags, empty], 1);
+    expect(byFolder.map((p) => p.file)).toEqual([...readdirSync(bags).sort().map((f) => join(bags, f)), empty]);
+    expect(byFolder[0]!.top).toEqual(prediction!.top.slice(0, 1));
+    expect(byFolder.at(-1)!.error).toBe(`cannot read image ${empty}: a folder with no images in it`);
     // A damaged export is refused with the file and the reason, not a tensor-size error from tfjs.
     cpSync(result.exportPath!, join(out, 'damaged'), { recursive: true });
     truncateSync(join(out, 'damaged', 'weights.bin'), 64);
