@@ -6,14 +6,14 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Phase, Plan } from '../plan/schema.ts';
+import type { Origin, Phase, Plan } from '../plan/schema.ts';
 import { createAdaptation, dualForward, loadTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
 import { prepareForTraining, selectBackend, stepRunner, type BackendName } from './backends/select.ts';
 import type { StepOutput } from './backends/steps.ts';
 import { EVAL_BATCH, evaluationPass, imageBatch, predictAll, range } from './batches.ts';
 import { inModelOrder, loadCheckpoint, saveCheckpoint, type EpochSoFar } from './checkpoint.ts';
-import { loadDataset, type Dataset } from './data/index.ts';
+import { loadDataset, requireExists, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import { earlyStopper, improvement } from './early-stop.ts';
 import { evaluate, finalMetrics, finalValidation, loadTestSet, type Score } from './evaluate.ts';
@@ -60,6 +60,14 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
   let adaptation: Adaptation | null = null;
   try {
     if (!plan.data) throw new ExecutorError('missing-data', "the script has no 'data' statement; add one, e.g. data \"images/\" split 0.2", plan.model.origin);
+    // Every path the script reads, looked at before the base loads (its weights may download first).
+    const reads: [what: string, path: string | null | undefined, origin: Origin | undefined][] = [
+      ['data', plan.data.path, plan.data.origin],
+      ['validation data', plan.data.val, plan.data.origin],
+      ['evaluate data', plan.evaluate?.path, plan.evaluate?.origin],
+      ['target data', plan.adapt?.target, plan.adapt?.origin],
+    ];
+    for (const [what, p, origin] of reads) if (p) await wrap('data-not-found', origin ?? null, () => requireExists(path(p), what));
     const backend = await wrap('no-backend', null, () => selectBackend(options.backend ?? 'auto'));
     const base = await wrap('model-load', plan.model.origin, () =>
       buildBase(plan.model, { baseDir: options.baseDir, ...(options.cacheDir && { cacheDir: options.cacheDir }) }),
@@ -189,8 +197,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             await new Promise<void>((r) => setImmediate(r));
             if (options.signal?.aborted) {
               await settle();
-              const path = await checkpoint(epoch, { batches: b, rngAtStart, lossSum, correct, extra });
-              emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path, reason: 'cancel' });
+              const savedTo = await checkpoint(epoch, { batches: b, rngAtStart, lossSum, correct, extra });
+              emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path: savedTo, reason: 'cancel' });
               throw new ExecutorError('cancelled', `cancelled in phase '${phase.name}', epoch ${epoch + 1}, after saving a checkpoint to resume from`);
             }
             const idx = order.subarray(b * phase.batch, Math.min(order.length, (b + 1) * phase.batch));
@@ -228,8 +236,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           stop.observe(last, net.full);
           const cp = plan.checkpoint;
           if (cp && ((cp.kind === 'best' && bestForCheckpoint!(last)) || (cp.kind === 'every' && (epoch + 1) % cp.epochs === 0))) {
-            const path = await checkpoint(epoch + 1, null);
-            emit({ type: 'checkpointSaved', at: now(), phase: p, epoch: epoch + 1, path, reason: cp.kind });
+            const savedTo = await checkpoint(epoch + 1, null);
+            emit({ type: 'checkpointSaved', at: now(), phase: p, epoch: epoch + 1, path: savedTo, reason: cp.kind });
           }
         }
         const stoppedEarly = epochsRun < phase.epochs - firstEpoch;

@@ -86,6 +86,23 @@ export "${join(out, 'model')}"
     expect(failed).toMatchObject({ code: 'data-not-found', origin: { line: 2, column: 1 } });
   }, 60_000);
 
+  it('looks at every path the script reads before the base loads, whose weights may be a download away', async () => {
+    const data = join(root, 'examples/data/fashion-mini');
+    const failure = async (source: string) => {
+      const events: ExecutorEvent[] = [];
+      const options = { baseDir: root, runDir: mkdtempSync(join(tmpdir(), 'tl-run-')), cacheDir: mkdtempSync(join(tmpdir(), 'tl-no-weights-')), backend: 'wasm' as const };
+      await expect(runPlan(planOf(source), { ...options, onEvent: (e) => events.push(e) })).rejects.toThrow();
+      expect(events).toHaveLength(1);
+      return events[0];
+    };
+    // vgg16's ImageNet weights are not in this empty cache: a missing path is still what is reported.
+    expect(await failure('use vgg16 weights imagenet\ndata "no/such/folder"')).toMatchObject({ code: 'data-not-found', origin: { line: 2 } });
+    expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train" val "no/val"`)).toMatchObject({ code: 'data-not-found', message: expect.stringMatching(/^validation data '.*no\/val' does not exist/) });
+    expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train"\nevaluate "no/test"`)).toMatchObject({ code: 'data-not-found', origin: { line: 3 } });
+    expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train"\nadapt coral target "no/target"`)).toMatchObject({ code: 'data-not-found', origin: { line: 3 } });
+    expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train"`)).toMatchObject({ code: 'weights-missing' });
+  }, 60_000);
+
   it('fails before training, with the span, on data of a single class, an evaluate set with classes training lacks, and an export path a file blocks', async () => {
     const data = mkdtempSync(join(tmpdir(), 'tl-classes-'));
     const fashion = join(root, 'examples/data/fashion-mini');

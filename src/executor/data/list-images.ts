@@ -19,6 +19,13 @@ export function byCodePoint(a: string, b: string): number {
 
 const hidden = (name: string): boolean => name.startsWith('.') || name.startsWith('__');
 
+/** Throws `data-not-found` unless `path` exists (a folder, a manifest or an IDX file alike). */
+export async function requireExists(path: string, what: string): Promise<void> {
+  await stat(path).catch((error: unknown) => {
+    throw notFound(what, path, error);
+  });
+}
+
 /** Throws `data-not-found` or `not-a-directory` unless `dir` is a readable folder. */
 export async function requireDirectory(dir: string, what: string): Promise<void> {
   let info;
