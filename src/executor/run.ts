@@ -7,7 +7,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Origin, Phase, Plan } from '../plan/schema.ts';
-import { createAdaptation, dualForward, loadTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
+import { createAdaptation, dualForward, loadTarget, requireTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
 import { prepareForTraining, selectBackend, stepRunner, type BackendName } from './backends/select.ts';
 import type { StepOutput } from './backends/steps.ts';
@@ -65,9 +65,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       ['data', plan.data.path, plan.data.origin],
       ['validation data', plan.data.val, plan.data.origin],
       ['evaluate data', plan.evaluate?.path, plan.evaluate?.origin],
-      ['target data', plan.adapt?.target, plan.adapt?.origin],
     ];
     for (const [what, p, origin] of reads) if (p) await wrap('data-not-found', origin ?? null, () => requireExists(path(p), what));
+    if (plan.adapt) await requireTarget(plan.adapt, options.baseDir);
     const backend = await wrap('no-backend', null, () => selectBackend(options.backend ?? 'auto'));
     const base = await wrap('model-load', plan.model.origin, () =>
       buildBase(plan.model, { baseDir: options.baseDir, ...(options.cacheDir && { cacheDir: options.cacheDir }) }),

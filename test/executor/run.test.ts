@@ -99,7 +99,7 @@ export "${join(out, 'model')}"
     expect(await failure('use vgg16 weights imagenet\ndata "no/such/folder"')).toMatchObject({ code: 'data-not-found', origin: { line: 2 } });
     expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train" val "no/val"`)).toMatchObject({ code: 'data-not-found', message: expect.stringMatching(/^validation data '.*no\/val' does not exist/) });
     expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train"\nevaluate "no/test"`)).toMatchObject({ code: 'data-not-found', origin: { line: 3 } });
-    expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train"\nadapt coral target "no/target"`)).toMatchObject({ code: 'data-not-found', origin: { line: 3 } });
+    expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train"\nadapt coral target "no/target"`)).toMatchObject({ code: 'adapt-target-not-found', origin: { line: 3 } });
     expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train"`)).toMatchObject({ code: 'weights-missing' });
   }, 60_000);
 

@@ -21,7 +21,7 @@ import type { Adaptation } from './types.ts';
 
 export type { Adaptation, PhaseContext, StepOutputs, StepTerm } from './types.ts';
 export { dualForward, type DualForward } from './dual-forward.ts';
-export { loadTarget } from './load-target.ts';
+export { loadTarget, requireTarget } from './load-target.ts';
 
 export interface AdaptationOptions {
   readonly full: tf.LayersModel;

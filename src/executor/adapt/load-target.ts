@@ -1,6 +1,7 @@
 /** The target images of an `adapt` statement, decoded like the source; failures point at the statement. */
 import type { Adapt } from '../../plan/schema.ts';
-import { DataError, loadUnlabeled, type ImageSet } from '../data/index.ts';
+import { resolve } from 'node:path';
+import { DataError, loadUnlabeled, requireExists, type ImageSet } from '../data/index.ts';
 import { ExecutorError } from '../errors.ts';
 
 export interface TargetOptions {
@@ -34,8 +35,19 @@ export async function loadTarget(adapt: Adapt, options: TargetOptions): Promise<
     }
     return { images: set.images, labels: set.labels ?? new Int32Array(set.count).fill(-1), count: set.count, size: set.size, sources: set.sources };
   } catch (err) {
-    if (err instanceof ExecutorError) throw err;
-    const code = err instanceof DataError ? (CODES[err.code] ?? `adapt-${err.code}`) : 'adapt-target-unreadable';
-    throw new ExecutorError(code, `adapt ${adapt.method}: ${(err as Error).message}`, adapt.origin, { cause: err });
+    throw targetError(adapt, err);
   }
+}
+
+/** Fails as `loadTarget` would where the target is not there: cheap, so a run looks before it loads its base. */
+export async function requireTarget(adapt: Adapt, baseDir: string): Promise<void> {
+  await requireExists(resolve(baseDir, adapt.target), 'target folder').catch((err: unknown) => {
+    throw targetError(adapt, err);
+  });
+}
+
+function targetError(adapt: Adapt, err: unknown): ExecutorError {
+  if (err instanceof ExecutorError) return err;
+  const code = err instanceof DataError ? (CODES[err.code] ?? `adapt-${err.code}`) : 'adapt-target-unreadable';
+  return new ExecutorError(code, `adapt ${adapt.method}: ${(err as Error).message}`, adapt.origin, { cause: err });
 }

@@ -13,10 +13,24 @@ import type { Fit } from './types.ts';
 
 export type ResizeTo = { size: number; fit: Fit };
 
-/** Decodes an encoded image; rejects with sharp's reason when the bytes are not a readable image. */
+/** Decodes an encoded image; rejects with the reason, in words, when the bytes are not a readable image. */
 export async function decodeImage(bytes: Uint8Array, to: ResizeTo): Promise<Uint8Array> {
-  // failOn 'warning' (sharp's default, stated to keep it): a truncated file is corrupt, not half an image.
-  return toRgb(sharp(bytes, { autoOrient: true, failOn: 'warning' }), to);
+  try {
+    // failOn 'warning' (sharp's default, stated to keep it): a truncated file is corrupt, not half an image.
+    return await toRgb(sharp(bytes, { autoOrient: true, failOn: 'warning' }), to);
+  } catch (err) {
+    throw new Error(undecodable((err as Error).message ?? String(err)), { cause: err });
+  }
+}
+
+/** sharp's reason for an image it cannot decode, as a user reads it. */
+function undecodable(said: string): string {
+  if (/input buffer is empty/i.test(said)) return 'the file is empty';
+  if (/unsupported image format/i.test(said)) return 'not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)';
+  // With failOn 'warning', libvips's own warning is not in the message.
+  if (/failOn setting/i.test(said)) return 'the image is truncated or damaged';
+  if (/read error|premature|truncat|corrupt|bad (huffman|marker)|invalid/i.test(said)) return `the image is truncated or damaged (${said})`;
+  return said;
 }
 
 /** Resizes raw 8-bit pixels (1 or 3 channels, HWC), e.g. one image of an IDX file. */

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -87,7 +87,22 @@ describe('loadDataset: folder', () => {
     expect(data.train.sources.some((s) => s.includes('broken'))).toBe(false);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(join(dir, 'd/a/broken.png'));
-    expect(warnings[0]).toMatch(/unsupported image format/);
+    expect(warnings[0]).toMatch(/: not an image, or not in a format TL reads \(JPEG, PNG, WebP, GIF, TIFF, AVIF\)$/);
+  });
+
+  it('says in words why an image cannot be read: empty, not an image, truncated', async () => {
+    await writeClassTree(join(dir, 'd'), { a: 2, b: 2 });
+    const whole = await readFile(join(dir, 'd/a/000.png'));
+    await writeFile(join(dir, 'd/a/empty.png'), '');
+    await writeFile(join(dir, 'd/a/text.jpg'), 'hello');
+    await writeFile(join(dir, 'd/b/cut.png'), whole.subarray(0, whole.length - 20));
+    const warnings: string[] = [];
+    await load('d', {}, { warn: (m) => warnings.push(m) });
+    expect(warnings.map((w) => w.replace(/^skipped image '.*\/(\w+\.\w+)': /, '$1: '))).toEqual([
+      'empty.png: the file is empty',
+      'text.jpg: not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)',
+      expect.stringMatching(/^cut\.png: the image is truncated or damaged/),
+    ]);
   });
 
   it('warns on console.warn when no warn callback is given', async () => {
