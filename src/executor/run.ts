@@ -11,7 +11,7 @@ import { createAdaptation, dualForward, loadTarget, requireTarget, type Adaptati
 import { createRng, type Rng } from './augment/index.ts';
 import { prepareForTraining, selectBackend, stepRunner, type BackendName } from './backends/select.ts';
 import type { StepOutput } from './backends/steps.ts';
-import { EVAL_BATCH, evaluationPass, imageBatch, predictAll, range } from './batches.ts';
+import { EVAL_BATCH, evaluationPass, imageBatch, predictAll } from './batches.ts';
 import { inModelOrder, loadCheckpoint, saveCheckpoint, type EpochSoFar } from './checkpoint.ts';
 import { loadDataset, requireExists, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
@@ -163,7 +163,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           const part = epoch === firstEpoch ? within?.epoch : null;
           if (part) rng.restore(part.rngAtStart);
           const rngAtStart = rng.state();
-          const order = shuffled(data.train.count, rng);
+          const order = rng.permutation(data.train.count);
           if (part) rng.restore(saved!.rng);
           const batches = Math.ceil(order.length / phase.batch);
           let lossSum = part?.lossSum ?? 0;
@@ -306,13 +306,3 @@ async function recalibrateBatchNorm(net: Network, inputs: Inputs, count: number,
     : (idx: Int32Array) => tf.concat([inputs.batch('train', idx), inputs.batch('target', idx.map((i) => i % targetCount))]);
   writeBatchNorm(training, await measureBatchNorm(inputs.model, training, count, batch));
 }
-
-function shuffled(n: number, rng: Rng): Int32Array {
-  const a = range(n);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
-
