@@ -11,11 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { RngState } from './augment/index.ts';
 import type { StopperState } from './early-stop.ts';
 import type { EpochMetrics } from './events.ts';
-import { optimizerState } from './optimizers.ts';
+import { optimizerState, type NamedTensor } from './optimizers.ts';
 import { readTfjsModel, saveToDirectory } from './zoo/tfjs-files.ts';
-
-/** One tensor of an optimizer's `getWeights()`. */
-type NamedTensor = { name: string; tensor: tf.Tensor };
 
 export interface CheckpointState {
   /** 0-based phase index and the number of its epochs done. */

@@ -33,7 +33,9 @@ export function countStep(optimizer: tf.Optimizer): void {
   (optimizer as unknown as { incrementIterations(): void }).incrementIterations();
 }
 
-type NamedTensor = { name: string; tensor: tf.Tensor };
+/** One tensor of an optimizer's state, as tfjs's `getWeights()` gives it. */
+export type NamedTensor = { name: string; tensor: tf.Tensor };
+
 /** Adam's running powers of its betas, which tfjs's getWeights leaves out. */
 const ADAM_POWERS = ['accBeta1', 'accBeta2'] as const;
 
