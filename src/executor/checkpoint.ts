@@ -26,7 +26,8 @@ export interface CheckpointState {
 export interface RunState {
   /** The data path's generator (batch order, augmentation, adaptation draws). */
   readonly rng: RngState;
-  readonly dropoutCalls: number;
+  /** Each Dropout layer's training calls so far. */
+  readonly dropoutCalls: readonly number[];
   readonly stopper: StopperState;
   /** `checkpoint best`'s best score so far. */
   readonly checkpointBest: number | null;

@@ -12,8 +12,22 @@ export interface Network {
   readonly full: tf.LayersModel;
   readonly head: tf.LayersModel;
   readonly base: Base;
-  /** Training calls of the dropout layers so far: a checkpoint keeps it, so a resumed run draws the masks an uninterrupted one would. */
-  readonly dropout: { calls: number };
+  /** Each Dropout layer's draws: a checkpoint keeps their calls, so a resumed run draws the masks an uninterrupted one would. */
+  readonly dropout: readonly DropoutDraws[];
+}
+
+/**
+ * Where a Dropout layer's masks stand: its own seed, and its training calls so far. Set on each
+ * Dropout layer as `draws`, where the webgpu backend's mask reads it (backends/webgpu/dropout.ts).
+ */
+export interface DropoutDraws {
+  readonly seed: number;
+  calls: number;
+  /**
+   * Set by a backend that counts the calls itself (webgpu, on the GPU, where a replayed step runs
+   * no JavaScript): brings `calls` up to date, as a checkpoint needs.
+   */
+  sync?: () => Promise<void>;
 }
 
 export function assemble(base: Base, plan: Plan, classes: number): Network {
@@ -31,28 +45,35 @@ export function assemble(base: Base, plan: Plan, classes: number): Network {
   const head = tf.model({ inputs: input, outputs: out, name: 'head' });
   const full = tf.model({ inputs: base.model.inputs, outputs: head.apply(base.model.outputs[0]!) as tf.SymbolicTensor, name: 'tl_model' });
   patchBatchNorm(base.model);
-  const dropout = { calls: 0 };
-  drawDropoutPerCall([...base.model.layers, ...head.layers], plan.seed, dropout);
+  const dropout = drawDropoutPerCall([...base.model.layers, ...head.layers], plan.seed);
   return { full, head, base, dropout };
 }
 
 /**
  * tfjs's Dropout seeds its mask with the layer's seed at every call, so a seeded layer drops the
  * same units at every step (and an unseeded one, as a user's model may have, draws from the clock).
- * Each training call here gets a seed of its own from the plan's seed, the layer's place and the
- * call's count: a new mask every step, the same masks on every run. (On webgpu the mask is drawn
- * on the GPU from a counter instead: backends/webgpu/dropout.ts.)
+ * Each training call here gets a seed of its own from the layer's draws (the plan's seed and the
+ * layer's place) and its count of calls: a new mask every step, the same masks on every run. (On
+ * webgpu the mask is drawn on the GPU from the same seed and a counter that starts at the calls.)
  */
-function drawDropoutPerCall(layers: readonly tf.layers.Layer[], seed: number, counter: { calls: number }): void {
-  layers
+function drawDropoutPerCall(layers: readonly tf.layers.Layer[], seed: number): DropoutDraws[] {
+  return layers
     .filter((layer) => layer.getClassName() === 'Dropout')
-    .forEach((layer, place) => {
+    .map((layer, place) => {
+      const draws: DropoutDraws = { seed: hashSeed(seed + place) >>> 0, calls: 0 };
+      Object.assign(layer, { draws });
       const layerClass = Object.getPrototypeOf(layer) as { call: typeof layer.call };
       const seeded = layer as unknown as { seed?: number };
       layer.call = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => {
-        if (kwargs?.['training'] === true) seeded.seed = hashSeed(hashSeed(seed + place) + counter.calls++) >>> 0;
-        return layerClass.call.call(layer, inputs, kwargs);
+        if (kwargs?.['training'] !== true) return layerClass.call.call(layer, inputs, kwargs);
+        seeded.seed = hashSeed(draws.seed + draws.calls) >>> 0;
+        try {
+          return layerClass.call.call(layer, inputs, kwargs);
+        } finally {
+          draws.calls++;
+        }
       };
+      return draws;
     });
 }
 

@@ -104,7 +104,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     const saved = resumed?.state.run;
     if (saved) {
       rng.restore(saved.rng);
-      net.dropout.calls = saved.dropoutCalls;
+      net.dropout.forEach((d, i) => (d.calls = saved.dropoutCalls[i] ?? 0));
     }
 
     const totalEpochs = phases.reduce((a, p) => a + p.epochs, 0);
@@ -150,11 +150,12 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         // `checkpoint best` saves on its own monitor, which may not be early stopping's.
         const bestForCheckpoint = plan.checkpoint?.kind === 'best' ? improvement(plan.checkpoint.monitor, within?.checkpointBest) : null;
         /** What a checkpoint saved now holds besides the weights; `epoch` where it is saved within one. */
-        const checkpoint = (epochsDone: number, epoch: EpochSoFar | null) =>
-          saveCheckpoint(net.full, checkpointDir, {
-            phase: p, epochsDone, savedAt: now(),
-            run: { rng: rng.state(), dropoutCalls: net.dropout.calls, stopper: stop.state(), checkpointBest: bestForCheckpoint?.best() ?? null, last, epoch },
-          }, { optimizers: optimizers.map((o) => o.optimizer), bestWeights: stop.bestWeights() });
+        const checkpoint = async (epochsDone: number, epoch: EpochSoFar | null) => {
+          for (const d of net.dropout) await d.sync?.();
+          const run = { rng: rng.state(), dropoutCalls: net.dropout.map((d) => d.calls), stopper: stop.state(), checkpointBest: bestForCheckpoint?.best() ?? null, last, epoch };
+          const extras = { optimizers: optimizers.map((o) => o.optimizer), bestWeights: stop.bestWeights() };
+          return saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone, savedAt: now(), run }, extras);
+        };
         let epochsRun = 0;
 
         for (let epoch = firstEpoch; epoch < phase.epochs && !stop.shouldStop(); epoch++) {

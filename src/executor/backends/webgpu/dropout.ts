@@ -59,8 +59,15 @@ const counters = new WeakMap<object, { counter: tf.Variable; seed: number }>();
 function dropoutMaskOf(layer: object, shape: readonly number[], rate: number, seed: number | undefined): tf.Tensor {
   let state = counters.get(layer);
   if (state === undefined) {
-    state = { counter: tf.variable(tf.zeros([1]), false), seed: seed ?? Math.floor(Math.random() * 2 ** 32) };
+    // A layer of TL's network carries its draws (network.ts): its seed, and the training calls it
+    // had before this one, where a resumed run's counter starts so that it draws what a run never
+    // stopped would.
+    const draws = (layer as { draws?: { seed: number; calls: number; sync?: () => Promise<void> } }).draws;
+    const counter = tf.variable(tf.fill([1], draws?.calls ?? 0), false);
+    state = { counter, seed: draws?.seed ?? seed ?? Math.floor(Math.random() * 2 ** 32) };
     counters.set(layer, state);
+    // Replayed steps advance the counter on the GPU only: it, not the JavaScript count, says where the draws stand.
+    if (draws) draws.sync = async () => void (draws.calls = (await counter.data())[0]!);
   }
   const mask = tf.engine().runKernel(DROPOUT_MASK, { counter: state.counter }, { shape: [...shape], seed: state.seed, rate } as unknown as tf.NamedAttrMap) as tf.Tensor;
   const backend = webgpuBackendOf(tf.backend());
