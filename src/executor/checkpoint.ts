@@ -35,6 +35,8 @@ export interface RunState {
   readonly last: EpochMetrics | null;
   /** Saved within an epoch (a cancel): its batches done, the generator as the epoch began (its batch order), their sums. */
   readonly epoch: EpochSoFar | null;
+  /** The adaptation's `state()` (self-training's labels). */
+  readonly adapt: unknown;
 }
 
 export interface EpochSoFar {
@@ -51,6 +53,8 @@ export interface CheckpointExtras {
   readonly optimizers: readonly tf.Optimizer[];
   /** Early stopping's best weights, in the model's order (where the plan restores them). */
   readonly bestWeights: readonly tf.Tensor[] | null;
+  /** Variables that train beside the network's (DANN's domain classifier), in their order. */
+  readonly adaptVariables: readonly tf.Variable[];
 }
 
 export interface LoadedCheckpoint {
@@ -59,6 +63,8 @@ export interface LoadedCheckpoint {
   readonly optimizers: NamedTensor[][];
   /** Early stopping's best weights by name, for `inModelOrder` once the phase set what trains. */
   readonly bestWeights: tf.NamedTensorMap | null;
+  /** The adaptation's own variables, in their order; empty where the checkpoint has none. */
+  readonly adaptVariables: tf.Tensor[];
 }
 
 export async function saveCheckpoint(model: tf.LayersModel, dir: string, state: CheckpointState, extras: CheckpointExtras): Promise<string> {
@@ -71,6 +77,7 @@ export async function saveCheckpoint(model: tf.LayersModel, dir: string, state: 
   await writeTensors(tmp, 'optimizers', optimizers.flatMap((weights, i) => weights.map((w) => ({ name: `${i}:${w.name}`, tensor: w.tensor }))));
   tf.dispose(optimizers.flat().flatMap((w) => (w.tensor instanceof tf.Variable ? [] : [w.tensor]))); // the iteration counts getWeights made
   if (extras.bestWeights) await writeTensors(tmp, 'best', extras.bestWeights.map((tensor, i) => ({ name: model.weights[i]!.originalName, tensor })));
+  if (extras.adaptVariables.length > 0) await writeTensors(tmp, 'adapt', extras.adaptVariables.map((tensor, i) => ({ name: String(i), tensor })));
   await writeFile(join(tmp, 'state.json'), JSON.stringify(state, null, 2));
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
@@ -109,7 +116,8 @@ export async function loadCheckpoint(model: tf.LayersModel, dir: string): Promis
     const at = key.indexOf(':');
     (optimizers[Number(key.slice(0, at))] ??= []).push({ name: key.slice(at + 1), tensor });
   }
-  return { state, optimizers, bestWeights: readTensors(dir, 'best') };
+  const adapt = readTensors(dir, 'adapt') ?? {};
+  return { state, optimizers, bestWeights: readTensors(dir, 'best'), adaptVariables: Object.keys(adapt).map((i) => adapt[i]!) };
 }
 
 /**

@@ -106,6 +106,12 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       rng.restore(saved.rng);
       net.dropout.forEach((d, i) => (d.calls = saved.dropoutCalls[i] ?? 0));
     }
+    if (resumed && resumed.adaptVariables.length > 0) {
+      const own = adaptation?.variables ?? [];
+      if (own.length !== resumed.adaptVariables.length) throw new ExecutorError('checkpoint-mismatch', `checkpoint ${checkpointDir} holds ${resumed.adaptVariables.length} adaptation variables, the script's adaptation has ${own.length}; was the script changed?`);
+      own.forEach((v, i) => v.assign(resumed.adaptVariables[i]!));
+      tf.dispose(resumed.adaptVariables);
+    }
 
     const totalEpochs = phases.reduce((a, p) => a + p.epochs, 0);
     let epochsDoneOverall = phases.slice(0, resumeAt.phase).reduce((a, p) => a + p.epochs, 0) + resumeAt.epochsDone;
@@ -118,14 +124,16 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       // A checkpoint saved at a phase's last epoch resumes into no epochs of it, but into its end
       // (early stopping's best weights put back, adaptation after the phase, the phase's summary).
       if (phase.epochs === 0) continue;
+      // Resumed in the phase its checkpoint was saved in: that phase's optimizers, trackers and place.
+      const within = p === resumeAt.phase ? saved : undefined;
       const vars = applyPhase(net, phase);
-      await adaptation?.beforePhase(p, hookContext);
+      // What the phase began with (AdaBN's statistics in the weights, self-training's labels) is in the checkpoint.
+      if (within && adaptation) adaptation.restore(within.adapt);
+      else await adaptation?.beforePhase(p, hookContext);
       const inputs = await prepareInputs(net, data, plan, base.preprocess, options.cacheFrozenPrefix ?? true, adaptation?.target ?? null);
       emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
       const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
-      // Resumed in the phase its checkpoint was saved in: that phase's optimizers, trackers and place.
-      const within = p === resumeAt.phase ? saved : undefined;
       if (within) {
         if (resumed!.optimizers.length !== optimizers.length) throw new ExecutorError('checkpoint-mismatch', `checkpoint ${checkpointDir} holds ${resumed!.optimizers.length} optimizers, the phase has ${optimizers.length}; was the script changed?`);
         for (const [i, o] of optimizers.entries()) {
@@ -152,8 +160,11 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         /** What a checkpoint saved now holds besides the weights; `epoch` where it is saved within one. */
         const checkpoint = async (epochsDone: number, epoch: EpochSoFar | null) => {
           for (const d of net.dropout) await d.sync?.();
-          const run = { rng: rng.state(), dropoutCalls: net.dropout.map((d) => d.calls), stopper: stop.state(), checkpointBest: bestForCheckpoint?.best() ?? null, last, epoch };
-          const extras = { optimizers: optimizers.map((o) => o.optimizer), bestWeights: stop.bestWeights() };
+          const run = {
+            rng: rng.state(), dropoutCalls: net.dropout.map((d) => d.calls), stopper: stop.state(),
+            checkpointBest: bestForCheckpoint?.best() ?? null, last, epoch, adapt: adaptation?.state() ?? null,
+          };
+          const extras = { optimizers: optimizers.map((o) => o.optimizer), bestWeights: stop.bestWeights(), adaptVariables: adaptation?.variables ?? [] };
           return saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone, savedAt: now(), run }, extras);
         };
         let epochsRun = 0;

@@ -283,4 +283,37 @@ export "${join(out, name)}"
     same(await run('every 1', 'killed-early', { resume: true }), everyEpoch);
     same(await run('every 1', 'killed-late', { resume: true }), everyEpoch);
   }, 300_000);
+
+  it.each([
+    ['dann', 0],
+    ['pseudolabel threshold 0.2 rounds 1', 1],
+  ])('with adapt %s, a run cancelled within an epoch resumes to the weights of a run never stopped', async (method, phase) => {
+    const out = mkdtempSync(join(tmpdir(), 'tl-exact-adapt-'));
+    const fashion = join(root, 'examples/data/fashion-mini');
+    // DANN trains its domain classifier beside the network; self-training's round trains on labels
+    // the network gave the target images at the round's start: the checkpoint keeps both.
+    const planFor = (name: string) => planOf(`
+use tiny input 32
+data "${fashion}/train" split 0.25
+freeze until block3
+head dense 16 relu dropout 0.3
+epochs 2
+batch 32
+lr 3e-3
+adapt ${method} target "${fashion}/dim/unlabelled"
+export "${join(out, name)}"
+`);
+    const go = async (name: string, more: { resume?: boolean; signal?: AbortSignal; onEvent?: (e: ExecutorEvent) => void } = {}) => {
+      const events: ExecutorEvent[] = [];
+      const result = await runPlan(planFor(name), { baseDir: root, runDir: join(out, `${name}-state`), backend: 'wasm', progressEveryMs: 0, ...more, onEvent: (e) => { events.push(e); more.onEvent?.(e); } });
+      return { epochs: events.flatMap((e) => (e.type === 'epochEnded' ? [[e.phase, e.epoch, e.metrics]] : [])), metrics: result.metrics, weights: readFileSync(join(result.exportPath!, 'weights.bin')) };
+    };
+    const straight = await go('straight');
+    const controller = new AbortController();
+    await expect(go('cancelled', { signal: controller.signal, onEvent: (e) => { if (e.type === 'batchProgress' && e.phase === phase && e.epoch === 2 && e.batch === 3) controller.abort(); } })).rejects.toThrow(/cancelled/);
+    const resumed = await go('cancelled', { resume: true });
+    expect(resumed.epochs).toEqual(straight.epochs.slice(-1));
+    expect(resumed.metrics).toEqual(straight.metrics);
+    expect(resumed.weights.equals(straight.weights)).toBe(true);
+  }, 300_000);
 });

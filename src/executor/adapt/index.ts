@@ -16,7 +16,7 @@ import { adabn } from './adabn.ts';
 import { coralTerm } from './coral.ts';
 import { dannTerm, domainClassifier } from './dann.ts';
 import { confidentRows, pseudolabelTerm, type Confident } from './pseudolabel.ts';
-import { targetSampler } from './target-rows.ts';
+import { targetSampler, type SamplerState, type TargetSampler } from './target-rows.ts';
 import type { Adaptation } from './types.ts';
 
 export type { Adaptation, PhaseContext, StepOutputs, StepTerm } from './types.ts';
@@ -45,6 +45,9 @@ export function createAdaptation(plan: Adapt, options: AdaptationOptions): Adapt
     variables: [] as tf.Variable[],
     extraPhases: (): Phase[] => [],
     beforePhase: async () => {},
+    // AdaBN's source statistics are in the network's weights, DANN's classifier in its variables.
+    state: (): unknown => null,
+    restore: (_state: unknown) => {},
     afterPhase: async () => {},
     afterTraining: async () => {},
     pseudoLabels: () => null,
@@ -77,17 +80,20 @@ export function createAdaptation(plan: Adapt, options: AdaptationOptions): Adapt
       };
     }
     case 'coral': {
-      const term = coralTerm(plan.weight, targetSampler(allTarget, options.rng));
-      return { ...base, term: () => term };
+      const sampler = targetSampler(allTarget, options.rng);
+      const term = coralTerm(plan.weight, sampler);
+      return { ...base, term: () => term, ...samplerState(sampler) };
     }
     case 'dann': {
       const classifier = domainClassifier(options.featureSize, Math.floor(options.rng.next() * 2 ** 30));
-      const term = dannTerm(plan.weight, classifier, targetSampler(allTarget, options.rng));
-      return { ...base, variables: classifier.variables, term: () => term, dispose: () => classifier.dispose() };
+      const sampler = targetSampler(allTarget, options.rng);
+      const term = dannTerm(plan.weight, classifier, sampler);
+      return { ...base, variables: classifier.variables, term: () => term, dispose: () => classifier.dispose(), ...samplerState(sampler) };
     }
     case 'pseudolabel': {
       let confident: Confident | null = null;
-      const term = pseudolabelTerm(() => confident!, targetSampler(() => confident?.rows ?? new Int32Array(0), options.rng), classesOf(options));
+      const sampler = targetSampler(() => confident?.rows ?? new Int32Array(0), options.rng);
+      const term = pseudolabelTerm(() => confident!, sampler, classesOf(options));
       return {
         ...base,
         extraPhases: (last) => Array.from({ length: plan.rounds }, (_, r) => ({
@@ -101,11 +107,22 @@ export function createAdaptation(plan: Adapt, options: AdaptationOptions): Adapt
           if (phase < options.planPhases) return;
           confident = confidentRows(await ctx.predictTarget(), ctx.classes, plan.threshold);
         },
+        state: () => ({ sampler: sampler.state(), confident: confident && { rows: Array.from(confident.rows), labels: Array.from(confident.labels) } }),
+        restore: (state: unknown) => {
+          const saved = state as { sampler: SamplerState; confident: { rows: number[]; labels: number[] } | null };
+          sampler.restore(saved.sampler);
+          confident = saved.confident && { rows: Int32Array.from(saved.confident.rows), labels: Int32Array.from(saved.confident.labels) };
+        },
         term: (phase) => (phase >= options.planPhases ? term : null),
         pseudoLabels: () => confident?.rows.length ?? null,
       };
     }
   }
+}
+
+/** The hooks that keep where a method's target passes stand in checkpoints. */
+function samplerState(sampler: TargetSampler): Pick<Adaptation, 'state' | 'restore'> {
+  return { state: () => ({ sampler: sampler.state() }), restore: (state) => sampler.restore((state as { sampler: SamplerState }).sampler) };
 }
 
 function classesOf(options: AdaptationOptions): number {

@@ -52,6 +52,10 @@ export interface Adaptation {
   extraPhases(last: Phase): Phase[];
   /** Before a phase's inputs are prepared or cached (AdaBN re-estimates source statistics here). */
   beforePhase(phase: number, ctx: PhaseContext): Promise<void>;
+  /** What `beforePhase` made that the network's weights do not hold (self-training's labels), as plain JSON, for a checkpoint. */
+  state(): unknown;
+  /** In place of `beforePhase`, when a run resumes within the phase a checkpoint was saved in: puts back its `state()`. */
+  restore(state: unknown): void;
   /** The loss term for this phase's steps, or null when it trains on source alone. */
   term(phase: number): StepTerm | null;
   afterPhase(phase: number, ctx: PhaseContext): Promise<void>;
