@@ -35,8 +35,8 @@ export interface RunState {
   readonly last: EpochMetrics | null;
   /** Saved within an epoch (a cancel): its batches done, the generator as the epoch began (its batch order), their sums. */
   readonly epoch: EpochSoFar | null;
-  /** The adaptation's `state()` (self-training's labels). */
-  readonly adapt: unknown;
+  /** The adaptation's `state()` (self-training's labels, where the target passes stand); absent in checkpoints written before TL kept it. */
+  readonly adapt?: unknown;
 }
 
 export interface EpochSoFar {

@@ -128,7 +128,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const within = p === resumeAt.phase ? saved : undefined;
       const vars = applyPhase(net, phase);
       // What the phase began with (AdaBN's statistics in the weights, self-training's labels) is in the checkpoint.
-      if (within && adaptation) adaptation.restore(within.adapt);
+      if (within && adaptation && within.adapt !== undefined) adaptation.restore(within.adapt);
       else await adaptation?.beforePhase(p, hookContext);
       const inputs = await prepareInputs(net, data, plan, base.preprocess, options.cacheFrozenPrefix ?? true, adaptation?.target ?? null);
       emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
