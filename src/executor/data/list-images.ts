@@ -1,6 +1,7 @@
 /**
  * Finding image files on disk: class-per-folder trees and flat folders.
  */
+import type { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { DataError, notFound } from './data-error.ts';
@@ -19,21 +20,16 @@ export function byCodePoint(a: string, b: string): number {
 
 const hidden = (name: string): boolean => name.startsWith('.') || name.startsWith('__');
 
-/** Throws `data-not-found` unless `path` exists (a folder, a manifest or an IDX file alike). */
-export async function requireExists(path: string, what: string): Promise<void> {
-  await stat(path).catch((error: unknown) => {
+/** `path`'s stat; throws `data-not-found` unless it exists (a folder, a manifest or an IDX file alike). */
+export async function requireExists(path: string, what: string): Promise<Stats> {
+  return stat(path).catch((error: unknown) => {
     throw notFound(what, path, error);
   });
 }
 
 /** Throws `data-not-found` or `not-a-directory` unless `dir` is a readable folder. */
 export async function requireDirectory(dir: string, what: string): Promise<void> {
-  let info;
-  try {
-    info = await stat(dir);
-  } catch (error) {
-    throw notFound(what, dir, error);
-  }
+  const info = await requireExists(dir, what);
   if (!info.isDirectory()) {
     throw new DataError('not-a-directory', `${what} '${dir}' is a file, but a folder was expected; point at the folder that holds one sub-folder per class`, {
       path: dir,
