@@ -4,7 +4,7 @@
  * early stopping's best epoch and weights, the place within an epoch when a cancel saved it), so a
  * resumed run continues as if it had never stopped.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -71,8 +71,7 @@ export async function saveCheckpoint(model: tf.LayersModel, dir: string, state: 
   // Write beside, then swap, so a crash mid-save never leaves a half checkpoint.
   const tmp = `${dir}.tmp`;
   await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  await model.save(saveToDirectory(tmp));
+  await model.save(saveToDirectory(tmp)); // makes the folder
   const optimizers = await Promise.all(extras.optimizers.map(optimizerState));
   await writeTensors(tmp, 'optimizers', optimizers.flatMap((weights, i) => weights.map((w) => ({ name: `${i}:${w.name}`, tensor: w.tensor }))));
   tf.dispose(optimizers.flat().flatMap((w) => (w.tensor instanceof tf.Variable ? [] : [w.tensor]))); // the iteration counts getWeights made

@@ -18,6 +18,7 @@ import { ExecutorError, wrap } from './errors.ts';
 import { earlyStopper, improvement } from './early-stop.ts';
 import { evaluate, finalMetrics, finalValidation, loadTestSet, type Score } from './evaluate.ts';
 import { exportModel, prepareExport } from './export-model.ts';
+import { prepareWritable, whyNotWritable } from './make-directory.ts';
 import { fuseActivationsForTraining } from './fold-batchnorm.ts';
 import { prepareInputs, type Inputs } from './inputs.ts';
 import { guardMemory, runStep } from './train-step.ts';
@@ -68,6 +69,19 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     ];
     for (const [what, p, origin] of reads) if (p) await wrap('data-not-found', origin ?? null, () => requireExists(path(p), what));
     if (plan.adapt) await requireTarget(plan.adapt, options.baseDir);
+    // And every folder it writes, made and checked, so that one that cannot take them fails before the training.
+    const exportPath = plan.export ? path(plan.export.path) : null;
+    if (exportPath) prepareExport(exportPath, plan.export!.origin);
+    const checkpointDir = join(options.runDir, 'checkpoint');
+    const checkpointFailure = (err: unknown) =>
+      new ExecutorError('checkpoint-failed', `cannot save a checkpoint in '${options.runDir}': ${whyNotWritable(err)}`, plan.checkpoint?.origin ?? null, { cause: err });
+    if (plan.checkpoint) {
+      try {
+        prepareWritable(options.runDir);
+      } catch (err) {
+        throw checkpointFailure(err);
+      }
+    }
     const backend = await wrap('no-backend', null, () => selectBackend(options.backend ?? 'auto'));
     const base = await wrap('model-load', plan.model.origin, () =>
       buildBase(plan.model, { baseDir: options.baseDir, ...(options.cacheDir && { cacheDir: options.cacheDir }) }),
@@ -80,8 +94,6 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       throw new ExecutorError('one-class', `the data has a single class ('${classes[0]}'); a classifier needs at least two: add images of another class`, plan.data.origin);
     }
     const testSet = await loadTestSet(plan, classes, base.inputSize, options);
-    const exportPath = plan.export ? path(plan.export.path) : null;
-    if (exportPath) await prepareExport(exportPath, plan.export!.origin);
     if (plan.model.weights.kind === 'none') reseed(base.model, plan.seed);
     const net = assemble(base, plan, classes.length);
     const rng = createRng(plan.seed);
@@ -96,7 +108,6 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       predictTarget: async () => (await predictAll(adaptation!.target.count, EVAL_BATCH, (idx) => imageBatch(adaptation!.target, idx, base.preprocess), net.full)).data,
     };
 
-    const checkpointDir = join(options.runDir, 'checkpoint');
     const resumed = options.resume ? await wrap('checkpoint-mismatch', null, () => loadCheckpoint(net.full, checkpointDir)) : null;
     if (options.resume && !resumed) throw new ExecutorError('no-checkpoint', `nothing to resume: no checkpoint in ${checkpointDir}`);
     const resumeAt = resumed?.state ?? { phase: 0, epochsDone: 0 };
@@ -165,7 +176,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             checkpointBest: bestForCheckpoint?.best() ?? null, last, epoch, adapt: adaptation?.state() ?? null,
           };
           const extras = { optimizers: optimizers.map((o) => o.optimizer), bestWeights: stop.bestWeights(), adaptVariables: adaptation?.variables ?? [] };
-          return saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone, savedAt: now(), run }, extras);
+          return saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone, savedAt: now(), run }, extras).catch((err: unknown) => {
+            throw checkpointFailure(err);
+          });
         };
         let epochsRun = 0;
 

@@ -5,9 +5,9 @@
  * since the OS already holds it; only a power loss can drop the last few commits. One process, the
  * server, opens the file (exclusively); the worker processes never do.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { makeDirectory, whyNotWritable } from '../executor/make-directory.ts';
 
 export type Db = Database.Database;
 
@@ -59,10 +59,10 @@ const MIGRATIONS: readonly string[] = [
 export function openDatabase(file: string): Db {
   let db: Db;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirectory(dirname(file));
     db = new Database(file);
   } catch (err) {
-    throw new Error(`cannot open the database ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot open the database ${file}: ${whyNotWritable(err)}`, { cause: err });
   }
   try {
     db.pragma('locking_mode = EXCLUSIVE');

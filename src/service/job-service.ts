@@ -10,13 +10,14 @@
  * await service.stop();
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { compile } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
 import type { BackendName } from '../executor/backends/names.ts';
 import { wasmThreads } from '../executor/backends/threads.ts';
+import { prepareWritable, whyNotWritable } from '../executor/make-directory.ts';
 import type { Plan } from '../plan/schema.ts';
 import { Channel } from './channel.ts';
 import { openDatabase, type Db } from './db.ts';
@@ -101,7 +102,11 @@ export class JobService {
     const dataRoot = resolve(options.dataRoot);
     if (!statSync(dataRoot, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`the data root '${dataRoot}' is not a folder`);
     const runsDir = resolve(options.runsDir);
-    mkdirSync(runsDir, { recursive: true });
+    try {
+      prepareWritable(runsDir);
+    } catch (err) {
+      throw new Error(`cannot keep jobs' runs in '${runsDir}': ${whyNotWritable(err)}`, { cause: err });
+    }
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const db = openDatabase(options.dbFile);
     const store = new JobStore(db);

@@ -82,6 +82,13 @@ describe('tl serve', () => {
       busy.close();
     }
   }, 60_000);
+
+  it('names the folder it cannot make for the database or the runs, and why, and exits 2', () => {
+    const file = join(dir, 'in-the-way');
+    writeFileSync(file, 'a file where a folder would go');
+    expect(tl(['serve', '--port', '0', '--db', join(file, 'tl.db')])).toMatchObject({ code: 2, stderr: `tl: cannot open the database ${join(file, 'tl.db')}: a file is in the way of the folder\n` });
+    expect(tl(['serve', '--port', '0', '--db', join(dir, 'serve.db'), '--runs', join(file, 'runs')])).toMatchObject({ code: 2, stderr: `tl: cannot keep jobs' runs in '${join(file, 'runs')}': a file is in the way of the folder\n` });
+  });
 });
 
 describe('tl plan', () => {

@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -103,7 +103,7 @@ export "${join(out, 'model')}"
     expect(await failure(`use vgg16 weights imagenet\ndata "${data}/train"`)).toMatchObject({ code: 'weights-missing' });
   }, 60_000);
 
-  it('fails before training, with the span, on data of a single class, an evaluate set with classes training lacks, and an export path a file blocks', async () => {
+  it('fails before training, with the span, on data of a single class, an evaluate set with classes training lacks, and folders it cannot write', async () => {
     const data = mkdtempSync(join(tmpdir(), 'tl-classes-'));
     const fashion = join(root, 'examples/data/fashion-mini');
     for (const [cls, from] of [['cat', 'boot'], ['dog', 'dress']] as const) {
@@ -111,9 +111,9 @@ export "${join(out, 'model')}"
       for (const f of ['000.png', '001.png', '002.png']) copyFileSync(join(fashion, 'train', from, f), join(data, 'two', cls, f));
     }
     cpSync(join(data, 'two', 'cat'), join(data, 'one', 'cat'), { recursive: true });
-    const run = async (source: string) => {
+    const run = async (source: string, runDir = mkdtempSync(join(tmpdir(), 'tl-run-'))) => {
       const events: ExecutorEvent[] = [];
-      await expect(runPlan(planOf(source), { baseDir: data, runDir: mkdtempSync(join(tmpdir(), 'tl-run-')), backend: 'wasm', onEvent: (e) => events.push(e) })).rejects.toThrow();
+      await expect(runPlan(planOf(source), { baseDir: data, runDir, backend: 'wasm', onEvent: (e) => events.push(e) })).rejects.toThrow();
       expect(events.map((e) => e.type)).toEqual(['jobFailed']);
       return events[0];
     };
@@ -131,6 +131,19 @@ export "${join(out, 'model')}"
     expect(await run('use tiny input 32\nfreeze none\ndata "two" split 0.2\nepochs 1\nexport "model/v1"')).toMatchObject({
       code: 'export-failed',
       message: `cannot export to '${join(data, 'model', 'v1')}': a file is in the way of the folder`,
+      origin: { line: 5, column: 1 },
+    });
+    // Node 20's own recursive mkdir never returned on procfs, which refuses new folders with ENOENT.
+    if (existsSync('/proc/self')) {
+      expect(await run('use tiny input 32\nfreeze none\ndata "two" split 0.2\nepochs 1\nexport "/proc/tl/model"')).toMatchObject({
+        code: 'export-failed',
+        message: "cannot export to '/proc/tl/model': folders cannot be made there",
+      });
+    }
+    // A script that checkpoints learns before training that its run folder cannot take them.
+    expect(await run('use tiny input 32\nfreeze none\ndata "two" split 0.2\nepochs 1\ncheckpoint every 1', join(data, 'model', 'state'))).toMatchObject({
+      code: 'checkpoint-failed',
+      message: `cannot save a checkpoint in '${join(data, 'model', 'state')}': a file is in the way of the folder`,
       origin: { line: 5, column: 1 },
     });
   }, 60_000);

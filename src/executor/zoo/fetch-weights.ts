@@ -3,8 +3,9 @@
  * checked, then renamed into place, so a failed or wrong download never leaves a file that looks good.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { makeDirectory } from '../make-directory.ts';
 import { ZooError } from './errors.ts';
 import { KNOWN_WEIGHTS, knownWeightsPath, type DownloadableModel } from './known-weights.ts';
 
@@ -38,7 +39,7 @@ function checkDigest(kind: string, expected: string | null | undefined, actual: 
  */
 export async function fetchWeights(options: FetchWeightsOptions): Promise<FetchWeightsResult> {
   const dest = resolve(options.dest);
-  await mkdir(dirname(dest), { recursive: true });
+  makeDirectory(dirname(dest));
   const temp = join(dirname(dest), `.${basename(dest)}.${randomUUID()}.part`);
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');

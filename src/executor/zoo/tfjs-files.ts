@@ -3,8 +3,9 @@
  * http(s) and browser storage under Node, so the files are read here and handed over in memory.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { makeDirectory } from '../make-directory.ts';
 
 /** `path` may name the model.json itself or the folder holding it. */
 export async function modelJsonPath(path: string): Promise<string> {
@@ -71,7 +72,7 @@ function weightBytes(specs: readonly tf.io.WeightsManifestEntry[]): number | nul
  */
 export function saveToDirectory(dir: string): tf.io.IOHandler {
   return tf.io.withSaveHandler(async (artifacts) => {
-    await mkdir(dir, { recursive: true });
+    makeDirectory(dir);
     const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
     const modelJson: tf.io.ModelJSON = {
       modelTopology: artifacts.modelTopology ?? {},

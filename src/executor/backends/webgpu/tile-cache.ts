@@ -10,9 +10,10 @@
  * keeps nothing. A file that cannot be read as such is left out (and rewritten at the next save):
  * it costs the measurement, never the run.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { makeDirectory } from '../../make-directory.ts';
 import { isChoice, type Choice } from './gemm.ts';
 
 const FORMAT = 'tl-gemm-tiles/1';
@@ -83,7 +84,7 @@ export function openTileCache(file: string, device: string): TileCache {
       now[device] = { ...now[device], ...Object.fromEntries(added) };
       const temporary = `${file}.${process.pid}.tmp`;
       try {
-        mkdirSync(dirname(file), { recursive: true });
+        makeDirectory(dirname(file));
         writeFileSync(temporary, `${JSON.stringify({ format: FORMAT, devices: now } satisfies CacheFile, null, 1)}\n`);
         renameSync(temporary, file);
         added.forEach((choice, key) => known.set(key, choice));
