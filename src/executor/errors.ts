@@ -18,7 +18,8 @@ export async function wrap<T>(code: string, origin: Origin | null, step: () => P
   try {
     return await step();
   } catch (err) {
-    const inner = (err as { code?: string }).code;
-    throw new ExecutorError(typeof inner === 'string' ? inner : code, (err as Error).message, origin, { cause: err });
+    // A TL error's own code (kebab-case) is the more precise one; a system error's (ENOENT) is not a TL code.
+    const inner = (err as { code?: unknown }).code;
+    throw new ExecutorError(typeof inner === 'string' && /^[a-z]+(-[a-z0-9]+)*$/.test(inner) ? inner : code, (err as Error).message, origin, { cause: err });
   }
 }
