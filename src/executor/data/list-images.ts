@@ -92,6 +92,6 @@ export async function listClassTree(root: string, what: string): Promise<ClassTr
 /** One warning for non-image files, naming a few of them. */
 export function describeIgnored(ignored: readonly string[], root: string): string | null {
   if (ignored.length === 0) return null;
-  const exts = [...new Set(ignored.map((f) => extname(f).toLowerCase() || '(no extension)'))].slice(0, 5);
-  return `ignored ${ignored.length} file(s) under '${root}' that are not images sharp decodes (${exts.join(', ')}), e.g. '${ignored[0]}'`;
+  const exts = [...new Set(ignored.map((f) => extname(f).toLowerCase() || 'no extension'))].slice(0, 5);
+  return `ignored ${ignored.length} file(s) under '${root}' that are not images TL reads (${exts.join(', ')}), e.g. '${ignored[0]}'`;
 }

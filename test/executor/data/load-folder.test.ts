@@ -44,6 +44,16 @@ describe('loadDataset: folder', () => {
     expect(data.val.count).toBe(0);
   });
 
+  it('warns once about files that are not images, by their extensions', async () => {
+    await writeClassTree(join(dir, 'd'), { a: 2, b: 2 });
+    await writeFile(join(dir, 'd/a/notes.txt'), 'not an image');
+    await writeFile(join(dir, 'd/b/README'), 'not an image either');
+    const warnings: string[] = [];
+    const data = await load('d', {}, { warn: (m) => warnings.push(m) });
+    expect(data.train.count).toBe(4);
+    expect(warnings).toEqual([`ignored 2 file(s) under '${join(dir, 'd')}' that are not images TL reads (.txt, no extension), e.g. '${join(dir, 'd/a/notes.txt')}'`]);
+  });
+
   it("stretches with fit 'fill' and centre-crops with fit 'cover'", async () => {
     // 20x10: left half black, right half white.
     const pixels = Buffer.alloc(20 * 10 * 3);
