@@ -299,12 +299,17 @@ export "${join(out, name)}"
 
   it.each([
     ['dann', 0],
+    ['coral', 0],
+    ['adabn', 0],
     ['pseudolabel threshold 0.2 rounds 1', 1],
   ])('with adapt %s, a run cancelled within an epoch resumes to the weights of a run never stopped', async (method, phase) => {
     const out = mkdtempSync(join(tmpdir(), 'tl-exact-adapt-'));
     const fashion = join(root, 'examples/data/fashion-mini');
     // DANN trains its domain classifier beside the network; self-training's round trains on labels
-    // the network gave the target images at the round's start: the checkpoint keeps both.
+    // the network gave the target images at the round's start: the checkpoint keeps both. CORAL and
+    // DANN draw target batches as they go (the checkpoint keeps where). AdaBN measures the target
+    // after the last phase, from the resumed weights (its source statistics at the phase's start
+    // cannot show: every epoch re-measures the statistics of the BatchNorm layers that train).
     const planFor = (name: string) => planOf(`
 use tiny input 32
 data "${fashion}/train" split 0.25
