@@ -4,7 +4,7 @@
  *   grammar/diagrams.html      railroad diagrams (chevrotain's createSyntaxDiagramsCode)
  *   grammar/tl.tmLanguage.json a TextMate grammar for editor highlighting
  *   docs/plan.schema.json      the plan's JSON Schema, from the zod schema
- *   docs/diagnostics.md        the table of diagnostic codes
+ *   docs/diagnostics.md        the tables of diagnostic codes and of the codes a run fails with
  * `--check` writes nothing and exits 1 when any file is stale (CI runs it).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { createSyntaxDiagramsCode, type ISerializedGast } from 'chevrotain';
 import { z } from 'zod';
 import { ACTIVATIONS, ADAPT_METHODS, AUGMENT_NAMES, FLIP_MODES, MONITORS, OPTIMIZERS, SCHEDULES, WEIGHT_SOURCES } from '../src/checks/vocabulary.ts';
 import { DIAGNOSTIC_CODES } from '../src/diagnostics/codes.ts';
+import { FAILURE_CODES } from '../src/executor/failure-codes.ts';
 import { Plan } from '../src/plan/schema.ts';
 import { BLOCKS, ZOO } from '../src/zoo/catalog.ts';
 import { TlParser } from './parser.ts';
@@ -89,6 +90,14 @@ function outputs(): Record<string, string> {
     '| code | severity | stage | meaning |',
     '| --- | --- | --- | --- |',
     ...DIAGNOSTIC_CODES.map((c) => `| \`${c.code}\` | ${c.severity} | ${c.stage} | ${c.meaning} |`),
+    '',
+    '## Run failures',
+    '',
+    'Generated from src/executor/failure-codes.ts. The code a run fails with: the `jobFailed` event\'s `code`, and what `tl run` and `tl predict` print. The message says where and why; the event\'s `line` and `column` point at the statement when the failure is about one. The service adds its own (`worker-crashed`, `too-many-attempts`, and the path codes when links changed after submission: [api.md](api.md)).',
+    '',
+    '| code | meaning |',
+    '| --- | --- |',
+    ...FAILURE_CODES.map((c) => `| \`${c.code}\` | ${c.meaning} |`),
     '',
   ].join('\n');
 

@@ -247,6 +247,7 @@ export interface Shapes {
     readonly node: Parent<'Job'>;
   };
   JobError: {
+    /** Stable kebab-case code: a run failure's (docs/diagnostics.md) or the service's (docs/api.md). */
     readonly code: string;
     readonly message: string;
     /** Where in the script, when the failure points at a statement. */
@@ -272,6 +273,7 @@ export interface Shapes {
     readonly at: string;
     readonly attempt: number;
     readonly data: unknown;
+    /** Stable kebab-case code: a run failure's (docs/diagnostics.md) or the service's (docs/api.md). */
     readonly code: string;
     readonly message: string;
     readonly line: Maybe<number> | undefined;

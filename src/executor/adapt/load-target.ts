@@ -1,8 +1,9 @@
 /** The target images of an `adapt` statement, decoded like the source; failures point at the statement. */
 import type { Adapt } from '../../plan/schema.ts';
 import { resolve } from 'node:path';
-import { DataError, loadUnlabeled, requireExists, type ImageSet } from '../data/index.ts';
+import { DataError, loadUnlabeled, requireExists, type DataErrorCode, type ImageSet } from '../data/index.ts';
 import { ExecutorError } from '../errors.ts';
+import type { FailureCode } from '../failure-codes.ts';
 
 export interface TargetOptions {
   readonly baseDir: string;
@@ -14,7 +15,8 @@ export interface TargetOptions {
   readonly signal?: AbortSignal;
 }
 
-const CODES: Record<string, string> = {
+/** The target's own codes for the loaders' failures; any other is 'adapt-target-unreadable', with the loader's message. */
+const CODES: Partial<Record<DataErrorCode, FailureCode>> = {
   'data-not-found': 'adapt-target-not-found',
   'not-a-directory': 'adapt-target-not-found',
   'no-classes': 'adapt-target-empty',
@@ -48,6 +50,6 @@ export async function requireTarget(adapt: Adapt, baseDir: string): Promise<void
 
 function targetError(adapt: Adapt, err: unknown): ExecutorError {
   if (err instanceof ExecutorError) return err;
-  const code = err instanceof DataError ? (CODES[err.code] ?? `adapt-${err.code}`) : 'adapt-target-unreadable';
+  const code = (err instanceof DataError && CODES[err.code]) || 'adapt-target-unreadable';
   return new ExecutorError(code, `adapt ${adapt.method}: ${(err as Error).message}`, adapt.origin, { cause: err });
 }

@@ -2,7 +2,9 @@
  * The one error type of the data loaders: a stable `code`, the file it is about, and for csv
  * manifests the 1-based line. Messages name the file, say what was wrong and what to do.
  */
-export type DataErrorCode =
+import type { FailureCodes } from '../failure-codes.ts';
+
+export type DataErrorCode = FailureCodes<
   | 'data-not-found'
   | 'not-a-directory'
   | 'corrupt-image'
@@ -11,7 +13,8 @@ export type DataErrorCode =
   | 'class-missing-from-val'
   | 'unknown-label'
   | 'bad-manifest'
-  | 'bad-idx';
+  | 'bad-idx'
+>;
 
 export class DataError extends Error {
   override readonly name = 'DataError';

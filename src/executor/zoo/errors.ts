@@ -2,8 +2,9 @@
  * Typed failures of the model zoo. The executor turns them into run events; `code` is stable and
  * documented, `message` is one sentence saying what was expected, what was found and the fix.
  */
+import type { FailureCodes } from '../failure-codes.ts';
 
-export type ZooErrorCode =
+export type ZooErrorCode = FailureCodes<
   /** `weights imagenet` (or a weights path) names a file that is not there. */
   | 'weights-missing'
   /** A weights file exists but does not fit the network (shapes, missing layers, unreadable format). */
@@ -19,7 +20,8 @@ export type ZooErrorCode =
   /** The input size is below the architecture's minimum, or a user model's input size is unknown. */
   | 'bad-input'
   /** A download failed or its checksum did not match. */
-  | 'download-failed';
+  | 'download-failed'
+>;
 
 export class ZooError extends Error {
   override readonly name = 'ZooError';
