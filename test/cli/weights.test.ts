@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,15 @@ describe('tl weights', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('says why it cannot save into the cache, before downloading', async () => {
+    const blocked = join(mkdtempSync(join(tmpdir(), 'tl-cache-')), 'a-file');
+    writeFileSync(blocked, 'where the cache folder would go');
+    // Port 9 (discard) refuses: the download is never tried.
+    const r = await tl(['weights', 'fetch', 'vgg16', '--cache', join(blocked, 'cache'), '--from', 'http://127.0.0.1:9']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`tl: cannot save weights in '${join(blocked, 'cache')}': a file is in the way of the folder.\n`);
   });
 
   it('names the models that can be fetched', async () => {

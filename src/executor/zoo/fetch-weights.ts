@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { makeDirectory } from '../make-directory.ts';
+import { prepareWritable, whyNotWritable } from '../make-directory.ts';
 import { ZooError } from './errors.ts';
 import { KNOWN_WEIGHTS, knownWeightsPath, type DownloadableModel } from './known-weights.ts';
 
@@ -39,7 +39,11 @@ function checkDigest(kind: string, expected: string | null | undefined, actual: 
  */
 export async function fetchWeights(options: FetchWeightsOptions): Promise<FetchWeightsResult> {
   const dest = resolve(options.dest);
-  makeDirectory(dirname(dest));
+  try {
+    prepareWritable(dirname(dest));
+  } catch (err) {
+    throw new ZooError('download-failed', `cannot save weights in '${dirname(dest)}': ${whyNotWritable(err)}.`, { cause: err });
+  }
   const temp = join(dirname(dest), `.${basename(dest)}.${randomUUID()}.part`);
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
