@@ -72,6 +72,26 @@ function useValidationRules(rules: readonly ValidationRule[]): Plugin {
 }
 
 /**
+ * Yoga answers a POST body it has no parser for (text/plain, say, or no content-type) with a bare
+ * 415 and no body; the client is told what to send instead, as every other refusal tells it.
+ */
+function useExplainedMediaType(): Plugin {
+  return {
+    onResponse({ request, response, setResponse, fetchAPI }) {
+      if (response.status !== 415 || response.body !== null) return;
+      const found = request.headers.get('content-type');
+      const message = `send the operation as JSON in a POST (content-type: application/json) or in a GET's query string; found ${found ? `content-type '${found}'` : 'no content-type'}`;
+      setResponse(
+        new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } }] }), {
+          status: 415,
+          headers: { 'content-type': 'application/json; charset=utf-8' },
+        }),
+      );
+    },
+  };
+}
+
+/**
  * The GraphiQL page, loaded and rendered on the first browser's request (the module is 9 MB of
  * script: a server nobody browses never parses it). Every server of the process shows the same one.
  */
@@ -91,7 +111,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     schema: buildApiSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
     context: () => ({ service: o.service }),
-    plugins: [useBearerAuth(o.auth), useValidationRules([depthLimitRule(limits), costLimitRule(limits)])],
+    plugins: [useBearerAuth(o.auth), useValidationRules([depthLimitRule(limits), costLimitRule(limits)]), useExplainedMediaType()],
     graphiql: { title: 'TL', subscriptionsProtocol: 'WS' },
     renderGraphiQL: graphiql,
     landingPage: false,

@@ -89,6 +89,12 @@ describe('bad input', () => {
     expect(unknown.body.errors?.[0]?.message).toMatch(/Cannot query field "nope"/);
     const notJson = await fetch(stack.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
     expect(notJson.status).toBe(400);
+    // A body yoga has no parser for: a 415 that says what to send, not an empty one.
+    const plain = await fetch(stack.url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ jobs { totalCount } }' });
+    expect(plain.status).toBe(415);
+    expect(await plain.json()).toEqual({
+      errors: [{ message: "send the operation as JSON in a POST (content-type: application/json) or in a GET's query string; found content-type 'text/plain'", extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } }],
+    });
   });
 
   it('refuses too deep, too costly and too complex operations before running them, counting through fragments', async () => {
