@@ -10,6 +10,7 @@ import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
 import { BACKENDS, type BackendName } from '../executor/backends/names.ts';
 import { runCommand } from './run.ts';
+import { registerFollow } from './follow.ts';
 import { registerServe } from './serve.ts';
 import { readScript } from './read-script.ts';
 import { registerSubmit } from './submit.ts';
@@ -154,6 +155,7 @@ export function buildProgram(): Command {
 
   registerServe(program);
   registerSubmit(program);
+  registerFollow(program);
 
   return program;
 }

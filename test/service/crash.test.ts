@@ -2,7 +2,8 @@
  * kill -9 in the middle of a job: the real `tl serve` process is killed while a job trains and a
  * second one waits, then started again on the same database. The running job resumes from its last
  * checkpoint and finishes, the waiting one stays queued and runs, and no stored event is lost or
- * renumbered. Then `tl submit --follow` against it, and a clean shutdown on SIGTERM.
+ * renumbered; a `tl follow` started before the kill carries on when the server is back. Then
+ * `tl submit --follow` against it, and a clean shutdown on SIGTERM.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -22,9 +23,9 @@ interface Serve {
   readonly stdout: () => string;
 }
 
-/** Starts the real `tl serve` on a free port and waits for the line that says where it listens. */
-function serve(): Promise<Serve> {
-  const child = spawn(process.execPath, [...TL, 'serve', '--port', '0', '--db', join(workspace.dir, 'tl.db'), '--data-root', workspace.dataRoot, '--runs', join(workspace.dir, 'runs'), '--backend', 'wasm'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the real `tl serve` (on a free port by default) and waits for the line that says where it listens. */
+function serve(port = 0): Promise<Serve> {
+  const child = spawn(process.execPath, [...TL, 'serve', '--port', String(port), '--db', join(workspace.dir, 'tl.db'), '--data-root', workspace.dataRoot, '--runs', join(workspace.dir, 'runs'), '--backend', 'wasm'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   spawned.push(child);
   let out = '';
   let err = '';
@@ -68,6 +69,15 @@ describe('a server killed with -9 mid-job', () => {
     const waiting = await submitJob(a.url, tinyScript(2));
     const client = wsClient(a.url.replace(/^http/, 'ws'));
     const seen = await followJob(client, running, { stopWhen: (e) => e.type === 'checkpointSaved' && (e.epoch ?? 0) >= 3 });
+    // The CLI follows it too, through the kill and the restart.
+    const follower = spawn(process.execPath, [...TL, 'follow', running, '--server', a.url], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    spawned.push(follower);
+    let followed = '';
+    let followErr = '';
+    follower.stdout!.on('data', (d: Buffer) => (followed += d.toString()));
+    follower.stderr!.on('data', (d: Buffer) => (followErr += d.toString()));
+    const followerExit = new Promise<number | null>((resolve) => follower.once('exit', resolve));
+    await until('tl follow to show the job', () => followed.includes('epoch  3/40'));
     const workers = childrenOf(a.child.pid!);
     expect(workers.length).toBeGreaterThan(0);
     a.child.kill('SIGKILL');
@@ -79,7 +89,7 @@ describe('a server killed with -9 mid-job', () => {
     // stored). The kill may land mid-swap, leaving only checkpoint.tmp: the restart settles it.
     const onDisk = settleCheckpoint(join(workspace.dir, 'runs', running, 'state', 'checkpoint'))!;
 
-    const b = await serve();
+    const b = await serve(Number(new URL(a.url).port));
     expect(b.stdout()).toMatch(/recovered: 1 running job\(s\) resume from their checkpoints/);
     const jobQuery = 'query($id: ID!) { job(id: $id) { status attempts queuePosition } }';
     expect((await gql(b.url, jobQuery, { id: waiting })).body.data.job).toMatchObject({ status: 'QUEUED', attempts: 0 });
@@ -98,6 +108,12 @@ describe('a server killed with -9 mid-job', () => {
     expect(lastCheckpoint.epoch).toBeGreaterThanOrEqual(3);
     expect(onDisk.epochsDone).toBeGreaterThanOrEqual(lastCheckpoint.epoch!);
     expect(restart.find((e) => e.type === 'epochEnded')!.epoch).toBe(onDisk.epochsDone + 1);
+    // The follower lost the server once, got it back, and saw the job to its end.
+    expect(await followerExit).toBe(0);
+    expect(followErr).toMatch(/^connection to 127\.0\.0\.1:\d+ lost \(closed with code 1006\); reconnecting to continue after event \d+\.\.\.\nreconnected; continuing after event \d+\n$/);
+    expect(followed).toContain('attempt 2: the job was restarted or resumed');
+    expect(followed).toContain('epoch 40/40');
+    expect(followed).toMatch(/validation accuracy/);
 
     // The queued job runs next; `tl submit --follow` queues a third behind it and shows its progress.
     const file = join(workspace.dir, 'third.tl');
