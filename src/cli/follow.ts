@@ -112,7 +112,10 @@ async function followEvents(url: URL, jobId: string, o: FollowOptions, again: st
       why = 'the server ended the stream';
     } catch (err) {
       if (err instanceof Error) throw err; // the server's answer, not a lost connection
-      if ((err as { code?: unknown }).code === 4401) throw new Error(`the server refused the websocket: ${(err as { reason?: string }).reason ?? 'unauthorized'}; pass --token or set TL_API_TOKEN`);
+      const code = (err as { code?: unknown }).code;
+      if (code === 4401) throw new Error(`the server refused the websocket: ${(err as { reason?: string }).reason ?? 'unauthorized'}; pass --token or set TL_API_TOKEN`);
+      // 44xx: graphql-ws refusing what the client sent; asking again would be refused again.
+      if (typeof code === 'number' && code >= 4400 && code < 4500) throw new Error(`the server refused the websocket (${whyLost(err)})`);
       why = whyLost(err);
     } finally {
       await client.dispose();

@@ -3,11 +3,12 @@
  * job), and scripts whose paths reach outside the data root or the job's folder (a diagnostic on
  * the statement, never a job). A real server on port 0 over a real SQLite file.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient as createSseClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, makeWorkspace, startStack, SUBMIT, wsClient, type Stack } from '../service/helpers.ts';
+import { gql, makeWorkspace, root, startStack, SUBMIT, submitJob, tinyScript, TL_CLI, wsClient, type Stack } from '../service/helpers.ts';
 
 const TOKEN = 'test-token-3f9a';
 let locked: Stack;
@@ -80,6 +81,22 @@ describe('bearer-token auth', () => {
     expect(await wsOutcome(open.wsUrl, 'subscription { jobUpdates { id } }', 'wrong')).toEqual({ code: 4401, reason: 'wrong token: check the Bearer token' });
     expect(await countJobs(open)).toBe(0);
   });
+
+  it('tl follow says when a subscription needs the token, and follows with it', async () => {
+    const id = await submitJob(open.url, tinyScript(1), TOKEN);
+    const { TL_API_TOKEN: _, ...env } = process.env;
+    // Not spawnSync: the server answering it runs in this process.
+    const follow = (...more: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [...TL_CLI, 'follow', id, '--server', open.url, ...more], { cwd: root, env }, (err, stdout, stderr) => resolve({ status: err ? (err.code as number) : 0, stdout, stderr }));
+      });
+    const refused = await follow();
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe('tl follow: the server refused the websocket: a subscription needs connectionParams.authorization: Bearer TOKEN; pass --token or set TL_API_TOKEN\n');
+    const followed = await follow('--token', TOKEN);
+    expect(followed.status).toBe(0);
+    expect(followed.stdout).toMatch(/epoch {2}1\/1 .*\n[\s\S]*validation accuracy/);
+  }, 60_000);
 
   it('refuses SSE subscriptions without the token', async () => {
     const res = await fetch(open.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query: 'subscription { jobUpdates { id } }' }) });

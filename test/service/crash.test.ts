@@ -10,10 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { settleCheckpoint } from '../../src/executor/checkpoint.ts';
-import { compiledIsFresh, followJob, gql, makeWorkspace, range, root, seqs, submitJob, tinyScript, wsClient, type EventRow } from './helpers.ts';
+import { followJob, gql, makeWorkspace, range, root, seqs, submitJob, tinyScript, TL_CLI, wsClient, type EventRow } from './helpers.ts';
 
-/** The real CLI: bin/tl.js (compiled) when dist/ is fresh, else the sources through tsx. */
-const TL = compiledIsFresh ? [join(root, 'bin/tl.js')] : ['--import', import.meta.resolve('tsx'), join(root, 'test/service/fixtures/tl.ts')];
+const TL = TL_CLI;
 const workspace = makeWorkspace();
 const spawned: ChildProcess[] = [];
 

@@ -32,6 +32,9 @@ export const compiledIsFresh: boolean = (() => {
   return fresh('src');
 })();
 
+/** The real CLI's node arguments: bin/tl.js (compiled) when dist/ is fresh, else the sources through tsx. */
+export const TL_CLI: readonly string[] = compiledIsFresh ? [join(root, 'bin/tl.js')] : ['--import', import.meta.resolve('tsx'), join(root, 'test/service/fixtures/tl.ts')];
+
 /** The worker the service forks: compiled when fresh, else the sources (ForkRunner's default). */
 export function testRunner(log: (line: string) => void): ForkRunner {
   return new ForkRunner({ log, ...(compiledIsFresh && { entry: { path: join(root, 'dist/src/service/worker-entry.js') } }) });
