@@ -66,7 +66,7 @@ export interface FollowOptions {
  * following (exit 130) and says how to follow again; the job runs on.
  */
 export async function follow(url: URL, jobId: string, o: FollowOptions): Promise<number> {
-  const again = `tl follow ${jobId} --server ${url.origin}`;
+  const again = `tl follow ${jobId} --server ${url.href}`;
   const onSigint = () => {
     process.stderr.write(`\nstopped following; job ${jobId} keeps running on the server (follow it again: ${again})\n`);
     process.exit(130);
