@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodeImage } from './data/decode-image.ts';
 import { walkImages } from './data/list-images.ts';
+import { readRegularFile } from './data/regular-file.ts';
 import { ExecutorError } from './errors.ts';
 import { foldBatchNorms } from './fold-batchnorm.ts';
 import { applyPreprocess, type Preprocess } from './zoo/index.ts';
@@ -68,7 +69,7 @@ async function rank(exported: ExportedModel, files: readonly string[], k: number
   for (const file of files) {
     let pixels: Uint8Array;
     try {
-      pixels = await decodeImage(new Uint8Array(await readFile(file)), { size, fit: 'fill' });
+      pixels = await decodeImage(await readRegularFile(file), { size, fit: 'fill' });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder with no images in it' : (err as Error).message;

@@ -77,12 +77,13 @@ describe('tl run, as the README runs it', () => {
     // 10 classes: chance is 0.1; the pretrained features should do far better.
     expect(last.metrics!.testAccuracy).toBeGreaterThan(0.4);
 
-    // Then `tl predict` on the export: the image is ranked though a file beside it is no image; exit 1 names that file.
+    // Then `tl predict` on the export: the image is ranked though the files beside it are no images (a device is
+    // refused, not read forever); exit 1 names those files.
     const image = 'examples/data/fashion-mini/test/boot/000.png';
-    const p = await tl(['predict', last.exportPath!, image, 'README.md']);
+    const p = await tl(['predict', last.exportPath!, image, 'README.md', '/dev/zero']);
     expect(p.code).toBe(1);
     expect(p.stdout).toMatch(new RegExp(`^${image}\n(  [ \\d.]{5}%  \\w+\n){3}$`));
-    expect(p.stderr).toMatch(/^tl: cannot read image README\.md: .+\n$/);
+    expect(p.stderr).toMatch(/^tl: cannot read image README\.md: .+\ntl: cannot read image \/dev\/zero: it is a character device, not a regular file\n$/);
   }, 600_000);
 
   it('reports a script error with its span and exit 1, without training', async () => {

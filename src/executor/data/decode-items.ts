@@ -2,10 +2,10 @@
  * Decodes a list of images into one packed `ImageSet`, several at a time, skipping (with a
  * warning) or stopping at the ones that cannot be read.
  */
-import { readFile } from 'node:fs/promises';
 import { DataError, at } from './data-error.ts';
 import { decodeImage, type ResizeTo } from './decode-image.ts';
 import { mapPool } from './pool.ts';
+import { readRegularFile } from './regular-file.ts';
 import type { DecodeOptions, ImageSet } from './types.ts';
 
 export type Item = {
@@ -25,7 +25,7 @@ export function withDefaultWarn<T extends DecodeOptions>(options: T): T & { warn
 }
 
 /** Reads the item's file and decodes it with sharp. */
-export const decodeFile: Decoder<Item> = async (item, to) => decodeImage(await readFile(item.source), to);
+export const decodeFile: Decoder<Item> = async (item, to) => decodeImage(await readRegularFile(item.source), to);
 
 export async function decodeItems<T extends Item>(items: readonly T[], decode: Decoder<T>, options: DecodeOptions): Promise<ImageSet> {
   const size = options.imageSize;

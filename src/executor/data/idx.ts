@@ -6,10 +6,10 @@
  * Format (big-endian): two zero bytes, a type byte (0x08: unsigned byte, the only one images use),
  * the number of dimensions, one uint32 per dimension, then the data.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DataError, notFound } from './data-error.ts';
+import { NotARegularFileError, readRegularFile } from './regular-file.ts';
 
 export type IdxImages = {
   /** count × height × width × channels bytes. */
@@ -31,7 +31,13 @@ export function labelsPathFor(imagesPath: string): string | null {
 }
 
 async function readMaybeGzip(path: string): Promise<Uint8Array> {
-  const bytes = await readFile(path);
+  let bytes: Buffer;
+  try {
+    bytes = await readRegularFile(path);
+  } catch (error) {
+    if (!(error instanceof NotARegularFileError)) throw error;
+    throw new DataError('bad-idx', `'${path}' cannot be read: ${error.message}; format idx expects an IDX file`, { path, cause: error });
+  }
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       return gunzipSync(bytes);
@@ -114,7 +120,7 @@ export async function readClassNames(imagesPath: string): Promise<string[] | nul
   const file = join(dirname(imagesPath), 'labels.txt');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readRegularFile(file)).toString('utf8');
   } catch {
     return null;
   }

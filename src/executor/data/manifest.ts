@@ -2,18 +2,21 @@
  * A csv manifest: a `path,label` header, then one image per row. Paths are relative to the csv's
  * folder (absolute ones are kept); other columns are allowed and ignored.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { CsvSyntaxError, parseCsv } from './csv.ts';
 import { DataError, notFound } from './data-error.ts';
+import { NotARegularFileError, readRegularFile } from './regular-file.ts';
 
 export type ManifestRow = { path: string; label: string; line: number };
 
 export async function readManifest(file: string): Promise<ManifestRow[]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readRegularFile(file)).toString('utf8');
   } catch (error) {
+    if (error instanceof NotARegularFileError) {
+      throw new DataError('bad-manifest', `manifest '${file}' cannot be read: ${error.message}; point format csv at a .csv file`, { path: file, cause: error });
+    }
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EISDIR') {
       throw new DataError('bad-manifest', `'${file}' is a folder, but format csv expects a manifest file; use format folder or point at the .csv`, {

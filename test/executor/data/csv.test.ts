@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../../src/executor/data/csv.ts';
@@ -85,5 +85,13 @@ describe('loadDataset: csv', () => {
   it('rejects a missing manifest and a folder given as one', async () => {
     await expect(load('none.csv')).rejects.toMatchObject({ code: 'data-not-found', path: join(dir, 'none.csv') });
     await expect(load('imgs')).rejects.toMatchObject({ code: 'bad-manifest', path: join(dir, 'imgs') });
+  });
+
+  it('refuses a manifest that is a device at once, instead of reading it forever', async () => {
+    await symlink('/dev/zero', join(dir, 'zero.csv'));
+    await expect(load('zero.csv')).rejects.toMatchObject({
+      code: 'bad-manifest',
+      message: `manifest '${join(dir, 'zero.csv')}' cannot be read: it is a character device, not a regular file; point format csv at a .csv file`,
+    });
   });
 });

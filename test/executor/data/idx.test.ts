@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -77,6 +77,11 @@ describe('loadDataset: idx', () => {
     await expect(load('cut-images-idx3-ubyte')).rejects.toMatchObject({ code: 'bad-idx', message: expect.stringContaining('promises 8 bytes') });
     await writeFile(join(dir, 'pictures.bin'), idxBytes([1, 2, 2], [1, 2, 3, 4]));
     await expect(load('pictures.bin')).rejects.toMatchObject({ code: 'bad-idx', message: expect.stringContaining('images-idx3') });
+  });
+
+  it('refuses an images file that is a device at once, instead of reading it forever', async () => {
+    await symlink('/dev/zero', join(dir, 'z-images-idx3-ubyte'));
+    await expect(load('z-images-idx3-ubyte')).rejects.toMatchObject({ code: 'bad-idx', message: expect.stringContaining('it is a character device, not a regular file') });
   });
 
   it.skipIf(!hasDebian)('reads the real Fashion-MNIST files from Debian', async () => {

@@ -1,4 +1,5 @@
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -112,6 +113,19 @@ describe('loadDataset: folder', () => {
       'empty.png: the file is empty',
       'text.jpg: not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)',
       expect.stringMatching(/^cut\.png: the image is truncated or damaged/),
+    ]);
+  });
+
+  it('skips a device and a named pipe among the images without waiting on them', async () => {
+    await writeClassTree(join(dir, 'd'), { a: 2, b: 2 });
+    await symlink('/dev/zero', join(dir, 'd/a/zero.png'));
+    execFileSync('mkfifo', [join(dir, 'd/b/pipe.png')]);
+    const warnings: string[] = [];
+    const data = await load('d', {}, { warn: (m) => warnings.push(m) });
+    expect(data.train.count).toBe(4);
+    expect(warnings.map((w) => w.replace(/^skipped image '.*\/(\w+\.\w+)': /, '$1: ')).sort()).toEqual([
+      'pipe.png: it is a named pipe, not a regular file',
+      'zero.png: it is a character device, not a regular file',
     ]);
   });
 
