@@ -18,6 +18,7 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
   switch (e.type) {
     case 'jobStarted':
       out.write(`backend ${e.backend}: ${e.backendReason}\nmodel ${e.model}, ${e.classes.length} classes, ${e.trainImages} training and ${e.valImages} validation images\n`);
+      if (e.adaptation) out.write(`adapt ${e.adaptation.method} to ${e.adaptation.targetImages} unlabelled images of '${e.adaptation.target}'\n`);
       break;
     case 'phaseStarted':
       out.write(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epochs, lr ${e.lr}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`);
@@ -31,7 +32,13 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
       break;
     case 'epochEnded': {
       const m = e.metrics;
-      out.write(`${clear}  epoch ${String(e.epoch).padStart(2)}/${e.epochs}  loss ${num(m.loss)}  acc ${pct(m.accuracy)}  val_loss ${num(m.valLoss)}  val_acc ${pct(m.valAccuracy)}  ${e.imagesPerSecond.toFixed(1)} img/s  eta ${Math.round(e.etaSeconds)}s\n`);
+      // What `adapt` measures, where it does: its loss term, DANN's domain accuracy, self-training's labels.
+      const adapt = [
+        ...((m.adaptLoss ?? null) !== null ? [`adapt_loss ${num(m.adaptLoss)}`] : []),
+        ...((m.domainAccuracy ?? null) !== null ? [`domain_acc ${pct(m.domainAccuracy)}`] : []),
+        ...((m.pseudoLabels ?? null) !== null ? [`pseudo_labels ${m.pseudoLabels}`] : []),
+      ].map((s) => `  ${s}`).join('');
+      out.write(`${clear}  epoch ${String(e.epoch).padStart(2)}/${e.epochs}  loss ${num(m.loss)}  acc ${pct(m.accuracy)}  val_loss ${num(m.valLoss)}  val_acc ${pct(m.valAccuracy)}${adapt}  ${e.imagesPerSecond.toFixed(1)} img/s  eta ${Math.round(e.etaSeconds)}s\n`);
       break;
     }
     case 'phaseEnded':

@@ -46,6 +46,14 @@ export interface TileTuning {
   readonly seconds: number;
 }
 
+/** The script's `adapt`, as the run found it: the method and the unlabelled target images it adapts to. */
+export interface AdaptationSummary {
+  readonly method: 'adabn' | 'coral' | 'dann' | 'pseudolabel';
+  /** The target folder as the plan names it (`tl serve` resolves it inside its data root). */
+  readonly target: string;
+  readonly targetImages: number;
+}
+
 export type ExecutorEvent =
   | {
       readonly type: 'jobStarted';
@@ -57,6 +65,8 @@ export type ExecutorEvent =
       readonly trainImages: number;
       readonly valImages: number;
       readonly phases: readonly { readonly name: string; readonly epochs: number }[];
+      /** Null without `adapt` (and absent from events stored before it was reported). */
+      readonly adaptation?: AdaptationSummary | null;
     }
   | { readonly type: 'phaseStarted'; readonly at: string; readonly phase: number; readonly name: string; readonly epochs: number; readonly trainable: readonly string[]; readonly trainableParams: number; readonly lr: number; readonly cachedFeatures: boolean; readonly cachedAt: string | null }
   | { readonly type: 'batchProgress'; readonly at: string; readonly phase: number; readonly epoch: number; readonly batch: number; readonly batches: number; readonly loss: number; readonly lr: number }

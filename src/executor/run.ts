@@ -102,6 +102,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     emit({
       type: 'jobStarted', at: now(), backend: backend.name, backendReason: backend.reason, model: base.name, classes,
       trainImages: data.train.count, valImages: data.val.count, phases: phases.map((p) => ({ name: p.name, epochs: p.epochs })),
+      adaptation: adaptation && { method: adaptation.plan.method, target: adaptation.plan.target, targetImages: adaptation.target.count },
     });
     const hookContext: PhaseContext = {
       classes: classes.length,

@@ -39,6 +39,30 @@ describe('the phase summary', () => {
   });
 });
 
+describe('a run with adapt', () => {
+  const metrics = { loss: 0.5, accuracy: 0.8, valLoss: 0.6, valAccuracy: 0.75, valTop5: null };
+  const epoch = (extra: object) =>
+    print({ type: 'epochEnded', at: '2026-11-30T00:00:00Z', phase: 0, epoch: 2, epochs: 5, metrics: { ...metrics, ...extra }, imagesPerSecond: 100, seconds: 1, etaSeconds: 3 });
+
+  it('says what it adapts to when the job starts', () => {
+    const started = { type: 'jobStarted', at: '2026-11-30T00:00:00Z', backend: 'wasm', backendReason: 'r', model: 'tiny', classes: ['a', 'b'], trainImages: 8, valImages: 2, phases: [] } as const;
+    expect(print({ ...started, adaptation: { method: 'adabn', target: 'dim/unlabelled', targetImages: 200 } })).toBe(
+      "backend wasm: r\nmodel tiny, 2 classes, 8 training and 2 validation images\nadapt adabn to 200 unlabelled images of 'dim/unlabelled'\n",
+    );
+    expect(print({ ...started, adaptation: null })).toBe('backend wasm: r\nmodel tiny, 2 classes, 8 training and 2 validation images\n');
+  });
+
+  it("prints each epoch's adaptation loss, domain accuracy and pseudo-labels where the method measures them", () => {
+    const head = '  epoch  2/5  loss 0.5000  acc  80.0%  val_loss 0.6000  val_acc  75.0%';
+    const tail = '  100.0 img/s  eta 3s\n';
+    expect(epoch({})).toBe(head + tail);
+    expect(epoch({ adaptLoss: null, domainAccuracy: null, pseudoLabels: null })).toBe(head + tail);
+    expect(epoch({ adaptLoss: 0.0123 })).toBe(`${head}  adapt_loss 0.0123${tail}`);
+    expect(epoch({ adaptLoss: 1.5, domainAccuracy: 0.525 })).toBe(`${head}  adapt_loss 1.5000  domain_acc  52.5%${tail}`);
+    expect(epoch({ adaptLoss: 0.3, pseudoLabels: 0 })).toBe(`${head}  adapt_loss 0.3000  pseudo_labels 0${tail}`);
+  });
+});
+
 describe('the job summary', () => {
   it('names up to three classes the model misses most, and none it recalls fully or never scored', () => {
     expect(weakest([1, 0.5, 0.9, 0.25, 0.75])).toBe('  weakest classes      d (recall 25.0%), b (recall 50.0%), e (recall 75.0%)');

@@ -51,6 +51,7 @@ export "${join(out, 'model')}"
 
     const types = events.map((e) => e.type);
     expect(types[0]).toBe('jobStarted');
+    expect(events[0]).toMatchObject({ adaptation: null });
     expect(types.at(-1)).toBe('jobFinished');
     expect(types.filter((t) => t === 'phaseStarted')).toHaveLength(2);
     expect(types.filter((t) => t === 'epochEnded')).toHaveLength(4);

@@ -3,6 +3,7 @@
  * server: event order, replay and reconnecting with `after`, 50 concurrent subscribers, SSE,
  * job updates, cancel, resume from a checkpoint, and the queue limit.
  */
+import { join } from 'node:path';
 import { createClient as createSseClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_FIELDS, followJob, gql, JOB_EVENTS, range, seqs, startStack, submitJob, SUBMIT, tinyScript, wsClient, type EventRow, type Stack } from './helpers.ts';
@@ -30,7 +31,8 @@ describe('job events', () => {
     const stopUpdates = watcher.subscribe<{ jobUpdates: { id: string; status: string } }>({ query: 'subscription { jobUpdates { id status } }' }, { next: (r) => updates.push(r.data!.jobUpdates), error: () => {}, complete: () => {} });
     await new Promise((r) => setTimeout(r, 200));
 
-    const id = await submitJob(stack.url, tinyScript(6, 'export "model"\n'));
+    // Adapted (to its own images, unlabelled): what the job adapts to is reported when it starts.
+    const id = await submitJob(stack.url, tinyScript(6, 'adapt coral target "imgs"\nexport "model"\n'));
     const clients = Array.from({ length: 50 }, () => wsClient(stack.wsUrl));
     const sse = createSseClient({ url: stack.url, retryAttempts: 0 });
     const viaSse = new Promise<EventRow[]>((resolve, reject) => {
@@ -61,6 +63,9 @@ describe('job events', () => {
     const PHASE_ENDED = 'query($id: ID!, $after: Int) { job(id: $id) { events(after: $after, first: 1) { type ... on PhaseEndedEvent { epochsRun replay { steps replayed note } tiles { products measured cached seconds } } } } }';
     const { body } = await gql(stack.url, PHASE_ENDED, { id, after: phaseEnded.seq - 1 });
     expect(body.data.job.events).toEqual([{ type: 'phaseEnded', epochsRun: 6, replay: null, tiles: null }]);
+    const STARTED = 'query($id: ID!) { job(id: $id) { events(first: 1) { type ... on JobStartedEvent { trainImages adaptation { method target targetImages } } } } }';
+    expect((await gql(stack.url, STARTED, { id })).body.data.job.events).toEqual([{ type: 'jobStarted', trainImages: 12, adaptation: { method: 'coral', target: join(stack.dataRoot, 'imgs'), targetImages: 18 } }]);
+    expect(full.filter((e) => e.type === 'epochEnded').every((e) => Number.isFinite((e.data.metrics as { adaptLoss: number }).adaptLoss))).toBe(true);
     for (const events of all) expect(events).toEqual(full);
     expect(await viaSse).toEqual(full);
     const { part1, part2 } = await reconnecting;

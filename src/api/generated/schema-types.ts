@@ -86,6 +86,15 @@ export interface FieldArgs {
 
 /** The plain shape of every object and interface type: what a resolver returns when the type has no mapper. */
 export interface Shapes {
+  /** Domain adaptation as a run found it. */
+  AdaptationSummary: {
+    /** `adabn`, `coral`, `dann` or `pseudolabel`. */
+    readonly method: string;
+    /** The target folder as the plan names it (the service resolves it inside its data root). */
+    readonly target: string;
+    /** Unlabelled target images loaded (unreadable ones skipped). */
+    readonly targetImages: number;
+  };
   Backend: {
     /** tensorflow, webgpu, wasm or cpu. */
     readonly name: string;
@@ -305,6 +314,8 @@ export interface Shapes {
     readonly trainImages: number;
     readonly valImages: number;
     readonly phases: ReadonlyArray<Parent<'PhaseSummary'>>;
+    /** The script's `adapt`: null without one (and for events stored before TL reported it). */
+    readonly adaptation: Maybe<Parent<'AdaptationSummary'>> | undefined;
   };
   PageInfo: {
     readonly hasNextPage: boolean;
@@ -460,6 +471,7 @@ interface AllResolvers {
   Query: QueryResolvers;
   Mutation: MutationResolvers;
   Subscription: SubscriptionResolvers;
+  AdaptationSummary: ObjectResolvers<'AdaptationSummary'>;
   Backend: ObjectResolvers<'Backend'>;
   BatchProgressEvent: ObjectResolvers<'BatchProgressEvent'>;
   CancelJobPayload: ObjectResolvers<'CancelJobPayload'>;

@@ -32,7 +32,10 @@ seed 1
 adapt pseudolabel threshold 0.4 rounds 2 target "${target}"
 evaluate "${target}"`), join(dir, 'a'));
     const started = events.find((e) => e.type === 'jobStarted');
-    expect(started).toMatchObject({ phases: [{ name: 'warmup', epochs: 6 }, { name: 'pseudolabel-1', epochs: 3 }, { name: 'pseudolabel-2', epochs: 3 }] });
+    expect(started).toMatchObject({
+      phases: [{ name: 'warmup', epochs: 6 }, { name: 'pseudolabel-1', epochs: 3 }, { name: 'pseudolabel-2', epochs: 3 }],
+      adaptation: { method: 'pseudolabel', target, targetImages: 100 },
+    });
     const rounds = epochs(events).filter((e) => e.phase > 0);
     expect(rounds).toHaveLength(6);
     expect(rounds.every((e) => e.metrics.pseudoLabels! > 0)).toBe(true);
