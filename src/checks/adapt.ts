@@ -1,7 +1,10 @@
 /** `adapt`: a known method with its target folder, only the options that method takes, and a model it can work on. */
-import { error, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { error, warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { didYouMean, quoteList } from '../diagnostics/suggest.ts';
-import type { Check } from './context.ts';
+import { BLOCKS } from '../zoo/catalog.ts';
+import type { Check, CheckContext } from './context.ts';
+import { keptBlocks } from './targets.ts';
+import { resolveTrainability } from './trainability.ts';
 import { ADABN_AT, ADAPT_METHODS, isOneOf } from './vocabulary.ts';
 
 const OPTIONS: Record<(typeof ADAPT_METHODS)[number], readonly string[]> = {
@@ -38,6 +41,21 @@ export const adaptCheck: Check = {
     if (method === 'adabn' && ctx.zoo && !ctx.zoo.hasBatchNorm) {
       found.push(error('adapt-no-batchnorm', `adabn re-estimates BatchNorm statistics, but ${ctx.zoo.name} has no BatchNorm layers; use coral or dann`, s.method.span));
     }
+    if ((method === 'coral' || method === 'dann') && ctx.zoo && !baseEverTrains(ctx)) {
+      const last = BLOCKS[keptBlocks(ctx) - 1];
+      found.push(
+        warning(
+          'adapt-frozen-base',
+          `${method} aligns the features the base passes to the head, but no phase trains any of the base, so its loss cannot change them${method === 'dann' ? ' (only its domain classifier learns)' : ''}; unfreeze part of the base in a phase (e.g. phase adapt unfreeze ${last} lr 1e-4), or use adabn or pseudolabel, which work with a frozen base`,
+          s.method.span,
+        ),
+      );
+    }
     return found;
   },
 };
+
+/** Whether some phase trains a layer of the base: a block, a named layer, or the part of a block after a freeze boundary. */
+function baseEverTrains(ctx: CheckContext): boolean {
+  return resolveTrainability(ctx).phases.some((p) => p.trainable.length > 1 || p.frozenThrough !== null || p.trainableLayers.length > 0);
+}

@@ -32,6 +32,7 @@ export const DIAGNOSTIC_CODES = [
   { code: 'unknown-adapt-method', severity: 'error', stage: 'checks', meaning: 'An adaptation method other than adabn, coral, dann, pseudolabel.' },
   { code: 'adapt-missing-target', severity: 'error', stage: 'checks', meaning: '`adapt` without `target "dir"`.' },
   { code: 'adapt-no-batchnorm', severity: 'error', stage: 'checks', meaning: 'adabn on a model with no BatchNorm layers.' },
+  { code: 'adapt-frozen-base', severity: 'warning', stage: 'checks', meaning: 'coral or dann while no phase trains any of the base: their loss cannot change the features it aligns.' },
   { code: 'bad-option', severity: 'error', stage: 'checks', meaning: 'An option value outside its set (e.g. adabn at start).' },
   { code: 'bad-path', severity: 'error', stage: 'checks', meaning: 'An empty path or one with a NUL character.' },
   { code: 'missing-data', severity: 'warning', stage: 'checks', meaning: 'No `data`: the plan compiles but cannot run.' },

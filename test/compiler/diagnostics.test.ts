@@ -36,6 +36,7 @@ const CASES: [code: string, bad: string, good: string][] = [
   ['unknown-adapt-method', 'use tiny; adapt mmd target "t"', 'use tiny; adapt coral target "t"'],
   ['adapt-missing-target', 'use tiny; adapt coral', 'use tiny; adapt coral target "t"'],
   ['adapt-no-batchnorm', 'use vgg16; adapt adabn target "t"', 'use resnet50; adapt adabn target "t"'],
+  ['adapt-frozen-base', 'use mobilenetv2; adapt dann target "t"', 'use mobilenetv2; adapt dann target "t"; phase unfreeze block5 lr 1e-4'],
   ['bad-option', 'use tiny; adapt adabn at start target "t"', 'use tiny; adapt adabn at phase target "t"'],
   ['bad-path', 'use tiny; data ""', 'use tiny; data "d"'],
   ['missing-data', 'use tiny', 'use tiny; data "d"'],

@@ -90,6 +90,21 @@ describe('trainability', () => {
     expect(codes('use mobilenetv2 cut block4; phase unfreeze block5')).toContain('block-after-cut');
   });
 
+  it('warns that coral and dann cannot align the features of a base no phase trains, and only then', () => {
+    const warned = (src: string) => codes(src).includes('adapt-frozen-base');
+    expect(warned('use resnet50; adapt coral target "t"')).toBe(true);
+    expect(warned('use mobilenetv2 cut block4; adapt dann target "t"; phase lr 1e-4')).toBe(true);
+    // Some of the base trains: from the start, after a layer-level boundary, from a phase on, or by a named layer.
+    expect(warned('use resnet50; freeze until block4; adapt coral target "t"')).toBe(false);
+    expect(warned('use resnet50; freeze until "conv5_block1_out"; adapt coral target "t"')).toBe(false);
+    expect(warned('use resnet50; adapt dann target "t"; phase unfreeze block5')).toBe(false);
+    expect(warned('use resnet50; adapt dann target "t"; phase unfreeze "conv5_block3_out"')).toBe(false);
+    // adabn and self-training work on a frozen base; a custom model's blocks are not known to the checks.
+    expect(warned('use resnet50; adapt adabn target "t"')).toBe(false);
+    expect(warned('use resnet50; adapt pseudolabel target "t"')).toBe(false);
+    expect(warned('use "m/model.json"; adapt coral target "t"')).toBe(false);
+  });
+
   it('inherits settings from the phase before', () => {
     const p = plan('use tiny\nepochs 2\nbatch 8\noptimizer sgd momentum 0.9\nphase a lr 1e-4\nphase b epochs 1');
     expect(p.phases.map((ph) => [ph.epochs, ph.batch, ph.lr, ph.optimizer.kind])).toEqual([
