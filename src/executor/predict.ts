@@ -33,6 +33,9 @@ async function readJson<T>(path: string): Promise<T> {
 }
 
 export async function loadExported(dir: string): Promise<ExportedModel> {
+  const info = await stat(dir).catch(() => null);
+  if (!info) throw new ExecutorError('bad-export', `model folder ${dir} does not exist; give the folder an 'export' statement wrote in a tl run`);
+  if (!info.isDirectory()) throw new ExecutorError('bad-export', `${dir} is a file; give the folder an 'export' statement wrote in a tl run (it holds model.json, labels.json and preprocess.json)`);
   const labels = await readJson<string[]>(join(dir, 'labels.json'));
   const preprocess = await readJson<Preprocess & { inputSize: number }>(join(dir, 'preprocess.json'));
   const artifacts = await readTfjsModel(join(dir, 'model.json')).catch((err: Error) => {

@@ -226,6 +226,10 @@ export "${join(out, 'model')}"
     cpSync(result.exportPath!, join(out, 'damaged'), { recursive: true });
     truncateSync(join(out, 'damaged', 'weights.bin'), 64);
     await expect(loadExported(join(out, 'damaged'))).rejects.toMatchObject({ code: 'bad-export', message: expect.stringMatching(/weights need \d+ bytes, but its weights files hold 64/) });
+    // A folder that does not exist, a file, and a folder that holds no export each say which.
+    await expect(loadExported(join(out, 'nowhere'))).rejects.toMatchObject({ code: 'bad-export', message: expect.stringContaining(`model folder ${join(out, 'nowhere')} does not exist`) });
+    await expect(loadExported(join(out, 'damaged', 'weights.bin'))).rejects.toMatchObject({ code: 'bad-export', message: expect.stringContaining('weights.bin is a file') });
+    await expect(loadExported(bags)).rejects.toMatchObject({ code: 'bad-export', message: expect.stringContaining(`${join(bags, 'labels.json')} is missing`) });
   }, 300_000);
 
   it('a run cancelled within an epoch, or killed after a checkpoint, resumes to the very weights of a run never stopped', async () => {
