@@ -37,6 +37,21 @@ describe('tl check', () => {
     expect(r.stderr).toContain('2 | freeze until blok4\n                 ^^^^^');
   });
 
+  it('reads a script saved as UTF-16 (with its byte-order mark) as written, and places errors the same', () => {
+    const text = 'use tiny\nfreeze until blok4\n';
+    const le = join(dir, 'utf16le.tl');
+    writeFileSync(le, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+    const be = join(dir, 'utf16be.tl');
+    writeFileSync(be, Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]));
+    const utf8 = tl(['check', script('utf8.tl', text)]);
+    expect(utf8.stderr).toContain("utf8.tl:2:14: error unknown-block: unknown block 'blok4'");
+    for (const file of [le, be]) {
+      const r = tl(['check', file]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(utf8.stderr.replaceAll(join(dir, 'utf8.tl'), file));
+    }
+  });
+
   it('prints JSON diagnostics with --format json', () => {
     const r = tl(['check', '--format', 'json', '-'], 'use tiny\nlr 0\n');
     expect(r.code).toBe(1);
