@@ -1,8 +1,11 @@
 /**
  * Compile speed: scripts of growing size built from the examples' statements, timed end to end
  * (lex, parse, checks, plan). Prints statements per second; it should stay flat (linear time).
+ * Then what a small command costs as a process, start to exit (the built CLI: run `npm run build` first).
  * Run: npm run bench:compile
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { compile } from '../src/compile.ts';
 
 const LINES = [
@@ -36,10 +39,28 @@ for (const n of [100, 1_000, 10_000, 20_000]) {
   rows.push([String(n), String(source.length), median.toFixed(1), Math.round(n / (median / 1000)).toLocaleString('en-US')]);
 }
 
-const header = ['statements', 'bytes', 'median ms', 'statements/s'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
-console.log(line(header));
-console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-for (const r of rows) console.log(line(r));
+function table(header: string[], body: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of body) console.log(line(r));
+}
+table(['statements', 'bytes', 'median ms', 'statements/s'], rows);
+
+const root = join(import.meta.dirname, '..');
+const starts: string[][] = [];
+for (const args of [['--version'], ['check', 'examples/quickstart.tl']]) {
+  const times: number[] = [];
+  for (let r = 0; r < 9; r++) {
+    const t = performance.now();
+    const p = spawnSync(process.execPath, [join(root, 'bin/tl.js'), ...args], { cwd: root, encoding: 'utf8' });
+    times.push(performance.now() - t);
+    if (p.status !== 0) throw new Error(`tl ${args.join(' ')} exited ${p.status}: ${p.stderr}`);
+  }
+  times.sort((a, b) => a - b);
+  starts.push([`tl ${args.join(' ')}`, times[4]!.toFixed(0), times[0]!.toFixed(0)]);
+}
+console.log('');
+table(['process', 'median ms', 'fastest ms'], starts);
 console.log(`\nnode ${process.version}, ${new Date().toISOString().slice(0, 10)}`);

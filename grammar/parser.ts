@@ -4,7 +4,8 @@
  * generated diagrams); the compiler parses one statement at a time through `singleStatement`, so an
  * error in one statement never hides the next.
  */
-import { CstParser, EOF, type IParserConfig } from 'chevrotain';
+import type { IParserConfig } from 'chevrotain';
+import { CstParser, EOF } from './chevrotain.ts';
 import {
   allTokens, Comma, Identifier, Kw, Newline, NumberLiteral, Semicolon, StringLiteral,
 } from './tokens.ts';
