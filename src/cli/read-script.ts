@@ -11,7 +11,7 @@ const REASONS: Readonly<Record<string, string>> = {
  * A script's bytes as text: UTF-8, or UTF-16 where a byte-order mark says so (Windows editors and
  * PowerShell's `>` write UTF-16 LE), so such a file reads as written instead of as NUL-strewn noise.
  */
-export function decodeScript(bytes: Buffer): string {
+function decodeScript(bytes: Buffer): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
   // swap16 needs whole pairs; a stray last byte could not be a character anyway.
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2, bytes.length - (bytes.length % 2))).swap16().toString('utf16le');
