@@ -12,7 +12,7 @@ import { BLOCKS } from '../zoo/catalog.ts';
 import type {
   Adapt, AugmentOp, Checkpoint, Data, EarlyStop, Freeze, Head, HeadLayer, Model, Optimizer, Origin, Phase, Plan, Schedule, Target, Weights,
 } from './schema.ts';
-import { PLAN_VERSION } from './schema.ts';
+import { PLAN_VERSION } from './version.ts';
 
 export function buildPlan(ctx: CheckContext, source: string): Plan {
   const lines = new LineMap(source);

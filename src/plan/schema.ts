@@ -8,8 +8,9 @@
  * from it (`npm run grammar`).
  */
 import { z } from 'zod';
+import { PLAN_VERSION } from './version.ts';
 
-export const PLAN_VERSION = 1 as const;
+export { PLAN_VERSION };
 
 /** Byte offsets into the source (end exclusive) plus the 1-based line/column of `start`. */
 export const Origin = z
