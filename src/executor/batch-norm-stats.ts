@@ -3,11 +3,14 @@
  *
  * One pass over the set with every BatchNorm layer normalising by its batch's moments (so each layer
  * sees inputs shaped by the statistics of the domain being measured, as the layers before it will be
- * after the swap) while the per-channel mean and E[x²] are accumulated; then
- * var = E[x²] - mean². Only the moving mean and variance are written: gamma, beta and every other
- * weight are left bit-identical.
+ * after the swap), keeping each batch's per-channel mean and variance; then the batches are pooled
+ * in float64, var = sum n_b (var_b + (mean_b - mean)^2) / N. Where the backend has TL's
+ * training-mode BatchNorm op (wasm, webgpu), a layer's batch is normalised and measured by it in
+ * two passes over its activations; elsewhere by tf.moments and tf.batchNorm. Only the moving mean
+ * and variance are written: gamma, beta and every other weight are left bit-identical.
  */
 import * as tf from '@tensorflow/tfjs';
+import { normaliseByBatch } from './backends/batchnorm-training.ts';
 import { writeValuesInPlace } from './backends/in-place-writes.ts';
 import { range } from './batches.ts';
 
@@ -36,6 +39,21 @@ export function batchNormLayers(model: tf.LayersModel): tf.layers.Layer[] {
   return model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
 }
 
+/** `x` normalised by its batch's moments, and those moments: a tensor whose first two rows are the mean and the variance. */
+function normalise(bn: BatchNormInternals, x: tf.Tensor): [y: tf.Tensor, moments: tf.Tensor2D] {
+  const config = bn.getConfig();
+  const epsilon = config.epsilon ?? 1e-3;
+  const configured = Array.isArray(config.axis) ? config.axis[0]! : (config.axis ?? -1);
+  const axis = configured < 0 ? x.rank + configured : configured;
+  if (axis === x.rank - 1 && bn.gamma && bn.beta) {
+    const moving = { mean: bn.movingMean.read() as tf.Variable, variance: bn.movingVariance.read() as tf.Variable };
+    const fused = normaliseByBatch(x, bn.gamma.read() as tf.Tensor1D, bn.beta.read() as tf.Tensor1D, epsilon, moving);
+    if (fused) return fused;
+  }
+  const { mean, variance } = tf.moments(x, Array.from(range(x.rank).filter((a) => a !== axis)));
+  return [tf.batchNorm(x, mean, variance, bn.beta?.read(), bn.gamma?.read(), epsilon), tf.stack([mean, variance]) as tf.Tensor2D];
+}
+
 /**
  * Measures every BatchNorm layer's input statistics over `count` images made by `makeBatch`,
  * running `model` (which contains the layers) in inference mode otherwise.
@@ -47,23 +65,16 @@ export async function measureBatchNorm(
   makeBatch: (indices: Int32Array) => tf.Tensor,
   batchSize = 64,
 ): Promise<Map<string, BatchNormStats>> {
-  const sums = new Map<string, { s1: tf.Tensor; s2: tf.Tensor; n: number }>();
+  /** Each layer's batches: their moments (kept past the pass's tidy) and how many values each channel had. */
+  const batches = new Map<string, { moments: tf.Tensor2D; n: number }[]>(layers.map((l) => [l.name, []]));
   const originals = layers.map((l) => (l as unknown as BatchNormInternals).call);
   layers.forEach((layer) => {
     const bn = layer as unknown as BatchNormInternals;
-    const config = bn.getConfig();
-    const axis = Array.isArray(config.axis) ? config.axis[0]! : (config.axis ?? -1);
     bn.call = (inputs) => {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      const reduce = range(x.rank).filter((a) => a !== (axis < 0 ? x.rank + axis : axis));
-      const { mean, variance } = tf.moments(x, Array.from(reduce));
-      const n = x.size / mean.size;
-      const prev = sums.get(layer.name);
-      const s1 = tf.keep(tf.mul(mean, n));
-      const s2 = tf.keep(tf.mul(tf.add(variance, tf.square(mean)), n));
-      sums.set(layer.name, prev ? { s1: tf.keep(tf.add(prev.s1, s1)), s2: tf.keep(tf.add(prev.s2, s2)), n: prev.n + n } : { s1, s2, n });
-      if (prev) tf.dispose([prev.s1, prev.s2, s1, s2]);
-      return tf.batchNorm(x, mean, variance, bn.beta?.read(), bn.gamma?.read(), config.epsilon ?? 1e-3);
+      const [y, moments] = normalise(bn, x);
+      batches.get(layer.name)!.push({ moments: tf.keep(moments), n: x.size / moments.shape[1] });
+      return y;
     };
   });
   try {
@@ -77,17 +88,30 @@ export async function measureBatchNorm(
     layers.forEach((l, i) => ((l as unknown as BatchNormInternals).call = originals[i]!));
   }
   const stats = new Map<string, BatchNormStats>();
-  for (const [name, { s1, s2, n }] of sums) {
-    const mean = new Float32Array(await s1.data());
-    const variance = new Float32Array(await s2.data());
-    tf.dispose([s1, s2]);
-    for (let c = 0; c < mean.length; c++) {
-      mean[c] = mean[c]! / n;
-      variance[c] = Math.max(0, variance[c]! / n - mean[c]! * mean[c]!);
-    }
-    stats.set(name, { mean, variance });
+  for (const [name, parts] of batches) {
+    if (parts.length === 0) continue;
+    const channels = parts[0]!.moments.shape[1];
+    const read = await Promise.all(parts.map(async (b) => ({ values: (await b.moments.data()) as Float32Array, n: b.n })));
+    tf.dispose(parts.map((b) => b.moments));
+    stats.set(name, pool(read, channels));
   }
   return stats;
+}
+
+/** The mean and variance of all batches together, from each batch's [mean; variance] rows and size, in float64. */
+function pool(batches: readonly { values: Float32Array; n: number }[], channels: number): BatchNormStats {
+  const total = batches.reduce((a, b) => a + b.n, 0);
+  const mean = new Float32Array(channels);
+  const variance = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    let m = 0;
+    for (const b of batches) m += (b.n * b.values[c]!) / total;
+    let v = 0;
+    for (const b of batches) v += (b.n * (b.values[channels + c]! + (b.values[c]! - m) ** 2)) / total;
+    mean[c] = m;
+    variance[c] = v;
+  }
+  return { mean, variance };
 }
 
 /** Writes measured statistics into the layers' moving mean and variance; nothing else changes. */

@@ -128,6 +128,22 @@ export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.T
   return op(x, scale, offset);
 }
 
+/**
+ * `x` normalised by its own batch's statistics (with gamma, beta and epsilon, no activation) and
+ * those statistics, `[3, C]` as BN_FORWARD gives them (mean, biased variance, gamma rstd), in the
+ * op's two passes where the active backend has it and it takes `x` (float32, channels last);
+ * null where it does not. The moving statistics are inputs of the kernel but stay as they are: it
+ * moves them with momentum 1, m - (m - batch) * 0.
+ */
+export function normaliseByBatch(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number, moving: Omit<MovingStatistics, 'momentum'>): [tf.Tensor, tf.Tensor2D] | null {
+  const support = backends.get(tf.getBackend());
+  const c = x.shape[x.rank - 1];
+  if (support === undefined || x.dtype !== 'float32' || x.rank < 2 || x.size === 0 || c === undefined || !support.takes(c)) return null;
+  const inputs = { x, scale, offset, movingMean: support.writable(moving.mean), movingVariance: support.writable(moving.variance) };
+  const attrs: BatchNormAttrs = { varianceEpsilon: epsilon, momentum: 1, activation: 'linear' };
+  return tf.engine().runKernel(BN_FORWARD, inputs, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor, tf.Tensor2D];
+}
+
 /** The fields of tfjs-layers' BatchNormalization that its training-mode call reads and writes. */
 interface LayerVariable {
   read(): tf.Tensor;
