@@ -88,10 +88,12 @@ describe('TL_THREADS', () => {
   });
 
   it('reaches the processes the service trains in', async () => {
-    const runner = new ForkRunner({ threads: 3, spare: false, log: () => {} });
+    const lines: string[] = [];
+    const runner = new ForkRunner({ threads: 3, spare: false, log: (line) => lines.push(line) });
     try {
       const report = await runner.probe();
-      expect(report.backends.find((b) => b.name === 'wasm')).toMatchObject({ available: true, detail: expect.stringMatching(/WebAssembly on 3 threads,/) });
+      const wasm = report.backends.find((b) => b.name === 'wasm');
+      expect(wasm, `the probe reported ${JSON.stringify(report)}; its process printed:\n${lines.join('\n')}`).toMatchObject({ available: true, detail: expect.stringMatching(/WebAssembly on 3 threads,/) });
     } finally {
       await runner.close();
     }
@@ -107,9 +109,15 @@ describe('TL_THREADS', () => {
 });
 
 describe('TL\'s WebAssembly kernels on the threaded build\'s shared heap, against cpu', () => {
+  /** The backends tfjs's engine was asked to start while the threaded build was chosen. */
+  const started: string[] = [];
+
   beforeAll(async () => {
     process.env['TL_THREADS'] = '2';
-    const choice = await selectBackend('wasm');
+    const engine = tf.engine() as unknown as { initializeBackend(name: string): unknown };
+    const initialize = engine.initializeBackend;
+    engine.initializeBackend = (name) => (started.push(name), initialize.call(engine, name));
+    const choice = await selectBackend('wasm').finally(() => (engine.initializeBackend = initialize));
     expect(choice.reason).toMatch(/on 2 threads/);
     expect(memoryOf(tf.backend()).memory.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
@@ -118,6 +126,20 @@ describe('TL\'s WebAssembly kernels on the threaded build\'s shared heap, agains
     ...batchNormCases().filter((c) => c.name.startsWith('a BatchNorm layer training')),
     ...depthwiseCases('wasm').slice(0, 6),
   ];
+  it('starts one module: not tfjs\'s own single-threaded one beside it, which could set the thread count it reports to 1', () => {
+    expect(started).toEqual(['wasm']);
+  });
+
+  it('says so when asked for more threads than the running backend has, and why', async () => {
+    process.env['TL_THREADS'] = '3';
+    try {
+      const again = await selectBackend('wasm');
+      expect(again.detail).toBe("WebAssembly on 2 threads (3 wanted: the wasm backend was already running), with TL's training kernels");
+    } finally {
+      process.env['TL_THREADS'] = '2';
+    }
+  });
+
   for (const c of cases) {
     it(c.name, async () => {
       expect(await worstError(c, 'wasm')).toBeLessThan(RELATIVE_TOLERANCE);

@@ -137,18 +137,21 @@ async function tryWasm(): Promise<string> {
   const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
   const { useThreadedWasm } = await import('./wasm-threads.ts');
   const threads = wasmThreads();
-  let note = '';
+  let why = 'the wasm backend was already running';
   if (threads > 1) {
     const undo = await useThreadedWasm(threads);
-    if (!(await tf.setBackend('wasm'))) {
+    if (typeof undo === 'string') why = undo;
+    else if (!(await tf.setBackend('wasm'))) {
       undo();
-      note = ` (the threaded build failed to start, so one thread)`;
-    }
+      why = 'the threaded build failed to start';
+    } else why = 'the threaded build started fewer';
   }
   if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to initialise');
   const { registerWasmTrainingKernels } = await import('./wasm-kernels.ts');
   registerWasmTrainingKernels();
   const running = getThreadsCount();
+  // Other than asked for is said, and why: a silent one thread would cost a user half the speed unseen.
+  const note = running === threads ? '' : ` (${threads} wanted: ${why})`;
   return `WebAssembly on ${running} thread${running === 1 ? '' : 's'}${note}, with TL's training kernels`;
 }
 

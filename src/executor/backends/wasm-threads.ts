@@ -37,15 +37,16 @@ interface WasmPackage {
 }
 
 /**
- * Makes the next `tf.setBackend('wasm')` start the threaded build on `threads` threads. Does
- * nothing when the wasm backend is already running (replacing it would drop its tensors). Returns
+ * Makes the next `tf.setBackend('wasm')` start the threaded build on `threads` threads. Returns
  * a function that puts tfjs's own single-threaded registration back, for a caller whose start
- * on threads failed.
+ * on threads failed, or, where the wasm backend is already running (replacing it would drop its
+ * tensors), why nothing was changed.
  */
-export async function useThreadedWasm(threads: number): Promise<() => void> {
+export async function useThreadedWasm(threads: number): Promise<(() => void) | string> {
   const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as unknown as WasmPackage;
   const original = tf.findBackendFactory('wasm');
-  if (tf.findBackend('wasm') !== null || original === null) return () => {};
+  if (running()) return 'the wasm backend was already running';
+  if (original === null) return 'the wasm backend is not registered';
   const require = createRequire(import.meta.url);
   const script = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
   const factory = require(script) as Factory;
@@ -59,10 +60,19 @@ export async function useThreadedWasm(threads: number): Promise<() => void> {
     return backend;
   }, 2);
   return () => {
-    if (tf.findBackend('wasm') !== null) return;
+    if (running()) return;
     tf.removeBackend('wasm');
     tf.registerBackend('wasm', original, 2);
   };
+}
+
+/**
+ * Whether the wasm backend has been started. Not `tf.findBackend`, which starts a registered
+ * backend it finds stopped: it began tfjs's own single-threaded module beside the threaded one,
+ * for nothing, and when that one finished last its constructor set the package's thread count to 1.
+ */
+function running(): boolean {
+  return 'wasm' in tf.engine().registry;
 }
 
 async function startModule(factory: Factory, script: string, threads: number): Promise<ThreadedModule> {
