@@ -1,5 +1,4 @@
 /** The words the language gives meaning to beyond its keywords, with their defaults. */
-import type { AugmentOp } from '../plan/schema.ts';
 
 export const WEIGHT_SOURCES = ['imagenet', 'none'] as const;
 export const ACTIVATIONS = ['relu', 'gelu', 'tanh', 'sigmoid', 'elu', 'selu', 'swish', 'linear'] as const;
@@ -10,7 +9,7 @@ export const MONITORS = ['val_loss', 'val_accuracy'] as const;
 export const FLIP_MODES = ['horizontal', 'vertical', 'both'] as const;
 export const ADABN_AT = ['end', 'phase'] as const;
 
-/** Each augment op, the plan field its argument fills, the argument's default and its limits. */
+/** Each augment op, the plan field its argument fills (plan/build.ts checks that these are the plan's ops), the argument's default and its limits. */
 export const AUGMENT_OPS = {
   flip: { field: 'mode', default: 'horizontal' },
   rotate: { field: 'degrees', default: 15, min: 0, max: 180, what: 'degrees' },
@@ -22,7 +21,7 @@ export const AUGMENT_OPS = {
   noise: { field: 'stddev', default: 0.05, min: 0, max: 1, what: 'a standard deviation as a fraction of the range' },
   mixup: { field: 'alpha', default: 0.2, min: 0, max: 100, what: 'a Beta distribution alpha' },
   cutmix: { field: 'alpha', default: 1, min: 0, max: 100, what: 'a Beta distribution alpha' },
-} as const satisfies Record<AugmentOp['op'], { field: string; default: number | string; min?: number; max?: number; maxExclusive?: boolean; what?: string }>;
+} as const satisfies Record<string, { field: string; default: number | string; min?: number; max?: number; maxExclusive?: boolean; what?: string }>;
 
 export type AugmentName = keyof typeof AUGMENT_OPS;
 export const AUGMENT_NAMES = Object.keys(AUGMENT_OPS) as AugmentName[];

@@ -14,6 +14,10 @@ import type {
 } from './schema.ts';
 import { PLAN_VERSION } from './version.ts';
 
+/** The language's augment ops are the plan's, no more and no fewer (a compile error otherwise). */
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+true satisfies SameKeys<keyof typeof AUGMENT_OPS, AugmentOp['op']>;
+
 export function buildPlan(ctx: CheckContext, source: string): Plan {
   const lines = new LineMap(source);
   const origin = (span: Span): Origin => ({ start: span.start, end: span.end, ...lines.position(span.start) });
