@@ -16,24 +16,33 @@ export function editDistance(a: string, b: string): number {
   return d[rows * cols - 1]!;
 }
 
-/** The candidates nearest to `word` (case-insensitive), close enough to be a plausible typo. */
-export function nearest(word: string, candidates: readonly string[], max = 3): string[] {
+/** The candidates close enough to `word` (case-insensitive) to be a plausible typo, nearest first, with their distances. */
+function ranked(word: string, candidates: readonly string[]): { c: string; d: number }[] {
   const w = word.toLowerCase();
   if (w.length > 64) return [];
   const limit = Math.max(1, Math.floor(w.length / 3));
   return candidates
     .map((c) => ({ c, d: editDistance(w, c.toLowerCase()) }))
     .filter(({ c, d }) => d <= limit || c.toLowerCase().startsWith(w) || w.startsWith(c.toLowerCase()))
-    .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c))
-    .slice(0, max)
-    .map(({ c }) => c);
+    .sort((x, y) => x.d - y.d || x.c.localeCompare(y.c));
 }
 
-/** "; did you mean 'x'?" or "; did you mean 'x' or 'y'?", or '' when nothing is close. */
+/** The candidates nearest to `word` (case-insensitive), close enough to be a plausible typo. */
+export function nearest(word: string, candidates: readonly string[], max = 3): string[] {
+  return ranked(word, candidates).slice(0, max).map(({ c }) => c);
+}
+
+/**
+ * "; did you mean 'x'?" or "; did you mean 'x' or 'y'?", or '' when nothing is close. Never a
+ * pick among equals: where a third candidate is as near as the second, only a nearer first is
+ * named ('block9' is one edit from each of block1..block5, so none is suggested).
+ */
 export function didYouMean(word: string, candidates: readonly string[]): string {
-  const near = nearest(word, candidates, 2);
-  if (near.length === 0) return '';
-  return `; did you mean ${near.map((n) => `'${n}'`).join(' or ')}?`;
+  const near = ranked(word, candidates);
+  const tied = near.length > 2 && near[2]!.d === near[1]!.d;
+  const named = tied ? (near[0]!.d < near[1]!.d ? near.slice(0, 1) : []) : near.slice(0, 2);
+  if (named.length === 0) return '';
+  return `; did you mean ${named.map(({ c }) => `'${c}'`).join(' or ')}?`;
 }
 
 export function quoteList(items: readonly string[]): string {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.ts';
 import { formatDiagnostic } from '../../src/diagnostics/print.ts';
 import { DIAGNOSTIC_CODES } from '../../src/diagnostics/codes.ts';
+import { didYouMean } from '../../src/diagnostics/suggest.ts';
 
 /** One row per diagnostic code: a script that raises it, and the corrected script that does not. */
 const CASES: [code: string, bad: string, good: string][] = [
@@ -75,6 +76,15 @@ describe('messages', () => {
   it('list valid blocks for an unknown block', () => {
     const d = compile('use vgg16; freeze until block7').diagnostics.find((x) => x.code === 'unknown-block');
     expect(d?.message).toContain("'block1', 'block2', 'block3', 'block4', 'block5'");
+  });
+
+  it('never pick a suggestion among equally near names', () => {
+    // block7 is one edit from each of block1..block5: naming two of them would be arbitrary.
+    expect(compile('use vgg16; freeze until block7').diagnostics.find((x) => x.code === 'unknown-block')?.message).not.toContain('did you mean');
+    expect(didYouMean('block7', ['block1', 'block2', 'block3'])).toBe('');
+    expect(didYouMean('blokc1', ['block1', 'block2', 'block3'])).toBe("; did you mean 'block1'?");
+    expect(didYouMean('adm', ['adam', 'sgd'])).toBe("; did you mean 'adam'?");
+    expect(didYouMean('rms', ['rmsprop', 'rmsprops', 'sgd'])).toBe("; did you mean 'rmsprop' or 'rmsprops'?");
   });
 
   it('recover after errors and report all of them', () => {

@@ -4,6 +4,7 @@
  * downsampled 2^k times (block1 up to stride 2, block5 from stride 32).
  */
 import * as tf from '@tensorflow/tfjs';
+import { didYouMean } from '../../diagnostics/suggest.ts';
 import { BLOCKS, type BlockName } from '../../zoo/catalog.ts';
 import { ZooError } from './errors.ts';
 
@@ -61,27 +62,8 @@ export function blockEnd(map: BlockMap, block: string, model: string): string {
   return end;
 }
 
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
 export function unknownLayerError(layer: string, known: readonly string[], model: string): ZooError {
-  let best: string | undefined;
-  let bestDistance = Math.max(3, Math.floor(layer.length / 3)) + 1;
-  for (const name of known) {
-    const d = editDistance(layer.toLowerCase(), name.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [name, d];
-  }
-  const hint = best === undefined ? '' : `; did you mean '${best}'?`;
-  return new ZooError('unknown-layer', `${model} has no layer '${layer}'${hint}`);
+  return new ZooError('unknown-layer', `${model} has no layer '${layer}'${didYouMean(layer, known)}`);
 }
 
 /** `blockOf` for the base: throws 'unknown-layer' for names the base does not have. */
