@@ -6,6 +6,7 @@
  * failed, or the server is unreachable; 2 usage errors; 130 cancelled, or Ctrl-C (the job runs on).
  */
 import type { Command } from 'commander';
+import { printable } from '../diagnostics/printable.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
 import { whyFetchFailed } from '../executor/zoo/fetch-weights.ts';
 import { printEvent, printFailure } from './progress.ts';
@@ -152,7 +153,7 @@ export function registerFollow(program: Command): void {
         if (!job) throw new Error(`there is no job '${jobId}' on ${url.origin}`);
         process.exitCode = await follow(url, jobId, { token, json: opts.json === true, file: job.name ?? `job ${jobId}`, source: job.source });
       } catch (err) {
-        process.stderr.write(`tl follow: ${(err as Error).message}\n`);
+        process.stderr.write(`tl follow: ${printable((err as Error).message)}\n`);
         process.exitCode = 1;
       }
     });

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { compile } from '../compile.ts';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
 import { diagnosticsToJson, formatDiagnostics } from '../diagnostics/print.ts';
+import { printable } from '../diagnostics/printable.ts';
 import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
 import { BACKENDS, type BackendName } from '../executor/backends/names.ts';
@@ -127,12 +128,12 @@ export function buildProgram(): Command {
         const predictions = await predictFiles(await loadExported(dir), images, k);
         if (opts.json) process.stdout.write(`${JSON.stringify(predictions, null, 2)}\n`);
         for (const p of predictions) {
-          if (p.error !== null) process.stderr.write(`tl: ${p.error}\n`);
-          else if (!opts.json) process.stdout.write(`${p.file}\n${p.top.map((t) => `  ${(100 * t.probability).toFixed(1).padStart(5)}%  ${t.label}`).join('\n')}\n`);
+          if (p.error !== null) process.stderr.write(`tl: ${printable(p.error)}\n`);
+          else if (!opts.json) process.stdout.write(printable(`${p.file}\n${p.top.map((t) => `  ${(100 * t.probability).toFixed(1).padStart(5)}%  ${t.label}`).join('\n')}\n`));
         }
         if (predictions.some((p) => p.error !== null)) process.exitCode = 1;
       } catch (err) {
-        process.stderr.write(`tl: ${(err as Error).message}\n`);
+        process.stderr.write(`tl: ${printable((err as Error).message)}\n`);
         process.exitCode = 1;
       }
     });
@@ -170,7 +171,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       return;
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`tl: ${err.message}\n`);
+      process.stderr.write(`tl: ${printable(err.message)}\n`);
       process.exitCode = 2;
       return;
     }

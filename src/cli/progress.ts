@@ -1,5 +1,7 @@
 /** The human progress display shared by `tl run` and `tl submit --follow`. */
-import { LineMap } from '../diagnostics/location.ts';
+import { error } from '../diagnostics/diagnostic.ts';
+import { formatDiagnostic } from '../diagnostics/print.ts';
+import { printable } from '../diagnostics/printable.ts';
 import type { ExecutorEvent, TileTuning } from '../executor/events.ts';
 import type { Origin } from '../plan/schema.ts';
 
@@ -17,11 +19,11 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
   const clear = out.isTTY ? '\r\x1b[K' : '';
   switch (e.type) {
     case 'jobStarted':
-      out.write(`backend ${e.backend}: ${e.backendReason}\nmodel ${e.model}, ${e.classes.length} classes, ${e.trainImages} training and ${e.valImages} validation images\n`);
-      if (e.adaptation) out.write(`adapt ${e.adaptation.method} to ${e.adaptation.targetImages} unlabelled images of '${e.adaptation.target}'\n`);
+      out.write(printable(`backend ${e.backend}: ${e.backendReason}\nmodel ${e.model}, ${e.classes.length} classes, ${e.trainImages} training and ${e.valImages} validation images\n`));
+      if (e.adaptation) out.write(printable(`adapt ${e.adaptation.method} to ${e.adaptation.targetImages} unlabelled images of '${e.adaptation.target}'\n`));
       break;
     case 'phaseStarted':
-      out.write(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epochs, lr ${e.lr}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`);
+      out.write(printable(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epochs, lr ${e.lr}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`));
       break;
     case 'batchProgress':
       if (out.isTTY) {
@@ -48,7 +50,7 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
       if (e.tiles && e.tiles.products > 0) out.write(`  GEMM tiles: ${tileReport(e.tiles)}\n`);
       break;
     case 'checkpointSaved':
-      out.write(`${clear}  checkpoint (${e.reason}) saved to ${e.path}\n`);
+      out.write(`${clear}${printable(`  checkpoint (${e.reason}) saved to ${e.path}\n`)}`);
       break;
     case 'jobFinished': {
       const m = e.metrics;
@@ -60,10 +62,10 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
         ['time', `${e.seconds.toFixed(1)} s`],
         ...(e.exportPath ? ([['exported to', e.exportPath]] as [string, string][]) : []),
       ];
-      out.write(`\n${rows.map(([k, v]) => `  ${k.padEnd(20)} ${v.trim()}`).join('\n')}\n`);
+      out.write(printable(`\n${rows.map(([k, v]) => `  ${k.padEnd(20)} ${v.trim()}`).join('\n')}\n`));
       // Up to three classes the model misses most; none when it recalls every class fully, or had no images to score.
       const worst = m.perClass.filter((c) => c.support > 0 && c.recall < 1).sort((a, b) => a.recall - b.recall).slice(0, 3);
-      if (worst.length) out.write(`  weakest classes      ${worst.map((c) => `${c.label} (recall ${pct(c.recall).trim()})`).join(', ')}\n`);
+      if (worst.length) out.write(printable(`  weakest classes      ${worst.map((c) => `${c.label} (recall ${pct(c.recall).trim()})`).join(', ')}\n`));
       break;
     }
     case 'jobFailed':
@@ -71,9 +73,9 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
   }
 }
 
-/** A failed job as `tl check` prints a diagnostic: `file:line:col: error CODE: message`, then the script line. */
+/** A failed job as `tl check` prints a diagnostic: `file:line:col: error CODE: message`, the script line, a caret. */
 export function printFailure(file: string, source: string, failure: { code: string; message: string; origin: Origin | null }, out: NodeJS.WriteStream): void {
-  const { origin } = failure;
-  out.write(`${origin ? `${file}:${origin.line}:${origin.column}: ` : ''}error ${failure.code}: ${failure.message}\n`);
-  if (origin) out.write(`${origin.line} | ${new LineMap(source).lineText(origin.line)}\n`);
+  const { code, message, origin } = failure;
+  if (!origin) out.write(`error ${code}: ${printable(message)}\n`);
+  else out.write(`${formatDiagnostic(error(code, message, { start: origin.start, end: origin.end }), { file, source, color: out.isTTY === true })}\n`);
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
+import { printable } from '../diagnostics/printable.ts';
 import type { BackendName } from '../executor/backends/names.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
 import type { Origin } from '../plan/schema.ts';
@@ -36,7 +37,7 @@ export async function runCommand(file: string, source: string, opts: RunCommandO
       baseDir, runDir, onEvent, backend: opts.backend, signal: controller.signal,
       ...(opts.resume && { resume: true }),
       onCorrupt: opts.stopOnCorrupt ? 'stop' : 'skip',
-      warn: (m) => process.stderr.write(`warning: ${m}\n`),
+      warn: (m) => process.stderr.write(`warning: ${printable(m)}\n`),
     });
     return 0;
   } catch (err) {

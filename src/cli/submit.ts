@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
+import { printable } from '../diagnostics/printable.ts';
 import { follow, request, serverOption } from './follow.ts';
 import { readScript } from './read-script.ts';
 
@@ -79,7 +80,7 @@ export function registerSubmit(program: Command): void {
         const { job, diagnostics } = body.data.submitJob;
         const { located, other } = toDiagnostics(diagnostics, source);
         if (located.length) process.stderr.write(`${formatDiagnostics(located, { file, source, color: process.stderr.isTTY === true })}\n`);
-        for (const d of other) process.stderr.write(`${file}: ${d.severity === 'ERROR' ? 'error' : 'warning'} ${d.code}: ${d.message}\n`);
+        for (const d of other) process.stderr.write(`${file}: ${d.severity === 'ERROR' ? 'error' : 'warning'} ${d.code}: ${printable(d.message)}\n`);
         if (!job) {
           process.exitCode = 1;
           return;
@@ -91,7 +92,7 @@ export function registerSubmit(program: Command): void {
         }
         process.exitCode = await follow(url, job.id, { token, json: opts.json === true, file, source });
       } catch (err) {
-        process.stderr.write(`tl submit: ${(err as Error).message}\n`);
+        process.stderr.write(`tl submit: ${printable((err as Error).message)}\n`);
         process.exitCode = 1;
       }
     });

@@ -1,5 +1,6 @@
 /** `tl weights list|fetch`: what pretrained weights this machine has, and downloading the ones it lacks. */
 import { existsSync } from 'node:fs';
+import { printable } from '../diagnostics/printable.ts';
 import { ZOO } from '../zoo/catalog.ts';
 
 export async function listWeights(cacheDir: string | undefined): Promise<void> {
@@ -20,7 +21,7 @@ export async function listWeights(cacheDir: string | undefined): Promise<void> {
 export async function fetchWeightsCommand(name: string, opts: { cache?: string; from?: string }): Promise<number> {
   const zoo = await import('../executor/zoo/index.ts');
   if (!zoo.isDownloadable(name)) {
-    process.stderr.write(`tl: '${name}' has no downloadable weights; downloadable: ${Object.keys(zoo.KNOWN_WEIGHTS).join(', ')}\n`);
+    process.stderr.write(`tl: '${printable(name)}' has no downloadable weights; downloadable: ${Object.keys(zoo.KNOWN_WEIGHTS).join(', ')}\n`);
     return 2;
   }
   const known = zoo.KNOWN_WEIGHTS[name];
@@ -42,7 +43,7 @@ export async function fetchWeightsCommand(name: string, opts: { cache?: string; 
     process.stderr.write(`\nsaved ${r.bytes.toLocaleString('en-US')} bytes (md5 ${r.md5})\n`);
     return 0;
   } catch (err) {
-    process.stderr.write(`\ntl: ${(err as Error).message}\n`);
+    process.stderr.write(`\ntl: ${printable((err as Error).message)}\n`);
     return 1;
   }
 }

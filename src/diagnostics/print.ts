@@ -1,6 +1,7 @@
 /** Prints diagnostics the way graphql-js's printLocation does: `file:line:col`, the source line, a caret. */
 import type { Diagnostic } from './diagnostic.ts';
 import { LineMap } from './location.ts';
+import { printable, printableInPlace } from './printable.ts';
 
 export interface PrintOptions {
   readonly file: string;
@@ -8,26 +9,30 @@ export interface PrintOptions {
   readonly color?: boolean;
 }
 
-const TAB = /\t/g;
-
+/** How many characters of a long line the excerpt shows, around the column. */
+const SHOWN = 200;
 export function formatDiagnostic(d: Diagnostic, options: PrintOptions, lines = new LineMap(options.source)): string {
   const { line, column } = lines.position(d.span.start);
   const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
   const severity = d.severity === 'error' ? paint('1;31', 'error') : paint('1;33', 'warning');
   const text = lines.lineText(line);
-  const shown = text.length > 200 ? `${text.slice(0, 200)}...` : text;
+  // A long line shows SHOWN characters from a little before the column, marked '...' where cut.
+  const at = column - 1;
+  const from = text.length > SHOWN ? Math.max(0, Math.min(at - 40, text.length - SHOWN)) : 0;
+  const to = Math.min(text.length, from + SHOWN);
+  const lead = from > 0 ? '...' : '';
+  const shown = `${lead}${printableInPlace(text.slice(from, to).replaceAll('\t', ' '))}${to < text.length ? '...' : ''}`;
   const gutter = `${line} | `;
-  const endOnLine = Math.min(d.span.end, d.span.start + Math.max(1, text.length - column + 1));
-  const width = Math.max(1, Math.min(endOnLine - d.span.start, Math.max(1, shown.length - column + 1)));
-  const caretPad = ' '.repeat(gutter.length + column - 1);
+  const width = Math.max(1, Math.min(d.span.end - d.span.start, to - at));
+  const caretPad = ' '.repeat(gutter.length + lead.length + at - from);
   const out = [
-    `${options.file}:${line}:${column}: ${severity} ${d.code}: ${d.message}`,
-    `${gutter}${shown.replace(TAB, ' ')}`,
+    `${options.file}:${line}:${column}: ${severity} ${d.code}: ${printable(d.message)}`,
+    `${gutter}${shown}`,
     `${caretPad}${paint('1;32', '^'.repeat(width))}`,
   ];
   for (const r of d.related ?? []) {
     const at = lines.position(r.span.start);
-    out.push(`  ${options.file}:${at.line}:${at.column}: note: ${r.message}`);
+    out.push(`  ${options.file}:${at.line}:${at.column}: note: ${printable(r.message)}`);
   }
   return out.join('\n');
 }

@@ -7,6 +7,7 @@ import type { IRecognitionException, IToken } from 'chevrotain';
 import { TlParser } from '../../grammar/parser.ts';
 import { STATEMENT_KEYWORDS, StringLiteral, TlLexer } from '../../grammar/tokens.ts';
 import { error, type Diagnostic, type Span } from '../diagnostics/diagnostic.ts';
+import { printable } from '../diagnostics/printable.ts';
 import { didYouMean, nearest, quoteList } from '../diagnostics/suggest.ts';
 import type { Comment, Script, Statement } from './ast.ts';
 import { messageProvider, describeToken } from './parse-messages.ts';
@@ -46,7 +47,7 @@ export function parse(source: string): ParseResult {
 
   for (const e of lexed.errors) {
     const ch = source.slice(e.offset, e.offset + e.length);
-    const shown = [...ch].slice(0, 8).map(printable).join('');
+    const shown = printable([...ch].slice(0, 8).join(''));
     diagnostics.push(
       error('stray-character', `unexpected character${ch.length > 1 ? 's' : ''} '${shown}'${ch.length > 8 ? '...' : ''}; TL scripts use names, numbers, "strings", ',' and ';'`, {
         start: e.offset,
@@ -79,11 +80,6 @@ export function parse(source: string): ParseResult {
 
   const comments: Comment[] = (lexed.groups['comments'] ?? []).map((t) => ({ text: t.image, span: tokenSpan(t) }));
   return { script: { statements, comments, unreadable }, diagnostics };
-}
-
-function printable(ch: string): string {
-  const code = ch.codePointAt(0) ?? 0;
-  return code < 32 || code === 127 ? `\\u${code.toString(16).padStart(4, '0')}` : ch;
 }
 
 /** Statements end at `;` or a line end, except a line end right after `,` (a list goes on). */

@@ -52,6 +52,25 @@ describe('tl check', () => {
     }
   });
 
+  it('reads past a UTF-8 byte-order mark, and refuses a binary or non-UTF-8 file with where it fails', () => {
+    const plain = tl(['check', script('plain.tl', 'use tiny\n')]);
+    const bom = join(dir, 'bom.tl');
+    writeFileSync(bom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('use tiny\n')]));
+    const withBom = tl(['check', bom]);
+    expect(withBom.stderr).toBe(plain.stderr.replaceAll(join(dir, 'plain.tl'), bom));
+    expect(withBom.stderr).toContain('bom.tl:1:1: warning frozen-random-base');
+
+    const binary = join(dir, 'model.tl');
+    writeFileSync(binary, Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
+    expect(tl(['check', binary])).toMatchObject({ code: 2, stdout: '', stderr: `tl: cannot read ${binary}: it is not a text file (a NUL byte at line 3, column 1); give a .tl script\n` });
+    // Latin-1, as older Windows editors save it: the path would silently read as 'donn\ufffdes'.
+    const latin1 = join(dir, 'latin1.tl');
+    writeFileSync(latin1, Buffer.from('use tiny # caf\u00e9\ndata "donn\u00e9es"\n', 'latin1'));
+    expect(tl(['check', latin1])).toMatchObject({ code: 2, stderr: `tl: cannot read ${latin1}: it is not UTF-8 text (byte 0xe9 at line 1, column 15); save the script as UTF-8\n` });
+    // The same text as UTF-8 reads, and so do 2-, 3- and 4-byte characters.
+    expect(tl(['check', script('utf8-text.tl', 'use tiny # caf\u00e9 \u2192 \u{1f680}\nfreeze none\ndata "donn\u00e9es"\n')]).code).toBe(0);
+  });
+
   it('prints JSON diagnostics with --format json', () => {
     const r = tl(['check', '--format', 'json', '-'], 'use tiny\nlr 0\n');
     expect(r.code).toBe(1);
@@ -142,6 +161,15 @@ describe('tl run', () => {
     const r = tl(['run', 'examples/quickstart.tl', '--backend', 'tensorflow', '--run-dir', runDir]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('error no-backend: no usable tfjs backend: tensorflow: @tensorflow/tfjs-node-gpu is not installed; @tensorflow/tfjs-node is not installed');
+  });
+
+  it('prints a failed run as a diagnostic: the statement, a caret, and the path with its controls escaped', () => {
+    const file = script('no-data.tl', 'use tiny\nfreeze none\ndata "gone\x1b[2J"\n');
+    const r = tl(['run', file, '--backend', 'cpu', '--run-dir', join(dir, 'no-data')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}:3:1: error data-not-found: data '${join(dir, 'gone')}\\u001b[2J' does not exist`);
+    expect(r.stderr).toContain('\n3 | data "gone\ufffd[2J"\n    ^^^^^^^^^^^^^^^\n');
+    expect(r.stderr).not.toContain('\x1b');
   });
 
   it('Ctrl-C saves a checkpoint, exits 130 and says how to resume; --resume finishes the run', async () => {

@@ -73,6 +73,27 @@ describe('messages', () => {
     );
   });
 
+  it('show a long line around the column, with the caret under the token', () => {
+    const source = `use tiny; ${'epochs 3; '.repeat(40)}lr 0`;
+    const d = compile(source).diagnostics.find((x) => x.code === 'lr-not-positive')!;
+    const [, line, caret] = formatDiagnostic(d, { file: 'a.tl', source }).split('\n');
+    expect(line!.startsWith('1 | ...')).toBe(true);
+    expect(line!.endsWith('lr 0')).toBe(true);
+    expect(line!.length).toBeLessThan(220);
+    // The caret's column in the printed line holds the token the diagnostic is about.
+    expect(line!.slice(caret!.indexOf('^'), caret!.lastIndexOf('^') + 1)).toBe('0');
+  });
+
+  it('never hand a terminal the control characters of a script', () => {
+    // An escape sequence in a comment (here: set the window title) and a right-to-left override.
+    const source = 'use tiny # \x1b]0;owned\x07 \u202e\nfreeze until blok4';
+    const d = compile(source).diagnostics.find((x) => x.code === 'unknown-block')!;
+    const shown = formatDiagnostic({ ...d, span: { start: 0, end: 3 }, message: 'at \x1b[2J' }, { file: 'a.tl', source });
+    expect(shown).not.toMatch(/[\x00-\x08\x0b-\x1f\u202e]/);
+    expect(shown).toContain('error unknown-block: at \\u001b[2J');
+    expect(shown).toContain('1 | use tiny # \ufffd]0;owned\ufffd \ufffd\n    ^^^');
+  });
+
   it('list valid blocks for an unknown block', () => {
     const d = compile('use vgg16; freeze until block7').diagnostics.find((x) => x.code === 'unknown-block');
     expect(d?.message).toContain("'block1', 'block2', 'block3', 'block4', 'block5'");
