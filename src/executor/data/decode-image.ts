@@ -19,7 +19,23 @@ export async function decodeImage(bytes: Uint8Array, to: ResizeTo): Promise<Uint
     // failOn 'warning' (sharp's default, stated to keep it): a truncated file is corrupt, not half an image.
     return await toRgb(sharp(bytes, { autoOrient: true, failOn: 'warning' }), to);
   } catch (err) {
-    throw new Error(undecodable((err as Error).message ?? String(err)), { cause: err });
+    const said = (err as Error).message ?? String(err);
+    if (/exceeds pixel limit/i.test(said)) throw new Error(await tooLarge(bytes), { cause: err });
+    throw new Error(undecodable(said), { cause: err });
+  }
+}
+
+/**
+ * sharp refuses, from the header alone, to decode more than 0x3FFF² pixels (its limitInputPixels),
+ * which keeps a small file that claims a huge size (a decompression bomb) from taking the memory.
+ */
+async function tooLarge(bytes: Uint8Array): Promise<string> {
+  const limit = 'more than the 268 million pixels TL decodes; scale it down first';
+  try {
+    const { width, height } = await sharp(bytes, { limitInputPixels: false }).metadata();
+    return `the image is ${width} × ${height} pixels, ${limit}`;
+  } catch {
+    return `the image has ${limit}`;
   }
 }
 

@@ -101,18 +101,21 @@ describe('loadDataset: folder', () => {
     expect(warnings[0]).toMatch(/: not an image, or not in a format TL reads \(JPEG, PNG, WebP, GIF, TIFF, AVIF\)$/);
   });
 
-  it('says in words why an image cannot be read: empty, not an image, truncated', async () => {
+  it('says in words why an image cannot be read: empty, not an image, truncated, too large', async () => {
     await writeClassTree(join(dir, 'd'), { a: 2, b: 2 });
     const whole = await readFile(join(dir, 'd/a/000.png'));
     await writeFile(join(dir, 'd/a/empty.png'), '');
     await writeFile(join(dir, 'd/a/text.jpg'), 'hello');
     await writeFile(join(dir, 'd/b/cut.png'), whole.subarray(0, whole.length - 20));
+    // A 43-byte GIF whose header claims 20000 × 20000 pixels (400 million, 1.2 GB as RGB): refused from the header.
+    await writeFile(join(dir, 'd/b/huge.gif'), Buffer.from('47494638396120' + '4e204e800000000000000000' + '21f90405000000002c00000000204e204e0002024c01003b', 'hex'));
     const warnings: string[] = [];
     await load('d', {}, { warn: (m) => warnings.push(m) });
     expect(warnings.map((w) => w.replace(/^skipped image '.*\/(\w+\.\w+)': /, '$1: '))).toEqual([
       'empty.png: the file is empty',
       'text.jpg: not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)',
       expect.stringMatching(/^cut\.png: the image is truncated or damaged/),
+      'huge.gif: the image is 20000 × 20000 pixels, more than the 268 million pixels TL decodes; scale it down first',
     ]);
   });
 
