@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { hasVulkanLoader } from '../../src/executor/backends/webgpu/adapter.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, webgpuBindGroupCache } from '../../src/executor/backends/webgpu/index.ts';
 import { imageBatch } from '../../src/executor/batches.ts';
+import { Pixels } from '../../src/executor/data/index.ts';
 import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
 import { preprocessOf } from '../../src/executor/zoo/networks.ts';
 import { numberOption } from '../args.ts';
@@ -190,7 +191,7 @@ for (const name of ['resnet50', 'mobilenetv2'] as const) {
 
 // One training step's input: the batch's bytes gathered, uploaded and preprocessed.
 const count = batch * 2;
-const set = { images: Uint8Array.from({ length: count * size * size * 3 }, (_, i) => (i * 97) % 256), labels: new Int32Array(count), count, size, sources: [] as string[] };
+const set = { images: Pixels.from(Uint8Array.from({ length: count * size * size * 3 }, (_, i) => (i * 97) % 256), size * size * 3), labels: new Int32Array(count), count, size, sources: [] as string[] };
 const picks = Int32Array.from({ length: batch }, (_, i) => (i * 7) % count);
 console.log(`\nImage batches (batches.ts imageBatch), ${size} px, batch ${batch}, submit dropped; host ms a batch over ${batches} batches each, in alternating rounds`);
 console.log('| network (preprocessing) | TL\'s kernel: least / median host ms | dispatches / uploads | tfjs\'s ops: least / median | dispatches / uploads |');

@@ -15,7 +15,7 @@ import { foldBatchNorms, fuseActivationsForTraining } from '../../src/executor/f
 import { compile } from '../../src/compile.ts';
 import { createRng } from '../../src/executor/augment/index.ts';
 import { imageBatch } from '../../src/executor/batches.ts';
-import type { ImageSet } from '../../src/executor/data/index.ts';
+import { Pixels, type ImageSet } from '../../src/executor/data/index.ts';
 import { createOptimizer } from '../../src/executor/optimizers.ts';
 import { runStep } from '../../src/executor/train-step.ts';
 import { plainSteps, type StepOutput, type StepRunner } from '../../src/executor/backends/steps.ts';
@@ -118,7 +118,7 @@ export function executorLoop(model: tf.LayersModel, name: ModelRow['model'], cla
   if (plan === undefined) throw new Error('the benchmark\'s script did not compile');
   const count = 2 * o.batch;
   const set: ImageSet = {
-    images: Uint8Array.from({ length: count * o.size * o.size * 3 }, (_, i) => (i * 2654435761) >>> 24),
+    images: Pixels.from(Uint8Array.from({ length: count * o.size * o.size * 3 }, (_, i) => (i * 2654435761) >>> 24), o.size * o.size * 3),
     labels: Int32Array.from({ length: count }, (_, i) => i % classes),
     count,
     size: o.size,
@@ -153,7 +153,7 @@ export function executorLoop(model: tf.LayersModel, name: ModelRow['model'], cla
  */
 export function inferenceLoop(model: tf.LayersModel, name: ModelRow['model'], o: Pick<ModelOptions, 'size' | 'batch'>): { run(steps: StepRunner, n: number): Promise<void>; dispose(): void } {
   const images = Uint8Array.from({ length: o.batch * o.size * o.size * 3 }, (_, i) => (i * 2654435761) >>> 24);
-  const set: ImageSet = { images, labels: new Int32Array(o.batch), count: o.batch, size: o.size, sources: [] };
+  const set: ImageSet = { images: Pixels.from(images, o.size * o.size * 3), labels: new Int32Array(o.batch), count: o.batch, size: o.size, sources: [] };
   const preprocess = preprocessOf(name);
   const idx = Int32Array.from({ length: o.batch }, (_, j) => j);
   const folded = foldBatchNorms(model);

@@ -22,7 +22,7 @@ export function imageBatch(set: ImageSet, indices: ArrayLike<number>, preprocess
   // of 32 at 224 px cost 0.5-0.8 ms, and its garbage collection more). Elsewhere the tensor keeps
   // the array it is made from, so each batch gets its own.
   const bytes = packed ? packedScratch(Math.ceil((indices.length * per) / 4) * 4) : new Uint8Array(indices.length * per);
-  for (let i = 0; i < indices.length; i++) bytes.set(set.images.subarray(indices[i]! * per, (indices[i]! + 1) * per), i * per);
+  for (let i = 0; i < indices.length; i++) bytes.set(set.images.image(indices[i]!), i * per);
   if (packed) {
     return tf.tidy(() => {
       const words = tf.tensor1d(new Int32Array(bytes.buffer, 0, bytes.length / 4), 'int32');

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { PIXELS_TO_INPUT } from '../../src/executor/backends/webgpu/pixels.ts';
 import { imageBatch } from '../../src/executor/batches.ts';
-import type { ImageSet } from '../../src/executor/data/index.ts';
+import { Pixels, type ImageSet } from '../../src/executor/data/index.ts';
 import { PREPROCESS_CAFFE, PREPROCESS_SYMMETRIC, PREPROCESS_UNIT, type Preprocess } from '../../src/executor/zoo/preprocess.ts';
 import { webgpuEnv } from './webgpu-env.ts';
 
@@ -17,7 +17,7 @@ const env = await webgpuEnv();
 /** `count` images of `size` px whose bytes run through all of 0..255. */
 function imageSet(count: number, size: number): ImageSet {
   const images = Uint8Array.from({ length: count * size * size * 3 }, (_, i) => (i * 97 + (i >> 8)) % 256);
-  return { images, labels: new Int32Array(count), count, size, sources: [] };
+  return { images: Pixels.from(images, size * size * 3), labels: new Int32Array(count), count, size, sources: [] };
 }
 
 const PREPROCESS: Record<string, Preprocess> = { caffe: PREPROCESS_CAFFE, symmetric: PREPROCESS_SYMMETRIC, unit: PREPROCESS_UNIT };

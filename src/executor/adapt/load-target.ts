@@ -32,7 +32,7 @@ export async function loadTarget(adapt: Adapt, options: TargetOptions): Promise<
       baseDir: options.baseDir, imageSize: options.imageSize, onCorrupt: options.onCorrupt ?? 'skip',
       ...(options.warn && { warn: options.warn }), ...(options.signal && { signal: options.signal }),
     });
-    if (set.size !== options.imageSize || set.images.length !== set.count * set.size * set.size * 3) {
+    if (set.size !== options.imageSize || set.images.per !== set.size * set.size * 3) {
       throw new ExecutorError('adapt-target-shape', `target images decoded to ${set.size}x${set.size}, but the model takes ${options.imageSize}x${options.imageSize} RGB`, adapt.origin);
     }
     return { images: set.images, labels: set.labels ?? new Int32Array(set.count).fill(-1), count: set.count, size: set.size, sources: set.sources };

@@ -4,6 +4,8 @@
  */
 import { DataError, at } from './data-error.ts';
 import { decodeImage, type ResizeTo } from './decode-image.ts';
+import { subset } from './image-set.ts';
+import { Pixels } from './pixels.ts';
 import { mapPool } from './pool.ts';
 import { readRegularFile } from './regular-file.ts';
 import type { DecodeOptions, ImageSet } from './types.ts';
@@ -30,8 +32,7 @@ export const decodeFile: Decoder<Item> = async (item, to) => decodeImage(await r
 export async function decodeItems<T extends Item>(items: readonly T[], decode: Decoder<T>, options: DecodeOptions): Promise<ImageSet> {
   const size = options.imageSize;
   const to: ResizeTo = { size, fit: options.fit ?? 'fill' };
-  const bytes = size * size * 3;
-  const images = new Uint8Array(items.length * bytes);
+  const images = new Pixels(items.length, size * size * 3);
   const ok = await mapPool(
     items,
     options.concurrency ?? 8,
@@ -43,27 +44,15 @@ export async function decodeItems<T extends Item>(items: readonly T[], decode: D
         if (error instanceof DataError) throw error;
         return failed(item, error, options);
       }
-      images.set(pixels, i * bytes);
+      images.image(i).set(pixels);
       return true;
     },
     options.signal,
   );
-  const kept = ok.reduce((n, good) => n + (good ? 1 : 0), 0);
-  if (kept === items.length) {
-    return { images, labels: Int32Array.from(items, (it) => it.label), count: items.length, size, sources: items.map((it) => it.source) };
-  }
+  const all: ImageSet = { images, labels: Int32Array.from(items, (it) => it.label), count: items.length, size, sources: items.map((it) => it.source) };
+  if (ok.every(Boolean)) return all;
   // Some were skipped: pack the survivors.
-  const packed = new Uint8Array(kept * bytes);
-  const labels = new Int32Array(kept);
-  const sources: string[] = [];
-  let k = 0;
-  items.forEach((item, i) => {
-    if (!ok[i]) return;
-    packed.set(images.subarray(i * bytes, (i + 1) * bytes), k * bytes);
-    labels[k++] = item.label;
-    sources.push(item.source);
-  });
-  return { images: packed, labels, count: kept, size, sources };
+  return subset(all, ok.flatMap((good, i) => (good ? [i] : [])));
 }
 
 /** Warns and returns false (skip), or throws a DataError (stop). */

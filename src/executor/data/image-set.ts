@@ -1,21 +1,21 @@
 /**
  * Building and slicing packed image sets.
  */
+import { Pixels } from './pixels.ts';
 import type { ImageSet } from './types.ts';
 
 export function emptySet(size: number): ImageSet {
-  return { images: new Uint8Array(0), labels: new Int32Array(0), count: 0, size, sources: [] };
+  return { images: new Pixels(0, size * size * 3), labels: new Int32Array(0), count: 0, size, sources: [] };
 }
 
 /** The images at `indices`, in that order, copied into a new set. */
 export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
-  const bytes = set.size * set.size * 3;
-  const images = new Uint8Array(indices.length * bytes);
+  const images = new Pixels(indices.length, set.images.per);
   const labels = new Int32Array(indices.length);
   const sources: string[] = [];
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k]!;
-    images.set(set.images.subarray(i * bytes, (i + 1) * bytes), k * bytes);
+    images.image(k).set(set.images.image(i));
     labels[k] = set.labels[i]!;
     sources.push(set.sources[i]!);
   }

@@ -1,7 +1,9 @@
+import type { Pixels } from './pixels.ts';
+
 /** Decoded images of one split, packed for fast batching. */
 export type ImageSet = {
-  /** count × size × size × 3 bytes: RGB, row-major (HWC), image after image. */
-  images: Uint8Array;
+  /** `count` images of size × size × 3 bytes: RGB, row-major (HWC). */
+  images: Pixels;
   /** Class index of each image, into `Dataset.classes`. */
   labels: Int32Array;
   count: number;

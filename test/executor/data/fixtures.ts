@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
+import type { Pixels } from '../../../src/executor/data/index.ts';
 import type { Data } from '../../../src/plan/schema.ts';
 
 export type Rgb = readonly [number, number, number];
@@ -58,9 +59,8 @@ export function dataSpec(format: Data['format'], path: string, extra: Partial<Pi
 }
 
 /** The RGB of pixel `p` of image `i`. */
-export function pixel(images: Uint8Array, size: number, i: number, p = 0): number[] {
-  const at = (i * size * size + p) * 3;
-  return Array.from(images.subarray(at, at + 3));
+export function pixel(images: Pixels, i: number, p = 0): number[] {
+  return Array.from(images.image(i).subarray(p * 3, p * 3 + 3));
 }
 
 /** Big-endian IDX bytes of unsigned-byte data. */

@@ -70,7 +70,7 @@ describe('loadDataset: split', () => {
     expect(one.val.sources).not.toEqual(other.val.sources);
     expect(one.train.sources.filter((s) => one.val.sources.includes(s))).toEqual([]);
     // Each image's bytes are its class colour: class a is red.
-    expect(one.val.images[0]).toBeGreaterThan(200);
+    expect(one.val.images.image(0)[0]).toBeGreaterThan(200);
     expect(warnings.filter((w) => w.includes("class 'c' has a single image"))).toHaveLength(3);
   });
 });
