@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { compile } from '../src/compile.ts';
 import { selectBackend, type BackendName } from '../src/executor/backends/select.ts';
 import { assemble } from '../src/executor/network.ts';
+import { CACHE_BYTES } from '../src/executor/inputs.ts';
 import { runPlan } from '../src/executor/run.ts';
 import { buildBase } from '../src/executor/zoo/index.ts';
 
@@ -104,7 +105,7 @@ async function caching(cache: boolean): Promise<number> {
   const p = plan(`use mobilenetv2 input 96 cut block4\ndata "examples/data/fashion-mini/train" split 0.2\nepochs 0\nphase finetune unfreeze block4 lr 3e-4 epochs 1`);
   let seconds = 0;
   await runPlan(p, {
-    baseDir: root, runDir: mkdtempSync(join(tmpdir(), 'tl-bench-')), backend: 'wasm', cacheFrozenPrefix: cache,
+    baseDir: root, runDir: mkdtempSync(join(tmpdir(), 'tl-bench-')), backend: 'wasm', cacheBytes: cache ? CACHE_BYTES : 0,
     onEvent: (e) => { if (e.type === 'epochEnded') seconds = e.seconds; },
   });
   return seconds;

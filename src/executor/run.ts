@@ -20,7 +20,7 @@ import { evaluate, finalMetrics, finalValidation, loadTestSet, type Score } from
 import { exportModel, prepareExport } from './export-model.ts';
 import { prepareWritable, whyNotWritable } from './make-directory.ts';
 import { fuseActivationsForTraining } from './fold-batchnorm.ts';
-import { prepareInputs, type Inputs } from './inputs.ts';
+import { CACHE_BYTES, prepareInputs, type Inputs } from './inputs.ts';
 import { guardMemory, runStep } from './train-step.ts';
 import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from './events.ts';
 import { assemble, type Network } from './network.ts';
@@ -43,8 +43,8 @@ export interface RunOptions {
   readonly cacheDir?: string;
   readonly onCorrupt?: 'skip' | 'stop';
   readonly warn?: (message: string) => void;
-  /** Run frozen prefixes once per phase and train on their cached activations (default true; off for benchmarks). */
-  readonly cacheFrozenPrefix?: boolean;
+  /** The most bytes of frozen-prefix activations a phase caches to train on (default CACHE_BYTES; 0 turns caching off, for benchmarks). */
+  readonly cacheBytes?: number;
   /** Minimum milliseconds between batchProgress events. */
   readonly progressEveryMs?: number;
 }
@@ -142,7 +142,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       // What the phase began with (AdaBN's statistics in the weights, self-training's labels) is in the checkpoint.
       if (within && adaptation && within.adapt !== undefined) adaptation.restore(within.adapt);
       else await adaptation?.beforePhase(p, hookContext);
-      const inputs = await prepareInputs(net, data, plan, base.preprocess, options.cacheFrozenPrefix ?? true, adaptation?.target ?? null);
+      const inputs = await prepareInputs(net, data, plan, base.preprocess, {
+        cacheBytes: options.cacheBytes ?? CACHE_BYTES, target: adaptation?.target ?? null, warn: (m) => options.warn?.(`phase '${phase.name}': ${m}`),
+      });
       emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
       const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));

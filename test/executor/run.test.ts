@@ -78,6 +78,39 @@ export "${join(out, 'model')}"
     expect(phaseStarts[1]!.trainableParams).toBeGreaterThan(phaseStarts[0]!.trainableParams);
   }, 300_000);
 
+  it('trains a frozen prefix on cached activations where they fit, and runs it at every batch, saying why, where they do not', async () => {
+    const plan = planOf(`
+use tiny input 32
+data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
+freeze until block2
+epochs 2
+batch 32
+seed 4
+`);
+    const run = async (cacheBytes?: number) => {
+      const events: ExecutorEvent[] = [];
+      const warnings: string[] = [];
+      await runPlan(plan, {
+        baseDir: root, runDir: mkdtempSync(join(tmpdir(), 'tl-cache-')), backend: 'wasm', warn: (m) => warnings.push(m), onEvent: (e) => events.push(e),
+        ...(cacheBytes !== undefined && { cacheBytes }),
+      });
+      const losses = events.flatMap((e) => (e.type === 'epochEnded' ? [e.metrics.loss] : []));
+      return { started: events.find((e) => e.type === 'phaseStarted'), warnings, losses };
+    };
+    // tiny's block2_relu at 32 px: 4,096 floats, 16 KiB an image; 400 images take 6.6 MB.
+    const cached = await run();
+    expect(cached.started).toMatchObject({ cachedAt: 'block2_relu' });
+    expect(cached.warnings).toEqual([]);
+    const uncached = await run(1e6);
+    expect(uncached.started).toMatchObject({ cachedAt: null });
+    expect(uncached.warnings).toEqual([
+      "phase 'warmup': the frozen layers' activations (up to 'block2_relu') for 400 images would take 6.6 MB, more than the 1.0 MB TL caches; the frozen layers run at every batch instead, which is slower",
+    ]);
+    // The same training either way (the cached prefix runs its BatchNorms folded: the same up to rounding).
+    expect(uncached.losses).toHaveLength(2);
+    uncached.losses.forEach((loss, i) => expect(loss).toBeCloseTo(cached.losses[i]!, 3));
+  });
+
   it('fails with a code and the script span when the data folder is missing', async () => {
     const plan = planOf('use tiny\ndata "no/such/folder"\nepochs 1');
     const events: ExecutorEvent[] = [];
