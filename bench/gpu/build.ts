@@ -43,9 +43,10 @@ function bundle(): void {
     join(root, 'bench', 'gpu', 'bench.ts'), '--bundle', '--platform=node', '--format=esm', '--external:webgpu', '--log-level=error',
     // Class names as written: tf.time names each program by its class, and the report by that.
     '--keep-names',
-    `--outfile=${join(app, 'bench.mjs')}`,
+    `--outfile=${join(app, 'bench.mjs')}`, `--metafile=${join(app, 'meta.json')}`,
     "--banner:js=import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);",
   ], { stdio: 'inherit' });
+  refuseNativeModules(join(app, 'meta.json'));
   // The Dawn addon: the package's entry and the linux-x64 binary only (21 MB).
   for (const f of ['package.json', 'index.js', join('dist', 'linux-x64', 'dawn.node')]) copy(join(nm, 'webgpu', f), join(app, 'node_modules', 'webgpu', f));
   // The zoo reads MobileNetV2's topology from nsfwjs at run time; its weights are not needed here.
@@ -55,6 +56,19 @@ function bundle(): void {
   }
   writeFileSync(join(app, 'node_modules', 'nsfwjs', 'dist', 'cjs', 'index.js'), '// placeholder: only resolved, never loaded\nmodule.exports = {};\n');
   execFileSync('tar', ['-C', app, '-cJf', join(gpu, 'app.tar.xz'), '.']);
+}
+
+/**
+ * The bundle carries only Dawn's addon: a native module it pulls in (sharp, better-sqlite3; an
+ * import of a module index that also exports the data loaders is enough) would fail on the GPU
+ * machine after its start-up was paid for. Fails here instead, naming who imports it.
+ */
+function refuseNativeModules(metafile: string): void {
+  const { inputs } = JSON.parse(readFileSync(metafile, 'utf8')) as { inputs: Record<string, { imports: { path: string }[] }> };
+  rmSync(metafile);
+  const native = /node_modules\/(sharp|better-sqlite3|@img)\//;
+  const importers = Object.entries(inputs).filter(([from, i]) => !native.test(from) && i.imports.some((m) => native.test(m.path))).map(([from]) => from);
+  if (importers.length > 0) throw new Error(`the GPU bundle would load a native module the machine cannot: imported by ${importers.join(', ')}; have the benchmark import the module it needs directly (data/pixels.ts, not the data index)`);
 }
 
 function vulkanLoader(): void {

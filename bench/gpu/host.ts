@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { hasVulkanLoader } from '../../src/executor/backends/webgpu/adapter.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, webgpuBindGroupCache } from '../../src/executor/backends/webgpu/index.ts';
 import { imageBatch } from '../../src/executor/batches.ts';
-import { Pixels } from '../../src/executor/data/index.ts';
+import { Pixels } from '../../src/executor/data/pixels.ts';
 import { foldBatchNorms } from '../../src/executor/fold-batchnorm.ts';
 import { preprocessOf } from '../../src/executor/zoo/networks.ts';
 import { numberOption } from '../args.ts';

@@ -15,7 +15,9 @@ import { foldBatchNorms, fuseActivationsForTraining } from '../../src/executor/f
 import { compile } from '../../src/compile.ts';
 import { createRng } from '../../src/executor/augment/index.ts';
 import { imageBatch } from '../../src/executor/batches.ts';
-import { Pixels, type ImageSet } from '../../src/executor/data/index.ts';
+import type { ImageSet } from '../../src/executor/data/index.ts';
+// pixels.ts itself: the data index also exports the loaders, which need sharp, a native module the bundle cannot hold.
+import { Pixels } from '../../src/executor/data/pixels.ts';
 import { createOptimizer } from '../../src/executor/optimizers.ts';
 import { runStep } from '../../src/executor/train-step.ts';
 import { plainSteps, type StepOutput, type StepRunner } from '../../src/executor/backends/steps.ts';
