@@ -50,7 +50,7 @@ async function runScript(name: string, source: string): Promise<{ testAccuracy: 
   let backend = '';
   const t0 = performance.now();
   const { metrics } = await runPlan(plan, {
-    baseDir: dir, runDir: join(cache, 'runs', name), backend: 'wasm', warn: () => {},
+    baseDir: dir, runDir: join(cache, 'runs', name), backend: 'wasm',
     onEvent: (e) => {
       if (e.type === 'jobStarted') backend = e.backend;
     },

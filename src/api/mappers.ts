@@ -26,6 +26,7 @@ export interface Mappers {
   CheckpointSavedEvent: EventView<'checkpointSaved'>;
   JobFinishedEvent: EventView<'jobFinished'>;
   JobFailedEvent: EventView<'jobFailed'>;
+  JobWarningEvent: EventView<'warning'>;
   EpochMetrics: EpochMetrics;
   FinalMetrics: FinalMetrics;
   ZooModel: ZooEntry;

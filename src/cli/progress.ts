@@ -14,10 +14,14 @@ function tileReport(t: TileTuning): string {
   return `${parts.join(', ')} (${t.seconds.toFixed(1)} s)`;
 }
 
-/** Prints one executor event for people: a line per epoch, a bar on terminals, a summary at the end. */
-export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream): void {
+/** Prints one executor event for people: a line per epoch, a bar on terminals, a summary at the end; warnings go to `err`. */
+export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJS.WriteStream = process.stderr): void {
   const clear = out.isTTY ? '\r\x1b[K' : '';
   switch (e.type) {
+    case 'warning':
+      // On a terminal the line may hold the progress bar: clear it first (the next batch draws it again).
+      err.write(`${err.isTTY ? '\r\x1b[K' : ''}warning: ${printable(e.message)}\n`);
+      break;
     case 'jobStarted':
       out.write(printable(`backend ${e.backend}: ${e.backendReason}\nmodel ${e.model}, ${e.classes.length} classes, ${e.trainImages} training and ${e.valImages} validation images\n`));
       if (e.adaptation) out.write(printable(`adapt ${e.adaptation.method} to ${e.adaptation.targetImages} unlabelled images of '${e.adaptation.target}'\n`));

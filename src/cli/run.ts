@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
-import { printable } from '../diagnostics/printable.ts';
 import type { BackendName } from '../executor/backends/names.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
 import type { Origin } from '../plan/schema.ts';
@@ -37,7 +36,6 @@ export async function runCommand(file: string, source: string, opts: RunCommandO
       baseDir, runDir, onEvent, backend: opts.backend, signal: controller.signal,
       ...(opts.resume && { resume: true }),
       onCorrupt: opts.stopOnCorrupt ? 'stop' : 'skip',
-      warn: (m) => process.stderr.write(`warning: ${printable(m)}\n`),
     });
     return 0;
   } catch (err) {

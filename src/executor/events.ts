@@ -84,7 +84,9 @@ export type ExecutorEvent =
   | { readonly type: 'phaseEnded'; readonly at: string; readonly phase: number; readonly name: string; readonly epochsRun: number; readonly stoppedEarly: boolean; readonly best: EpochMetrics | null; readonly replay: StepReplay | null; readonly tiles: TileTuning | null }
   | { readonly type: 'checkpointSaved'; readonly at: string; readonly phase: number; readonly epoch: number; readonly path: string; readonly reason: 'best' | 'every' | 'cancel' }
   | { readonly type: 'jobFinished'; readonly at: string; readonly metrics: FinalMetrics; readonly exportPath: string | null; readonly seconds: number }
-  | { readonly type: 'jobFailed'; readonly at: string; readonly code: string; readonly message: string; readonly origin: Origin | null; readonly cancelled: boolean };
+  | { readonly type: 'jobFailed'; readonly at: string; readonly code: string; readonly message: string; readonly origin: Origin | null; readonly cancelled: boolean }
+  /** Something the run went on past, that the user should know: an image skipped and why, a cache that did not fit. */
+  | { readonly type: 'warning'; readonly at: string; readonly message: string };
 
 export type ExecutorEventType = ExecutorEvent['type'];
 

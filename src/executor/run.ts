@@ -42,7 +42,6 @@ export interface RunOptions {
   readonly resume?: boolean;
   readonly cacheDir?: string;
   readonly onCorrupt?: 'skip' | 'stop';
-  readonly warn?: (message: string) => void;
   /** The most bytes of frozen-prefix activations a phase caches to train on (default CACHE_BYTES; 0 turns caching off, for benchmarks). */
   readonly cacheBytes?: number;
   /** Minimum milliseconds between batchProgress events. */
@@ -57,6 +56,7 @@ export interface RunResult {
 export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResult> {
   const started = performance.now();
   const emit = options.onEvent;
+  const warn = (message: string) => emit({ type: 'warning', at: now(), message });
   const path = (p: string) => (isAbsolute(p) ? p : resolve(options.baseDir, p));
   let adaptation: Adaptation | null = null;
   try {
@@ -87,7 +87,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       buildBase(plan.model, { baseDir: options.baseDir, ...(options.cacheDir && { cacheDir: options.cacheDir }) }),
     );
     const data = await wrap('data-load', plan.data.origin, () =>
-      loadDataset(plan.data!, { baseDir: options.baseDir, imageSize: base.inputSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip', ...(options.warn && { warn: options.warn }), ...(options.signal && { signal: options.signal }) }),
+      loadDataset(plan.data!, { baseDir: options.baseDir, imageSize: base.inputSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip', warn, ...(options.signal && { signal: options.signal }) }),
     );
     const classes = data.classes;
     if (classes.length < 2) {
@@ -97,7 +97,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     if (plan.model.weights.kind === 'none') reseed(base.model, plan.seed);
     const net = assemble(base, plan, classes.length);
     const rng = createRng(plan.seed);
-    adaptation = plan.adapt && (await prepareAdaptation(plan, net, data, rng, options));
+    adaptation = plan.adapt && (await prepareAdaptation(plan, net, data, rng, options, warn));
     const phases: readonly Phase[] = [...plan.phases, ...(adaptation?.extraPhases(plan.phases.at(-1)!) ?? [])];
     emit({
       type: 'jobStarted', at: now(), backend: backend.name, backendReason: backend.reason, model: base.name, classes,
@@ -143,7 +143,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       if (within && adaptation && within.adapt !== undefined) adaptation.restore(within.adapt);
       else await adaptation?.beforePhase(p, hookContext);
       const inputs = await prepareInputs(net, data, plan, base.preprocess, {
-        cacheBytes: options.cacheBytes ?? CACHE_BYTES, target: adaptation?.target ?? null, warn: (m) => options.warn?.(`phase '${phase.name}': ${m}`),
+        cacheBytes: options.cacheBytes ?? CACHE_BYTES, target: adaptation?.target ?? null, warn: (m) => warn(`phase '${phase.name}': ${m}`),
       });
       emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
@@ -165,7 +165,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         // The epochs' validation runs the same model folded, at EVAL_BATCH: its products are tuned too.
         const evaluation = data.val.count > 0 ? evaluationPass(model, Math.min(EVAL_BATCH, data.val.count)) : undefined;
         const prepared = await prepareForTraining(backend, model, phase.batch, evaluation);
-        if (prepared.warning !== null) options.warn?.(prepared.warning);
+        if (prepared.warning !== null) warn(prepared.warning);
         const term = adaptation?.term(p) ?? null;
         const adapt = term && { term, forward: dualForward(model, net.head) };
         const stop = earlyStopper(plan, within && { state: within.stopper, weights: resumed!.bestWeights && inModelOrder(net.full, resumed!.bestWeights, `checkpoint ${checkpointDir}'s best weights`) });
@@ -306,12 +306,12 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
 }
 
 /** Loads the target images and builds the adaptation hooks of the plan's `adapt` statement. */
-async function prepareAdaptation(plan: Plan, net: Network, data: Dataset, rng: Rng, options: RunOptions): Promise<Adaptation> {
+async function prepareAdaptation(plan: Plan, net: Network, data: Dataset, rng: Rng, options: RunOptions, warn: (message: string) => void): Promise<Adaptation> {
   const adapt = plan.adapt!;
   const channels = net.base.model.inputs[0]!.shape[3] ?? 3;
   const target = await loadTarget(adapt, {
     baseDir: options.baseDir, imageSize: net.base.inputSize, channels, onCorrupt: options.onCorrupt ?? 'skip',
-    ...(options.warn && { warn: options.warn }), ...(options.signal && { signal: options.signal }),
+    warn, ...(options.signal && { signal: options.signal }),
   });
   return createAdaptation(adapt, {
     full: net.full, base: net.base.model, featureSize: net.head.inputs[0]!.shape[3]!, source: data.train, target,

@@ -56,7 +56,6 @@ export class ForkRunner implements JobRunner {
       let killTimer: NodeJS.Timeout | null = null;
       child.on('message', (m: FromWorker) => {
         if (m.type === 'event') hooks.onEvent(m.event);
-        else if (m.type === 'warning') hooks.onWarning?.(m.message);
         else if (m.type === 'done') outcome = m.ok ? { kind: 'finished' } : { kind: 'failed', code: m.code, message: m.message };
       });
       const onAbort = () => {

@@ -8,7 +8,6 @@ import type { BackendProbe, RunRequest } from './worker-protocol.ts';
 export interface RunHooks {
   /** Every executor event, in order, as it happens. */
   readonly onEvent: (event: ExecutorEvent) => void;
-  readonly onWarning?: (message: string) => void;
   /** Aborting asks the run to stop after its current batch (the executor saves a checkpoint). */
   readonly signal: AbortSignal;
 }

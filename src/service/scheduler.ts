@@ -130,7 +130,7 @@ export class Scheduler {
     try {
       outcome = await this.o.runner.run(
         { jobId, plan: confined.plan, baseDir: this.o.dataRoot, runDir: paths.state, resume, backend: this.o.backend, ...(this.o.progressEveryMs !== undefined && { progressEveryMs: this.o.progressEveryMs }) },
-        { signal: entry.controller.signal, onEvent: (e) => this.onEvent(jobId, attempt, e, entry), onWarning: (m) => this.o.log(`job ${jobId}: warning: ${m}`) },
+        { signal: entry.controller.signal, onEvent: (e) => this.onEvent(jobId, attempt, e, entry) },
       );
     } catch (err) {
       outcome = { kind: 'crashed', message: (err as Error).message };
@@ -146,6 +146,7 @@ export class Scheduler {
   private onEvent(jobId: string, attempt: number, event: ExecutorEvent, entry: Running): void {
     // A pause for shutdown is not the user's cancel: keep the job RUNNING so the next start resumes it.
     if (entry.suspending && event.type === 'jobFailed' && event.cancelled) return;
+    if (event.type === 'warning') this.o.log(`job ${jobId}: warning: ${event.message}`);
     try {
       this.record(jobId, attempt, event);
     } catch (err) {

@@ -39,7 +39,6 @@ async function run(request: RunRequest): Promise<void> {
       ...(request.resume && { resume: true }),
       ...(request.progressEveryMs !== undefined && { progressEveryMs: request.progressEveryMs }),
       onEvent: (event: ExecutorEvent) => void send({ type: 'event', event }),
-      warn: (message) => void send({ type: 'warning', message }),
     });
     await send({ type: 'done', ok: true });
   } catch (err) {

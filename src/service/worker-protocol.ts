@@ -32,7 +32,6 @@ export type FromWorker =
   /** The executor is imported: a run starts without the import's delay. */
   | { readonly type: 'ready' }
   | { readonly type: 'event'; readonly event: ExecutorEvent }
-  | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'done'; readonly ok: true }
   | { readonly type: 'done'; readonly ok: false; readonly code: string; readonly message: string }
   | { readonly type: 'probed'; readonly backends: readonly BackendProbe[]; readonly auto: string | null };

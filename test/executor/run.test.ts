@@ -89,13 +89,16 @@ seed 4
 `);
     const run = async (cacheBytes?: number) => {
       const events: ExecutorEvent[] = [];
-      const warnings: string[] = [];
       await runPlan(plan, {
-        baseDir: root, runDir: mkdtempSync(join(tmpdir(), 'tl-cache-')), backend: 'wasm', warn: (m) => warnings.push(m), onEvent: (e) => events.push(e),
+        baseDir: root, runDir: mkdtempSync(join(tmpdir(), 'tl-cache-')), backend: 'wasm', onEvent: (e) => events.push(e),
         ...(cacheBytes !== undefined && { cacheBytes }),
       });
       const losses = events.flatMap((e) => (e.type === 'epochEnded' ? [e.metrics.loss] : []));
-      return { started: events.find((e) => e.type === 'phaseStarted'), warnings, losses };
+      const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+      // The warning comes as its phase starts, before the phase's first epoch.
+      const phaseAt = events.findIndex((e) => e.type === 'phaseStarted');
+      if (warnings.length > 0) expect(events.findIndex((e) => e.type === 'warning')).toBeLessThan(events.findIndex((e) => e.type === 'epochEnded'));
+      return { started: events[phaseAt], warnings, losses };
     };
     // tiny's block2_relu at 32 px: 4,096 floats, 16 KiB an image; 400 images take 6.6 MB.
     const cached = await run();

@@ -6,7 +6,7 @@
  * `tl submit --follow` against it, and a clean shutdown on SIGTERM.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { settleCheckpoint } from '../../src/executor/checkpoint.ts';
@@ -114,9 +114,12 @@ describe('a server killed with -9 mid-job', () => {
     expect(followed).toContain('epoch 40/40');
     expect(followed).toMatch(/validation accuracy/);
 
-    // The queued job runs next; `tl submit --follow` queues a third behind it and shows its progress.
+    // The queued job runs next; `tl submit --follow` queues a third behind it and shows its progress,
+    // and the warnings of its run: its data holds a file that is not an image.
+    cpSync(join(workspace.dataRoot, 'imgs'), join(workspace.dataRoot, 'imgs2'), { recursive: true });
+    writeFileSync(join(workspace.dataRoot, 'imgs2/coat/broken.png'), 'not a png');
     const file = join(workspace.dir, 'third.tl');
-    writeFileSync(file, tinyScript(2));
+    writeFileSync(file, tinyScript(2).replace('"imgs"', '"imgs2"'));
     const submit = spawn(process.execPath, [...TL, 'submit', file, '--server', b.url.replace('/graphql', ''), '--follow'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     spawned.push(submit);
     let out = '';
@@ -128,8 +131,13 @@ describe('a server killed with -9 mid-job', () => {
     expect(out).toMatch(/model tiny, 3 classes, 12 training and 6 validation images/);
     expect(out).toMatch(/epoch {2}2\/2 {2}loss \d\.\d{4}/);
     expect(out).toMatch(/validation accuracy/);
+    const skipped = `skipped image '${join(workspace.dataRoot, 'imgs2/coat/broken.png')}': not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)`;
+    expect(err).toContain(`warning: ${skipped}\n`);
     expect(code).toBe(0);
     expect((await gql(b.url, jobQuery, { id: waiting })).body.data.job).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    const third = /submitted job (\S+)/.exec(err)![1]!;
+    const warned = await gql(b.url, 'query($id: ID!) { job(id: $id) { events(first: 100) { type ... on JobWarningEvent { message } } } }', { id: third });
+    expect(warned.body.data.job.events.filter((e: { type: string }) => e.type === 'warning')).toEqual([{ type: 'warning', message: skipped }]);
 
     // A refused script: the diagnostics as `tl check` prints them, exit 1, no job.
     const bad = join(workspace.dir, 'bad.tl');

@@ -2,9 +2,10 @@
  * The dashboard in a real browser (Debian's chromium) against a real server on port 0 with a temp
  * SQLite file, training tiny real jobs on the bundled Fashion-MNIST images: the list and the job
  * page follow a job live, the curves gain points as epochs end, a dropped websocket resumes with
- * no missed or repeated event, cancel and resume work, and a script error shows on its line.
+ * no missed or repeated event, cancel and resume work, a run's warnings are listed, and a script
+ * error shows on its line.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -48,7 +49,12 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
   beforeAll(async () => {
     await buildDashboard();
     const dir = mkdtempSync(join(tmpdir(), 'tl-web-'));
-    stack = await startStack({ workspace: { dir, dataRoot: join(root, 'examples/data') } });
+    // The bundled images, and two of their classes with a file that is not an image among them.
+    const dataRoot = join(dir, 'data');
+    cpSync(join(root, 'examples/data/fashion-mini/train'), join(dataRoot, 'fashion-mini/train'), { recursive: true });
+    for (const c of ['bag', 'boot']) cpSync(join(dataRoot, 'fashion-mini/train', c), join(dataRoot, 'mixed', c), { recursive: true });
+    writeFileSync(join(dataRoot, 'mixed/bag/broken.png'), 'not a png');
+    stack = await startStack({ workspace: { dir, dataRoot } });
     browser = await launch();
   }, 180_000);
   afterAll(async () => {
@@ -94,6 +100,16 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     await list.waitForSelector(`tr[data-job="${id}"][data-status="SUCCEEDED"]`);
     await shot(list, 'jobs.png');
   }, 180_000);
+
+  it("lists a run's warnings: an image it skipped, and why", async () => {
+    const id = await submitJob(stack.url, 'use tiny input 32\ndata "mixed" split 0.2\nfreeze none\nepochs 1\n');
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/jobs/${id}`);
+    await page.waitForSelector('#job-status:text("succeeded")', { timeout: 90_000 });
+    const warnings = await page.locator('#warnings').textContent();
+    expect(warnings).toMatch(/^1 warning/);
+    expect(warnings).toContain("mixed/bag/broken.png': not an image, or not in a format TL reads");
+  }, 120_000);
 
   it('cancels a running job and resumes it', async () => {
     const id = await submitJob(stack.url, script(200));

@@ -23,6 +23,8 @@ export class JobRun {
   imagesPerSecond: number | null = null;
   finished: FinalMetrics | null = null;
   failed: { code: string; message: string; line: number | null; cancelled: boolean } | null = null;
+  /** What the run went on past (skipped images...), each once: a resumed attempt repeats its data's warnings. */
+  readonly warnings = new Set<string>();
   /** Metrics by global epoch (1-based across phases); a resumed run overwrites what it repeats. */
   readonly byEpoch = new Map<number, Metrics>();
   readonly batchLoss = new CappedSeries(2000);
@@ -63,6 +65,9 @@ export class JobRun {
       case 'jobFailed':
         this.failed = { code: e.code, message: e.message, line: e.line, cancelled: e.cancelled };
         this.eta = null;
+        break;
+      case 'warning':
+        this.warnings.add(e.message);
         break;
       default:
         break;

@@ -74,7 +74,8 @@ export type JobEvent =
   | (EventBase<'phaseEnded'> & { phase: number })
   | (EventBase<'checkpointSaved'> & { reason: string })
   | (EventBase<'jobFinished'> & { metrics: FinalMetrics; exportPath: string | null; seconds: number })
-  | (EventBase<'jobFailed'> & { code: string; message: string; line: number | null; column: number | null; cancelled: boolean });
+  | (EventBase<'jobFailed'> & { code: string; message: string; line: number | null; column: number | null; cancelled: boolean })
+  | (EventBase<'warning'> & { message: string });
 
 const METRICS = 'loss accuracy valLoss valAccuracy adaptLoss domainAccuracy';
 const FINAL = `${METRICS} testAccuracy classes confusion perClass { label precision recall support }`;
@@ -99,6 +100,7 @@ export const JOB_EVENTS = `subscription JobEvents($jobId: ID!, $after: Int) {
     ... on CheckpointSavedEvent { reason }
     ... on JobFinishedEvent { exportPath seconds metrics { ${FINAL} } }
     ... on JobFailedEvent { code message line column cancelled }
+    ... on JobWarningEvent { message }
   }
 }`;
 export const CHECK = `query Check($source: String!) { check(source: $source) { ok diagnostics { ${DIAGNOSTIC} } } }`;

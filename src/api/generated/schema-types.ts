@@ -21,7 +21,7 @@ export interface SubscriptionResolver<TPayload, TResult, TArgs> {
 type NoArgs = Record<string, never>;
 
 /** The executor's event names. */
-export type JobEventType = 'jobStarted' | 'phaseStarted' | 'batchProgress' | 'epochEnded' | 'phaseEnded' | 'checkpointSaved' | 'jobFinished' | 'jobFailed';
+export type JobEventType = 'jobStarted' | 'phaseStarted' | 'batchProgress' | 'epochEnded' | 'phaseEnded' | 'checkpointSaved' | 'jobFinished' | 'jobFailed' | 'warning';
 
 export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
@@ -317,6 +317,16 @@ export interface Shapes {
     /** The script's `adapt`: null without one (and for events stored before TL reported it). */
     readonly adaptation: Maybe<Parent<'AdaptationSummary'>> | undefined;
   };
+  /** Something the run went on past that the user should know: an image skipped and why, activations too large to cache. */
+  JobWarningEvent: {
+    readonly jobId: string;
+    readonly seq: number;
+    readonly type: JobEventType;
+    readonly at: string;
+    readonly attempt: number;
+    readonly data: unknown;
+    readonly message: string;
+  };
   PageInfo: {
     readonly hasNextPage: boolean;
     readonly endCursor: Maybe<string> | undefined;
@@ -488,10 +498,11 @@ interface AllResolvers {
   JobConnection: ObjectResolvers<'JobConnection'>;
   JobEdge: ObjectResolvers<'JobEdge'>;
   JobError: ObjectResolvers<'JobError'>;
-  JobEvent: { __resolveType: (parent: Parent<'JobEvent'>, context: Context, info: GraphQLResolveInfo) => 'JobStartedEvent' | 'PhaseStartedEvent' | 'BatchProgressEvent' | 'EpochEndedEvent' | 'PhaseEndedEvent' | 'CheckpointSavedEvent' | 'JobFinishedEvent' | 'JobFailedEvent' };
+  JobEvent: { __resolveType: (parent: Parent<'JobEvent'>, context: Context, info: GraphQLResolveInfo) => 'JobStartedEvent' | 'PhaseStartedEvent' | 'BatchProgressEvent' | 'EpochEndedEvent' | 'PhaseEndedEvent' | 'CheckpointSavedEvent' | 'JobFinishedEvent' | 'JobFailedEvent' | 'JobWarningEvent' };
   JobFailedEvent: ObjectResolvers<'JobFailedEvent'>;
   JobFinishedEvent: ObjectResolvers<'JobFinishedEvent'>;
   JobStartedEvent: ObjectResolvers<'JobStartedEvent'>;
+  JobWarningEvent: ObjectResolvers<'JobWarningEvent'>;
   PageInfo: ObjectResolvers<'PageInfo'>;
   PhaseEndedEvent: ObjectResolvers<'PhaseEndedEvent'>;
   PhaseStartedEvent: ObjectResolvers<'PhaseStartedEvent'>;

@@ -1,4 +1,4 @@
-/** The JobEvent interface and its eight types, one per executor event. */
+/** The JobEvent interface and its nine types, one per executor event. */
 import type { StoredEvent } from '../../service/types.ts';
 import type { Resolvers } from '../generated/schema-types.ts';
 import type { EventView } from '../mappers.ts';
@@ -24,6 +24,7 @@ const TYPE_NAMES = {
   checkpointSaved: 'CheckpointSavedEvent',
   jobFinished: 'JobFinishedEvent',
   jobFailed: 'JobFailedEvent',
+  warning: 'JobWarningEvent',
 } as const;
 
 export const eventResolvers = {

@@ -37,7 +37,7 @@ export function planOf(source: string): Plan {
 
 export async function run(plan: Plan, runDir: string, onEvent: (e: ExecutorEvent) => void = () => {}): Promise<RunResult & { events: ExecutorEvent[] }> {
   const events: ExecutorEvent[] = [];
-  const result = await runPlan(plan, { baseDir: root, runDir, backend: 'wasm', warn: () => {}, onEvent: (e) => (events.push(e), onEvent(e)) });
+  const result = await runPlan(plan, { baseDir: root, runDir, backend: 'wasm', onEvent: (e) => (events.push(e), onEvent(e)) });
   return { ...result, events };
 }
 

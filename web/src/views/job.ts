@@ -13,6 +13,8 @@ import { CANCEL, JOB, JOB_EVENTS, JOB_UPDATES, RESUME, type Diagnostic, type Job
 import { phaseTimeline } from '../timeline.ts';
 
 const ACTIVE = new Set(['QUEUED', 'RUNNING']);
+/** Warnings listed on the page; the rest are counted (a folder of corrupt images gives one each). */
+const SHOWN_WARNINGS = 20;
 
 export function jobView(root: HTMLElement, id: string): () => void {
   const stops: (() => void)[] = [];
@@ -86,8 +88,13 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
     }
     const result = run.finished ?? job.result ?? null;
     const failed = ACTIVE.has(job.status) ? null : run.failed ?? (job.error ? { ...job.error, cancelled: job.status === 'CANCELLED' } : null);
+    const warnings = [...run.warnings];
     fill(
       end,
+      warnings.length > 0 && h('section', { class: 'panel warnings', id: 'warnings' },
+        h('b', {}, warnings.length === 1 ? '1 warning' : `${warnings.length} warnings`),
+        h('ul', {}, ...warnings.slice(0, SHOWN_WARNINGS).map((w) => h('li', {}, w))),
+        warnings.length > SHOWN_WARNINGS ? h('p', {}, `and ${warnings.length - SHOWN_WARNINGS} more`) : ''),
       failed && h('section', { class: failed.cancelled ? 'panel' : 'panel error', id: 'failure' }, h('b', {}, failed.cancelled ? 'Cancelled' : `Failed: ${failed.code}`), ` ${failed.message}`, failed.line ? ` (line ${failed.line})` : ''),
       result && result.confusion.length > 0 && confusionMatrix(result),
     );
