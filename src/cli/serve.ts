@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningServer } from '../api/server.ts';
+import { printable } from '../diagnostics/printable.ts';
 import type { BackendName } from '../executor/backends/names.ts';
 import type { JobService } from '../service/job-service.ts';
 
@@ -80,7 +81,8 @@ export function registerServe(program: Command): void {
           concurrency,
           backend: opts.backend as BackendName,
           limits,
-          log: (line) => process.stderr.write(`${line}\n`),
+          // Lines carry job data (file names of skipped images, messages): no control characters to the terminal.
+          log: (line) => process.stderr.write(`${printable(line)}\n`),
         });
       } catch (err) {
         return cmd.error(`tl: ${(err as Error).message}`, { exitCode: 2 });

@@ -20,6 +20,7 @@ interface Serve {
   readonly child: ChildProcess;
   readonly url: string;
   readonly stdout: () => string;
+  readonly stderr: () => string;
 }
 
 /** Starts the real `tl serve` (on a free port by default) and waits for the line that says where it listens. */
@@ -34,7 +35,7 @@ function serve(port = 0): Promise<Serve> {
       out += d.toString();
       // The banner ends with the auth line.
       const m = /listening on (\S+)[\s\S]*\n {2}auth: .*\n/.exec(out);
-      if (m) resolve({ child, url: m[1]!, stdout: () => out });
+      if (m) resolve({ child, url: m[1]!, stdout: () => out, stderr: () => err });
     });
     child.once('exit', (code) => reject(new Error(`tl serve exited with ${code}: ${err}`)));
   });
@@ -115,9 +116,10 @@ describe('a server killed with -9 mid-job', () => {
     expect(followed).toMatch(/validation accuracy/);
 
     // The queued job runs next; `tl submit --follow` queues a third behind it and shows its progress,
-    // and the warnings of its run: its data holds a file that is not an image.
+    // and the warnings of its run: its data holds a file that is not an image, named with an escape
+    // sequence (which neither the follower's terminal nor the server's may receive as it is).
     cpSync(join(workspace.dataRoot, 'imgs'), join(workspace.dataRoot, 'imgs2'), { recursive: true });
-    writeFileSync(join(workspace.dataRoot, 'imgs2/coat/broken.png'), 'not a png');
+    writeFileSync(join(workspace.dataRoot, 'imgs2/coat/broken\x1b[2J.png'), 'not a png');
     const file = join(workspace.dir, 'third.tl');
     writeFileSync(file, tinyScript(2).replace('"imgs"', '"imgs2"'));
     const submit = spawn(process.execPath, [...TL, 'submit', file, '--server', b.url.replace('/graphql', ''), '--follow'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -131,8 +133,11 @@ describe('a server killed with -9 mid-job', () => {
     expect(out).toMatch(/model tiny, 3 classes, 12 training and 6 validation images/);
     expect(out).toMatch(/epoch {2}2\/2 {2}loss \d\.\d{4}/);
     expect(out).toMatch(/validation accuracy/);
-    const skipped = `skipped image '${join(workspace.dataRoot, 'imgs2/coat/broken.png')}': not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)`;
-    expect(err).toContain(`warning: ${skipped}\n`);
+    const skipped = `skipped image '${join(workspace.dataRoot, 'imgs2/coat/broken\x1b[2J.png')}': not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)`;
+    const shown = skipped.replace('\x1b', '\\u001b');
+    expect(err).toContain(`warning: ${shown}\n`);
+    expect(b.stderr()).toContain(`warning: ${shown}\n`);
+    expect(err + b.stderr()).not.toContain('\x1b');
     expect(code).toBe(0);
     expect((await gql(b.url, jobQuery, { id: waiting })).body.data.job).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
     const third = /submitted job (\S+)/.exec(err)![1]!;
