@@ -32,7 +32,7 @@ export const decodeFile: Decoder<Item> = async (item, to) => decodeImage(await r
 export async function decodeItems<T extends Item>(items: readonly T[], decode: Decoder<T>, options: DecodeOptions): Promise<ImageSet> {
   const size = options.imageSize;
   const to: ResizeTo = { size, fit: options.fit ?? 'fill' };
-  const images = new Pixels(items.length, size * size * 3);
+  const images = Pixels.alloc(items.length, size * size * 3);
   const ok = await mapPool(
     items,
     options.concurrency ?? 8,

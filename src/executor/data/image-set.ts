@@ -5,21 +5,19 @@ import { Pixels } from './pixels.ts';
 import type { ImageSet } from './types.ts';
 
 export function emptySet(size: number): ImageSet {
-  return { images: new Pixels(0, size * size * 3), labels: new Int32Array(0), count: 0, size, sources: [] };
+  return { images: Pixels.alloc(0, size * size * 3), labels: new Int32Array(0), count: 0, size, sources: [] };
 }
 
-/** The images at `indices`, in that order, copied into a new set. */
+/** The images at `indices`, in that order, as a new set; the pixels are shared, not copied (Pixels.select). */
 export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
-  const images = new Pixels(indices.length, set.images.per);
   const labels = new Int32Array(indices.length);
   const sources: string[] = [];
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k]!;
-    images.image(k).set(set.images.image(i));
     labels[k] = set.labels[i]!;
     sources.push(set.sources[i]!);
   }
-  return { images, labels, count: indices.length, size: set.size, sources };
+  return { images: set.images.select(indices), labels, count: indices.length, size: set.size, sources };
 }
 
 /** Images per class, e.g. to check that every class survived decoding. */

@@ -21,17 +21,24 @@ describe('Pixels', () => {
   });
 
   it('refuses an image outside the set and bytes that are not whole images', () => {
-    const pixels = new Pixels(4, 3, 6);
+    const pixels = Pixels.alloc(4, 3, 6);
     for (const i of [-1, 4, 1.5, Number.NaN]) expect(() => pixels.image(i)).toThrow(RangeError);
     expect(() => Pixels.from(new Uint8Array(10), 3)).toThrow('10 bytes are not whole images of 3 bytes');
-    expect(new Pixels(0, 3).count).toBe(0);
+    expect(Pixels.alloc(0, 3).count).toBe(0);
+    expect(() => pixels.select([0, 4])).toThrow('image 4 of a set of 4');
   });
 
-  it('takes a subset of a chunked set, in the order asked', () => {
+  it('takes a subset of a chunked set, in the order asked, without copying it', () => {
     const set: ImageSet = { images: Pixels.from(pattern(9, 5), 5, 10), labels: Int32Array.from({ length: 9 }, (_, i) => i), count: 9, size: 1, sources: Array.from({ length: 9 }, (_, i) => `${i}.png`) };
     const picked = subset(set, [8, 0, 5, 5]);
     expect(Array.from(picked.labels)).toEqual([8, 0, 5, 5]);
     expect(picked.sources).toEqual(['8.png', '0.png', '5.png', '5.png']);
     expect([0, 1, 2, 3].map((k) => Array.from(picked.images.image(k)))).toEqual([8, 0, 5, 5].map((i) => Array.from(set.images.image(i))));
+    // A subset of a subset reads the images it names, from the same bytes: nothing is copied.
+    const again = subset(picked, [3, 0]);
+    expect(again.sources).toEqual(['5.png', '8.png']);
+    expect(again.images.image(1).buffer).toBe(set.images.image(8).buffer);
+    set.images.image(5).fill(200);
+    expect(Array.from(again.images.image(0))).toEqual([200, 200, 200, 200, 200]);
   });
 });
