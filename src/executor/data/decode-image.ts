@@ -39,13 +39,16 @@ async function tooLarge(bytes: Uint8Array): Promise<string> {
   }
 }
 
+/** The start of the reason for an image the decoder gave up on part-way (its own words follow in parentheses). */
+export const DAMAGED = 'the image is truncated or damaged';
+
 /** sharp's reason for an image it cannot decode, as a user reads it. */
 function undecodable(said: string): string {
   if (/input buffer is empty/i.test(said)) return 'the file is empty';
   if (/unsupported image format/i.test(said)) return 'not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)';
   // With failOn 'warning', libvips's own warning is not in the message.
-  if (/failOn setting/i.test(said)) return 'the image is truncated or damaged';
-  if (/read error|premature|truncat|corrupt|bad (huffman|marker)|invalid/i.test(said)) return `the image is truncated or damaged (${said})`;
+  if (/failOn setting/i.test(said)) return DAMAGED;
+  if (/read error|premature|truncat|corrupt|bad (huffman|marker)|invalid/i.test(said)) return `${DAMAGED} (${said})`;
   return said;
 }
 

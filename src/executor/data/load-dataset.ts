@@ -75,15 +75,15 @@ type Loaded = { classes: string[]; set: ImageSet; classPath: (label: number) => 
 async function load(format: Data['format'], path: string, classes: string[] | null, options: LoadOptions): Promise<Loaded> {
   switch (format) {
     case 'folder':
-      return decodeSource(await folderSource(path, classes, options.warn), options);
+      return decodeSource(await folderSource(path, classes, options.warn), path, options);
     case 'csv':
-      return decodeSource(await csvSource(path, classes), options);
+      return decodeSource(await csvSource(path, classes), path, options);
     case 'idx':
-      return decodeSource(await idxSource(path, classes), options);
+      return decodeSource(await idxSource(path, classes), path, options);
   }
 }
 
-async function decodeSource<T extends Item>(source: Source<T>, options: LoadOptions): Promise<Loaded> {
-  const set = await decodeItems(limitPerClass(source.items, options.limitPerClass), source.decode, options);
+async function decodeSource<T extends Item>(source: Source<T>, path: string, options: LoadOptions): Promise<Loaded> {
+  const set = await decodeItems(limitPerClass(source.items, options.limitPerClass), source.decode, options, path);
   return { classes: source.classes, set, classPath: source.classPath };
 }

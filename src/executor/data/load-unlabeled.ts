@@ -50,7 +50,7 @@ export async function loadUnlabeled(dir: string, unlabeledOptions: UnlabeledOpti
       path: root,
     });
   }
-  const set = await decodeItems(items, decodeFile, options);
+  const set = await decodeItems(items, decodeFile, options, root);
   if (set.count === 0) throw new DataError('corrupt-image', `none of the ${items.length} images in target folder '${root}' could be read`, { path: root });
   return flat ? { ...set, classes: null, labels: null } : { ...set, classes: tree.classes };
 }

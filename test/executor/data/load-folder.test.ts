@@ -111,12 +111,12 @@ describe('loadDataset: folder', () => {
     await writeFile(join(dir, 'd/b/huge.gif'), Buffer.from('47494638396120' + '4e204e800000000000000000' + '21f90405000000002c00000000204e204e0002024c01003b', 'hex'));
     const warnings: string[] = [];
     await load('d', {}, { warn: (m) => warnings.push(m) });
-    // Images decode several at a time, so the warnings come in the order the failures do.
-    expect(warnings.map((w) => w.replace(/^skipped image '.*\/(\w+\.\w+)': /, '$1: ')).sort()).toEqual([
-      expect.stringMatching(/^cut\.png: the image is truncated or damaged/),
+    // Images decode several at a time; the warnings come after, in list order (class a, then b; names sorted).
+    expect(warnings.map((w) => w.replace(/^skipped image '.*\/(\w+\.\w+)': /, '$1: '))).toEqual([
       'empty.png: the file is empty',
-      'huge.gif: the image is 20000 × 20000 pixels, more than the 268 million pixels TL decodes; scale it down first',
       'text.jpg: not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)',
+      expect.stringMatching(/^cut\.png: the image is truncated or damaged/),
+      'huge.gif: the image is 20000 × 20000 pixels, more than the 268 million pixels TL decodes; scale it down first',
     ]);
   });
 
@@ -127,10 +127,25 @@ describe('loadDataset: folder', () => {
     const warnings: string[] = [];
     const data = await load('d', {}, { warn: (m) => warnings.push(m) });
     expect(data.train.count).toBe(4);
-    expect(warnings.map((w) => w.replace(/^skipped image '.*\/(\w+\.\w+)': /, '$1: ')).sort()).toEqual([
-      'pipe.png: it is a named pipe, not a regular file',
+    expect(warnings.map((w) => w.replace(/^skipped image '.*\/(\w+\.\w+)': /, '$1: '))).toEqual([
       'zero.png: it is a character device, not a regular file',
+      'pipe.png: it is a named pipe, not a regular file',
     ]);
+  });
+
+  it('names the first ten skipped images and counts the rest by reason in one warning', async () => {
+    await writeClassTree(join(dir, 'd'), { a: 2, b: 2 });
+    for (let i = 0; i < 14; i++) await writeFile(join(dir, `d/a/broken${String(i).padStart(2, '0')}.png`), 'garbage');
+    await writeFile(join(dir, 'd/b/empty.png'), '');
+    const warnings: string[] = [];
+    const data = await load('d', {}, { warn: (m) => warnings.push(m) });
+    expect(data.train.count + data.val.count).toBe(4);
+    expect(warnings).toHaveLength(11);
+    expect(warnings.slice(0, 10).map((w) => w.match(/'.*\/(\w+\.png)'/)?.[1])).toEqual(Array.from({ length: 10 }, (_, i) => `broken0${i}.png`));
+    expect(warnings[10]).toBe(
+      `skipped 5 more images of '${join(dir, 'd')}': 15 of its 19 images (79%) could not be read ` +
+        '(not an image, or not in a format TL reads (JPEG, PNG, WebP, GIF, TIFF, AVIF): 14; the file is empty: 1)',
+    );
   });
 
   it('warns on console.warn when no warn callback is given', async () => {
