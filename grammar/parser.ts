@@ -127,7 +127,14 @@ export class TlParser extends CstParser {
   setting = this.RULE('setting', () => {
     this.OR([
       { ALT: () => { this.CONSUME(Kw.epochs); this.CONSUME(NumberLiteral); } },
-      { ALT: () => { this.CONSUME(Kw.lr); this.CONSUME2(NumberLiteral); } },
+      {
+        // `lr 1e-4` sets the phase's rate; `lr block4 1e-5` (or a quoted layer, or `head`) one unit's.
+        ALT: () => {
+          this.CONSUME(Kw.lr);
+          this.OPTION(() => this.OR2([{ ALT: () => this.SUBRULE(this.ref) }, { ALT: () => this.CONSUME(Kw.head) }]));
+          this.CONSUME2(NumberLiteral);
+        },
+      },
       { ALT: () => { this.CONSUME(Kw.batch); this.CONSUME3(NumberLiteral); } },
       { ALT: () => this.SUBRULE(this.optimizerSetting) },
       { ALT: () => this.SUBRULE(this.scheduleSetting) },

@@ -1,13 +1,13 @@
 /** Statements that configure one thing may appear once; a second copy is an error pointing at the first. */
 import { error, type Diagnostic } from '../diagnostics/diagnostic.ts';
-import type { Statement } from '../syntax/ast.ts';
+import { settingLabel, type Statement } from '../syntax/ast.ts';
 import type { Check } from './context.ts';
 
 const SINGLE: ReadonlySet<Statement['kind']> = new Set(['use', 'data', 'head', 'freeze', 'adapt', 'earlyStop', 'checkpoint', 'seed', 'evaluate', 'export']);
 
 function label(s: Statement): string {
   if (s.kind === 'earlyStop') return 'early stop';
-  if (s.kind === 'setting') return s.setting.kind;
+  if (s.kind === 'setting') return settingLabel(s.setting);
   return s.kind;
 }
 

@@ -12,6 +12,7 @@ import { namesCheck } from './names.ts';
 import { numbersCheck } from './numbers.ts';
 import { targetsCheck } from './targets.ts';
 import { trainabilityCheck } from './trainability.ts';
+import { unitRatesCheck } from './unit-rates.ts';
 
 export const CHECKS: readonly Check[] = [
   modelCheck,
@@ -24,6 +25,7 @@ export const CHECKS: readonly Check[] = [
   dataCheck,
   frozenRandomBaseCheck,
   trainabilityCheck,
+  unitRatesCheck,
 ];
 
 export function runChecks(script: Script): { context: CheckContext; diagnostics: Diagnostic[] } {

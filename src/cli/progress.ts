@@ -8,6 +8,9 @@ import type { Origin } from '../plan/schema.ts';
 const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const num = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '  -   ' : x.toFixed(4));
 
+/** A learning rate as scripts write one: 3e-4, 1e-3, 7.5e-5. */
+const rate = (x: number) => Number(x.toPrecision(6)).toExponential();
+
 /** "12 products measured, 50 kept from earlier runs (3.1 s)". */
 function tileReport(t: TileTuning): string {
   const parts = [...(t.measured > 0 ? [`${t.measured} product${t.measured === 1 ? '' : 's'} measured`] : []), ...(t.cached > 0 ? [`${t.cached} kept from earlier runs`] : [])];
@@ -26,9 +29,11 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJ
       out.write(printable(`backend ${e.backend}: ${e.backendReason}\nmodel ${e.model}, ${e.classes.length} classes, ${e.trainImages} training and ${e.valImages} validation images\n`));
       if (e.adaptation) out.write(printable(`adapt ${e.adaptation.method} to ${e.adaptation.targetImages} unlabelled images of '${e.adaptation.target}'\n`));
       break;
-    case 'phaseStarted':
-      out.write(printable(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epochs, lr ${e.lr}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`));
+    case 'phaseStarted': {
+      const own = e.unitRates?.length ? ` (${e.unitRates.map((r) => `${r.unit} ${rate(r.lr)}`).join(', ')})` : '';
+      out.write(printable(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epoch${e.epochs === 1 ? '' : 's'}, lr ${rate(e.lr)}${own}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`));
       break;
+    }
     case 'batchProgress':
       if (out.isTTY) {
         const width = 24;

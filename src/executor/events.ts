@@ -68,7 +68,23 @@ export type ExecutorEvent =
       /** Null without `adapt` (and absent from events stored before it was reported). */
       readonly adaptation?: AdaptationSummary | null;
     }
-  | { readonly type: 'phaseStarted'; readonly at: string; readonly phase: number; readonly name: string; readonly epochs: number; readonly trainable: readonly string[]; readonly trainableParams: number; readonly lr: number; readonly cachedFeatures: boolean; readonly cachedAt: string | null }
+  | {
+      readonly type: 'phaseStarted';
+      readonly at: string;
+      readonly phase: number;
+      readonly name: string;
+      readonly epochs: number;
+      readonly trainable: readonly string[];
+      readonly trainableParams: number;
+      readonly lr: number;
+      /**
+       * Blocks, layers or the head that learn at a rate of their own (from `decay` or `lr UNIT`), with
+       * that rate before the schedule scales it (absent from events stored before it was reported).
+       */
+      readonly unitRates?: readonly { readonly unit: string; readonly lr: number }[];
+      readonly cachedFeatures: boolean;
+      readonly cachedAt: string | null;
+    }
   | { readonly type: 'batchProgress'; readonly at: string; readonly phase: number; readonly epoch: number; readonly batch: number; readonly batches: number; readonly loss: number; readonly lr: number }
   | {
       readonly type: 'epochEnded';

@@ -145,7 +145,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const inputs = await prepareInputs(net, data, plan, base.preprocess, {
         cacheBytes: options.cacheBytes ?? CACHE_BYTES, target: adaptation?.target ?? null, warn: (m) => warn(`phase '${phase.name}': ${m}`),
       });
-      emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
+      emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
       const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
       const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
       if (within) {

@@ -15,14 +15,21 @@ export interface VariableGroup {
 export interface PhaseVariables {
   readonly groups: readonly VariableGroup[];
   readonly trainableParams: number;
+  /** The units (blocks, layers, `head`) whose trained layers learn at a factor other than 1, as the plan keys them. */
+  readonly unitFactors: readonly { readonly unit: string; readonly factor: number }[];
 }
 
 export function applyPhase(net: Network, phase: Phase): PhaseVariables {
   const { base } = net;
   const boundary = phase.frozenThrough === null ? -1 : base.layers.indexOf(phase.frozenThrough);
   const byFactor = new Map<number, tf.Variable[]>();
+  const unitFactors = new Map<string, number>();
   let params = 0;
-  const add = (layer: tf.layers.Layer, factor: number) => {
+  const add = (layer: tf.layers.Layer, ...units: string[]) => {
+    // A layer's own factor (it is named in `unfreeze` or has its own rate) wins over its block's.
+    const unit = units.find((u) => phase.lrMultipliers?.[u] !== undefined);
+    const factor = unit === undefined ? 1 : phase.lrMultipliers![unit]!;
+    if (unit !== undefined && factor !== 1 && layer.trainableWeights.length > 0) unitFactors.set(unit, factor);
     for (const w of layer.trainableWeights) {
       const v = w.read() as tf.Variable;
       params += v.size;
@@ -43,12 +50,12 @@ export function applyPhase(net: Network, phase: Phase): PhaseVariables {
     const trains = named || (phase.trainable.includes(block) && index > boundary);
     layer.trainable = trains;
     if (!trains) continue;
-    add(layer, phase.lrMultipliers?.[named ? layer.name : block] ?? 1);
+    add(layer, layer.name, block);
   }
   for (const layer of net.head.layers) {
     layer.trainable = true;
-    add(layer, phase.lrMultipliers?.['head'] ?? 1);
+    add(layer, 'head');
   }
   const groups = [...byFactor.entries()].map(([factor, variables]) => ({ factor, variables }));
-  return { groups, trainableParams: params };
+  return { groups, trainableParams: params, unitFactors: [...unitFactors].map(([unit, factor]) => ({ unit, factor })) };
 }

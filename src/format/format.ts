@@ -22,9 +22,10 @@ function opt(keyword: string, value: string | undefined): string {
 function setting(s: Setting): string {
   switch (s.kind) {
     case 'epochs':
-    case 'lr':
     case 'batch':
       return `${s.kind} ${n(s.value)}`;
+    case 'lr':
+      return `lr ${s.unit ? `${w(s.unit)} ` : ''}${n(s.value)}`;
     case 'optimizer':
       return `optimizer ${w(s.name)}${opt('momentum', s.momentum && n(s.momentum))}`;
     case 'schedule':

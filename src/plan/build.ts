@@ -121,6 +121,8 @@ interface PhaseSettings {
   optimizer: Optimizer;
   schedule: Schedule;
   decay: number | null;
+  /** Rates set for one unit (`lr block4 1e-5`), by block, `head` or layer name; they carry into later phases. */
+  unitLr: Readonly<Record<string, number>>;
 }
 
 function optimizerOf(name: string, momentum: NumberNode | undefined): Optimizer {
@@ -141,7 +143,7 @@ function apply(settings: PhaseSettings, s: Setting): PhaseSettings {
     case 'epochs':
       return { ...settings, epochs: s.value.value };
     case 'lr':
-      return { ...settings, lr: s.value.value };
+      return s.unit ? { ...settings, unitLr: { ...settings.unitLr, [s.unit.text]: s.value.value } } : { ...settings, lr: s.value.value };
     case 'batch':
       return { ...settings, batch: s.value.value };
     case 'optimizer':
@@ -151,15 +153,24 @@ function apply(settings: PhaseSettings, s: Setting): PhaseSettings {
   }
 }
 
-/** Head at 1, then each block from deep to shallow `decay` times the one above it. */
-function multipliers(trainable: readonly string[], layers: readonly string[], decay: number | null): Record<string, number> | null {
-  if (decay === null) return null;
-  const out: Record<string, number> = { head: 1 };
-  for (const unit of trainable) {
-    const b = BLOCKS.indexOf(unit as (typeof BLOCKS)[number]);
-    if (b >= 0) out[unit] = Number((decay ** (BLOCKS.length - b)).toPrecision(12));
+/**
+ * The phase's rate factors. With `decay`: head at 1, then each block from deep to shallow `decay` times
+ * the one above it. A unit's own rate (`lr block4 1e-5`) wins: its factor is that rate over the phase's.
+ */
+function multipliers(trainable: readonly string[], layers: readonly string[], settings: PhaseSettings): Record<string, number> | null {
+  const { decay, unitLr, lr } = settings;
+  const own = Object.entries(unitLr);
+  if (decay === null && own.length === 0) return null;
+  const out: Record<string, number> = {};
+  if (decay !== null) {
+    out['head'] = 1;
+    for (const unit of trainable) {
+      const b = BLOCKS.indexOf(unit as (typeof BLOCKS)[number]);
+      if (b >= 0) out[unit] = Number((decay ** (BLOCKS.length - b)).toPrecision(12));
+    }
+    for (const layer of layers) out[layer] = Math.min(...Object.values(out));
   }
-  for (const layer of layers) out[layer] = Math.min(...Object.values(out));
+  for (const [unit, rate] of own) out[unit] = Number((rate / lr).toPrecision(12));
   return out;
 }
 
@@ -172,6 +183,7 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
     optimizer: optimizerOf(PHASE_DEFAULTS.optimizer, undefined),
     schedule: { kind: 'constant', warmup: 0 },
     decay: null,
+    unitLr: {},
   };
   const topLevel = ctx.script.statements.filter((s): s is Extract<Statement, { kind: 'setting' }> => s.kind === 'setting');
   for (const s of topLevel) settings = apply(settings, s.setting);
@@ -195,7 +207,7 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
       trainable: t.trainable,
       frozenThrough: t.frozenThrough,
       trainableLayers: t.trainableLayers,
-      lrMultipliers: multipliers(t.trainable, t.trainableLayers, settings.decay),
+      lrMultipliers: multipliers(t.trainable, t.trainableLayers, settings),
       origin: stmt ? origin(stmt.span) : null,
     });
   }

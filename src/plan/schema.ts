@@ -164,7 +164,10 @@ export const Phase = z
     frozenThrough: z.string().nullable(),
     /** Layers this phase names in `unfreeze` by their native name (their block need not be listed). */
     trainableLayers: z.array(z.string()).readonly(),
-    /** Per-unit learning-rate factors (discriminative rates from `decay`); null: every unit uses `lr`. */
+    /**
+     * Learning-rate factors by unit: a block, `head`, or a base layer's own name (which wins over its
+     * block's); from `decay` and from rates set per unit (`lr block4 1e-5`). A unit not listed, or null: 1.
+     */
     lrMultipliers: z.record(z.string(), z.number().positive()).nullable(),
     origin: Origin.nullable(),
   })

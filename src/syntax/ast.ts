@@ -19,7 +19,8 @@ export interface NumberNode {
 
 export type Setting =
   | { readonly kind: 'epochs'; readonly value: NumberNode; readonly span: Span }
-  | { readonly kind: 'lr'; readonly value: NumberNode; readonly span: Span }
+  /** `unit`: the block, `head` or quoted layer whose own rate this sets; absent: the phase's rate. */
+  | { readonly kind: 'lr'; readonly unit?: Word; readonly value: NumberNode; readonly span: Span }
   | { readonly kind: 'batch'; readonly value: NumberNode; readonly span: Span }
   | { readonly kind: 'optimizer'; readonly name: Word; readonly momentum?: NumberNode; readonly span: Span }
   | {
@@ -31,6 +32,12 @@ export type Setting =
       readonly gamma?: NumberNode;
       readonly span: Span;
     };
+
+/** How a setting is named in messages and told apart from others: `lr`, or `lr block4` for one unit's rate. */
+export function settingLabel(s: Setting): string {
+  if (s.kind !== 'lr' || !s.unit) return s.kind;
+  return `lr ${s.unit.quoted ? `"${s.unit.text}"` : s.unit.text}`;
+}
 
 export type HeadLayerNode =
   | { readonly kind: 'dense'; readonly units: NumberNode; readonly activation?: Word; readonly span: Span }

@@ -137,6 +137,11 @@ function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]
     ? { start: tokenSpan(previous).end, end: tokenSpan(previous).end }
     : tokenSpan(found);
 
+  // `lr fast`: the grammar read 'fast' as the unit of `lr UNIT RATE`, but a rate is what was meant.
+  const before = tokens[tokens.indexOf(previous) - 1];
+  if (atEnd && before?.image === 'lr' && previous.tokenType.name === 'Identifier' && !/^block\d+$/.test(previous.image)) {
+    return error('unexpected-token', `expected a number after 'lr', found ${describeToken(previous)} (one block's own rate reads 'lr block4 1e-5')`, tokenSpan(previous));
+  }
   // A word the statement does not take: name the statement's options and suggest the nearest.
   if (!atEnd && e.message.startsWith('expected the end of the statement')) {
     const scope = optionScope(keyword, tokens, found);

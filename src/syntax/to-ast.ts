@@ -5,7 +5,7 @@
  */
 import type { IToken } from 'chevrotain';
 import { error, type Diagnostic, type Span } from '../diagnostics/diagnostic.ts';
-import type { AugmentOpNode, HeadLayerNode, NumberNode, Setting, Statement, UnfreezeNode, Word } from './ast.ts';
+import { settingLabel, type AugmentOpNode, type HeadLayerNode, type NumberNode, type Setting, type Statement, type UnfreezeNode, type Word } from './ast.ts';
 
 export function tokenSpan(t: IToken): Span {
   return { start: t.startOffset, end: t.startOffset + t.image.length };
@@ -143,7 +143,7 @@ export function toStatement(tokens: readonly IToken[], span: Span, diagnostics: 
         else if (kw === 'decay') decay = opt(() => c.number()).value ?? decay;
         else {
           const s = readSetting(c);
-          if (c.once(seen, s.kind, s.span, s)) settings.push(s);
+          if (c.once(seen, settingLabel(s), s.span, s)) settings.push(s);
         }
       }
       return { kind: 'phase', ...(name && { name }), settings, unfreeze, ...(decay && { decay }), span };
@@ -218,10 +218,14 @@ function readSetting(c: Cursor): Setting {
   const to = (end: number): Span => ({ start, end });
   switch (kw.image) {
     case 'epochs':
-    case 'lr':
     case 'batch': {
       const value = c.number();
       return { kind: kw.image, value, span: to(value.span.end) };
+    }
+    case 'lr': {
+      const unit = c.peekKind() === 'NumberLiteral' ? undefined : c.word();
+      const value = c.number();
+      return { kind: 'lr', ...(unit && { unit }), value, span: to(value.span.end) };
     }
     case 'optimizer': {
       const name = c.word();

@@ -5,6 +5,8 @@
  */
 import { Server, Socket, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile.ts';
+import type { ExecutorEvent } from '../../src/executor/events.ts';
 import { gql, startStack, wsClient, type Stack } from '../service/helpers.ts';
 
 let stack: Stack;
@@ -160,6 +162,16 @@ describe('bad input', () => {
 });
 
 describe('shutdown', () => {
+  it('answers events stored before a field existed: a phase start without unitRates has none', async () => {
+    const { plan } = compile('use tiny\ndata "imgs"');
+    const { store } = stack.service;
+    store.insert({ id: 'stored-earlier', name: null, source: 'use tiny', plan: plan!, createdAt: new Date().toISOString() });
+    const older = { type: 'phaseStarted', at: new Date().toISOString(), phase: 0, name: 'warmup', epochs: 1, trainable: ['head'], trainableParams: 99, lr: 0.001, cachedFeatures: false, cachedAt: null };
+    store.append('stored-earlier', 1, older as ExecutorEvent);
+    const r = await gql(stack.url, '{ job(id: "stored-earlier") { events(first: 5) { type ... on PhaseStartedEvent { lr unitRates { unit lr } } } } }');
+    expect(r.body).toEqual({ data: { job: { events: [{ type: 'phaseStarted', lr: 0.001, unitRates: [] }] } } });
+  });
+
   it('leaves no socket or listener open on its port, even with clients still connected', async () => {
     const other = await startStack({ service: { prestartWorker: false } });
     const port = other.server.port;

@@ -71,6 +71,44 @@ describe('trainability', () => {
     expect(p.phases[0]!.lrMultipliers).toBeNull();
   });
 
+  it('gives a block, a layer or the head its own rate, as a factor of the phase rate that later phases keep', () => {
+    const p = plan('use resnet50; lr 1e-3; lr head 3e-3\nphase unfreeze block5, block4 lr 1e-4 lr block4 1e-5 lr "conv5_block3_out" 5e-5\nphase unfreeze all lr 2e-5');
+    expect(p.phases.map((ph) => ph.lr)).toEqual([1e-3, 1e-4, 2e-5]);
+    expect(p.phases[0]!.lrMultipliers).toEqual({ head: 3 });
+    expect(p.phases[1]!.lrMultipliers).toEqual({ head: 30, block4: 0.1, conv5_block3_out: 0.5 });
+    // A rate is a setting: it holds, as a rate, until a phase sets it again.
+    expect(p.phases[2]!.lrMultipliers).toEqual({ head: 150, block4: 0.5, conv5_block3_out: 2.5 });
+  });
+
+  it('lets a unit rate win over decay for that unit only', () => {
+    const p = plan('use resnet50\nphase unfreeze block5, block4 decay 0.5 lr block4 1e-5');
+    expect(p.phases[1]!.lrMultipliers).toEqual({ head: 1, block5: 0.5, block4: 0.01 });
+  });
+
+  it('names a unit rate set twice in one phase, and once more at the top level', () => {
+    expect(codes('use resnet50; data "d"; phase unfreeze block5 lr block5 1e-4 lr block5 1e-5')).toContain('option-repeated');
+    expect(codes('use resnet50; data "d"; lr block5 1e-4; lr block5 1e-5; freeze none')).toContain('duplicate-statement');
+    expect(codes('use resnet50; data "d"; lr 1e-3; lr block5 1e-4; lr block4 1e-5; freeze none')).toEqual([]);
+  });
+
+  it('checks the unit a rate names like any block or layer reference', () => {
+    expect(codes('use resnet50; data "d"; lr block9 1e-5')).toContain('unknown-block');
+    expect(codes('use resnet50; data "d"; lr "conv9_block1_out" 1e-5')).toContain('unknown-layer');
+    expect(codes('use resnet50 cut block4; freeze none; lr block5 1e-5')).toContain('block-after-cut');
+    expect(codes('use resnet50; data "d"; lr block5 0')).toContain('lr-not-positive');
+  });
+
+  it('warns of a unit rate no phase it applies to uses, and not of one a later phase uses', () => {
+    expect(codes('use resnet50; data "d"; lr block3 1e-5; phase unfreeze block5')).toEqual(['unit-rate-unused']);
+    expect(codes('use resnet50; data "d"; lr block3 1e-5; phase unfreeze block3')).toEqual([]);
+    // Set again before block3 trains: the first rate never applies.
+    expect(codes('use resnet50; data "d"; lr block3 1e-5; phase unfreeze block5 lr block3 2e-5; phase unfreeze block3')).toEqual(['unit-rate-unused']);
+    // A layer trains when its block does, or when a phase names it.
+    expect(codes('use resnet50; data "d"; lr "conv3_block1_out" 1e-5; phase unfreeze "conv3_block1_out"')).toEqual([]);
+    expect(codes('use resnet50; data "d"; lr "conv3_block1_out" 1e-5')).toEqual(['unit-rate-unused']);
+    expect(codes('use resnet50; data "d"; lr head 1e-2')).toEqual([]);
+  });
+
   it('keeps a layer-level freeze boundary until its block is unfrozen', () => {
     const p = plan('use resnet50; freeze until "conv4_block3_out"; phase unfreeze block4');
     expect(p.phases[0]).toMatchObject({ trainable: ['block5', 'head'], frozenThrough: 'conv4_block3_out' });

@@ -30,6 +30,12 @@ describe('tl fmt', () => {
     );
   });
 
+  it('keeps a unit rate with its unit, a block, the head or a quoted layer', () => {
+    expect(format('use resnet50\nlr  head   3e-3\nphase lr "conv5_block1_out"  1e-5 unfreeze block5 lr 1e-4 lr block5 3e-5').text).toBe(
+      'use resnet50\nlr head 3e-3\nphase unfreeze block5 lr "conv5_block1_out" 1e-5 lr 1e-4 lr block5 3e-5\n',
+    );
+  });
+
   it('refuses to format a script it cannot parse, and says why', () => {
     const r = format('use tiny\ndata "unterminated\n');
     expect(r.text).toBeUndefined();

@@ -361,6 +361,8 @@ export interface Shapes {
     readonly trainable: ReadonlyArray<string>;
     readonly trainableParams: number;
     readonly lr: number;
+    /** Blocks, layers or the head that learn at a rate of their own (from `decay` or `lr UNIT`); empty when all learn at lr. */
+    readonly unitRates: ReadonlyArray<Parent<'UnitRate'>>;
     /** True when the frozen part of the network runs once per phase instead of once per batch. */
     readonly cachedFeatures: boolean;
     /** The layer whose activations are cached, when cachedFeatures is true. */
@@ -406,6 +408,13 @@ export interface Shapes {
     readonly cached: number;
     /** Seconds spent choosing. */
     readonly seconds: number;
+  };
+  /** A unit of the network with a learning rate of its own in a phase. */
+  UnitRate: {
+    /** A block (block1..block5), a base layer's own name, or head. */
+    readonly unit: string;
+    /** Its rate, before the phase's schedule scales it. */
+    readonly lr: number;
   };
   ZooBlock: {
     readonly name: string;
@@ -512,6 +521,7 @@ interface AllResolvers {
   StepReplay: ObjectResolvers<'StepReplay'>;
   SubmitJobPayload: ObjectResolvers<'SubmitJobPayload'>;
   TileTuning: ObjectResolvers<'TileTuning'>;
+  UnitRate: ObjectResolvers<'UnitRate'>;
   ZooBlock: ObjectResolvers<'ZooBlock'>;
   ZooModel: ObjectResolvers<'ZooModel'>;
 }

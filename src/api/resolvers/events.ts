@@ -29,8 +29,10 @@ const TYPE_NAMES = {
 
 export const eventResolvers = {
   JobEvent: { __resolveType: (e) => TYPE_NAMES[e.type] },
+  // Events stored before the field existed have none.
+  PhaseStartedEvent: { unitRates: (e) => e.unitRates ?? [] },
   JobFailedEvent: {
     line: (e) => e.origin?.line ?? null,
     column: (e) => e.origin?.column ?? null,
   },
-} satisfies Pick<Resolvers, 'JobEvent' | 'JobFailedEvent'>;
+} satisfies Pick<Resolvers, 'JobEvent' | 'PhaseStartedEvent' | 'JobFailedEvent'>;
