@@ -10,6 +10,7 @@ import { frozenRandomBaseCheck } from './frozen-random-base.ts';
 import { modelCheck } from './model.ts';
 import { namesCheck } from './names.ts';
 import { numbersCheck } from './numbers.ts';
+import { settingPlacementCheck } from './setting-placement.ts';
 import { targetsCheck } from './targets.ts';
 import { trainabilityCheck } from './trainability.ts';
 import { unitRatesCheck } from './unit-rates.ts';
@@ -17,6 +18,7 @@ import { unitRatesCheck } from './unit-rates.ts';
 export const CHECKS: readonly Check[] = [
   modelCheck,
   duplicatesCheck,
+  settingPlacementCheck,
   numbersCheck,
   namesCheck,
   targetsCheck,
