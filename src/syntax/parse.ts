@@ -103,6 +103,12 @@ function parseStatement(tokens: IToken[], diagnostics: Diagnostic[]): Statement 
   const span: Span = { start: first.startOffset, end: tokenSpan(last).end };
   const keyword = first.image;
 
+  if (keyword === 'unfreeze' || keyword === 'decay') {
+    // Most often written on an indented line under its phase, as if that continued the phase.
+    const example = keyword === 'unfreeze' ? 'phase finetune unfreeze block5 lr 1e-4' : 'phase finetune unfreeze all decay 0.5';
+    diagnostics.push(error('unknown-statement', `'${keyword}' is part of a phase, not a statement of its own: write it on the phase's line ('${example}'); a line end starts a new statement`, tokenSpan(first)));
+    return 'phase';
+  }
   if (!(STATEMENT_KEYWORDS as readonly string[]).includes(keyword)) {
     const what = first.tokenType.name === 'Identifier' || first.tokenType.name.startsWith('Kw_') ? `'${keyword}'` : describeToken(first);
     diagnostics.push(

@@ -121,6 +121,15 @@ describe('messages', () => {
     expect(d?.message).toContain("did you mean 'unfreeze'?");
   });
 
+  it('say that a phase option on a line of its own belongs on the phase line', () => {
+    const ds = compile('use tiny; data "d"\nphase tune\n  unfreeze block5\n  decay 0.5\n').diagnostics.filter((d) => d.code === 'unknown-statement');
+    expect(ds.map((d) => [d.span.start, d.message.split(':')[0]])).toEqual([
+      [32, "'unfreeze' is part of a phase, not a statement of its own"],
+      [50, "'decay' is part of a phase, not a statement of its own"],
+    ]);
+    expect(ds[0]!.message).not.toContain('did you mean');
+  });
+
   it('name a stray number or string plainly', () => {
     const messages = (source: string) => compile(source).diagnostics.filter((d) => d.code === 'unexpected-token').map((d) => d.message);
     expect(messages('use tiny; lr 0.001.5')).toEqual(["unexpected number .5 in 'lr'; expected the end of the statement"]);
