@@ -72,7 +72,8 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     const list = await browser.context.newPage();
     await list.goto(`${base()}/`);
     await list.waitForSelector('table.jobs');
-    const id = await submitJob(stack.url, script(3));
+    // A block and a layer with rates of their own: the plan's timeline shows both.
+    const id = await submitJob(stack.url, `${script(3)}lr block2 1e-4\nlr "block5_conv" 2e-4\n`);
     // The list learns of the job through jobUpdates, without a reload.
     await list.waitForSelector(`tr[data-job="${id}"]`);
 
@@ -81,6 +82,8 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     await page.waitForSelector(ACC);
     expect(await page.locator('.code .tok-keyword').first().textContent()).toBe('use');
     expect(await page.locator('.tl-cell.on').count()).toBe(6); // freeze none: block1..block5 and head
+    expect(await page.locator('.tl-cell.on').allTextContents()).toEqual(['1e-3', '1e-4', '1e-3', '1e-3', '1e-3', '1e-3']);
+    expect(await page.locator('#layer-rates').textContent()).toBe('Layers with a rate of their own: warmup: block5_conv at 2e-4');
     const firstEpoch = page.waitForFunction((sel) => Number(document.querySelector(sel)?.getAttribute('data-points')) >= 1, ACC, { timeout: 90_000 });
     const seen = watchPoints(page, ACC, 3);
     await firstEpoch;

@@ -1,6 +1,7 @@
 /**
  * The plan's phases as a timeline: one column per phase (as wide as its epochs), one row per block,
- * a filled cell where the block trains in that phase, labelled with its learning rate.
+ * a filled cell where the block trains in that phase, labelled with its learning rate (its own, from
+ * `decay` or `lr BLOCK`, where it has one).
  */
 import { fmt, h } from './dom.ts';
 import type { Plan } from './queries.ts';
@@ -31,5 +32,14 @@ export function phaseTimeline(plan: Plan, current: number | null): HTMLElement {
     }
   }
   const layers = phases.flatMap((p) => p.trainableLayers.map((l) => `${p.name}: ${l}`));
-  return h('section', { class: 'panel' }, h('h2', {}, 'Plan'), grid, layers.length > 0 && h('p', { class: 'muted' }, `Also unfrozen by name: ${layers.join(', ')}`));
+  // Layers given a rate of their own (`lr "layer" 1e-5`): the grid has a row per block only.
+  const own = phases.flatMap((p) => Object.entries(p.lrMultipliers ?? {}).filter(([unit]) => !UNITS.includes(unit)).map(([unit, f]) => `${p.name}: ${unit} at ${fmt.lr(p.lr * f)}`));
+  return h(
+    'section',
+    { class: 'panel' },
+    h('h2', {}, 'Plan'),
+    grid,
+    layers.length > 0 && h('p', { class: 'muted', id: 'unfrozen-layers' }, `Also unfrozen by name: ${layers.join(', ')}`),
+    own.length > 0 && h('p', { class: 'muted', id: 'layer-rates' }, `Layers with a rate of their own: ${own.join(', ')}`),
+  );
 }
