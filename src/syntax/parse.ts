@@ -66,8 +66,17 @@ export function parse(source: string): ParseResult {
 
   const statements: Statement[] = [];
   const unreadable: string[] = [];
+  // The statement before, with any options written after it as statements of their own (said once each).
+  let previous: Group | undefined;
   for (const group of splitStatements(tokens)) {
     if (diagnostics.length >= MAX_SYNTAX_DIAGNOSTICS) break;
+    const stray = strayOption(group, previous);
+    if (stray) {
+      diagnostics.push(error('unknown-statement', stray, tokenSpan(group.tokens[0]!)));
+      if (previous) previous = { tokens: [...previous.tokens, ...group.tokens], endedBy: group.endedBy };
+      continue;
+    }
+    previous = group;
     const statement = parseStatement(group, diagnostics);
     if (typeof statement === 'object') statements.push(statement);
     else if (statement) unreadable.push(statement);
@@ -82,33 +91,60 @@ export function parse(source: string): ParseResult {
   return { script: { statements, comments, unreadable }, diagnostics };
 }
 
+/** One statement's tokens, and what ended it. */
+interface Group {
+  readonly tokens: IToken[];
+  readonly endedBy: 'Semicolon' | 'Newline' | 'EOF';
+}
+
 /** Statements end at `;` or a line end, except a line end right after `,` (a list goes on). */
-function* splitStatements(tokens: readonly IToken[]): Generator<IToken[]> {
+function* splitStatements(tokens: readonly IToken[]): Generator<Group> {
   let current: IToken[] = [];
   for (const t of tokens) {
     const kind = t.tokenType.name;
     if (kind === 'Semicolon' || kind === 'Newline') {
       if (kind === 'Newline' && current[current.length - 1]?.tokenType.name === 'Comma') continue;
-      if (current.length > 0) yield current;
+      if (current.length > 0) yield { tokens: current, endedBy: kind };
       current = [];
     } else current.push(t);
   }
-  if (current.length > 0) yield current;
+  if (current.length > 0) yield { tokens: current, endedBy: 'EOF' };
+}
+
+/**
+ * A statement's option written as a statement of its own: most often on an indented line under the
+ * statement it belongs to, as if that continued it. Says so, joined into the line it was meant to be.
+ */
+function strayOption(group: Group, previous: Group | undefined): string | undefined {
+  const first = group.tokens[0]!;
+  const word = first.image;
+  if ((STATEMENT_KEYWORDS as readonly string[]).includes(word)) return undefined;
+  const text = (g: Group) => g.tokens.map((t) => t.image).join(' ');
+  if (previous) {
+    // The options the statement before takes, including those of a setting inside it (`schedule cosine` then `warmup 2`).
+    const scopes = [previous.tokens[0]!.image, ...previous.tokens.slice(1).map((t) => t.image).filter((w) => w === 'optimizer' || w === 'schedule')];
+    const ended = previous.endedBy === 'Semicolon' ? "a ';'" : 'the line end';
+    const joined = `'${printable(`${text(previous)} ${text(group)}`)}'`;
+    if (scopes.some((scope) => STATEMENT_OPTIONS[scope]?.includes(word))) {
+      const name = scopes[0] === 'early' ? 'early stop' : scopes[0];
+      return `'${word}' belongs to the '${name}' statement before it, but ${ended} closed that statement; write them as one: ${joined}`;
+    }
+    if (scopes[0] === 'augment' && first.tokenType.name === 'Identifier' && !didYouMean(word, STATEMENT_KEYWORDS)) {
+      return `'${word}' is not a statement; to go on with the 'augment' list before it, end the line above with ','`;
+    }
+  }
+  const owners = Object.entries(STATEMENT_OPTIONS).filter(([scope, options]) => options.includes(word) && (STATEMENT_KEYWORDS as readonly string[]).includes(scope));
+  if (owners.length === 0) return undefined;
+  return `'${word}' is an option of ${owners.map(([scope]) => `'${scope === 'early' ? 'early stop' : scope}'`).join(' and of ')}, not a statement of its own; write it on that statement's line`;
 }
 
 /** The statement, or when it cannot be read, the keyword it was meant to have (if any is close). */
-function parseStatement(tokens: IToken[], diagnostics: Diagnostic[]): Statement | string | undefined {
+function parseStatement({ tokens }: Group, diagnostics: Diagnostic[]): Statement | string | undefined {
   const first = tokens[0]!;
   const last = tokens[tokens.length - 1]!;
   const span: Span = { start: first.startOffset, end: tokenSpan(last).end };
   const keyword = first.image;
 
-  if (keyword === 'unfreeze' || keyword === 'decay') {
-    // Most often written on an indented line under its phase, as if that continued the phase.
-    const example = keyword === 'unfreeze' ? 'phase finetune unfreeze block5 lr 1e-4' : 'phase finetune unfreeze all decay 0.5';
-    diagnostics.push(error('unknown-statement', `'${keyword}' is part of a phase, not a statement of its own: write it on the phase's line ('${example}'); a line end starts a new statement`, tokenSpan(first)));
-    return 'phase';
-  }
   if (!(STATEMENT_KEYWORDS as readonly string[]).includes(keyword)) {
     const what = first.tokenType.name === 'Identifier' || first.tokenType.name.startsWith('Kw_') ? `'${keyword}'` : describeToken(first);
     diagnostics.push(

@@ -121,13 +121,22 @@ describe('messages', () => {
     expect(d?.message).toContain("did you mean 'unfreeze'?");
   });
 
-  it('say that a phase option on a line of its own belongs on the phase line', () => {
-    const ds = compile('use tiny; data "d"\nphase tune\n  unfreeze block5\n  decay 0.5\n').diagnostics.filter((d) => d.code === 'unknown-statement');
-    expect(ds.map((d) => [d.span.start, d.message.split(':')[0]])).toEqual([
-      [32, "'unfreeze' is part of a phase, not a statement of its own"],
-      [50, "'decay' is part of a phase, not a statement of its own"],
+  it("say that an option on a line of its own belongs to the statement before, joined into the line it should be", () => {
+    const messages = (source: string) => compile(source).diagnostics.filter((d) => d.code === 'unknown-statement').map((d) => [d.span.start, d.message]);
+    expect(messages('use tiny; data "d"\nphase tune\n  unfreeze block5\n  decay 0.5\n')).toEqual([
+      [32, "'unfreeze' belongs to the 'phase' statement before it, but the line end closed that statement; write them as one: 'phase tune unfreeze block5'"],
+      [50, "'decay' belongs to the 'phase' statement before it, but the line end closed that statement; write them as one: 'phase tune unfreeze block5 decay 0.5'"],
     ]);
-    expect(ds[0]!.message).not.toContain('did you mean');
+    expect(messages('use tiny; data "d"\nschedule cosine\n  warmup 2\nhead dense 8; dropout 0.5')).toEqual([
+      [37, "'warmup' belongs to the 'schedule' statement before it, but the line end closed that statement; write them as one: 'schedule cosine warmup 2'"],
+      [60, "'dropout' belongs to the 'head' statement before it, but a ';' closed that statement; write them as one: 'head dense 8 dropout 0.5'"],
+    ]);
+    expect(messages('use tiny; data "d"\naugment flip\n  rotate 15\nmonitor val_loss')).toEqual([
+      [34, "'rotate' is not a statement; to go on with the 'augment' list before it, end the line above with ','"],
+      [44, "'monitor' is an option of 'early stop' and of 'checkpoint', not a statement of its own; write it on that statement's line"],
+    ]);
+    // A typo of a statement keyword is still one.
+    expect(messages('use tiny; data "d"\naugment flip\nfrezee all')[0]![1]).toMatch(/found 'frezee'; did you mean 'freeze'\?$/);
   });
 
   it('name a stray number or string plainly', () => {
