@@ -27,6 +27,26 @@ function readSource(file: string): string {
   }
 }
 
+/**
+ * Runs `each` on every readable file of several, in order. An unreadable one is named on stderr and
+ * the rest still run; the exit status is then 2, else the worst `each` returned (0 or 1).
+ */
+function forEachFile(files: readonly string[], each: (file: string, source: string) => 0 | 1): void {
+  let status = 0;
+  for (const file of files) {
+    let source: string;
+    try {
+      source = readSource(file);
+    } catch (err) {
+      process.stderr.write(`tl: ${printable((err as Error).message)}\n`);
+      status = 2;
+      continue;
+    }
+    status = Math.max(status, each(file, source));
+  }
+  process.exitCode = status;
+}
+
 function report(file: string, source: string, diagnostics: Parameters<typeof formatDiagnostics>[0]): void {
   if (diagnostics.length === 0) return;
   process.stderr.write(`${formatDiagnostics(diagnostics, { file, source, color: process.stderr.isTTY === true })}\n`);
@@ -41,21 +61,24 @@ export function buildProgram(): Command {
 
   program
     .command('check')
-    .description('check a script and print its diagnostics')
-    .argument('<file>', 'a .tl script, or - for standard input')
-    .option('--format <format>', 'text or json', 'text')
-    .action((file: string, opts: { format: string }) => {
+    .description('check scripts and print their diagnostics')
+    .argument('<files...>', '.tl scripts, or - for standard input')
+    .option('--format <format>', 'text or json (one array, each diagnostic naming its file)', 'text')
+    .action((files: string[], opts: { format: string }) => {
       if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format must be text or json, found '${opts.format}'`);
-      const source = readSource(file);
-      const { diagnostics } = compile(source);
-      if (opts.format === 'json') process.stdout.write(`${JSON.stringify(diagnosticsToJson(diagnostics, source, file), null, 2)}\n`);
-      else {
-        report(file, source, diagnostics);
-        const errors = diagnostics.filter((d) => d.severity === 'error').length;
-        const warnings = diagnostics.length - errors;
-        process.stderr.write(`${file}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`);
-      }
-      process.exitCode = hasErrors(diagnostics) ? 1 : 0;
+      const found: ReturnType<typeof diagnosticsToJson> = [];
+      forEachFile(files, (file, source) => {
+        const { diagnostics } = compile(source);
+        if (opts.format === 'json') found.push(...diagnosticsToJson(diagnostics, source, file));
+        else {
+          report(file, source, diagnostics);
+          const errors = diagnostics.filter((d) => d.severity === 'error').length;
+          const warnings = diagnostics.length - errors;
+          process.stderr.write(`${file}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`);
+        }
+        return hasErrors(diagnostics) ? 1 : 0;
+      });
+      if (opts.format === 'json') process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
     });
 
   program
@@ -75,23 +98,26 @@ export function buildProgram(): Command {
 
   program
     .command('fmt')
-    .description('print a script in canonical form')
-    .argument('<file>', 'a .tl script, or - for standard input')
-    .option('-w, --write', 'rewrite the file in place')
-    .option('--check', 'exit 1 when the file is not in canonical form')
-    .action((file: string, opts: { write?: boolean; check?: boolean }) => {
-      const source = readSource(file);
-      const { text, diagnostics } = format(source);
-      if (text === undefined) {
-        report(file, source, diagnostics);
-        process.exitCode = 1;
-        return;
-      }
-      if (opts.check) {
-        if (text !== source) process.stderr.write(`${file} is not formatted; run tl fmt --write ${file}\n`);
-        process.exitCode = text === source ? 0 : 1;
-      } else if (opts.write && file !== '-') writeFileSync(file, text);
-      else process.stdout.write(text);
+    .description('print a script in canonical form, or with --write or --check, several')
+    .argument('<files...>', '.tl scripts, or - for standard input')
+    .option('-w, --write', 'rewrite the files in place')
+    .option('--check', 'exit 1 when a file is not in canonical form')
+    .action((files: string[], opts: { write?: boolean; check?: boolean }) => {
+      if (files.length > 1 && !opts.write && !opts.check) throw new UsageError(`give one file to print in canonical form, or --write or --check to format ${files.length}`);
+      forEachFile(files, (file, source) => {
+        const { text, diagnostics } = format(source);
+        if (text === undefined) {
+          report(file, source, diagnostics);
+          return 1;
+        }
+        if (opts.check) {
+          if (text !== source) process.stderr.write(`${file} is not formatted; run tl fmt --write ${file}\n`);
+          return text === source ? 0 : 1;
+        }
+        if (opts.write && file !== '-') writeFileSync(file, text);
+        else process.stdout.write(text);
+        return 0;
+      });
     });
 
   program

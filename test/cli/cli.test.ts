@@ -78,6 +78,27 @@ describe('tl check', () => {
     expect(ds.find((d) => d.severity === 'error')).toMatchObject({ code: 'lr-not-positive', line: 2, column: 4, severity: 'error' });
   });
 
+  it('checks several files: each reported, an unreadable one named without stopping the rest, the worst status', () => {
+    const good = script('many-good.tl', 'use tiny\ndata "d"\nfreeze none\n');
+    const bad = script('many-bad.tl', 'use tiny\nfreeze until blok4\n');
+    const missing = join(dir, 'many-missing.tl');
+    const r = tl(['check', good, missing, bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${good}: 0 errors, 0 warnings\ntl: cannot read ${missing}: no such file\n`);
+    expect(r.stderr).toContain(`${bad}:2:14: error unknown-block`);
+    expect(tl(['check', good, bad]).code).toBe(1);
+    expect(tl(['check', good, good]).code).toBe(0);
+    // JSON: one array, each diagnostic naming its file.
+    const json = tl(['check', '--format', 'json', bad, script('many-warn.tl', 'use resnet50\n')]);
+    expect(json.code).toBe(1);
+    expect((JSON.parse(json.stdout) as { file: string; code: string }[]).map((d) => [d.file.split('/').pop(), d.code])).toEqual([
+      ['many-bad.tl', 'frozen-random-base'],
+      ['many-bad.tl', 'unknown-block'],
+      ['many-bad.tl', 'missing-data'],
+      ['many-warn.tl', 'missing-data'],
+    ]);
+  });
+
   it('exits 2 on usage errors', () => {
     expect(tl(['check', join(dir, 'missing.tl')])).toMatchObject({ code: 2, stderr: expect.stringContaining('missing.tl: no such file') });
     // A folder where a script goes, for check and for submit alike (before any server is reached).
@@ -149,6 +170,16 @@ describe('tl fmt', () => {
     expect(tl(['fmt', '--write', file]).code).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe('use tiny\nepochs 3  # three\n');
     expect(tl(['fmt', '--check', file]).code).toBe(0);
+  });
+
+  it('checks or rewrites several files, and prints only one', () => {
+    const a = script('fmt-a.tl', 'use tiny;epochs 3\n');
+    const b = script('fmt-b.tl', 'use tiny\nepochs 3\n');
+    expect(tl(['fmt', '--check', a, b])).toMatchObject({ code: 1, stderr: `${a} is not formatted; run tl fmt --write ${a}\n` });
+    expect(tl(['fmt', '--write', a, b]).code).toBe(0);
+    expect(readFileSync(a, 'utf8')).toBe('use tiny\nepochs 3\n');
+    expect(tl(['fmt', '--check', a, b]).code).toBe(0);
+    expect(tl(['fmt', a, b])).toMatchObject({ code: 2, stdout: '', stderr: 'tl: give one file to print in canonical form, or --write or --check to format 2\n' });
   });
 });
 
