@@ -28,7 +28,7 @@ export const FAILURE_CODES = [
   // The model
   { code: 'unknown-model', meaning: 'The zoo has no model by that name.' },
   { code: 'model-not-found', meaning: '`use "path"` names no file, or not a tfjs Layers model.' },
-  { code: 'unknown-layer', meaning: 'A `cut` or `freeze` names a layer the base does not have.' },
+  { code: 'unknown-layer', meaning: "A `cut`, `freeze until`, `unfreeze` or `lr` names a layer the base does not have (a model file's layers are known only when it loads)." },
   { code: 'unknown-block', meaning: 'A block the model has no layers in.' },
   { code: 'bad-input', meaning: "The input size does not suit the base, or a user model's input is not square RGB images." },
   { code: 'weights-missing', meaning: 'The weights file is not there: `tl weights fetch` downloads the zoo\'s.' },

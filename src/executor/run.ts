@@ -20,6 +20,7 @@ import { evaluate, finalMetrics, finalValidation, loadTestSet, type Score } from
 import { exportModel, prepareExport } from './export-model.ts';
 import { prepareWritable, whyNotWritable } from './make-directory.ts';
 import { fuseActivationsForTraining } from './fold-batchnorm.ts';
+import { requireLayerNames } from './layer-names.ts';
 import { CACHE_BYTES, prepareInputs, type Inputs } from './inputs.ts';
 import { guardMemory, runStep } from './train-step.ts';
 import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from './events.ts';
@@ -86,6 +87,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     const base = await wrap('model-load', plan.model.origin, () =>
       buildBase(plan.model, { baseDir: options.baseDir, ...(options.cacheDir && { cacheDir: options.cacheDir }) }),
     );
+    requireLayerNames(plan, base);
     const data = await wrap('data-load', plan.data.origin, () =>
       loadDataset(plan.data!, { baseDir: options.baseDir, imageSize: base.inputSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip', warn, ...(options.signal && { signal: options.signal }) }),
     );
