@@ -85,7 +85,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     }
     const backend = await wrap('no-backend', null, () => selectBackend(options.backend ?? 'auto'));
     const base = await wrap('model-load', plan.model.origin, () =>
-      buildBase(plan.model, { baseDir: options.baseDir, ...(options.cacheDir && { cacheDir: options.cacheDir }) }),
+      buildBase(plan.model, { baseDir: options.baseDir, warn, ...(options.cacheDir && { cacheDir: options.cacheDir }) }),
     );
     requireLayerNames(plan, base);
     const data = await wrap('data-load', plan.data.origin, () =>

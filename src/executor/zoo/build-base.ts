@@ -25,6 +25,8 @@ export interface BuildBaseOptions {
   /** The weights cache; default `$TL_CACHE`, else ~/.cache/tl/weights. */
   readonly cacheDir?: string;
   readonly log?: (message: string) => void;
+  /** Told when a weights file leaves some of the base's layers at their initial values (a partial match by name). */
+  readonly warn?: (message: string) => void;
 }
 
 export interface Base {
@@ -44,6 +46,12 @@ export interface Base {
 
 type Log = (message: string) => void;
 
+/** Where loading weights reports: what it loaded (`log`), and layers a file left at their initial values (`warn`). */
+interface Reports {
+  readonly log: Log;
+  readonly warn: Log;
+}
+
 interface WeightsSource {
   readonly source: string;
   /** imagenet loads must cover the whole base; a user's file may hold only some layers. */
@@ -51,10 +59,15 @@ interface WeightsSource {
   readonly read: () => Promise<LayerWeightMap> | LayerWeightMap;
 }
 
-async function loadWeights(model: tf.LayersModel, from: WeightsSource, log: Log): Promise<void> {
+async function loadWeights(model: tf.LayersModel, from: WeightsSource, { log, warn }: Reports): Promise<void> {
   const weights = await from.read();
   try {
     const report = assignWeights(model, weights, from);
+    const { loaded, missing } = report;
+    if (missing.length > 0) {
+      const named = `${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`;
+      warn(`${from.source} has weights for ${loaded.length} of the base's ${loaded.length + missing.length} layers that have weights; the other ${missing.length} (${named}) start from their initial values, as no layer in the file has their name`);
+    }
     log(
       `weights: ${report.loaded.length} layers from ${from.source}` +
         (report.missing.length > 0 ? `; ${report.missing.length} keep their initial values (${report.missing.slice(0, 3).join(', ')}...)` : '') +
@@ -94,7 +107,7 @@ function finish(name: string, model: tf.LayersModel, inputSize: number, blocks: 
   return { name, model, inputSize, layers, blockOf: blockLookup(kept, name), preprocess, hasBatchNorm };
 }
 
-async function zooBase(spec: Extract<Model, { kind: 'zoo' }>, options: BuildBaseOptions, log: Log): Promise<Base> {
+async function zooBase(spec: Extract<Model, { kind: 'zoo' }>, options: BuildBaseOptions, reports: Reports): Promise<Base> {
   const entry = findZooModel(spec.name);
   if (!entry) {
     throw new ZooError('unknown-model', `unknown zoo model '${spec.name}'; the zoo has ${ZOO.map((m) => m.name).join(', ')}.`);
@@ -110,7 +123,7 @@ async function zooBase(spec: Extract<Model, { kind: 'zoo' }>, options: BuildBase
         : null;
   let model = await buildNetwork(entry.name, spec.input);
   try {
-    if (weights) await loadWeights(model, weights, log);
+    if (weights) await loadWeights(model, weights, reports);
     const blocks = blocksFromEnds(baseLayerNames(model), entry.blockEnds, entry.name);
     if (spec.cut) model = truncateAt(model, cutLayer(spec.cut, blocks, entry.name));
     return finish(entry.name, model, spec.input, blocks, preprocessOf(entry.name));
@@ -120,7 +133,7 @@ async function zooBase(spec: Extract<Model, { kind: 'zoo' }>, options: BuildBase
   }
 }
 
-async function userBase(spec: Extract<Model, { kind: 'file' }>, options: BuildBaseOptions, log: Log): Promise<Base> {
+async function userBase(spec: Extract<Model, { kind: 'file' }>, options: BuildBaseOptions, reports: Reports): Promise<Base> {
   const path = resolve(options.baseDir, spec.path);
   const network = await loadUserNetwork(path, spec.input);
   let model = network.model;
@@ -129,9 +142,9 @@ async function userBase(spec: Extract<Model, { kind: 'file' }>, options: BuildBa
       // For a user model, "pretrained" means the weights saved with it (the plan's default, `own`).
       const saved = network.savedWeights;
       if (!saved) throw new ZooError('weights-missing', `model ${path} has no saved weights; use \`weights none\` or \`weights "file"\`.`);
-      await loadWeights(model, { source: path, requireAll: true, read: saved }, log);
+      await loadWeights(model, { source: path, requireAll: true, read: saved }, reports);
     } else if (spec.weights.kind === 'file') {
-      await loadWeights(model, fileWeights(spec.weights, options.baseDir), log);
+      await loadWeights(model, fileWeights(spec.weights, options.baseDir), reports);
     }
     const all = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
     const blocks = blocksFromStrides(all, network.inputSize);
@@ -151,6 +164,6 @@ async function userBase(spec: Extract<Model, { kind: 'file' }>, options: BuildBa
  * const features = base.model.predict(applyPreprocess(images, base.preprocess)) as tf.Tensor4D;
  */
 export async function buildBase(spec: Model, options: BuildBaseOptions): Promise<Base> {
-  const log = options.log ?? (() => {});
-  return spec.kind === 'zoo' ? zooBase(spec, options, log) : userBase(spec, options, log);
+  const reports: Reports = { log: options.log ?? (() => {}), warn: options.warn ?? (() => {}) };
+  return spec.kind === 'zoo' ? zooBase(spec, options, reports) : userBase(spec, options, reports);
 }

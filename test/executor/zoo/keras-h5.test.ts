@@ -42,9 +42,11 @@ describe('Keras .h5 weights by layer name', () => {
     const path = join(dir, wholeModel ? 'model.h5' : 'weights.h5');
     await writeKerasH5(path, TINY_LAYERS, { wholeModel });
     const logs: string[] = [];
+    const warnings: string[] = [];
     const base = await buildBase(zoo('tiny', 32, { weights: { kind: 'file', path: wholeModel ? 'model.h5' : 'weights.h5' } }), {
       baseDir: dir,
       log: (m) => logs.push(m),
+      warn: (m) => warnings.push(m),
     });
     try {
       expect(await valuesOf(base, 'block1_conv', 'kernel')).toEqual(Array.from(TINY_LAYERS[0]!.weights[0]!.values));
@@ -55,6 +57,10 @@ describe('Keras .h5 weights by layer name', () => {
       expect(await valuesOf(base, 'block3_bn', 'moving_variance')).toEqual(new Array(32).fill(1));
       expect(logs.join('\n')).toContain('weights: 2 layers from');
       expect(logs.join('\n')).toContain('1 file layers unused');
+      // A partial match is a warning the run shows: the rest of the base starts from scratch.
+      expect(warnings).toEqual([
+        `${path} has weights for 2 of the base's 10 layers that have weights; the other 8 (block1_bn, block2_conv, block3_conv, ...) start from their initial values, as no layer in the file has their name`,
+      ]);
     } finally {
       base.model.dispose();
     }
