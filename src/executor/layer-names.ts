@@ -21,6 +21,7 @@ export function requireLayerNames(plan: Plan, base: Base): void {
   }
   const known = new Set(base.layers);
   for (const [layer, origin] of named) {
-    if (!known.has(layer)) throw new ExecutorError('unknown-layer', `${base.name} has no layer '${layer}'${didYouMean(layer, base.layers)}`, origin);
+    // A rate set before any phase has no statement in the plan: point at the model that lacks the layer.
+    if (!known.has(layer)) throw new ExecutorError('unknown-layer', `${base.name} has no layer '${layer}'${didYouMean(layer, base.layers)}`, origin ?? plan.model.origin);
   }
 }

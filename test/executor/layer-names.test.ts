@@ -44,11 +44,11 @@ describe("a model file's layer names", () => {
       ['freeze until "stme"', 'stme', "; did you mean 'stem'?", 4],
       ['phase tune unfreeze "down3" lr 1e-4', 'down3', "; did you mean 'down1' or 'down2'?", 4],
       ['phase tune unfreeze all lr 1e-4 lr "dwn2" 1e-5', 'dwn2', "; did you mean 'down2'?", 4],
-      ['lr "conv_final" 1e-5', 'conv_final', '', null],
+      ['lr "conv_final" 1e-5', 'conv_final', '', 1],
     ] as const) {
       const { error, events } = await failure(lines);
-      // A rate set before any phase has no statement of its own in the plan to point at.
-      expect(error).toMatchObject({ code: 'unknown-layer', origin: line === null ? null : { line } });
+      // A rate set before any phase has no statement of its own in the plan: the error points at the model.
+      expect(error).toMatchObject({ code: 'unknown-layer', origin: { line } });
       expect((error as Error).message).toBe(`${join(dir, 'net/model.json')} has no layer '${layer}'${near}`);
       expect(events).not.toContain('jobStarted');
     }
