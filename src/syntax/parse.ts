@@ -27,7 +27,7 @@ const STATEMENT_OPTIONS: Record<string, readonly string[]> = {
   use: ['weights', 'input', 'cut'],
   data: ['split', 'val'],
   head: ['dense', 'dropout'],
-  augment: ["','"],
+  augment: [','],
   phase: ['epochs', 'lr', 'batch', 'optimizer', 'schedule', 'unfreeze', 'decay'],
   adapt: ['target', 'weight', 'threshold', 'rounds', 'at'],
   early: ['patience', 'monitor'],
@@ -48,8 +48,10 @@ export function parse(source: string): ParseResult {
   for (const e of lexed.errors) {
     const ch = source.slice(e.offset, e.offset + e.length);
     const shown = printable([...ch].slice(0, 8).join(''));
+    // `lr=1e-4`, `epochs: 5`: the habit of config files.
+    const assigns = /^[=:]/.test(ch) ? `; options take their value after a space, with no '${ch[0]}': lr 1e-4` : `; TL scripts use names, numbers, "strings", ',' and ';'`;
     diagnostics.push(
-      error('stray-character', `unexpected character${ch.length > 1 ? 's' : ''} '${shown}'${ch.length > 8 ? '...' : ''}; TL scripts use names, numbers, "strings", ',' and ';'`, {
+      error('stray-character', `unexpected character${ch.length > 1 ? 's' : ''} '${shown}'${ch.length > 8 ? '...' : ''}${assigns}`, {
         start: e.offset,
         end: e.offset + e.length,
       }),
@@ -135,7 +137,8 @@ function strayOption(group: Group, previous: Group | undefined): string | undefi
   }
   const owners = Object.entries(STATEMENT_OPTIONS).filter(([scope, options]) => options.includes(word) && (STATEMENT_KEYWORDS as readonly string[]).includes(scope));
   if (owners.length === 0) return undefined;
-  return `'${word}' is an option of ${owners.map(([scope]) => `'${scope === 'early' ? 'early stop' : scope}'`).join(' and of ')}, not a statement of its own; write it on that statement's line`;
+  const names = owners.map(([scope]) => (scope === 'early' ? 'early stop' : scope));
+  return `'${word}' is an option of ${names.map((n) => `'${n}'`).join(' and of ')}, not a statement of its own; write it in ${names.length > 1 ? 'one of them, e.g.' : `a '${names[0]}' statement:`} '${printable(`${names[0]} ${text(group)}`)}'`;
 }
 
 /** The statement, or when it cannot be read, the keyword it was meant to have (if any is close). */
@@ -189,9 +192,11 @@ function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]
     const scope = optionScope(keyword, tokens, found);
     const options = STATEMENT_OPTIONS[scope] ?? [];
     const list = options.length > 0 ? `${quoteList(options)} or the end of the statement` : 'the end of the statement';
+    // `augment flip rotate 15`: 'rotate' was read as flip's argument, so the list needs its ','.
+    const comma = keyword === 'augment' ? ` (ops are separated by ',': augment flip, rotate 15)` : '';
     return error(
       'unexpected-token',
-      `unexpected ${describeToken(found).replace(/^the /, '')} in '${keyword === 'early' ? 'early stop' : keyword}'; expected ${list}${found.tokenType.name === 'Identifier' ? didYouMean(found.image, options) : ''}`,
+      `unexpected ${describeToken(found).replace(/^the /, '')} in '${keyword === 'early' ? 'early stop' : keyword}'; expected ${list}${comma}${found.tokenType.name === 'Identifier' ? didYouMean(found.image, options) : ''}`,
       span,
     );
   }

@@ -133,10 +133,18 @@ describe('messages', () => {
     ]);
     expect(messages('use tiny; data "d"\naugment flip\n  rotate 15\nmonitor val_loss')).toEqual([
       [34, "'rotate' is not a statement; to go on with the 'augment' list before it, end the line above with ','"],
-      [44, "'monitor' is an option of 'early stop' and of 'checkpoint', not a statement of its own; write it on that statement's line"],
+      [44, "'monitor' is an option of 'early stop' and of 'checkpoint', not a statement of its own; write it in one of them, e.g. 'early stop monitor val_loss'"],
     ]);
+    expect(messages('use tiny; data "d"\nunfreeze block5')[0]![1]).toBe("'unfreeze' is an option of 'phase', not a statement of its own; write it in a 'phase' statement: 'phase unfreeze block5'");
     // A typo of a statement keyword is still one.
     expect(messages('use tiny; data "d"\naugment flip\nfrezee all')[0]![1]).toMatch(/found 'frezee'; did you mean 'freeze'\?$/);
+  });
+
+  it("say that options take no '=' or ':', and that augment ops need their ','", () => {
+    const first = (source: string) => compile(`freeze none; data "d"; ${source}`).diagnostics[0]!.message;
+    expect(first('use tiny; lr=1e-4')).toBe("unexpected character '='; options take their value after a space, with no '=': lr 1e-4");
+    expect(first('use tiny; epochs: 5')).toBe("unexpected character ':'; options take their value after a space, with no ':': lr 1e-4");
+    expect(first('use tiny; augment flip rotate 15')).toBe("unexpected number 15 in 'augment'; expected ',' or the end of the statement (ops are separated by ',': augment flip, rotate 15)");
   });
 
   it('name a stray number or string plainly', () => {
