@@ -187,6 +187,11 @@ function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]
   if (atEnd && before?.image === 'lr' && previous.tokenType.name === 'Identifier' && !/^block\d+$/.test(previous.image)) {
     return error('unexpected-token', `expected a number after 'lr', found ${describeToken(previous)} (one block's own rate reads 'lr block4 1e-5')`, tokenSpan(previous));
   }
+  // `phase head ...`, `phase 2 ...`: a keyword or a number where the phase's name goes.
+  if (!atEnd && keyword === 'phase' && tokens.indexOf(found) === 1 && (found.tokenType.name === 'NumberLiteral' || found.tokenType.name.startsWith('Kw_'))) {
+    const what = found.tokenType.name === 'NumberLiteral' ? 'a number' : 'a word TL reserves';
+    return error('unexpected-token', `a phase cannot be named '${found.image}' as written (it is ${what}); quote it, phase "${found.image}", or pick another name`, span);
+  }
   // A word the statement does not take: name the statement's options and suggest the nearest.
   if (!atEnd && e.message.startsWith('expected the end of the statement')) {
     const scope = optionScope(keyword, tokens, found);

@@ -140,10 +140,13 @@ describe('messages', () => {
     expect(messages('use tiny; data "d"\naugment flip\nfrezee all')[0]![1]).toMatch(/found 'frezee'; did you mean 'freeze'\?$/);
   });
 
-  it("say that options take no '=' or ':', and that augment ops need their ','", () => {
+  it("say that options take no '=' or ':', that augment ops need their ',', and what can name a phase", () => {
     const first = (source: string) => compile(`freeze none; data "d"; ${source}`).diagnostics[0]!.message;
     expect(first('use tiny; lr=1e-4')).toBe("unexpected character '='; options take their value after a space, with no '=': lr 1e-4");
     expect(first('use tiny; epochs: 5')).toBe("unexpected character ':'; options take their value after a space, with no ':': lr 1e-4");
+    expect(first('use tiny; phase head unfreeze all')).toBe(`a phase cannot be named 'head' as written (it is a word TL reserves); quote it, phase "head", or pick another name`);
+    expect(first('use tiny; phase 2 unfreeze all')).toBe(`a phase cannot be named '2' as written (it is a number); quote it, phase "2", or pick another name`);
+    expect(compile('use tiny; data "d"; freeze none; phase "head" unfreeze all').diagnostics).toEqual([]);
     expect(first('use tiny; augment flip rotate 15')).toBe("unexpected number 15 in 'augment'; expected ',' or the end of the statement (ops are separated by ',': augment flip, rotate 15)");
   });
 
