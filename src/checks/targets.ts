@@ -2,7 +2,7 @@
  * Block and layer references (`freeze until`, `unfreeze`, `cut`): a bare word names a coarse block,
  * a quoted string names a native layer. Resolution is shared by the checks and the plan builder.
  */
-import { error, warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { error, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { didYouMean, quoteList } from '../diagnostics/suggest.ts';
 import type { Word } from '../syntax/ast.ts';
 import { BLOCKS, blockOfLayer, type BlockName } from '../zoo/catalog.ts';
@@ -59,11 +59,8 @@ export const targetsCheck: Check = {
     const targets: Word[] = [];
     if (freeze?.target) targets.push(freeze.target);
     for (const phase of ctx.all('phase')) for (const u of phase.unfreeze) targets.push(...u.targets);
+    // (`head` is a keyword the grammar does not take here: the parser says the head always trains.)
     for (const t of targets) {
-      if (!t.quoted && t.text === 'head') {
-        found.push(warning('already-trainable', `the head always trains; 'head' needs no freezing or unfreezing`, t.span));
-        continue;
-      }
       const r = resolveTarget(ctx, t, kept);
       if ('code' in r) found.push(r);
     }

@@ -34,7 +34,6 @@ function unfreezesOf(ctx: CheckContext, phase: StatementOf<'phase'>, kept: numbe
   for (const clause of phase.unfreeze) {
     if (clause.all) for (let b = 0; b < kept; b++) u.blocks.set(b, clause.span);
     for (const t of clause.targets) {
-      if (!t.quoted && t.text === 'head') continue;
       const r = resolveTarget(ctx, t, kept);
       if ('code' in r) continue; // reported by the targets check
       if (r.kind === 'block') u.blocks.set(r.index, t.span);
@@ -59,7 +58,7 @@ export function resolveTrainability(ctx: CheckContext): Trainability {
   let covered = new Set<number>(Array.from({ length: kept }, (_, b) => b));
   let boundary: { layer: string; block: number | undefined } | undefined;
   if (freeze?.mode === 'none') covered = new Set();
-  if (freeze?.mode === 'until' && freeze.target && !(freeze.target.text === 'head' && !freeze.target.quoted)) {
+  if (freeze?.mode === 'until' && freeze.target) {
     const r = resolveTarget(ctx, freeze.target, kept);
     if (!('code' in r)) {
       if (r.kind === 'block') covered = new Set(Array.from({ length: r.index + 1 }, (_, b) => b));

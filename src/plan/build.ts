@@ -50,7 +50,7 @@ export function buildPlan(ctx: CheckContext, source: string): Plan {
   const freezeStmt = first('freeze');
   const freeze: Freeze = !freezeStmt
     ? { kind: 'all', until: null, origin: null }
-    : freezeStmt.mode === 'until' && freezeStmt.target && !(freezeStmt.target.text === 'head' && !freezeStmt.target.quoted)
+    : freezeStmt.mode === 'until' && freezeStmt.target
       ? { kind: 'until', until: target(freezeStmt.target), origin: origin(freezeStmt.span) }
       : { kind: freezeStmt.mode === 'until' ? 'all' : freezeStmt.mode, until: null, origin: origin(freezeStmt.span) };
 

@@ -187,6 +187,14 @@ function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]
   if (atEnd && before?.image === 'lr' && previous.tokenType.name === 'Identifier' && !/^block\d+$/.test(previous.image)) {
     return error('unexpected-token', `expected a number after 'lr', found ${describeToken(previous)} (one block's own rate reads 'lr block4 1e-5')`, tokenSpan(previous));
   }
+  // `unfreeze head`, `freeze until head`: the head is not a block of the base.
+  if (!atEnd && found.image === 'head' && (keyword === 'phase' || keyword === 'freeze') && tokens.indexOf(found) > 1) {
+    const message =
+      keyword === 'freeze'
+        ? "'freeze until head' would freeze the whole base: write 'freeze all' (the head always trains)"
+        : "the head always trains; 'unfreeze' names blocks (block1..block5), quoted layers, or 'all'";
+    return error('unexpected-token', message, span);
+  }
   // `phase head ...`, `phase 2 ...`: a keyword or a number where the phase's name goes.
   if (!atEnd && keyword === 'phase' && tokens.indexOf(found) === 1 && (found.tokenType.name === 'NumberLiteral' || found.tokenType.name.startsWith('Kw_'))) {
     const what = found.tokenType.name === 'NumberLiteral' ? 'a number' : 'a word TL reserves';

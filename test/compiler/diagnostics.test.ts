@@ -147,6 +147,8 @@ describe('messages', () => {
     expect(first('use tiny; phase head unfreeze all')).toBe(`a phase cannot be named 'head' as written (it is a word TL reserves); quote it, phase "head", or pick another name`);
     expect(first('use tiny; phase 2 unfreeze all')).toBe(`a phase cannot be named '2' as written (it is a number); quote it, phase "2", or pick another name`);
     expect(compile('use tiny; data "d"; freeze none; phase "head" unfreeze all').diagnostics).toEqual([]);
+    expect(first('use tiny; phase unfreeze block5, head')).toBe("the head always trains; 'unfreeze' names blocks (block1..block5), quoted layers, or 'all'");
+    expect(first('use tiny; freeze until head')).toBe("'freeze until head' would freeze the whole base: write 'freeze all' (the head always trains)");
     expect(first('use tiny; augment flip rotate 15')).toBe("unexpected number 15 in 'augment'; expected ',' or the end of the statement (ops are separated by ',': augment flip, rotate 15)");
   });
 
