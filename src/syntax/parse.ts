@@ -49,7 +49,11 @@ export function parse(source: string): ParseResult {
     const ch = source.slice(e.offset, e.offset + e.length);
     const shown = printable([...ch].slice(0, 8).join(''));
     // `lr=1e-4`, `epochs: 5`: the habit of config files.
-    const assigns = /^[=:]/.test(ch) ? `; options take their value after a space, with no '${ch[0]}': lr 1e-4` : `; TL scripts use names, numbers, "strings", ',' and ';'`;
+    const assigns = /^[=:]/.test(ch)
+      ? `; options take their value after a space, with no '${ch[0]}': lr 1e-4`
+      : ch.startsWith("'")
+        ? `; strings take double quotes: "images/"`
+        : `; TL scripts use names, numbers, "strings", ',' and ';'`;
     diagnostics.push(
       error('stray-character', `unexpected character${ch.length > 1 ? 's' : ''} '${shown}'${ch.length > 8 ? '...' : ''}${assigns}`, {
         start: e.offset,
@@ -182,6 +186,21 @@ function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]
     ? { start: tokenSpan(previous).end, end: tokenSpan(previous).end }
     : tokenSpan(found);
 
+  // Two tokens written as one word: `resnet-50` (a name, then the number -50), `15deg` (a number, then a name).
+  const left = tokens[tokens.indexOf(found) - 1];
+  if (!atEnd && left && tokenSpan(left).end === found.startOffset) {
+    const word = `${left.image}${found.image}`;
+    if (left.tokenType.name === 'Identifier' && found.tokenType.name === 'NumberLiteral' && found.image.startsWith('-')) {
+      return error('unexpected-token', `'${word}' is not one name: names have no '-'; write ${left.image}${found.image.slice(1)}`, { start: left.startOffset, end: span.end });
+    }
+    if (left.tokenType.name === 'NumberLiteral' && found.tokenType.name === 'Identifier') {
+      return error('unexpected-token', `'${word}': numbers are written without a unit; write ${left.image}`, { start: left.startOffset, end: span.end });
+    }
+  }
+  // `data images/`: a path not in quotes.
+  if (!atEnd && e.message.startsWith('expected a quoted string') && found.tokenType.name === 'Identifier') {
+    return error('unexpected-token', `${e.message}; paths go in double quotes, e.g. ${keyword} "${found.image}"`, span);
+  }
   // `lr fast`: the grammar read 'fast' as the unit of `lr UNIT RATE`, but a rate is what was meant.
   const before = tokens[tokens.indexOf(previous) - 1];
   if (atEnd && before?.image === 'lr' && previous.tokenType.name === 'Identifier' && !/^block\d+$/.test(previous.image)) {

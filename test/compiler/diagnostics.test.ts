@@ -140,7 +140,7 @@ describe('messages', () => {
     expect(messages('use tiny; data "d"\naugment flip\nfrezee all')[0]![1]).toMatch(/found 'frezee'; did you mean 'freeze'\?$/);
   });
 
-  it("say that options take no '=' or ':', that augment ops need their ',', and what can name a phase", () => {
+  it("say what to write for habits of other languages: '=', ':', a name with '-', a unit, a path or string in the wrong quotes", () => {
     const first = (source: string) => compile(`freeze none; data "d"; ${source}`).diagnostics[0]!.message;
     expect(first('use tiny; lr=1e-4')).toBe("unexpected character '='; options take their value after a space, with no '=': lr 1e-4");
     expect(first('use tiny; epochs: 5')).toBe("unexpected character ':'; options take their value after a space, with no ':': lr 1e-4");
@@ -149,6 +149,10 @@ describe('messages', () => {
     expect(compile('use tiny; data "d"; freeze none; phase "head" unfreeze all').diagnostics).toEqual([]);
     expect(first('use tiny; phase unfreeze block5, head')).toBe("the head always trains; 'unfreeze' names blocks (block1..block5), quoted layers, or 'all'");
     expect(first('use tiny; freeze until head')).toBe("'freeze until head' would freeze the whole base: write 'freeze all' (the head always trains)");
+    expect(first('use resnet-50')).toBe("'resnet-50' is not one name: names have no '-'; write resnet50");
+    expect(first('use tiny; augment rotate 15deg')).toBe("'15deg': numbers are written without a unit; write 15");
+    expect(first('use tiny; evaluate test')).toBe(`expected a quoted string after 'evaluate', found 'test'; paths go in double quotes, e.g. evaluate "test"`);
+    expect(first("use tiny; evaluate 'test'")).toBe(`unexpected character '''; strings take double quotes: "images/"`);
     expect(first('use tiny; augment flip rotate 15')).toBe("unexpected number 15 in 'augment'; expected ',' or the end of the statement (ops are separated by ',': augment flip, rotate 15)");
   });
 
