@@ -10,6 +10,7 @@ import { frozenRandomBaseCheck } from './frozen-random-base.ts';
 import { modelCheck } from './model.ts';
 import { namesCheck } from './names.ts';
 import { numbersCheck } from './numbers.ts';
+import { scheduleFloorCheck } from './schedule-floor.ts';
 import { settingPlacementCheck } from './setting-placement.ts';
 import { targetsCheck } from './targets.ts';
 import { trainabilityCheck } from './trainability.ts';
@@ -28,6 +29,7 @@ export const CHECKS: readonly Check[] = [
   frozenRandomBaseCheck,
   trainabilityCheck,
   unitRatesCheck,
+  scheduleFloorCheck,
 ];
 
 export function runChecks(script: Script): { context: CheckContext; diagnostics: Diagnostic[] } {
