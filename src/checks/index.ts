@@ -10,7 +10,7 @@ import { frozenRandomBaseCheck } from './frozen-random-base.ts';
 import { modelCheck } from './model.ts';
 import { namesCheck } from './names.ts';
 import { numbersCheck } from './numbers.ts';
-import { scheduleFloorCheck } from './schedule-floor.ts';
+import { scheduleFitCheck } from './schedule-fit.ts';
 import { settingPlacementCheck } from './setting-placement.ts';
 import { targetsCheck } from './targets.ts';
 import { trainabilityCheck } from './trainability.ts';
@@ -29,7 +29,7 @@ export const CHECKS: readonly Check[] = [
   frozenRandomBaseCheck,
   trainabilityCheck,
   unitRatesCheck,
-  scheduleFloorCheck,
+  scheduleFitCheck,
 ];
 
 export function runChecks(script: Script): { context: CheckContext; diagnostics: Diagnostic[] } {
