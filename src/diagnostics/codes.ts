@@ -37,6 +37,7 @@ export const DIAGNOSTIC_CODES = [
   { code: 'bad-path', severity: 'error', stage: 'checks', meaning: 'An empty path or one with a NUL character.' },
   { code: 'missing-data', severity: 'warning', stage: 'checks', meaning: 'No `data`: the plan compiles but cannot run.' },
   { code: 'frozen-random-base', severity: 'warning', stage: 'checks', meaning: 'A base with no pretrained weights kept frozen: it only feeds the head random features.' },
+  { code: 'evaluate-not-held-out', severity: 'warning', stage: 'checks', meaning: '`evaluate` names the training or validation data: its accuracy flatters the model.' },
   { code: 'split-ignored', severity: 'warning', stage: 'checks', meaning: '`split` together with `val`: the split is ignored.' },
   { code: 'already-trainable', severity: 'warning', stage: 'checks', meaning: '`unfreeze` of something that already trains.' },
   { code: 'empty-phase', severity: 'warning', stage: 'checks', meaning: 'A phase that changes nothing.' },

@@ -45,6 +45,7 @@ const CASES: [code: string, bad: string, good: string][] = [
   ['split-ignored', 'use tiny; data "d" split 0.2 val "v"', 'use tiny; data "d" val "v"'],
   ['schedule-floor-above-lr', 'use tiny; lr 1e-3; schedule cosine min 1e-2', 'use tiny; lr 1e-3; schedule cosine min 1e-5'],
   ['schedule-outlasts-phase', 'use tiny; epochs 3; schedule cosine warmup 3', 'use tiny; epochs 3; schedule cosine warmup 1'],
+  ['evaluate-not-held-out', 'use tiny; data "imgs/train"; evaluate "./imgs/train/"', 'use tiny; data "imgs/train"; evaluate "imgs/test"'],
   ['setting-after-phase', 'use tiny; phase tune unfreeze block5\n  lr 1e-4', 'use tiny; phase tune unfreeze block5 lr 1e-4'],
   ['unit-rate-unused', 'use tiny; lr block3 1e-5; phase unfreeze block5', 'use tiny; lr block5 1e-5; phase unfreeze block5'],
   ['already-trainable', 'use tiny; phase unfreeze block5; phase unfreeze block5 lr 1e-5', 'use tiny; phase unfreeze block5; phase unfreeze block4 lr 1e-5'],
