@@ -6,31 +6,29 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Origin, Phase, Plan } from '../plan/schema.ts';
+import type { Phase, Plan } from '../plan/schema.ts';
 import { createAdaptation, dualForward, loadTarget, requireTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
-import { prepareForTraining, selectBackend, stepRunner, type BackendName } from './backends/select.ts';
+import { prepareForTraining, stepRunner, type BackendName } from './backends/select.ts';
 import type { StepOutput } from './backends/steps.ts';
 import { EVAL_BATCH, evaluationPass, imageBatch, predictAll } from './batches.ts';
 import { inModelOrder, loadCheckpoint, saveCheckpoint, type EpochSoFar } from './checkpoint.ts';
-import { loadDataset, requireExists, type Dataset } from './data/index.ts';
+import type { Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import { earlyStopper, improvement } from './early-stop.ts';
 import { evaluate, finalMetrics, finalValidation, loadTestSet, type Score } from './evaluate.ts';
 import { exportModel, prepareExport } from './export-model.ts';
 import { prepareWritable, whyNotWritable } from './make-directory.ts';
 import { fuseActivationsForTraining } from './fold-batchnorm.ts';
-import { requireLayerNames } from './layer-names.ts';
 import { CACHE_BYTES, prepareInputs, type Inputs } from './inputs.ts';
 import { guardMemory, runStep } from './train-step.ts';
 import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from './events.ts';
-import { assemble, type Network } from './network.ts';
+import type { Network } from './network.ts';
 import { createOptimizer, restoreOptimizer, setLearningRate } from './optimizers.ts';
 import { learningRateAt } from './schedule.ts';
 import { applyPhase } from './trainable.ts';
-import { reseed } from './seed.ts';
 import { batchNormLayers, measureBatchNorm, writeBatchNorm } from './batch-norm-stats.ts';
-import { buildBase } from './zoo/index.ts';
+import { prepareNetwork, requireReads } from './prepare.ts';
 
 export interface RunOptions {
   /** Relative paths in the plan resolve against this folder (the script's). */
@@ -61,14 +59,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
   const path = (p: string) => (isAbsolute(p) ? p : resolve(options.baseDir, p));
   let adaptation: Adaptation | null = null;
   try {
-    if (!plan.data) throw new ExecutorError('missing-data', "the script has no 'data' statement; add one, e.g. data \"images/\" split 0.2", plan.model.origin);
     // Every path the script reads, looked at before the base loads (its weights may download first).
-    const reads: [what: string, path: string | null | undefined, origin: Origin | undefined][] = [
-      ['data', plan.data.path, plan.data.origin],
-      ['validation data', plan.data.val, plan.data.origin],
-      ['evaluate data', plan.evaluate?.path, plan.evaluate?.origin],
-    ];
-    for (const [what, p, origin] of reads) if (p) await wrap('data-not-found', origin ?? null, () => requireExists(path(p), what));
+    const dataSpec = await requireReads(plan, options.baseDir);
     if (plan.adapt) await requireTarget(plan.adapt, options.baseDir);
     // And every folder it writes, made and checked, so that one that cannot take them fails before the training.
     const exportPath = plan.export ? path(plan.export.path) : null;
@@ -83,21 +75,10 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         throw checkpointFailure(err);
       }
     }
-    const backend = await wrap('no-backend', null, () => selectBackend(options.backend ?? 'auto'));
-    const base = await wrap('model-load', plan.model.origin, () =>
-      buildBase(plan.model, { baseDir: options.baseDir, warn, ...(options.cacheDir && { cacheDir: options.cacheDir }) }),
-    );
-    requireLayerNames(plan, base);
-    const data = await wrap('data-load', plan.data.origin, () =>
-      loadDataset(plan.data!, { baseDir: options.baseDir, imageSize: base.inputSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip', warn, ...(options.signal && { signal: options.signal }) }),
-    );
+    const { backend, data, net } = await prepareNetwork(plan, dataSpec, options, warn);
+    const { base } = net;
     const classes = data.classes;
-    if (classes.length < 2) {
-      throw new ExecutorError('one-class', `the data has a single class ('${classes[0]}'); a classifier needs at least two: add images of another class`, plan.data.origin);
-    }
     const testSet = await loadTestSet(plan, classes, base.inputSize, options);
-    if (plan.model.weights.kind === 'none') reseed(base.model, plan.seed);
-    const net = assemble(base, plan, classes.length);
     const rng = createRng(plan.seed);
     adaptation = plan.adapt && (await prepareAdaptation(plan, net, data, rng, options, warn));
     const phases: readonly Phase[] = [...plan.phases, ...(adaptation?.extraPhases(plan.phases.at(-1)!) ?? [])];
