@@ -9,15 +9,15 @@ import { diagnosticsToJson, formatDiagnostics } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
 import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
-import { BACKENDS, type BackendName } from '../executor/backends/names.ts';
 import { runCommand } from './run.ts';
 import { registerFollow } from './follow.ts';
+import { registerLrFind } from './lr-find.ts';
+import { backendOption, UsageError } from './usage.ts';
 import { registerServe } from './serve.ts';
 import { readScript } from './read-script.ts';
 import { registerSubmit } from './submit.ts';
 import { fetchWeightsCommand, listWeights } from './weights.ts';
 
-export class UsageError extends Error {}
 
 function readSource(file: string): string {
   try {
@@ -130,10 +130,12 @@ export function buildProgram(): Command {
     .option('--run-dir <dir>', 'where checkpoints go (default: runs/<script>/state beside the script)')
     .option('--stop-on-corrupt', 'stop at the first unreadable image instead of skipping it')
     .action(async (file: string, opts: { backend: string; json?: boolean; resume?: boolean; runDir?: string; stopOnCorrupt?: boolean }) => {
-      if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, found '${opts.backend}'`);
+      const backend = backendOption(opts.backend);
       const source = readSource(file);
-      process.exitCode = await runCommand(file, source, { ...opts, backend: opts.backend as BackendName });
+      process.exitCode = await runCommand(file, source, { ...opts, backend });
     });
+
+  registerLrFind(program);
 
   program
     .command('predict')
@@ -146,11 +148,11 @@ export function buildProgram(): Command {
     .action(async (dir: string, images: string[], opts: { top: string; backend: string; json?: boolean }) => {
       const k = Number(opts.top);
       if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top must be a positive whole number, found '${opts.top}'`);
-      if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, found '${opts.backend}'`);
+      const backend = backendOption(opts.backend);
       const { selectBackend } = await import('../executor/backends/select.ts');
       const { loadExported, predictFiles } = await import('../executor/predict.ts');
       try {
-        await selectBackend(opts.backend as BackendName);
+        await selectBackend(backend);
         const predictions = await predictFiles(await loadExported(dir), images, k);
         if (opts.json) process.stdout.write(`${JSON.stringify(predictions, null, 2)}\n`);
         for (const p of predictions) {

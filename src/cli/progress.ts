@@ -8,8 +8,8 @@ import type { Origin } from '../plan/schema.ts';
 const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const num = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '  -   ' : x.toFixed(4));
 
-/** A learning rate as scripts write one: 3e-4, 1e-3, 7.5e-5. */
-const rate = (x: number) => Number(x.toPrecision(6)).toExponential();
+/** A learning rate as scripts write one: 3e-4, 1e-3, 7.5e-5, 1; `digits` significant digits at most. */
+export const rate = (x: number, digits = 6) => Number(x.toPrecision(digits)).toExponential().replace(/e\+0$/, '');
 
 /** "12 products measured, 50 kept from earlier runs (3.1 s)". */
 function tileReport(t: TileTuning): string {

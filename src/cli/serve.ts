@@ -4,10 +4,9 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { RunningServer } from '../api/server.ts';
 import { printable } from '../diagnostics/printable.ts';
-import type { BackendName } from '../executor/backends/names.ts';
+import { backendOption } from './usage.ts';
 import type { JobService } from '../service/job-service.ts';
 
-const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 interface ServeOptions {
   port: string;
@@ -61,7 +60,7 @@ export function registerServe(program: Command): void {
     .option('--max-script-bytes <n>', 'largest script accepted', String(64 * 1024))
     .option('--max-subscribers <n>', 'event subscribers per job', '500')
     .action(async (opts: ServeOptions, cmd: Command) => {
-      if (!BACKEND_NAMES.includes(opts.backend as BackendName)) cmd.error(`tl: --backend must be one of ${BACKEND_NAMES.join(', ')}, found '${opts.backend}'`, { exitCode: 2 });
+      const backend = backendOption(opts.backend);
       const port = int(cmd, '--port', opts.port, 0);
       const token = readToken(cmd, opts.tokenFile);
       const concurrency = int(cmd, '--concurrency', opts.concurrency, 1);
@@ -79,7 +78,7 @@ export function registerServe(program: Command): void {
           dataRoot: opts.dataRoot,
           runsDir: opts.runs,
           concurrency,
-          backend: opts.backend as BackendName,
+          backend,
           limits,
           // Lines carry job data (file names of skipped images, messages): no control characters to the terminal.
           log: (line) => process.stderr.write(`${printable(line)}\n`),

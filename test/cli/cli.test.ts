@@ -183,6 +183,24 @@ describe('tl fmt', () => {
   });
 });
 
+describe('tl lr-find', () => {
+  it("runs the quickstart's first phase at rising rates and suggests one", () => {
+    const r = tl(['lr-find', 'examples/quickstart.tl', '--steps', '20', '--from', '1e-5', '--to', '1', '--backend', 'wasm']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("phase 'warmup' from the weights a run starts with: ");
+    expect(r.stdout).toMatch(/^ +1e-5 +\d+\.\d{4} +\d+\.\d{4} +#*$/m);
+    expect(r.stdout).toMatch(/\nsuggested: lr \d(\.\d)?e-\d in phase 'warmup'\n$/);
+  }, 60_000);
+
+  it('names the phases when --phase names none, and refuses bad numbers, before loading anything', () => {
+    expect(tl(['lr-find', 'examples/quickstart.tl', '--phase', 'tune'])).toMatchObject({
+      code: 2, stderr: "tl: --phase: the script has no phase 'tune'; its phases are 'warmup', 'finetune'\n",
+    });
+    expect(tl(['lr-find', 'examples/quickstart.tl', '--steps', '1']).code).toBe(2);
+    expect(tl(['lr-find', 'examples/quickstart.tl', '--from', '1', '--to', '1e-3']).code).toBe(2);
+  });
+});
+
 describe('tl run', () => {
   // Where the native bindings are missing (as on any machine whose install could not download
   // libtensorflow), asking for them by name fails at once with what is missing, not as an internal error.

@@ -1,0 +1,102 @@
+/** `tl lr-find`: the learning-rate range test on a script's phase, a table of the loss by rate, and a rate to use. */
+import type { Command } from 'commander';
+import { dirname, resolve } from 'node:path';
+import { compile } from '../compile.ts';
+import { formatDiagnostics } from '../diagnostics/print.ts';
+import { printable } from '../diagnostics/printable.ts';
+import type { LrFindResult } from '../executor/lr-find.ts';
+import type { Origin } from '../plan/schema.ts';
+import { printFailure, rate } from './progress.ts';
+import { readScript } from './read-script.ts';
+import { backendOption, UsageError } from './usage.ts';
+
+interface LrFindFlags {
+  readonly phase?: string;
+  readonly steps: string;
+  readonly from: string;
+  readonly to: string;
+  readonly backend: string;
+  readonly json?: boolean;
+}
+
+/** A rate as scripts write one, to two digits: 3e-4, 2.5e-3. */
+const short = (x: number) => rate(x, 2);
+
+export function registerLrFind(program: Command): void {
+  program
+    .command('lr-find')
+    .description("find a learning rate: a phase's steps at rising rates, the loss after each, and where it falls fastest")
+    .argument('<file>', 'a .tl script')
+    .option('--phase <name>', 'the phase to run (default: the first that trains)')
+    .option('--steps <n>', 'steps to take, each on the next batch', '100')
+    .option('--from <lr>', 'the first rate', '1e-7')
+    .option('--to <lr>', 'the last rate', '1')
+    .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
+    .option('--json', 'print the rates, losses and suggestions as JSON')
+    .action(async (file: string, flags: LrFindFlags) => {
+      const steps = Number(flags.steps);
+      const from = Number(flags.from);
+      const to = Number(flags.to);
+      if (!Number.isInteger(steps) || steps < 2) throw new UsageError(`--steps must be a whole number of at least 2, found '${flags.steps}'`);
+      if (!(from > 0) || !(to > from)) throw new UsageError(`--from and --to must be rates with 0 < from < to, found ${flags.from} and ${flags.to}`);
+      const backend = backendOption(flags.backend);
+      let source: string;
+      try {
+        source = readScript(file);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const { plan, diagnostics } = compile(source);
+      if (diagnostics.length) process.stderr.write(`${formatDiagnostics(diagnostics.filter((d) => d.code !== 'missing-data' || !plan), { file, source, color: process.stderr.isTTY === true })}\n`);
+      if (!plan) {
+        process.exitCode = 1;
+        return;
+      }
+      const names = plan.phases.map((p) => p.name);
+      if (flags.phase !== undefined && !names.includes(flags.phase)) throw new UsageError(`--phase: the script has no phase '${flags.phase}'; its phases are ${names.map((n) => `'${n}'`).join(', ')}`);
+      const { findLearningRate } = await import('../executor/lr-find.ts');
+      const controller = new AbortController();
+      const onSigint = () => controller.abort(new Error('cancelled'));
+      process.once('SIGINT', onSigint);
+      try {
+        const found = await findLearningRate(plan, {
+          baseDir: dirname(resolve(file)), backend, steps, from, to, signal: controller.signal,
+          ...(flags.phase !== undefined && { phase: flags.phase }),
+          warn: (m) => process.stderr.write(`warning: ${printable(m)}\n`),
+        });
+        process.stdout.write(flags.json ? `${JSON.stringify(found, null, 2)}\n` : report(found));
+        process.exitCode = found.steepest === null && found.tenthOfMinimum === null ? 1 : 0;
+      } catch (err) {
+        const e = err as { message: string; origin?: Origin | null; code?: string };
+        printFailure(file, source, { code: e.code ?? 'internal', message: e.message, origin: e.origin ?? null }, process.stderr);
+        process.exitCode = controller.signal.aborted ? 130 : 1;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}
+
+/** About 20 rows of rate, loss and smoothed loss with a bar, then what to write. */
+function report(found: LrFindResult): string {
+  const { points } = found;
+  const lines = [
+    `backend ${found.backend}: ${found.backendReason}`,
+    `phase '${found.phase}' from the weights a run starts with: ${points.length} steps of ${found.batch} images, lr ${short(points[0]!.lr)} to ${short(points.at(-1)!.lr)}${found.diverged ? ' (stopped: the loss diverged)' : ''}`,
+    '',
+    '        lr      loss  smoothed',
+  ];
+  const shown = points.filter((_, i) => i % Math.max(1, Math.round(points.length / 20)) === 0 || i === points.length - 1);
+  const finite = shown.map((p) => p.smoothed).filter(Number.isFinite);
+  const [low, high] = [Math.min(...finite), Math.max(...finite)];
+  for (const p of shown) {
+    const width = Number.isFinite(p.smoothed) && high > low ? Math.round((30 * (p.smoothed - low)) / (high - low)) : 0;
+    lines.push(`  ${short(p.lr).padStart(8)}  ${p.loss.toFixed(4).padStart(8)}  ${p.smoothed.toFixed(4).padStart(8)}  ${'#'.repeat(width)}`);
+  }
+  lines.push('');
+  if (found.steepest !== null) lines.push(`the loss falls fastest at lr ${short(found.steepest)}; it is lowest at ${short(found.tenthOfMinimum! * 10)}, and a tenth of that is ${short(found.tenthOfMinimum!)}`);
+  else if (found.tenthOfMinimum !== null) lines.push(`the loss is lowest at lr ${short(found.tenthOfMinimum * 10)}; a tenth of that is ${short(found.tenthOfMinimum)}`);
+  else lines.push('too few steps to suggest a rate; take more (--steps) or start lower (--from)');
+  const pick = found.steepest ?? found.tenthOfMinimum;
+  if (pick !== null) lines.push(`suggested: lr ${short(pick)} in phase '${found.phase}'`);
+  return `${lines.join('\n')}\n`;
+}
