@@ -62,6 +62,7 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
   const phase = options.phase === undefined ? plan.phases.find((p) => p.epochs > 0) ?? plan.phases[0]! : plan.phases.find((p) => p.name === options.phase);
   if (!phase) throw new RangeError(`no phase named '${options.phase}'; the phases are ${plan.phases.map((p) => `'${p.name}'`).join(', ')}`);
   const warn = options.warn ?? (() => {});
+  if (plan.adapt) warn(`the search trains on the labelled data alone: 'adapt ${plan.adapt.method}' is left out`);
 
   const dataSpec = await requireReads(plan, options.baseDir);
   const { backend, data, net } = await prepareNetwork(plan, dataSpec, options, warn);

@@ -44,5 +44,10 @@ describe('findLearningRate', () => {
     expect(found.points).toHaveLength(5);
     expect(tf.memory().numTensors).toBe(before);
     await expect(findLearningRate(plan, { baseDir: root, phase: 'nope' })).rejects.toThrow("no phase named 'nope'; the phases are 'warmup', 'tune'");
+    // An adaptation's loss term is not part of the search, and the search says so.
+    const warnings: string[] = [];
+    const adapted = planOf(`use tiny input 32\ndata "${join(root, 'examples/data/fashion-mini/train')}"\nfreeze none\nbatch 16\nadapt coral target "${join(root, 'examples/data/fashion-mini/dim')}"\n`);
+    await findLearningRate(adapted, { baseDir: root, backend: 'wasm', steps: 3, warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual(["the search trains on the labelled data alone: 'adapt coral' is left out"]);
   }, 60_000);
 });
