@@ -3,14 +3,41 @@
  * schedule set once may meet a phase it does not suit, and then it does not do what it says:
  * - `cosine min X` falls from the phase's rate to X; with X not below the rate it rises instead;
  * - `warmup N` ramps up over N epochs; a phase of N epochs or fewer never reaches its rate;
- * - `step every N` lowers the rate each N epochs after warmup; a phase too short never steps.
+ * - `step every N` lowers the rate each N epochs after warmup; a phase too short never steps;
+ * - `checkpoint every N` counts each phase's epochs from 1: if no phase runs N, none is saved.
  */
 import { warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { NumberNode, Setting } from '../syntax/ast.ts';
-import type { Check } from './context.ts';
+import type { Check, CheckContext } from './context.ts';
 import { DEFAULTS, PHASE_DEFAULTS } from './vocabulary.ts';
 
 type Schedule = Extract<Setting, { kind: 'schedule' }>;
+
+/** One phase's settings as they stand in it, after what carries from the phases before. */
+export interface PhaseView {
+  /** The plan's name: 'warmup' for the first, then the phase's own name or phase2, phase3... */
+  readonly name: string;
+  readonly epochs: number;
+  readonly lr: { readonly value: number; readonly text: string };
+  readonly schedule: Schedule | undefined;
+}
+
+/** Each phase's epochs, rate and schedule, carried as the plan builder carries them. */
+export function phaseViews(ctx: CheckContext): PhaseView[] {
+  let lr: PhaseView['lr'] = { value: PHASE_DEFAULTS.lr, text: PHASE_DEFAULTS.lr.toExponential() };
+  let epochs: number = PHASE_DEFAULTS.epochs;
+  let schedule: Schedule | undefined;
+  const topLevel = ctx.script.statements.flatMap((s) => (s.kind === 'setting' ? [s.setting] : []));
+  const phases = [{ name: 'warmup', settings: topLevel }, ...ctx.all('phase').map((p, i) => ({ name: p.name?.text ?? `phase${i + 2}`, settings: p.settings }))];
+  return phases.map(({ name, settings }) => {
+    for (const s of settings) {
+      if (s.kind === 'lr' && !s.unit) lr = s.value;
+      if (s.kind === 'epochs') epochs = s.value.value;
+      if (s.kind === 'schedule') schedule = s;
+    }
+    return { name, epochs, lr, schedule };
+  });
+}
 
 export const scheduleFitCheck: Check = {
   name: 'schedule-fit',
@@ -22,18 +49,9 @@ export const scheduleFitCheck: Check = {
       warned.add(node);
       found.push(warning(code, message, node.span));
     };
-    let lr: { value: number; text: string } = { value: PHASE_DEFAULTS.lr, text: PHASE_DEFAULTS.lr.toExponential() };
-    let epochs: number = PHASE_DEFAULTS.epochs;
-    let schedule: Schedule | undefined;
-    const apply = (s: Setting) => {
-      if (s.kind === 'lr' && !s.unit) lr = s.value;
-      if (s.kind === 'epochs') epochs = s.value.value;
-      if (s.kind === 'schedule') schedule = s;
-    };
-    const topLevel = ctx.script.statements.flatMap((s) => (s.kind === 'setting' ? [s.setting] : []));
-    const phases = [{ name: 'warmup', settings: topLevel }, ...ctx.all('phase').map((p, i) => ({ name: p.name?.text ?? `phase${i + 2}`, settings: p.settings }))];
-    for (const phase of phases) {
-      phase.settings.forEach(apply);
+    const views = phaseViews(ctx);
+    for (const phase of views) {
+      const { schedule, epochs, lr } = phase;
       if (!schedule || epochs === 0) continue;
       const { min, warmup, every } = schedule;
       const kind = schedule.name.text;
@@ -46,6 +64,11 @@ export const scheduleFitCheck: Check = {
       } else if (kind === 'step' && epochs - (warmup?.value ?? 0) <= (every?.value ?? DEFAULTS.stepEvery)) {
         once(every ?? schedule, 'schedule-outlasts-phase', `'step every ${every?.text ?? DEFAULTS.stepEvery}' never steps in ${name} (${epochs} epoch${epochs === 1 ? '' : 's'}${warmup ? ` after a warmup of ${warmup.text}` : ''}); step more often, or set the schedule again in that phase`);
       }
+    }
+    const every = ctx.first('checkpoint')?.every;
+    const longest = views.reduce((most, p) => Math.max(most, p.epochs), 0);
+    if (every && every.value > longest) {
+      found.push(warning('checkpoint-never', `'checkpoint every ${every.text}' saves nothing: each phase counts its epochs afresh, and the longest runs ${longest}; checkpoint more often, or 'checkpoint best'`, every.span));
     }
     return found;
   },

@@ -44,6 +44,7 @@ export const DIAGNOSTIC_CODES = [
   { code: 'duplicate-phase-name', severity: 'error', stage: 'checks', meaning: 'Two phases with the same name.' },
   { code: 'schedule-floor-above-lr', severity: 'warning', stage: 'checks', meaning: "`schedule cosine min X` with X not below a phase's rate: that phase's rate rises instead of falling." },
   { code: 'schedule-outlasts-phase', severity: 'warning', stage: 'checks', meaning: 'A warmup as long as a phase (its rate never reached), or a step schedule that never steps in it.' },
+  { code: 'checkpoint-never', severity: 'warning', stage: 'checks', meaning: '`checkpoint every N` with no phase of N epochs: nothing is saved.' },
   { code: 'setting-after-phase', severity: 'warning', stage: 'checks', meaning: 'A setting on a line of its own after a `phase`: it sets the first phase, not that one.' },
   { code: 'unit-rate-unused', severity: 'warning', stage: 'checks', meaning: 'A rate set for one block or layer (`lr block4 1e-5`) that no phase it applies to trains.' },
   { code: 'unfreeze-below-frozen-layer', severity: 'error', stage: 'checks', meaning: 'Unfreezing a block below a layer-level freeze boundary whose block stays frozen.' },

@@ -46,6 +46,7 @@ const CASES: [code: string, bad: string, good: string][] = [
   ['schedule-floor-above-lr', 'use tiny; lr 1e-3; schedule cosine min 1e-2', 'use tiny; lr 1e-3; schedule cosine min 1e-5'],
   ['schedule-outlasts-phase', 'use tiny; epochs 3; schedule cosine warmup 3', 'use tiny; epochs 3; schedule cosine warmup 1'],
   ['evaluate-not-held-out', 'use tiny; data "imgs/train"; evaluate "./imgs/train/"', 'use tiny; data "imgs/train"; evaluate "imgs/test"'],
+  ['checkpoint-never', 'use tiny; epochs 4; phase tune epochs 3; checkpoint every 5', 'use tiny; epochs 5; phase tune epochs 3; checkpoint every 5'],
   ['setting-after-phase', 'use tiny; phase tune unfreeze block5\n  lr 1e-4', 'use tiny; phase tune unfreeze block5 lr 1e-4'],
   ['unit-rate-unused', 'use tiny; lr block3 1e-5; phase unfreeze block5', 'use tiny; lr block5 1e-5; phase unfreeze block5'],
   ['already-trainable', 'use tiny; phase unfreeze block5; phase unfreeze block5 lr 1e-5', 'use tiny; phase unfreeze block5; phase unfreeze block4 lr 1e-5'],
