@@ -9,13 +9,13 @@
 import { warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { NumberNode, Setting } from '../syntax/ast.ts';
 import type { Check, CheckContext } from './context.ts';
+import { writtenPhases } from './phases.ts';
 import { DEFAULTS, PHASE_DEFAULTS } from './vocabulary.ts';
 
 type Schedule = Extract<Setting, { kind: 'schedule' }>;
 
 /** One phase's settings as they stand in it, after what carries from the phases before. */
 export interface PhaseView {
-  /** The plan's name: 'warmup' for the first, then the phase's own name or phase2, phase3... */
   readonly name: string;
   readonly epochs: number;
   readonly lr: { readonly value: number; readonly text: string };
@@ -27,9 +27,7 @@ export function phaseViews(ctx: CheckContext): PhaseView[] {
   let lr: PhaseView['lr'] = { value: PHASE_DEFAULTS.lr, text: PHASE_DEFAULTS.lr.toExponential() };
   let epochs: number = PHASE_DEFAULTS.epochs;
   let schedule: Schedule | undefined;
-  const topLevel = ctx.script.statements.flatMap((s) => (s.kind === 'setting' ? [s.setting] : []));
-  const phases = [{ name: 'warmup', settings: topLevel }, ...ctx.all('phase').map((p, i) => ({ name: p.name?.text ?? `phase${i + 2}`, settings: p.settings }))];
-  return phases.map(({ name, settings }) => {
+  return writtenPhases(ctx).map(({ name, settings }) => {
     for (const s of settings) {
       if (s.kind === 'lr' && !s.unit) lr = s.value;
       if (s.kind === 'epochs') epochs = s.value.value;

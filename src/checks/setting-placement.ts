@@ -6,6 +6,7 @@
 import { warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { settingLabel } from '../syntax/ast.ts';
 import type { Check, StatementOf } from './context.ts';
+import { phaseName } from './phases.ts';
 
 export const settingPlacementCheck: Check = {
   name: 'setting-placement',
@@ -19,8 +20,7 @@ export const settingPlacementCheck: Check = {
         phases++;
       }
       if (s.kind !== 'setting' || !phase) continue;
-      // The plan's name for an unnamed phase: the first is 'warmup' (no statement), then phase2, phase3...
-      const name = `phase '${phase.name?.text ?? `phase${phases + 1}`}'`;
+      const name = `phase '${phaseName(phases, phase)}'`;
       found.push(
         warning(
           'setting-after-phase',

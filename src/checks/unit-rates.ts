@@ -6,6 +6,7 @@
 import { warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { Setting, Word } from '../syntax/ast.ts';
 import type { Check, CheckContext } from './context.ts';
+import { writtenPhases } from './phases.ts';
 import { keptBlocks, resolveTarget } from './targets.ts';
 import { resolveTrainability, type PhaseTraining } from './trainability.ts';
 
@@ -14,8 +15,7 @@ export type UnitRate = Extract<Setting, { kind: 'lr' }> & { readonly unit: Word 
 /** Each phase's per-unit rates as written: index 0 is the first phase (the settings before any `phase`). */
 export function unitRatesByPhase(ctx: CheckContext): UnitRate[][] {
   const isUnitRate = (s: Setting): s is UnitRate => s.kind === 'lr' && s.unit !== undefined;
-  const top = ctx.script.statements.flatMap((s) => (s.kind === 'setting' && isUnitRate(s.setting) ? [s.setting] : []));
-  return [top, ...ctx.all('phase').map((p) => p.settings.filter(isUnitRate))];
+  return writtenPhases(ctx).map((p) => p.settings.filter(isUnitRate));
 }
 
 export const unitRatesCheck: Check = {

@@ -5,6 +5,7 @@
 import { LineMap } from '../diagnostics/location.ts';
 import type { Span } from '../diagnostics/diagnostic.ts';
 import type { CheckContext } from '../checks/context.ts';
+import { writtenPhases } from '../checks/phases.ts';
 import { resolveTrainability } from '../checks/trainability.ts';
 import { AUGMENT_OPS, DEFAULTS, PHASE_DEFAULTS } from '../checks/vocabulary.ts';
 import type { NumberNode, Setting, Statement, Word } from '../syntax/ast.ts';
@@ -185,20 +186,12 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
     decay: null,
     unitLr: {},
   };
-  const topLevel = ctx.script.statements.filter((s): s is Extract<Statement, { kind: 'setting' }> => s.kind === 'setting');
-  for (const s of topLevel) settings = apply(settings, s.setting);
-
-  const phaseStmts = ctx.all('phase');
-  const phases: Phase[] = [];
-  for (let p = 0; p <= phaseStmts.length; p++) {
-    const stmt = phaseStmts[p - 1];
-    if (stmt) {
-      for (const s of stmt.settings) settings = apply(settings, s);
-      if (stmt.decay) settings = { ...settings, decay: stmt.decay.value };
-    }
+  return writtenPhases(ctx).map(({ name, statement, settings: written }, p) => {
+    for (const s of written) settings = apply(settings, s);
+    if (statement?.decay) settings = { ...settings, decay: statement.decay.value };
     const t = training[p]!;
-    phases.push({
-      name: stmt?.name?.text ?? (p === 0 ? 'warmup' : `phase${p + 1}`),
+    return {
+      name,
       epochs: settings.epochs,
       lr: settings.lr,
       batch: settings.batch,
@@ -208,10 +201,9 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
       frozenThrough: t.frozenThrough,
       trainableLayers: t.trainableLayers,
       lrMultipliers: multipliers(t.trainable, t.trainableLayers, settings),
-      origin: stmt ? origin(stmt.span) : null,
-    });
-  }
-  return phases;
+      origin: statement ? origin(statement.span) : null,
+    };
+  });
 }
 
 function buildAdapt(s: Extract<Statement, { kind: 'adapt' }>, origin: (s: Span) => Origin): Adapt {

@@ -97,6 +97,11 @@ export function parse(source: string): ParseResult {
   return { script: { statements, comments, unreadable }, diagnostics };
 }
 
+/** A statement as scripts write it, from its first word: `early` is `early stop`. */
+function statementName(keyword: string): string {
+  return keyword === 'early' ? 'early stop' : keyword;
+}
+
 /** One statement's tokens, and what ended it. */
 interface Group {
   readonly tokens: IToken[];
@@ -132,8 +137,7 @@ function strayOption(group: Group, previous: Group | undefined): string | undefi
     const ended = previous.endedBy === 'Semicolon' ? "a ';'" : 'the line end';
     const joined = `'${printable(`${text(previous)} ${text(group)}`)}'`;
     if (scopes.some((scope) => STATEMENT_OPTIONS[scope]?.includes(word))) {
-      const name = scopes[0] === 'early' ? 'early stop' : scopes[0];
-      return `'${word}' belongs to the '${name}' statement before it, but ${ended} closed that statement; write them as one: ${joined}`;
+      return `'${word}' belongs to the '${statementName(scopes[0]!)}' statement before it, but ${ended} closed that statement; write them as one: ${joined}`;
     }
     if (scopes[0] === 'augment' && first.tokenType.name === 'Identifier' && !didYouMean(word, STATEMENT_KEYWORDS)) {
       return `'${word}' is not a statement; to go on with the 'augment' list before it, end the line above with ','`;
@@ -141,7 +145,7 @@ function strayOption(group: Group, previous: Group | undefined): string | undefi
   }
   const owners = Object.entries(STATEMENT_OPTIONS).filter(([scope, options]) => options.includes(word) && (STATEMENT_KEYWORDS as readonly string[]).includes(scope));
   if (owners.length === 0) return undefined;
-  const names = owners.map(([scope]) => (scope === 'early' ? 'early stop' : scope));
+  const names = owners.map(([scope]) => statementName(scope));
   return `'${word}' is an option of ${names.map((n) => `'${n}'`).join(' and of ')}, not a statement of its own; write it in ${names.length > 1 ? 'one of them, e.g.' : `a '${names[0]}' statement:`} '${printable(`${names[0]} ${text(group)}`)}'`;
 }
 
@@ -228,11 +232,11 @@ function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]
     const comma = keyword === 'augment' ? ` (ops are separated by ',': augment flip, rotate 15)` : '';
     return error(
       'unexpected-token',
-      `unexpected ${describeToken(found).replace(/^the /, '')} in '${keyword === 'early' ? 'early stop' : keyword}'; expected ${list}${comma}${found.tokenType.name === 'Identifier' ? didYouMean(found.image, options) : ''}`,
+      `unexpected ${describeToken(found).replace(/^the /, '')} in '${statementName(keyword)}'; expected ${list}${comma}${found.tokenType.name === 'Identifier' ? didYouMean(found.image, options) : ''}`,
       span,
     );
   }
-  const where = e.message.includes(`after '${keyword}'`) ? '' : ` in '${keyword === 'early' ? 'early stop' : keyword}'`;
+  const where = e.message.includes(`after '${keyword}'`) ? '' : ` in '${statementName(keyword)}'`;
   return error(atEnd ? 'missing-argument' : 'unexpected-token', `${e.message}${where}`, span);
 }
 
