@@ -10,13 +10,10 @@
  */
 import type { Plan } from '../plan/schema.ts';
 import { createRng } from './augment/index.ts';
-import { prepareForTraining, stepRunner } from './backends/select.ts';
-import { fuseActivationsForTraining } from './fold-batchnorm.ts';
-import { CACHE_BYTES, prepareInputs } from './inputs.ts';
-import { createOptimizer, setLearningRate } from './optimizers.ts';
+import { CACHE_BYTES } from './inputs.ts';
+import { openPhase } from './open-phase.ts';
 import { prepareNetwork, requireReads, type PrepareOptions } from './prepare.ts';
 import { guardMemory, runStep } from './train-step.ts';
-import { applyPhase } from './trainable.ts';
 
 export interface LrFindOptions extends PrepareOptions {
   /** The phase whose steps to run, by name; default: the first with epochs. */
@@ -66,14 +63,12 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
 
   const dataSpec = await requireReads(plan, options.baseDir);
   const { backend, data, net } = await prepareNetwork(plan, dataSpec, options, warn);
-  const vars = applyPhase(net, phase);
-  const inputs = await prepareInputs(net, data, plan, net.base.preprocess, { cacheBytes: CACHE_BYTES, target: null, warn });
-  const optimizers = vars.groups.map((group) => ({ group, optimizer: createOptimizer(phase.optimizer, from * group.factor) }));
-  const model = inputs.model;
-  const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: backend.name === 'webgpu' });
-  const runner = await stepRunner(backend.name);
+  const open = await openPhase(net, data, plan, phase, { backend, lr: from, cacheBytes: CACHE_BYTES, warn }).catch((err: unknown) => {
+    net.full.dispose();
+    throw err;
+  });
+  const { model, inputs, optimizers } = open;
   try {
-    await prepareForTraining(backend, model, phase.batch);
     const rng = createRng(plan.seed);
     const batch = Math.min(phase.batch, data.train.count);
     let order = rng.permutation(data.train.count);
@@ -91,9 +86,9 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
       const idx = order.subarray(at, at + batch);
       at += batch;
       const lr = from * (to / from) ** (i / (steps - 1));
-      for (const o of optimizers) setLearningRate(o.optimizer, lr * o.group.factor);
+      open.setRate(lr);
       const { output } = guardMemory(backend.name, phase, () =>
-        runStep(runner, true, { model, inputs, set: data.train, idx, classes: data.classes.length, plan, rng, preprocess: net.base.preprocess, optimizers, adapt: null }),
+        runStep(open.steps, true, { model, inputs, set: data.train, idx, classes: data.classes.length, plan, rng, preprocess: net.base.preprocess, optimizers, adapt: null }),
       );
       const [loss = Number.NaN] = await output.read();
       average = BETA * average + (1 - BETA) * loss;
@@ -109,10 +104,7 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
     }
     return { phase: phase.name, backend: backend.name, backendReason: backend.reason, batch, points, diverged, ...suggest(points) };
   } finally {
-    runner.dispose();
-    fused.restore();
-    inputs.dispose();
-    for (const o of optimizers) o.optimizer.dispose();
+    open.close();
     net.full.dispose();
   }
 }

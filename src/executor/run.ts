@@ -9,9 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { Phase, Plan } from '../plan/schema.ts';
 import { createAdaptation, dualForward, loadTarget, requireTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
-import { prepareForTraining, stepRunner, type BackendName } from './backends/select.ts';
+import type { BackendName } from './backends/select.ts';
 import type { StepOutput } from './backends/steps.ts';
-import { EVAL_BATCH, evaluationPass, imageBatch, predictAll } from './batches.ts';
+import { EVAL_BATCH, imageBatch, predictAll } from './batches.ts';
 import { inModelOrder, loadCheckpoint, saveCheckpoint, type EpochSoFar } from './checkpoint.ts';
 import type { Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
@@ -19,14 +19,13 @@ import { earlyStopper, improvement } from './early-stop.ts';
 import { evaluate, finalMetrics, finalValidation, loadTestSet, type Score } from './evaluate.ts';
 import { exportModel, prepareExport } from './export-model.ts';
 import { prepareWritable, whyNotWritable } from './make-directory.ts';
-import { fuseActivationsForTraining } from './fold-batchnorm.ts';
-import { CACHE_BYTES, prepareInputs, type Inputs } from './inputs.ts';
+import { CACHE_BYTES, type Inputs } from './inputs.ts';
 import { guardMemory, runStep } from './train-step.ts';
 import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from './events.ts';
 import type { Network } from './network.ts';
-import { createOptimizer, restoreOptimizer, setLearningRate } from './optimizers.ts';
+import { restoreOptimizer } from './optimizers.ts';
+import { openPhase } from './open-phase.ts';
 import { learningRateAt } from './schedule.ts';
-import { applyPhase } from './trainable.ts';
 import { batchNormLayers, measureBatchNorm, writeBatchNorm } from './batch-norm-stats.ts';
 import { prepareNetwork, requireReads } from './prepare.ts';
 
@@ -121,34 +120,28 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       if (phase.epochs === 0) continue;
       // Resumed in the phase its checkpoint was saved in: that phase's optimizers, trackers and place.
       const within = p === resumeAt.phase ? saved : undefined;
-      const vars = applyPhase(net, phase);
-      // What the phase began with (AdaBN's statistics in the weights, self-training's labels) is in the checkpoint.
-      if (within && adaptation && within.adapt !== undefined) adaptation.restore(within.adapt);
-      else await adaptation?.beforePhase(p, hookContext);
-      const inputs = await prepareInputs(net, data, plan, base.preprocess, {
-        cacheBytes: options.cacheBytes ?? CACHE_BYTES, target: adaptation?.target ?? null, warn: (m) => warn(`phase '${phase.name}': ${m}`),
+      const open = await openPhase(net, data, plan, phase, {
+        backend, lr: phase.lr, cacheBytes: options.cacheBytes ?? CACHE_BYTES, target: adaptation?.target ?? null, validates: true,
+        // An adaptation's own variables learn at the head's rate.
+        extra: adaptation && { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] },
+        // What the phase began with (AdaBN's statistics in the weights, self-training's labels) is in the checkpoint.
+        beforeInputs: async () => {
+          if (within && adaptation && within.adapt !== undefined) adaptation.restore(within.adapt);
+          else await adaptation?.beforePhase(p, hookContext);
+        },
+        warn: (m) => warn(`phase '${phase.name}': ${m}`),
       });
-      emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
-      const groups = adaptation?.variables.length ? [...vars.groups, { factor: phase.lrMultipliers?.['head'] ?? 1, variables: [...adaptation.variables] }] : vars.groups;
-      const optimizers = groups.map((g) => ({ group: g, optimizer: createOptimizer(phase.optimizer, phase.lr * g.factor) }));
-      if (within) {
-        if (resumed!.optimizers.length !== optimizers.length) throw new ExecutorError('checkpoint-mismatch', `checkpoint ${checkpointDir} holds ${resumed!.optimizers.length} optimizers, the phase has ${optimizers.length}; was the script changed?`);
-        for (const [i, o] of optimizers.entries()) {
-          await restoreOptimizer(o.optimizer, resumed!.optimizers[i]!);
-          tf.dispose(resumed!.optimizers[i]!.map((w) => w.tensor)); // the optimizer's variables hold their own
-        }
-      }
-      const model = inputs.model;
-      // Where the backend can (webgpu, wasm), each BatchNorm applies the ReLU after it itself; on
-      // webgpu zero paddings are read by the convolution after them instead of written.
-      const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: backend.name === 'webgpu' });
-      const steps = await stepRunner(backend.name);
+      const { vars, inputs, model, optimizers, steps } = open;
       let lastLr = Number.NaN;
       try {
-        // The epochs' validation runs the same model folded, at EVAL_BATCH: its products are tuned too.
-        const evaluation = data.val.count > 0 ? evaluationPass(model, Math.min(EVAL_BATCH, data.val.count)) : undefined;
-        const prepared = await prepareForTraining(backend, model, phase.batch, evaluation);
-        if (prepared.warning !== null) warn(prepared.warning);
+        emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
+        if (within) {
+          if (resumed!.optimizers.length !== optimizers.length) throw new ExecutorError('checkpoint-mismatch', `checkpoint ${checkpointDir} holds ${resumed!.optimizers.length} optimizers, the phase has ${optimizers.length}; was the script changed?`);
+          for (const [i, o] of optimizers.entries()) {
+            await restoreOptimizer(o.optimizer, resumed!.optimizers[i]!);
+            tf.dispose(resumed!.optimizers[i]!.map((w) => w.tensor)); // the optimizer's variables hold their own
+          }
+        }
         const term = adaptation?.term(p) ?? null;
         const adapt = term && { term, forward: dualForward(model, net.head) };
         const stop = earlyStopper(plan, within && { state: within.stopper, weights: resumed!.bestWeights && inModelOrder(net.full, resumed!.bestWeights, `checkpoint ${checkpointDir}'s best weights`) });
@@ -214,7 +207,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             }
             const idx = order.subarray(b * phase.batch, Math.min(order.length, (b + 1) * phase.batch));
             const lr = learningRateAt(phase, epoch, b / batches);
-            if (lr !== lastLr) for (const o of optimizers) setLearningRate(o.optimizer, lr * o.group.factor);
+            if (lr !== lastLr) open.setRate(lr);
             lastLr = lr;
             const progress = (epochsDoneOverall + b / batches) / Math.max(1, totalEpochs);
             const stepAdapt = adapt && { ...adapt, progress };
@@ -258,12 +251,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         await adaptation?.afterPhase(p, hookContext);
         const { stats } = steps;
         const replay = stats ? { steps: stats.ran + stats.recorded + stats.replayed, replayed: stats.replayed, note: stats.why } : null;
-        emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best, replay, tiles: prepared.tiles });
+        emit({ type: 'phaseEnded', at: now(), phase: p, name: phase.name, epochsRun, stoppedEarly, best, replay, tiles: open.tiles });
       } finally {
-        steps.dispose();
-        fused.restore();
-        inputs.dispose();
-        for (const o of optimizers) o.optimizer.dispose();
+        open.close();
       }
     }
 
