@@ -2,12 +2,13 @@
  * tfjs's optimizers on the wasm backend: each variable's update as tfjs's chain of elementwise ops
  * against TL's one WebAssembly pass (src/executor/backends/wasm-kernels/optimizers.ts), on every
  * trainable variable of a zoo network (default MobileNetV2 at 96 px: 156 variables, 2.2M values)
- * with fixed gradients. The two alternate in one process, 8 rounds, the first 2 dropped.
+ * with fixed gradients, with and without weight decay. The two alternate in one process, 8 rounds,
+ * the first 2 dropped.
  *
  * Run: npm run bench:optimizers [-- --model resnet50]
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerFusedOptimizers, unregisterFusedOptimizers } from '../src/executor/backends/fused-optimizers.ts';
+import { registerFusedOptimizers, setWeightDecay, unregisterFusedOptimizers } from '../src/executor/backends/fused-optimizers.ts';
 import { selectBackend } from '../src/executor/backends/select.ts';
 import { wasmUpdater } from '../src/executor/backends/wasm-kernels/optimizers.ts';
 import { buildNetwork } from '../src/executor/zoo/networks.ts';
@@ -23,7 +24,14 @@ const makes: Record<string, () => tf.Optimizer> = {
   sgd: () => tf.train.sgd(1e-4),
   momentum: () => tf.train.momentum(1e-4, 0.9),
   rmsprop: () => tf.train.rmsprop(1e-4),
+  // Weight decay: tfjs's path shrinks the weights by tfjs ops first; TL's does it in the same pass.
+  'adam, weight decay 0.01': () => decaying(tf.train.adam(1e-4), 0.01),
+  'sgd, weight decay 5e-4': () => decaying(tf.train.sgd(1e-4), 5e-4),
 };
+function decaying(optimizer: tf.Optimizer, decay: number): tf.Optimizer {
+  setWeightDecay(optimizer, decay);
+  return optimizer;
+}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 console.log(`${modelName}: ${vars.length} variables, ${vars.reduce((a, v) => a + v.size, 0).toLocaleString('en')} values; ${choice.reason}`);

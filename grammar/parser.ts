@@ -144,7 +144,12 @@ export class TlParser extends CstParser {
   optimizerSetting = this.RULE('optimizerSetting', () => {
     this.CONSUME(Kw.optimizer);
     this.CONSUME(Identifier);
-    this.OPTION(() => { this.CONSUME(Kw.momentum); this.CONSUME(NumberLiteral); });
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => { this.CONSUME(Kw.momentum); this.CONSUME(NumberLiteral); } },
+        { ALT: () => { this.CONSUME(Kw.weight); this.CONSUME(Kw.decay); this.CONSUME2(NumberLiteral); } },
+      ]);
+    });
   });
 
   scheduleSetting = this.RULE('scheduleSetting', () => {

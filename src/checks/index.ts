@@ -10,6 +10,7 @@ import { frozenRandomBaseCheck } from './frozen-random-base.ts';
 import { modelCheck } from './model.ts';
 import { namesCheck } from './names.ts';
 import { numbersCheck } from './numbers.ts';
+import { rateDecayCheck } from './rate-decay.ts';
 import { scheduleFitCheck } from './schedule-fit.ts';
 import { settingPlacementCheck } from './setting-placement.ts';
 import { targetsCheck } from './targets.ts';
@@ -29,6 +30,7 @@ export const CHECKS: readonly Check[] = [
   frozenRandomBaseCheck,
   trainabilityCheck,
   unitRatesCheck,
+  rateDecayCheck,
   scheduleFitCheck,
 ];
 

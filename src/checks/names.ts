@@ -13,8 +13,8 @@ function oneOf(word: Word | undefined, list: readonly string[], code: string, wh
 function settingNames(s: Setting): (Diagnostic | undefined)[] {
   if (s.kind === 'optimizer') {
     const out = [oneOf(s.name, OPTIMIZERS, 'unknown-optimizer', 'optimizer')];
-    if (s.momentum && s.name.text === 'adam') {
-      out.push(error('option-not-applicable', `adam has no momentum setting; use 'optimizer sgd momentum ${s.momentum.text}' or drop it`, s.momentum.span));
+    if (s.momentum && (s.name.text === 'adam' || s.name.text === 'adamw')) {
+      out.push(error('option-not-applicable', `${s.name.text} has no momentum setting; use 'optimizer sgd momentum ${s.momentum.text}' or drop it`, s.momentum.span));
     }
     return out;
   }

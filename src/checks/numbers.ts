@@ -24,6 +24,7 @@ export const NUMBER_RULES = {
   units: { integer: true, min: 1, max: 65_536, what: 'dense units' },
   dropout: { min: 0, max: 1, maxExclusive: true, what: 'dropout rate' },
   momentum: { min: 0, max: 1, maxExclusive: true, what: 'momentum' },
+  weightDecay: { min: 0, max: 1, maxExclusive: true, what: 'weight decay' },
   warmup: { integer: true, min: 0, max: 10_000, what: 'warmup epochs' },
   min: { min: 0, what: 'minimum learning rate' },
   every: { integer: true, min: 1, max: 10_000, what: 'step interval (epochs)' },
@@ -79,7 +80,7 @@ export function checkSettingNumbers(s: Setting): (Diagnostic | undefined)[] {
     case 'lr':
       return [checkLearningRate(s.value)];
     case 'optimizer':
-      return [checkNumber(s.momentum, 'momentum')];
+      return [checkNumber(s.momentum, 'momentum'), checkNumber(s.weightDecay, 'weightDecay')];
     case 'schedule':
       return [checkNumber(s.warmup, 'warmup'), checkNumber(s.min, 'min'), checkNumber(s.every, 'every'), checkNumber(s.gamma, 'gamma')];
   }

@@ -2,7 +2,8 @@
 
 export const WEIGHT_SOURCES = ['imagenet', 'none'] as const;
 export const ACTIVATIONS = ['relu', 'gelu', 'tanh', 'sigmoid', 'elu', 'selu', 'swish', 'linear'] as const;
-export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop'] as const;
+/** `adamw` is Adam with weight decay (DEFAULTS.adamwDecay unless the script gives one). */
+export const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop'] as const;
 export const SCHEDULES = ['constant', 'cosine', 'step'] as const;
 export const ADAPT_METHODS = ['adabn', 'coral', 'dann', 'pseudolabel'] as const;
 export const MONITORS = ['val_loss', 'val_accuracy'] as const;
@@ -50,6 +51,8 @@ export const DEFAULTS = {
   stepGamma: 0.5,
   sgdMomentum: 0,
   rmspropMomentum: 0,
+  /** PyTorch's AdamW default; every other optimizer decays by 0 unless given `weight decay`. */
+  adamwDecay: 0.01,
 } as const;
 
 export function isOneOf<T extends string>(list: readonly T[], word: string): word is T {

@@ -1,9 +1,17 @@
 /** Builds one optimizer per learning-rate group and sets their rates as the schedule moves. */
 import * as tf from '@tensorflow/tfjs';
 import type { Optimizer } from '../plan/schema.ts';
-import { setRate } from './backends/fused-optimizers.ts';
+import { setRate, setWeightDecay } from './backends/fused-optimizers.ts';
 
+/** tfjs's optimizer for `spec` at `lr`, with TL's weight decay where the plan gives one (fused-optimizers.ts). */
 export function createOptimizer(spec: Optimizer, lr: number): tf.Optimizer {
+  const optimizer = tfjsOptimizer(spec, lr);
+  // Plans stored before weight decay existed have no field for it.
+  setWeightDecay(optimizer, spec.weightDecay ?? 0);
+  return optimizer;
+}
+
+function tfjsOptimizer(spec: Optimizer, lr: number): tf.Optimizer {
   switch (spec.kind) {
     case 'adam':
       return tf.train.adam(lr, spec.beta1, spec.beta2, spec.epsilon);

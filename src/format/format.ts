@@ -27,7 +27,7 @@ function setting(s: Setting): string {
     case 'lr':
       return `lr ${s.unit ? `${w(s.unit)} ` : ''}${n(s.value)}`;
     case 'optimizer':
-      return `optimizer ${w(s.name)}${opt('momentum', s.momentum && n(s.momentum))}`;
+      return `optimizer ${w(s.name)}${opt('momentum', s.momentum && n(s.momentum))}${opt('weight decay', s.weightDecay && n(s.weightDecay))}`;
     case 'schedule':
       return `schedule ${w(s.name)}${opt('min', s.min && n(s.min))}${opt('every', s.every && n(s.every))}${opt('gamma', s.gamma && n(s.gamma))}${opt('warmup', s.warmup && n(s.warmup))}`;
   }

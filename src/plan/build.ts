@@ -126,10 +126,11 @@ interface PhaseSettings {
   unitLr: Readonly<Record<string, number>>;
 }
 
-function optimizerOf(name: string, momentum: NumberNode | undefined): Optimizer {
-  if (name === 'sgd') return { kind: 'sgd', momentum: momentum?.value ?? DEFAULTS.sgdMomentum };
-  if (name === 'rmsprop') return { kind: 'rmsprop', rho: 0.9, momentum: momentum?.value ?? DEFAULTS.rmspropMomentum, epsilon: 1e-7 };
-  return { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+function optimizerOf(name: string, { momentum, weightDecay }: { momentum?: NumberNode; weightDecay?: NumberNode } = {}): Optimizer {
+  const decay = weightDecay?.value ?? (name === 'adamw' ? DEFAULTS.adamwDecay : 0);
+  if (name === 'sgd') return { kind: 'sgd', momentum: momentum?.value ?? DEFAULTS.sgdMomentum, weightDecay: decay };
+  if (name === 'rmsprop') return { kind: 'rmsprop', rho: 0.9, momentum: momentum?.value ?? DEFAULTS.rmspropMomentum, epsilon: 1e-7, weightDecay: decay };
+  return { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weightDecay: decay };
 }
 
 function scheduleOf(s: Extract<Setting, { kind: 'schedule' }>): Schedule {
@@ -148,7 +149,7 @@ function apply(settings: PhaseSettings, s: Setting): PhaseSettings {
     case 'batch':
       return { ...settings, batch: s.value.value };
     case 'optimizer':
-      return { ...settings, optimizer: optimizerOf(s.name.text, s.momentum) };
+      return { ...settings, optimizer: optimizerOf(s.name.text, s) };
     case 'schedule':
       return { ...settings, schedule: scheduleOf(s) };
   }
@@ -181,7 +182,7 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
     epochs: PHASE_DEFAULTS.epochs,
     lr: PHASE_DEFAULTS.lr,
     batch: PHASE_DEFAULTS.batch,
-    optimizer: optimizerOf(PHASE_DEFAULTS.optimizer, undefined),
+    optimizer: optimizerOf(PHASE_DEFAULTS.optimizer),
     schedule: { kind: 'constant', warmup: 0 },
     decay: null,
     unitLr: {},

@@ -125,10 +125,16 @@ export const AugmentOp = z.discriminatedUnion('op', [
 ]);
 export type AugmentOp = z.infer<typeof AugmentOp>;
 
+/**
+ * `weightDecay`: decoupled weight decay (AdamW, Keras's `weight_decay`): each step, before the
+ * update, the weights of convolutions and dense layers (not biases or BatchNorm's scales and
+ * offsets) shrink by lr times it. 0: none. Plans written before it have none.
+ */
+const weightDecay = z.number().min(0).lt(1).default(0);
 export const Optimizer = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('adam'), beta1: z.number(), beta2: z.number(), epsilon: z.number() }).readonly(),
-  z.object({ kind: z.literal('sgd'), momentum: z.number().min(0).lt(1) }).readonly(),
-  z.object({ kind: z.literal('rmsprop'), rho: z.number(), momentum: z.number().min(0).lt(1), epsilon: z.number() }).readonly(),
+  z.object({ kind: z.literal('adam'), beta1: z.number(), beta2: z.number(), epsilon: z.number(), weightDecay }).readonly(),
+  z.object({ kind: z.literal('sgd'), momentum: z.number().min(0).lt(1), weightDecay }).readonly(),
+  z.object({ kind: z.literal('rmsprop'), rho: z.number(), momentum: z.number().min(0).lt(1), epsilon: z.number(), weightDecay }).readonly(),
 ]);
 export type Optimizer = z.infer<typeof Optimizer>;
 

@@ -22,7 +22,8 @@ export type Setting =
   /** `unit`: the block, `head` or quoted layer whose own rate this sets; absent: the phase's rate. */
   | { readonly kind: 'lr'; readonly unit?: Word; readonly value: NumberNode; readonly span: Span }
   | { readonly kind: 'batch'; readonly value: NumberNode; readonly span: Span }
-  | { readonly kind: 'optimizer'; readonly name: Word; readonly momentum?: NumberNode; readonly span: Span }
+  /** `weightDecay`: the number after `weight decay`. */
+  | { readonly kind: 'optimizer'; readonly name: Word; readonly momentum?: NumberNode; readonly weightDecay?: NumberNode; readonly span: Span }
   | {
       readonly kind: 'schedule';
       readonly name: Word;

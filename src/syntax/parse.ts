@@ -32,7 +32,7 @@ const STATEMENT_OPTIONS: Record<string, readonly string[]> = {
   adapt: ['target', 'weight', 'threshold', 'rounds', 'at'],
   early: ['patience', 'monitor'],
   checkpoint: ['monitor'],
-  optimizer: ['momentum'],
+  optimizer: ['momentum', 'weight decay'],
   schedule: ['warmup', 'min', 'every', 'gamma'],
 };
 
@@ -230,9 +230,11 @@ function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]
     const list = options.length > 0 ? `${quoteList(options)} or the end of the statement` : 'the end of the statement';
     // `augment flip rotate 15`: 'rotate' was read as flip's argument, so the list needs its ','.
     const comma = keyword === 'augment' ? ` (ops are separated by ',': augment flip, rotate 15)` : '';
+    // `optimizer adamw decay 0.01`, `wd 0.01`: weight decay, as other tools spell it.
+    const decay = scope === 'optimizer' && /^(decay|wd)$/i.test(found.image) ? ` (weight decay reads 'optimizer ${tokens[1]?.image ?? 'adamw'} weight decay 0.01')` : '';
     return error(
       'unexpected-token',
-      `unexpected ${describeToken(found).replace(/^the /, '')} in '${statementName(keyword)}'; expected ${list}${comma}${found.tokenType.name === 'Identifier' ? didYouMean(found.image, options) : ''}`,
+      `unexpected ${describeToken(found).replace(/^the /, '')} in '${statementName(keyword)}'; expected ${list}${comma}${decay}${found.tokenType.name === 'Identifier' && !decay ? didYouMean(found.image, options) : ''}`,
       span,
     );
   }

@@ -214,6 +214,8 @@ function readUnfreeze(c: Cursor): UnfreezeNode {
 
 function readSetting(c: Cursor): Setting {
   const kw = c.next();
+  /** The options given so far: each at most once. */
+  const seen = new Map<string, Span>();
   const start = kw.startOffset;
   const to = (end: number): Span => ({ start, end });
   switch (kw.image) {
@@ -229,12 +231,17 @@ function readSetting(c: Cursor): Setting {
     }
     case 'optimizer': {
       const name = c.word();
-      let momentum: NumberNode | undefined;
-      if (c.peek() === 'momentum') {
-        c.next();
-        momentum = c.number();
+      const opts: { momentum?: NumberNode; weightDecay?: NumberNode } = {};
+      let end = name.span.end;
+      for (let k = c.peek(); k === 'momentum' || k === 'weight'; k = c.peek()) {
+        const kw = tokenSpan(c.next());
+        const last = k === 'weight' ? tokenSpan(c.next()) : kw; // `weight decay`
+        const v = c.number();
+        const field = k === 'weight' ? 'weightDecay' : 'momentum';
+        opts[field] = c.once(seen, k === 'weight' ? 'weight decay' : k, { start: kw.start, end: last.end }, v) ?? opts[field];
+        end = v.span.end;
       }
-      return { kind: 'optimizer', name, ...(momentum && { momentum }), span: to((momentum ?? name).span.end) };
+      return { kind: 'optimizer', name, ...opts, span: to(end) };
     }
     default: {
       const name = c.word();
@@ -242,9 +249,9 @@ function readSetting(c: Cursor): Setting {
       let end = name.span.end;
       const keys = ['warmup', 'min', 'every', 'gamma'] as const;
       for (let k = c.peek(); k !== undefined && (keys as readonly string[]).includes(k); k = c.peek()) {
-        c.next();
+        const kw = c.next();
         const v = c.number();
-        opts[k as (typeof keys)[number]] = v;
+        opts[k as (typeof keys)[number]] = c.once(seen, k, tokenSpan(kw), v) ?? opts[k as (typeof keys)[number]];
         end = v.span.end;
       }
       return { kind: 'schedule', name, ...opts, span: to(end) };

@@ -22,7 +22,7 @@ const CASES: [code: string, bad: string, good: string][] = [
   ['lr-not-positive', 'use tiny; lr 0', 'use tiny; lr 1e-3'],
   ['lr-absurd', 'use tiny; lr 5', 'use tiny; lr 0.01'],
   ['lr-high', 'use tiny; lr 0.5', 'use tiny; lr 0.01'],
-  ['unknown-optimizer', 'use tiny; optimizer adamw', 'use tiny; optimizer adam'],
+  ['unknown-optimizer', 'use tiny; optimizer adan', 'use tiny; optimizer adam'],
   ['unknown-schedule', 'use tiny; schedule cosin', 'use tiny; schedule cosine'],
   ['option-not-applicable', 'use tiny; schedule constant min 0.1', 'use tiny; schedule cosine min 0.1'],
   ['unknown-activation', 'use tiny; head dense 8 rellu', 'use tiny; head dense 8 relu'],
@@ -52,6 +52,7 @@ const CASES: [code: string, bad: string, good: string][] = [
   ['already-trainable', 'use tiny; phase unfreeze block5; phase unfreeze block5 lr 1e-5', 'use tiny; phase unfreeze block5; phase unfreeze block4 lr 1e-5'],
   ['empty-phase', 'use tiny; phase', 'use tiny; phase lr 1e-4'],
   ['duplicate-phase-name', 'use tiny; phase a lr 1e-4; phase a lr 1e-5', 'use tiny; phase a lr 1e-4; phase b lr 1e-5'],
+  ['rate-decay-steep', 'use tiny; phase unfreeze block5 decay 0.01', 'use tiny; phase unfreeze block5 decay 0.5 optimizer adamw weight decay 0.01'],
   ['unfreeze-below-frozen-layer', 'use resnet50; freeze until "conv4_block2_out"; phase unfreeze block3', 'use resnet50; freeze until "conv4_block2_out"; phase unfreeze block3, block4'],
 ];
 
@@ -98,6 +99,22 @@ describe('messages', () => {
     expect(shown).not.toMatch(/[\x00-\x08\x0b-\x1f\u202e]/);
     expect(shown).toContain('error unknown-block: at \\u001b[2J');
     expect(shown).toContain('1 | use tiny # \ufffd]0;owned\ufffd \ufffd\n    ^^^');
+  });
+
+  it('say how weight decay is written where it is written as other tools do', () => {
+    // tiny's random base and the missing data aside.
+    const message = (source: string) => compile(source).diagnostics.filter((d) => d.code !== 'frozen-random-base' && d.code !== 'missing-data').map((d) => `${d.code}: ${d.message}`);
+    expect(message('use tiny; optimizer adamw decay 0.01')[0]).toContain("(weight decay reads 'optimizer adamw weight decay 0.01')");
+    expect(message('use tiny; optimizer sgd wd 1e-4')[0]).toContain("(weight decay reads 'optimizer sgd weight decay 0.01')");
+    expect(message('use tiny; optimizer adam weight_decay 0.01')[0]).toContain("did you mean 'weight decay'?");
+    expect(message('use tiny; optimizer adam weight 0.01')[0]).toContain("expected 'decay' after 'weight'");
+    expect(message('use tiny; optimizer adamw momentum 0.9')).toEqual(["option-not-applicable: adamw has no momentum setting; use 'optimizer sgd momentum 0.9' or drop it"]);
+    expect(message('use tiny; optimizer sgd weight decay 1')).toEqual(['bad-number: weight decay must be at least 0 and below 1, found 1']);
+    expect(message('use tiny; optimizer sgd weight decay 1e-4 weight decay 1e-3')).toEqual(["option-repeated: 'weight decay' is given twice in this statement; keep one"]);
+    // Inside a phase, `decay` is the phase's per-block rate decay: a small one is most likely a weight decay.
+    expect(message('use tiny; phase unfreeze block5 optimizer adamw decay 0.01')).toEqual([
+      "rate-decay-steep: 'decay 0.01' is the per-block rate decay: each block learns at 0.01 times the rate of the block above it (the next at 1e-4 times), so the lower blocks barely train; for weight decay write 'optimizer adamw weight decay 0.01' (a per-block decay is typically 0.3 to 0.9)",
+    ]);
   });
 
   it('list valid blocks for an unknown block', () => {

@@ -151,6 +151,17 @@ describe('trainability', () => {
       [1, 8, 1e-4, 'sgd'],
     ]);
   });
+
+  it('gives the optimizer a weight decay: adamw 0.01 unless given, any optimizer with `weight decay`, none otherwise', () => {
+    const p = plan('use tiny\noptimizer adamw\nphase a optimizer adamw weight decay 0.05\nphase b optimizer sgd momentum 0.9 weight decay 1e-4\nphase c epochs 1\nphase d optimizer adam');
+    expect(p.phases.map((ph) => [ph.optimizer.kind, ph.optimizer.weightDecay])).toEqual([
+      ['adam', 0.01],
+      ['adam', 0.05],
+      ['sgd', 1e-4],
+      ['sgd', 1e-4],
+      ['adam', 0],
+    ]);
+  });
 });
 
 describe('the rest of the language', () => {

@@ -114,6 +114,34 @@ seed 4
     uncached.losses.forEach((loss, i) => expect(loss).toBeCloseTo(cached.losses[i]!, 3));
   });
 
+  it('decays the weights the script gives a weight decay, and only the weights', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tl-run-'));
+    const headAfter = async (optimizer: string, name: string) => {
+      const plan = planOf(`
+use tiny input 32
+data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
+freeze all
+epochs 2
+lr 0.05
+optimizer ${optimizer}
+export "${join(out, name)}"
+`);
+      await runPlan(plan, { baseDir: root, runDir: join(out, `${name}-state`), backend: 'wasm', onEvent: () => {} });
+      const { model } = await loadExported(join(out, name));
+      const [kernel, bias] = ['head_out/kernel', 'head_out/bias'].map((n) => model.weights.find((w) => w.originalName === n)!.read().dataSync() as Float32Array);
+      model.dispose();
+      return { kernel: kernel!, bias: bias! };
+    };
+    const norm = (a: Float32Array) => Math.hypot(...a);
+    const plain = await headAfter('sgd', 'plain');
+    const decayed = await headAfter('sgd weight decay 0.5', 'decayed');
+    // 20 steps (2 epochs of 10 batches), each shrinking the kernel by 1 - 0.05 * 0.5: about 0.6 in all.
+    expect(norm(decayed.kernel)).toBeLessThan(0.9 * norm(plain.kernel));
+    expect(norm(decayed.kernel)).toBeGreaterThan(0.5 * norm(plain.kernel));
+    // The bias does not decay: only the (slightly different) gradients move it apart.
+    expect(Math.abs(norm(decayed.bias) - norm(plain.bias))).toBeLessThan(0.1 * norm(plain.bias));
+  }, 120_000);
+
   it('fails with a code and the script span when the data folder is missing', async () => {
     const plan = planOf('use tiny\ndata "no/such/folder"\nepochs 1');
     const events: ExecutorEvent[] = [];

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerFusedOptimizers, unregisterFusedOptimizers } from '../../src/executor/backends/fused-optimizers.ts';
+import { registerFusedOptimizers, setWeightDecay, unregisterFusedOptimizers } from '../../src/executor/backends/fused-optimizers.ts';
 import { writesInPlace } from '../../src/executor/backends/in-place-writes.ts';
 import { registerWasmTrainingKernels } from '../../src/executor/backends/wasm-kernels.ts';
 import { wasmUpdater } from '../../src/executor/backends/wasm-kernels/optimizers.ts';
@@ -155,5 +155,49 @@ describe('fused optimizer updates on wasm', () => {
     const own = await trainSteps(false);
     expect(fused.losses).toEqual(own.losses);
     expect(fused.weights).toEqual(own.weights);
+  });
+});
+
+describe('weight decay', () => {
+  const withDecay = (make: () => tf.Optimizer, decay: number) => () => {
+    const optimizer = make();
+    setWeightDecay(optimizer, decay);
+    return optimizer;
+  };
+  const close = (a: Float32Array[], b: Float32Array[]) =>
+    a.flatMap((w, i) => Array.from(w).filter((x, j) => !(Math.abs(x - b[i]![j]!) <= 1e-5 * (1 + Math.abs(b[i]![j]!)))));
+
+  for (const name of ['adam', 'sgd', 'momentum', 'rmsprop']) {
+    it(`${name}: fused on wasm as tfjs's own update after the shrink, on cpu too; biases (rank 1) left alone`, async () => {
+      const make = withDecay(OPTIMIZERS[name]!, 0.1);
+      const fused = await train(make, 'wasm', true);
+      const own = await train(make, 'wasm', false);
+      const cpu = await train(make, 'cpu', false);
+      const plain = await train(OPTIMIZERS[name]!, 'wasm', true);
+      expect(close(fused.weights, own.weights)).toEqual([]);
+      expect(close(fused.weights, cpu.weights)).toEqual([]);
+      expect(fused.state).toEqual(plain.state); // the moments see the gradient alone
+      SHAPES.forEach((shape, i) => {
+        if (shape.length === 1) expect(fused.weights[i], `shape ${shape}`).toEqual(plain.weights[i]);
+        else expect(close([fused.weights[i]!], [plain.weights[i]!]).length, `shape ${shape}`).toBeGreaterThan(0);
+      });
+    });
+  }
+
+  it('shrinks a weight by 1 - lr w at each step, before the update, whichever path updates it', async () => {
+    for (const [backend, fused] of [['wasm', true], ['wasm', false], ['cpu', false]] as const) {
+      await tf.setBackend(backend);
+      if (!fused) unregisterFusedOptimizers('wasm');
+      const x = tf.variable(tf.fill([2, 3], 2), true);
+      const b = tf.variable(tf.fill([3], 2), true);
+      const optimizer = withDecay(() => tf.train.sgd(0.5), 0.1)();
+      for (let step = 0; step < 3; step++) optimizer.applyGradients({ [x.name]: tf.zeros([2, 3]), [b.name]: tf.zeros([3]) });
+      // A zero gradient: only the decay moves it, by 1 - 0.5 * 0.1 a step.
+      for (const v of x.dataSync()) expect(Math.abs(v - 2 * 0.95 ** 3), `${backend}, fused ${fused}`).toBeLessThan(1e-6);
+      expect(Array.from(b.dataSync())).toEqual([2, 2, 2]);
+      tf.dispose([x, b]);
+      optimizer.dispose();
+      registerFusedOptimizers('wasm', wasmUpdater);
+    }
   });
 });

@@ -36,6 +36,12 @@ describe('tl fmt', () => {
     );
   });
 
+  it('writes the optimizer\'s options momentum first, then weight decay', () => {
+    expect(format('use resnet50\noptimizer  sgd weight   decay 1e-4 momentum 0.9\nphase optimizer adamw').text).toBe(
+      'use resnet50\noptimizer sgd momentum 0.9 weight decay 1e-4\nphase optimizer adamw\n',
+    );
+  });
+
   it('refuses to format a script it cannot parse, and says why', () => {
     const r = format('use tiny\ndata "unterminated\n');
     expect(r.text).toBeUndefined();

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { setWeightDecay } from '../../src/executor/backends/fused-optimizers.ts';
 import { plainSteps, type StepRunner } from '../../src/executor/backends/steps.ts';
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { bufferPins } from '../../src/executor/backends/webgpu/buffer-pool.ts';
@@ -28,6 +29,12 @@ const OPTIMIZERS = {
   adam: (lr: number) => tf.train.adam(lr / 10),
   momentum: (lr: number) => tf.train.momentum(lr / 2, 0.9),
   rmsprop: (lr: number) => tf.train.rmsprop(lr / 10, 0.9, 0.5, 1e-7),
+  // Adam with TL's weight decay: the decayed weights' updates are packs of their own.
+  adamw: (lr: number) => {
+    const optimizer = tf.train.adam(lr / 10);
+    setWeightDecay(optimizer, 0.3);
+    return optimizer;
+  },
 } as const;
 
 const BATCH = 6;
@@ -139,7 +146,7 @@ function expectSame(replayed: Trained, plain: Trained): void {
 }
 
 describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.ok ? env.adapter : 'no adapter'})`, () => {
-  it.each(['sgd', 'adam', 'momentum', 'rmsprop'] as const)('replays %s steps on new batches to the same bits as running them', async (optimizer) => {
+  it.each(['sgd', 'adam', 'momentum', 'rmsprop', 'adamw'] as const)('replays %s steps on new batches to the same bits as running them', async (optimizer) => {
     const g = graphs();
     const replayed = await train(g, { optimizer });
     const plain = await train(plainSteps, { optimizer });

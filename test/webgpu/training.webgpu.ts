@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { BN_FORWARD, BN_TRAINING_GRAD } from '../../src/executor/backends/batchnorm-training.ts';
 import { MASK_GRAD } from '../../src/executor/backends/webgpu/activation-grads.ts';
+import { setWeightDecay } from '../../src/executor/backends/fused-optimizers.ts';
 import { OPTIMIZER_UPDATE } from '../../src/executor/backends/webgpu/optimizers.ts';
 import { fuseActivationsForTraining } from '../../src/executor/fold-batchnorm.ts';
 import { registerWebgpuTrainingKernels, unregisterWebgpuTrainingKernels, WEBGPU_TRAINING_KERNELS, webgpuTrainingKernelsRegistered } from '../../src/executor/backends/webgpu/index.ts';
@@ -16,11 +17,21 @@ import { relativeError, RELATIVE_TOLERANCE, sameOnBoth, values, worstError } fro
 import { smallConvnet } from './convnet.ts';
 import { webgpuEnv } from './webgpu-env.ts';
 
+/** `optimizer` with TL's weight decay (large, so that it shows beside the tolerance). */
+const decaying = (optimizer: tf.Optimizer, decay: number) => {
+  setWeightDecay(optimizer, decay);
+  return optimizer;
+};
+
 const OPTIMIZERS = {
   sgd: () => tf.train.sgd(0.1),
   adam: () => tf.train.adam(0.01),
   momentum: () => tf.train.momentum(0.05, 0.9),
   rmsprop: () => tf.train.rmsprop(0.01, 0.9, 0.5, 1e-7),
+  'sgd with weight decay': () => decaying(tf.train.sgd(0.1), 0.5),
+  'adam with weight decay': () => decaying(tf.train.adam(0.01), 0.5),
+  'momentum with weight decay': () => decaying(tf.train.momentum(0.05, 0.9), 0.5),
+  'rmsprop with weight decay': () => decaying(tf.train.rmsprop(0.01, 0.9, 0.5, 1e-7), 0.5),
 } as const;
 
 /**
@@ -59,7 +70,7 @@ describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.a
     for (const name of Object.keys(WEBGPU_TRAINING_KERNELS)) expect(tf.getKernel(name, 'webgpu')).toBeDefined();
   });
 
-  it.each(['sgd', 'adam', 'momentum', 'rmsprop'] as const)('three %s steps match the cpu backend (weights and optimizer state), and leave the tensor count flat', async (optimizer) => {
+  it.each(Object.keys(OPTIMIZERS) as (keyof typeof OPTIMIZERS)[])('three %s steps match the cpu backend (weights and optimizer state), and leave the tensor count flat', async (optimizer) => {
     const gpu = await train('webgpu', 3, optimizer);
     const cpu = await train('cpu', 3, optimizer);
     await tf.setBackend('webgpu');
@@ -68,6 +79,12 @@ describe.skipIf(!env.ok)(`training on webgpu with TL's kernels (${env.ok ? env.a
     expect(gpu.state).toHaveLength(cpu.state.length);
     gpu.state.forEach((w, i) => expect(relativeError(w, cpu.state[i] ?? new Float32Array()), `optimizer state ${i}`).toBeLessThan(RELATIVE_TOLERANCE));
     expect(gpu.counts[2]).toBe(gpu.counts[1]);
+    if (optimizer.endsWith('with weight decay')) {
+      // The decay moved the weights (not the biases) away from where the update alone takes them.
+      const plain = await train('webgpu', 3, optimizer.split(' ')[0] as keyof typeof OPTIMIZERS);
+      const moved = gpu.weights.map((w, i) => relativeError(w, plain.weights[i]!) > RELATIVE_TOLERANCE);
+      expect(moved.some(Boolean)).toBe(true);
+    }
   });
 
   it('updates with TL\'s kernel on webgpu, with tfjs\'s ops elsewhere', async () => {

@@ -10,7 +10,8 @@
  * state exactly as tfjs lays it out (moments, accumulated betas, iterations, created as tfjs does
  * on first use), so checkpoints and getWeights are unchanged; which variables each rule writes, in
  * what order; and the swap of each class's applyGradients, which hands anything not float32 on a
- * registered backend, and Nesterov momentum and centered RMSprop, to the class's own.
+ * registered backend, and Nesterov momentum and centered RMSprop, to the class's own. TL's weight
+ * decay (which tfjs's optimizers lack) is here too, in the fused update or before the class's own.
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeValuesInPlace } from './in-place-writes.ts';
@@ -25,10 +26,14 @@ import { swapMethod } from './registry.ts';
  *   m' = a m + b g, v' = c v + d g^2, x' = ((m' / k0) / (sqrt(v' / k1) + e)) f + x
  * - rmsprop, state [ms, mom, x], shared d lr, constants a rho, b 1 - rho, c momentum, e epsilon:
  *   ms' = a ms + b g^2, p' = c mom + (g d) / sqrt(ms' + e), x' = x - p'
+ *
+ * With weight decay `w` (constant w, 0 where the variable does not decay), each rule's x on the
+ * right of x' is x (1 - lr w): the weights shrink before the update, decoupled from the gradient as
+ * in AdamW (Loshchilov and Hutter) and Keras's `weight_decay`. With w 0 the factor is exactly 1.
  */
 export type RuleName = 'sgd' | 'momentum' | 'adam' | 'rmsprop';
 
-export const CONSTANTS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+export const CONSTANTS = ['a', 'b', 'c', 'd', 'e', 'f', 'w'] as const;
 export type Constants = Partial<Record<(typeof CONSTANTS)[number], number>>;
 
 /** One variable's update: its gradient, and the variables it updates (its state, then itself). */
@@ -73,8 +78,50 @@ function rate(optimizer: { readonly learningRate: number }, negated: boolean): t
   return tensor;
 }
 
-function update(rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants = {}): void {
-  updaters.get(tf.getBackend())!(rule, updates.filter((u) => u.gradient.size > 0), shared, constants);
+/** Each optimizer's weight decay, where it has one (setWeightDecay). */
+const decays = new WeakMap<object, number>();
+
+/**
+ * Whether weight decay applies to `x`: the weights of convolutions and dense layers (rank 2 and
+ * up), not biases or BatchNorm's scales and offsets, as fine-tuning recipes (timm, Hugging Face) leave them.
+ */
+export function decaysWeight(x: tf.Variable): boolean {
+  return x.rank >= 2;
+}
+
+/**
+ * Gives `optimizer` decoupled weight decay: at each step, before its update, every weight it
+ * updates that `decaysWeight` shrinks by lr times `decay`. In the fused update where the backend has one,
+ * by tfjs ops before the class's own update elsewhere.
+ */
+export function setWeightDecay(optimizer: tf.Optimizer, decay: number): void {
+  if (decay > 0) decays.set(optimizer, decay);
+  else decays.delete(optimizer);
+  swapClasses();
+}
+
+/** Runs `updates` of `optimizer`'s `rule`, those whose weights decay apart from the others (constant w). */
+function update(optimizer: object, rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants = {}): void {
+  const run = updaters.get(tf.getBackend())!;
+  const live = updates.filter((u) => u.gradient.size > 0);
+  const w = decays.get(optimizer) ?? 0;
+  const decayed = w > 0 ? live.filter((u) => decaysWeight(u.targets.at(-1)!)) : [];
+  const rest = decayed.length > 0 ? live.filter((u) => !decayed.includes(u)) : live;
+  if (decayed.length > 0) run(rule, decayed, shared, { ...constants, w });
+  if (rest.length > 0 || decayed.length === 0) run(rule, rest, shared, { ...constants, w: 0 });
+}
+
+/** Weight decay where tfjs's own update runs: the weights shrunk by tfjs ops, then updated. */
+function decayBefore(optimizer: object, gradients: Gradients): void {
+  const w = decays.get(optimizer);
+  if (w === undefined) return;
+  const keep = 1 - (optimizer as { learningRate: number }).learningRate * w;
+  tf.tidy(() => {
+    for (const { name, gradient } of entries(gradients)) {
+      const x = tf.engine().registeredVariables[name];
+      if (gradient != null && x !== undefined && decaysWeight(x)) x.assign(tf.mul(x, keep));
+    }
+  });
 }
 
 type Gradients = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
@@ -155,7 +202,7 @@ function adamApply(this: AdamState, gradients: Gradients): void {
   tf.tidy(() => {
     const updates = updatesOf(gradients, (x, i) => [slot(this.accumulatedFirstMoment, i, x, 'm'), slot(this.accumulatedSecondMoment, i, x, 'v'), x]);
     const k = tf.sub(1, tf.stack([this.accBeta1, this.accBeta2]));
-    update('adam', updates, { k, f: rate(this, true) }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon });
+    update(this, 'adam', updates, { k, f: rate(this, true) }, { a: this.beta1, b: 1 - this.beta1, c: this.beta2, d: 1 - this.beta2, e: this.epsilon });
   });
   // After the tidy, which drops the views of the betas that k was stacked from.
   const scale = scalers.get(tf.getBackend());
@@ -170,18 +217,18 @@ function adamApply(this: AdamState, gradients: Gradients): void {
 }
 
 function sgdApply(this: SgdState, gradients: Gradients): void {
-  update('sgd', updatesOf(gradients, (x) => [x]), { c: rate(this, true) });
+  update(this, 'sgd', updatesOf(gradients, (x) => [x]), { c: rate(this, true) });
   this.incrementIterations();
 }
 
 function momentumApply(this: MomentumState, gradients: Gradients): void {
-  update('momentum', updatesOf(gradients, (x, i) => [slot(this.accumulations, i, x, 'momentum'), x]), { m: this.m, c: rate(this, true) });
+  update(this, 'momentum', updatesOf(gradients, (x, i) => [slot(this.accumulations, i, x, 'momentum'), x]), { m: this.m, c: rate(this, true) });
   this.incrementIterations();
 }
 
 function rmspropApply(this: RmspropState, gradients: Gradients): void {
   const updates = updatesOf(gradients, (x, i) => [slot(this.accumulatedMeanSquares, i, x, 'rms'), slot(this.accumulatedMoments, i, x, 'momentum'), x]);
-  update('rmsprop', updates, { d: rate(this, false) }, { a: this.decay, b: 1 - this.decay, c: this.momentum, e: this.epsilon });
+  update(this, 'rmsprop', updates, { d: rate(this, false) }, { a: this.decay, b: 1 - this.decay, c: this.momentum, e: this.epsilon });
   this.incrementIterations();
 }
 
@@ -197,8 +244,34 @@ const FUSED: readonly { cls: OptimizerClass; fused: ApplyGradients; leaveToTfjs?
   { cls: cls(tf.RMSPropOptimizer), fused: fused(rmspropApply), leaveToTfjs: (o: RmspropState) => o.centered },
 ];
 
-/** Put the classes' own applyGradients back, while TL's are in their place. */
-const restores: (() => void)[] = [];
+let swapped = false;
+
+/**
+ * Puts TL's applyGradients in each class's place, once: the fused update where the backend has an
+ * updater and the update is float32 (and not Nesterov momentum or centered RMSprop), the class's
+ * own otherwise, with the optimizer's weight decay either way. The classes' dispose also drops the
+ * learning rate's tensor.
+ */
+function swapClasses(): void {
+  if (swapped) return;
+  swapped = true;
+  for (const { cls, fused, leaveToTfjs } of FUSED) {
+    swapMethod(cls.prototype, 'applyGradients', (own) =>
+      function (this: tf.Optimizer, gradients: Gradients) {
+        if (fusable(gradients) && !(leaveToTfjs?.(this as never) ?? false)) return fused.call(this, gradients);
+        decayBefore(this, gradients);
+        return own.call(this, gradients);
+      },
+    );
+    swapMethod(cls.prototype as unknown as { dispose(): void }, 'dispose', (own) =>
+      function (this: object) {
+        own.call(this);
+        rates.get(this)?.tensor.dispose();
+        rates.delete(this);
+      },
+    );
+  }
+}
 
 /**
  * Fuses tf.train.adam, sgd, momentum and rmsprop's float32 updates on `backendName` with
@@ -208,28 +281,11 @@ const restores: (() => void)[] = [];
 export function registerFusedOptimizers(backendName: string, updater: Updater, scaler?: Scaler): void {
   updaters.set(backendName, updater);
   if (scaler !== undefined) scalers.set(backendName, scaler);
-  if (restores.length > 0) return;
-  for (const { cls, fused, leaveToTfjs } of FUSED) {
-    restores.push(swapMethod(cls.prototype, 'applyGradients', (own, active) =>
-      function (this: tf.Optimizer, gradients: Gradients) {
-        const mine = active() && fusable(gradients) && !(leaveToTfjs?.(this as never) ?? false);
-        return mine ? fused.call(this, gradients) : own.call(this, gradients);
-      },
-    ));
-    // The learning rate's tensor goes with the optimizer.
-    restores.push(swapMethod(cls.prototype as unknown as { dispose(): void }, 'dispose', (own) =>
-      function (this: object) {
-        own.call(this);
-        rates.get(this)?.tensor.dispose();
-        rates.delete(this);
-      },
-    ));
-  }
+  swapClasses();
 }
 
-/** Leaves `backendName`'s updates to tfjs; once no backend has an updater, the classes' own methods are back. */
+/** Leaves `backendName`'s updates to tfjs's own. */
 export function unregisterFusedOptimizers(backendName: string): void {
   updaters.delete(backendName);
   scalers.delete(backendName);
-  if (updaters.size === 0) for (const restore of restores.splice(0)) restore();
 }

@@ -41,6 +41,8 @@ interface RuleSource {
   readonly state: readonly string[];
   /** The rule's numbers, float32 parameters after the arrays and the element count n. */
   readonly constants: readonly string[];
+  /** What x is multiplied by before the update, 1 - lr w, from the rule's numbers (exactly 1 without weight decay, w 0). */
+  keep(n: (name: string) => number): number;
   /** The temporaries the body keeps. */
   readonly temporaries: readonly string[];
   body(p: Pieces): string;
@@ -48,26 +50,29 @@ interface RuleSource {
 
 /** The rules as ../fused-optimizers.ts states them. */
 const RULES: Record<RuleName, RuleSource> = {
-  // x' = c g + x
+  // x' = c g + x r, r = 1 - lr w (weight decay w)
   sgd: {
     state: ['x'],
-    constants: ['c'],
+    constants: ['c', 'r'],
+    keep: (n) => 1 + n('c') * n('w'),
     temporaries: [],
-    body: ({ op, at, load, store, get }) => `${at('xo')} ${get('c')} ${load('g')} ${op('mul')} ${load('x')} ${op('add')} ${store}`,
+    body: ({ op, at, load, store, get }) => `${at('xo')} ${get('c')} ${load('g')} ${op('mul')} ${load('x')} ${get('r')} ${op('mul')} ${op('add')} ${store}`,
   },
-  // a' = m a + g, x' = c a' + x
+  // a' = m a + g, x' = c a' + x r
   momentum: {
     state: ['acc', 'x'],
-    constants: ['m', 'c'],
+    constants: ['m', 'c', 'r'],
+    keep: (n) => 1 + n('c') * n('w'),
     temporaries: ['t'],
     body: ({ op, at, load, store, get, tee }) => `
       ${at('acc')} ${get('m')} ${load('acc')} ${op('mul')} ${load('g')} ${op('add')} ${tee('t')} ${store}
-      ${at('xo')} ${get('c')} ${get('t')} ${op('mul')} ${load('x')} ${op('add')} ${store}`,
+      ${at('xo')} ${get('c')} ${get('t')} ${op('mul')} ${load('x')} ${get('r')} ${op('mul')} ${op('add')} ${store}`,
   },
-  // m' = m a + g b, v' = v c + g^2 d, x' = ((m' / k0) / (sqrt(v' / k1) + e)) f + x
+  // m' = m a + g b, v' = v c + g^2 d, x' = ((m' / k0) / (sqrt(v' / k1) + e)) f + x r
   adam: {
     state: ['m', 'v', 'x'],
-    constants: ['a', 'b', 'c', 'd', 'e', 'f', 'k0', 'k1'],
+    constants: ['a', 'b', 'c', 'd', 'e', 'f', 'k0', 'k1', 'r'],
+    keep: (n) => 1 + n('f') * n('w'),
     temporaries: ['gi', 'mi', 'vi'],
     body: ({ op, at, load, store, get, tee, set }) => `
       ${load('g')} ${set('gi')}
@@ -76,18 +81,19 @@ const RULES: Record<RuleName, RuleSource> = {
       ${at('xo')}
         ${get('mi')} ${get('k0')} ${op('div')}
         ${get('vi')} ${get('k1')} ${op('div')} ${op('sqrt')} ${get('e')} ${op('add')}
-        ${op('div')} ${get('f')} ${op('mul')} ${load('x')} ${op('add')} ${store}`,
+        ${op('div')} ${get('f')} ${op('mul')} ${load('x')} ${get('r')} ${op('mul')} ${op('add')} ${store}`,
   },
-  // ms' = ms a + g^2 b, p' = mom c + (g d) / sqrt(ms' + e), x' = x - p'
+  // ms' = ms a + g^2 b, p' = mom c + (g d) / sqrt(ms' + e), x' = x r - p'
   rmsprop: {
     state: ['ms', 'mom', 'x'],
-    constants: ['a', 'b', 'c', 'd', 'e'],
+    constants: ['a', 'b', 'c', 'd', 'e', 'r'],
+    keep: (n) => 1 - n('d') * n('w'),
     temporaries: ['gi', 's', 't'],
     body: ({ op, at, load, store, get, tee, set }) => `
       ${load('g')} ${set('gi')}
       ${at('ms')} ${load('ms')} ${get('a')} ${op('mul')} ${get('gi')} ${get('gi')} ${op('mul')} ${get('b')} ${op('mul')} ${op('add')} ${tee('s')} ${store}
       ${at('mom')} ${load('mom')} ${get('c')} ${op('mul')} ${get('gi')} ${get('d')} ${op('mul')} ${get('s')} ${get('e')} ${op('add')} ${op('sqrt')} ${op('div')} ${op('add')} ${tee('t')} ${store}
-      ${at('xo')} ${load('x')} ${get('t')} ${op('sub')} ${store}`,
+      ${at('xo')} ${load('x')} ${get('r')} ${op('mul')} ${get('t')} ${op('sub')} ${store}`,
   },
 };
 
@@ -120,11 +126,13 @@ export const wasmUpdater: Updater = (name, list, shared, constants) => {
     const held = heap.typedArrayFromHeap(t);
     held.forEach((v, i) => values.set(held.length === 1 ? key : `${key}${i}`, v));
   }
-  const numbers = RULES[name].constants.map((c) => {
+  const number = (c: string) => {
     const value = values.get(c);
     if (value === undefined) throw new Error(`the ${name} update needs ${c}`);
     return value;
-  });
+  };
+  values.set('r', RULES[name].keep(number));
+  const numbers = RULES[name].constants.map(number);
   const address = (t: tf.TensorInfo) => heap.typedArrayFromHeap(t).byteOffset;
   for (const { gradient, targets } of list) {
     const x = targets.at(-1)!;

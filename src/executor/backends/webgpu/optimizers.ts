@@ -25,7 +25,7 @@ import { runMultiOutput, type MultiOutputProgram } from './multi-output.ts';
 /**
  * {`shared` inputs of the rule, then each variable's gradient suffixed with its place in the pack
  * (g0, g1, ...), then each of the rule's `state` so suffixed (x0, x1, ... last)}, attrs {rule, count,
- * a, b, c, d, e, f}: one dispatch updating `count` variables and their state in place (in-place.ts
+ * a, b, c, d, e, f, w}: one dispatch updating `count` variables and their state in place (in-place.ts
  * makes their buffers their own first). It returns nothing.
  */
 export const OPTIMIZER_UPDATE = 'TLOptimizerUpdate';
@@ -34,7 +34,8 @@ export const OPTIMIZER_UPDATE = 'TLOptimizerUpdate';
  * An update rule: per variable, its `state`, read and written in place (the optimizer's slots,
  * then the variable `x` itself), beside its gradient `g`, read only; `shared`, the optimizer's own
  * scalar tensors, read at [0]; `body`, WGSL for element `i` of one variable whose buffers `n`
- * names. `uniforms.a` to `uniforms.f` are the optimizer's numbers.
+ * names. `uniforms.a` to `uniforms.f` are the optimizer's numbers; `uniforms.w` is the weight decay
+ * of the variables in the pack (0 where they do not decay), each rule's x shrunk by 1 - lr w.
  */
 interface Rule {
   readonly state: readonly string[];
@@ -44,14 +45,14 @@ interface Rule {
 
 const RULES = {
   // SGD: x' = c g + x, with c the optimizer's own scalar -lr.
-  sgd: { state: ['x'], shared: ['c'], body: (n) => `${n.x}[i] = c[0] * ${n.g}[i] + ${n.x}[i];` },
+  sgd: { state: ['x'], shared: ['c'], body: (n) => `${n.x}[i] = c[0] * ${n.g}[i] + ${n.x}[i] * (1.0 + c[0] * uniforms.w);` },
   // Momentum: a' = m a + g, x' = c a' + x, with m and c (-lr) the optimizer's own scalars.
   momentum: {
     state: ['acc', 'x'],
     shared: ['m', 'c'],
     body: (n) => `let a = m[0] * ${n.acc}[i] + ${n.g}[i];
     ${n.acc}[i] = a;
-    ${n.x}[i] = c[0] * a + ${n.x}[i];`,
+    ${n.x}[i] = c[0] * a + ${n.x}[i] * (1.0 + c[0] * uniforms.w);`,
   },
   // Adam: m' = b1 m + (1 - b1) g, v' = b2 v + (1 - b2) g^2,
   // x' = (m' / (1 - b1^t)) / (sqrt(v' / (1 - b2^t)) + epsilon) * f + x, with k = [1 - b1^t, 1 - b2^t] and f = -lr.
@@ -63,7 +64,7 @@ const RULES = {
     let vi = uniforms.c * ${n.v}[i] + uniforms.d * (gi * gi);
     ${n.m}[i] = mi;
     ${n.v}[i] = vi;
-    ${n.x}[i] = ((mi / k[0]) / (sqrt(vi / k[1]) + uniforms.e)) * f[0] + ${n.x}[i];`,
+    ${n.x}[i] = ((mi / k[0]) / (sqrt(vi / k[1]) + uniforms.e)) * f[0] + ${n.x}[i] * (1.0 + f[0] * uniforms.w);`,
   },
   // RMSprop: ms' = rho ms + (1 - rho) g^2, p' = momentum p + g d / sqrt(ms' + epsilon), x' = x - p', with d = lr.
   rmsprop: {
@@ -74,7 +75,7 @@ const RULES = {
     let p = uniforms.c * ${n.mom}[i] + (gi * d[0]) / sqrt(s + uniforms.e);
     ${n.ms}[i] = s;
     ${n.mom}[i] = p;
-    ${n.x}[i] = ${n.x}[i] - p;`,
+    ${n.x}[i] = ${n.x}[i] * (1.0 - d[0] * uniforms.w) - p;`,
   },
 } satisfies Record<RuleName, Rule>;
 
