@@ -16,7 +16,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { augmentBatch } from '../src/executor/augment/augment-batch.ts';
 import { createRng } from '../src/executor/augment/rng.ts';
 import { loadDataset } from '../src/executor/data/load-dataset.ts';
-import type { AugmentOp, Data } from '../src/plan/schema.ts';
+import type { DataSource } from '../src/executor/data/index.ts';
+import type { AugmentOp } from '../src/plan/schema.ts';
 
 const origin = { start: 0, end: 0, line: 1, column: 1 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -35,7 +36,7 @@ async function timeMs(runs: number, fn: () => Promise<unknown> | unknown): Promi
 async function benchDecode(): Promise<void> {
   const root = fileURLToPath(new URL('../examples/data/fashion-mini', import.meta.url));
   const rows: string[] = [];
-  const folder: Data = { format: 'folder', path: 'train', split: 0, val: 'test', origin };
+  const folder: DataSource = { format: 'folder', path: 'train', split: 0, val: 'test', origin };
   for (const size of [96, 224]) {
     for (const concurrency of [1, 8]) {
       let count = 0;
@@ -48,7 +49,7 @@ async function benchDecode(): Promise<void> {
   }
   const debian = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
   if (existsSync(debian)) {
-    const idx: Data = { format: 'idx', path: debian, split: 0, val: null, origin };
+    const idx: DataSource = { format: 'idx', path: debian, split: 0, val: null, origin };
     for (const size of [28, 96, 224]) {
       let count = 0;
       const ms = await timeMs(3, async () => {

@@ -38,6 +38,7 @@ export class TlParser extends CstParser {
       { ALT: () => this.SUBRULE(this.headStatement) },
       { ALT: () => this.SUBRULE(this.freezeStatement) },
       { ALT: () => this.SUBRULE(this.augmentStatement) },
+      { ALT: () => this.SUBRULE(this.labelSmoothingStatement) },
       { ALT: () => this.SUBRULE(this.setting) },
       { ALT: () => this.SUBRULE(this.phaseStatement) },
       { ALT: () => this.SUBRULE(this.adaptStatement) },
@@ -82,6 +83,7 @@ export class TlParser extends CstParser {
       this.OR([
         { ALT: () => { this.CONSUME(Kw.split); this.CONSUME(NumberLiteral); } },
         { ALT: () => { this.CONSUME(Kw.val); this.CONSUME2(StringLiteral); } },
+        { ALT: () => this.CONSUME(Kw.balance) },
       ]);
     });
   });
@@ -217,6 +219,12 @@ export class TlParser extends CstParser {
       { ALT: () => this.CONSUME(Identifier) },
     ]);
     this.OPTION(() => { this.CONSUME(Kw.monitor); this.CONSUME2(Identifier); });
+  });
+
+  labelSmoothingStatement = this.RULE('labelSmoothingStatement', () => {
+    this.CONSUME(Kw.label);
+    this.CONSUME(Kw.smoothing);
+    this.CONSUME(NumberLiteral);
   });
 
   seedStatement = this.RULE('seedStatement', () => {

@@ -69,6 +69,9 @@ export const Kw = {
   monitor: keyword('monitor'),
   checkpoint: keyword('checkpoint'),
   seed: keyword('seed'),
+  label: keyword('label'),
+  balance: keyword('balance'),
+  smoothing: keyword('smoothing'),
   evaluate: keyword('evaluate'),
   export: keyword('export'),
 } as const;
@@ -77,7 +80,7 @@ export type KeywordName = keyof typeof Kw;
 
 /** Words that begin a statement, in the order the reference lists them. */
 export const STATEMENT_KEYWORDS = [
-  'use', 'data', 'head', 'freeze', 'augment', 'epochs', 'lr', 'batch', 'optimizer', 'schedule',
+  'use', 'data', 'head', 'freeze', 'augment', 'label', 'epochs', 'lr', 'batch', 'optimizer', 'schedule',
   'phase', 'adapt', 'early', 'checkpoint', 'seed', 'evaluate', 'export',
 ] as const satisfies readonly KeywordName[];
 

@@ -3,10 +3,11 @@ import { error, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { settingLabel, type Statement } from '../syntax/ast.ts';
 import type { Check } from './context.ts';
 
-const SINGLE: ReadonlySet<Statement['kind']> = new Set(['use', 'data', 'head', 'freeze', 'adapt', 'earlyStop', 'checkpoint', 'seed', 'evaluate', 'export']);
+const SINGLE: ReadonlySet<Statement['kind']> = new Set(['use', 'data', 'head', 'freeze', 'adapt', 'earlyStop', 'checkpoint', 'labelSmoothing', 'seed', 'evaluate', 'export']);
 
 function label(s: Statement): string {
   if (s.kind === 'earlyStop') return 'early stop';
+  if (s.kind === 'labelSmoothing') return 'label smoothing';
   if (s.kind === 'setting') return settingLabel(s.setting);
   return s.kind;
 }

@@ -35,6 +35,7 @@ export const NUMBER_RULES = {
   rounds: { integer: true, min: 1, max: 100, what: 'rounds' },
   patience: { integer: true, min: 1, max: 10_000, what: 'patience' },
   seed: { integer: true, min: 0, max: 4_294_967_295, what: 'seed' },
+  labelSmoothing: { min: 0, max: 1, maxExclusive: true, what: 'label smoothing' },
   checkpointEvery: { integer: true, min: 1, max: 10_000, what: 'checkpoint interval (epochs)' },
 } as const satisfies Record<string, Rule>;
 
@@ -121,6 +122,9 @@ export const numbersCheck: Check = {
           break;
         case 'seed':
           found.push(checkNumber(s.value, 'seed'));
+          break;
+        case 'labelSmoothing':
+          found.push(checkNumber(s.value, 'labelSmoothing'));
           break;
       }
     }

@@ -1,8 +1,8 @@
 /**
  * A phase made ready to take steps, as a training run and a learning-rate search both need it: its
  * layers set trainable and its variables grouped by rate, its inputs (the frozen prefix's
- * activations cached where they fit), one optimizer per rate group, activations fused into the
- * layers before them, the step runner, and the backend's products tuned. `close()` gives back all
+ * activations cached where they fit), one optimizer per rate group, the classes' weights in the
+ * loss where the data says `balance`, activations fused into the layers before them, the step runner, and the backend's products tuned. `close()` gives back all
  * of it; a failure while opening gives back what was made.
  *
  * @example
@@ -10,11 +10,12 @@
  * try { open.setRate(1e-3); runStep(open.steps, true, { model: open.model, inputs: open.inputs, optimizers: open.optimizers, ... }); }
  * finally { open.close(); }
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { Phase, Plan } from '../plan/schema.ts';
 import { prepareForTraining, stepRunner, type BackendChoice, type Prepared } from './backends/select.ts';
 import type { StepRunner } from './backends/steps.ts';
 import { EVAL_BATCH, evaluationPass } from './batches.ts';
+import { balancedWeights } from './class-weights.ts';
 import type { Dataset, ImageSet } from './data/index.ts';
 import { fuseActivationsForTraining } from './fold-batchnorm.ts';
 import { prepareInputs, type Inputs } from './inputs.ts';
@@ -52,6 +53,8 @@ export interface OpenPhase {
   /** One per rate group, the adaptation's last where it has variables. */
   readonly optimizers: readonly { readonly group: VariableGroup; readonly optimizer: tf.Optimizer }[];
   readonly steps: StepRunner;
+  /** Each class's weight in the loss where the data says `balance`, else null. */
+  readonly classWeights: tf.Tensor1D | null;
   readonly tiles: Prepared['tiles'];
   /** Sets every optimizer's rate to `lr` times its group's factor. */
   setRate(lr: number): void;
@@ -68,8 +71,10 @@ export async function openPhase(net: Network, data: Dataset, plan: Plan, phase: 
   // Where the backend can (webgpu, wasm), each BatchNorm applies the ReLU after it itself; on
   // webgpu zero paddings are read by the convolution after them instead of written.
   const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: options.backend.name === 'webgpu' });
+  const classWeights = plan.data?.balance ? tf.tensor1d(balancedWeights(data.train.labels, data.classes.length)) : null;
   let steps: StepRunner | undefined;
   const close = () => {
+    classWeights?.dispose();
     steps?.dispose();
     fused.restore();
     inputs.dispose();
@@ -82,7 +87,7 @@ export async function openPhase(net: Network, data: Dataset, plan: Plan, phase: 
     const prepared = await prepareForTraining(options.backend, model, phase.batch, evaluation);
     if (prepared.warning !== null) options.warn(prepared.warning);
     return {
-      vars, inputs, model, optimizers, steps, tiles: prepared.tiles, close,
+      vars, inputs, model, optimizers, steps, classWeights, tiles: prepared.tiles, close,
       setRate: (lr) => {
         for (const o of optimizers) setLearningRate(o.optimizer, lr * o.group.factor);
       },

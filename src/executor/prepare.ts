@@ -5,6 +5,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Data, Origin, Plan } from '../plan/schema.ts';
 import { selectBackend, type BackendChoice, type BackendName } from './backends/select.ts';
+import { imbalanceWarning } from './class-weights.ts';
 import { loadDataset, requireExists, type Dataset } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import { requireLayerNames } from './layer-names.ts';
@@ -51,6 +52,10 @@ export async function prepareNetwork(plan: Plan, data: Data, options: PrepareOpt
   );
   if (dataset.classes.length < 2) {
     throw new ExecutorError('one-class', `the data has a single class ('${dataset.classes[0]}'); a classifier needs at least two: add images of another class`, data.origin);
+  }
+  if (!data.balance) {
+    const lopsided = imbalanceWarning(dataset.train.labels, dataset.classes);
+    if (lopsided !== null) warn(lopsided);
   }
   if (plan.model.weights.kind === 'none') reseed(base.model, plan.seed);
   return { backend, data: dataset, net: assemble(base, plan, dataset.classes.length) };

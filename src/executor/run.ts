@@ -131,7 +131,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
         },
         warn: (m) => warn(`phase '${phase.name}': ${m}`),
       });
-      const { vars, inputs, model, optimizers, steps } = open;
+      const { vars, inputs, model, optimizers, steps, classWeights } = open;
       let lastLr = Number.NaN;
       try {
         emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
@@ -215,7 +215,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             // adaptation term draws is made before the step): where the backend can, such steps are
             // recorded and replayed (backends/steps.ts).
             const { output: step, domainRows } = guardMemory(backend.name, phase, () =>
-              runStep(steps, idx.length === phase.batch, { model, inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess, optimizers, adapt: stepAdapt }),
+              runStep(steps, idx.length === phase.batch, { model, inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess, optimizers, classWeights, adapt: stepAdapt }),
             );
             await settle();
             pending = { step, adapted: stepAdapt !== null, domainRows, b, rows: idx.length, lr };

@@ -15,6 +15,8 @@ export interface StepOptions {
   readonly model: tf.LayersModel;
   readonly idx: Int32Array;
   readonly optimizers: readonly { group: { variables: tf.Variable[] }; optimizer: tf.Optimizer }[];
+  /** Each class's weight in the loss (`data ... balance`, class-weights.ts), or null: every image counts 1. */
+  readonly classWeights?: tf.Tensor1D | null;
   /** An adaptation loss term: the source batch runs together with target rows. */
   readonly adapt: { term: StepTerm; forward: DualForward; progress: number } | null;
 }
@@ -44,7 +46,10 @@ export interface StepBatch {
 export function stepBatch({ inputs, set, idx, classes, plan, rng, preprocess }: BatchOptions, adapt: StepOptions['adapt'] = null): StepBatch {
   const source = tf.tidy(() => {
     const x = inputs.batch('train', idx);
-    const y = oneHot(set.labels, idx, classes);
+    // Smoothed before any mixing: the two commute (both mix rows with weights summing to 1).
+    const s = plan.labelSmoothing ?? 0; // plans stored before it have none
+    const hot = oneHot(set.labels, idx, classes);
+    const y = s > 0 ? (tf.add(tf.mul(hot, 1 - s), s / classes) as tf.Tensor2D) : hot;
     if (inputs.cachedAt !== null || plan.augment.length === 0) return { x, y };
     const lo = preprocess.offset[0]!;
     const hi = 255 * preprocess.scale[0]! + lo;
@@ -66,7 +71,7 @@ export function batchTensors({ x, y, target }: StepBatch): tf.Tensor[] {
  * queue): the classification loss on the source batch and its hits, then, where the step adapts,
  * the adaptation loss and the domain hits (0 where the term counts none).
  */
-export function trainStep({ model, idx, optimizers, adapt }: StepOptions, { x, y, target }: StepBatch): tf.Tensor1D {
+export function trainStep({ model, idx, optimizers, adapt, classWeights = null }: StepOptions, { x, y, target }: StepBatch): tf.Tensor1D {
   let scalars: tf.Tensor1D | undefined;
   tf.tidy(() => {
     const targetCount = target?.x?.shape[0] ?? 0;
@@ -78,13 +83,13 @@ export function trainStep({ model, idx, optimizers, adapt }: StepOptions, { x, y
     const { grads } = tf.variableGrads(() => {
       if (!adapt) {
         predictions = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
-        classLoss = tf.keep(tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar);
+        classLoss = tf.keep(crossEntropy(y, predictions, classWeights));
         return classLoss;
       }
       const both = target?.x ? tf.concat([x, target.x]) : x;
       const out = adapt.forward(both, true);
       predictions = tf.keep(out.predictions.slice([0, 0], [idx.length, -1]));
-      classLoss = tf.keep(tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar);
+      classLoss = tf.keep(crossEntropy(y, predictions!, classWeights));
       const extra = adapt.term.loss({ ...out, sourceCount: idx.length, targetCount }, target?.values ?? []);
       extras.push(tf.keep(extra.loss.clone()), tf.keep(extra.domainHits?.clone() ?? tf.scalar(0)));
       return tf.add(classLoss, extra.loss) as tf.Scalar;
@@ -99,6 +104,15 @@ export function trainStep({ model, idx, optimizers, adapt }: StepOptions, { x, y
     tf.dispose([predictions!, classLoss!, ...extras]);
   });
   return scalars!;
+}
+
+/**
+ * The batch's mean cross-entropy, each row weighted by its target's class weight where given (a
+ * mixed or smoothed target weighs its classes' weights by its own shares).
+ */
+function crossEntropy(y: tf.Tensor, predictions: tf.Tensor, classWeights: tf.Tensor1D | null): tf.Scalar {
+  const rows = tf.metrics.categoricalCrossentropy(y, predictions);
+  return (classWeights === null ? tf.mean(rows) : tf.mean(tf.mul(rows, tf.sum(tf.mul(y, classWeights), -1)))) as tf.Scalar;
 }
 
 /**

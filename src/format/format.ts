@@ -38,7 +38,7 @@ export function printStatement(s: Statement): string {
     case 'use':
       return `use ${w(s.model)}${opt('weights', s.weights && w(s.weights))}${opt('input', s.input && n(s.input))}${opt('cut', s.cut && w(s.cut))}`;
     case 'data':
-      return `data ${w(s.path)}${opt('split', s.split && n(s.split))}${opt('val', s.val && w(s.val))}`;
+      return `data ${w(s.path)}${opt('split', s.split && n(s.split))}${opt('val', s.val && w(s.val))}${s.balance ? ' balance' : ''}`;
     case 'head':
       return ['head', ...s.layers.map((l) => (l.kind === 'dense' ? `dense ${n(l.units)}${l.activation ? ` ${w(l.activation)}` : ''}` : `dropout ${n(l.rate)}`))].join(' ');
     case 'freeze':
@@ -61,6 +61,8 @@ export function printStatement(s: Statement): string {
       return `early stop${opt('patience', s.patience && n(s.patience))}${opt('monitor', s.monitor && w(s.monitor))}`;
     case 'checkpoint':
       return `checkpoint ${s.every ? `every ${n(s.every)}` : w(s.mode!)}${opt('monitor', s.monitor && w(s.monitor))}`;
+    case 'labelSmoothing':
+      return `label smoothing ${n(s.value)}`;
     case 'seed':
       return `seed ${n(s.value)}`;
     case 'evaluate':

@@ -33,6 +33,7 @@ export function buildPlan(ctx: CheckContext, source: string): Plan {
         path: dataStmt.path.text,
         split: dataStmt.val ? 0 : (dataStmt.split?.value ?? DEFAULTS.split),
         val: dataStmt.val?.text ?? null,
+        balance: dataStmt.balance !== undefined,
         origin: origin(dataStmt.span),
       }
     : null;
@@ -78,6 +79,7 @@ export function buildPlan(ctx: CheckContext, source: string): Plan {
     head,
     freeze,
     augment,
+    labelSmoothing: first('labelSmoothing')?.value.value ?? 0,
     batchNorm: { frozen: 'inference', trainable: 'batch', recalibrate: 'epoch' },
     phases,
     adapt: adaptStmt ? buildAdapt(adaptStmt, origin) : null,

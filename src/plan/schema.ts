@@ -72,6 +72,12 @@ export const Data = z
     /** Fraction of the training data held out for validation (0 when `val` is given). */
     split: z.number().min(0).lt(1),
     val: z.string().nullable(),
+    /**
+     * Weight each training image's loss by N / (K n_c), N images of K classes and n_c of its class
+     * (scikit-learn's class_weight 'balanced'), so that a rare class counts as much as a common one.
+     * Plans written before it have none.
+     */
+    balance: z.boolean().default(false),
     origin: Origin,
   })
   .readonly();
@@ -222,6 +228,11 @@ export const Plan = z
     head: Head,
     freeze: Freeze,
     augment: z.array(AugmentOp).readonly(),
+    /**
+     * The training targets' smoothing: each one-hot label becomes (1 - s) on its class plus s / K on
+     * every class of K, as Keras's `label_smoothing` does. 0: none. Plans written before it have none.
+     */
+    labelSmoothing: z.number().min(0).lt(1).default(0),
       /**
      * Frozen BatchNorm runs in inference mode (Keras' policy); trainable BatchNorm uses batch statistics.
      * `recalibrate: epoch`: before each epoch's validation, the BatchNorm layers that are training get

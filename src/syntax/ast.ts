@@ -65,7 +65,8 @@ export type Statement =
       readonly cut?: Word;
       readonly span: Span;
     }
-  | { readonly kind: 'data'; readonly path: Word; readonly split?: NumberNode; readonly val?: Word; readonly span: Span }
+  /** `balance`: the keyword's span, where given. */
+  | { readonly kind: 'data'; readonly path: Word; readonly split?: NumberNode; readonly val?: Word; readonly balance?: Span; readonly span: Span }
   | { readonly kind: 'head'; readonly layers: readonly HeadLayerNode[]; readonly span: Span }
   | { readonly kind: 'freeze'; readonly mode: 'all' | 'none' | 'until'; readonly target?: Word; readonly span: Span }
   | { readonly kind: 'augment'; readonly ops: readonly AugmentOpNode[]; readonly span: Span }
@@ -97,6 +98,7 @@ export type Statement =
       readonly monitor?: Word;
       readonly span: Span;
     }
+  | { readonly kind: 'labelSmoothing'; readonly value: NumberNode; readonly span: Span }
   | { readonly kind: 'seed'; readonly value: NumberNode; readonly span: Span }
   | { readonly kind: 'evaluate'; readonly path: Word; readonly span: Span }
   | { readonly kind: 'export'; readonly path: Word; readonly span: Span };

@@ -25,7 +25,7 @@ function parser(): TlParser {
 /** The options each statement accepts after its fixed part, for "expected ..." messages. */
 const STATEMENT_OPTIONS: Record<string, readonly string[]> = {
   use: ['weights', 'input', 'cut'],
-  data: ['split', 'val'],
+  data: ['split', 'val', 'balance'],
   head: ['dense', 'dropout'],
   augment: [','],
   phase: ['epochs', 'lr', 'batch', 'optimizer', 'schedule', 'unfreeze', 'decay'],
@@ -97,9 +97,9 @@ export function parse(source: string): ParseResult {
   return { script: { statements, comments, unreadable }, diagnostics };
 }
 
-/** A statement as scripts write it, from its first word: `early` is `early stop`. */
+/** A statement as scripts write it, from its first word: `early` is `early stop`, `label` is `label smoothing`. */
 function statementName(keyword: string): string {
-  return keyword === 'early' ? 'early stop' : keyword;
+  return keyword === 'early' ? 'early stop' : keyword === 'label' ? 'label smoothing' : keyword;
 }
 
 /** One statement's tokens, and what ended it. */
@@ -161,7 +161,7 @@ function parseStatement({ tokens }: Group, diagnostics: Diagnostic[]): Statement
     diagnostics.push(
       error(
         'unknown-statement',
-        `expected a statement (${quoteList([...STATEMENT_KEYWORDS.filter((k) => k !== 'early'), 'early stop'])}), found ${what}${didYouMean(keyword, STATEMENT_KEYWORDS)}`,
+        `expected a statement (${quoteList(STATEMENT_KEYWORDS.map(statementName))}), found ${what}${didYouMean(keyword, STATEMENT_KEYWORDS)}`,
         tokenSpan(first),
       ),
     );

@@ -92,12 +92,15 @@ export function toStatement(tokens: readonly IToken[], span: Span, diagnostics: 
     }
     case 'data': {
       const path = c.word();
-      let split: NumberNode | undefined, val: Word | undefined;
+      let split: NumberNode | undefined, val: Word | undefined, balance: Span | undefined;
       while (!c.done) {
         if (c.peek() === 'split') split = opt(() => c.number()).value ?? split;
-        else val = opt(() => c.word()).value ?? val;
+        else if (c.peek() === 'balance') {
+          const at = tokenSpan(c.next());
+          balance = c.once(seen, 'balance', at, { span: at })?.span ?? balance;
+        } else val = opt(() => c.word()).value ?? val;
       }
-      return { kind: 'data', path, ...(split && { split }), ...(val && { val }), span };
+      return { kind: 'data', path, ...(split && { split }), ...(val && { val }), ...(balance && { balance }), span };
     }
     case 'head': {
       const layers: HeadLayerNode[] = [];
@@ -184,6 +187,9 @@ export function toStatement(tokens: readonly IToken[], span: Span, diagnostics: 
       }
       return { kind: 'checkpoint', ...(mode && { mode }), ...(every && { every }), ...(monitor && { monitor }), span };
     }
+    case 'label':
+      c.next(); // `smoothing`
+      return { kind: 'labelSmoothing', value: c.number(), span };
     case 'seed':
       return { kind: 'seed', value: c.number(), span };
     case 'evaluate':

@@ -111,6 +111,11 @@ describe('messages', () => {
     expect(message('use tiny; optimizer adamw momentum 0.9')).toEqual(["option-not-applicable: adamw has no momentum setting; use 'optimizer sgd momentum 0.9' or drop it"]);
     expect(message('use tiny; optimizer sgd weight decay 1')).toEqual(['bad-number: weight decay must be at least 0 and below 1, found 1']);
     expect(message('use tiny; optimizer sgd weight decay 1e-4 weight decay 1e-3')).toEqual(["option-repeated: 'weight decay' is given twice in this statement; keep one"]);
+    expect(message('use tiny; data "x" balance balance')).toEqual(["option-repeated: 'balance' is given twice in this statement; keep one"]);
+    expect(message('use tiny; label smoothing 1')).toEqual(['bad-number: label smoothing must be at least 0 and below 1, found 1']);
+    expect(message('use tiny; label 0.1')).toEqual(["unexpected-token: expected 'smoothing' after 'label', found the number 0.1"]);
+    expect(message('use tiny; label smoothing 0.1; label smoothing 0.2')[0]).toMatch(/^duplicate-statement: 'label smoothing' is already given/);
+    expect(message('use tiny; schedule cosine min 1e-5 min 1e-6')).toEqual(["option-repeated: 'min' is given twice in this statement; keep one"]);
     // Inside a phase, `decay` is the phase's per-block rate decay: a small one is most likely a weight decay.
     expect(message('use tiny; phase unfreeze block5 optimizer adamw decay 0.01')).toEqual([
       "rate-decay-steep: 'decay 0.01' is the per-block rate decay: each block learns at 0.01 times the rate of the block above it (the next at 1e-4 times), so the lower blocks barely train; for weight decay write 'optimizer adamw weight decay 0.01' (a per-block decay is typically 0.3 to 0.9)",
@@ -180,6 +185,6 @@ describe('messages', () => {
   it('name a stray number or string plainly', () => {
     const messages = (source: string) => compile(source).diagnostics.filter((d) => d.code === 'unexpected-token').map((d) => d.message);
     expect(messages('use tiny; lr 0.001.5')).toEqual(["unexpected number .5 in 'lr'; expected the end of the statement"]);
-    expect(messages('use tiny; data "a" "b"')).toEqual(["unexpected string \"b\" in 'data'; expected 'split', 'val' or the end of the statement"]);
+    expect(messages('use tiny; data "a" "b"')).toEqual(["unexpected string \"b\" in 'data'; expected 'split', 'val', 'balance' or the end of the statement"]);
   });
 });

@@ -152,6 +152,16 @@ describe('trainability', () => {
     ]);
   });
 
+  it('smooths the labels where the script says, by 0 otherwise', () => {
+    expect(plan('use tiny').labelSmoothing).toBe(0);
+    expect(plan('use tiny\nlabel smoothing 0.1').labelSmoothing).toBe(0.1);
+  });
+
+  it('balances the classes where the data statement says', () => {
+    expect(plan('use tiny; data "x"').data?.balance).toBe(false);
+    expect(plan('use tiny; data "x" balance split 0.1').data).toMatchObject({ balance: true, split: 0.1 });
+  });
+
   it('gives the optimizer a weight decay: adamw 0.01 unless given, any optimizer with `weight decay`, none otherwise', () => {
     const p = plan('use tiny\noptimizer adamw\nphase a optimizer adamw weight decay 0.05\nphase b optimizer sgd momentum 0.9 weight decay 1e-4\nphase c epochs 1\nphase d optimizer adam');
     expect(p.phases.map((ph) => [ph.optimizer.kind, ph.optimizer.weightDecay])).toEqual([

@@ -40,6 +40,9 @@ describe('tl fmt', () => {
     expect(format('use resnet50\noptimizer  sgd weight   decay 1e-4 momentum 0.9\nphase optimizer adamw').text).toBe(
       'use resnet50\noptimizer sgd momentum 0.9 weight decay 1e-4\nphase optimizer adamw\n',
     );
+    expect(format('use resnet50\ndata "x"  balance split 0.1\nlabel   smoothing 0.1').text).toBe(
+      'use resnet50\ndata "x" split 0.1 balance\nlabel smoothing 0.1\n',
+    );
   });
 
   it('refuses to format a script it cannot parse, and says why', () => {

@@ -46,11 +46,14 @@ export interface PlanPhase {
   readonly trainable: readonly string[];
   readonly trainableLayers: readonly string[];
   readonly lrMultipliers: Readonly<Record<string, number>> | null;
+  /** `weightDecay` is absent from plans stored before it. */
+  readonly optimizer: { readonly kind: string; readonly weightDecay?: number };
 }
 export interface Plan {
   readonly model: { readonly name?: string; readonly path?: string };
   readonly phases: readonly PlanPhase[];
   readonly adapt: { readonly method: string } | null;
+  readonly labelSmoothing?: number;
 }
 export interface JobDetail extends JobSummary {
   readonly source: string;

@@ -19,7 +19,7 @@ export function phaseTimeline(plan: Plan, current: number | null): HTMLElement {
         'div',
         { class: i === current ? 'tl-phase current' : 'tl-phase', dataset: { phase: String(i) } },
         h('b', {}, p.name),
-        ` ${p.epochs} ep · lr ${fmt.lr(p.lr)}`,
+        ` ${p.epochs} ep · lr ${fmt.lr(p.lr)} · ${p.optimizer.kind}${p.optimizer.weightDecay ? ` wd ${fmt.lr(p.optimizer.weightDecay)}` : ''}`,
       ),
     ),
   );
@@ -41,5 +41,6 @@ export function phaseTimeline(plan: Plan, current: number | null): HTMLElement {
     grid,
     layers.length > 0 && h('p', { class: 'muted', id: 'unfrozen-layers' }, `Also unfrozen by name: ${layers.join(', ')}`),
     own.length > 0 && h('p', { class: 'muted', id: 'layer-rates' }, `Layers with a rate of their own: ${own.join(', ')}`),
+    (plan.labelSmoothing ?? 0) > 0 && h('p', { class: 'muted', id: 'label-smoothing' }, `Label smoothing ${plan.labelSmoothing}`),
   );
 }

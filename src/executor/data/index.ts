@@ -1,4 +1,4 @@
-export { loadDataset } from './load-dataset.ts';
+export { loadDataset, type DataSource } from './load-dataset.ts';
 export { loadUnlabeled, type UnlabeledOptions, type UnlabeledSet } from './load-unlabeled.ts';
 export { DataError, type DataErrorCode } from './data-error.ts';
 export { stratifiedSplit, type Split } from './split.ts';

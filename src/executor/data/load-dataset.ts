@@ -28,7 +28,10 @@ import type { Dataset, ImageSet, LoadOptions } from './types.ts';
  * const data = await loadDataset(plan.data, { baseDir: dirname(tlFile), imageSize: 96, seed: plan.seed, warn: console.warn });
  * data.train.images; // Uint8Array, count × 96 × 96 × 3
  */
-export async function loadDataset(spec: Data, loadOptions: LoadOptions): Promise<Dataset> {
+/** What reading a data set needs of a plan's `data` (`balance` weights the loss, not the reading). */
+export type DataSource = Omit<Data, 'balance'>;
+
+export async function loadDataset(spec: DataSource, loadOptions: LoadOptions): Promise<Dataset> {
   const options = withDefaultWarn(loadOptions);
   if (!Number.isInteger(options.imageSize) || options.imageSize <= 0) throw new RangeError(`imageSize must be a positive integer, got ${options.imageSize}`);
   if (options.limitPerClass !== undefined && !(options.limitPerClass >= 1)) throw new RangeError(`limitPerClass must be at least 1, got ${options.limitPerClass}`);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { Pixels } from '../../../src/executor/data/index.ts';
-import type { Data } from '../../../src/plan/schema.ts';
+import type { DataSource } from '../../../src/executor/data/index.ts';
 
 export type Rgb = readonly [number, number, number];
 
@@ -54,7 +54,7 @@ export async function writeClassTree(root: string, perClass: Record<string, numb
 
 export const origin = { start: 0, end: 0, line: 1, column: 1 };
 
-export function dataSpec(format: Data['format'], path: string, extra: Partial<Pick<Data, 'split' | 'val'>> = {}): Data {
+export function dataSpec(format: DataSource['format'], path: string, extra: Partial<Pick<DataSource, 'split' | 'val'>> = {}): DataSource {
   return { format, path, split: extra.split ?? 0, val: extra.val ?? null, origin };
 }
 
