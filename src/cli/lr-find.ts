@@ -6,7 +6,7 @@ import { formatDiagnostics } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
 import type { LrFindResult } from '../executor/lr-find.ts';
 import type { Origin } from '../plan/schema.ts';
-import { printFailure, rate } from './progress.ts';
+import { printEvent, printFailure, rate } from './progress.ts';
 import { readScript } from './read-script.ts';
 import { backendOption, UsageError } from './usage.ts';
 
@@ -17,6 +17,7 @@ interface LrFindFlags {
   readonly to: string;
   readonly backend: string;
   readonly json?: boolean;
+  readonly fromStart?: boolean;
 }
 
 /** A rate as scripts write one, to two digits: 3e-4, 2.5e-3. */
@@ -32,6 +33,7 @@ export function registerLrFind(program: Command): void {
     .option('--from <lr>', 'the first rate', '1e-7')
     .option('--to <lr>', 'the last rate', '1')
     .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
+    .option('--from-start', 'search a later phase from the weights a run starts with, without training the phases before it first')
     .option('--json', 'print the rates, losses and suggestions as JSON')
     .action(async (file: string, flags: LrFindFlags) => {
       const steps = Number(flags.steps);
@@ -54,6 +56,9 @@ export function registerLrFind(program: Command): void {
       }
       const names = plan.phases.map((p) => p.name);
       if (flags.phase !== undefined && !names.includes(flags.phase)) throw new UsageError(`--phase: the script has no phase '${flags.phase}'; its phases are ${names.map((n) => `'${n}'`).join(', ')}`);
+      const target = flags.phase ?? plan.phases.find((p) => p.epochs > 0)?.name ?? names[0]!;
+      const before = flags.fromStart ? [] : plan.phases.slice(0, names.indexOf(target)).filter((p) => p.epochs > 0);
+      if (before.length > 0) process.stderr.write(`training ${before.map((p) => `'${p.name}'`).join(', ')} first (without early stopping or adaptation) to search '${target}' from the weights ${before.length === 1 ? 'it leaves' : 'they leave'} (--from-start skips this)\n`);
       const { findLearningRate } = await import('../executor/lr-find.ts');
       const controller = new AbortController();
       const onSigint = () => controller.abort(new Error('cancelled'));
@@ -63,6 +68,11 @@ export function registerLrFind(program: Command): void {
           baseDir: dirname(resolve(file)), backend, steps, from, to, signal: controller.signal,
           ...(flags.phase !== undefined && { phase: flags.phase }),
           warn: (m) => process.stderr.write(`warning: ${printable(m)}\n`),
+          ...(flags.fromStart && { fromStart: true }),
+          // The phases before, trained first: their progress, not their summary (stdout keeps the search's report).
+          onEvent: (e) => {
+            if (e.type === 'phaseStarted' || e.type === 'batchProgress' || e.type === 'epochEnded' || e.type === 'warning') printEvent(e, process.stderr, process.stderr);
+          },
         });
         process.stdout.write(flags.json ? `${JSON.stringify(found, null, 2)}\n` : report(found));
         process.exitCode = found.steepest === null && found.tenthOfMinimum === null ? 1 : 0;
@@ -81,7 +91,7 @@ function report(found: LrFindResult): string {
   const { points } = found;
   const lines = [
     `backend ${found.backend}: ${found.backendReason}`,
-    `phase '${found.phase}' from the weights a run starts with: ${points.length} steps of ${found.batch} images, lr ${short(points[0]!.lr)} to ${short(points.at(-1)!.lr)}${found.diverged ? ' (stopped: the loss diverged)' : ''}`,
+    `phase '${found.phase}' ${found.after.length > 0 ? `from the weights ${found.after.map((n) => `'${n}'`).join(', ')} left` : 'from the weights a run starts with'}: ${points.length} steps of ${found.batch} images, lr ${short(points[0]!.lr)} to ${short(points.at(-1)!.lr)}${found.diverged ? ' (stopped: the loss diverged)' : ''}`,
     '',
     '        lr      loss  smoothed',
   ];

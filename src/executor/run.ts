@@ -57,6 +57,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
   const warn = (message: string) => emit({ type: 'warning', at: now(), message });
   const path = (p: string) => (isAbsolute(p) ? p : resolve(options.baseDir, p));
   let adaptation: Adaptation | null = null;
+  let network: Network | null = null;
   try {
     // Every path the script reads, looked at before the base loads (its weights may download first).
     const dataSpec = await requireReads(plan, options.baseDir);
@@ -75,6 +76,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       }
     }
     const { backend, data, net } = await prepareNetwork(plan, dataSpec, options, warn);
+    network = net;
     const { base } = net;
     const classes = data.classes;
     const testSet = await loadTestSet(plan, classes, base.inputSize, options);
@@ -263,11 +265,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     if (exportPath) await exportModel(net, exportPath, plan, classes);
     const metrics = await finalMetrics(net, data, testSet, classes, last, validation);
     const seconds = (performance.now() - started) / 1000;
-    adaptation?.dispose();
     emit({ type: 'jobFinished', at: now(), metrics, exportPath, seconds });
     return { metrics, exportPath };
   } catch (err) {
-    adaptation?.dispose();
     // A cancel that lands while data or the model is still loading surfaces as that step's abort.
     const e = options.signal?.aborted && !(err instanceof ExecutorError && err.code === 'cancelled')
       ? new ExecutorError('cancelled', 'cancelled before training started', null, { cause: err })
@@ -275,6 +275,10 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     const code = e === err ? (err as { code?: string }).code : e.code;
     emit({ type: 'jobFailed', at: now(), code: typeof code === 'string' ? code : e.code, message: e.message, origin: e.origin, cancelled: e.code === 'cancelled' });
     throw e;
+  } finally {
+    // The network's weights are the export's and the checkpoint's now: a caller in the same process (lr-find) keeps no tensor.
+    adaptation?.dispose();
+    network?.full.dispose();
   }
 }
 

@@ -192,6 +192,18 @@ describe('tl lr-find', () => {
     expect(r.stdout).toMatch(/\nsuggested: lr \d(\.\d)?e-\d in phase 'warmup'\n$/);
   }, 60_000);
 
+  it('trains the phases before a later one first, showing their epochs on stderr, unless --from-start', () => {
+    const file = script('two-phases.tl', `use tiny input 32\ndata "${join(root, 'examples/data/fashion-mini/train')}" split 0.2\nepochs 2\nphase tune unfreeze block5 lr 1e-4\n`);
+    const r = tl(['lr-find', file, '--phase', 'tune', '--steps', '5', '--backend', 'wasm']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("training 'warmup' first (without early stopping or adaptation) to search 'tune' from the weights it leaves (--from-start skips this)\n");
+    expect(r.stderr).toMatch(/^ +epoch +2\/2 +loss /m);
+    expect(r.stdout).toContain("phase 'tune' from the weights 'warmup' left: 5 steps");
+    const fresh = tl(['lr-find', file, '--phase', 'tune', '--steps', '5', '--backend', 'wasm', '--from-start']);
+    expect(fresh.stderr).not.toContain('epoch');
+    expect(fresh.stdout).toContain("phase 'tune' from the weights a run starts with: 5 steps");
+  }, 60_000);
+
   it('names the phases when --phase names none, and refuses bad numbers, before loading anything', () => {
     expect(tl(['lr-find', 'examples/quickstart.tl', '--phase', 'tune'])).toMatchObject({
       code: 2, stderr: "tl: --phase: the script has no phase 'tune'; its phases are 'warmup', 'finetune'\n",

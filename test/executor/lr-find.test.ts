@@ -41,6 +41,7 @@ describe('findLearningRate', () => {
     const before = tf.memory().numTensors;
     const found = await findLearningRate(plan, { baseDir: root, backend: 'wasm', phase: 'tune', steps: 5, from: 1e-4, to: 1e-2 });
     expect(found.phase).toBe('tune');
+    expect(found.after).toEqual(['warmup']);
     expect(found.points).toHaveLength(5);
     expect(tf.memory().numTensors).toBe(before);
     await expect(findLearningRate(plan, { baseDir: root, phase: 'nope' })).rejects.toThrow("no phase named 'nope'; the phases are 'warmup', 'tune'");
@@ -50,4 +51,16 @@ describe('findLearningRate', () => {
     await findLearningRate(adapted, { baseDir: root, backend: 'wasm', steps: 3, warn: (m) => warnings.push(m) });
     expect(warnings).toEqual(["the search trains on the labelled data alone: 'adapt coral' is left out"]);
   }, 60_000);
+
+  it('searches a later phase from the weights the phases before leave, or from the start where asked', async () => {
+    const events: string[] = [];
+    const after = await findLearningRate(plan, { baseDir: root, backend: 'wasm', phase: 'tune', steps: 3, from: 1e-6, to: 1e-5, onEvent: (e) => events.push(e.type) });
+    const fresh = await findLearningRate(plan, { baseDir: root, backend: 'wasm', phase: 'tune', steps: 3, from: 1e-6, to: 1e-5, fromStart: true });
+    expect([after.after, fresh.after]).toEqual([['warmup'], []]);
+    // The phase before trained its 5 epochs (and saved the checkpoint the search starts from).
+    expect(events.filter((t) => t === 'epochEnded')).toHaveLength(5);
+    expect(events.filter((t) => t === 'checkpointSaved')).toHaveLength(1);
+    // At rates too small to move anything, the loss is the network's as it starts: lower after training.
+    expect(after.points[0]!.loss).toBeLessThan(0.8 * fresh.points[0]!.loss);
+  }, 120_000);
 });

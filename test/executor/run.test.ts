@@ -34,7 +34,9 @@ export "${join(out, 'model')}"
     const events: ExecutorEvent[] = [];
     const tensorsAtEpochEnd: number[] = [];
     let frozenBefore: Float32Array[] = [];
+    let frozenAfter: Float32Array[] = [];
     const frozenNames = (e: ExecutorEvent) => e.type === 'jobStarted';
+    const tensorsBefore = tf.memory().numTensors;
     const result = await runPlan(plan, {
       baseDir: root,
       runDir: join(out, 'state'),
@@ -46,8 +48,11 @@ export "${join(out, 'model')}"
           // jobStarted comes after the model is built and before any step: snapshot block1/block2 weights + BN stats.
           frozenBefore = frozenWeights().map((t) => t.dataSync() as Float32Array);
         }
+        // The network is disposed once the run ends: read it at its last event.
+        if (e.type === 'jobFinished') frozenAfter = frozenWeights().map((t) => t.dataSync() as Float32Array);
       },
     });
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
 
     const types = events.map((e) => e.type);
     expect(types[0]).toBe('jobStarted');
@@ -67,7 +72,7 @@ export "${join(out, 'model')}"
     expect(result.exportPath).toBe(join(out, 'model'));
 
     // block1 and block2 never trained: every weight and BN moving statistic is bit-identical.
-    const after = frozenWeights().map((t) => t.dataSync() as Float32Array);
+    const after = frozenAfter;
     expect(after.length).toBeGreaterThan(4);
     after.forEach((a, i) => expect(Buffer.from(a.buffer).equals(Buffer.from(frozenBefore[i]!.buffer))).toBe(true));
 

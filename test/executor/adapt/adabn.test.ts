@@ -28,12 +28,14 @@ evaluate "${target}"`;
 
   it('swaps in target statistics after training and changes nothing else', async () => {
     let before = new Map<string, Float32Array>();
+    let after = new Map<string, Float32Array>();
     const { metrics, events } = await run(planOf(script(`adapt adabn target "${target}"`)), join(dir, 'a'), (e) => {
       if (e.type === 'phaseEnded') before = variables();
+      // The network is disposed once the run ends: read it at its last event.
+      if (e.type === 'jobFinished') after = variables();
     });
     // The summary's validation is the source-domain model's, as in the last epoch, not the target-adapted one's.
     expect(metrics.valAccuracy).toBeCloseTo(epochs(events).at(-1)!.metrics.valAccuracy!, 6);
-    const after = variables();
     // The network's own variables (optimizer slots come and go with phases).
     for (const name of before.keys()) if (!after.has(name) || !/^(block\d|head)_/.test(name)) before.delete(name);
     expect(before.size).toBeGreaterThan(20);
