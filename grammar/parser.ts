@@ -235,6 +235,7 @@ export class TlParser extends CstParser {
   evaluateStatement = this.RULE('evaluateStatement', () => {
     this.CONSUME(Kw.evaluate);
     this.CONSUME(StringLiteral);
+    this.OPTION(() => this.CONSUME(Kw.tta));
   });
 
   exportStatement = this.RULE('exportStatement', () => {

@@ -71,6 +71,7 @@ export const Kw = {
   seed: keyword('seed'),
   label: keyword('label'),
   balance: keyword('balance'),
+  tta: keyword('tta'),
   smoothing: keyword('smoothing'),
   evaluate: keyword('evaluate'),
   export: keyword('export'),

@@ -144,8 +144,9 @@ export function buildProgram(): Command {
     .argument('<images...>', 'image files (JPEG, PNG, WebP...), or folders of them')
     .option('-k, --top <k>', 'how many labels to show', '3')
     .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
+    .option('--tta', "average each image's probabilities with its mirror image's")
     .option('--json', 'print JSON')
-    .action(async (dir: string, images: string[], opts: { top: string; backend: string; json?: boolean }) => {
+    .action(async (dir: string, images: string[], opts: { top: string; backend: string; tta?: boolean; json?: boolean }) => {
       const k = Number(opts.top);
       if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top must be a positive whole number, found '${opts.top}'`);
       const backend = backendOption(opts.backend);
@@ -153,7 +154,7 @@ export function buildProgram(): Command {
       const { loadExported, predictFiles } = await import('../executor/predict.ts');
       try {
         await selectBackend(backend);
-        const predictions = await predictFiles(await loadExported(dir), images, k);
+        const predictions = await predictFiles(await loadExported(dir), images, k, { tta: opts.tta === true });
         if (opts.json) process.stdout.write(`${JSON.stringify(predictions, null, 2)}\n`);
         for (const p of predictions) {
           if (p.error !== null) process.stderr.write(`tl: ${printable(p.error)}\n`);

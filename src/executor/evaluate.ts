@@ -34,6 +34,8 @@ export async function finalValidation(net: Network, data: Dataset, classes: numb
 export interface TestSet {
   readonly images: ImageSet;
   readonly labels: Int32Array;
+  /** Score each image as the mean of its and its mirror image's scores (`evaluate ... tta`). */
+  readonly tta: boolean;
 }
 
 /**
@@ -49,14 +51,20 @@ export async function loadTestSet(plan: Plan, classes: readonly string[], imageS
   const remap = set.classes.map((c) => classes.indexOf(c));
   const missing = set.classes.filter((_, i) => remap[i]! < 0);
   if (missing.length) throw new ExecutorError('unknown-label', `evaluate set has classes the training data lacks: ${missing.join(', ')}`, origin);
-  return { images: set.train, labels: set.train.labels.map((l) => remap[l]!) };
+  return { images: set.train, labels: set.train.labels.map((l) => remap[l]!), tta: plan.evaluate.tta ?? false };
 }
 
 /** `val` is measured by the caller (before adaptation turns the network to the target domain); `test` was loaded before training. */
 export async function finalMetrics(net: Network, data: Dataset, testSet: TestSet | null, classes: string[], last: EpochMetrics | null, val: Score | null): Promise<FinalMetrics> {
   let test: Score | null = null;
   if (testSet) {
-    const { data: scores } = await predictAll(testSet.images.count, EVAL_BATCH, (idx) => imageBatch(testSet.images, idx, net.base.preprocess), net.full);
+    const batch = (idx: Int32Array) => imageBatch(testSet.images, idx, net.base.preprocess);
+    const { data: scores } = await predictAll(testSet.images.count, EVAL_BATCH, batch, net.full);
+    if (testSet.tta) {
+      // The mirror images: each batch reversed along its width (NHWC).
+      const { data: mirrored } = await predictAll(testSet.images.count, EVAL_BATCH, (idx) => tf.tidy(() => tf.reverse(batch(idx), 2)), net.full);
+      for (let i = 0; i < scores.length; i++) scores[i] = (scores[i]! + mirrored[i]!) / 2;
+    }
     test = scoreSet(scores, testSet.labels, classes.length);
   }
   const basis = test && testSet ? { predicted: test.predicted, labels: testSet.labels } : val ? { predicted: val.predicted, labels: data.val.labels } : null;

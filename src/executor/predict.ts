@@ -49,9 +49,10 @@ export async function loadExported(dir: string): Promise<ExportedModel> {
  * Ranks the labels for each image file, and each image under a folder (sorted, depth first, as
  * `data` folders are read), with each BatchNorm folded into its convolution (fold-batchnorm.ts).
  * A file that is missing or not an image gets its error and the others are still ranked, so one
- * bad file among many loses nothing.
+ * bad file among many loses nothing. With `tta`, an image's probabilities are the mean of its and
+ * its mirror image's (as `evaluate ... tta` scores a test set).
  */
-export async function predictFiles(exported: ExportedModel, paths: readonly string[], k: number): Promise<Prediction[]> {
+export async function predictFiles(exported: ExportedModel, paths: readonly string[], k: number, options: { readonly tta?: boolean } = {}): Promise<Prediction[]> {
   const files: string[] = [];
   for (const path of paths) {
     const images = (await stat(path).catch(() => null))?.isDirectory() ? await walkImages(path) : [];
@@ -60,13 +61,13 @@ export async function predictFiles(exported: ExportedModel, paths: readonly stri
   }
   const folded = foldBatchNorms(exported.model);
   try {
-    return await rank(exported, files, k);
+    return await rank(exported, files, k, options.tta ?? false);
   } finally {
     folded.restore();
   }
 }
 
-async function rank(exported: ExportedModel, files: readonly string[], k: number): Promise<Prediction[]> {
+async function rank(exported: ExportedModel, files: readonly string[], k: number, tta: boolean): Promise<Prediction[]> {
   const out: Prediction[] = [];
   const size = exported.preprocess.inputSize;
   for (const file of files) {
@@ -81,7 +82,8 @@ async function rank(exported: ExportedModel, files: readonly string[], k: number
     }
     const probs = tf.tidy(() => {
       const x = applyPreprocess(tf.tensor4d(pixels, [1, size, size, 3], 'int32').toFloat(), exported.preprocess);
-      return exported.model.predict(x) as tf.Tensor;
+      if (!tta) return exported.model.predict(x) as tf.Tensor;
+      return tf.mean(exported.model.predict(tf.concat([x, tf.reverse(x, 2)])) as tf.Tensor, 0);
     });
     const p = (await probs.data()) as Float32Array;
     probs.dispose();

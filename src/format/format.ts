@@ -66,8 +66,9 @@ export function printStatement(s: Statement): string {
     case 'seed':
       return `seed ${n(s.value)}`;
     case 'evaluate':
+      return `evaluate ${w(s.path)}${s.tta ? ' tta' : ''}`;
     case 'export':
-      return `${s.kind} ${w(s.path)}`;
+      return `export ${w(s.path)}`;
   }
 }
 

@@ -93,7 +93,7 @@ export function buildPlan(ctx: CheckContext, source: string): Plan {
       : null,
     checkpoint: checkpointStmt ? buildCheckpoint(checkpointStmt, origin) : null,
     seed: first('seed')?.value.value ?? DEFAULTS.seed,
-    evaluate: evaluateStmt ? { path: evaluateStmt.path.text, origin: origin(evaluateStmt.span) } : null,
+    evaluate: evaluateStmt ? { path: evaluateStmt.path.text, tta: evaluateStmt.tta !== undefined, origin: origin(evaluateStmt.span) } : null,
     export: exportStmt ? { path: exportStmt.path.text, origin: origin(exportStmt.span) } : null,
   };
 

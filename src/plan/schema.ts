@@ -220,6 +220,12 @@ export type Checkpoint = z.infer<typeof Checkpoint>;
 
 export const PathNode = z.object({ path: z.string(), ...withOrigin }).readonly();
 
+/**
+ * The test set. `tta`: each image's class scores are the mean of the image's and its mirror
+ * image's (test-time augmentation, as fastai's `tta`); plans written before it have none.
+ */
+export const Evaluate = z.object({ path: z.string(), tta: z.boolean().default(false), ...withOrigin }).readonly();
+
 export const Plan = z
   .object({
     version: z.literal(PLAN_VERSION),
@@ -246,7 +252,7 @@ export const Plan = z
     earlyStop: EarlyStop.nullable(),
     checkpoint: Checkpoint.nullable(),
     seed: z.number().int().nonnegative(),
-    evaluate: PathNode.nullable(),
+    evaluate: Evaluate.nullable(),
     export: PathNode.nullable(),
   })
   .readonly();

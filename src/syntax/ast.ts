@@ -100,7 +100,8 @@ export type Statement =
     }
   | { readonly kind: 'labelSmoothing'; readonly value: NumberNode; readonly span: Span }
   | { readonly kind: 'seed'; readonly value: NumberNode; readonly span: Span }
-  | { readonly kind: 'evaluate'; readonly path: Word; readonly span: Span }
+  /** `tta`: the keyword's span, where given. */
+  | { readonly kind: 'evaluate'; readonly path: Word; readonly tta?: Span; readonly span: Span }
   | { readonly kind: 'export'; readonly path: Word; readonly span: Span };
 
 export type StatementKind = Statement['kind'];

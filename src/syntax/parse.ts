@@ -32,6 +32,7 @@ const STATEMENT_OPTIONS: Record<string, readonly string[]> = {
   adapt: ['target', 'weight', 'threshold', 'rounds', 'at'],
   early: ['patience', 'monitor'],
   checkpoint: ['monitor'],
+  evaluate: ['tta'],
   optimizer: ['momentum', 'weight decay'],
   schedule: ['warmup', 'min', 'every', 'gamma'],
 };

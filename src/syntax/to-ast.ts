@@ -192,8 +192,11 @@ export function toStatement(tokens: readonly IToken[], span: Span, diagnostics: 
       return { kind: 'labelSmoothing', value: c.number(), span };
     case 'seed':
       return { kind: 'seed', value: c.number(), span };
-    case 'evaluate':
-      return { kind: 'evaluate', path: c.word(), span };
+    case 'evaluate': {
+      const path = c.word();
+      const tta = c.done ? undefined : tokenSpan(c.next());
+      return { kind: 'evaluate', path, ...(tta && { tta }), span };
+    }
     case 'export':
       return { kind: 'export', path: c.word(), span };
     default: {

@@ -84,6 +84,11 @@ describe('tl run, as the README runs it', () => {
     expect(p.code).toBe(1);
     expect(p.stdout).toMatch(new RegExp(`^${image}\n(  [ \\d.]{5}%  \\w+\n){3}$`));
     expect(p.stderr).toMatch(/^tl: cannot read image README\.md: .+\ntl: cannot read image \/dev\/zero: it is a character device, not a regular file\n$/);
+    // --tta ranks with the mirror image's probabilities averaged in.
+    const tta = await tl(['predict', last.exportPath!, image, '--tta', '--json']);
+    expect(tta.code).toBe(0);
+    const [ranked] = JSON.parse(tta.stdout) as { top: { probability: number }[] }[];
+    expect(ranked!.top).toHaveLength(3);
   }, 600_000);
 
   it('reports a script error with its span and exit 1, without training', async () => {

@@ -112,6 +112,7 @@ describe('messages', () => {
     expect(message('use tiny; optimizer sgd weight decay 1')).toEqual(['bad-number: weight decay must be at least 0 and below 1, found 1']);
     expect(message('use tiny; optimizer sgd weight decay 1e-4 weight decay 1e-3')).toEqual(["option-repeated: 'weight decay' is given twice in this statement; keep one"]);
     expect(message('use tiny; data "x" balance balance')).toEqual(["option-repeated: 'balance' is given twice in this statement; keep one"]);
+    expect(message('use tiny; evaluate "t" flip')).toEqual(["unexpected-token: unexpected 'flip' in 'evaluate'; expected 'tta' or the end of the statement"]);
     expect(message('use tiny; label smoothing 1')).toEqual(['bad-number: label smoothing must be at least 0 and below 1, found 1']);
     expect(message('use tiny; label 0.1')).toEqual(["unexpected-token: expected 'smoothing' after 'label', found the number 0.1"]);
     expect(message('use tiny; label smoothing 0.1; label smoothing 0.2')[0]).toMatch(/^duplicate-statement: 'label smoothing' is already given/);

@@ -157,6 +157,11 @@ describe('trainability', () => {
     expect(plan('use tiny\nlabel smoothing 0.1').labelSmoothing).toBe(0.1);
   });
 
+  it('scores the test set with mirror images where the evaluate statement says tta', () => {
+    expect(plan('use tiny; evaluate "t"').evaluate).toMatchObject({ path: 't', tta: false });
+    expect(plan('use tiny; evaluate "t" tta').evaluate).toMatchObject({ path: 't', tta: true });
+  });
+
   it('balances the classes where the data statement says', () => {
     expect(plan('use tiny; data "x"').data?.balance).toBe(false);
     expect(plan('use tiny; data "x" balance split 0.1').data).toMatchObject({ balance: true, split: 0.1 });

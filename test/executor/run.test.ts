@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.ts';
 import type { ExecutorEvent } from '../../src/executor/events.ts';
 import { runPlan } from '../../src/executor/run.ts';
+import { decodeImage } from '../../src/executor/data/decode-image.ts';
 import { loadExported, predictFiles } from '../../src/executor/predict.ts';
+import { applyPreprocess } from '../../src/executor/zoo/index.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -276,6 +278,20 @@ export "${join(out, 'model')}"
     const total = prediction!.top.reduce((a, t) => a + t.probability, 0);
     expect(total).toBeGreaterThan(0);
     expect(total).toBeLessThanOrEqual(1.0001);
+    // With --tta, each label's probability is the mean of the image's and its mirror image's.
+    // (The mirror image made from the decoded pixels: sharp's upscaling is not mirror-symmetric to the pixel.)
+    const [withMirror, plainAll] = [...(await predictFiles(exported, [file], 10, { tta: true })), ...(await predictFiles(exported, [file], 10))];
+    const size = exported.preprocess.inputSize;
+    const pixels = await decodeImage(readFileSync(file), { size, fit: 'fill' });
+    const flopped = Uint8Array.from(pixels, (_, i) => {
+      const [row, x, c] = [Math.floor(i / (3 * size)), Math.floor(i / 3) % size, i % 3];
+      return pixels[(row * size + (size - 1 - x)) * 3 + c]!;
+    });
+    const mirror = tf.tidy(() => exported.model.predict(applyPreprocess(tf.tensor4d(flopped, [1, size, size, 3], 'int32').toFloat(), exported.preprocess)) as tf.Tensor).dataSync();
+    for (const t of withMirror!.top) {
+      const plain = plainAll!.top.find((q) => q.label === t.label)!.probability;
+      expect(t.probability).toBeCloseTo((plain + mirror[exported.labels.indexOf(t.label)]!) / 2, 5);
+    }
     // A file that is not an image, or not there, gets its reason; the images around it are still ranked.
     const mixed = await predictFiles(exported, [join(root, 'README.md'), file, join(root, 'no-such.png')], 1);
     expect(mixed.map((p) => [p.top.length, p.error])).toEqual([

@@ -43,6 +43,9 @@ describe('tl fmt', () => {
     expect(format('use resnet50\ndata "x"  balance split 0.1\nlabel   smoothing 0.1').text).toBe(
       'use resnet50\ndata "x" split 0.1 balance\nlabel smoothing 0.1\n',
     );
+    expect(format('use resnet50\nevaluate  "t"   tta').text).toBe(
+      'use resnet50\nevaluate "t" tta\n',
+    );
   });
 
   it('refuses to format a script it cannot parse, and says why', () => {
