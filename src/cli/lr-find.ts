@@ -56,10 +56,9 @@ export function registerLrFind(program: Command): void {
       }
       const names = plan.phases.map((p) => p.name);
       if (flags.phase !== undefined && !names.includes(flags.phase)) throw new UsageError(`--phase: the script has no phase '${flags.phase}'; its phases are ${names.map((n) => `'${n}'`).join(', ')}`);
-      const target = flags.phase ?? plan.phases.find((p) => p.epochs > 0)?.name ?? names[0]!;
-      const before = flags.fromStart ? [] : plan.phases.slice(0, names.indexOf(target)).filter((p) => p.epochs > 0);
-      if (before.length > 0) process.stderr.write(`training ${before.map((p) => `'${p.name}'`).join(', ')} first (without early stopping or adaptation) to search '${target}' from the weights ${before.length === 1 ? 'it leaves' : 'they leave'} (--from-start skips this)\n`);
-      const { findLearningRate } = await import('../executor/lr-find.ts');
+      const { findLearningRate, phasesOfSearch } = await import('../executor/lr-find.ts');
+      const { phase, before } = phasesOfSearch(plan, { ...(flags.phase !== undefined && { phase: flags.phase }), fromStart: flags.fromStart === true });
+      if (before.length > 0) process.stderr.write(`training ${before.map((p) => `'${p.name}'`).join(', ')} first (without early stopping or adaptation) to search '${phase.name}' from the weights ${before.length === 1 ? 'it leaves' : 'they leave'} (--from-start skips this)\n`);
       const controller = new AbortController();
       const onSigint = () => controller.abort(new Error('cancelled'));
       process.once('SIGINT', onSigint);
@@ -71,7 +70,7 @@ export function registerLrFind(program: Command): void {
           ...(flags.fromStart && { fromStart: true }),
           // The phases before, trained first: their progress, not their summary (stdout keeps the search's report).
           onEvent: (e) => {
-            if (e.type === 'phaseStarted' || e.type === 'batchProgress' || e.type === 'epochEnded' || e.type === 'warning') printEvent(e, process.stderr, process.stderr);
+            if (e.type === 'phaseStarted' || e.type === 'batchProgress' || e.type === 'epochEnded') printEvent(e, process.stderr, process.stderr);
           },
         });
         process.stdout.write(flags.json ? `${JSON.stringify(found, null, 2)}\n` : report(found));

@@ -5,20 +5,20 @@
  * training set, so the loss keeps its scale. Without `balance`, a lopsided set gets a warning.
  */
 
+import { classCounts } from './data/image-set.ts';
+import type { ImageSet } from './data/index.ts';
+
 /** Each class's weight; 0 for a class with no training image (no row carries it). */
-export function balancedWeights(labels: ArrayLike<number>, classes: number): Float32Array {
-  const counts = new Float64Array(classes);
-  for (let i = 0; i < labels.length; i++) counts[labels[i]!]!++;
-  return Float32Array.from(counts, (n) => (n > 0 ? labels.length / (classes * n) : 0));
+export function balancedWeights(set: Pick<ImageSet, 'labels'>, classes: number): Float32Array {
+  return Float32Array.from(classCounts(set, classes), (n) => (n > 0 ? set.labels.length / (classes * n) : 0));
 }
 
 /** The ratio of the most common class's images to the rarest's past which a run warns. */
 export const IMBALANCE_WARNING = 5;
 
 /** Why the training set wants `balance`, or null when its classes are within IMBALANCE_WARNING of each other. */
-export function imbalanceWarning(labels: ArrayLike<number>, classes: readonly string[]): string | null {
-  const counts = new Array<number>(classes.length).fill(0);
-  for (let i = 0; i < labels.length; i++) counts[labels[i]!]!++;
+export function imbalanceWarning(set: Pick<ImageSet, 'labels'>, classes: readonly string[]): string | null {
+  const counts = classCounts(set, classes.length);
   let most = 0;
   let least = 0;
   counts.forEach((n, c) => {

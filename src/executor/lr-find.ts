@@ -37,7 +37,7 @@ export interface LrFindOptions extends PrepareOptions {
   readonly warn?: (message: string) => void;
   /** Start from the weights a run starts with, not from those the phases before leave. */
   readonly fromStart?: boolean;
-  /** Hears the run of the phases before, where they are trained first. */
+  /** Hears the run of the phases before, where they are trained first (its warnings go to `warn`). */
   readonly onEvent?: (event: ExecutorEvent) => void;
 }
 
@@ -73,18 +73,16 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
   const to = options.to ?? 1;
   if (!Number.isInteger(steps) || steps < 2) throw new RangeError(`steps must be a whole number of at least 2, got ${steps}`);
   if (!(from > 0 && to > from)) throw new RangeError(`the rates must rise from above 0: from ${from} to ${to}`);
-  const phase = options.phase === undefined ? plan.phases.find((p) => p.epochs > 0) ?? plan.phases[0]! : plan.phases.find((p) => p.name === options.phase);
-  if (!phase) throw new RangeError(`no phase named '${options.phase}'; the phases are ${plan.phases.map((p) => `'${p.name}'`).join(', ')}`);
+  const { phase, before } = phasesOfSearch(plan, options);
   const warn = options.warn ?? (() => {});
   if (plan.adapt) warn(`the search trains on the labelled data alone: 'adapt ${plan.adapt.method}' is left out`);
 
   const dataSpec = await requireReads(plan, options.baseDir);
-  const index = plan.phases.indexOf(phase);
-  const before = options.fromStart ? [] : plan.phases.slice(0, index).filter((p) => p.epochs > 0);
-  const trainedIn = before.length > 0 ? await trainBefore(plan, index, before.at(-1)!, options) : null;
+  const trainedIn = before.length > 0 ? await trainBefore(plan, plan.phases.indexOf(phase), before.at(-1)!, { ...options, warn }) : null;
   let prepared: Prepared;
   try {
-    prepared = await prepareNetwork(plan, dataSpec, options, warn);
+    // Where the phases before were trained, their run has said what loading the base and the data went on past.
+    prepared = await prepareNetwork(plan, dataSpec, options, trainedIn === null ? warn : () => {});
     if (trainedIn !== null) await loadWeights(prepared.net, join(trainedIn, 'checkpoint'));
   } finally {
     if (trainedIn !== null) rmSync(trainedIn, { recursive: true, force: true });
@@ -137,18 +135,32 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
 }
 
 /**
+ * The phase a search runs (`options.phase`, or the first that trains) and the phases trained before
+ * it (those before it that train, none with `fromStart`).
+ */
+export function phasesOfSearch(plan: Plan, options: Pick<LrFindOptions, 'phase' | 'fromStart'>): { phase: Phase; before: Phase[] } {
+  const phase = options.phase === undefined ? plan.phases.find((p) => p.epochs > 0) ?? plan.phases[0]! : plan.phases.find((p) => p.name === options.phase);
+  if (!phase) throw new RangeError(`no phase named '${options.phase}'; the phases are ${plan.phases.map((p) => `'${p.name}'`).join(', ')}`);
+  return { phase, before: options.fromStart ? [] : plan.phases.slice(0, plan.phases.indexOf(phase)).filter((p) => p.epochs > 0) };
+}
+
+/**
  * Trains the plan's phases before `index` as a run does, without early stopping, adaptation, an
  * export or a test set, into a checkpoint saved at the end of `last` (the last of them that trains),
- * and returns the run's folder (the checkpoint is in it). A cancelled or failed run leaves nothing behind.
+ * and returns the run's folder (the checkpoint is in it). A cancelled or failed run leaves nothing
+ * behind. Its warnings go to `options.warn`, its other events to `options.onEvent`.
  */
-async function trainBefore(plan: Plan, index: number, last: Phase, options: LrFindOptions): Promise<string> {
+async function trainBefore(plan: Plan, index: number, last: Phase, options: LrFindOptions & { readonly warn: (message: string) => void }): Promise<string> {
   const runDir = mkdtempSync(join(tmpdir(), 'tl-lr-find-'));
   const earlier: Plan = {
     ...plan, phases: plan.phases.slice(0, index), adapt: null, earlyStop: null, evaluate: null, export: null,
     checkpoint: { kind: 'every', epochs: last.epochs, origin: last.origin ?? plan.model.origin },
   };
   try {
-    await runPlan(earlier, { ...options, runDir, onEvent: options.onEvent ?? (() => {}) });
+    await runPlan(earlier, {
+      ...options, runDir,
+      onEvent: (e) => (e.type === 'warning' ? options.warn(e.message) : options.onEvent?.(e)),
+    });
   } catch (err) {
     rmSync(runDir, { recursive: true, force: true });
     throw err;

@@ -2,8 +2,9 @@
  * A phase made ready to take steps, as a training run and a learning-rate search both need it: its
  * layers set trainable and its variables grouped by rate, its inputs (the frozen prefix's
  * activations cached where they fit), one optimizer per rate group, the classes' weights in the
- * loss where the data says `balance`, activations fused into the layers before them, the step runner, and the backend's products tuned. `close()` gives back all
- * of it; a failure while opening gives back what was made.
+ * loss where the data says `balance`, activations fused into the layers before them, the step
+ * runner, and the backend's products tuned. `close()` gives back all of it; a failure while
+ * opening gives back what was made.
  *
  * @example
  * const open = await openPhase(net, data, plan, phase, { backend, lr: phase.lr, cacheBytes: CACHE_BYTES, warn });
@@ -71,7 +72,7 @@ export async function openPhase(net: Network, data: Dataset, plan: Plan, phase: 
   // Where the backend can (webgpu, wasm), each BatchNorm applies the ReLU after it itself; on
   // webgpu zero paddings are read by the convolution after them instead of written.
   const fused = fuseActivationsForTraining(model, { padsIntoConvolutions: options.backend.name === 'webgpu' });
-  const classWeights = plan.data?.balance ? tf.tensor1d(balancedWeights(data.train.labels, data.classes.length)) : null;
+  const classWeights = plan.data?.balance ? tf.tensor1d(balancedWeights(data.train, data.classes.length)) : null;
   let steps: StepRunner | undefined;
   const close = () => {
     classWeights?.dispose();

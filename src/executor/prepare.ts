@@ -54,7 +54,7 @@ export async function prepareNetwork(plan: Plan, data: Data, options: PrepareOpt
     throw new ExecutorError('one-class', `the data has a single class ('${dataset.classes[0]}'); a classifier needs at least two: add images of another class`, data.origin);
   }
   if (!data.balance) {
-    const lopsided = imbalanceWarning(dataset.train.labels, dataset.classes);
+    const lopsided = imbalanceWarning(dataset.train, dataset.classes);
     if (lopsided !== null) warn(lopsided);
   }
   if (plan.model.weights.kind === 'none') reseed(base.model, plan.seed);

@@ -54,9 +54,9 @@ describe('stepBatch targets', () => {
 
 describe('balance: each image\'s loss weighted by its class', () => {
   it('weights classes N / (K n_c), 0 for a class with no image', () => {
-    expect(Array.from(balancedWeights([0, 0, 0, 1], 3))).toEqual([Math.fround(4 / 9), Math.fround(4 / 3), 0]);
-    expect(imbalanceWarning([0, 0, 0, 0, 1], ['cat', 'dog'])).toBeNull();
-    expect(imbalanceWarning([...Array(600).fill(0), ...Array(12).fill(1)], ['cat', 'dog'])).toBe(
+    expect(Array.from(balancedWeights({ labels: Int32Array.of(0, 0, 0, 1) }, 3))).toEqual([Math.fround(4 / 9), Math.fround(4 / 3), 0]);
+    expect(imbalanceWarning({ labels: Int32Array.of(0, 0, 0, 0, 1) }, ['cat', 'dog'])).toBeNull();
+    expect(imbalanceWarning({ labels: Int32Array.from([...Array(600).fill(0), ...Array(12).fill(1)]) }, ['cat', 'dog'])).toBe(
       "the training images are imbalanced: 'cat' has 600 and 'dog' 12 (50 to 1); add 'balance' to the data statement to weight the loss so that each class counts the same",
     );
   });

@@ -103,12 +103,12 @@ export function setWeightDecay(optimizer: tf.Optimizer, decay: number): void {
 /** Runs `updates` of `optimizer`'s `rule`, those whose weights decay apart from the others (constant w). */
 function update(optimizer: object, rule: RuleName, updates: readonly Update[], shared: tf.NamedTensorMap, constants: Constants = {}): void {
   const run = updaters.get(tf.getBackend())!;
-  const live = updates.filter((u) => u.gradient.size > 0);
   const w = decays.get(optimizer) ?? 0;
-  const decayed = w > 0 ? live.filter((u) => decaysWeight(u.targets.at(-1)!)) : [];
-  const rest = decayed.length > 0 ? live.filter((u) => !decayed.includes(u)) : live;
-  if (decayed.length > 0) run(rule, decayed, shared, { ...constants, w });
-  if (rest.length > 0 || decayed.length === 0) run(rule, rest, shared, { ...constants, w: 0 });
+  const isDecayed = (u: Update) => w > 0 && decaysWeight(u.targets.at(-1)!);
+  const live = updates.filter((u) => u.gradient.size > 0);
+  for (const [list, decay] of [[live.filter(isDecayed), w], [live.filter((u) => !isDecayed(u)), 0]] as const) {
+    if (list.length > 0) run(rule, list, shared, { ...constants, w: decay });
+  }
 }
 
 /** Weight decay where tfjs's own update runs: the weights shrunk by tfjs ops, then updated. */

@@ -21,7 +21,7 @@ export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
 }
 
 /** Images per class, e.g. to check that every class survived decoding. */
-export function classCounts(set: ImageSet, classCount: number): number[] {
+export function classCounts(set: Pick<ImageSet, 'labels'>, classCount: number): number[] {
   const counts = new Array<number>(classCount).fill(0);
   for (const label of set.labels) counts[label] = (counts[label] ?? 0) + 1;
   return counts;
