@@ -31,7 +31,10 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJ
       break;
     case 'phaseStarted': {
       const own = e.unitRates?.length ? ` (${e.unitRates.map((r) => `${r.unit} ${rate(r.lr)}`).join(', ')})` : '';
-      out.write(printable(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epoch${e.epochs === 1 ? '' : 's'}, lr ${rate(e.lr)}${own}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`));
+      // Events stored before the optimizer and schedule were reported have neither.
+      const optimizer = e.optimizer ? `${e.optimizer}, ` : '';
+      const schedule = e.schedule ? ` ${e.schedule}` : '';
+      out.write(printable(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epoch${e.epochs === 1 ? '' : 's'}, ${optimizer}lr ${rate(e.lr)}${schedule}${own}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`));
       break;
     }
     case 'batchProgress':

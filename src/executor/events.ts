@@ -82,6 +82,9 @@ export type ExecutorEvent =
        * that rate before the schedule scales it (absent from events stored before it was reported).
        */
       readonly unitRates?: readonly { readonly unit: string; readonly lr: number }[];
+      /** The phase's optimizer and schedule as a script writes them (plan/describe.ts); schedule '' for a constant rate. Absent from events stored before they were reported. */
+      readonly optimizer?: string;
+      readonly schedule?: string;
       readonly cachedFeatures: boolean;
       readonly cachedAt: string | null;
     }

@@ -7,6 +7,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Phase, Plan } from '../plan/schema.ts';
+import { describeOptimizer, describeSchedule } from '../plan/describe.ts';
 import { createAdaptation, dualForward, loadTarget, requireTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
 import type { BackendName } from './backends/select.ts';
@@ -136,7 +137,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const { vars, inputs, model, optimizers, steps, classWeights } = open;
       let lastLr = Number.NaN;
       try {
-        emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
+        emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), optimizer: describeOptimizer(phase.optimizer), schedule: describeSchedule(phase.schedule), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
         if (within) {
           if (resumed!.optimizers.length !== optimizers.length) throw new ExecutorError('checkpoint-mismatch', `checkpoint ${checkpointDir} holds ${resumed!.optimizers.length} optimizers, the phase has ${optimizers.length}; was the script changed?`);
           for (const [i, o] of optimizers.entries()) {

@@ -25,6 +25,21 @@ function weakest(recalls: number[], support = 10): string {
   return print({ type: 'jobFinished', at: '2026-11-30T00:00:00Z', metrics, exportPath: null, seconds: 1 }).split('\n').find((l) => l.includes('weakest')) ?? '';
 }
 
+describe('the phase line', () => {
+  const started = { type: 'phaseStarted', at: '2026-12-02T00:00:00Z', phase: 1, name: 'finetune', epochs: 3, trainable: ['block5', 'head'], trainableParams: 1234, lr: 3e-4, unitRates: [{ unit: 'block5', lr: 1e-4 }], cachedFeatures: false, cachedAt: null } as const;
+
+  it("names the phase's optimizer and schedule, as the script writes them", () => {
+    expect(print({ ...started, optimizer: 'sgd momentum 0.9 weight decay 0.0005', schedule: 'cosine min 0.000001' })).toBe(
+      "\nphase 2 'finetune': 3 epochs, sgd momentum 0.9 weight decay 0.0005, lr 3e-4 cosine min 0.000001 (block5 1e-4), training block5 + head (1,234 parameters)\n",
+    );
+    expect(print({ ...started, optimizer: 'adam', schedule: '' })).toBe("\nphase 2 'finetune': 3 epochs, adam, lr 3e-4 (block5 1e-4), training block5 + head (1,234 parameters)\n");
+  });
+
+  it('prints an event stored before the optimizer was reported without one', () => {
+    expect(print(started)).toBe("\nphase 2 'finetune': 3 epochs, lr 3e-4 (block5 1e-4), training block5 + head (1,234 parameters)\n");
+  });
+});
+
 describe('the phase summary', () => {
   it('says how the products got their tiles: measured, kept from earlier runs, or both', () => {
     const replay = { steps: 30, replayed: 26, note: null };

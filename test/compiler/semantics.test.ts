@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.ts';
+import { describeOptimizer, describeSchedule } from '../../src/plan/describe.ts';
 import type { Plan } from '../../src/plan/schema.ts';
 
 function plan(source: string): Plan {
@@ -176,6 +177,21 @@ describe('trainability', () => {
       ['sgd', 1e-4],
       ['adam', 0],
     ]);
+  });
+
+  it("describes each phase's optimizer and schedule as a script writes them, which compile back to the same", () => {
+    const p = plan('use tiny\noptimizer sgd momentum 0.9 weight decay 5e-4\nschedule cosine min 1e-6 warmup 1\nphase a optimizer adamw schedule step every 2 gamma 0.5\nphase b optimizer rmsprop schedule constant warmup 2\nphase c optimizer adam schedule constant');
+    const described = p.phases.map((ph) => [describeOptimizer(ph.optimizer), describeSchedule(ph.schedule)]);
+    expect(described).toEqual([
+      ['sgd momentum 0.9 weight decay 0.0005', 'cosine min 0.000001 warmup 1'],
+      ['adam weight decay 0.01', 'step every 2 gamma 0.5'],
+      ['rmsprop', 'constant warmup 2'],
+      ['adam', ''],
+    ]);
+    described.forEach(([optimizer, schedule], i) => {
+      const again = plan(`use tiny\noptimizer ${optimizer}${schedule ? `\nschedule ${schedule}` : ''}`).phases[0]!;
+      expect([again.optimizer, again.schedule]).toEqual([p.phases[i]!.optimizer, p.phases[i]!.schedule]);
+    });
   });
 });
 

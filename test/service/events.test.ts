@@ -64,8 +64,8 @@ describe('job events', () => {
     const { body } = await gql(stack.url, PHASE_ENDED, { id, after: phaseEnded.seq - 1 });
     expect(body.data.job.events).toEqual([{ type: 'phaseEnded', epochsRun: 6, replay: null, tiles: null }]);
     // A block with a rate of its own: the phase says so.
-    const PHASE_STARTED = 'query($id: ID!) { job(id: $id) { events(after: 1, first: 1) { type ... on PhaseStartedEvent { lr unitRates { unit lr } } } } }';
-    expect((await gql(stack.url, PHASE_STARTED, { id })).body.data.job.events).toEqual([{ type: 'phaseStarted', lr: 0.001, unitRates: [{ unit: 'block5', lr: 0.0002 }] }]);
+    const PHASE_STARTED = 'query($id: ID!) { job(id: $id) { events(after: 1, first: 1) { type ... on PhaseStartedEvent { lr unitRates { unit lr } optimizer schedule } } } }';
+    expect((await gql(stack.url, PHASE_STARTED, { id })).body.data.job.events).toEqual([{ type: 'phaseStarted', lr: 0.001, unitRates: [{ unit: 'block5', lr: 0.0002 }], optimizer: 'adam', schedule: '' }]);
     const STARTED = 'query($id: ID!) { job(id: $id) { events(first: 1) { type ... on JobStartedEvent { trainImages adaptation { method target targetImages } } } } }';
     expect((await gql(stack.url, STARTED, { id })).body.data.job.events).toEqual([{ type: 'jobStarted', trainImages: 12, adaptation: { method: 'coral', target: join(stack.dataRoot, 'imgs'), targetImages: 18 } }]);
     expect(full.filter((e) => e.type === 'epochEnded').every((e) => Number.isFinite((e.data.metrics as { adaptLoss: number }).adaptLoss))).toBe(true);

@@ -363,6 +363,10 @@ export interface Shapes {
     readonly lr: number;
     /** Blocks, layers or the head that learn at a rate of their own (from `decay` or `lr UNIT`); empty when all learn at lr. */
     readonly unitRates: ReadonlyArray<Parent<'UnitRate'>>;
+    /** The phase's optimizer as a script writes it (`sgd momentum 0.9 weight decay 0.0005`); null in events stored before it was reported. */
+    readonly optimizer: Maybe<string> | undefined;
+    /** The phase's learning-rate schedule as a script writes it (`cosine min 1e-6 warmup 1`); empty for a constant rate, null in events stored before it was reported. */
+    readonly schedule: Maybe<string> | undefined;
     /** True when the frozen part of the network runs once per phase instead of once per batch. */
     readonly cachedFeatures: boolean;
     /** The layer whose activations are cached, when cachedFeatures is true. */
