@@ -140,6 +140,13 @@ export class TlParser extends CstParser {
       { ALT: () => { this.CONSUME(Kw.batch); this.CONSUME3(NumberLiteral); } },
       { ALT: () => this.SUBRULE(this.optimizerSetting) },
       { ALT: () => this.SUBRULE(this.scheduleSetting) },
+      {
+        // `clip norm 1`, `clip value 0.5`; `clip none` turns off a clip an earlier phase set.
+        ALT: () => {
+          this.CONSUME(Kw.clip);
+          this.OR3([{ ALT: () => this.CONSUME(Kw.none) }, { ALT: () => { this.CONSUME(Identifier); this.CONSUME4(NumberLiteral); } }]);
+        },
+      },
     ]);
   });
 

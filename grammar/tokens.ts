@@ -50,6 +50,7 @@ export const Kw = {
   optimizer: keyword('optimizer'),
   momentum: keyword('momentum'),
   schedule: keyword('schedule'),
+  clip: keyword('clip'),
   warmup: keyword('warmup'),
   min: keyword('min'),
   every: keyword('every'),
@@ -82,7 +83,7 @@ export type KeywordName = keyof typeof Kw;
 /** Words that begin a statement, in the order the reference lists them. */
 export const STATEMENT_KEYWORDS = [
   'use', 'data', 'head', 'freeze', 'augment', 'label', 'epochs', 'lr', 'batch', 'optimizer', 'schedule',
-  'phase', 'adapt', 'early', 'checkpoint', 'seed', 'evaluate', 'export',
+  'clip', 'phase', 'adapt', 'early', 'checkpoint', 'seed', 'evaluate', 'export',
 ] as const satisfies readonly KeywordName[];
 
 // Order matters: longer keywords that share a prefix need no care thanks to longer_alt, but strings

@@ -1,9 +1,9 @@
-/** Words that pick one of a fixed set: optimizers, schedules and their options, activations, monitors, checkpoint modes. */
+/** Words that pick one of a fixed set: optimizers, schedules and their options, clipping modes, activations, monitors, checkpoint modes. */
 import { error, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { didYouMean, quoteList } from '../diagnostics/suggest.ts';
 import type { Setting, Word } from '../syntax/ast.ts';
 import type { Check } from './context.ts';
-import { ACTIVATIONS, MONITORS, OPTIMIZERS, SCHEDULES, isOneOf } from './vocabulary.ts';
+import { ACTIVATIONS, CLIP_MODES, MONITORS, OPTIMIZERS, SCHEDULES, isOneOf } from './vocabulary.ts';
 
 function oneOf(word: Word | undefined, list: readonly string[], code: string, what: string): Diagnostic | undefined {
   if (!word || isOneOf(list, word.text)) return undefined;
@@ -27,6 +27,7 @@ function settingNames(s: Setting): (Diagnostic | undefined)[] {
     }
     return out;
   }
+  if (s.kind === 'clip') return [oneOf(s.mode, CLIP_MODES, 'unknown-clip', 'clipping')];
   return [];
 }
 

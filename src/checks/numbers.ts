@@ -36,6 +36,7 @@ export const NUMBER_RULES = {
   patience: { integer: true, min: 1, max: 10_000, what: 'patience' },
   seed: { integer: true, min: 0, max: 4_294_967_295, what: 'seed' },
   labelSmoothing: { min: 0, max: 1, maxExclusive: true, what: 'label smoothing' },
+  clip: { min: 0, minExclusive: true, what: 'clipping threshold' },
   checkpointEvery: { integer: true, min: 1, max: 10_000, what: 'checkpoint interval (epochs)' },
 } as const satisfies Record<string, Rule>;
 
@@ -84,6 +85,8 @@ export function checkSettingNumbers(s: Setting): (Diagnostic | undefined)[] {
       return [checkNumber(s.momentum, 'momentum'), checkNumber(s.weightDecay, 'weightDecay')];
     case 'schedule':
       return [checkNumber(s.warmup, 'warmup'), checkNumber(s.min, 'min'), checkNumber(s.every, 'every'), checkNumber(s.gamma, 'gamma')];
+    case 'clip':
+      return [checkNumber(s.max, 'clip')];
   }
 }
 

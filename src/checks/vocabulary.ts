@@ -5,6 +5,8 @@ export const ACTIVATIONS = ['relu', 'gelu', 'tanh', 'sigmoid', 'elu', 'selu', 's
 /** `adamw` is Adam with weight decay (DEFAULTS.adamwDecay unless the script gives one). */
 export const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop'] as const;
 export const SCHEDULES = ['constant', 'cosine', 'step'] as const;
+/** `clip norm X`: the gradients' global L2 norm at most X; `clip value X`: each gradient value within ±X. */
+export const CLIP_MODES = ['norm', 'value'] as const;
 export const ADAPT_METHODS = ['adabn', 'coral', 'dann', 'pseudolabel'] as const;
 export const MONITORS = ['val_loss', 'val_accuracy'] as const;
 export const FLIP_MODES = ['horizontal', 'vertical', 'both'] as const;

@@ -34,7 +34,8 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJ
       // Events stored before the optimizer and schedule were reported have neither.
       const optimizer = e.optimizer ? `${e.optimizer}, ` : '';
       const schedule = e.schedule ? ` ${e.schedule}` : '';
-      out.write(printable(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epoch${e.epochs === 1 ? '' : 's'}, ${optimizer}lr ${rate(e.lr)}${schedule}${own}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`));
+      const clip = e.clip ? `, ${e.clip}` : '';
+      out.write(printable(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epoch${e.epochs === 1 ? '' : 's'}, ${optimizer}lr ${rate(e.lr)}${schedule}${own}${clip}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`));
       break;
     }
     case 'batchProgress':
@@ -46,13 +47,15 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJ
       break;
     case 'epochEnded': {
       const m = e.metrics;
-      // What `adapt` measures, where it does: its loss term, DANN's domain accuracy, self-training's labels.
-      const adapt = [
+      // What `adapt` measures, where it does (its loss term, DANN's domain accuracy, self-training's labels), and `clip norm`.
+      const extras = [
         ...((m.adaptLoss ?? null) !== null ? [`adapt_loss ${num(m.adaptLoss)}`] : []),
         ...((m.domainAccuracy ?? null) !== null ? [`domain_acc ${pct(m.domainAccuracy)}`] : []),
         ...((m.pseudoLabels ?? null) !== null ? [`pseudo_labels ${m.pseudoLabels}`] : []),
+        // The gradients' mean norm before clipping, and the share of steps it clipped.
+        ...((m.gradNorm ?? null) !== null ? [`grad_norm ${num(m.gradNorm)} (clipped ${pct(m.clipped ?? null).trim()})`] : []),
       ].map((s) => `  ${s}`).join('');
-      out.write(`${clear}  epoch ${String(e.epoch).padStart(2)}/${e.epochs}  loss ${num(m.loss)}  acc ${pct(m.accuracy)}  val_loss ${num(m.valLoss)}  val_acc ${pct(m.valAccuracy)}${adapt}  ${e.imagesPerSecond.toFixed(1)} img/s  eta ${Math.round(e.etaSeconds)}s\n`);
+      out.write(`${clear}  epoch ${String(e.epoch).padStart(2)}/${e.epochs}  loss ${num(m.loss)}  acc ${pct(m.accuracy)}  val_loss ${num(m.valLoss)}  val_acc ${pct(m.valAccuracy)}${extras}  ${e.imagesPerSecond.toFixed(1)} img/s  eta ${Math.round(e.etaSeconds)}s\n`);
       break;
     }
     case 'phaseEnded':

@@ -19,6 +19,7 @@ export const DIAGNOSTIC_CODES = [
   { code: 'lr-high', severity: 'warning', stage: 'checks', meaning: 'A learning rate above 0.1, high for transfer learning.' },
   { code: 'unknown-optimizer', severity: 'error', stage: 'checks', meaning: 'An optimizer other than adam, sgd, rmsprop.' },
   { code: 'unknown-schedule', severity: 'error', stage: 'checks', meaning: 'A schedule other than constant, cosine, step.' },
+  { code: 'unknown-clip', severity: 'error', stage: 'checks', meaning: '`clip` other than norm X, value X or none.' },
   { code: 'option-not-applicable', severity: 'error', stage: 'checks', meaning: 'An option the chosen optimizer, schedule, checkpoint or method does not take.' },
   { code: 'unknown-activation', severity: 'error', stage: 'checks', meaning: 'A dense activation TL does not know.' },
   { code: 'unknown-monitor', severity: 'error', stage: 'checks', meaning: 'A monitored metric other than val_loss, val_accuracy.' },

@@ -45,6 +45,8 @@ export interface EpochSoFar {
   readonly lossSum: number;
   readonly correct: number;
   readonly extra: { readonly loss: number; readonly domainHits: number; readonly domainRows: number };
+  /** `clip norm`: the epoch's gradient norms so far (absent in checkpoints written before TL kept them). */
+  readonly norms?: { readonly sum: number; readonly clipped: number; readonly steps: number };
 }
 
 /** What a checkpoint holds besides the network's weights and its state. */

@@ -16,6 +16,9 @@ export interface EpochMetrics {
   readonly domainAccuracy?: number | null;
   /** `adapt pseudolabel`: confident target images the running self-training round trains on. */
   readonly pseudoLabels?: number | null;
+  /** `clip norm`: the mean over the epoch's steps of the gradients' global norm before clipping, and the share of steps it clipped. */
+  readonly gradNorm?: number | null;
+  readonly clipped?: number | null;
 }
 
 export interface FinalMetrics extends EpochMetrics {
@@ -85,6 +88,8 @@ export type ExecutorEvent =
       /** The phase's optimizer and schedule as a script writes them (plan/describe.ts); schedule '' for a constant rate. Absent from events stored before they were reported. */
       readonly optimizer?: string;
       readonly schedule?: string;
+      /** `clip norm 1` or `clip value 0.5`; '' where the phase does not clip. Absent from events stored before it was reported. */
+      readonly clip?: string;
       readonly cachedFeatures: boolean;
       readonly cachedAt: string | null;
     }

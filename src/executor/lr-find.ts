@@ -113,7 +113,7 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
       const lr = from * (to / from) ** (i / (steps - 1));
       open.setRate(lr);
       const { output } = guardMemory(backend.name, phase, () =>
-        runStep(open.steps, true, { model, inputs, set: data.train, idx, classes: data.classes.length, plan, rng, preprocess: net.base.preprocess, optimizers, classWeights: open.classWeights, adapt: null }),
+        runStep(open.steps, true, { model, inputs, set: data.train, idx, classes: data.classes.length, plan, rng, preprocess: net.base.preprocess, optimizers, classWeights: open.classWeights, adapt: null, clip: phase.clip }),
       );
       const [loss = Number.NaN] = await output.read();
       average = BETA * average + (1 - BETA) * loss;

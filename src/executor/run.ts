@@ -7,7 +7,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Phase, Plan } from '../plan/schema.ts';
-import { describeOptimizer, describeSchedule } from '../plan/describe.ts';
+import { describeClip, describeOptimizer, describeSchedule } from '../plan/describe.ts';
 import { createAdaptation, dualForward, loadTarget, requireTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
 import type { BackendName } from './backends/select.ts';
@@ -137,7 +137,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const { vars, inputs, model, optimizers, steps, classWeights } = open;
       let lastLr = Number.NaN;
       try {
-        emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), optimizer: describeOptimizer(phase.optimizer), schedule: describeSchedule(phase.schedule), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
+        emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), optimizer: describeOptimizer(phase.optimizer), schedule: describeSchedule(phase.schedule), clip: describeClip(phase.clip), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
         if (within) {
           if (resumed!.optimizers.length !== optimizers.length) throw new ExecutorError('checkpoint-mismatch', `checkpoint ${checkpointDir} holds ${resumed!.optimizers.length} optimizers, the phase has ${optimizers.length}; was the script changed?`);
           for (const [i, o] of optimizers.entries()) {
@@ -177,6 +177,9 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           let correct = part?.correct ?? 0;
           let lastProgress = 0;
           const extra = { ...(part?.extra ?? { loss: 0, domainHits: 0, domainRows: 0 }) };
+          // `clip norm`: the sum of the steps' gradient norms before clipping, and how many were clipped (none in checkpoints from before).
+          const norms = { ...(part?.norms ?? { sum: 0, clipped: 0, steps: 0 }) };
+          const byNorm = phase.clip?.mode === 'norm' ? phase.clip.max : null;
           // Step b's scalars are read after step b + 1 is queued: on a GPU, reading waits for the queue
           // to drain, and reading one step late lets the host build the next step while the GPU runs.
           let pending: { step: StepOutput; adapted: boolean; domainRows: number; b: number; rows: number; lr: number } | null = null;
@@ -184,7 +187,15 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             if (pending === null) return;
             const { step, adapted, domainRows, b, rows, lr } = pending;
             pending = null;
-            const [loss = 0, hits = 0, adaptLoss = 0, domainHits = 0] = await step.read();
+            const values = await step.read();
+            const [loss = 0, hits = 0, adaptLoss = 0, domainHits = 0] = values;
+            if (byNorm !== null) {
+              // Where the step clips by norm, the norm comes last.
+              const norm = values[values.length - 1]!;
+              norms.sum += norm;
+              norms.steps++;
+              if (norm > byNorm) norms.clipped++;
+            }
             lossSum += loss * rows;
             correct += hits;
             if (adapted) extra.loss += adaptLoss * rows;
@@ -204,7 +215,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             await new Promise<void>((r) => setImmediate(r));
             if (options.signal?.aborted) {
               await settle();
-              const savedTo = await checkpoint(epoch, { batches: b, rngAtStart, lossSum, correct, extra });
+              const savedTo = await checkpoint(epoch, { batches: b, rngAtStart, lossSum, correct, extra, norms });
               emit({ type: 'checkpointSaved', at: now(), phase: p, epoch, path: savedTo, reason: 'cancel' });
               throw new ExecutorError('cancelled', `cancelled in phase '${phase.name}', epoch ${epoch + 1}, after saving a checkpoint to resume from`);
             }
@@ -218,7 +229,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
             // adaptation term draws is made before the step): where the backend can, such steps are
             // recorded and replayed (backends/steps.ts).
             const { output: step, domainRows } = guardMemory(backend.name, phase, () =>
-              runStep(steps, idx.length === phase.batch, { model, inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess, optimizers, classWeights, adapt: stepAdapt }),
+              runStep(steps, idx.length === phase.batch, { model, inputs, set: data.train, idx, classes: classes.length, plan, rng, preprocess: base.preprocess, optimizers, classWeights, adapt: stepAdapt, clip: phase.clip }),
             );
             await settle();
             pending = { step, adapted: stepAdapt !== null, domainRows, b, rows: idx.length, lr };
@@ -230,6 +241,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           last = {
             loss: lossSum / data.train.count, accuracy: correct / data.train.count,
             valLoss: val?.loss ?? null, valAccuracy: val?.accuracy ?? null, valTop5: val?.top5 ?? null,
+            ...(byNorm !== null && norms.steps > 0 && { gradNorm: norms.sum / norms.steps, clipped: norms.clipped / norms.steps }),
             ...(adaptation && {
               adaptLoss: term ? extra.loss / data.train.count : null,
               domainAccuracy: extra.domainRows > 0 ? extra.domainHits / extra.domainRows : null,

@@ -1,6 +1,6 @@
 /** One optimisation step on a batch (with an adaptation term when the plan adapts), and its memory guard. */
 import * as tf from '@tensorflow/tfjs';
-import type { Phase, Plan } from '../plan/schema.ts';
+import type { Clip, Phase, Plan } from '../plan/schema.ts';
 import type { DualForward, StepTerm } from './adapt/index.ts';
 import { augmentBatch, type Rng } from './augment/index.ts';
 import { oneHot } from './batches.ts';
@@ -19,6 +19,8 @@ export interface StepOptions {
   readonly classWeights?: tf.Tensor1D | null;
   /** An adaptation loss term: the source batch runs together with target rows. */
   readonly adapt: { term: StepTerm; forward: DualForward; progress: number } | null;
+  /** The phase's gradient clipping (`clip norm|value X`), or null. */
+  readonly clip?: Clip | null;
 }
 
 export interface BatchOptions {
@@ -69,9 +71,10 @@ export function batchTensors({ x, y, target }: StepBatch): tf.Tensor[] {
  * One optimisation step on `batch`, with an adaptation term when the plan adapts. Returns the
  * step's scalars in one tensor, so that one read fetches them all (on a GPU each read waits for the
  * queue): the classification loss on the source batch and its hits, then, where the step adapts,
- * the adaptation loss and the domain hits (0 where the term counts none).
+ * the adaptation loss and the domain hits (0 where the term counts none), and last, where the step
+ * clips by norm, the gradients' global norm before clipping.
  */
-export function trainStep({ model, idx, optimizers, adapt, classWeights = null }: StepOptions, { x, y, target }: StepBatch): tf.Tensor1D {
+export function trainStep({ model, idx, optimizers, adapt, classWeights = null, clip = null }: StepOptions, { x, y, target }: StepBatch): tf.Tensor1D {
   let scalars: tf.Tensor1D | undefined;
   tf.tidy(() => {
     const targetCount = target?.x?.shape[0] ?? 0;
@@ -80,7 +83,7 @@ export function trainStep({ model, idx, optimizers, adapt, classWeights = null }
     let predictions: tf.Tensor | undefined;
     let classLoss: tf.Scalar | undefined;
     const extras: tf.Scalar[] = [];
-    const { grads } = tf.variableGrads(() => {
+    const { grads: raw } = tf.variableGrads(() => {
       if (!adapt) {
         predictions = tf.keep(model.apply(x, { training: true }) as tf.Tensor);
         classLoss = tf.keep(crossEntropy(y, predictions, classWeights));
@@ -94,16 +97,35 @@ export function trainStep({ model, idx, optimizers, adapt, classWeights = null }
       extras.push(tf.keep(extra.loss.clone()), tf.keep(extra.domainHits?.clone() ?? tf.scalar(0)));
       return tf.add(classLoss, extra.loss) as tf.Scalar;
     }, variables);
+    const { grads, norm } = clipGradients(raw, clip);
     for (const o of optimizers) {
       const subset: tf.NamedTensorMap = {};
       for (const v of o.group.variables) subset[v.name] = grads[v.name]!;
       o.optimizer.applyGradients(subset);
     }
     const hits = tf.sum(tf.equal(tf.argMax(predictions!, -1), tf.argMax(y, -1)).toFloat()) as tf.Scalar;
-    scalars = tf.keep(tf.stack([classLoss!, hits, ...extras]) as tf.Tensor1D);
+    scalars = tf.keep(tf.stack([classLoss!, hits, ...extras, ...(norm ? [norm] : [])]) as tf.Tensor1D);
     tf.dispose([predictions!, classLoss!, ...extras]);
   });
   return scalars!;
+}
+
+/**
+ * The step's gradients clipped as the phase says. `norm`: all scaled by one factor, max / norm where
+ * their global L2 norm is above max (PyTorch's clip_grad_norm_, with its 1e-6), so their direction is
+ * kept; the norm before clipping is returned for the epoch's metrics. `value`: each value clamped.
+ */
+export function clipGradients(grads: tf.NamedTensorMap, clip: Clip | null): { grads: tf.NamedTensorMap; norm: tf.Scalar | null } {
+  if (clip === null) return { grads, norm: null };
+  const out: tf.NamedTensorMap = {};
+  if (clip.mode === 'value') {
+    for (const [name, g] of Object.entries(grads)) out[name] = tf.clipByValue(g, -clip.max, clip.max);
+    return { grads: out, norm: null };
+  }
+  const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+  const factor = tf.minimum(tf.div(clip.max, tf.add(norm, 1e-6)), 1);
+  for (const [name, g] of Object.entries(grads)) out[name] = tf.mul(g, factor);
+  return { grads: out, norm };
 }
 
 /**

@@ -30,6 +30,8 @@ function setting(s: Setting): string {
       return `optimizer ${w(s.name)}${opt('momentum', s.momentum && n(s.momentum))}${opt('weight decay', s.weightDecay && n(s.weightDecay))}`;
     case 'schedule':
       return `schedule ${w(s.name)}${opt('min', s.min && n(s.min))}${opt('every', s.every && n(s.every))}${opt('gamma', s.gamma && n(s.gamma))}${opt('warmup', s.warmup && n(s.warmup))}`;
+    case 'clip':
+      return s.mode && s.max ? `clip ${w(s.mode)} ${n(s.max)}` : 'clip none';
   }
 }
 

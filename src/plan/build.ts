@@ -11,7 +11,7 @@ import { AUGMENT_OPS, DEFAULTS, PHASE_DEFAULTS } from '../checks/vocabulary.ts';
 import type { NumberNode, Setting, Statement, Word } from '../syntax/ast.ts';
 import { BLOCKS } from '../zoo/catalog.ts';
 import type {
-  Adapt, AugmentOp, Checkpoint, Data, EarlyStop, Freeze, Head, HeadLayer, Model, Optimizer, Origin, Phase, Plan, Schedule, Target, Weights,
+  Adapt, AugmentOp, Checkpoint, Clip, Data, EarlyStop, Freeze, Head, HeadLayer, Model, Optimizer, Origin, Phase, Plan, Schedule, Target, Weights,
 } from './schema.ts';
 import { PLAN_VERSION } from './version.ts';
 
@@ -123,6 +123,7 @@ interface PhaseSettings {
   batch: number;
   optimizer: Optimizer;
   schedule: Schedule;
+  clip: Clip | null;
   decay: number | null;
   /** Rates set for one unit (`lr block4 1e-5`), by block, `head` or layer name; they carry into later phases. */
   unitLr: Readonly<Record<string, number>>;
@@ -154,6 +155,8 @@ function apply(settings: PhaseSettings, s: Setting): PhaseSettings {
       return { ...settings, optimizer: optimizerOf(s.name.text, s) };
     case 'schedule':
       return { ...settings, schedule: scheduleOf(s) };
+    case 'clip':
+      return { ...settings, clip: s.mode && s.max ? { mode: s.mode.text as Clip['mode'], max: s.max.value } : null };
   }
 }
 
@@ -186,6 +189,7 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
     batch: PHASE_DEFAULTS.batch,
     optimizer: optimizerOf(PHASE_DEFAULTS.optimizer),
     schedule: { kind: 'constant', warmup: 0 },
+    clip: null,
     decay: null,
     unitLr: {},
   };
@@ -200,6 +204,7 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
       batch: settings.batch,
       optimizer: settings.optimizer,
       schedule: settings.schedule,
+      clip: settings.clip,
       trainable: t.trainable,
       frozenThrough: t.frozenThrough,
       trainableLayers: t.trainableLayers,

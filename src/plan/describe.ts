@@ -1,8 +1,8 @@
 /**
- * A phase's optimizer and schedule in the words a script would use for them (`sgd momentum 0.9
+ * A phase's optimizer, schedule and clipping in the words a script would use for them (`sgd momentum 0.9
  * weight decay 0.0005`, `cosine min 1e-6 warmup 1`), for what a run prints and streams.
  */
-import type { Optimizer, Schedule } from './schema.ts';
+import type { Clip, Optimizer, Schedule } from './schema.ts';
 
 export function describeOptimizer(o: Optimizer): string {
   const momentum = o.kind !== 'adam' && o.momentum > 0 ? ` momentum ${o.momentum}` : '';
@@ -21,4 +21,9 @@ export function describeSchedule(s: Schedule): string {
     case 'step':
       return `step every ${s.every} gamma ${s.gamma}${warmup}`;
   }
+}
+
+/** Empty where the phase does not clip. */
+export function describeClip(c: Clip | null): string {
+  return c ? `clip ${c.mode} ${c.max}` : '';
 }

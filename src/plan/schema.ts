@@ -159,6 +159,14 @@ export const Schedule = z.discriminatedUnion('kind', [
 ]);
 export type Schedule = z.infer<typeof Schedule>;
 
+/**
+ * Gradient clipping before each update: `norm` scales all the step's gradients together so that
+ * their global L2 norm is at most `max` (PyTorch's clip_grad_norm_, Keras's global_clipnorm);
+ * `value` clamps each gradient value to ±`max`. Null: none (and in plans stored before it).
+ */
+export const Clip = z.object({ mode: z.enum(['norm', 'value']), max: z.number().positive() }).readonly();
+export type Clip = z.infer<typeof Clip>;
+
 export const Phase = z
   .object({
     name: z.string(),
@@ -167,6 +175,7 @@ export const Phase = z
     batch: z.number().int().positive(),
     optimizer: Optimizer,
     schedule: Schedule,
+    clip: Clip.nullable().default(null),
     /** What trains in this phase: coarse blocks of the base (`block1`..`block5`) and `head`, shallow to deep. */
     trainable: z.array(z.string()).readonly(),
     /**

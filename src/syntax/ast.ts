@@ -32,7 +32,9 @@ export type Setting =
       readonly every?: NumberNode;
       readonly gamma?: NumberNode;
       readonly span: Span;
-    };
+    }
+  /** `clip norm 1`, `clip value 0.5` (`mode` the word, `max` the number); `clip none`: no mode and no max. */
+  | { readonly kind: 'clip'; readonly mode?: Word; readonly max?: NumberNode; readonly span: Span };
 
 /** How a setting is named in messages and told apart from others: `lr`, or `lr block4` for one unit's rate. */
 export function settingLabel(s: Setting): string {

@@ -28,7 +28,7 @@ const STATEMENT_OPTIONS: Record<string, readonly string[]> = {
   data: ['split', 'val', 'balance'],
   head: ['dense', 'dropout'],
   augment: [','],
-  phase: ['epochs', 'lr', 'batch', 'optimizer', 'schedule', 'unfreeze', 'decay'],
+  phase: ['epochs', 'lr', 'batch', 'optimizer', 'schedule', 'clip', 'unfreeze', 'decay'],
   adapt: ['target', 'weight', 'threshold', 'rounds', 'at'],
   early: ['patience', 'monitor'],
   checkpoint: ['monitor'],
@@ -210,6 +210,10 @@ function syntaxError(e: IRecognitionException, keyword: string, tokens: IToken[]
   const before = tokens[tokens.indexOf(previous) - 1];
   if (atEnd && before?.image === 'lr' && previous.tokenType.name === 'Identifier' && !/^block\d+$/.test(previous.image)) {
     return error('unexpected-token', `expected a number after 'lr', found ${describeToken(previous)} (one block's own rate reads 'lr block4 1e-5')`, tokenSpan(previous));
+  }
+  // `clip 1`, `clip`: the mode goes first.
+  if (previous.image === 'clip') {
+    return error(atEnd ? 'missing-argument' : 'unexpected-token', `expected 'norm', 'value' or 'none' after 'clip', found ${atEnd ? 'the end of the statement' : describeToken(found)} (clip norm 1 keeps the gradients' global norm at most 1; clip value 0.5 each gradient within ±0.5)`, span);
   }
   // `unfreeze head`, `freeze until head`: the head is not a block of the base.
   if (!atEnd && found.image === 'head' && (keyword === 'phase' || keyword === 'freeze') && tokens.indexOf(found) > 1) {

@@ -200,7 +200,7 @@ export function toStatement(tokens: readonly IToken[], span: Span, diagnostics: 
     case 'export':
       return { kind: 'export', path: c.word(), span };
     default: {
-      // Top-level training setting (epochs, lr, batch, optimizer, schedule): rewind by re-reading.
+      // Top-level training setting (epochs, lr, batch, optimizer, schedule, clip): rewind by re-reading.
       const setting = readSetting(new Cursor(tokens, diagnostics));
       return { kind: 'setting', setting, span };
     }
@@ -251,6 +251,12 @@ function readSetting(c: Cursor): Setting {
         end = v.span.end;
       }
       return { kind: 'optimizer', name, ...opts, span: to(end) };
+    }
+    case 'clip': {
+      if (c.peek() === 'none') return { kind: 'clip', span: to(tokenSpan(c.next()).end) };
+      const mode = c.word();
+      const max = c.number();
+      return { kind: 'clip', mode, max, span: to(max.span.end) };
     }
     default: {
       const name = c.word();

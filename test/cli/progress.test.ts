@@ -28,15 +28,26 @@ function weakest(recalls: number[], support = 10): string {
 describe('the phase line', () => {
   const started = { type: 'phaseStarted', at: '2026-12-02T00:00:00Z', phase: 1, name: 'finetune', epochs: 3, trainable: ['block5', 'head'], trainableParams: 1234, lr: 3e-4, unitRates: [{ unit: 'block5', lr: 1e-4 }], cachedFeatures: false, cachedAt: null } as const;
 
-  it("names the phase's optimizer and schedule, as the script writes them", () => {
+  it("names the phase's optimizer, schedule and clipping, as the script writes them", () => {
     expect(print({ ...started, optimizer: 'sgd momentum 0.9 weight decay 0.0005', schedule: 'cosine min 0.000001' })).toBe(
       "\nphase 2 'finetune': 3 epochs, sgd momentum 0.9 weight decay 0.0005, lr 3e-4 cosine min 0.000001 (block5 1e-4), training block5 + head (1,234 parameters)\n",
     );
+    expect(print({ ...started, optimizer: 'sgd', schedule: '', clip: 'clip norm 1' })).toBe("\nphase 2 'finetune': 3 epochs, sgd, lr 3e-4 (block5 1e-4), clip norm 1, training block5 + head (1,234 parameters)\n");
     expect(print({ ...started, optimizer: 'adam', schedule: '' })).toBe("\nphase 2 'finetune': 3 epochs, adam, lr 3e-4 (block5 1e-4), training block5 + head (1,234 parameters)\n");
   });
 
   it('prints an event stored before the optimizer was reported without one', () => {
     expect(print(started)).toBe("\nphase 2 'finetune': 3 epochs, lr 3e-4 (block5 1e-4), training block5 + head (1,234 parameters)\n");
+  });
+});
+
+describe('the epoch line', () => {
+  const metrics = { loss: 1.2345, accuracy: 0.5, valLoss: 1.5, valAccuracy: 0.4, valTop5: null };
+  const epoch = (m: object) => print({ type: 'epochEnded', at: '2026-12-02T00:00:00Z', phase: 0, epoch: 2, epochs: 5, metrics: { ...metrics, ...m }, imagesPerSecond: 100, seconds: 1, etaSeconds: 3 });
+
+  it('says the gradients\' mean norm and how many steps were clipped where the phase clips by norm, and nothing otherwise', () => {
+    expect(epoch({ gradNorm: 2.5, clipped: 0.75 })).toBe('  epoch  2/5  loss 1.2345  acc  50.0%  val_loss 1.5000  val_acc  40.0%  grad_norm 2.5000 (clipped 75.0%)  100.0 img/s  eta 3s\n');
+    expect(epoch({})).toBe('  epoch  2/5  loss 1.2345  acc  50.0%  val_loss 1.5000  val_acc  40.0%  100.0 img/s  eta 3s\n');
   });
 });
 

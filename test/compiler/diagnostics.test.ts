@@ -24,6 +24,7 @@ const CASES: [code: string, bad: string, good: string][] = [
   ['lr-high', 'use tiny; lr 0.5', 'use tiny; lr 0.01'],
   ['unknown-optimizer', 'use tiny; optimizer adan', 'use tiny; optimizer adam'],
   ['unknown-schedule', 'use tiny; schedule cosin', 'use tiny; schedule cosine'],
+  ['unknown-clip', 'use tiny; clip l2 1', 'use tiny; clip norm 1'],
   ['option-not-applicable', 'use tiny; schedule constant min 0.1', 'use tiny; schedule cosine min 0.1'],
   ['unknown-activation', 'use tiny; head dense 8 rellu', 'use tiny; head dense 8 relu'],
   ['unknown-monitor', 'use tiny; early stop monitor accuracy', 'use tiny; early stop monitor val_accuracy'],
@@ -117,6 +118,12 @@ describe('messages', () => {
     expect(message('use tiny; label 0.1')).toEqual(["unexpected-token: expected 'smoothing' after 'label', found the number 0.1"]);
     expect(message('use tiny; label smoothing 0.1; label smoothing 0.2')[0]).toMatch(/^duplicate-statement: 'label smoothing' is already given/);
     expect(message('use tiny; schedule cosine min 1e-5 min 1e-6')).toEqual(["option-repeated: 'min' is given twice in this statement; keep one"]);
+    expect(message('use tiny; clip 1')).toEqual([
+      "unexpected-token: expected 'norm', 'value' or 'none' after 'clip', found the number 1 (clip norm 1 keeps the gradients' global norm at most 1; clip value 0.5 each gradient within ±0.5)",
+    ]);
+    expect(message('use tiny; clip nrom 1')).toEqual(["unknown-clip: unknown clipping 'nrom'; did you mean 'norm'?"]);
+    expect(message('use tiny; clip value 0')).toEqual(['bad-number: clipping threshold must be above 0, found 0']);
+    expect(message('use tiny; phase a clip norm 1 clip value 2')).toEqual(["option-repeated: 'clip' is given twice in this statement; keep one"]);
     // Inside a phase, `decay` is the phase's per-block rate decay: a small one is most likely a weight decay.
     expect(message('use tiny; phase unfreeze block5 optimizer adamw decay 0.01')).toEqual([
       "rate-decay-steep: 'decay 0.01' is the per-block rate decay: each block learns at 0.01 times the rate of the block above it (the next at 1e-4 times), so the lower blocks barely train; for weight decay write 'optimizer adamw weight decay 0.01' (a per-block decay is typically 0.3 to 0.9)",

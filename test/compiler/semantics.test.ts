@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.ts';
-import { describeOptimizer, describeSchedule } from '../../src/plan/describe.ts';
+import { describeClip, describeOptimizer, describeSchedule } from '../../src/plan/describe.ts';
 import type { Plan } from '../../src/plan/schema.ts';
 
 function plan(source: string): Plan {
@@ -177,6 +177,15 @@ describe('trainability', () => {
       ['sgd', 1e-4],
       ['adam', 0],
     ]);
+  });
+
+  it('clips gradients from the phase that says so on, until a phase says clip none', () => {
+    const p = plan('use tiny\nclip norm 1\nphase a unfreeze all\nphase b clip value 0.5\nphase c clip none\nphase d lr 1e-4');
+    expect(p.phases.map((ph) => ph.clip)).toEqual([{ mode: 'norm', max: 1 }, { mode: 'norm', max: 1 }, { mode: 'value', max: 0.5 }, null, null]);
+    expect(plan('use tiny').phases[0]!.clip).toBeNull();
+    // As a run's phase line says it, which compiles back to the same.
+    expect(p.phases.map((ph) => describeClip(ph.clip))).toEqual(['clip norm 1', 'clip norm 1', 'clip value 0.5', '', '']);
+    for (const ph of p.phases.slice(0, 3)) expect(plan(`use tiny\n${describeClip(ph.clip)}`).phases[0]!.clip).toEqual(ph.clip);
   });
 
   it("describes each phase's optimizer and schedule as a script writes them, which compile back to the same", () => {

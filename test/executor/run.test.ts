@@ -323,7 +323,7 @@ export "${join(out, 'model')}"
     // dropout masks, early stopping's best epoch and its weights, checkpoint best's score. Phase
     // two's rate is too high on purpose: it makes the phase worse after its first epoch, so at its
     // end early stopping puts back weights from before every resume point below, which only the
-    // checkpoints held.
+    // checkpoints held. It clips its gradients by norm: the epoch's norms so far are in the checkpoint too.
     const planFor = (checkpoint: string, name: string) => planOf(`
 use tiny input 32
 data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
@@ -333,7 +333,7 @@ augment flip, rotate 10
 epochs 1
 batch 32
 lr 3e-3
-phase two unfreeze block2 lr 0.3 epochs 4
+phase two unfreeze block2 lr 0.3 epochs 4 clip norm 0.5
 early stop patience 3 monitor val_accuracy
 checkpoint ${checkpoint}
 export "${join(out, name)}"
@@ -362,6 +362,15 @@ export "${join(out, name)}"
 
     // checkpoint best: cancelled within phase two's third epoch (its second without a better score).
     const straight = await run('best', 'straight');
+    // Phase two says it clips, and each of its epochs how much.
+    expect(straight.events.filter((e) => e.type === 'phaseStarted').map((e) => e.type === 'phaseStarted' && e.clip)).toEqual(['', 'clip norm 0.5']);
+    const epochs = straight.events.flatMap((e) => (e.type === 'epochEnded' ? [e] : []));
+    expect(epochs.filter((e) => e.phase === 0).every((e) => e.metrics.gradNorm === undefined)).toBe(true);
+    for (const e of epochs.filter((e) => e.phase === 1)) {
+      expect(e.metrics.gradNorm).toBeGreaterThan(0);
+      expect(e.metrics.clipped).toBeGreaterThanOrEqual(0);
+      expect(e.metrics.clipped).toBeLessThanOrEqual(1);
+    }
     const firstOfPhaseTwo = straight.events.find((e) => e.type === 'epochEnded' && e.phase === 1);
     expect(straight.events.find((e) => e.type === 'phaseEnded' && e.phase === 1)).toMatchObject({
       epochsRun: 4, best: firstOfPhaseTwo?.type === 'epochEnded' ? firstOfPhaseTwo.metrics : 'none',

@@ -98,3 +98,52 @@ describe('balance: each image\'s loss weighted by its class', () => {
     }
   }, 60_000);
 });
+
+describe('clip: the step\'s gradients clipped before the update', () => {
+  /** One plain SGD step (lr 1, so each weight moves by minus its gradient) on the same 16 images; the head's weights' moves and the step's scalars. */
+  async function step(clip: string): Promise<{ moves: Float32Array; scalars: Float32Array }> {
+    const { plan, diagnostics } = compile(`use tiny input 32\ndata "${join(root, 'examples/data/fashion-mini/train')}" split 0.25\nfreeze all\noptimizer sgd momentum 0\nlr 1\n${clip}`);
+    if (!plan) throw new Error(diagnostics.map((d) => d.message).join('; '));
+    const { backend, data, net } = await prepareNetwork(plan, plan.data!, { baseDir: root, backend: 'wasm' }, () => {});
+    const phase = plan.phases[0]!;
+    const open = await openPhase(net, data, plan, phase, { backend, lr: 1, cacheBytes: 0, warn: () => {} });
+    try {
+      const weights = () => Promise.all(open.model.trainableWeights.map((w) => w.read().data() as Promise<Float32Array>));
+      const before = await weights();
+      const idx = Int32Array.from({ length: 16 }, (_, i) => i);
+      const batch = stepBatch({ inputs: open.inputs, set: data.train, idx, classes: 10, plan, rng: createRng(1), preprocess: net.base.preprocess });
+      const out = trainStep({ model: open.model, idx, optimizers: open.optimizers, adapt: null, clip: phase.clip }, batch);
+      const scalars = (await out.data()) as Float32Array;
+      tf.dispose([batch.x, batch.y, out]);
+      const after = await weights();
+      return { moves: Float32Array.from(after.flatMap((w, i) => Array.from(w, (v, k) => v - before[i]![k]!))), scalars };
+    } finally {
+      open.close();
+      net.full.dispose();
+    }
+  }
+  const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+
+  it('by norm: every gradient scaled by max / their global norm where it is above max, and that norm reported', async () => {
+    const plain = await step('');
+    const full = norm(plain.moves);
+    expect(plain.scalars).toHaveLength(2);
+    const clipped = await step(`clip norm ${full / 4}`);
+    expect(clipped.scalars).toHaveLength(3);
+    expect(clipped.scalars[2]).toBeCloseTo(full, 3);
+    expect(norm(clipped.moves)).toBeCloseTo(full / 4, 3);
+    clipped.moves.forEach((m, i) => expect(m).toBeCloseTo(plain.moves[i]! / 4, 5));
+    // A norm below max: the step as it was.
+    const loose = await step(`clip norm ${full * 2}`);
+    loose.moves.forEach((m, i) => expect(m).toBeCloseTo(plain.moves[i]!, 6));
+  }, 60_000);
+
+  it('by value: each gradient value clamped to ±max', async () => {
+    const plain = await step('');
+    const max = Math.max(...plain.moves.map(Math.abs)) / 3;
+    const clipped = await step(`clip value ${max}`);
+    expect(clipped.scalars).toHaveLength(2);
+    clipped.moves.forEach((m, i) => expect(m).toBeCloseTo(Math.max(-max, Math.min(max, plain.moves[i]!)), 5));
+    expect(clipped.moves.filter((m) => Math.abs(Math.abs(m) - max) < 1e-6).length).toBeGreaterThan(0);
+  }, 60_000);
+});

@@ -46,6 +46,9 @@ describe('tl fmt', () => {
     expect(format('use resnet50\nevaluate  "t"   tta').text).toBe(
       'use resnet50\nevaluate "t" tta\n',
     );
+    expect(format('use resnet50\nclip   norm  1.0\nphase  clip none lr 1e-4').text).toBe(
+      'use resnet50\nclip norm 1.0\nphase clip none lr 1e-4\n',
+    );
   });
 
   it('refuses to format a script it cannot parse, and says why', () => {

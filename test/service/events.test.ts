@@ -32,7 +32,7 @@ describe('job events', () => {
     await new Promise((r) => setTimeout(r, 200));
 
     // Adapted (to its own images, unlabelled): what the job adapts to is reported when it starts.
-    const id = await submitJob(stack.url, tinyScript(6, 'adapt coral target "imgs"\nexport "model"\nlr block5 2e-4\n'));
+    const id = await submitJob(stack.url, tinyScript(6, 'adapt coral target "imgs"\nexport "model"\nlr block5 2e-4\nclip norm 1e-3\n'));
     const clients = Array.from({ length: 50 }, () => wsClient(stack.wsUrl));
     const sse = createSseClient({ url: stack.url, retryAttempts: 0 });
     const viaSse = new Promise<EventRow[]>((resolve, reject) => {
@@ -64,8 +64,14 @@ describe('job events', () => {
     const { body } = await gql(stack.url, PHASE_ENDED, { id, after: phaseEnded.seq - 1 });
     expect(body.data.job.events).toEqual([{ type: 'phaseEnded', epochsRun: 6, replay: null, tiles: null }]);
     // A block with a rate of its own: the phase says so.
-    const PHASE_STARTED = 'query($id: ID!) { job(id: $id) { events(after: 1, first: 1) { type ... on PhaseStartedEvent { lr unitRates { unit lr } optimizer schedule } } } }';
-    expect((await gql(stack.url, PHASE_STARTED, { id })).body.data.job.events).toEqual([{ type: 'phaseStarted', lr: 0.001, unitRates: [{ unit: 'block5', lr: 0.0002 }], optimizer: 'adam', schedule: '' }]);
+    const PHASE_STARTED = 'query($id: ID!) { job(id: $id) { events(after: 1, first: 1) { type ... on PhaseStartedEvent { lr unitRates { unit lr } optimizer schedule clip } } } }';
+    expect((await gql(stack.url, PHASE_STARTED, { id })).body.data.job.events).toEqual([{ type: 'phaseStarted', lr: 0.001, unitRates: [{ unit: 'block5', lr: 0.0002 }], optimizer: 'adam', schedule: '', clip: 'clip norm 0.001' }]);
+    // Clipped by a norm far below the gradients': every step clipped, and the norm said.
+    const epochEnded = full.find((e) => e.type === 'epochEnded')!;
+    const EPOCH = 'query($id: ID!, $after: Int) { job(id: $id) { events(after: $after, first: 1) { ... on EpochEndedEvent { metrics { gradNorm clipped } } } } }';
+    const [{ metrics }] = (await gql(stack.url, EPOCH, { id, after: epochEnded.seq - 1 })).body.data.job.events;
+    expect(metrics.gradNorm).toBeGreaterThan(1e-3);
+    expect(metrics.clipped).toBe(1);
     const STARTED = 'query($id: ID!) { job(id: $id) { events(first: 1) { type ... on JobStartedEvent { trainImages adaptation { method target targetImages } } } } }';
     expect((await gql(stack.url, STARTED, { id })).body.data.job.events).toEqual([{ type: 'jobStarted', trainImages: 12, adaptation: { method: 'coral', target: join(stack.dataRoot, 'imgs'), targetImages: 18 } }]);
     expect(full.filter((e) => e.type === 'epochEnded').every((e) => Number.isFinite((e.data.metrics as { adaptLoss: number }).adaptLoss))).toBe(true);

@@ -73,7 +73,7 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     await list.goto(`${base()}/`);
     await list.waitForSelector('table.jobs');
     // A block and a layer with rates of their own: the plan's timeline shows both.
-    const id = await submitJob(stack.url, `${script(3)}lr block2 1e-4\nlr "block5_conv" 2e-4\noptimizer adamw\nlabel smoothing 0.1\n`);
+    const id = await submitJob(stack.url, `${script(3)}lr block2 1e-4\nlr "block5_conv" 2e-4\noptimizer adamw\nlabel smoothing 0.1\nclip norm 5\n`);
     // The list learns of the job through jobUpdates, without a reload.
     await list.waitForSelector(`tr[data-job="${id}"]`);
 
@@ -84,7 +84,7 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     expect(await page.locator('.tl-cell.on').count()).toBe(6); // freeze none: block1..block5 and head
     expect(await page.locator('.tl-cell.on').allTextContents()).toEqual(['1e-3', '1e-4', '1e-3', '1e-3', '1e-3', '1e-3']);
     expect(await page.locator('#layer-rates').textContent()).toBe('Layers with a rate of their own: warmup: block5_conv at 2e-4');
-    expect(await page.locator('.tl-phase').first().textContent()).toMatch(/· adam wd 1e-2$/);
+    expect(await page.locator('.tl-phase').first().textContent()).toMatch(/· adam wd 1e-2 · clip norm 5$/);
     expect(await page.locator('#label-smoothing').textContent()).toBe('Label smoothing 0.1');
     const firstEpoch = page.waitForFunction((sel) => Number(document.querySelector(sel)?.getAttribute('data-points')) >= 1, ACC, { timeout: 90_000 });
     const seen = watchPoints(page, ACC, 3);

@@ -11,6 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { setWeightDecay } from '../../src/executor/backends/fused-optimizers.ts';
 import { plainSteps, type StepRunner } from '../../src/executor/backends/steps.ts';
+import { clipGradients } from '../../src/executor/train-step.ts';
+import type { Clip } from '../../src/plan/schema.ts';
 import { webgpuBackendOf } from '../../src/executor/backends/webgpu/backend.ts';
 import { bufferPins } from '../../src/executor/backends/webgpu/buffer-pool.ts';
 import { stepGraphs, type StepGraphs } from '../../src/executor/backends/webgpu/step-graph.ts';
@@ -49,6 +51,8 @@ interface Options {
   readonly dropout?: number;
   /** Freezes the first convolution (the graph then only reads its kernel). */
   readonly frozenFirst?: boolean;
+  /** The gradients clipped as `clip norm|value` clips them (train-step.ts). */
+  readonly clip?: Clip;
   /** What the caller does after step i is queued, before it is read. */
   readonly between?: (i: number, m: tf.LayersModel, kept: tf.Tensor[]) => Promise<void> | void;
 }
@@ -56,6 +60,8 @@ interface Options {
 interface Trained {
   readonly losses: number[];
   readonly hits: number[];
+  /** Each step's gradient norm before clipping, where it clips by norm. */
+  readonly norms: number[];
   /** Every weight of the model (moving averages too), then the optimizer's state. */
   readonly weights: Float32Array[];
   readonly tensors: number[];
@@ -85,14 +91,15 @@ async function train(runner: StepRunner, o: Options = {}): Promise<Trained> {
       runner.run(key, [x, y], () =>
         tf.tidy(() => {
           let predictions: tf.Tensor | undefined;
-          const { value, grads } = tf.variableGrads(() => {
+          const { value, grads: raw } = tf.variableGrads(() => {
             predictions = tf.keep(m.apply(x, { training: true }) as tf.Tensor);
             return tf.mean(tf.metrics.categoricalCrossentropy(y, predictions)) as tf.Scalar;
           }, variables);
-          opt.applyGradients(grads as unknown as tf.NamedTensorMap as never);
+          const { grads, norm } = clipGradients(raw, o.clip ?? null);
+          opt.applyGradients(grads as never);
           const hits = tf.sum(tf.equal(tf.argMax(predictions!, -1), tf.argMax(y, -1)).toFloat());
           predictions!.dispose();
-          return tf.stack([value, hits]);
+          return tf.stack([value, hits, ...(norm ? [norm] : [])]);
         }),
         () => countStep(opt),
       ),
@@ -108,7 +115,7 @@ async function train(runner: StepRunner, o: Options = {}): Promise<Trained> {
   runner.dispose();
   m.dispose();
   opt.dispose();
-  return { losses: read.map((r) => r[0]!), hits: read.map((r) => r[1]!), weights, tensors, kept: keptValues };
+  return { losses: read.map((r) => r[0]!), hits: read.map((r) => r[1]!), norms: read.flatMap((r) => (r.length > 2 ? [r[2]!] : [])), weights, tensors, kept: keptValues };
 }
 
 /**
@@ -140,6 +147,7 @@ function graphs(): StepGraphs {
 function expectSame(replayed: Trained, plain: Trained): void {
   expect(replayed.losses).toEqual(plain.losses);
   expect(replayed.hits).toEqual(plain.hits);
+  expect(replayed.norms).toEqual(plain.norms);
   expect(replayed.weights).toHaveLength(plain.weights.length);
   replayed.weights.forEach((w, i) => expect(w, `weight ${i}`).toEqual(plain.weights[i]));
   expect(replayed.kept).toEqual(plain.kept);
@@ -159,6 +167,18 @@ describe.skipIf(!env.ok)(`training steps recorded and replayed on webgpu (${env.
     expect(new Set(replayed.losses.slice(5)).size).toBe(3);
     // A replay makes no tensors.
     expect(replayed.tensors.at(-1)).toBe(replayed.tensors[3]);
+  });
+
+  it.each([{ mode: 'norm', max: 0.05 }, { mode: 'value', max: 0.002 }] as const)('replays steps with their gradients clipped by $mode to the same bits as running them', async (clip) => {
+    const g = graphs();
+    const replayed = await train(g, { optimizer: 'momentum', clip });
+    const plain = await train(plainSteps, { optimizer: 'momentum', clip });
+    expect(g.stats.replayed).toBeGreaterThanOrEqual(3);
+    expectSame(replayed, plain);
+    // The clip bit: by norm, every step's norm was above max; either way the weights differ from an unclipped run's.
+    if (clip.mode === 'norm') expect(Math.min(...replayed.norms)).toBeGreaterThan(clip.max);
+    const unclipped = await train(plainSteps, { optimizer: 'momentum' });
+    expect(replayed.weights.some((w, i) => w.some((v, k) => v !== unclipped.weights[i]![k]))).toBe(true);
   });
 
   it('replays steps with dropout, each drawing a new mask on the GPU, to the same bits as running them', async () => {

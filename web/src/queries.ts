@@ -48,6 +48,8 @@ export interface PlanPhase {
   readonly lrMultipliers: Readonly<Record<string, number>> | null;
   /** `weightDecay` is absent from plans stored before it. */
   readonly optimizer: { readonly kind: string; readonly weightDecay?: number };
+  /** Absent from plans stored before it. */
+  readonly clip?: { readonly mode: string; readonly max: number } | null;
 }
 export interface Plan {
   readonly model: { readonly name?: string; readonly path?: string };

@@ -19,7 +19,7 @@ export function phaseTimeline(plan: Plan, current: number | null): HTMLElement {
         'div',
         { class: i === current ? 'tl-phase current' : 'tl-phase', dataset: { phase: String(i) } },
         h('b', {}, p.name),
-        ` ${p.epochs} ep · lr ${fmt.lr(p.lr)} · ${p.optimizer.kind}${p.optimizer.weightDecay ? ` wd ${fmt.lr(p.optimizer.weightDecay)}` : ''}`,
+        ` ${p.epochs} ep · lr ${fmt.lr(p.lr)} · ${p.optimizer.kind}${p.optimizer.weightDecay ? ` wd ${fmt.lr(p.optimizer.weightDecay)}` : ''}${p.clip ? ` · clip ${p.clip.mode} ${p.clip.max}` : ''}`,
       ),
     ),
   );

@@ -189,6 +189,10 @@ export interface Shapes {
     readonly domainAccuracy: Maybe<number> | undefined;
     /** `adapt pseudolabel`: the confident target images the running self-training round trains on. */
     readonly pseudoLabels: Maybe<number> | undefined;
+    /** `clip norm`: the mean over the epoch's steps of the gradients' global L2 norm before clipping. */
+    readonly gradNorm: Maybe<number> | undefined;
+    /** `clip norm`: the share of the epoch's steps whose gradients were scaled down. */
+    readonly clipped: Maybe<number> | undefined;
   };
   FinalMetrics: {
     readonly loss: Maybe<number> | undefined;
@@ -202,6 +206,10 @@ export interface Shapes {
     readonly domainAccuracy: Maybe<number> | undefined;
     /** `adapt pseudolabel`: the confident target images the running self-training round trains on. */
     readonly pseudoLabels: Maybe<number> | undefined;
+    /** `clip norm`: the mean over the epoch's steps of the gradients' global L2 norm before clipping. */
+    readonly gradNorm: Maybe<number> | undefined;
+    /** `clip norm`: the share of the epoch's steps whose gradients were scaled down. */
+    readonly clipped: Maybe<number> | undefined;
     readonly testAccuracy: Maybe<number> | undefined;
     readonly testTop5: Maybe<number> | undefined;
     readonly classes: ReadonlyArray<string>;
@@ -367,6 +375,8 @@ export interface Shapes {
     readonly optimizer: Maybe<string> | undefined;
     /** The phase's learning-rate schedule as a script writes it (`cosine min 1e-6 warmup 1`); empty for a constant rate, null in events stored before it was reported. */
     readonly schedule: Maybe<string> | undefined;
+    /** The phase's gradient clipping as a script writes it (`clip norm 1`); empty where it does not clip, null in events stored before it was reported. */
+    readonly clip: Maybe<string> | undefined;
     /** True when the frozen part of the network runs once per phase instead of once per batch. */
     readonly cachedFeatures: boolean;
     /** The layer whose activations are cached, when cachedFeatures is true. */
