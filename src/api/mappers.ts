@@ -3,7 +3,7 @@
  * generated `Resolvers` type uses them as resolver parents and requires a resolver for every field
  * the mapped type does not carry itself.
  */
-import type { EpochMetrics, ExecutorEvent, FinalMetrics } from '../executor/events.ts';
+import type { EpochMetrics, ExecutorEvent, FinalMetrics, LrFindResult } from '../executor/events.ts';
 import type { JobRecord } from '../service/types.ts';
 import type { ZooEntry } from '../zoo/catalog.ts';
 
@@ -27,6 +27,9 @@ export interface Mappers {
   JobFinishedEvent: EventView<'jobFinished'>;
   JobFailedEvent: EventView<'jobFailed'>;
   JobWarningEvent: EventView<'warning'>;
+  LrPointEvent: EventView<'lrPoint'>;
+  LrFoundEvent: EventView<'lrFound'>;
+  LrFindResult: LrFindResult;
   EpochMetrics: EpochMetrics;
   FinalMetrics: FinalMetrics;
   ZooModel: ZooEntry;

@@ -10,6 +10,7 @@ import { printable } from '../diagnostics/printable.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
 import { whyFetchFailed } from '../executor/zoo/fetch-weights.ts';
 import { printEvent, printFailure } from './progress.ts';
+import { isTerminalEvent } from '../service/types.ts';
 
 const EVENTS = 'subscription Follow($jobId: ID!, $after: Int) { jobEvents(jobId: $jobId, after: $after) { seq attempt data } }';
 /** How long a lost connection is retried before following gives up. */
@@ -107,7 +108,7 @@ async function followEvents(url: URL, jobId: string, o: FollowOptions, again: st
         attempt = Math.max(attempt, e.attempt);
         if (o.json) process.stdout.write(`${JSON.stringify(e.data)}\n`);
         else printEvent(e.data, process.stdout);
-        end = e.data.type === 'jobFinished' || e.data.type === 'jobFailed' ? e.data : null;
+        end = isTerminalEvent(e.data) ? e.data : null;
       }
       // The server ends the stream after the job's last event, or when it shuts down.
       why = 'the server ended the stream';

@@ -4,9 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
-import type { LrFindResult } from '../executor/lr-find.ts';
 import type { Origin } from '../plan/schema.ts';
-import { printEvent, printFailure, rate } from './progress.ts';
+import { lrReport, printEvent, printFailure } from './progress.ts';
 import { readScript } from './read-script.ts';
 import { backendOption, UsageError } from './usage.ts';
 
@@ -19,9 +18,6 @@ interface LrFindFlags {
   readonly json?: boolean;
   readonly fromStart?: boolean;
 }
-
-/** A rate as scripts write one, to two digits: 3e-4, 2.5e-3. */
-const short = (x: number) => rate(x, 2);
 
 export function registerLrFind(program: Command): void {
   program
@@ -73,7 +69,7 @@ export function registerLrFind(program: Command): void {
             if (e.type === 'phaseStarted' || e.type === 'batchProgress' || e.type === 'epochEnded') printEvent(e, process.stderr, process.stderr);
           },
         });
-        process.stdout.write(flags.json ? `${JSON.stringify(found, null, 2)}\n` : report(found));
+        process.stdout.write(flags.json ? `${JSON.stringify(found, null, 2)}\n` : lrReport(found));
         process.exitCode = found.steepest === null && found.tenthOfMinimum === null ? 1 : 0;
       } catch (err) {
         const e = err as { message: string; origin?: Origin | null; code?: string };
@@ -83,29 +79,4 @@ export function registerLrFind(program: Command): void {
         process.off('SIGINT', onSigint);
       }
     });
-}
-
-/** About 20 rows of rate, loss and smoothed loss with a bar, then what to write. */
-function report(found: LrFindResult): string {
-  const { points } = found;
-  const lines = [
-    `backend ${found.backend}: ${found.backendReason}`,
-    `phase '${found.phase}' ${found.after.length > 0 ? `from the weights ${found.after.map((n) => `'${n}'`).join(', ')} left` : 'from the weights a run starts with'}: ${points.length} steps of ${found.batch} images, lr ${short(points[0]!.lr)} to ${short(points.at(-1)!.lr)}${found.diverged ? ' (stopped: the loss diverged)' : ''}`,
-    '',
-    '        lr      loss  smoothed',
-  ];
-  const shown = points.filter((_, i) => i % Math.max(1, Math.round(points.length / 20)) === 0 || i === points.length - 1);
-  const finite = shown.map((p) => p.smoothed).filter(Number.isFinite);
-  const [low, high] = [Math.min(...finite), Math.max(...finite)];
-  for (const p of shown) {
-    const width = Number.isFinite(p.smoothed) && high > low ? Math.round((30 * (p.smoothed - low)) / (high - low)) : 0;
-    lines.push(`  ${short(p.lr).padStart(8)}  ${p.loss.toFixed(4).padStart(8)}  ${p.smoothed.toFixed(4).padStart(8)}  ${'#'.repeat(width)}`);
-  }
-  lines.push('');
-  if (found.steepest !== null) lines.push(`the loss falls fastest at lr ${short(found.steepest)}; it is lowest at ${short(found.tenthOfMinimum! * 10)}, and a tenth of that is ${short(found.tenthOfMinimum!)}`);
-  else if (found.tenthOfMinimum !== null) lines.push(`the loss is lowest at lr ${short(found.tenthOfMinimum * 10)}; a tenth of that is ${short(found.tenthOfMinimum)}`);
-  else lines.push('too few steps to suggest a rate; take more (--steps) or start lower (--from)');
-  const pick = found.steepest ?? found.tenthOfMinimum;
-  if (pick !== null) lines.push(`suggested: lr ${short(pick)} in phase '${found.phase}'`);
-  return `${lines.join('\n')}\n`;
 }

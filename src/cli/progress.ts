@@ -2,7 +2,7 @@
 import { error } from '../diagnostics/diagnostic.ts';
 import { formatDiagnostic } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
-import type { ExecutorEvent, TileTuning } from '../executor/events.ts';
+import type { ExecutorEvent, LrFindResult, TileTuning } from '../executor/events.ts';
 import type { Origin } from '../plan/schema.ts';
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
@@ -10,6 +10,8 @@ const num = (x: number | null | undefined) => (x === null || x === undefined || 
 
 /** A learning rate as scripts write one: 3e-4, 1e-3, 7.5e-5, 1; `digits` significant digits at most. */
 export const rate = (x: number, digits = 6) => Number(x.toPrecision(digits)).toExponential().replace(/e\+0$/, '');
+/** A rate as scripts write one, to two digits: 3e-4, 2.5e-3. */
+const short = (x: number) => rate(x, 2);
 
 /** "12 products measured, 50 kept from earlier runs (3.1 s)". */
 function tileReport(t: TileTuning): string {
@@ -83,6 +85,12 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJ
       if (worst.length) out.write(printable(`  weakest classes      ${worst.map((c) => `${c.label} (recall ${pct(c.recall).trim()})`).join(', ')}\n`));
       break;
     }
+    case 'lrPoint':
+      if (out.isTTY) out.write(`${clear}  lr search step ${e.step}/${e.steps}  lr ${short(e.lr)}  loss ${num(e.loss)}`);
+      break;
+    case 'lrFound':
+      out.write(`${clear}${printable(lrReport(e.result))}`);
+      break;
     case 'jobFailed':
       break;
   }
@@ -93,4 +101,29 @@ export function printFailure(file: string, source: string, failure: { code: stri
   const { code, message, origin } = failure;
   if (!origin) out.write(`error ${code}: ${printable(message)}\n`);
   else out.write(`${formatDiagnostic(error(code, message, { start: origin.start, end: origin.end }), { file, source, color: out.isTTY === true })}\n`);
+}
+
+/** About 20 rows of rate, loss and smoothed loss with a bar, then what to write. */
+export function lrReport(found: LrFindResult): string {
+  const { points } = found;
+  const lines = [
+    `backend ${found.backend}: ${found.backendReason}`,
+    `phase '${found.phase}' ${found.after.length > 0 ? `from the weights ${found.after.map((n) => `'${n}'`).join(', ')} left` : 'from the weights a run starts with'}: ${points.length} steps of ${found.batch} images, lr ${short(points[0]!.lr)} to ${short(points.at(-1)!.lr)}${found.diverged ? ' (stopped: the loss diverged)' : ''}`,
+    '',
+    '        lr      loss  smoothed',
+  ];
+  const shown = points.filter((_, i) => i % Math.max(1, Math.round(points.length / 20)) === 0 || i === points.length - 1);
+  const finite = shown.map((p) => p.smoothed).filter(Number.isFinite);
+  const [low, high] = [Math.min(...finite), Math.max(...finite)];
+  for (const p of shown) {
+    const width = Number.isFinite(p.smoothed) && high > low ? Math.round((30 * (p.smoothed - low)) / (high - low)) : 0;
+    lines.push(`  ${short(p.lr).padStart(8)}  ${p.loss.toFixed(4).padStart(8)}  ${p.smoothed.toFixed(4).padStart(8)}  ${'#'.repeat(width)}`);
+  }
+  lines.push('');
+  if (found.steepest !== null) lines.push(`the loss falls fastest at lr ${short(found.steepest)}; it is lowest at ${short(found.tenthOfMinimum! * 10)}, and a tenth of that is ${short(found.tenthOfMinimum!)}`);
+  else if (found.tenthOfMinimum !== null) lines.push(`the loss is lowest at lr ${short(found.tenthOfMinimum * 10)}; a tenth of that is ${short(found.tenthOfMinimum)}`);
+  else lines.push('too few steps to suggest a rate; take more (--steps) or start lower (--from)');
+  const pick = found.steepest ?? found.tenthOfMinimum;
+  if (pick !== null) lines.push(`suggested: lr ${short(pick)} in phase '${found.phase}'`);
+  return `${lines.join('\n')}\n`;
 }

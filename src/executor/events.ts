@@ -4,6 +4,32 @@
  */
 import type { Origin } from '../plan/schema.ts';
 
+/** One step of a learning-rate search. */
+export interface LrPoint {
+  readonly lr: number;
+  readonly loss: number;
+  /** The loss averaged over the steps before, weighted to the recent ones (as fastai does, 0.98). */
+  readonly smoothed: number;
+}
+
+/** What a learning-rate search found (lr-find.ts). */
+export interface LrFindResult {
+  readonly phase: string;
+  readonly backend: string;
+  /** Why that backend: what it is here, and what was skipped. */
+  readonly backendReason: string;
+  readonly batch: number;
+  /** The phases trained before the search, by name; empty where it started from the weights a run starts with. */
+  readonly after: readonly string[];
+  readonly points: readonly LrPoint[];
+  /** Stopped before `to`: the smoothed loss passed 4 times its lowest, or a loss was not a number. */
+  readonly diverged: boolean;
+  /** The rate where the smoothed loss falls fastest per decade of rate, before its lowest point. */
+  readonly steepest: number | null;
+  /** A tenth of the rate where the smoothed loss is lowest. */
+  readonly tenthOfMinimum: number | null;
+}
+
 export interface EpochMetrics {
   readonly loss: number;
   readonly accuracy: number;
@@ -110,7 +136,11 @@ export type ExecutorEvent =
   | { readonly type: 'jobFinished'; readonly at: string; readonly metrics: FinalMetrics; readonly exportPath: string | null; readonly seconds: number }
   | { readonly type: 'jobFailed'; readonly at: string; readonly code: string; readonly message: string; readonly origin: Origin | null; readonly cancelled: boolean }
   /** Something the run went on past, that the user should know: an image skipped and why, a cache that did not fit. */
-  | { readonly type: 'warning'; readonly at: string; readonly message: string };
+  | { readonly type: 'warning'; readonly at: string; readonly message: string }
+  /** A learning-rate search's step (lr-find.ts): the rate it took and the loss it read, 1-based `step` of `steps`; the phase by index and `name`, as phaseStarted says it. */
+  | { readonly type: 'lrPoint'; readonly at: string; readonly phase: number; readonly name: string; readonly step: number; readonly steps: number; readonly lr: number; readonly loss: number; readonly smoothed: number }
+  /** A learning-rate search's end: what it found (its last word, as jobFinished is a run's). */
+  | { readonly type: 'lrFound'; readonly at: string; readonly result: LrFindResult };
 
 export type ExecutorEventType = ExecutorEvent['type'];
 

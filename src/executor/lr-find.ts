@@ -18,7 +18,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { Phase, Plan } from '../plan/schema.ts';
 import { createRng } from './augment/index.ts';
 import { loadCheckpoint } from './checkpoint.ts';
-import type { ExecutorEvent } from './events.ts';
+import { now, type ExecutorEvent, type LrFindResult, type LrPoint } from './events.ts';
+
+export type { LrFindResult, LrPoint };
 import { CACHE_BYTES } from './inputs.ts';
 import { openPhase } from './open-phase.ts';
 import type { Network } from './network.ts';
@@ -37,32 +39,11 @@ export interface LrFindOptions extends PrepareOptions {
   readonly warn?: (message: string) => void;
   /** Start from the weights a run starts with, not from those the phases before leave. */
   readonly fromStart?: boolean;
-  /** Hears the run of the phases before, where they are trained first (its warnings go to `warn`). */
+  /**
+   * Hears the run of the phases before, where they are trained first (its warnings go to `warn`),
+   * then an `lrPoint` event a step and `lrFound` at the end.
+   */
   readonly onEvent?: (event: ExecutorEvent) => void;
-}
-
-export interface LrPoint {
-  readonly lr: number;
-  readonly loss: number;
-  /** The loss averaged over the steps before, weighted to the recent ones (as fastai does, 0.98). */
-  readonly smoothed: number;
-}
-
-export interface LrFindResult {
-  readonly phase: string;
-  readonly backend: string;
-  /** Why that backend: what it is here, and what was skipped. */
-  readonly backendReason: string;
-  readonly batch: number;
-  /** The phases trained before the search, by name; empty where it started from the weights a run starts with. */
-  readonly after: readonly string[];
-  readonly points: readonly LrPoint[];
-  /** Stopped before `to`: the smoothed loss passed 4 times its lowest, or a loss was not a number. */
-  readonly diverged: boolean;
-  /** The rate where the smoothed loss falls fastest per decade of rate, before its lowest point. */
-  readonly steepest: number | null;
-  /** A tenth of the rate where the smoothed loss is lowest. */
-  readonly tenthOfMinimum: number | null;
 }
 
 const BETA = 0.98;
@@ -119,6 +100,7 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
       average = BETA * average + (1 - BETA) * loss;
       const smoothed = average / (1 - BETA ** (i + 1));
       points.push({ lr, loss, smoothed });
+      options.onEvent?.({ type: 'lrPoint', at: now(), phase: plan.phases.indexOf(phase), name: phase.name, step: i + 1, steps, lr, loss, smoothed });
       lowest = Math.min(lowest, smoothed);
       if (!Number.isFinite(loss) || smoothed > 4 * lowest) {
         diverged = true;
@@ -127,7 +109,9 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
       // Training awaits only promises that settle at once on wasm and cpu: let a cancel be seen.
       await new Promise<void>((r) => setImmediate(r));
     }
-    return { phase: phase.name, backend: backend.name, backendReason: backend.reason, batch, after: before.map((p) => p.name), points, diverged, ...suggest(points) };
+    const result: LrFindResult = { phase: phase.name, backend: backend.name, backendReason: backend.reason, batch, after: before.map((p) => p.name), points, diverged, ...suggest(points) };
+    options.onEvent?.({ type: 'lrFound', at: now(), result });
+    return result;
   } finally {
     open.close();
     net.full.dispose();

@@ -49,6 +49,9 @@ const MIGRATIONS: readonly string[] = [
      pos INTEGER PRIMARY KEY,
      job_id TEXT NOT NULL UNIQUE REFERENCES jobs (id)
    );`,
+  // Jobs that search a learning rate (NULL task: train), and what they found.
+  `ALTER TABLE jobs ADD COLUMN task TEXT;
+   ALTER TABLE jobs ADD COLUMN lr_found TEXT;`,
 ];
 
 /**

@@ -32,7 +32,7 @@ import { confinePlan } from './path-guard.ts';
 import { recover, type Recovered } from './recover.ts';
 import { jobPaths, Scheduler } from './scheduler.ts';
 import { SqliteJobQueue } from './sqlite-queue.ts';
-import type { JobRecord, JobStatus, StoredEvent } from './types.ts';
+import { TRAIN, type JobRecord, type JobStatus, type JobTask, type StoredEvent } from './types.ts';
 
 export interface ServiceOptions {
   /** The SQLite file; created when missing. */
@@ -124,15 +124,20 @@ export class JobService {
     return new JobService({ ...options, dataRoot, runsDir, log }, db, store, queue, bus, runner, scheduler);
   }
 
-  /** Compiles, applies the path rules and queues. Refuses oversize scripts and a full queue. */
-  async submit(input: { readonly source: string; readonly name?: string | null }): Promise<SubmitResult> {
+  /**
+   * Compiles, applies the path rules and queues. Refuses oversize scripts and a full queue, and a
+   * learning-rate search (`task` lrFind) of a phase the script does not have or of too many steps.
+   */
+  async submit(input: { readonly source: string; readonly name?: string | null; readonly task?: JobTask }): Promise<SubmitResult> {
     const checked = await this.compile(input.source);
     if (checked.refusal || !checked.plan) return { job: null, diagnostics: checked.diagnostics, refusal: checked.refusal };
     const name = input.name ?? null;
-    if (name !== null && name.length > this.limits.maxNameLength) return { job: null, diagnostics: checked.diagnostics, refusal: { code: 'name-too-long', message: `the job name has ${name.length} characters; the limit is ${this.limits.maxNameLength}` } };
-    const full = this.queueFull();
-    if (full) return { job: null, diagnostics: checked.diagnostics, refusal: full };
-    const job = this.store.insert({ id: randomUUID(), name, source: input.source, plan: checked.plan, createdAt: new Date().toISOString() });
+    const task = input.task ?? TRAIN;
+    const refusal = (name !== null && name.length > this.limits.maxNameLength ? { code: 'name-too-long', message: `the job name has ${name.length} characters; the limit is ${this.limits.maxNameLength}` } : null)
+      ?? taskRefusal(task, checked.plan)
+      ?? this.queueFull();
+    if (refusal) return { job: null, diagnostics: checked.diagnostics, refusal };
+    const job = this.store.insert({ id: randomUUID(), name, source: input.source, plan: checked.plan, createdAt: new Date().toISOString(), task });
     this.bus.publish('job:updates', job);
     this.queue.add(job.id);
     return { job: this.store.require(job.id), diagnostics: checked.diagnostics, refusal: null };
@@ -260,6 +265,17 @@ export class JobService {
     if (waiting < this.limits.maxQueuedJobs) return null;
     return { code: 'queue-full', message: `the queue is full (${waiting} jobs waiting, the limit); try again when some have run` };
   }
+}
+
+/** The most steps a learning-rate search may take (each is a training step). */
+export const MAX_LR_FIND_STEPS = 1000;
+
+function taskRefusal(task: JobTask, plan: Plan): Refusal | null {
+  if (task.kind !== 'lrFind') return null;
+  const names = plan.phases.map((p) => p.name);
+  if (task.phase !== null && !names.includes(task.phase)) return { code: 'no-such-phase', message: `the script has no phase '${task.phase}'; its phases are ${names.map((n) => `'${n}'`).join(', ')}` };
+  if (!Number.isInteger(task.steps) || task.steps < 2 || task.steps > MAX_LR_FIND_STEPS) return { code: 'bad-steps', message: `a learning-rate search takes from 2 to ${MAX_LR_FIND_STEPS} steps, not ${task.steps}` };
+  return null;
 }
 
 function notFound(id: string): JobAction {

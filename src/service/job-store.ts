@@ -6,7 +6,7 @@
 import type { ExecutorEvent } from '../executor/events.ts';
 import type { Plan } from '../plan/schema.ts';
 import type { Db } from './db.ts';
-import type { JobError, JobRecord, JobStatus, StoredEvent } from './types.ts';
+import { TRAIN, type JobError, type JobRecord, type JobStatus, type JobTask, type StoredEvent } from './types.ts';
 
 interface JobRow {
   cursor: number;
@@ -17,6 +17,7 @@ interface JobRow {
   started_at: string | null;
   finished_at: string | null;
   source: string;
+  task: string | null;
   plan: string;
   attempts: number;
   resume: number;
@@ -26,6 +27,7 @@ interface JobRow {
   epoch: number | null;
   metrics: string | null;
   result: string | null;
+  lr_found: string | null;
   export_path: string | null;
   error: string | null;
   last_seq: number;
@@ -50,6 +52,7 @@ function toJob(r: JobRow): JobRecord {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     source: r.source,
+    task: parse<JobTask>(r.task) ?? TRAIN,
     plan: JSON.parse(r.plan) as Plan,
     attempts: r.attempts,
     resume: r.resume === 1,
@@ -59,6 +62,7 @@ function toJob(r: JobRow): JobRecord {
     epoch: r.epoch,
     metrics: parse(r.metrics),
     result: parse(r.result),
+    lrFound: parse(r.lr_found),
     exportPath: r.export_path,
     error: parse(r.error),
     lastSeq: r.last_seq,
@@ -75,6 +79,8 @@ export interface NewJob {
   readonly source: string;
   readonly plan: Plan;
   readonly createdAt: string;
+  /** Default: train. */
+  readonly task?: JobTask;
 }
 
 /** Fields a status change may set alongside it. */
@@ -97,7 +103,7 @@ export class JobStore {
 
   constructor(private readonly db: Db) {
     this.stmt = {
-      insert: db.prepare('INSERT INTO jobs (id, name, status, created_at, source, plan) VALUES (?, ?, ?, ?, ?, ?)'),
+      insert: db.prepare('INSERT INTO jobs (id, name, status, created_at, source, plan, task) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
       progress: db.prepare<[string], { status: string; last_seq: number }>('SELECT status, last_seq FROM jobs WHERE id = ?'),
       byStatus: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE status = ? ORDER BY cursor'),
@@ -115,7 +121,8 @@ export class JobStore {
   }
 
   insert(job: NewJob): JobRecord {
-    this.stmt.insert.run(job.id, job.name, 'QUEUED', job.createdAt, job.source, JSON.stringify(job.plan));
+    const task = job.task && job.task.kind !== 'train' ? JSON.stringify(job.task) : null;
+    this.stmt.insert.run(job.id, job.name, 'QUEUED', job.createdAt, job.source, JSON.stringify(job.plan), task);
     return this.require(job.id);
   }
 
@@ -214,6 +221,9 @@ export class JobStore {
         break;
       case 'jobFinished':
         run("UPDATE jobs SET status = 'SUCCEEDED', finished_at = ?, result = ?, export_path = ?, error = NULL WHERE id = ?", e.at, JSON.stringify(e.metrics), e.exportPath);
+        break;
+      case 'lrFound':
+        run("UPDATE jobs SET status = 'SUCCEEDED', finished_at = ?, lr_found = ?, error = NULL WHERE id = ?", e.at, JSON.stringify(e.result));
         break;
       case 'jobFailed': {
         const error: JobError = { code: e.code, message: e.message, origin: e.origin };

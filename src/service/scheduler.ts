@@ -129,7 +129,7 @@ export class Scheduler {
     let outcome: RunOutcome;
     try {
       outcome = await this.o.runner.run(
-        { jobId, plan: confined.plan, baseDir: this.o.dataRoot, runDir: paths.state, resume, backend: this.o.backend, ...(this.o.progressEveryMs !== undefined && { progressEveryMs: this.o.progressEveryMs }) },
+        { jobId, plan: confined.plan, task: job.task, baseDir: this.o.dataRoot, runDir: paths.state, resume, backend: this.o.backend, ...(this.o.progressEveryMs !== undefined && { progressEveryMs: this.o.progressEveryMs }) },
         { signal: entry.controller.signal, onEvent: (e) => this.onEvent(jobId, attempt, e, entry) },
       );
     } catch (err) {

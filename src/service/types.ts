@@ -1,5 +1,5 @@
 /** The service's records: jobs and their numbered events, as the store keeps them. Plain JSON. */
-import type { EpochMetrics, ExecutorEvent, FinalMetrics } from '../executor/events.ts';
+import type { EpochMetrics, ExecutorEvent, FinalMetrics, LrFindResult } from '../executor/events.ts';
 import type { Origin, Plan } from '../plan/schema.ts';
 
 export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -15,6 +15,15 @@ export interface JobError {
   readonly origin: Origin | null;
 }
 
+/**
+ * What a job does with its script: train it (the default), or search one phase's learning rate
+ * (executor/lr-find.ts: `phase` null for the first that trains; `fromStart` skips training the
+ * phases before it; `steps` rates tried).
+ */
+export type JobTask = { readonly kind: 'train' } | { readonly kind: 'lrFind'; readonly phase: string | null; readonly fromStart: boolean; readonly steps: number };
+
+export const TRAIN: JobTask = { kind: 'train' };
+
 export interface JobRecord {
   readonly id: string;
   /** Creation order, strictly increasing: the pagination cursor. */
@@ -25,6 +34,7 @@ export interface JobRecord {
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly source: string;
+  readonly task: JobTask;
   /** As compiled, with the paths the user wrote; they are resolved against the data root at run time. */
   readonly plan: Plan;
   readonly attempts: number;
@@ -36,6 +46,8 @@ export interface JobRecord {
   readonly epoch: number | null;
   readonly metrics: EpochMetrics | null;
   readonly result: FinalMetrics | null;
+  /** What an `lrFind` job found, once SUCCEEDED. */
+  readonly lrFound: LrFindResult | null;
   readonly exportPath: string | null;
   readonly error: JobError | null;
   /** The seq of the job's latest event; 0 before the first. */
@@ -53,5 +65,5 @@ export interface StoredEvent<E extends ExecutorEvent = ExecutorEvent> {
 
 /** The events after which a job may be over: the executor's last word on a run. */
 export function isTerminalEvent(e: ExecutorEvent): boolean {
-  return e.type === 'jobFinished' || e.type === 'jobFailed';
+  return e.type === 'jobFinished' || e.type === 'jobFailed' || e.type === 'lrFound';
 }

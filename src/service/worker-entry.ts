@@ -1,9 +1,12 @@
 /**
- * A worker process: runs one job's plan with the executor and posts its events to the service,
+ * A worker process: runs one job's plan with the executor (or searches its learning rate, for an
+ * `lrFind` job) and posts its events to the service,
  * then exits, so whatever a run leaves behind (tensors, native memory, a wedged backend) goes with
  * the process. Started by fork-runner.ts with an IPC channel; never imported by the service.
  */
-import type { ExecutorEvent } from '../executor/events.ts';
+import { now, type ExecutorEvent } from '../executor/events.ts';
+import type { Origin } from '../plan/schema.ts';
+import type { JobTask } from './types.ts';
 import type { BackendProbe, FromWorker, RunRequest, ToWorker } from './worker-protocol.ts';
 
 const controller = new AbortController();
@@ -19,7 +22,7 @@ function send(message: FromWorker): Promise<void> {
 // only one writing this job's checkpoints.
 process.on('disconnect', () => process.exit(1));
 
-const executor = import('../executor/run.ts');
+const executor = Promise.all([import('../executor/run.ts'), import('../executor/lr-find.ts')]).then(([run, lr]) => ({ runPlan: run.runPlan, findLearningRate: lr.findLearningRate }));
 executor.then(
   () => send({ type: 'ready' }),
   (err: unknown) => {
@@ -29,6 +32,7 @@ executor.then(
 );
 
 async function run(request: RunRequest): Promise<void> {
+  if (request.task?.kind === 'lrFind') return findRate(request, request.task);
   const { runPlan } = await executor;
   try {
     await runPlan(request.plan, {
@@ -44,6 +48,38 @@ async function run(request: RunRequest): Promise<void> {
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     await send({ type: 'done', ok: false, code: typeof code === 'string' ? code : 'internal', message: (err as Error).message ?? String(err) });
+  }
+  process.exit(0);
+}
+
+/**
+ * An `lrFind` job: the search's events, and those of the run of the phases before where it trains
+ * them first, less that run's own ending and its checkpoints (kept in a folder the search removes).
+ * A failure or a cancel ends the job with a jobFailed event, as a run's does.
+ */
+async function findRate(request: RunRequest, task: Extract<JobTask, { kind: 'lrFind' }>): Promise<void> {
+  const { findLearningRate } = await executor;
+  let ended = false;
+  const emit = (event: ExecutorEvent) => {
+    if (event.type === 'jobFinished' || event.type === 'checkpointSaved') return;
+    if (event.type === 'jobFailed') ended = true;
+    void send({ type: 'event', event });
+  };
+  try {
+    await findLearningRate(request.plan, {
+      baseDir: request.baseDir, backend: request.backend, signal: controller.signal, steps: task.steps, fromStart: task.fromStart,
+      ...(task.phase !== null && { phase: task.phase }),
+      warn: (message) => emit({ type: 'warning', at: now(), message }),
+      onEvent: emit,
+    });
+    await send({ type: 'done', ok: true });
+  } catch (err) {
+    const cancelled = controller.signal.aborted;
+    const e = err as { code?: unknown; message?: string; origin?: Origin | null };
+    const code = cancelled ? 'cancelled' : typeof e.code === 'string' ? e.code : 'internal';
+    const message = cancelled ? 'cancelled during the learning-rate search' : (e.message ?? String(err));
+    if (!ended) emit({ type: 'jobFailed', at: now(), code, message, origin: e.origin ?? null, cancelled });
+    await send({ type: 'done', ok: false, code, message });
   }
   process.exit(0);
 }

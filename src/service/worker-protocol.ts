@@ -2,6 +2,7 @@
 import type { BackendName } from '../executor/backends/names.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
 import type { Plan } from '../plan/schema.ts';
+import type { JobTask } from './types.ts';
 
 export interface RunRequest {
   readonly jobId: string;
@@ -14,6 +15,8 @@ export interface RunRequest {
   readonly resume: boolean;
   readonly backend: BackendName;
   readonly progressEveryMs?: number;
+  /** Default: train. */
+  readonly task?: JobTask;
 }
 
 export interface BackendProbe {

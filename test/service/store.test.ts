@@ -53,6 +53,25 @@ describe('JobStore and SqliteJobQueue on a real SQLite file', () => {
     db.close();
   });
 
+  it("keeps a search's task and what it found; a database from before searches opens with its jobs training", () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tl-store-')), 'tl.db');
+    let { db, store } = open(file);
+    newJob(store, 'old');
+    // As the first schema left it: no task, no lr_found.
+    db.exec('ALTER TABLE jobs DROP COLUMN task; ALTER TABLE jobs DROP COLUMN lr_found; PRAGMA user_version = 1;');
+    db.close();
+    ({ db, store } = open(file));
+    expect(store.require('old')).toMatchObject({ task: { kind: 'train' }, lrFound: null });
+    const task = { kind: 'lrFind', phase: 'ft', fromStart: false, steps: 50 } as const;
+    store.insert({ id: 'search', name: null, source: 'use tiny', plan, createdAt: new Date().toISOString(), task });
+    const result = { phase: 'ft', backend: 'wasm', backendReason: 'here', batch: 4, after: ['warmup'], points: [{ lr: 1e-7, loss: 2, smoothed: 2 }], diverged: false, steepest: null, tenthOfMinimum: 1e-8 };
+    store.append('search', 1, { type: 'lrFound', at: new Date().toISOString(), result });
+    db.close();
+    ({ db, store } = open(file));
+    expect(store.require('search')).toMatchObject({ task, status: 'SUCCEEDED', lrFound: result, result: null });
+    db.close();
+  });
+
   it('makes the database folder, and refuses a file that is not a database with its path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tl-store-'));
     openDatabase(join(dir, 'new', 'folder', 'tl.db')).close();

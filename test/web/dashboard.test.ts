@@ -154,4 +154,34 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     await page.waitForURL(/\/jobs\/[0-9a-f-]+$/);
     await page.waitForSelector('#job-status');
   }, 120_000);
+
+  it("searches a phase's learning rate from the editor, plotting the loss by rate as it goes, then the rate to use", async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/submit`);
+    await page.fill('textarea[name=source]', `${script(1)}phase ft lr 1e-4 epochs 1\n`);
+    await page.waitForSelector('#check-status[data-ok="true"]');
+    // A phase the script lacks: refused, and said under the script.
+    await page.fill('input[name=phase]', 'fine');
+    await page.click('#find-lr');
+    await page.locator('#diagnostics .diag[data-code="no-such-phase"]').waitFor();
+    await page.fill('input[name=phase]', 'ft');
+    await page.click('#find-lr');
+    await page.waitForURL(/\/jobs\/[0-9a-f-]+$/);
+    const chart = '.chart[data-chart="Loss by learning rate"]';
+    // The curve gains points while the search runs, not all at once at its end.
+    const seen = watchPoints(page, chart, 100);
+    const found = page.locator('#lr-found');
+    await found.waitFor({ timeout: 120_000 });
+    expect((await seen).length).toBeGreaterThan(2);
+    expect(await page.locator(chart).getAttribute('data-points')).toBe('100');
+    expect(await found.textContent()).toMatch(/^Suggested: lr \S+ in phase 'ft' \(from the weights warmup left; /);
+    expect(Number(await found.getAttribute('data-suggested'))).toBeGreaterThan(0);
+    expect(await page.locator('#job-status').textContent()).toBe('succeeded');
+    await shot(page, 'lr-find.png');
+    // The list tells a search from a run.
+    await page.goto(`${base()}/`);
+    const id = page.url();
+    expect(id).toBeTruthy();
+    expect(await page.locator('table.jobs .kind').count()).toBe(1);
+  }, 180_000);
 });

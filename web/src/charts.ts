@@ -17,6 +17,8 @@ export interface ChartSpec {
   readonly series: readonly SeriesSpec[];
   /** Fixed y range, e.g. [0, 1] for accuracy. */
   readonly range?: readonly [number, number];
+  /** A logarithmic x axis (learning rates); otherwise whole numbers (epochs). */
+  readonly logX?: boolean;
 }
 
 export class LiveChart {
@@ -49,9 +51,9 @@ export class LiveChart {
           title: this.spec.title,
           width,
           height: 220,
-          scales: { x: { time: false }, ...(range && { y: { range: [range[0], range[1]] } }) },
+          scales: { x: { time: false, ...(this.spec.logX && { distr: 3 }) }, ...(range && { y: { range: [range[0], range[1]] } }) },
           // Whole epochs on the x axis: no 1.5 ticks.
-          axes: [{ label: this.spec.xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] }, {}],
+          axes: [this.spec.logX ? { label: this.spec.xLabel } : { label: this.spec.xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] }, {}],
           series: [{ label: this.spec.xLabel }, ...this.spec.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, spanGaps: true, ...(s.dash && { dash: s.dash }) }))],
         },
         this.data as uPlot.AlignedData,

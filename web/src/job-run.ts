@@ -4,7 +4,7 @@
  * never count twice.
  */
 import { CappedSeries } from './charts.ts';
-import type { FinalMetrics, JobEvent, Metrics, Plan } from './queries.ts';
+import type { FinalMetrics, JobEvent, LrFound, Metrics, Plan } from './queries.ts';
 
 export class JobRun {
   lastSeq = 0;
@@ -28,6 +28,10 @@ export class JobRun {
   /** Metrics by global epoch (1-based across phases); a resumed run overwrites what it repeats. */
   readonly byEpoch = new Map<number, Metrics>();
   readonly batchLoss = new CappedSeries(2000);
+  /** A learning-rate search's steps so far (an attempt after a restart starts them over), and what it found. */
+  readonly lrPoints: { lr: number; loss: number | null; smoothed: number | null }[] = [];
+  lrSteps = 0;
+  lrFound: LrFound | null = null;
 
   constructor(private readonly plan: Plan) {}
 
@@ -68,6 +72,15 @@ export class JobRun {
         break;
       case 'warning':
         this.warnings.add(e.message);
+        break;
+      case 'lrPoint':
+        if (e.step === 1) this.lrPoints.length = 0;
+        this.lrPoints.push({ lr: e.lr, loss: e.loss, smoothed: e.smoothed });
+        this.lrSteps = e.steps;
+        break;
+      case 'lrFound':
+        this.lrFound = e.result;
+        this.eta = 0;
         break;
       default:
         break;

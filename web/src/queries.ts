@@ -25,9 +25,20 @@ export interface Diagnostic {
   readonly endLine: number | null;
   readonly endColumn: number | null;
 }
+/** What a learning-rate search found (LR_FIND jobs). */
+export interface LrFound {
+  readonly phase: string;
+  readonly after: readonly string[];
+  readonly steepest: number | null;
+  readonly tenthOfMinimum: number | null;
+  readonly suggested: number | null;
+  readonly diverged: boolean;
+  readonly points: readonly { readonly lr: number; readonly loss: number | null; readonly smoothed: number | null }[];
+}
 export interface JobSummary {
   readonly id: string;
   readonly name: string | null;
+  readonly kind: 'TRAIN' | 'LR_FIND';
   readonly status: JobStatus;
   readonly createdAt: string;
   readonly startedAt: string | null;
@@ -63,6 +74,7 @@ export interface JobDetail extends JobSummary {
   readonly attempts: number;
   readonly lastSeq: number;
   readonly result: FinalMetrics | null;
+  readonly lrFound: LrFound | null;
   readonly error: { code: string; message: string; line: number | null; column: number | null } | null;
 }
 
@@ -80,11 +92,14 @@ export type JobEvent =
   | (EventBase<'checkpointSaved'> & { reason: string })
   | (EventBase<'jobFinished'> & { metrics: FinalMetrics; exportPath: string | null; seconds: number })
   | (EventBase<'jobFailed'> & { code: string; message: string; line: number | null; column: number | null; cancelled: boolean })
-  | (EventBase<'warning'> & { message: string });
+  | (EventBase<'warning'> & { message: string })
+  | (EventBase<'lrPoint'> & { phase: number; name: string; step: number; steps: number; lr: number; loss: number | null; smoothed: number | null })
+  | (EventBase<'lrFound'> & { result: LrFound });
 
 const METRICS = 'loss accuracy valLoss valAccuracy adaptLoss domainAccuracy';
 const FINAL = `${METRICS} testAccuracy classes confusion perClass { label precision recall support }`;
-const SUMMARY = `id name status createdAt startedAt finishedAt queuePosition cancelRequested phase phaseName epoch metrics { ${METRICS} }`;
+const LR_FOUND = 'phase after steepest tenthOfMinimum suggested diverged points { lr loss smoothed }';
+const SUMMARY = `id name kind status createdAt startedAt finishedAt queuePosition cancelRequested phase phaseName epoch metrics { ${METRICS} }`;
 export const DIAGNOSTIC = 'code severity message line column endLine endColumn';
 
 export const JOBS = `query Jobs($status: JobStatus, $after: String) {
@@ -92,7 +107,7 @@ export const JOBS = `query Jobs($status: JobStatus, $after: String) {
 }`;
 export const JOB_UPDATES = `subscription JobUpdates { jobUpdates { ${SUMMARY} } }`;
 export const JOB = `query Job($id: ID!) {
-  job(id: $id) { ${SUMMARY} source plan attempts lastSeq result { ${FINAL} } error { code message line column } }
+  job(id: $id) { ${SUMMARY} source plan attempts lastSeq result { ${FINAL} } lrFound { ${LR_FOUND} } error { code message line column } }
 }`;
 export const JOB_EVENTS = `subscription JobEvents($jobId: ID!, $after: Int) {
   jobEvents(jobId: $jobId, after: $after) {
@@ -106,11 +121,16 @@ export const JOB_EVENTS = `subscription JobEvents($jobId: ID!, $after: Int) {
     ... on JobFinishedEvent { exportPath seconds metrics { ${FINAL} } }
     ... on JobFailedEvent { code message line column cancelled }
     ... on JobWarningEvent { message }
+    ... on LrPointEvent { step steps lr loss smoothed }
+    ... on LrFoundEvent { result { ${LR_FOUND} } }
   }
 }`;
 export const CHECK = `query Check($source: String!) { check(source: $source) { ok diagnostics { ${DIAGNOSTIC} } } }`;
 export const SUBMIT = `mutation Submit($source: String!, $name: String) {
   submitJob(input: { source: $source, name: $name }) { job { id } diagnostics { ${DIAGNOSTIC} } }
+}`;
+export const FIND_LR = `mutation FindLr($source: String!, $name: String, $phase: String) {
+  findLearningRate(input: { source: $source, name: $name, phase: $phase }) { job { id } diagnostics { ${DIAGNOSTIC} } }
 }`;
 export const CANCEL = `mutation Cancel($id: ID!) { cancelJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;
 export const RESUME = `mutation Resume($id: ID!) { resumeJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;

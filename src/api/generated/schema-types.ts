@@ -20,8 +20,23 @@ export interface SubscriptionResolver<TPayload, TResult, TArgs> {
 
 type NoArgs = Record<string, never>;
 
+export interface FindLearningRateInput {
+  /** The .tl script, as for submitJob. */
+  readonly source: string;
+  readonly name?: Maybe<string>;
+  /** The phase whose rate to search, by name; default: the first that trains. */
+  readonly phase?: Maybe<string>;
+  /** Search from the weights a run starts with, without training the phases before. */
+  readonly fromStart: Maybe<boolean>;
+  /** Training steps, each at a higher rate. */
+  readonly steps: Maybe<number>;
+}
+
 /** The executor's event names. */
-export type JobEventType = 'jobStarted' | 'phaseStarted' | 'batchProgress' | 'epochEnded' | 'phaseEnded' | 'checkpointSaved' | 'jobFinished' | 'jobFailed' | 'warning';
+export type JobEventType = 'jobStarted' | 'phaseStarted' | 'batchProgress' | 'epochEnded' | 'phaseEnded' | 'checkpointSaved' | 'jobFinished' | 'jobFailed' | 'warning' | 'lrPoint' | 'lrFound';
+
+/** What a job does with its script. */
+export type JobKind = 'TRAIN' | 'LR_FIND';
 
 export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
@@ -53,6 +68,10 @@ export interface MutationResumeJobArgs {
   readonly id: string;
 }
 
+export interface MutationFindLearningRateArgs {
+  readonly input: FindLearningRateInput;
+}
+
 export interface QueryJobArgs {
   readonly id: string;
 }
@@ -79,7 +98,7 @@ export interface SubscriptionJobEventsArgs {
 /** Arguments of every field that takes some. */
 export interface FieldArgs {
   Job: { events: JobEventsArgs };
-  Mutation: { submitJob: MutationSubmitJobArgs; cancelJob: MutationCancelJobArgs; resumeJob: MutationResumeJobArgs };
+  Mutation: { submitJob: MutationSubmitJobArgs; cancelJob: MutationCancelJobArgs; resumeJob: MutationResumeJobArgs; findLearningRate: MutationFindLearningRateArgs };
   Query: { job: QueryJobArgs; jobs: QueryJobsArgs; check: QueryCheckArgs; plan: QueryPlanArgs };
   Subscription: { jobEvents: SubscriptionJobEventsArgs };
 }
@@ -221,6 +240,7 @@ export interface Shapes {
   Job: {
     readonly id: string;
     readonly name: Maybe<string> | undefined;
+    readonly kind: JobKind;
     readonly status: JobStatus;
     readonly createdAt: string;
     /** When its latest attempt started. */
@@ -242,8 +262,10 @@ export interface Shapes {
     readonly epoch: Maybe<number> | undefined;
     /** The last finished epoch's metrics. */
     readonly metrics: Maybe<Parent<'EpochMetrics'>> | undefined;
-    /** Final metrics, once SUCCEEDED. */
+    /** Final metrics, once a TRAIN job SUCCEEDED. */
     readonly result: Maybe<Parent<'FinalMetrics'>> | undefined;
+    /** What an LR_FIND job found, once SUCCEEDED. */
+    readonly lrFound: Maybe<Parent<'LrFindResult'>> | undefined;
     /** Where the model was exported (inside the job's folder under the server's runs directory). */
     readonly exportPath: Maybe<string> | undefined;
     /** Why it failed or was cancelled. */
@@ -334,6 +356,59 @@ export interface Shapes {
     readonly attempt: number;
     readonly data: unknown;
     readonly message: string;
+  };
+  /** What a learning-rate search found. */
+  LrFindResult: {
+    readonly phase: string;
+    /** The phases trained before the search; empty when it started from the weights a run starts with. */
+    readonly after: ReadonlyArray<string>;
+    readonly backend: string;
+    readonly batch: number;
+    readonly points: ReadonlyArray<Parent<'LrPoint'>>;
+    /** True when it stopped early: the smoothed loss passed 4 times its lowest. */
+    readonly diverged: boolean;
+    /** The rate where the smoothed loss falls fastest, before its lowest point. */
+    readonly steepest: Maybe<number> | undefined;
+    /** A tenth of the rate where the smoothed loss is lowest. */
+    readonly tenthOfMinimum: Maybe<number> | undefined;
+    /** What to write in the phase: steepest, or else tenthOfMinimum; null with too few steps. */
+    readonly suggested: Maybe<number> | undefined;
+  };
+  /** A learning-rate search's end, with what it found: the LR_FIND job's last event. */
+  LrFoundEvent: {
+    readonly jobId: string;
+    readonly seq: number;
+    readonly type: JobEventType;
+    readonly at: string;
+    readonly attempt: number;
+    readonly data: unknown;
+    readonly result: Parent<'LrFindResult'>;
+  };
+  /** One step of a learning-rate search. */
+  LrPoint: {
+    readonly lr: number;
+    /** Null where it was not a number (the search then stopped). */
+    readonly loss: Maybe<number> | undefined;
+    /** The loss averaged over the steps before, weighted to the recent ones (0.98, as fastai). */
+    readonly smoothed: Maybe<number> | undefined;
+  };
+  /** A learning-rate search's step: the rate it took and the loss it read. */
+  LrPointEvent: {
+    readonly jobId: string;
+    readonly seq: number;
+    readonly type: JobEventType;
+    readonly at: string;
+    readonly attempt: number;
+    readonly data: unknown;
+    /** The phase searched: 0-based, as PhaseStartedEvent numbers phases, and its name. */
+    readonly phase: number;
+    readonly name: string;
+    /** 1-based, of steps. */
+    readonly step: number;
+    readonly steps: number;
+    readonly lr: number;
+    readonly loss: Maybe<number> | undefined;
+    readonly smoothed: Maybe<number> | undefined;
   };
   PageInfo: {
     readonly hasNextPage: boolean;
@@ -489,12 +564,19 @@ export interface MutationResolvers {
   cancelJob: Resolver<Parent<'CancelJobPayload'>, unknown, MutationCancelJobArgs>;
   /** Queues a failed or cancelled job again; it continues from its last checkpoint when it has one. */
   resumeJob: Resolver<Parent<'ResumeJobPayload'>, unknown, MutationResumeJobArgs>;
+  /** Compiles the script and queues a learning-rate search of one of its phases (a job of kind
+   * LR_FIND), as `tl lr-find` runs it: the phases before it are trained first (unless `fromStart`),
+   * then `steps` training steps at a rate raised from 1e-7 to 1, each streamed as an `lrPoint` event,
+   * and at the end an `lrFound` event with the suggestion (also the job's `lrFound`). Refused as
+   * submitJob refuses, and for a phase the script does not have (`no-such-phase`) or steps outside
+   * 2..1000 (`bad-steps`). */
+  findLearningRate: Resolver<Parent<'SubmitJobPayload'>, unknown, MutationFindLearningRateArgs>;
 }
 
 export interface SubscriptionResolvers {
   /** A job's events in `seq` order: first every stored event with `seq > after`, then live ones, with
    * no gap and no duplicate. Reconnect with `after` set to the last `seq` you saw. Completes after the
-   * event that ends the job (`jobFinished`, or `jobFailed`) once the job is no longer queued or running. */
+   * event that ends the job (`jobFinished`, `lrFound`, or `jobFailed`) once the job is no longer queued or running. */
   jobEvents: SubscriptionResolver<Parent<'JobEvent'>, Parent<'JobEvent'>, SubscriptionJobEventsArgs>;
   /** Every job, each time its status changes (queued, running, finished, failed, cancelled). */
   jobUpdates: SubscriptionResolver<Parent<'Job'>, Parent<'Job'>, NoArgs>;
@@ -521,11 +603,15 @@ interface AllResolvers {
   JobConnection: ObjectResolvers<'JobConnection'>;
   JobEdge: ObjectResolvers<'JobEdge'>;
   JobError: ObjectResolvers<'JobError'>;
-  JobEvent: { __resolveType: (parent: Parent<'JobEvent'>, context: Context, info: GraphQLResolveInfo) => 'JobStartedEvent' | 'PhaseStartedEvent' | 'BatchProgressEvent' | 'EpochEndedEvent' | 'PhaseEndedEvent' | 'CheckpointSavedEvent' | 'JobFinishedEvent' | 'JobFailedEvent' | 'JobWarningEvent' };
+  JobEvent: { __resolveType: (parent: Parent<'JobEvent'>, context: Context, info: GraphQLResolveInfo) => 'JobStartedEvent' | 'PhaseStartedEvent' | 'BatchProgressEvent' | 'EpochEndedEvent' | 'PhaseEndedEvent' | 'CheckpointSavedEvent' | 'JobFinishedEvent' | 'JobFailedEvent' | 'JobWarningEvent' | 'LrPointEvent' | 'LrFoundEvent' };
   JobFailedEvent: ObjectResolvers<'JobFailedEvent'>;
   JobFinishedEvent: ObjectResolvers<'JobFinishedEvent'>;
   JobStartedEvent: ObjectResolvers<'JobStartedEvent'>;
   JobWarningEvent: ObjectResolvers<'JobWarningEvent'>;
+  LrFindResult: ObjectResolvers<'LrFindResult'>;
+  LrFoundEvent: ObjectResolvers<'LrFoundEvent'>;
+  LrPoint: ObjectResolvers<'LrPoint'>;
+  LrPointEvent: ObjectResolvers<'LrPointEvent'>;
   PageInfo: ObjectResolvers<'PageInfo'>;
   PhaseEndedEvent: ObjectResolvers<'PhaseEndedEvent'>;
   PhaseStartedEvent: ObjectResolvers<'PhaseStartedEvent'>;

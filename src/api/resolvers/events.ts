@@ -1,4 +1,4 @@
-/** The JobEvent interface and its nine types, one per executor event. */
+/** The JobEvent interface and its types, one per executor event. */
 import type { StoredEvent } from '../../service/types.ts';
 import type { Resolvers } from '../generated/schema-types.ts';
 import type { EventView } from '../mappers.ts';
@@ -25,6 +25,8 @@ const TYPE_NAMES = {
   jobFinished: 'JobFinishedEvent',
   jobFailed: 'JobFailedEvent',
   warning: 'JobWarningEvent',
+  lrPoint: 'LrPointEvent',
+  lrFound: 'LrFoundEvent',
 } as const;
 
 export const eventResolvers = {

@@ -5,8 +5,12 @@ import { toView } from './events.ts';
 
 export const jobResolvers = {
   Job: {
+    kind: (job) => (job.task.kind === 'lrFind' ? 'LR_FIND' : 'TRAIN'),
     queuePosition: (job, _args, { service }) => (job.status === 'QUEUED' ? service.queuePosition(job.id) : null),
     error: (job) => job.error && { code: job.error.code, message: job.error.message, line: job.error.origin?.line ?? null, column: job.error.origin?.column ?? null },
     events: (job, args, { service }) => service.events(job.id, intArg('after', args.after, 0, 0, Number.MAX_SAFE_INTEGER), intArg('first', args.first, 100, 0, 1000)).map(toView),
   },
-} satisfies Pick<Resolvers, 'Job'>;
+  LrFindResult: {
+    suggested: (r) => r.steepest ?? r.tenthOfMinimum,
+  },
+} satisfies Pick<Resolvers, 'Job' | 'LrFindResult'>;

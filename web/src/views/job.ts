@@ -1,6 +1,6 @@
 /**
  * A job's page: status and controls, the plan's phase timeline, live curves, the confusion matrix
- * once it ends, and the script. Follows `jobEvents` from the last seq it has, and `jobUpdates` for
+ * once it ends (for a learning-rate search, the loss by rate and the rate it suggests), and the script. Follows `jobEvents` from the last seq it has, and `jobUpdates` for
  * the status; all drawing waits for the next animation frame.
  */
 import { gql, live } from '../client.ts';
@@ -9,7 +9,7 @@ import { confusionMatrix } from '../confusion.ts';
 import { fill, fmt, h } from '../dom.ts';
 import { codeBlock } from '../highlight.ts';
 import { JobRun } from '../job-run.ts';
-import { CANCEL, JOB, JOB_EVENTS, JOB_UPDATES, RESUME, type Diagnostic, type JobDetail, type JobEvent, type JobSummary } from '../queries.ts';
+import { CANCEL, JOB, JOB_EVENTS, JOB_UPDATES, RESUME, type Diagnostic, type JobDetail, type JobEvent, type JobSummary, type LrFound } from '../queries.ts';
 import { phaseTimeline } from '../timeline.ts';
 
 const ACTIVE = new Set(['QUEUED', 'RUNNING']);
@@ -44,6 +44,9 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
     series: [{ label: 'train', stroke: '#2563eb' }, { label: 'validation', stroke: '#dc2626' }, ...(adapt ? [{ label: 'domain', stroke: '#7c3aed', dash: [4, 4] }] : [])],
   });
   const batchChart = new LiveChart({ title: 'Loss per batch (mean so far in the epoch)', xLabel: 'epoch', series: [{ label: 'train', stroke: '#0891b2' }] });
+  const search = initial.kind === 'LR_FIND';
+  const lrChart = search ? new LiveChart({ title: 'Loss by learning rate', xLabel: 'learning rate', logX: true, series: [{ label: 'smoothed', stroke: '#dc2626' }, { label: 'loss', stroke: '#94a3b8' }] }) : null;
+  const found = h('div');
 
   const title = h('h1', {});
   const status = h('div', { class: 'status-line' });
@@ -55,6 +58,7 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
     root,
     h('section', { class: 'panel' }, h('div', { class: 'row' }, title, controls), status, messages),
     timeline,
+    lrChart && h('section', { class: 'panel charts', id: 'lr-search' }, lrChart.el, found),
     h('section', { class: 'panel charts' }, lossChart.el, accChart.el, batchChart.el),
     end,
     h('section', { class: 'panel' }, h('h2', {}, 'Script'), codeBlock(initial.source, initial.error?.line)),
@@ -67,7 +71,8 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
     title.textContent = job.name ?? job.id;
     const phase = run.phase ?? job.phase;
     const where = phase === null ? '' : `phase ${phase + 1}/${initial.plan.phases.length} ${run.phaseName ?? job.phaseName ?? ''} · epoch ${run.epoch || job.epoch || 0}/${run.epochs || initial.plan.phases[phase]?.epochs || '?'}`;
-    const batch = job.status === 'RUNNING' && run.batches > 0 ? ` · batch ${run.batch}/${run.batches}` : '';
+    const searching = search && run.lrPoints.length > 0 && job.status === 'RUNNING';
+    const batch = searching ? ` · lr search step ${run.lrPoints.length}/${run.lrSteps}` : job.status === 'RUNNING' && run.batches > 0 ? ` · batch ${run.batch}/${run.batches}` : '';
     fill(
       status,
       h('span', { class: `badge ${job.status.toLowerCase()}`, id: 'job-status' }, job.status.toLowerCase()),
@@ -101,6 +106,12 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
     lossChart.set(run.epochColumns(adapt ? ['loss', 'valLoss', 'adaptLoss'] : ['loss', 'valLoss']));
     accChart.set(run.epochColumns(adapt ? ['accuracy', 'valAccuracy', 'domainAccuracy'] : ['accuracy', 'valAccuracy']));
     batchChart.set([run.batchLoss.x, run.batchLoss.y]);
+    if (lrChart) {
+      const points = run.lrPoints.length > 0 ? run.lrPoints : (job.lrFound?.points ?? []);
+      lrChart.set([points.map((p) => p.lr), points.map((p) => p.smoothed), points.map((p) => p.loss)]);
+      const result = run.lrFound ?? job.lrFound ?? null;
+      fill(found, result && lrSuggestion(result));
+    }
     Object.assign(root.dataset, { lastSeq: String(run.lastSeq), received: String(run.received), gaps: String(run.gaps) });
   };
   const schedule = () => {
@@ -144,4 +155,17 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
     () => cancelAnimationFrame(frame),
     () => [lossChart, accChart, batchChart].forEach((c) => c.destroy()),
   ];
+}
+
+/** What a search found, as `tl lr-find` says it: where the loss falls fastest, and the rate to write. */
+function lrSuggestion(r: LrFound): HTMLElement {
+  const from = r.after.length > 0 ? `from the weights ${r.after.join(', ')} left` : 'from the weights a run starts with';
+  return h(
+    'p',
+    { id: 'lr-found', dataset: { suggested: String(r.suggested ?? '') } },
+    r.suggested === null
+      ? `Too few steps to suggest a rate for phase '${r.phase}'.`
+      : `Suggested: lr ${fmt.lr(r.suggested)} in phase '${r.phase}' (${from}${r.steepest !== null ? '; where the loss falls fastest' : '; a tenth of where the loss is lowest'}).`,
+    r.diverged ? ' The loss diverged before the last rate.' : '',
+  );
 }

@@ -17,7 +17,7 @@ function row(j: JobSummary): HTMLElement {
   return h(
     'tr',
     { dataset: { job: j.id, status: j.status } },
-    h('td', {}, h('a', { href: `/jobs/${j.id}`, 'data-link': true }, j.name ?? j.id.slice(0, 8))),
+    h('td', {}, h('a', { href: `/jobs/${j.id}`, 'data-link': true }, j.name ?? j.id.slice(0, 8)), j.kind === 'LR_FIND' && h('span', { class: 'muted kind' }, ' lr search')),
     h('td', {}, h('span', { class: `badge ${j.status.toLowerCase()}` }, j.status.toLowerCase()), j.cancelRequested && j.status === 'RUNNING' ? ' cancelling' : ''),
     h('td', {}, progress(j)),
     h('td', {}, fmt.pct(j.metrics?.valAccuracy ?? j.metrics?.accuracy)),

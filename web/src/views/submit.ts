@@ -1,8 +1,8 @@
-/** The submit page: edit a script, see the server's diagnostics as you type, submit it. */
+/** The submit page: edit a script, see the server's diagnostics as you type, submit it, or search a phase's learning rate. */
 import { gql } from '../client.ts';
 import { h, fill } from '../dom.ts';
 import { Editor } from '../editor.ts';
-import { CHECK, SUBMIT, type Diagnostic } from '../queries.ts';
+import { CHECK, FIND_LR, SUBMIT, type Diagnostic } from '../queries.ts';
 
 const EXAMPLE = `# Paths are relative to the server's data root.
 use tiny input 32
@@ -18,6 +18,9 @@ export function submitView(root: HTMLElement, navigate: (path: string) => void):
   const status = h('span', { class: 'muted', id: 'check-status' });
   const name = h('input', { name: 'name', placeholder: 'name (optional)', maxlength: 200 });
   const button = h('button', { type: 'submit', id: 'submit' }, 'Submit');
+  // A learning-rate search of one phase (the first that trains, unless named), as `tl lr-find`.
+  const phase = h('input', { name: 'phase', placeholder: 'phase (optional)', maxlength: 200, size: 14 });
+  const findLr = h('button', { type: 'button', id: 'find-lr', title: "run the phase at rising rates and suggest one, as tl lr-find" }, 'Find learning rate');
   const editor = new Editor(sessionStorage.getItem('tl.draft') ?? EXAMPLE, () => {
     sessionStorage.setItem('tl.draft', editor.value);
     clearTimeout(timer);
@@ -34,21 +37,25 @@ export function submitView(root: HTMLElement, navigate: (path: string) => void):
     status.textContent = result.ok ? (result.diagnostics.length ? `ok, ${result.diagnostics.length} warning(s)` : 'ok') : `${errors} error(s)`;
     status.dataset.ok = String(result.ok);
   };
-  const form = h('form', { class: 'panel' }, h('div', { class: 'row' }, h('h1', {}, 'New job'), name, button, status), editor.el);
+  const form = h('form', { class: 'panel' }, h('div', { class: 'row' }, h('h1', {}, 'New job'), name, button, phase, findLr, status), editor.el);
+  /** Sends the script; on to the job's page, or its diagnostics (and why it was refused) under the script. */
+  const send = async (mutation: string, field: 'submitJob' | 'findLearningRate', variables: Record<string, unknown>) => {
+    button.disabled = findLr.disabled = true;
+    try {
+      const data = await gql<Record<string, { job: { id: string } | null; diagnostics: Diagnostic[] }>>(mutation, { source: editor.value, name: name.value || null, ...variables });
+      const payload = data[field]!;
+      if (payload.job) return navigate(`/jobs/${payload.job.id}`);
+      editor.setDiagnostics(payload.diagnostics);
+      status.textContent = 'refused: see below';
+    } finally {
+      button.disabled = findLr.disabled = false;
+    }
+  };
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    void (async () => {
-      button.disabled = true;
-      try {
-        const { submitJob } = await gql<{ submitJob: { job: { id: string } | null; diagnostics: Diagnostic[] } }>(SUBMIT, { source: editor.value, name: name.value || null });
-        if (submitJob.job) return navigate(`/jobs/${submitJob.job.id}`);
-        editor.setDiagnostics(submitJob.diagnostics);
-        status.textContent = 'refused: see below';
-      } finally {
-        button.disabled = false;
-      }
-    })();
+    void send(SUBMIT, 'submitJob', {});
   });
+  findLr.addEventListener('click', () => void send(FIND_LR, 'findLearningRate', { phase: phase.value.trim() || null }));
   fill(root, form);
   void check();
   editor.textarea.focus();
