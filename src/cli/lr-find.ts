@@ -1,11 +1,16 @@
-/** `tl lr-find`: the learning-rate range test on a script's phase, a table of the loss by rate, and a rate to use. */
+/**
+ * `tl lr-find`: the learning-rate range test on a script's phase, a table of the loss by rate, and a
+ * rate to use; here, or with --server on a tl serve (as a job, followed as it runs).
+ */
 import type { Command } from 'commander';
 import { dirname, resolve } from 'node:path';
 import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
 import type { Origin } from '../plan/schema.ts';
+import { serverOption } from './follow.ts';
 import { lrReport, printEvent, printFailure } from './progress.ts';
+import { sendScript } from './submit.ts';
 import { readScript } from './read-script.ts';
 import { backendOption, UsageError } from './usage.ts';
 
@@ -17,6 +22,8 @@ interface LrFindFlags {
   readonly backend: string;
   readonly json?: boolean;
   readonly fromStart?: boolean;
+  readonly server?: string;
+  readonly token?: string;
 }
 
 export function registerLrFind(program: Command): void {
@@ -30,12 +37,34 @@ export function registerLrFind(program: Command): void {
     .option('--to <lr>', 'the last rate', '1')
     .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
     .option('--from-start', 'search a later phase from the weights a run starts with, without training the phases before it first')
-    .option('--json', 'print the rates, losses and suggestions as JSON')
-    .action(async (file: string, flags: LrFindFlags) => {
+    .option('--json', 'print the rates, losses and suggestions as JSON (with --server: one event per line)')
+    .option('--server <url>', 'search on a tl serve, e.g. http://127.0.0.1:4000, and follow it there')
+    .option('--token <token>', 'with --server, the API token (default: $TL_API_TOKEN)')
+    .action(async (file: string, flags: LrFindFlags, cmd: Command) => {
       const steps = Number(flags.steps);
       const from = Number(flags.from);
       const to = Number(flags.to);
       if (!Number.isInteger(steps) || steps < 2) throw new UsageError(`--steps must be a whole number of at least 2, found '${flags.steps}'`);
+      if (flags.server !== undefined) {
+        // The server picks the backend and searches from 1e-7 to 1.
+        const own = ['from', 'to', 'backend'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
+        if (own.length) throw new UsageError(`${own.map((o) => `--${o}`).join(', ')}: a search on a server runs on its backend from 1e-7 to 1; drop ${own.length === 1 ? 'it' : 'them'} or search here without --server`);
+        const url = serverOption(cmd, flags.server);
+        let source: string;
+        try {
+          source = readScript(file);
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const task = { kind: 'lrFind', fromStart: flags.fromStart === true, steps, ...(flags.phase !== undefined && { phase: flags.phase }) } as const;
+        try {
+          process.exitCode = await sendScript({ url, token: flags.token ?? process.env.TL_API_TOKEN, file, source, task, follow: true, json: flags.json === true });
+        } catch (err) {
+          process.stderr.write(`tl lr-find: ${printable((err as Error).message)}\n`);
+          process.exitCode = 1;
+        }
+        return;
+      }
       if (!(from > 0) || !(to > from)) throw new UsageError(`--from and --to must be rates with 0 < from < to, found ${flags.from} and ${flags.to}`);
       const backend = backendOption(flags.backend);
       let source: string;

@@ -29,13 +29,46 @@ interface ApiDiagnostic {
   endColumn: number | null;
 }
 
-interface Submitted {
-  submitJob: { job: { id: string; status: string; queuePosition: number | null } | null; diagnostics: ApiDiagnostic[] };
+type Submitted = Record<string, { job: { id: string; status: string; queuePosition: number | null } | null; diagnostics: ApiDiagnostic[] }>;
+
+const PAYLOAD = '{ job { id status queuePosition } diagnostics { code severity message line column endLine endColumn } }';
+const SUBMIT = `mutation Submit($input: SubmitJobInput!) { submitJob(input: $input) ${PAYLOAD} }`;
+const FIND = `mutation Find($input: FindLearningRateInput!) { findLearningRate(input: $input) ${PAYLOAD} }`;
+
+export interface SendOptions {
+  readonly url: URL;
+  readonly token: string | undefined;
+  readonly file: string;
+  readonly source: string;
+  /** What to do with the script: train it (submitJob), or search a phase's learning rate. */
+  readonly task: { readonly kind: 'train' } | { readonly kind: 'lrFind'; readonly phase?: string; readonly fromStart: boolean; readonly steps: number };
+  readonly name?: string | undefined;
+  readonly follow: boolean;
+  readonly json: boolean;
 }
 
-const SUBMIT = `mutation Submit($input: SubmitJobInput!) {
-  submitJob(input: $input) { job { id status queuePosition } diagnostics { code severity message line column endLine endColumn } }
-}`;
+/**
+ * Sends a script to a server as a job: prints the diagnostics as `tl check` would and the job's id,
+ * then, following, its progress as `tl run` (or `tl lr-find`) prints it. Returns the exit code.
+ */
+export async function sendScript(o: SendOptions): Promise<number> {
+  const { url, token, file, source, task } = o;
+  const input = { source, ...(o.name && { name: o.name }), ...(task.kind === 'lrFind' && { fromStart: task.fromStart, steps: task.steps, ...(task.phase !== undefined && { phase: task.phase }) }) };
+  const [mutation, field] = task.kind === 'lrFind' ? [FIND, 'findLearningRate'] : [SUBMIT, 'submitJob'];
+  const body = await request<Submitted>(url, token, mutation, { input });
+  if (!body.data) throw new Error(body.errors?.map((e) => e.message).join('; ') ?? 'no answer');
+  const { job, diagnostics } = body.data[field]!;
+  const { located, other } = toDiagnostics(diagnostics, source);
+  if (located.length) process.stderr.write(`${formatDiagnostics(located, { file, source, color: process.stderr.isTTY === true })}\n`);
+  for (const d of other) process.stderr.write(`${file}: ${d.severity === 'ERROR' ? 'error' : 'warning'} ${d.code}: ${printable(d.message)}\n`);
+  if (!job) return 1;
+  process.stderr.write(`submitted ${task.kind === 'lrFind' ? 'learning-rate search' : 'job'} ${job.id} (${job.status.toLowerCase()}${job.queuePosition ? `, ${job.queuePosition} in line` : ''})\n`);
+  if (!o.follow) {
+    process.stdout.write(`${job.id}\n`);
+    return 0;
+  }
+  return follow(url, job.id, { token, json: o.json, file, source });
+}
 
 /** Back from the API's line/column to offsets, so diagnostics print exactly as `tl check` prints them. */
 function toDiagnostics(list: readonly ApiDiagnostic[], source: string): { located: Diagnostic[]; other: ApiDiagnostic[] } {
@@ -75,22 +108,7 @@ export function registerSubmit(program: Command): void {
       const url = serverOption(cmd, opts.server);
       const token = opts.token ?? process.env.TL_API_TOKEN;
       try {
-        const body = await request<Submitted>(url, token, SUBMIT, { input: { source, ...(opts.name && { name: opts.name }) } });
-        if (!body.data) throw new Error(body.errors?.map((e) => e.message).join('; ') ?? 'no answer');
-        const { job, diagnostics } = body.data.submitJob;
-        const { located, other } = toDiagnostics(diagnostics, source);
-        if (located.length) process.stderr.write(`${formatDiagnostics(located, { file, source, color: process.stderr.isTTY === true })}\n`);
-        for (const d of other) process.stderr.write(`${file}: ${d.severity === 'ERROR' ? 'error' : 'warning'} ${d.code}: ${printable(d.message)}\n`);
-        if (!job) {
-          process.exitCode = 1;
-          return;
-        }
-        process.stderr.write(`submitted job ${job.id} (${job.status.toLowerCase()}${job.queuePosition ? `, ${job.queuePosition} in line` : ''})\n`);
-        if (!opts.follow) {
-          process.stdout.write(`${job.id}\n`);
-          return;
-        }
-        process.exitCode = await follow(url, job.id, { token, json: opts.json === true, file, source });
+        process.exitCode = await sendScript({ url, token, file, source, task: { kind: 'train' }, name: opts.name, follow: opts.follow === true, json: opts.json === true });
       } catch (err) {
         process.stderr.write(`tl submit: ${printable((err as Error).message)}\n`);
         process.exitCode = 1;

@@ -5,6 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gql, root, startStack, tinyScript, TL_CLI, wsClient, type Stack } from './helpers.ts';
 
 let stack: Stack;
@@ -85,6 +88,25 @@ describe('findLearningRate', () => {
     if (suggested !== null) expect(followed.stdout).toMatch(/suggested: lr \S+ in phase 'ft'\n$/);
   }, 120_000);
 
+  it('tl lr-find --server searches there and prints what tl lr-find prints here', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tl-lr-cli-')), 'two-phase.tl');
+    writeFileSync(file, SCRIPT);
+    const cli = (...args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [...TL_CLI, 'lr-find', file, '--server', stack.url, ...args], { cwd: root }, (err, stdout, stderr) => resolve({ status: err ? (err.code as number) : 0, stdout, stderr }));
+    });
+    const found = await cli('--phase', 'ft', '--steps', '8');
+    expect(found.stderr).toMatch(/^submitted learning-rate search [0-9a-f-]+ \((queued|running)\)\n/);
+    expect(found.status).toBe(0);
+    expect(found.stdout).toContain("phase 'ft' from the weights 'warmup' left: 8 steps of 4 images, lr 1e-7 to 1");
+    // What the server decides is not the client's to say.
+    const refused = await cli('--from', '1e-5');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('--from: a search on a server runs on its backend from 1e-7 to 1');
+    const missing = await cli('--phase', 'fine');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("error no-such-phase: the script has no phase 'fine'");
+  }, 120_000);
+
   it('refuses a phase the script lacks, too many steps and a broken script, and queues nothing', async () => {
     const refused = async (variables: Record<string, unknown>) => (await gql(stack.url, FIND, { source: SCRIPT, ...variables })).body.data.findLearningRate;
     expect(await refused({ phase: 'nope' })).toEqual({ job: null, diagnostics: [{ code: 'no-such-phase', message: "the script has no phase 'nope'; its phases are 'warmup', 'ft'" }] });
@@ -93,7 +115,7 @@ describe('findLearningRate', () => {
     const broken = await refused({ source: SCRIPT.replace('epochs 1', 'epochs 0.5') });
     expect(broken.job).toBeNull();
     expect(broken.diagnostics.map((d: { code: string }) => d.code)).toEqual(['bad-number']);
-    expect((await gql(stack.url, '{ jobs(first: 50) { totalCount } }')).body.data.jobs.totalCount).toBe(1);
+    expect((await gql(stack.url, '{ jobs(first: 50) { totalCount } }')).body.data.jobs.totalCount).toBe(2);
   });
 
   it('cancels a search in the middle: the job ends cancelled, once', async () => {
