@@ -8,7 +8,9 @@ import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
 import type { Origin } from '../plan/schema.ts';
-import { serverOption } from './follow.ts';
+import { writeFileSync } from 'node:fs';
+import { rateText, setPhaseRate } from '../format/set-rate.ts';
+import { request, serverOption } from './follow.ts';
 import { lrReport, printEvent, printFailure } from './progress.ts';
 import { sendScript } from './submit.ts';
 import { readScript } from './read-script.ts';
@@ -24,6 +26,31 @@ interface LrFindFlags {
   readonly fromStart?: boolean;
   readonly server?: string;
   readonly token?: string;
+  readonly write?: boolean;
+}
+
+/**
+ * `--write`: the suggestion written into the script as the phase's rate (format/set-rate.ts),
+ * nothing else changed. Returns the exit code: 1 where there is nothing to write or it cannot be.
+ */
+function writeRate(file: string, source: string, found: { readonly phase: string; readonly suggested: number | null }): number {
+  if (found.suggested === null) {
+    process.stderr.write(`nothing written to ${file}: the search suggests no rate\n`);
+    return 1;
+  }
+  const edit = setPhaseRate(source, found.phase, found.suggested);
+  if (edit.error !== undefined) {
+    process.stderr.write(`nothing written to ${file}: ${printable(edit.error)}\n`);
+    return 1;
+  }
+  try {
+    writeFileSync(file, edit.source);
+  } catch (err) {
+    process.stderr.write(`cannot write ${file}: ${printable((err as Error).message)}\n`);
+    return 1;
+  }
+  process.stderr.write(`wrote lr ${rateText(found.suggested, 2)} into phase '${printable(found.phase)}' of ${file}\n`);
+  return 0;
 }
 
 export function registerLrFind(program: Command): void {
@@ -40,11 +67,13 @@ export function registerLrFind(program: Command): void {
     .option('--json', 'print the rates, losses and suggestions as JSON (with --server: one event per line)')
     .option('--server <url>', 'search on a tl serve, e.g. http://127.0.0.1:4000, and follow it there')
     .option('--token <token>', 'with --server, the API token (default: $TL_API_TOKEN)')
+    .option('--write', "write the suggested rate into the script as the phase's lr")
     .action(async (file: string, flags: LrFindFlags, cmd: Command) => {
       const steps = Number(flags.steps);
       const from = Number(flags.from);
       const to = Number(flags.to);
       if (!Number.isInteger(steps) || steps < 2) throw new UsageError(`--steps must be a whole number of at least 2, found '${flags.steps}'`);
+      if (flags.write && file === '-') throw new UsageError('--write needs a file to write, not standard input');
       if (flags.server !== undefined) {
         // The server picks the backend and searches from 1e-7 to 1.
         const own = ['from', 'to', 'backend'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
@@ -58,7 +87,14 @@ export function registerLrFind(program: Command): void {
         }
         const task = { kind: 'lrFind', fromStart: flags.fromStart === true, steps, ...(flags.phase !== undefined && { phase: flags.phase }) } as const;
         try {
-          process.exitCode = await sendScript({ url, token: flags.token ?? process.env.TL_API_TOKEN, file, source, task, follow: true, json: flags.json === true });
+          const token = flags.token ?? process.env.TL_API_TOKEN;
+          const sent = await sendScript({ url, token, file, source, task, follow: true, json: flags.json === true });
+          process.exitCode = sent.code;
+          if (flags.write && sent.code === 0 && sent.jobId !== null) {
+            const { data } = await request<{ job: { lrFound: { phase: string; suggested: number | null } | null } | null }>(url, token, 'query($id: ID!) { job(id: $id) { lrFound { phase suggested } } }', { id: sent.jobId });
+            const found = data?.job?.lrFound;
+            process.exitCode = found ? writeRate(file, source, found) : 1;
+          }
         } catch (err) {
           process.stderr.write(`tl lr-find: ${printable((err as Error).message)}\n`);
           process.exitCode = 1;
@@ -99,7 +135,9 @@ export function registerLrFind(program: Command): void {
           },
         });
         process.stdout.write(flags.json ? `${JSON.stringify(found, null, 2)}\n` : lrReport(found));
-        process.exitCode = found.steepest === null && found.tenthOfMinimum === null ? 1 : 0;
+        const suggested = found.steepest ?? found.tenthOfMinimum;
+        process.exitCode = suggested === null ? 1 : 0;
+        if (flags.write) process.exitCode = writeRate(file, source, { phase: found.phase, suggested });
       } catch (err) {
         const e = err as { message: string; origin?: Origin | null; code?: string };
         printFailure(file, source, { code: e.code ?? 'internal', message: e.message, origin: e.origin ?? null }, process.stderr);

@@ -3,13 +3,14 @@ import { error } from '../diagnostics/diagnostic.ts';
 import { formatDiagnostic } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
 import type { ExecutorEvent, LrFindResult, TileTuning } from '../executor/events.ts';
+import { rateText } from '../format/set-rate.ts';
 import type { Origin } from '../plan/schema.ts';
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const num = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '  -   ' : x.toFixed(4));
 
 /** A learning rate as scripts write one: 3e-4, 1e-3, 7.5e-5, 1; `digits` significant digits at most. */
-export const rate = (x: number, digits = 6) => Number(x.toPrecision(digits)).toExponential().replace(/e\+0$/, '');
+export const rate = rateText;
 /** A rate as scripts write one, to two digits: 3e-4, 2.5e-3. */
 const short = (x: number) => rate(x, 2);
 

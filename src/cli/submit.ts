@@ -49,9 +49,10 @@ export interface SendOptions {
 
 /**
  * Sends a script to a server as a job: prints the diagnostics as `tl check` would and the job's id,
- * then, following, its progress as `tl run` (or `tl lr-find`) prints it. Returns the exit code.
+ * then, following, its progress as `tl run` (or `tl lr-find`) prints it. Returns the exit code, and
+ * the job's id where it was queued.
  */
-export async function sendScript(o: SendOptions): Promise<number> {
+export async function sendScript(o: SendOptions): Promise<{ readonly code: number; readonly jobId: string | null }> {
   const { url, token, file, source, task } = o;
   const input = { source, ...(o.name && { name: o.name }), ...(task.kind === 'lrFind' && { fromStart: task.fromStart, steps: task.steps, ...(task.phase !== undefined && { phase: task.phase }) }) };
   const [mutation, field] = task.kind === 'lrFind' ? [FIND, 'findLearningRate'] : [SUBMIT, 'submitJob'];
@@ -61,13 +62,13 @@ export async function sendScript(o: SendOptions): Promise<number> {
   const { located, other } = toDiagnostics(diagnostics, source);
   if (located.length) process.stderr.write(`${formatDiagnostics(located, { file, source, color: process.stderr.isTTY === true })}\n`);
   for (const d of other) process.stderr.write(`${file}: ${d.severity === 'ERROR' ? 'error' : 'warning'} ${d.code}: ${printable(d.message)}\n`);
-  if (!job) return 1;
+  if (!job) return { code: 1, jobId: null };
   process.stderr.write(`submitted ${task.kind === 'lrFind' ? 'learning-rate search' : 'job'} ${job.id} (${job.status.toLowerCase()}${job.queuePosition ? `, ${job.queuePosition} in line` : ''})\n`);
   if (!o.follow) {
     process.stdout.write(`${job.id}\n`);
-    return 0;
+    return { code: 0, jobId: job.id };
   }
-  return follow(url, job.id, { token, json: o.json, file, source });
+  return { code: await follow(url, job.id, { token, json: o.json, file, source }), jobId: job.id };
 }
 
 /** Back from the API's line/column to offsets, so diagnostics print exactly as `tl check` prints them. */
@@ -108,7 +109,7 @@ export function registerSubmit(program: Command): void {
       const url = serverOption(cmd, opts.server);
       const token = opts.token ?? process.env.TL_API_TOKEN;
       try {
-        process.exitCode = await sendScript({ url, token, file, source, task: { kind: 'train' }, name: opts.name, follow: opts.follow === true, json: opts.json === true });
+        process.exitCode = (await sendScript({ url, token, file, source, task: { kind: 'train' }, name: opts.name, follow: opts.follow === true, json: opts.json === true })).code;
       } catch (err) {
         process.stderr.write(`tl submit: ${printable((err as Error).message)}\n`);
         process.exitCode = 1;

@@ -37,6 +37,16 @@ describe('queries', () => {
     expect(bad.body.data.plan.diagnostics).toContainEqual({ code: 'lr-not-positive', line: 2, column: 4 });
   });
 
+  it("withLearningRate writes a phase's rate into the script, or says why it cannot", async () => {
+    const Q = 'query($source: String!, $phase: String!, $lr: Float!) { withLearningRate(source: $source, phase: $phase, lr: $lr) { source error } }';
+    const ask = async (source: string, phase: string, lr: number) => (await gql(stack.url, Q, { source, phase, lr })).body.data.withLearningRate;
+    expect(await ask('use tiny\nphase ft unfreeze all lr 1e-4 # fine-tune\n', 'ft', 0.00237)).toEqual({ source: 'use tiny\nphase ft unfreeze all lr 2.4e-3 # fine-tune\n', error: null });
+    expect(await ask('use tiny\nphase ft unfreeze all\n', 'warmup', 0.01)).toEqual({ source: 'use tiny\nlr 1e-2\nphase ft unfreeze all\n', error: null });
+    expect(await ask('use tiny', 'ft', 0.01)).toEqual({ source: null, error: "the script has no phase 'ft'; its phases are 'warmup'" });
+    expect(await ask('use tiny', 'warmup', 2)).toEqual({ source: null, error: 'a learning rate must be above 0 and at most 1, not 2' });
+    expect((await ask(`use tiny # ${'x'.repeat(3000)}`, 'warmup', 0.01)).error).toBe('the script is 3011 bytes; this server accepts at most 2000');
+  });
+
   it('models lists the zoo with blocks and where weights come from', async () => {
     const r = await gql(stack.url, '{ models { name input imagenet availableWeights layerCount blocks { name lastLayer } } }');
     const tiny = r.body.data.models.find((m: { name: string }) => m.name === 'tiny');

@@ -202,6 +202,14 @@ describe('tl lr-find', () => {
     const fresh = tl(['lr-find', file, '--phase', 'tune', '--steps', '5', '--backend', 'wasm', '--from-start']);
     expect(fresh.stderr).not.toContain('epoch');
     expect(fresh.stdout).toContain("phase 'tune' from the weights a run starts with: 5 steps");
+    // --write: the suggestion becomes the phase's rate in the file, and nothing else changes.
+    const before = readFileSync(file, 'utf8');
+    const written = tl(['lr-find', file, '--phase', 'tune', '--steps', '12', '--backend', 'wasm', '--from-start', '--write']);
+    const suggested = /suggested: lr (\S+) in phase 'tune'/.exec(written.stdout)?.[1];
+    expect(suggested, written.stdout).toBeDefined();
+    expect(written.stderr).toContain(`wrote lr ${suggested} into phase 'tune' of ${file}\n`);
+    expect(readFileSync(file, 'utf8')).toBe(before.replace('phase tune unfreeze block5 lr 1e-4', `phase tune unfreeze block5 lr ${suggested}`));
+    expect(tl(['lr-find', '-', '--write']).code).toBe(2);
   }, 60_000);
 
   it('names the phases when --phase names none, and refuses bad numbers, before loading anything', () => {

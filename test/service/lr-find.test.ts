@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gql, root, startStack, tinyScript, TL_CLI, wsClient, type Stack } from './helpers.ts';
@@ -94,10 +94,14 @@ describe('findLearningRate', () => {
     const cli = (...args: string[]) => new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [...TL_CLI, 'lr-find', file, '--server', stack.url, ...args], { cwd: root }, (err, stdout, stderr) => resolve({ status: err ? (err.code as number) : 0, stdout, stderr }));
     });
-    const found = await cli('--phase', 'ft', '--steps', '8');
+    const found = await cli('--phase', 'ft', '--steps', '8', '--write');
     expect(found.stderr).toMatch(/^submitted learning-rate search [0-9a-f-]+ \((queued|running)\)\n/);
     expect(found.status).toBe(0);
     expect(found.stdout).toContain("phase 'ft' from the weights 'warmup' left: 8 steps of 4 images, lr 1e-7 to 1");
+    // --write: the server's suggestion written into the file as the phase's rate.
+    const suggested = /suggested: lr (\S+) in phase 'ft'/.exec(found.stdout)![1];
+    expect(found.stderr).toContain(`wrote lr ${suggested} into phase 'ft' of ${file}\n`);
+    expect(readFileSync(file, 'utf8')).toBe(SCRIPT.replace('phase ft unfreeze all lr 1e-4', `phase ft unfreeze all lr ${suggested}`));
     // What the server decides is not the client's to say.
     const refused = await cli('--from', '1e-5');
     expect(refused.status).toBe(2);

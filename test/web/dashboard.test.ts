@@ -167,7 +167,9 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     await page.fill('input[name=phase]', 'ft');
     await page.click('#find-lr');
     await page.waitForURL(/\/jobs\/[0-9a-f-]+$/);
+    const id = page.url().split('/').at(-1)!;
     const chart = '.chart[data-chart="Loss by learning rate"]';
+    await page.waitForSelector(chart);
     // The curve gains points while the search runs, not all at once at its end.
     const seen = watchPoints(page, chart, 100);
     const found = page.locator('#lr-found');
@@ -175,13 +177,26 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     expect((await seen).length).toBeGreaterThan(2);
     expect(await page.locator(chart).getAttribute('data-points')).toBe('100');
     expect(await found.textContent()).toMatch(/^Suggested: lr \S+ in phase 'ft' \(from the weights warmup left; /);
+    const suggestion = /^Suggested: (lr \S+) /.exec((await found.textContent())!)![1];
     expect(Number(await found.getAttribute('data-suggested'))).toBeGreaterThan(0);
     expect(await page.locator('#job-status').textContent()).toBe('succeeded');
     await shot(page, 'lr-find.png');
+    const source = await page.locator('.code').last().textContent();
+    expect(source).toContain('phase ft lr 1e-4 epochs 1');
+    // One click writes the rate into the script and opens it in the editor, ready to submit.
+    await page.click('#use-lr');
+    await page.waitForURL(/\/submit$/);
+    await page.waitForSelector('#check-status[data-ok="true"]');
+    const edited = await page.inputValue('textarea[name=source]');
+    expect(edited).toMatch(/^phase ft lr \S+ epochs 1$/m);
+    expect(edited).not.toContain('lr 1e-4');
+    expect(edited.replace(/^phase ft lr \S+ epochs 1$/m, 'phase ft lr 1e-4 epochs 1')).toBe(`${script(1)}phase ft lr 1e-4 epochs 1\n`);
     // The list tells a search from a run.
     await page.goto(`${base()}/`);
-    const id = page.url();
-    expect(id).toBeTruthy();
-    expect(await page.locator('table.jobs .kind').count()).toBe(1);
+    const row = page.locator(`tr[data-job="${id}"]`);
+    await row.waitFor();
+    expect(await row.locator('.kind').count()).toBe(1);
+    // Its result: the rate it suggests, as the job page wrote it.
+    expect(await row.locator('td').nth(3).textContent()).toBe(suggestion);
   }, 180_000);
 });

@@ -49,6 +49,8 @@ export interface JobSummary {
   readonly phaseName: string | null;
   readonly epoch: number | null;
   readonly metrics: Metrics | null;
+  /** A search's suggested rate, once it ended (the job page reads the whole result, as lrFound). */
+  readonly suggestion: Pick<LrFound, 'suggested'> | null;
 }
 export interface PlanPhase {
   readonly name: string;
@@ -99,7 +101,7 @@ export type JobEvent =
 const METRICS = 'loss accuracy valLoss valAccuracy adaptLoss domainAccuracy';
 const FINAL = `${METRICS} testAccuracy classes confusion perClass { label precision recall support }`;
 const LR_FOUND = 'phase after steepest tenthOfMinimum suggested diverged points { lr loss smoothed }';
-const SUMMARY = `id name kind status createdAt startedAt finishedAt queuePosition cancelRequested phase phaseName epoch metrics { ${METRICS} }`;
+const SUMMARY = `id name kind status createdAt startedAt finishedAt queuePosition cancelRequested phase phaseName epoch metrics { ${METRICS} } suggestion: lrFound { suggested }`;
 export const DIAGNOSTIC = 'code severity message line column endLine endColumn';
 
 export const JOBS = `query Jobs($status: JobStatus, $after: String) {
@@ -132,5 +134,6 @@ export const SUBMIT = `mutation Submit($source: String!, $name: String) {
 export const FIND_LR = `mutation FindLr($source: String!, $name: String, $phase: String) {
   findLearningRate(input: { source: $source, name: $name, phase: $phase }) { job { id } diagnostics { ${DIAGNOSTIC} } }
 }`;
+export const WITH_RATE = `query WithRate($source: String!, $phase: String!, $lr: Float!) { withLearningRate(source: $source, phase: $phase, lr: $lr) { source error } }`;
 export const CANCEL = `mutation Cancel($id: ID!) { cancelJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;
 export const RESUME = `mutation Resume($id: ID!) { resumeJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;

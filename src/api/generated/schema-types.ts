@@ -90,6 +90,12 @@ export interface QueryPlanArgs {
   readonly source: string;
 }
 
+export interface QueryWithLearningRateArgs {
+  readonly source: string;
+  readonly phase: string;
+  readonly lr: number;
+}
+
 export interface SubscriptionJobEventsArgs {
   readonly jobId: string;
   readonly after: Maybe<number>;
@@ -99,7 +105,7 @@ export interface SubscriptionJobEventsArgs {
 export interface FieldArgs {
   Job: { events: JobEventsArgs };
   Mutation: { submitJob: MutationSubmitJobArgs; cancelJob: MutationCancelJobArgs; resumeJob: MutationResumeJobArgs; findLearningRate: MutationFindLearningRateArgs };
-  Query: { job: QueryJobArgs; jobs: QueryJobsArgs; check: QueryCheckArgs; plan: QueryPlanArgs };
+  Query: { job: QueryJobArgs; jobs: QueryJobsArgs; check: QueryCheckArgs; plan: QueryPlanArgs; withLearningRate: QueryWithLearningRateArgs };
   Subscription: { jobEvents: SubscriptionJobEventsArgs };
 }
 
@@ -470,6 +476,12 @@ export interface Shapes {
     /** Why nothing was resumed: `job-not-found`, `job-not-resumable` or `queue-full`. */
     readonly diagnostics: ReadonlyArray<Parent<'Diagnostic'>>;
   };
+  ScriptEdit: {
+    /** The edited script; null when it could not be edited. */
+    readonly source: Maybe<string> | undefined;
+    /** Why not: a phase the script lacks, a script that does not parse, a rate out of range, a script too large. */
+    readonly error: Maybe<string> | undefined;
+  };
   /** A backend that records a training step once it repeats and replays it (webgpu, as CUDA graphs do)
    * runs a replayed step without the host work of queueing it. */
   StepReplay: {
@@ -549,6 +561,10 @@ export interface QueryResolvers {
   check: Resolver<Parent<'CheckResult'>, unknown, QueryCheckArgs>;
   /** Compiles a script and returns its plan (null when it has errors) and diagnostics; creates no job. */
   plan: Resolver<Parent<'PlanResult'>, unknown, QueryPlanArgs>;
+  /** The script with `lr` written as one phase's rate (a search's suggestion), nothing else changed:
+   * the phase's own `lr X` takes the new number, or ` lr X` is added (for the first phase, a line
+   * above the first `phase`), as `tl lr-find --write` writes it. */
+  withLearningRate: Resolver<Parent<'ScriptEdit'>, unknown, QueryWithLearningRateArgs>;
   /** The model zoo: names, blocks, input sizes and where pretrained weights come from. */
   models: Resolver<ReadonlyArray<Parent<'ZooModel'>>, unknown, NoArgs>;
   /** The tfjs backends this server's workers can train on, probed once in a worker process. */
@@ -618,6 +634,7 @@ interface AllResolvers {
   PhaseSummary: ObjectResolvers<'PhaseSummary'>;
   PlanResult: ObjectResolvers<'PlanResult'>;
   ResumeJobPayload: ObjectResolvers<'ResumeJobPayload'>;
+  ScriptEdit: ObjectResolvers<'ScriptEdit'>;
   StepReplay: ObjectResolvers<'StepReplay'>;
   SubmitJobPayload: ObjectResolvers<'SubmitJobPayload'>;
   TileTuning: ObjectResolvers<'TileTuning'>;

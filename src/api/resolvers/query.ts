@@ -1,5 +1,6 @@
-/** Reads: jobs, compile-only checks, the zoo and the backends. */
+/** Reads: jobs, compile-only checks, a script with a rate written in, the zoo and the backends. */
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
+import { setPhaseRate } from '../../format/set-rate.ts';
 import { ZOO } from '../../zoo/catalog.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { refusalDiagnostic, toApiDiagnostics } from '../diagnostics.ts';
@@ -33,6 +34,13 @@ export const Query: QueryResolvers = {
   plan: async (_, { source }, { service }) => {
     const r = await service.compile(source);
     return { plan: r.plan, diagnostics: [...toApiDiagnostics(r.diagnostics, source), ...(r.refusal ? [refusalDiagnostic(r.refusal)] : [])] };
+  },
+
+  withLearningRate: (_, { source, phase, lr }, { service }) => {
+    const bytes = Buffer.byteLength(source, 'utf8');
+    if (bytes > service.limits.maxScriptBytes) return { source: null, error: `the script is ${bytes} bytes; this server accepts at most ${service.limits.maxScriptBytes}` };
+    const edit = setPhaseRate(source, phase, lr);
+    return { source: edit.source ?? null, error: edit.error ?? null };
   },
 
   models: () => ZOO,

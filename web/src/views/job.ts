@@ -9,7 +9,7 @@ import { confusionMatrix } from '../confusion.ts';
 import { fill, fmt, h } from '../dom.ts';
 import { codeBlock } from '../highlight.ts';
 import { JobRun } from '../job-run.ts';
-import { CANCEL, JOB, JOB_EVENTS, JOB_UPDATES, RESUME, type Diagnostic, type JobDetail, type JobEvent, type JobSummary, type LrFound } from '../queries.ts';
+import { CANCEL, JOB, JOB_EVENTS, JOB_UPDATES, RESUME, WITH_RATE, type Diagnostic, type JobDetail, type JobEvent, type JobSummary, type LrFound } from '../queries.ts';
 import { phaseTimeline } from '../timeline.ts';
 
 const ACTIVE = new Set(['QUEUED', 'RUNNING']);
@@ -110,7 +110,7 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
       const points = run.lrPoints.length > 0 ? run.lrPoints : (job.lrFound?.points ?? []);
       lrChart.set([points.map((p) => p.lr), points.map((p) => p.smoothed), points.map((p) => p.loss)]);
       const result = run.lrFound ?? job.lrFound ?? null;
-      fill(found, result && lrSuggestion(result));
+      fill(found, result && lrSuggestion(result, initial.source));
     }
     Object.assign(root.dataset, { lastSeq: String(run.lastSeq), received: String(run.received), gaps: String(run.gaps) });
   };
@@ -158,8 +158,17 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
 }
 
 /** What a search found, as `tl lr-find` says it: where the loss falls fastest, and the rate to write. */
-function lrSuggestion(r: LrFound): HTMLElement {
+function lrSuggestion(r: LrFound, source: string): HTMLElement {
   const from = r.after.length > 0 ? `from the weights ${r.after.join(', ')} left` : 'from the weights a run starts with';
+  const error = h('span', { class: 'error' });
+  // The script with the rate written in, to the editor (its draft), ready to submit.
+  const use = async (lr: number) => {
+    const { withLearningRate: edit } = await gql<{ withLearningRate: { source: string | null; error: string | null } }>(WITH_RATE, { source, phase: r.phase, lr });
+    if (edit.source === null) return void (error.textContent = ` ${edit.error ?? 'the script could not be edited'}`);
+    sessionStorage.setItem('tl.draft', edit.source);
+    history.pushState(null, '', '/submit');
+    dispatchEvent(new PopStateEvent('popstate'));
+  };
   return h(
     'p',
     { id: 'lr-found', dataset: { suggested: String(r.suggested ?? '') } },
@@ -167,5 +176,7 @@ function lrSuggestion(r: LrFound): HTMLElement {
       ? `Too few steps to suggest a rate for phase '${r.phase}'.`
       : `Suggested: lr ${fmt.lr(r.suggested)} in phase '${r.phase}' (${from}${r.steepest !== null ? '; where the loss falls fastest' : '; a tenth of where the loss is lowest'}).`,
     r.diverged ? ' The loss diverged before the last rate.' : '',
+    r.suggested !== null && h('button', { type: 'button', id: 'use-lr', onclick: () => void use(r.suggested!) }, 'Use this rate in the script'),
+    error,
   );
 }

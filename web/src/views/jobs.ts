@@ -20,7 +20,8 @@ function row(j: JobSummary): HTMLElement {
     h('td', {}, h('a', { href: `/jobs/${j.id}`, 'data-link': true }, j.name ?? j.id.slice(0, 8)), j.kind === 'LR_FIND' && h('span', { class: 'muted kind' }, ' lr search')),
     h('td', {}, h('span', { class: `badge ${j.status.toLowerCase()}` }, j.status.toLowerCase()), j.cancelRequested && j.status === 'RUNNING' ? ' cancelling' : ''),
     h('td', {}, progress(j)),
-    h('td', {}, fmt.pct(j.metrics?.valAccuracy ?? j.metrics?.accuracy)),
+    // A run's accuracy; a search's suggested rate.
+    h('td', {}, j.kind === 'LR_FIND' ? (j.suggestion?.suggested ? `lr ${fmt.lr(j.suggestion.suggested)}` : '–') : fmt.pct(j.metrics?.valAccuracy ?? j.metrics?.accuracy)),
     h('td', { class: 'muted' }, fmt.time(j.createdAt)),
   );
 }
@@ -60,7 +61,7 @@ export function jobsView(root: HTMLElement, params: URLSearchParams): () => void
   fill(
     root,
     h('section', { class: 'panel' }, h('div', { class: 'row' }, h('h1', {}, 'Jobs'), select, count, h('a', { href: '/submit', 'data-link': true, class: 'button' }, 'New job')),
-      h('table', { class: 'jobs' }, h('thead', {}, h('tr', {}, h('th', {}, 'job'), h('th', {}, 'status'), h('th', {}, 'progress'), h('th', {}, 'accuracy'), h('th', {}, 'created'))), body),
+      h('table', { class: 'jobs' }, h('thead', {}, h('tr', {}, h('th', {}, 'job'), h('th', {}, 'status'), h('th', {}, 'progress'), h('th', {}, 'result'), h('th', {}, 'created'))), body),
       more),
   );
   void load();
