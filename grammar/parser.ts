@@ -130,11 +130,19 @@ export class TlParser extends CstParser {
     this.OR([
       { ALT: () => { this.CONSUME(Kw.epochs); this.CONSUME(NumberLiteral); } },
       {
-        // `lr 1e-4` sets the phase's rate; `lr block4 1e-5` (or a quoted layer, or `head`) one unit's.
+        // `lr 1e-4` sets the phase's rate; `lr block4 1e-5` (or a quoted layer, or `head`) one unit's;
+        // `lr auto` has the phase's rate searched when it starts.
         ALT: () => {
           this.CONSUME(Kw.lr);
-          this.OPTION(() => this.OR2([{ ALT: () => this.SUBRULE(this.ref) }, { ALT: () => this.CONSUME(Kw.head) }]));
-          this.CONSUME2(NumberLiteral);
+          this.OR4([
+            { ALT: () => this.CONSUME(Kw.auto) },
+            {
+              ALT: () => {
+                this.OPTION(() => this.OR2([{ ALT: () => this.SUBRULE(this.ref) }, { ALT: () => this.CONSUME(Kw.head) }]));
+                this.CONSUME2(NumberLiteral);
+              },
+            },
+          ]);
         },
       },
       { ALT: () => { this.CONSUME(Kw.batch); this.CONSUME3(NumberLiteral); } },

@@ -46,6 +46,7 @@ export const Kw = {
   augment: keyword('augment'),
   epochs: keyword('epochs'),
   lr: keyword('lr'),
+  auto: keyword('auto'),
   batch: keyword('batch'),
   optimizer: keyword('optimizer'),
   momentum: keyword('momentum'),

@@ -81,6 +81,8 @@ export function checkSettingNumbers(s: Setting): (Diagnostic | undefined)[] {
       return [checkNumber(s.value, 'batch')];
     case 'lr':
       return [checkLearningRate(s.value)];
+    case 'lrAuto':
+      return [];
     case 'optimizer':
       return [checkNumber(s.momentum, 'momentum'), checkNumber(s.weightDecay, 'weightDecay')];
     case 'schedule':

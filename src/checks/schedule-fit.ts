@@ -18,7 +18,8 @@ type Schedule = Extract<Setting, { kind: 'schedule' }>;
 export interface PhaseView {
   readonly name: string;
   readonly epochs: number;
-  readonly lr: { readonly value: number; readonly text: string };
+  /** Null where the rate is searched (`lr auto`): known only when the phase starts. */
+  readonly lr: { readonly value: number; readonly text: string } | null;
   readonly schedule: Schedule | undefined;
 }
 
@@ -30,6 +31,7 @@ export function phaseViews(ctx: CheckContext): PhaseView[] {
   return writtenPhases(ctx).map(({ name, settings }) => {
     for (const s of settings) {
       if (s.kind === 'lr' && !s.unit) lr = s.value;
+      if (s.kind === 'lrAuto') lr = null;
       if (s.kind === 'epochs') epochs = s.value.value;
       if (s.kind === 'schedule') schedule = s;
     }
@@ -54,11 +56,11 @@ export const scheduleFitCheck: Check = {
       const { min, warmup, every } = schedule;
       const kind = schedule.name.text;
       const name = `phase '${phase.name}'`;
-      if (kind === 'cosine' && min && min.value >= lr.value) {
+      if (kind === 'cosine' && min && lr && min.value >= lr.value) {
         once(min, 'schedule-floor-above-lr', `cosine's min ${min.text} is not below the rate of ${name} (${lr.text}), so that phase's rate ${min.value > lr.value ? 'rises' : 'stays'} instead of falling; give a lower min, or set the schedule again in that phase`);
       }
       if (warmup && warmup.value >= epochs) {
-        once(warmup, 'schedule-outlasts-phase', `a warmup of ${warmup.text} epochs is as long as ${name} (${epochs} epoch${epochs === 1 ? '' : 's'}), whose rate then never reaches ${lr.text}; shorten the warmup, or set the schedule again in that phase`);
+        once(warmup, 'schedule-outlasts-phase', `a warmup of ${warmup.text} epochs is as long as ${name} (${epochs} epoch${epochs === 1 ? '' : 's'}), whose rate then never reaches ${lr?.text ?? 'the rate it searches'}; shorten the warmup, or set the schedule again in that phase`);
       } else if (kind === 'step' && epochs - (warmup?.value ?? 0) <= (every?.value ?? DEFAULTS.stepEvery)) {
         once(every ?? schedule, 'schedule-outlasts-phase', `'step every ${every?.text ?? DEFAULTS.stepEvery}' never steps in ${name} (${epochs} epoch${epochs === 1 ? '' : 's'}${warmup ? ` after a warmup of ${warmup.text}` : ''}); step more often, or set the schedule again in that phase`);
       }

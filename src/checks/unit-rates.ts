@@ -1,9 +1,10 @@
 /**
  * Per-unit learning rates (`lr block4 1e-5`, `lr "conv5_block1_out" 1e-5`, `lr head 3e-3`): the unit
  * must name a block, a layer or the head, and a warning says when a rate can never be used, its unit
- * training in no phase from the one that sets it until one that sets it again.
+ * training in no phase from the one that sets it until one that sets it again. A unit's rate cannot
+ * hold in a phase whose rate is searched (`lr auto`): it is absolute, and the search moves one rate.
  */
-import { warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { error, warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { Setting, Word } from '../syntax/ast.ts';
 import type { Check, CheckContext } from './context.ts';
 import { writtenPhases } from './phases.ts';
@@ -26,8 +27,21 @@ export const unitRatesCheck: Check = {
     const { phases } = resolveTrainability(ctx);
     const kept = keptBlocks(ctx);
     const found: Diagnostic[] = [];
+    // Which phases search their rate: `lr auto` carries until a phase writes a rate.
+    let auto = false;
+    const names = writtenPhases(ctx).map((p) => {
+      for (const s of p.settings) if (s.kind === 'lr' && !s.unit) auto = false;
+      if (p.settings.some((s) => s.kind === 'lrAuto')) auto = true;
+      return { name: p.name, auto };
+    });
     byPhase.forEach((rates, from) => {
       for (const rate of rates) {
+        // A unit's rate holds from here on (until set again, when it is still a unit's rate).
+        const searched = names.slice(from).find((p) => p.auto);
+        if (searched) {
+          found.push(error('auto-unit-rate', `'lr ${rate.unit.quoted ? `"${rate.unit.text}"` : rate.unit.text} ${rate.value.text}' would hold in phase '${searched.name}', whose rate is searched (lr auto): a unit's own rate is absolute and the search moves the phase's rate alone; write that phase's rate, or use 'decay' for per-block rates in it`, rate.span));
+          continue;
+        }
         if (!rate.unit.quoted && rate.unit.text === 'head') continue; // the head always trains
         const r = resolveTarget(ctx, rate.unit, kept);
         if ('code' in r) {

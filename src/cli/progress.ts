@@ -38,7 +38,7 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJ
       const optimizer = e.optimizer ? `${e.optimizer}, ` : '';
       const schedule = e.schedule ? ` ${e.schedule}` : '';
       const clip = e.clip ? `, ${e.clip}` : '';
-      out.write(printable(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epoch${e.epochs === 1 ? '' : 's'}, ${optimizer}lr ${rate(e.lr)}${schedule}${own}${clip}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`));
+      out.write(printable(`\nphase ${e.phase + 1} '${e.name}': ${e.epochs} epoch${e.epochs === 1 ? '' : 's'}, ${optimizer}lr ${rate(e.lr)}${e.lrSearched ? ' (searched)' : ''}${schedule}${own}${clip}, training ${e.trainable.join(' + ')} (${e.trainableParams.toLocaleString('en-US')} parameters)${e.cachedAt ? `, on cached activations of ${e.cachedAt}` : ''}\n`));
       break;
     }
     case 'batchProgress':
@@ -87,6 +87,7 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJ
       break;
     }
     case 'lrPoint':
+      if (e.step === 1) out.write(`${clear}${printable(`  searching the rate of phase '${e.name}': ${e.steps} steps at rates rising from ${short(e.lr)}`)}\n`);
       if (out.isTTY) out.write(`${clear}  lr search step ${e.step}/${e.steps}  lr ${short(e.lr)}  loss ${num(e.loss)}`);
       break;
     case 'lrFound':

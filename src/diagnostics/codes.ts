@@ -47,6 +47,7 @@ export const DIAGNOSTIC_CODES = [
   { code: 'schedule-outlasts-phase', severity: 'warning', stage: 'checks', meaning: 'A warmup as long as a phase (its rate never reached), or a step schedule that never steps in it.' },
   { code: 'checkpoint-never', severity: 'warning', stage: 'checks', meaning: '`checkpoint every N` with no phase of N epochs: nothing is saved.' },
   { code: 'setting-after-phase', severity: 'warning', stage: 'checks', meaning: 'A setting on a line of its own after a `phase`: it sets the first phase, not that one.' },
+  { code: 'auto-unit-rate', severity: 'error', stage: 'checks', meaning: 'A rate set for one block or layer that would hold in a phase whose rate is searched (`lr auto`).' },
   { code: 'unit-rate-unused', severity: 'warning', stage: 'checks', meaning: 'A rate set for one block or layer (`lr block4 1e-5`) that no phase it applies to trains.' },
   { code: 'rate-decay-steep', severity: 'warning', stage: 'checks', meaning: 'A phase `decay` below 0.1: a per-block rate decay that barely trains the lower blocks, most likely a weight decay (`optimizer adamw weight decay 0.01`).' },
   { code: 'unfreeze-below-frozen-layer', severity: 'error', stage: 'checks', meaning: 'Unfreezing a block below a layer-level freeze boundary whose block stays frozen.' },

@@ -37,6 +37,8 @@ export interface RunState {
   readonly epoch: EpochSoFar | null;
   /** The adaptation's `state()` (self-training's labels, where the target passes stand); absent in checkpoints written before TL kept it. */
   readonly adapt?: unknown;
+  /** The rates `lr auto` found, by phase index (absent in checkpoints written before it). */
+  readonly rates?: Readonly<Record<number, number>>;
 }
 
 export interface EpochSoFar {

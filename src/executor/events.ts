@@ -106,6 +106,8 @@ export type ExecutorEvent =
       readonly trainable: readonly string[];
       readonly trainableParams: number;
       readonly lr: number;
+      /** True where `lr` was found by searching (`lr auto`) as the phase started; absent from events stored before it was reported. */
+      readonly lrSearched?: boolean;
       /**
        * Blocks, layers or the head that learn at a rate of their own (from `decay` or `lr UNIT`), with
        * that rate before the schedule scales it (absent from events stored before it was reported).

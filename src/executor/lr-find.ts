@@ -1,10 +1,8 @@
 /**
- * The learning-rate range test (Smith, 2017; fastai's lr_find). One phase's training steps at a
- * rate raised geometrically at each step from `from` to `to`, the loss read after each. The loss
- * falls, flattens, then climbs and diverges; a good rate lies where it falls fastest, somewhat below
- * where it is lowest. For a phase after the first, the phases before it are trained first, as a run
- * trains them (less early stopping and adaptation), so the search starts from the weights they
- * leave: fine-tuning's rate is found on a trained head, as fastai finds it after `fit` on the head.
+ * `tl lr-find`: the learning-rate range test (rate-search.ts) on one phase of a script, on a network
+ * of its own. For a phase after the first, the phases before it are trained first, as a run trains
+ * them (less early stopping and adaptation), so the search starts from the weights they leave:
+ * fine-tuning's rate is found on a trained head, as fastai finds it after `fit` on the head.
  * Nothing is saved: the network is thrown away.
  *
  * @example
@@ -16,17 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Phase, Plan } from '../plan/schema.ts';
-import { createRng } from './augment/index.ts';
 import { loadCheckpoint } from './checkpoint.ts';
 import { now, type ExecutorEvent, type LrFindResult, type LrPoint } from './events.ts';
 
 export type { LrFindResult, LrPoint };
-import { CACHE_BYTES } from './inputs.ts';
-import { openPhase } from './open-phase.ts';
 import type { Network } from './network.ts';
 import { prepareNetwork, requireReads, type Prepared, type PrepareOptions } from './prepare.ts';
+import { LR_SEARCH, searchRate } from './rate-search.ts';
 import { runPlan } from './run.ts';
-import { guardMemory, runStep } from './train-step.ts';
 
 export interface LrFindOptions extends PrepareOptions {
   /** The phase whose steps to run, by name; default: the first with epochs. */
@@ -46,12 +41,10 @@ export interface LrFindOptions extends PrepareOptions {
   readonly onEvent?: (event: ExecutorEvent) => void;
 }
 
-const BETA = 0.98;
-
 export async function findLearningRate(plan: Plan, options: LrFindOptions): Promise<LrFindResult> {
-  const steps = options.steps ?? 100;
-  const from = options.from ?? 1e-7;
-  const to = options.to ?? 1;
+  const steps = options.steps ?? LR_SEARCH.steps;
+  const from = options.from ?? LR_SEARCH.from;
+  const to = options.to ?? LR_SEARCH.to;
   if (!Number.isInteger(steps) || steps < 2) throw new RangeError(`steps must be a whole number of at least 2, got ${steps}`);
   if (!(from > 0 && to > from)) throw new RangeError(`the rates must rise from above 0: from ${from} to ${to}`);
   const { phase, before } = phasesOfSearch(plan, options);
@@ -69,51 +62,16 @@ export async function findLearningRate(plan: Plan, options: LrFindOptions): Prom
     if (trainedIn !== null) rmSync(trainedIn, { recursive: true, force: true });
   }
   const { backend, data, net } = prepared;
-  const open = await openPhase(net, data, plan, phase, { backend, lr: from, cacheBytes: CACHE_BYTES, warn }).catch((err: unknown) => {
-    net.full.dispose();
-    throw err;
-  });
-  const { model, inputs, optimizers } = open;
   try {
-    const rng = createRng(plan.seed);
-    const batch = Math.min(phase.batch, data.train.count);
-    let order = rng.permutation(data.train.count);
-    let at = 0;
-    const points: LrPoint[] = [];
-    let average = 0;
-    let lowest = Number.POSITIVE_INFINITY;
-    let diverged = false;
-    for (let i = 0; i < steps; i++) {
-      if (options.signal?.aborted) throw options.signal.reason;
-      if (at + batch > order.length) {
-        order = rng.permutation(data.train.count);
-        at = 0;
-      }
-      const idx = order.subarray(at, at + batch);
-      at += batch;
-      const lr = from * (to / from) ** (i / (steps - 1));
-      open.setRate(lr);
-      const { output } = guardMemory(backend.name, phase, () =>
-        runStep(open.steps, true, { model, inputs, set: data.train, idx, classes: data.classes.length, plan, rng, preprocess: net.base.preprocess, optimizers, classWeights: open.classWeights, adapt: null, clip: phase.clip }),
-      );
-      const [loss = Number.NaN] = await output.read();
-      average = BETA * average + (1 - BETA) * loss;
-      const smoothed = average / (1 - BETA ** (i + 1));
-      points.push({ lr, loss, smoothed });
-      options.onEvent?.({ type: 'lrPoint', at: now(), phase: plan.phases.indexOf(phase), name: phase.name, step: i + 1, steps, lr, loss, smoothed });
-      lowest = Math.min(lowest, smoothed);
-      if (!Number.isFinite(loss) || smoothed > 4 * lowest) {
-        diverged = true;
-        break;
-      }
-      // Training awaits only promises that settle at once on wasm and cpu: let a cancel be seen.
-      await new Promise<void>((r) => setImmediate(r));
-    }
-    const result: LrFindResult = { phase: phase.name, backend: backend.name, backendReason: backend.reason, batch, after: before.map((p) => p.name), points, diverged, ...suggest(points) };
+    const search = await searchRate(net, data, plan, phase, {
+      backend, steps, from, to, seed: plan.seed, warn,
+      ...(options.signal && { signal: options.signal }),
+      onPoint: (point, step) => options.onEvent?.({ type: 'lrPoint', at: now(), phase: plan.phases.indexOf(phase), name: phase.name, step, steps, ...point }),
+    });
+    const result: LrFindResult = { phase: phase.name, backend: backend.name, backendReason: backend.reason, after: before.map((p) => p.name), ...search };
     options.onEvent?.({ type: 'lrFound', at: now(), result });
     return result;
   } finally {
-    open.close();
     net.full.dispose();
   }
 }
@@ -161,32 +119,4 @@ async function loadWeights(net: Network, dir: string): Promise<void> {
     net.full.dispose();
     throw err;
   }
-}
-
-/**
- * The steepest fall of the smoothed loss before its lowest point, and a tenth of the rate at that
- * point. The first tenth of the steps is left out, as fastai does: the average is still settling.
- * The fall is measured across a quarter of a decade of rate each side: step to step, the batches'
- * noise makes steep falls of its own (on the quickstart's fine-tuning phase, one at 1.4e-6 where
- * the loss falls fastest around 2e-3).
- */
-function suggest(points: readonly LrPoint[]): Pick<LrFindResult, 'steepest' | 'tenthOfMinimum'> {
-  const finite = points.slice(Math.max(1, Math.floor(points.length / 10))).filter((p) => Number.isFinite(p.smoothed));
-  if (finite.length < 3) return { steepest: null, tenthOfMinimum: null };
-  let low = 0;
-  finite.forEach((p, i) => {
-    if (p.smoothed < finite[low]!.smoothed) low = i;
-  });
-  const decadesPerStep = Math.log10(points[1]!.lr / points[0]!.lr);
-  const w = Math.min(Math.max(1, Math.round(0.25 / decadesPerStep)), Math.floor(low / 2));
-  let steepest: number | null = null;
-  let fall = 0;
-  for (let i = w; w >= 1 && i + w <= low; i++) {
-    const slope = (finite[i + w]!.smoothed - finite[i - w]!.smoothed) / Math.log10(finite[i + w]!.lr / finite[i - w]!.lr);
-    if (slope < fall) {
-      fall = slope;
-      steepest = finite[i]!.lr;
-    }
-  }
-  return { steepest, tenthOfMinimum: finite[low]!.lr / 10 };
 }

@@ -28,6 +28,8 @@ export interface DropoutDraws {
    * no JavaScript): brings `calls` up to date, as a checkpoint needs.
    */
   sync?: () => Promise<void>;
+  /** Set by such a backend: puts its count back to `calls` (after `lr auto`'s search, rate-search.ts). */
+  restore?: (calls: number) => void;
 }
 
 export function assemble(base: Base, plan: Plan, classes: number): Network {

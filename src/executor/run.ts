@@ -10,7 +10,7 @@ import type { Phase, Plan } from '../plan/schema.ts';
 import { describeClip, describeOptimizer, describeSchedule } from '../plan/describe.ts';
 import { createAdaptation, dualForward, loadTarget, requireTarget, type Adaptation, type PhaseContext } from './adapt/index.ts';
 import { createRng, type Rng } from './augment/index.ts';
-import type { BackendName } from './backends/select.ts';
+import type { BackendChoice, BackendName } from './backends/select.ts';
 import type { StepOutput } from './backends/steps.ts';
 import { EVAL_BATCH, imageBatch, predictAll } from './batches.ts';
 import { inModelOrder, loadCheckpoint, saveCheckpoint, type EpochSoFar } from './checkpoint.ts';
@@ -26,6 +26,7 @@ import { now, type EpochMetrics, type ExecutorEvent, type FinalMetrics } from '.
 import type { Network } from './network.ts';
 import { restoreOptimizer } from './optimizers.ts';
 import { openPhase } from './open-phase.ts';
+import { LR_SEARCH, searchInPlace, suggestedRate } from './rate-search.ts';
 import { learningRateAt } from './schedule.ts';
 import { batchNormLayers, measureBatchNorm, writeBatchNorm } from './batch-norm-stats.ts';
 import { prepareNetwork, requireReads } from './prepare.ts';
@@ -115,14 +116,18 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     let last: EpochMetrics | null = saved?.last ?? null;
     let validation: Score | null | undefined;
 
+    // The rates `lr auto` found, by phase: a checkpoint keeps them, so a phase resumed trains at its own.
+    const rates: Record<number, number> = { ...saved?.rates };
     for (let p = resumeAt.phase; p < phases.length; p++) {
-      const phase = phases[p]!;
+      const planned = phases[p]!;
       const firstEpoch = p === resumeAt.phase ? resumeAt.epochsDone : 0;
       // A checkpoint saved at a phase's last epoch resumes into no epochs of it, but into its end
       // (early stopping's best weights put back, adaptation after the phase, the phase's summary).
-      if (phase.epochs === 0) continue;
+      if (planned.epochs === 0) continue;
       // Resumed in the phase its checkpoint was saved in: that phase's optimizers, trackers and place.
       const within = p === resumeAt.phase ? saved : undefined;
+      if (planned.findLr && (within?.rates?.[p] === undefined)) rates[p] = await searchPhaseRate(net, data, plan, planned, p, { backend, emit, warn, ...(options.signal && { signal: options.signal }) });
+      const phase: Phase = planned.findLr ? { ...planned, lr: rates[p]! } : planned;
       const open = await openPhase(net, data, plan, phase, {
         backend, lr: phase.lr, cacheBytes: options.cacheBytes ?? CACHE_BYTES, target: adaptation?.target ?? null, validates: true,
         // An adaptation's own variables learn at the head's rate.
@@ -137,7 +142,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
       const { vars, inputs, model, optimizers, steps, classWeights } = open;
       let lastLr = Number.NaN;
       try {
-        emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), optimizer: describeOptimizer(phase.optimizer), schedule: describeSchedule(phase.schedule), clip: describeClip(phase.clip), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
+        emit({ type: 'phaseStarted', at: now(), phase: p, name: phase.name, epochs: phase.epochs, trainable: phase.trainable, trainableParams: vars.trainableParams, lr: phase.lr, lrSearched: planned.findLr, unitRates: vars.unitFactors.map(({ unit, factor }) => ({ unit, lr: Number((phase.lr * factor).toPrecision(6)) })), optimizer: describeOptimizer(phase.optimizer), schedule: describeSchedule(phase.schedule), clip: describeClip(phase.clip), cachedFeatures: inputs.cachedAt !== null, cachedAt: inputs.cachedAt });
         if (within) {
           if (resumed!.optimizers.length !== optimizers.length) throw new ExecutorError('checkpoint-mismatch', `checkpoint ${checkpointDir} holds ${resumed!.optimizers.length} optimizers, the phase has ${optimizers.length}; was the script changed?`);
           for (const [i, o] of optimizers.entries()) {
@@ -155,7 +160,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
           for (const d of net.dropout) await d.sync?.();
           const run = {
             rng: rng.state(), dropoutCalls: net.dropout.map((d) => d.calls), stopper: stop.state(),
-            checkpointBest: bestForCheckpoint?.best() ?? null, last, epoch, adapt: adaptation?.state() ?? null,
+            checkpointBest: bestForCheckpoint?.best() ?? null, last, epoch, adapt: adaptation?.state() ?? null, rates,
           };
           const extras = { optimizers: optimizers.map((o) => o.optimizer), bestWeights: stop.bestWeights(), adaptVariables: adaptation?.variables ?? [] };
           return saveCheckpoint(net.full, checkpointDir, { phase: p, epochsDone, savedAt: now(), run }, extras).catch((err: unknown) => {
@@ -293,6 +298,27 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
     adaptation?.dispose();
     network?.full.dispose();
   }
+}
+
+/**
+ * `lr auto`: the phase's rate searched from the weights it starts with (rate-search.ts: each step an
+ * lrPoint event; the weights then put back), or, where the search suggests none, the rate the
+ * script carries into the phase, with a warning.
+ */
+async function searchPhaseRate(
+  net: Network, data: Dataset, plan: Plan, phase: Phase, p: number,
+  o: { readonly backend: BackendChoice; readonly emit: (e: ExecutorEvent) => void; readonly warn: (m: string) => void; readonly signal?: AbortSignal },
+): Promise<number> {
+  const steps = LR_SEARCH.steps;
+  const search = await searchInPlace(net, data, plan, phase, {
+    ...LR_SEARCH, backend: o.backend, seed: plan.seed + p, warn: (m) => o.warn(`phase '${phase.name}': ${m}`),
+    ...(o.signal && { signal: o.signal }),
+    onPoint: (point, step) => o.emit({ type: 'lrPoint', at: now(), phase: p, name: phase.name, step, steps, ...point }),
+  });
+  const found = suggestedRate(search);
+  if (found !== null) return found;
+  o.warn(`phase '${phase.name}': the rate search suggested no rate (${search.diverged ? 'the loss diverged at once' : 'too few steps'}); training at ${phase.lr}`);
+  return phase.lr;
 }
 
 /** Loads the target images and builds the adaptation hooks of the plan's `adapt` statement. */

@@ -26,6 +26,8 @@ function setting(s: Setting): string {
       return `${s.kind} ${n(s.value)}`;
     case 'lr':
       return `lr ${s.unit ? `${w(s.unit)} ` : ''}${n(s.value)}`;
+    case 'lrAuto':
+      return 'lr auto';
     case 'optimizer':
       return `optimizer ${w(s.name)}${opt('momentum', s.momentum && n(s.momentum))}${opt('weight decay', s.weightDecay && n(s.weightDecay))}`;
     case 'schedule':

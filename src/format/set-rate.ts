@@ -1,6 +1,6 @@
 /**
  * Writes a phase's learning rate into a script and changes nothing else: the phase's own `lr X`
- * takes the new number; a phase without one gets ` lr X` at the end of its statement, and the first
+ * (or `lr auto`) takes the new number; a phase without one gets ` lr X` at the end of its statement, and the first
  * phase (the settings before any `phase`) a line `lr X` above the first `phase`. What
  * `tl lr-find --write` and the dashboard's "use this rate" do with a search's suggestion.
  *
@@ -34,8 +34,12 @@ export function setPhaseRate(source: string, phase: string, lr: number): RateEdi
   const text = rateText(lr, 2);
   const splice = (at: number, end: number, insert: string) => ({ source: source.slice(0, at) + insert + source.slice(end) });
   const settings: readonly Setting[] = target.settings;
-  const own = settings.find((s): s is Extract<Setting, { kind: 'lr' }> => s.kind === 'lr' && s.unit === undefined);
-  if (own) return splice(own.value.span.start, own.value.span.end, text);
+  // The phase's own rate: a number, or `auto` (then the number replaces the search).
+  const own = settings.find((s): s is Extract<Setting, { kind: 'lr' | 'lrAuto' }> => (s.kind === 'lr' && s.unit === undefined) || s.kind === 'lrAuto');
+  if (own) {
+    const span = own.kind === 'lrAuto' ? own.auto : own.value.span;
+    return splice(span.start, span.end, text);
+  }
   if (target.statement) return splice(target.statement.span.end, target.statement.span.end, ` lr ${text}`);
   const first = statements[0];
   if (first) {

@@ -124,6 +124,8 @@ interface PhaseSettings {
   optimizer: Optimizer;
   schedule: Schedule;
   clip: Clip | null;
+  /** `lr auto`, until a phase writes its rate. */
+  findLr: boolean;
   decay: number | null;
   /** Rates set for one unit (`lr block4 1e-5`), by block, `head` or layer name; they carry into later phases. */
   unitLr: Readonly<Record<string, number>>;
@@ -148,7 +150,9 @@ function apply(settings: PhaseSettings, s: Setting): PhaseSettings {
     case 'epochs':
       return { ...settings, epochs: s.value.value };
     case 'lr':
-      return s.unit ? { ...settings, unitLr: { ...settings.unitLr, [s.unit.text]: s.value.value } } : { ...settings, lr: s.value.value };
+      return s.unit ? { ...settings, unitLr: { ...settings.unitLr, [s.unit.text]: s.value.value } } : { ...settings, lr: s.value.value, findLr: false };
+    case 'lrAuto':
+      return { ...settings, findLr: true };
     case 'batch':
       return { ...settings, batch: s.value.value };
     case 'optimizer':
@@ -190,6 +194,7 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
     optimizer: optimizerOf(PHASE_DEFAULTS.optimizer),
     schedule: { kind: 'constant', warmup: 0 },
     clip: null,
+    findLr: false,
     decay: null,
     unitLr: {},
   };
@@ -205,6 +210,7 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
       optimizer: settings.optimizer,
       schedule: settings.schedule,
       clip: settings.clip,
+      findLr: settings.findLr,
       trainable: t.trainable,
       frozenThrough: t.frozenThrough,
       trainableLayers: t.trainableLayers,

@@ -176,6 +176,12 @@ export const Phase = z
     optimizer: Optimizer,
     schedule: Schedule,
     clip: Clip.nullable().default(null),
+    /**
+     * `lr auto`: the rate is searched when the phase starts, from the weights it starts with, as `tl
+     * lr-find` searches it (lr-find.ts), and the phase trains at the rate it suggests; `lr` is used
+     * where it suggests none. False in plans stored before it.
+     */
+    findLr: z.boolean().default(false),
     /** What trains in this phase: coarse blocks of the base (`block1`..`block5`) and `head`, shallow to deep. */
     trainable: z.array(z.string()).readonly(),
     /**

@@ -21,6 +21,8 @@ export type Setting =
   | { readonly kind: 'epochs'; readonly value: NumberNode; readonly span: Span }
   /** `unit`: the block, `head` or quoted layer whose own rate this sets; absent: the phase's rate. */
   | { readonly kind: 'lr'; readonly unit?: Word; readonly value: NumberNode; readonly span: Span }
+  /** `lr auto`: the phase's rate searched when it starts; `auto` is the word's span. */
+  | { readonly kind: 'lrAuto'; readonly auto: Span; readonly span: Span }
   | { readonly kind: 'batch'; readonly value: NumberNode; readonly span: Span }
   /** `weightDecay`: the number after `weight decay`. */
   | { readonly kind: 'optimizer'; readonly name: Word; readonly momentum?: NumberNode; readonly weightDecay?: NumberNode; readonly span: Span }
@@ -38,6 +40,7 @@ export type Setting =
 
 /** How a setting is named in messages and told apart from others: `lr`, or `lr block4` for one unit's rate. */
 export function settingLabel(s: Setting): string {
+  if (s.kind === 'lrAuto') return 'lr'; // the phase's rate, as `lr 1e-3` sets it
   if (s.kind !== 'lr' || !s.unit) return s.kind;
   return `lr ${s.unit.quoted ? `"${s.unit.text}"` : s.unit.text}`;
 }

@@ -234,6 +234,10 @@ function readSetting(c: Cursor): Setting {
       return { kind: kw.image, value, span: to(value.span.end) };
     }
     case 'lr': {
+      if (c.peek() === 'auto') {
+        const auto = tokenSpan(c.next());
+        return { kind: 'lrAuto', auto, span: to(auto.end) };
+      }
       const unit = c.peekKind() === 'NumberLiteral' ? undefined : c.word();
       const value = c.number();
       return { kind: 'lr', ...(unit && { unit }), value, span: to(value.span.end) };

@@ -36,6 +36,13 @@ describe('the phase line', () => {
     expect(print({ ...started, optimizer: 'adam', schedule: '' })).toBe("\nphase 2 'finetune': 3 epochs, adam, lr 3e-4 (block5 1e-4), training block5 + head (1,234 parameters)\n");
   });
 
+  it('says a searched rate was searched, and when the search starts', () => {
+    expect(print({ ...started, optimizer: 'adam', schedule: '', lrSearched: true })).toContain(', adam, lr 3e-4 (searched) (block5 1e-4),');
+    const point = (step: number) => print({ type: 'lrPoint', at: '2026-12-02T00:00:00Z', phase: 1, name: 'finetune', step, steps: 100, lr: 1e-7, loss: 2.3, smoothed: 2.3 });
+    expect(point(1)).toBe("  searching the rate of phase 'finetune': 100 steps at rates rising from 1e-7\n");
+    expect(point(2)).toBe('');
+  });
+
   it('prints an event stored before the optimizer was reported without one', () => {
     expect(print(started)).toBe("\nphase 2 'finetune': 3 epochs, lr 3e-4 (block5 1e-4), training block5 + head (1,234 parameters)\n");
   });

@@ -25,6 +25,7 @@ const CASES: [code: string, bad: string, good: string][] = [
   ['unknown-optimizer', 'use tiny; optimizer adan', 'use tiny; optimizer adam'],
   ['unknown-schedule', 'use tiny; schedule cosin', 'use tiny; schedule cosine'],
   ['unknown-clip', 'use tiny; clip l2 1', 'use tiny; clip norm 1'],
+  ['auto-unit-rate', 'use tiny; lr block5 1e-5; phase unfreeze block5 lr auto', 'use tiny; phase unfreeze block5 lr auto decay 0.5'],
   ['option-not-applicable', 'use tiny; schedule constant min 0.1', 'use tiny; schedule cosine min 0.1'],
   ['unknown-activation', 'use tiny; head dense 8 rellu', 'use tiny; head dense 8 relu'],
   ['unknown-monitor', 'use tiny; early stop monitor accuracy', 'use tiny; early stop monitor val_accuracy'],

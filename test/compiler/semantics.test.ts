@@ -179,6 +179,18 @@ describe('trainability', () => {
     ]);
   });
 
+  it('searches the rate of each phase from lr auto on, until a phase writes its rate; lr is then the rate written before', () => {
+    const p = plan('use tiny\nfreeze none\nlr auto\nphase a lr 1e-4\nphase b lr auto decay 0.5 unfreeze all\nphase c epochs 2');
+    expect(p.phases.map((ph) => [ph.name, ph.findLr, ph.lr])).toEqual([['warmup', true, 1e-3], ['a', false, 1e-4], ['b', true, 1e-4], ['c', true, 1e-4]]);
+    // A search moves the phase's rate: decay's factors are relative to it and hold.
+    expect(p.phases[2]!.lrMultipliers).toMatchObject({ head: 1, block5: 0.5 });
+    expect(plan('use tiny').phases[0]!.findLr).toBe(false);
+    // A unit's own rate is absolute: where it would hold in a searched phase, an error says so (the warmup phase here).
+    expect(codes('use tiny; data "x"; freeze none; lr head 1e-2; phase b lr auto')).toEqual(['auto-unit-rate']);
+    // A searched rate is not known before the run: no floor to compare cosine's min with.
+    expect(codes('use tiny; data "x"; freeze none; lr auto; schedule cosine min 0.5')).toEqual([]);
+  });
+
   it('clips gradients from the phase that says so on, until a phase says clip none', () => {
     const p = plan('use tiny\nclip norm 1\nphase a unfreeze all\nphase b clip value 0.5\nphase c clip none\nphase d lr 1e-4');
     expect(p.phases.map((ph) => ph.clip)).toEqual([{ mode: 'norm', max: 1 }, { mode: 'norm', max: 1 }, { mode: 'value', max: 0.5 }, null, null]);

@@ -149,6 +149,48 @@ export "${join(out, name)}"
     expect(Math.abs(norm(decayed.bias) - norm(plain.bias))).toBeLessThan(0.1 * norm(plain.bias));
   }, 120_000);
 
+  it('lr auto searches the phase\'s rate as it starts and trains exactly as the script with that rate written; a resumed phase keeps it', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tl-auto-'));
+    const source = (rate: string, name: string) => `
+use tiny input 32
+data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
+freeze until block2
+head dense 16 relu dropout 0.3
+epochs 1
+phase two unfreeze block2 lr ${rate} epochs 2
+checkpoint every 1
+export "${join(out, name)}"
+`;
+    const run = async (rate: string, name: string, more: Partial<Parameters<typeof runPlan>[1]> = {}) => {
+      const events: ExecutorEvent[] = [];
+      const result = await runPlan(planOf(source(rate, name)), { baseDir: root, runDir: join(out, `${name}-state`), backend: 'wasm', progressEveryMs: 0, ...more, onEvent: (e) => { events.push(e); more.onEvent?.(e); } });
+      return { events, metrics: result.metrics, weights: readFileSync(join(result.exportPath!, 'weights.bin')) };
+    };
+    const auto = await run('auto', 'auto');
+    const points = auto.events.flatMap((e) => (e.type === 'lrPoint' ? [e] : []));
+    expect(points.length).toBeGreaterThan(10);
+    expect(points.every((e) => e.phase === 1 && e.name === 'two')).toBe(true);
+    const started = auto.events.flatMap((e) => (e.type === 'phaseStarted' ? [e] : []));
+    expect(started.map((e) => e.lrSearched)).toEqual([false, true]);
+    const found = started[1]!.lr;
+    expect(found).toBeGreaterThan(1e-7);
+    expect(found).toBeLessThan(1);
+    // The search's steps left nothing behind: its weights, BatchNorm statistics and dropout draws were put back.
+    const written = await run(String(found), 'written');
+    expect(written.events.some((e) => e.type === 'lrPoint')).toBe(false);
+    expect(auto.metrics).toEqual(written.metrics);
+    expect(auto.weights.equals(written.weights)).toBe(true);
+
+    // Cancelled within the searched phase: the resumed run trains on at the rate found, without searching again.
+    const controller = new AbortController();
+    const cancelled = run('auto', 'resumed', { signal: controller.signal, onEvent: (e) => { if (e.type === 'batchProgress' && e.phase === 1 && e.epoch === 2 && e.batch === 2) controller.abort(); } });
+    await expect(cancelled).rejects.toThrow(/cancelled/);
+    const resumed = await run('auto', 'resumed', { resume: true });
+    expect(resumed.events.some((e) => e.type === 'lrPoint')).toBe(false);
+    expect(resumed.events.find((e) => e.type === 'phaseStarted')).toMatchObject({ phase: 1, lr: found, lrSearched: true });
+    expect(resumed.weights.equals(auto.weights)).toBe(true);
+  }, 240_000);
+
   it('fails with a code and the script span when the data folder is missing', async () => {
     const plan = planOf('use tiny\ndata "no/such/folder"\nepochs 1');
     const events: ExecutorEvent[] = [];

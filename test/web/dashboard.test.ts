@@ -199,4 +199,18 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     // Its result: the rate it suggests, as the job page wrote it.
     expect(await row.locator('td').nth(3).textContent()).toBe(suggestion);
   }, 180_000);
+
+  it('shows a run whose phase searches its rate (lr auto): auto in the plan, the loss by rate as it searches', async () => {
+    const id = await submitJob(stack.url, `${script(1)}phase ft lr auto epochs 1\n`);
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/jobs/${id}`);
+    await page.waitForSelector('.tl-phase');
+    expect(await page.locator('.tl-phase').nth(1).textContent()).toMatch(/^ft 1 ep · lr auto · adam$/);
+    // A row a block and the head, a column a phase: the first trains everything at 1e-3, ft at the rate it will search.
+    expect(await page.locator('.tl-cell.on').allTextContents()).toEqual(Array.from({ length: 6 }, () => ['1e-3', 'auto']).flat());
+    const chart = '.chart[data-chart="Loss by learning rate"]';
+    await page.waitForFunction((sel) => Number(document.querySelector(sel)?.getAttribute('data-points')) >= 100, chart, { timeout: 120_000 });
+    await page.waitForSelector('#job-status:text("succeeded")', { timeout: 120_000 });
+    expect(await page.locator('#lr-found').count()).toBe(0);
+  }, 180_000);
 });

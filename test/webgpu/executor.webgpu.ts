@@ -185,4 +185,29 @@ export "${join(out, name)}"
     expect(epochs(resumed.events)).toEqual(epochs(straight.events).slice(-1));
     expect(resumed.weights.equals(straight.weights)).toBe(true);
   }, 600_000);
+
+  it("lr auto's search leaves the GPU's dropout counter where it found it: the phase trains as with the found rate written", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'tl-webgpu-auto-'));
+    const go = async (rate: string, name: string) => {
+      const { plan, diagnostics } = compile(`
+use tiny input 32
+data "${join(root, 'examples/data/fashion-mini/train')}" split 0.25
+freeze until block3
+head dense 16 relu dropout 0.3
+epochs 1
+batch 32
+phase two lr ${rate} epochs 1
+export "${join(out, name)}"
+`);
+      if (!plan) throw new Error(diagnostics.map((d) => d.message).join('; '));
+      const events: ExecutorEvent[] = [];
+      const result = await runPlan(plan, { baseDir: root, runDir: join(out, `${name}-state`), backend: 'webgpu', progressEveryMs: 0, onEvent: (e) => events.push(e) });
+      return { events, weights: readFileSync(join(result.exportPath!, 'weights.bin')) };
+    };
+    const auto = await go('auto', 'auto');
+    const found = auto.events.flatMap((e) => (e.type === 'phaseStarted' && e.lrSearched ? [e.lr] : []));
+    expect(found).toHaveLength(1);
+    const written = await go(String(found[0]), 'written');
+    expect(auto.weights.equals(written.weights)).toBe(true);
+  }, 600_000);
 });

@@ -63,6 +63,8 @@ export interface PlanPhase {
   readonly optimizer: { readonly kind: string; readonly weightDecay?: number };
   /** Absent from plans stored before it. */
   readonly clip?: { readonly mode: string; readonly max: number } | null;
+  /** `lr auto`: the phase's rate is searched as it starts (absent from plans stored before it). */
+  readonly findLr?: boolean;
 }
 export interface Plan {
   readonly model: { readonly name?: string; readonly path?: string };

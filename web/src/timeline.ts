@@ -19,7 +19,7 @@ export function phaseTimeline(plan: Plan, current: number | null): HTMLElement {
         'div',
         { class: i === current ? 'tl-phase current' : 'tl-phase', dataset: { phase: String(i) } },
         h('b', {}, p.name),
-        ` ${p.epochs} ep · lr ${fmt.lr(p.lr)} · ${p.optimizer.kind}${p.optimizer.weightDecay ? ` wd ${fmt.lr(p.optimizer.weightDecay)}` : ''}${p.clip ? ` · clip ${p.clip.mode} ${p.clip.max}` : ''}`,
+        ` ${p.epochs} ep · lr ${p.findLr ? 'auto' : fmt.lr(p.lr)} · ${p.optimizer.kind}${p.optimizer.weightDecay ? ` wd ${fmt.lr(p.optimizer.weightDecay)}` : ''}${p.clip ? ` · clip ${p.clip.mode} ${p.clip.max}` : ''}`,
       ),
     ),
   );
@@ -28,7 +28,10 @@ export function phaseTimeline(plan: Plan, current: number | null): HTMLElement {
     for (const p of phases) {
       const trains = p.trainable.includes(unit);
       const lr = p.lr * (p.lrMultipliers?.[unit] ?? 1);
-      grid.append(h('div', { class: trains ? 'tl-cell on' : 'tl-cell', title: trains ? `${unit} trains at lr ${lr}` : `${unit} frozen` }, trains ? fmt.lr(lr) : ''));
+      // A searched rate (lr auto) is known when the phase starts: the cell says so, and the factor decay gives the unit.
+      const factor = p.lrMultipliers?.[unit] ?? 1;
+      const label = p.findLr ? (factor === 1 ? 'auto' : `auto×${Number(factor.toPrecision(3))}`) : fmt.lr(lr);
+      grid.append(h('div', { class: trains ? 'tl-cell on' : 'tl-cell', title: trains ? (p.findLr ? `${unit} trains at ${factor === 1 ? 'the searched rate' : `${factor} times the searched rate`}` : `${unit} trains at lr ${lr}`) : `${unit} frozen` }, trains ? label : ''));
     }
   }
   const layers = phases.flatMap((p) => p.trainableLayers.map((l) => `${p.name}: ${l}`));

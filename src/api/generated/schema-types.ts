@@ -450,6 +450,8 @@ export interface Shapes {
     readonly trainable: ReadonlyArray<string>;
     readonly trainableParams: number;
     readonly lr: number;
+    /** True where lr was found by searching as the phase started (`lr auto`); null in events stored before it was reported. */
+    readonly lrSearched: Maybe<boolean> | undefined;
     /** Blocks, layers or the head that learn at a rate of their own (from `decay` or `lr UNIT`); empty when all learn at lr. */
     readonly unitRates: ReadonlyArray<Parent<'UnitRate'>>;
     /** The phase's optimizer as a script writes it (`sgd momentum 0.9 weight decay 0.0005`); null in events stored before it was reported. */

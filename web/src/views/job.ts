@@ -44,7 +44,8 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
     series: [{ label: 'train', stroke: '#2563eb' }, { label: 'validation', stroke: '#dc2626' }, ...(adapt ? [{ label: 'domain', stroke: '#7c3aed', dash: [4, 4] }] : [])],
   });
   const batchChart = new LiveChart({ title: 'Loss per batch (mean so far in the epoch)', xLabel: 'epoch', series: [{ label: 'train', stroke: '#0891b2' }] });
-  const search = initial.kind === 'LR_FIND';
+  // A search job, or a run with a phase whose rate is searched as it starts (lr auto): the loss by rate.
+  const search = initial.kind === 'LR_FIND' || initial.plan.phases.some((p) => p.findLr === true);
   const lrChart = search ? new LiveChart({ title: 'Loss by learning rate', xLabel: 'learning rate', logX: true, series: [{ label: 'smoothed', stroke: '#dc2626' }, { label: 'loss', stroke: '#94a3b8' }] }) : null;
   const found = h('div');
 

@@ -25,6 +25,8 @@ export function submitView(root: HTMLElement, navigate: (path: string) => void):
     sessionStorage.setItem('tl.draft', editor.value);
     clearTimeout(timer);
     status.textContent = 'checking…';
+    // Until the answer for this text comes, no earlier answer stands for it.
+    delete status.dataset.ok;
     timer = window.setTimeout(() => void check(), 250);
   });
   const check = async () => {

@@ -62,12 +62,15 @@ function dropoutMaskOf(layer: object, shape: readonly number[], rate: number, se
     // A layer of TL's network carries its draws (network.ts): its seed, and the training calls it
     // had before this one, where a resumed run's counter starts so that it draws what a run never
     // stopped would.
-    const draws = (layer as { draws?: { seed: number; calls: number; sync?: () => Promise<void> } }).draws;
+    const draws = (layer as { draws?: { seed: number; calls: number; sync?: () => Promise<void>; restore?: (calls: number) => void } }).draws;
     const counter = tf.variable(tf.fill([1], draws?.calls ?? 0), false);
     state = { counter, seed: draws?.seed ?? seed ?? Math.floor(Math.random() * 2 ** 32) };
     counters.set(layer, state);
     // Replayed steps advance the counter on the GPU only: it, not the JavaScript count, says where the draws stand.
-    if (draws) draws.sync = async () => void (draws.calls = (await counter.data())[0]!);
+    if (draws) {
+      draws.sync = async () => void (draws.calls = (await counter.data())[0]!);
+      draws.restore = (calls) => tf.tidy(() => counter.assign(tf.fill([1], calls)));
+    }
   }
   const mask = tf.engine().runKernel(DROPOUT_MASK, { counter: state.counter }, { shape: [...shape], seed: state.seed, rate } as unknown as tf.NamedAttrMap) as tf.Tensor;
   const backend = webgpuBackendOf(tf.backend());
