@@ -172,14 +172,14 @@ describe('bad input', () => {
 });
 
 describe('shutdown', () => {
-  it('answers events stored before a field existed: a phase start without unitRates, optimizer or schedule has none', async () => {
+  it('answers events stored before a field existed: a phase start without unitRates, lrSearched, optimizer, schedule or clip has none', async () => {
     const { plan } = compile('use tiny\ndata "imgs"');
     const { store } = stack.service;
     store.insert({ id: 'stored-earlier', name: null, source: 'use tiny', plan: plan!, createdAt: new Date().toISOString() });
     const older = { type: 'phaseStarted', at: new Date().toISOString(), phase: 0, name: 'warmup', epochs: 1, trainable: ['head'], trainableParams: 99, lr: 0.001, cachedFeatures: false, cachedAt: null };
     store.append('stored-earlier', 1, older as ExecutorEvent);
-    const r = await gql(stack.url, '{ job(id: "stored-earlier") { events(first: 5) { type ... on PhaseStartedEvent { lr unitRates { unit lr } optimizer schedule } } } }');
-    expect(r.body).toEqual({ data: { job: { events: [{ type: 'phaseStarted', lr: 0.001, unitRates: [], optimizer: null, schedule: null }] } } });
+    const r = await gql(stack.url, '{ job(id: "stored-earlier") { events(first: 5) { type ... on PhaseStartedEvent { lr lrSearched unitRates { unit lr } optimizer schedule clip } } } }');
+    expect(r.body).toEqual({ data: { job: { events: [{ type: 'phaseStarted', lr: 0.001, lrSearched: null, unitRates: [], optimizer: null, schedule: null, clip: null }] } } });
   });
 
   it('leaves no socket or listener open on its port, even with clients still connected', async () => {
