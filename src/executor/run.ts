@@ -314,6 +314,10 @@ async function searchPhaseRate(
     ...LR_SEARCH, backend: o.backend, seed: plan.seed + p, warn: (m) => o.warn(`phase '${phase.name}': ${m}`),
     ...(o.signal && { signal: o.signal }),
     onPoint: (point, step) => o.emit({ type: 'lrPoint', at: now(), phase: p, name: phase.name, step, steps, ...point }),
+  }).catch((err: unknown) => {
+    // Cancelled mid-search: the weights are put back, and a resumed run searches again from its last checkpoint.
+    if (o.signal?.aborted) throw new ExecutorError('cancelled', `cancelled while searching the rate of phase '${phase.name}'; a resumed run searches it again`, phase.origin, { cause: err });
+    throw err;
   });
   const found = suggestedRate(search);
   if (found !== null) return found;

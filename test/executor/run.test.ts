@@ -189,6 +189,15 @@ export "${join(out, name)}"
     expect(resumed.events.some((e) => e.type === 'lrPoint')).toBe(false);
     expect(resumed.events.find((e) => e.type === 'phaseStarted')).toMatchObject({ phase: 1, lr: found, lrSearched: true });
     expect(resumed.weights.equals(auto.weights)).toBe(true);
+
+    // Cancelled in the middle of the search: said so; resumed from the checkpoint before it, the search runs again, to the same end.
+    const searching = new AbortController();
+    const failed: ExecutorEvent[] = [];
+    await expect(run('auto', 'mid-search', { signal: searching.signal, onEvent: (e) => { if (e.type === 'lrPoint' && e.step === 5) searching.abort(); failed.push(e); } })).rejects.toThrow(/^cancelled while searching the rate of phase 'two'; a resumed run searches it again$/);
+    expect(failed.at(-1)).toMatchObject({ type: 'jobFailed', code: 'cancelled', cancelled: true });
+    const searchedAgain = await run('auto', 'mid-search', { resume: true });
+    expect(searchedAgain.events.filter((e) => e.type === 'lrPoint').length).toBe(points.length);
+    expect(searchedAgain.weights.equals(auto.weights)).toBe(true);
   }, 240_000);
 
   it('fails with a code and the script span when the data folder is missing', async () => {
