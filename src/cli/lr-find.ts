@@ -33,7 +33,7 @@ interface LrFindFlags {
  * `--write`: the suggestion written into the script as the phase's rate (format/set-rate.ts),
  * nothing else changed. Returns the exit code: 1 where there is nothing to write or it cannot be.
  */
-function writeRate(file: string, source: string, found: { readonly phase: string; readonly suggested: number | null }): number {
+export function writeRate(file: string, source: string, found: { readonly phase: string; readonly suggested: number | null }): number {
   if (found.suggested === null) {
     process.stderr.write(`nothing written to ${file}: the search suggests no rate\n`);
     return 1;
@@ -44,6 +44,11 @@ function writeRate(file: string, source: string, found: { readonly phase: string
     return 1;
   }
   try {
+    // The search took a while: an edit made meanwhile is the user's, not ours to overwrite.
+    if (readScript(file) !== source) {
+      process.stderr.write(`nothing written to ${file}: it changed while the search ran; write lr ${rateText(found.suggested, 2)} into phase '${printable(found.phase)}' yourself\n`);
+      return 1;
+    }
     writeFileSync(file, edit.source);
   } catch (err) {
     process.stderr.write(`cannot write ${file}: ${printable((err as Error).message)}\n`);

@@ -1,6 +1,10 @@
 /** Writing a search's suggestion into a script (src/format/set-rate.ts): only the rate changes, and the script then compiles to that rate. */
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.ts';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeRate } from '../../src/cli/lr-find.ts';
 import { setPhaseRate } from '../../src/format/set-rate.ts';
 
 const rates = (source: string) => compile(source).plan!.phases.map((p) => [p.name, p.lr]);
@@ -26,6 +30,25 @@ describe('setPhaseRate', () => {
     expect(setPhaseRate('use tiny', 'warmup', 3e-3).source).toBe('use tiny\nlr 3e-3\n');
     // A phase without a name, by the plan's numbering.
     expect(setPhaseRate('use tiny\nphase unfreeze all\n', 'phase2', 1e-4).source).toBe('use tiny\nphase unfreeze all lr 1e-4\n');
+  });
+
+  it('tl lr-find --write leaves a file edited while the search ran as the user left it', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tl-write-')), 'a.tl');
+    writeFileSync(file, script);
+    const stderr = process.stderr.write.bind(process.stderr);
+    const said: string[] = [];
+    process.stderr.write = ((chunk: string) => said.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      writeFileSync(file, `${script}# a note written meanwhile\n`);
+      expect(writeRate(file, script, { phase: 'ft', suggested: 2e-3 })).toBe(1);
+      expect(readFileSync(file, 'utf8')).toBe(`${script}# a note written meanwhile\n`);
+      expect(said.join('')).toContain('it changed while the search ran');
+      writeFileSync(file, script);
+      expect(writeRate(file, script, { phase: 'ft', suggested: 2e-3 })).toBe(0);
+      expect(readFileSync(file, 'utf8')).toBe(script.replace('lr 1e-4', 'lr 2e-3'));
+    } finally {
+      process.stderr.write = stderr;
+    }
   });
 
   it('says why it writes nothing: no such phase, a script that does not parse, a rate out of range', () => {
