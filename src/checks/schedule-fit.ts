@@ -8,36 +8,11 @@
  */
 import { warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { NumberNode, Setting } from '../syntax/ast.ts';
-import type { Check, CheckContext } from './context.ts';
-import { writtenPhases } from './phases.ts';
-import { DEFAULTS, PHASE_DEFAULTS } from './vocabulary.ts';
+import type { Check } from './context.ts';
+import { phaseViews } from './phases.ts';
+import { DEFAULTS } from './vocabulary.ts';
 
 type Schedule = Extract<Setting, { kind: 'schedule' }>;
-
-/** One phase's settings as they stand in it, after what carries from the phases before. */
-export interface PhaseView {
-  readonly name: string;
-  readonly epochs: number;
-  /** Null where the rate is searched (`lr auto`): known only when the phase starts. */
-  readonly lr: { readonly value: number; readonly text: string } | null;
-  readonly schedule: Schedule | undefined;
-}
-
-/** Each phase's epochs, rate and schedule, carried as the plan builder carries them. */
-export function phaseViews(ctx: CheckContext): PhaseView[] {
-  let lr: PhaseView['lr'] = { value: PHASE_DEFAULTS.lr, text: PHASE_DEFAULTS.lr.toExponential() };
-  let epochs: number = PHASE_DEFAULTS.epochs;
-  let schedule: Schedule | undefined;
-  return writtenPhases(ctx).map(({ name, settings }) => {
-    for (const s of settings) {
-      if (s.kind === 'lr' && !s.unit) lr = s.value;
-      if (s.kind === 'lrAuto') lr = null;
-      if (s.kind === 'epochs') epochs = s.value.value;
-      if (s.kind === 'schedule') schedule = s;
-    }
-    return { name, epochs, lr, schedule };
-  });
-}
 
 export const scheduleFitCheck: Check = {
   name: 'schedule-fit',

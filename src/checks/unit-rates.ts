@@ -7,7 +7,7 @@
 import { error, warning, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { Setting, Word } from '../syntax/ast.ts';
 import type { Check, CheckContext } from './context.ts';
-import { writtenPhases } from './phases.ts';
+import { phaseViews, writtenPhases } from './phases.ts';
 import { keptBlocks, resolveTarget } from './targets.ts';
 import { resolveTrainability, type PhaseTraining } from './trainability.ts';
 
@@ -27,17 +27,12 @@ export const unitRatesCheck: Check = {
     const { phases } = resolveTrainability(ctx);
     const kept = keptBlocks(ctx);
     const found: Diagnostic[] = [];
-    // Which phases search their rate: `lr auto` carries until a phase writes a rate.
-    let auto = false;
-    const names = writtenPhases(ctx).map((p) => {
-      for (const s of p.settings) if (s.kind === 'lr' && !s.unit) auto = false;
-      if (p.settings.some((s) => s.kind === 'lrAuto')) auto = true;
-      return { name: p.name, auto };
-    });
+    // The phases whose rate is searched (`lr auto`, as it carries): their rate is not known before the run.
+    const views = phaseViews(ctx);
     byPhase.forEach((rates, from) => {
       for (const rate of rates) {
         // A unit's rate holds from here on (until set again, when it is still a unit's rate).
-        const searched = names.slice(from).find((p) => p.auto);
+        const searched = views.slice(from).find((p) => p.lr === null);
         if (searched) {
           found.push(error('auto-unit-rate', `'lr ${rate.unit.quoted ? `"${rate.unit.text}"` : rate.unit.text} ${rate.value.text}' would hold in phase '${searched.name}', whose rate is searched (lr auto): a unit's own rate is absolute and the search moves the phase's rate alone; write that phase's rate, or use 'decay' for per-block rates in it`, rate.span));
           continue;

@@ -2,14 +2,15 @@
  * `tl lr-find`: the learning-rate range test on a script's phase, a table of the loss by rate, and a
  * rate to use; here, or with --server on a tl serve (as a job, followed as it runs).
  */
-import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
 import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
-import type { Origin } from '../plan/schema.ts';
-import { writeFileSync } from 'node:fs';
+import { suggestedRate } from '../executor/events.ts';
 import { rateText, setPhaseRate } from '../format/set-rate.ts';
+import type { Origin } from '../plan/schema.ts';
 import { request, serverOption } from './follow.ts';
 import { lrReport, printEvent, printFailure } from './progress.ts';
 import { sendScript } from './submit.ts';
@@ -79,17 +80,17 @@ export function registerLrFind(program: Command): void {
       const to = Number(flags.to);
       if (!Number.isInteger(steps) || steps < 2) throw new UsageError(`--steps must be a whole number of at least 2, found '${flags.steps}'`);
       if (flags.write && file === '-') throw new UsageError('--write needs a file to write, not standard input');
+      let source: string;
+      try {
+        source = readScript(file);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
       if (flags.server !== undefined) {
         // The server picks the backend and searches from 1e-7 to 1.
         const own = ['from', 'to', 'backend'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
         if (own.length) throw new UsageError(`${own.map((o) => `--${o}`).join(', ')}: a search on a server runs on its backend from 1e-7 to 1; drop ${own.length === 1 ? 'it' : 'them'} or search here without --server`);
         const url = serverOption(cmd, flags.server);
-        let source: string;
-        try {
-          source = readScript(file);
-        } catch (err) {
-          throw new UsageError((err as Error).message);
-        }
         const task = { kind: 'lrFind', fromStart: flags.fromStart === true, steps, ...(flags.phase !== undefined && { phase: flags.phase }) } as const;
         try {
           const token = flags.token ?? process.env.TL_API_TOKEN;
@@ -108,12 +109,6 @@ export function registerLrFind(program: Command): void {
       }
       if (!(from > 0) || !(to > from)) throw new UsageError(`--from and --to must be rates with 0 < from < to, found ${flags.from} and ${flags.to}`);
       const backend = backendOption(flags.backend);
-      let source: string;
-      try {
-        source = readScript(file);
-      } catch (err) {
-        throw new UsageError((err as Error).message);
-      }
       const { plan, diagnostics } = compile(source);
       if (diagnostics.length) process.stderr.write(`${formatDiagnostics(diagnostics.filter((d) => d.code !== 'missing-data' || !plan), { file, source, color: process.stderr.isTTY === true })}\n`);
       if (!plan) {
@@ -140,7 +135,7 @@ export function registerLrFind(program: Command): void {
           },
         });
         process.stdout.write(flags.json ? `${JSON.stringify(found, null, 2)}\n` : lrReport(found));
-        const suggested = found.steepest ?? found.tenthOfMinimum;
+        const suggested = suggestedRate(found);
         process.exitCode = suggested === null ? 1 : 0;
         if (flags.write) process.exitCode = writeRate(file, source, { phase: found.phase, suggested });
       } catch (err) {

@@ -2,7 +2,7 @@
 import { error } from '../diagnostics/diagnostic.ts';
 import { formatDiagnostic } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
-import type { ExecutorEvent, LrFindResult, TileTuning } from '../executor/events.ts';
+import { suggestedRate, type ExecutorEvent, type LrFindResult, type TileTuning } from '../executor/events.ts';
 import { rateText } from '../format/set-rate.ts';
 import type { Origin } from '../plan/schema.ts';
 
@@ -125,7 +125,7 @@ export function lrReport(found: LrFindResult): string {
   if (found.steepest !== null) lines.push(`the loss falls fastest at lr ${short(found.steepest)}; it is lowest at ${short(found.tenthOfMinimum! * 10)}, and a tenth of that is ${short(found.tenthOfMinimum!)}`);
   else if (found.tenthOfMinimum !== null) lines.push(`the loss is lowest at lr ${short(found.tenthOfMinimum * 10)}; a tenth of that is ${short(found.tenthOfMinimum)}`);
   else lines.push('too few steps to suggest a rate; take more (--steps) or start lower (--from)');
-  const pick = found.steepest ?? found.tenthOfMinimum;
+  const pick = suggestedRate(found);
   if (pick !== null) lines.push(`suggested: lr ${short(pick)} in phase '${found.phase}'`);
   return `${lines.join('\n')}\n`;
 }

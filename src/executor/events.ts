@@ -30,6 +30,11 @@ export interface LrFindResult {
   readonly tenthOfMinimum: number | null;
 }
 
+/** The rate a search suggests: where the loss falls fastest, else a tenth of where it is lowest; null with too few steps. */
+export function suggestedRate(r: Pick<LrFindResult, 'steepest' | 'tenthOfMinimum'>): number | null {
+  return r.steepest ?? r.tenthOfMinimum;
+}
+
 export interface EpochMetrics {
   readonly loss: number;
   readonly accuracy: number;

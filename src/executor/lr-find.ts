@@ -16,12 +16,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { Phase, Plan } from '../plan/schema.ts';
 import { loadCheckpoint } from './checkpoint.ts';
 import { now, type ExecutorEvent, type LrFindResult, type LrPoint } from './events.ts';
-
-export type { LrFindResult, LrPoint };
 import type { Network } from './network.ts';
 import { prepareNetwork, requireReads, type Prepared, type PrepareOptions } from './prepare.ts';
 import { LR_SEARCH, searchRate } from './rate-search.ts';
 import { runPlan } from './run.ts';
+
+export type { LrFindResult, LrPoint };
 
 export interface LrFindOptions extends PrepareOptions {
   /** The phase whose steps to run, by name; default: the first with epochs. */

@@ -43,11 +43,6 @@ export interface RateSearch {
 /** The search `lr auto` runs, as `tl lr-find` runs it by default. */
 export const LR_SEARCH = { steps: 100, from: 1e-7, to: 1 } as const;
 
-/** The rate to train at: where the loss falls fastest, else a tenth of where it is lowest; null with too few steps. */
-export function suggestedRate(r: Pick<RateSearch, 'steepest' | 'tenthOfMinimum'>): number | null {
-  return r.steepest ?? r.tenthOfMinimum;
-}
-
 /** The loss averaged over the steps before, weighted to the recent ones, as fastai does. */
 const BETA = 0.98;
 

@@ -1,4 +1,5 @@
 /** Job fields the stored record does not carry as the schema shapes them. */
+import { suggestedRate } from '../../executor/events.ts';
 import type { Resolvers } from '../generated/schema-types.ts';
 import { intArg } from './errors.ts';
 import { toView } from './events.ts';
@@ -11,6 +12,6 @@ export const jobResolvers = {
     events: (job, args, { service }) => service.events(job.id, intArg('after', args.after, 0, 0, Number.MAX_SAFE_INTEGER), intArg('first', args.first, 100, 0, 1000)).map(toView),
   },
   LrFindResult: {
-    suggested: (r) => r.steepest ?? r.tenthOfMinimum,
+    suggested: (r) => suggestedRate(r),
   },
 } satisfies Pick<Resolvers, 'Job' | 'LrFindResult'>;
