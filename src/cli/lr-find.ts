@@ -11,7 +11,7 @@ import { printable } from '../diagnostics/printable.ts';
 import { suggestedRate } from '../executor/events.ts';
 import { rateText, setPhaseRate } from '../format/set-rate.ts';
 import type { Origin } from '../plan/schema.ts';
-import { request, serverOption } from './follow.ts';
+import { clientFailure, serverOption } from './follow.ts';
 import { lrReport, printEvent, printFailure } from './progress.ts';
 import { sendScript } from './submit.ts';
 import { readScript } from './read-script.ts';
@@ -90,19 +90,18 @@ export function registerLrFind(program: Command): void {
         // The server picks the backend and searches from 1e-7 to 1.
         const own = ['from', 'to', 'backend'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
         if (own.length) throw new UsageError(`${own.map((o) => `--${o}`).join(', ')}: a search on a server runs on its backend from 1e-7 to 1; drop ${own.length === 1 ? 'it' : 'them'} or search here without --server`);
-        const url = serverOption(cmd, flags.server);
+        const client = serverOption(cmd, flags.server, flags.token ?? process.env.TL_API_TOKEN);
         const task = { kind: 'lrFind', fromStart: flags.fromStart === true, steps, ...(flags.phase !== undefined && { phase: flags.phase }) } as const;
         try {
-          const token = flags.token ?? process.env.TL_API_TOKEN;
-          const sent = await sendScript({ url, token, file, source, task, follow: true, json: flags.json === true });
+          const sent = await sendScript({ client, file, source, task, follow: true, json: flags.json === true });
           process.exitCode = sent.code;
           if (flags.write && sent.code === 0 && sent.jobId !== null) {
-            const { data } = await request<{ job: { lrFound: { phase: string; suggested: number | null } | null } | null }>(url, token, 'query($id: ID!) { job(id: $id) { lrFound { phase suggested } } }', { id: sent.jobId });
-            const found = data?.job?.lrFound;
+            const data = await client.query<{ job: { lrFound: { phase: string; suggested: number | null } | null } | null }>('query($id: ID!) { job(id: $id) { lrFound { phase suggested } } }', { id: sent.jobId });
+            const found = data.job?.lrFound;
             process.exitCode = found ? writeRate(file, source, found) : 1;
           }
         } catch (err) {
-          process.stderr.write(`tl lr-find: ${printable((err as Error).message)}\n`);
+          process.stderr.write(`tl lr-find: ${printable(clientFailure(err))}\n`);
           process.exitCode = 1;
         }
         return;

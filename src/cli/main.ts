@@ -150,11 +150,9 @@ export function buildProgram(): Command {
       const k = Number(opts.top);
       if (!Number.isInteger(k) || k < 1) throw new UsageError(`--top must be a positive whole number, found '${opts.top}'`);
       const backend = backendOption(opts.backend);
-      const { selectBackend } = await import('../executor/backends/select.ts');
-      const { loadExported, predictFiles } = await import('../executor/predict.ts');
+      const { loadModel, predictFiles } = await import('../executor/index.ts');
       try {
-        await selectBackend(backend);
-        const predictions = await predictFiles(await loadExported(dir), images, k, { tta: opts.tta === true });
+        const predictions = await predictFiles(await loadModel(dir, { backend }), images, k, { tta: opts.tta === true });
         if (opts.json) process.stdout.write(`${JSON.stringify(predictions, null, 2)}\n`);
         for (const p of predictions) {
           if (p.error !== null) process.stderr.write(`tl: ${printable(p.error)}\n`);

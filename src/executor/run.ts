@@ -36,7 +36,8 @@ export interface RunOptions {
   readonly baseDir: string;
   /** Checkpoints go here. */
   readonly runDir: string;
-  readonly onEvent: (event: ExecutorEvent) => void;
+  /** Hears every event as it happens (default: none heard; the result still comes back). */
+  readonly onEvent?: (event: ExecutorEvent) => void;
   readonly backend?: BackendName;
   readonly signal?: AbortSignal;
   readonly resume?: boolean;
@@ -55,7 +56,7 @@ export interface RunResult {
 
 export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResult> {
   const started = performance.now();
-  const emit = options.onEvent;
+  const emit = options.onEvent ?? (() => {});
   const warn = (message: string) => emit({ type: 'warning', at: now(), message });
   const path = (p: string) => (isAbsolute(p) ? p : resolve(options.baseDir, p));
   let adaptation: Adaptation | null = null;

@@ -1,5 +1,6 @@
 /**
- * The compiler in a browser, as house style promises it: src/compile.ts bundled by esbuild for
+ * The compiler in a browser, as house style promises it: the package's root entry (`tl`,
+ * src/index.ts: compile, format, the diagnostics' printer) bundled by esbuild for
  * the browser (where Node's modules do not exist) and run in Debian's chromium, gives the plan
  * and the diagnostics it gives under Node.
  */
@@ -20,7 +21,7 @@ describe.skipIf(!hasChromium)('the compiler in a browser', () => {
 
   beforeAll(async () => {
     const out = await build({
-      stdin: { contents: "import { compile } from './src/compile.ts'; globalThis.tl = { compile };", resolveDir: root, loader: 'ts' },
+      stdin: { contents: "import * as tl from './src/index.ts'; globalThis.tl = tl;", resolveDir: root, loader: 'ts' },
       bundle: true,
       platform: 'browser',
       format: 'esm',
