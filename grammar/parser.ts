@@ -131,11 +131,16 @@ export class TlParser extends CstParser {
       { ALT: () => { this.CONSUME(Kw.epochs); this.CONSUME(NumberLiteral); } },
       {
         // `lr 1e-4` sets the phase's rate; `lr block4 1e-5` (or a quoted layer, or `head`) one unit's;
-        // `lr auto` has the phase's rate searched when it starts.
+        // `lr auto [steps N]` has the phase's rate searched (in N steps) when it starts.
         ALT: () => {
           this.CONSUME(Kw.lr);
           this.OR4([
-            { ALT: () => this.CONSUME(Kw.auto) },
+            {
+              ALT: () => {
+                this.CONSUME(Kw.auto);
+                this.OPTION2(() => { this.CONSUME(Kw.steps); this.CONSUME5(NumberLiteral); });
+              },
+            },
             {
               ALT: () => {
                 this.OPTION(() => this.OR2([{ ALT: () => this.SUBRULE(this.ref) }, { ALT: () => this.CONSUME(Kw.head) }]));

@@ -47,6 +47,7 @@ export const Kw = {
   epochs: keyword('epochs'),
   lr: keyword('lr'),
   auto: keyword('auto'),
+  steps: keyword('steps'),
   batch: keyword('batch'),
   optimizer: keyword('optimizer'),
   momentum: keyword('momentum'),

@@ -58,6 +58,10 @@ try {
   if (err instanceof ExecutorError) out.failure = { code: err.code, line: err.origin?.line ?? null };
 }
 
+// A plan a program edited is checked before anything runs: the field and why.
+const edited: Plan = { ...plan, phases: [] };
+out.badPlan = await runPlan(edited, { baseDir: dataRoot, runDir: join(work, 'state3') }).then(() => 'ran', (err: unknown) => (err instanceof ExecutorError ? \`\${err.code}: \${err.message}\` : String(err)));
+
 const service = JobService.open({ dbFile: join(work, 'tl.db'), dataRoot, runsDir: join(work, 'runs'), backend: 'wasm', log: () => {} });
 const server = await startServer({ service, port: 0, host: '127.0.0.1', auth: { token: 'secret', publicRead: false } });
 try {
@@ -120,6 +124,7 @@ describe('the package, from TypeScript', () => {
     expect(out.top).toHaveLength(2);
     expect(out.notImage).toMatch(/\S/);
     expect(out.failure).toEqual({ code: 'data-not-found', line: 2 });
+    expect(out.badPlan).toBe('bad-plan: not a TL plan: phases: Too small: expected array to have >=1 items');
     expect(out.withoutToken).toBe('unauthorized');
     expect(out.refusedJob).toEqual([['unknown-model', 1, 5], ['missing-data', 1, 13]]);
     expect(out.served[0]).toBe('1:jobStarted');

@@ -33,6 +33,7 @@ export const NUMBER_RULES = {
   weight: { min: 0, minExclusive: true, max: 1000, what: 'adaptation weight' },
   threshold: { min: 0, minExclusive: true, max: 1, maxExclusive: true, what: 'confidence threshold' },
   rounds: { integer: true, min: 1, max: 100, what: 'rounds' },
+  searchSteps: { integer: true, min: 2, max: 1000, what: 'search steps' },
   patience: { integer: true, min: 1, max: 10_000, what: 'patience' },
   seed: { integer: true, min: 0, max: 4_294_967_295, what: 'seed' },
   labelSmoothing: { min: 0, max: 1, maxExclusive: true, what: 'label smoothing' },
@@ -82,7 +83,7 @@ export function checkSettingNumbers(s: Setting): (Diagnostic | undefined)[] {
     case 'lr':
       return [checkLearningRate(s.value)];
     case 'lrAuto':
-      return [];
+      return [checkNumber(s.steps, 'searchSteps')];
     case 'optimizer':
       return [checkNumber(s.momentum, 'momentum'), checkNumber(s.weightDecay, 'weightDecay')];
     case 'schedule':

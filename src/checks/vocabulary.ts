@@ -36,6 +36,8 @@ export const PHASE_DEFAULTS = {
   batch: 32,
   optimizer: 'adam',
   schedule: 'constant',
+  /** `lr auto`'s search, as fastai's lr_find takes it: 100 training steps. */
+  searchSteps: 100,
 } as const;
 
 export const DEFAULTS = {

@@ -123,7 +123,7 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('train: compile the script and run its plan, with live progress')
-    .argument('<file>', 'a .tl script')
+    .argument('<file>', 'a .tl script, or a plan tl plan wrote (.json)')
     .option('--backend <name>', `auto, tensorflow, webgpu, wasm or cpu`, 'auto')
     .option('--json', 'print one JSON event per line instead of progress')
     .option('--resume', 'continue from the last checkpoint')

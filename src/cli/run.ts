@@ -1,11 +1,15 @@
-/** `tl run`: compiles a script, trains, and shows progress (a bar and a line per epoch) or JSON events. */
+/**
+ * `tl run`: compiles a script (or reads a plan `tl plan` wrote, a `.json` file), trains, and shows
+ * progress (a bar and a line per epoch) or JSON events.
+ */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compile } from '../compile.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import type { BackendName } from '../executor/backends/names.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
-import type { Origin } from '../plan/schema.ts';
+import { parsePlan } from '../plan/parse.ts';
+import type { Origin, Plan } from '../plan/schema.ts';
 import { printEvent, printFailure } from './progress.ts';
 
 export interface RunCommandOptions {
@@ -17,8 +21,7 @@ export interface RunCommandOptions {
 }
 
 export async function runCommand(file: string, source: string, opts: RunCommandOptions): Promise<number> {
-  const { plan, diagnostics } = compile(source);
-  if (diagnostics.length) process.stderr.write(`${formatDiagnostics(diagnostics.filter((d) => d.code !== 'missing-data' || !plan), { file, source, color: process.stderr.isTTY === true })}\n`);
+  const plan = file.endsWith('.json') ? readPlan(file, source) : compiled(file, source);
   if (!plan) return 1;
   const { runPlan } = await import('../executor/run.ts');
   const baseDir = dirname(resolve(file));
@@ -41,7 +44,10 @@ export async function runCommand(file: string, source: string, opts: RunCommandO
   } catch (err) {
     if (!opts.json) {
       const e = err as { message: string; origin?: Origin | null; code?: string };
-      printFailure(file, source, { code: e.code ?? 'internal', message: e.message, origin: e.origin ?? null }, process.stderr);
+      const failure = { code: e.code ?? 'internal', message: e.message, origin: e.origin ?? null };
+      // A plan's origins point into the script it was compiled from, which is not at hand.
+      if (file.endsWith('.json') && failure.origin) failure.message += ` (line ${failure.origin.line}, column ${failure.origin.column} of the script the plan was compiled from)`;
+      printFailure(file, source, file.endsWith('.json') ? { ...failure, origin: null } : failure, process.stderr);
       if (e.code === 'cancelled' && existsSync(join(runDir, 'checkpoint'))) process.stderr.write(`resume with: tl run ${file}${opts.runDir ? ` --run-dir ${opts.runDir}` : ''} --resume\n`);
       if (process.env.TL_DEBUG) process.stderr.write(`${(err as { cause?: Error }).cause?.stack ?? (err as Error).stack}\n`);
     }
@@ -49,4 +55,24 @@ export async function runCommand(file: string, source: string, opts: RunCommandO
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+function compiled(file: string, source: string): Plan | undefined {
+  const { plan, diagnostics } = compile(source);
+  if (diagnostics.length) process.stderr.write(`${formatDiagnostics(diagnostics.filter((d) => d.code !== 'missing-data' || !plan), { file, source, color: process.stderr.isTTY === true })}\n`);
+  return plan;
+}
+
+/** A plan as `tl plan` prints it (or as a program wrote it), checked against the schema; relative paths in it start at its folder. */
+function readPlan(file: string, text: string): Plan | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    process.stderr.write(`${file}: error bad-plan: not JSON: ${(err as Error).message}\n`);
+    return undefined;
+  }
+  const read = parsePlan(value);
+  for (const problem of read.problems ?? []) process.stderr.write(`${file}: error bad-plan: ${problem}\n`);
+  return read.plan;
 }

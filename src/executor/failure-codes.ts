@@ -40,6 +40,7 @@ export const FAILURE_CODES = [
   { code: 'bad-setting', meaning: 'An environment setting is out of range (`TL_THREADS`).' },
   { code: 'out-of-memory', meaning: 'The backend ran out of memory in a training step; lower `batch` or `input`.' },
   { code: 'cancelled', meaning: 'Cancelled (Ctrl-C, `cancelJob`); a checkpoint was saved to resume from where training had begun.' },
+  { code: 'bad-plan', meaning: 'A plan given as JSON (`tl run plan.json`, the library\'s `runPlan`) does not fit the plan schema; the message names each field.' },
   { code: 'internal', meaning: 'A failure TL did not expect: a bug, please report it with the message.' },
   // What a run writes and reads back
   { code: 'export-failed', meaning: 'The `export` folder cannot be made or written.' },

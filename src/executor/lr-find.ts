@@ -19,6 +19,7 @@ import { now, type ExecutorEvent, type LrFindResult, type LrPoint } from './even
 import type { Network } from './network.ts';
 import { prepareNetwork, requireReads, type Prepared, type PrepareOptions } from './prepare.ts';
 import { LR_SEARCH, searchRate } from './rate-search.ts';
+import { checkedPlan } from './checked-plan.ts';
 import { runPlan } from './run.ts';
 
 export type { LrFindResult, LrPoint };
@@ -41,7 +42,8 @@ export interface LrFindOptions extends PrepareOptions {
   readonly onEvent?: (event: ExecutorEvent) => void;
 }
 
-export async function findLearningRate(plan: Plan, options: LrFindOptions): Promise<LrFindResult> {
+export async function findLearningRate(given: Plan, options: LrFindOptions): Promise<LrFindResult> {
+  const plan = checkedPlan(given);
   const steps = options.steps ?? LR_SEARCH.steps;
   const from = options.from ?? LR_SEARCH.from;
   const to = options.to ?? LR_SEARCH.to;

@@ -6,6 +6,7 @@
  * (lr-find.ts) throws that network away, `lr auto` (run.ts) puts the weights back after it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { PHASE_DEFAULTS } from '../checks/vocabulary.ts';
 import type { Phase, Plan } from '../plan/schema.ts';
 import { createRng } from './augment/index.ts';
 import type { BackendChoice } from './backends/select.ts';
@@ -41,7 +42,7 @@ export interface RateSearch {
 }
 
 /** The search `lr auto` runs, as `tl lr-find` runs it by default. */
-export const LR_SEARCH = { steps: 100, from: 1e-7, to: 1 } as const;
+export const LR_SEARCH = { steps: PHASE_DEFAULTS.searchSteps, from: 1e-7, to: 1 } as const;
 
 /** The loss averaged over the steps before, weighted to the recent ones, as fastai does. */
 const BETA = 0.98;

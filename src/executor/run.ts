@@ -27,6 +27,7 @@ import type { Network } from './network.ts';
 import { restoreOptimizer } from './optimizers.ts';
 import { openPhase } from './open-phase.ts';
 import { LR_SEARCH, searchInPlace } from './rate-search.ts';
+import { checkedPlan } from './checked-plan.ts';
 import { learningRateAt } from './schedule.ts';
 import { batchNormLayers, measureBatchNorm, writeBatchNorm } from './batch-norm-stats.ts';
 import { prepareNetwork, requireReads } from './prepare.ts';
@@ -54,7 +55,7 @@ export interface RunResult {
   readonly exportPath: string | null;
 }
 
-export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResult> {
+export async function runPlan(given: Plan, options: RunOptions): Promise<RunResult> {
   const started = performance.now();
   const emit = options.onEvent ?? (() => {});
   const warn = (message: string) => emit({ type: 'warning', at: now(), message });
@@ -62,6 +63,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<RunResul
   let adaptation: Adaptation | null = null;
   let network: Network | null = null;
   try {
+    const plan = checkedPlan(given);
     // Every path the script reads, looked at before the base loads (its weights may download first).
     const dataSpec = await requireReads(plan, options.baseDir);
     if (plan.adapt) await requireTarget(plan.adapt, options.baseDir);
@@ -310,9 +312,9 @@ async function searchPhaseRate(
   net: Network, data: Dataset, plan: Plan, phase: Phase, p: number,
   o: { readonly backend: BackendChoice; readonly emit: (e: ExecutorEvent) => void; readonly warn: (m: string) => void; readonly signal?: AbortSignal },
 ): Promise<number> {
-  const steps = LR_SEARCH.steps;
+  const steps = phase.searchSteps;
   const search = await searchInPlace(net, data, plan, phase, {
-    ...LR_SEARCH, backend: o.backend, seed: plan.seed + p, warn: (m) => o.warn(`phase '${phase.name}': ${m}`),
+    ...LR_SEARCH, steps, backend: o.backend, seed: plan.seed + p, warn: (m) => o.warn(`phase '${phase.name}': ${m}`),
     ...(o.signal && { signal: o.signal }),
     onPoint: (point, step) => o.emit({ type: 'lrPoint', at: now(), phase: p, name: phase.name, step, steps, ...point }),
   }).catch((err: unknown) => {

@@ -27,7 +27,7 @@ function setting(s: Setting): string {
     case 'lr':
       return `lr ${s.unit ? `${w(s.unit)} ` : ''}${n(s.value)}`;
     case 'lrAuto':
-      return 'lr auto';
+      return `lr auto${opt('steps', s.steps && n(s.steps))}`;
     case 'optimizer':
       return `optimizer ${w(s.name)}${opt('momentum', s.momentum && n(s.momentum))}${opt('weight decay', s.weightDecay && n(s.weightDecay))}`;
     case 'schedule':

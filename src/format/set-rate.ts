@@ -37,7 +37,8 @@ export function setPhaseRate(source: string, phase: string, lr: number): RateEdi
   // The phase's own rate: a number, or `auto` (then the number replaces the search).
   const own = settings.find((s): s is Extract<Setting, { kind: 'lr' | 'lrAuto' }> => (s.kind === 'lr' && s.unit === undefined) || s.kind === 'lrAuto');
   if (own) {
-    const span = own.kind === 'lrAuto' ? own.auto : own.value.span;
+    // `auto` and its `steps N` give way to the number.
+    const span = own.kind === 'lrAuto' ? { start: own.auto.start, end: own.span.end } : own.value.span;
     return splice(span.start, span.end, text);
   }
   if (target.statement) return splice(target.statement.span.end, target.statement.span.end, ` lr ${text}`);

@@ -124,8 +124,9 @@ interface PhaseSettings {
   optimizer: Optimizer;
   schedule: Schedule;
   clip: Clip | null;
-  /** `lr auto`, until a phase writes its rate. */
+  /** `lr auto`, until a phase writes its rate; `searchSteps` with it. */
   findLr: boolean;
+  searchSteps: number;
   decay: number | null;
   /** Rates set for one unit (`lr block4 1e-5`), by block, `head` or layer name; they carry into later phases. */
   unitLr: Readonly<Record<string, number>>;
@@ -152,7 +153,7 @@ function apply(settings: PhaseSettings, s: Setting): PhaseSettings {
     case 'lr':
       return s.unit ? { ...settings, unitLr: { ...settings.unitLr, [s.unit.text]: s.value.value } } : { ...settings, lr: s.value.value, findLr: false };
     case 'lrAuto':
-      return { ...settings, findLr: true };
+      return { ...settings, findLr: true, searchSteps: s.steps?.value ?? PHASE_DEFAULTS.searchSteps };
     case 'batch':
       return { ...settings, batch: s.value.value };
     case 'optimizer':
@@ -195,6 +196,7 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
     schedule: { kind: 'constant', warmup: 0 },
     clip: null,
     findLr: false,
+    searchSteps: PHASE_DEFAULTS.searchSteps,
     decay: null,
     unitLr: {},
   };
@@ -211,6 +213,7 @@ function buildPhases(ctx: CheckContext, origin: (s: Span) => Origin): Phase[] {
       schedule: settings.schedule,
       clip: settings.clip,
       findLr: settings.findLr,
+      searchSteps: settings.searchSteps,
       trainable: t.trainable,
       frozenThrough: t.frozenThrough,
       trainableLayers: t.trainableLayers,

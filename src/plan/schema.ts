@@ -182,6 +182,8 @@ export const Phase = z
      * where it suggests none. False in plans stored before it.
      */
     findLr: z.boolean().default(false),
+    /** The search's training steps where `findLr` (`lr auto steps N`); 100 in plans stored before it. */
+    searchSteps: z.number().int().min(2).max(1000).default(100),
     /** What trains in this phase: coarse blocks of the base (`block1`..`block5`) and `head`, shallow to deep. */
     trainable: z.array(z.string()).readonly(),
     /**

@@ -21,8 +21,8 @@ export type Setting =
   | { readonly kind: 'epochs'; readonly value: NumberNode; readonly span: Span }
   /** `unit`: the block, `head` or quoted layer whose own rate this sets; absent: the phase's rate. */
   | { readonly kind: 'lr'; readonly unit?: Word; readonly value: NumberNode; readonly span: Span }
-  /** `lr auto`: the phase's rate searched when it starts; `auto` is the word's span. */
-  | { readonly kind: 'lrAuto'; readonly auto: Span; readonly span: Span }
+  /** `lr auto [steps N]`: the phase's rate searched (in `steps` training steps) when it starts; `auto` is the word's span. */
+  | { readonly kind: 'lrAuto'; readonly auto: Span; readonly steps?: NumberNode; readonly span: Span }
   | { readonly kind: 'batch'; readonly value: NumberNode; readonly span: Span }
   /** `weightDecay`: the number after `weight decay`. */
   | { readonly kind: 'optimizer'; readonly name: Word; readonly momentum?: NumberNode; readonly weightDecay?: NumberNode; readonly span: Span }

@@ -236,7 +236,10 @@ function readSetting(c: Cursor): Setting {
     case 'lr': {
       if (c.peek() === 'auto') {
         const auto = tokenSpan(c.next());
-        return { kind: 'lrAuto', auto, span: to(auto.end) };
+        if (c.peek() !== 'steps') return { kind: 'lrAuto', auto, span: to(auto.end) };
+        c.next();
+        const steps = c.number();
+        return { kind: 'lrAuto', auto, steps, span: to(steps.span.end) };
       }
       const unit = c.peekKind() === 'NumberLiteral' ? undefined : c.word();
       const value = c.number();

@@ -241,6 +241,29 @@ describe('tl run', () => {
     expect(r.stderr).not.toContain('\x1b');
   });
 
+  it('runs a plan tl plan wrote (.json), checked first: a field out of place is named and nothing trains', () => {
+    const data = join(root, 'examples/data/fashion-mini/train');
+    const planned = tl(['plan', script('as-plan.tl', `use tiny input 32\ndata "${data}" split 0.25\nfreeze none\nepochs 1\nbatch 16\n`)]);
+    expect(planned.code).toBe(0);
+    const file = join(dir, 'as-plan.plan.json');
+    writeFileSync(file, planned.stdout);
+    const r = tl(['run', file, '--backend', 'wasm', '--json', '--run-dir', join(dir, 'as-plan')]);
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; trainImages?: number });
+    expect(events.at(-1)!.type).toBe('jobFinished');
+    expect(events[0]).toMatchObject({ type: 'jobStarted', trainImages: 300 });
+
+    const edited = JSON.parse(planned.stdout) as { phases: { lr: unknown }[]; seed?: unknown };
+    edited.phases[0]!.lr = 'fast';
+    delete edited.seed;
+    writeFileSync(file, JSON.stringify(edited));
+    const bad = tl(['run', file, '--backend', 'wasm', '--run-dir', join(dir, 'as-plan-bad')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(`${file}: error bad-plan: phases[0].lr: expected number, received string\n${file}: error bad-plan: seed: expected number, received undefined\n`);
+    writeFileSync(file, '{"version": 1, "phases": [');
+    expect(tl(['run', file, '--run-dir', join(dir, 'as-plan-bad')]).stderr).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}: error bad-plan: not JSON: `));
+  });
+
   it('Ctrl-C saves a checkpoint, exits 130 and says how to resume; --resume finishes the run', async () => {
     const file = script('interrupted.tl', `use tiny input 32\ndata "${join(root, 'examples/data/fashion-mini/train')}" split 0.2\nfreeze none\nepochs 40\nbatch 16\n`);
     const runDir = join(dir, 'interrupted');

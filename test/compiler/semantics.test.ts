@@ -185,6 +185,11 @@ describe('trainability', () => {
     // A search moves the phase's rate: decay's factors are relative to it and hold.
     expect(p.phases[2]!.lrMultipliers).toMatchObject({ head: 1, block5: 0.5 });
     expect(plan('use tiny').phases[0]!.findLr).toBe(false);
+    // `steps N` sets the search's length; it carries with the search, and a later bare `lr auto` is 100 again.
+    const stepped = plan('use tiny\nfreeze none\nlr auto steps 30\nphase a unfreeze all\nphase b lr auto');
+    expect(stepped.phases.map((ph) => [ph.findLr, ph.searchSteps])).toEqual([[true, 30], [true, 30], [true, 100]]);
+    expect(codes('use tiny; data "x"; freeze none; lr auto steps 1')).toEqual(['bad-number']);
+    expect(codes('use tiny; data "x"; freeze none; lr auto steps 2.5')).toEqual(['bad-number']);
     // A unit's own rate is absolute: where it would hold in a searched phase, an error says so (the warmup phase here).
     expect(codes('use tiny; data "x"; freeze none; lr head 1e-2; phase b lr auto')).toEqual(['auto-unit-rate']);
     // A searched rate is not known before the run: no floor to compare cosine's min with.

@@ -166,10 +166,12 @@ export "${join(out, name)}"
       const result = await runPlan(planOf(source(rate, name)), { baseDir: root, runDir: join(out, `${name}-state`), backend: 'wasm', progressEveryMs: 0, ...more, onEvent: (e) => { events.push(e); more.onEvent?.(e); } });
       return { events, metrics: result.metrics, weights: readFileSync(join(result.exportPath!, 'weights.bin')) };
     };
-    const auto = await run('auto', 'auto');
+    const auto = await run('auto steps 40', 'auto');
     const points = auto.events.flatMap((e) => (e.type === 'lrPoint' ? [e] : []));
     expect(points.length).toBeGreaterThan(10);
-    expect(points.every((e) => e.phase === 1 && e.name === 'two')).toBe(true);
+    // `steps 40`: the search's 40 steps (fewer where the loss diverges first), not the default 100.
+    expect(points.length).toBeLessThanOrEqual(40);
+    expect(points.every((e) => e.phase === 1 && e.name === 'two' && e.steps === 40)).toBe(true);
     const started = auto.events.flatMap((e) => (e.type === 'phaseStarted' ? [e] : []));
     expect(started.map((e) => e.lrSearched)).toEqual([false, true]);
     const found = started[1]!.lr;
@@ -183,9 +185,9 @@ export "${join(out, name)}"
 
     // Cancelled within the searched phase: the resumed run trains on at the rate found, without searching again.
     const controller = new AbortController();
-    const cancelled = run('auto', 'resumed', { signal: controller.signal, onEvent: (e) => { if (e.type === 'batchProgress' && e.phase === 1 && e.epoch === 2 && e.batch === 2) controller.abort(); } });
+    const cancelled = run('auto steps 40', 'resumed', { signal: controller.signal, onEvent: (e) => { if (e.type === 'batchProgress' && e.phase === 1 && e.epoch === 2 && e.batch === 2) controller.abort(); } });
     await expect(cancelled).rejects.toThrow(/cancelled/);
-    const resumed = await run('auto', 'resumed', { resume: true });
+    const resumed = await run('auto steps 40', 'resumed', { resume: true });
     expect(resumed.events.some((e) => e.type === 'lrPoint')).toBe(false);
     expect(resumed.events.find((e) => e.type === 'phaseStarted')).toMatchObject({ phase: 1, lr: found, lrSearched: true });
     expect(resumed.weights.equals(auto.weights)).toBe(true);
@@ -193,9 +195,9 @@ export "${join(out, name)}"
     // Cancelled in the middle of the search: said so; resumed from the checkpoint before it, the search runs again, to the same end.
     const searching = new AbortController();
     const failed: ExecutorEvent[] = [];
-    await expect(run('auto', 'mid-search', { signal: searching.signal, onEvent: (e) => { if (e.type === 'lrPoint' && e.step === 5) searching.abort(); failed.push(e); } })).rejects.toThrow(/^cancelled while searching the rate of phase 'two'; a resumed run searches it again$/);
+    await expect(run('auto steps 40', 'mid-search', { signal: searching.signal, onEvent: (e) => { if (e.type === 'lrPoint' && e.step === 5) searching.abort(); failed.push(e); } })).rejects.toThrow(/^cancelled while searching the rate of phase 'two'; a resumed run searches it again$/);
     expect(failed.at(-1)).toMatchObject({ type: 'jobFailed', code: 'cancelled', cancelled: true });
-    const searchedAgain = await run('auto', 'mid-search', { resume: true });
+    const searchedAgain = await run('auto steps 40', 'mid-search', { resume: true });
     expect(searchedAgain.events.filter((e) => e.type === 'lrPoint').length).toBe(points.length);
     expect(searchedAgain.weights.equals(auto.weights)).toBe(true);
   }, 240_000);

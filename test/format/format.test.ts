@@ -50,6 +50,7 @@ describe('tl fmt', () => {
       'use resnet50\nclip norm 1.0\nphase clip none lr 1e-4\n',
     );
     expect(format('use resnet50\nlr   auto\nphase lr  auto unfreeze block5').text).toBe('use resnet50\nlr auto\nphase unfreeze block5 lr auto\n');
+    expect(format('use resnet50\nphase lr auto   steps  50').text).toBe('use resnet50\nphase lr auto steps 50\n');
   });
 
   it('refuses to format a script it cannot parse, and says why', () => {

@@ -23,6 +23,7 @@ describe('setPhaseRate', () => {
     expect(setPhaseRate(script, 'last', 5e-4).source).toBe(script.replace('phase last epochs 1', 'phase last epochs 1 lr 5e-4'));
     // A searched rate (lr auto) gives way to the number.
     expect(setPhaseRate('use tiny\nphase ft lr auto unfreeze all\n', 'ft', 2e-3).source).toBe('use tiny\nphase ft lr 2e-3 unfreeze all\n');
+    expect(setPhaseRate('use tiny\nphase ft lr auto steps 50 unfreeze all\n', 'ft', 2e-3).source).toBe('use tiny\nphase ft lr 2e-3 unfreeze all\n');
     const bare = 'use tiny\ndata "x"\n\nphase ft unfreeze all\n';
     const first = setPhaseRate(bare, 'warmup', 3e-3).source!;
     expect(first).toBe('use tiny\ndata "x"\n\nlr 3e-3\nphase ft unfreeze all\n');
