@@ -1,7 +1,8 @@
 /**
  * A typed client of a `tl serve`: submit scripts, search learning rates, read and cancel jobs over
  * HTTP, and follow a job's events over graphql-ws, taking a dropped connection up again from the
- * last event seen. `tl submit`, `tl follow` and `tl lr-find --server` are this client and a printer.
+ * last event seen. `tl submit`, `tl follow` and `tl lr-find --server` are this client and a printer;
+ * it runs in a browser too (no Node module; the browser's WebSocket), for a UI of your own.
  *
  * @example
  * const tl = new TlClient('http://127.0.0.1:4000', { token: process.env.TL_API_TOKEN });
@@ -10,7 +11,7 @@
  */
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { ExecutorEvent } from '../executor/events.ts';
-import { whyFetchFailed } from '../executor/zoo/fetch-weights.ts';
+import { whyFetchFailed } from '../diagnostics/fetch-failure.ts';
 import { isTerminalEvent } from '../service/types.ts';
 
 /** A diagnostic as the API gives it: lines and columns (1-based), null for one about no place in the script. */
@@ -147,7 +148,7 @@ export class TlClient {
     let last = options.after ?? 0;
     let lostAt: number | null = null;
     let tries = 0;
-    const [{ createClient }, { default: WebSocket }] = await Promise.all([import('graphql-ws'), import('ws')]);
+    const [{ createClient }, WebSocket] = await Promise.all([import('graphql-ws'), webSocketClass()]);
     for (;;) {
       const client = createClient({ url: wsUrl.href, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: this.token ? { authorization: `Bearer ${this.token}` } : {} });
       client.on('connected', () => {
@@ -202,6 +203,12 @@ export class TlClient {
     if (!res.ok && !body.data) throw new TlClientError('refused', `the server answered ${res.status}: ${body.errors?.[0]?.message ?? res.statusText}`);
     return body;
   }
+}
+
+/** In Node the ws package (what TL's tests run); in a browser the browser's own WebSocket. */
+async function webSocketClass(): Promise<unknown> {
+  const inNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  return inNode ? (await import('ws')).default : globalThis.WebSocket;
 }
 
 /** Why a websocket went: ws's error event keeps the system's code (ECONNREFUSED), a close event its code. */

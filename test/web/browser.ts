@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build as esbuild } from 'esbuild';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { build } from 'vite';
 import { root } from '../service/helpers.ts';
@@ -12,6 +13,12 @@ import { root } from '../service/helpers.ts';
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`test/web: skipped, no ${CHROMIUM} (apt-get install -y chromium)`);
+
+/** Bundles `entry` (module source, importing from the repository root) with esbuild for a browser, where Node's modules do not exist. */
+export async function bundleForBrowser(entry: string): Promise<string> {
+  const out = await esbuild({ stdin: { contents: entry, resolveDir: root, loader: 'ts' }, bundle: true, platform: 'browser', format: 'esm', target: 'es2022', write: false, logLevel: 'silent' });
+  return out.outputFiles[0]!.text;
+}
 
 /** Builds web/ into web/dist, what `npm run build:web` does. */
 export async function buildDashboard(): Promise<void> {

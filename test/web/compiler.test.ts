@@ -6,11 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, type CompileResult } from '../../src/compile.ts';
 import { root } from '../service/helpers.ts';
-import { hasChromium, launch, type Browser } from './browser.ts';
+import { bundleForBrowser, hasChromium, launch, type Browser } from './browser.ts';
 
 const quickstart = readFileSync(join(root, 'examples/quickstart.tl'), 'utf8');
 const broken = 'use resnet5O input 16\naugment rotate 400\nphase unfreeze block9';
@@ -20,16 +19,7 @@ describe.skipIf(!hasChromium)('the compiler in a browser', () => {
   let bundle: string;
 
   beforeAll(async () => {
-    const out = await build({
-      stdin: { contents: "import * as tl from './src/index.ts'; globalThis.tl = tl;", resolveDir: root, loader: 'ts' },
-      bundle: true,
-      platform: 'browser',
-      format: 'esm',
-      target: 'es2022',
-      write: false,
-      logLevel: 'silent',
-    });
-    bundle = out.outputFiles[0]!.text;
+    bundle = await bundleForBrowser("import * as tl from './src/index.ts'; globalThis.tl = tl;");
     browser = await launch();
   }, 60_000);
 

@@ -7,6 +7,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { prepareWritable, whyNotWritable } from '../make-directory.ts';
 import { ZooError } from './errors.ts';
+import { whyFetchFailed } from '../../diagnostics/fetch-failure.ts';
 import { KNOWN_WEIGHTS, knownWeightsPath, type DownloadableModel } from './known-weights.ts';
 
 export interface FetchWeightsOptions {
@@ -83,15 +84,6 @@ export async function fetchWeights(options: FetchWeightsOptions): Promise<FetchW
   }
 }
 
-/**
- * Why a `fetch` failed, in a word where there is one: Node's fetch throws "fetch failed" and keeps
- * the reason (ECONNREFUSED, ENOTFOUND, ECONNRESET...) in its cause.
- */
-export function whyFetchFailed(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = err.cause as NodeJS.ErrnoException | undefined;
-  return cause?.code ?? cause?.message ?? err.message;
-}
 
 /** Downloads the Keras ImageNet weights of `name` into `cacheDir` (the `tl weights fetch` command). */
 export function fetchKnownWeights(
