@@ -74,6 +74,7 @@ try {
   out.served = seen;
   out.job = await client.job(job!.id);
   out.cancelEnded = (await client.cancel(job!.id)).diagnostics.map((d) => d.code);
+  out.resumeSucceeded = (await client.resume(job!.id)).diagnostics.map((d) => d.code);
 } finally {
   await server.close();
   await service.stop();
@@ -132,5 +133,6 @@ describe('the package, from TypeScript', () => {
     expect(out.job).toMatchObject({ name: 'from-a-library', kind: 'TRAIN', status: 'SUCCEEDED', error: null });
     expect(out.job.lastSeq).toBe(out.served.length);
     expect(out.cancelEnded).toEqual(['job-not-cancellable']);
+    expect(out.resumeSucceeded).toEqual(['job-not-resumable']);
   }, 300_000);
 });

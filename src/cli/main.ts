@@ -11,6 +11,7 @@ import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
 import { runCommand } from './run.ts';
 import { registerFollow } from './follow.ts';
+import { registerInit } from './init.ts';
 import { registerLrFind } from './lr-find.ts';
 import { backendOption, UsageError } from './usage.ts';
 import { registerServe } from './serve.ts';
@@ -136,6 +137,7 @@ export function buildProgram(): Command {
     });
 
   registerLrFind(program);
+  registerInit(program);
 
   program
     .command('predict')

@@ -78,11 +78,15 @@ export class TlClientError extends Error {
 }
 
 const PAYLOAD = '{ job { id status queuePosition } diagnostics { code severity message line column endLine endColumn } }';
-const SUBMIT = `mutation Submit($input: SubmitJobInput!) { submitJob(input: $input) ${PAYLOAD} }`;
-const FIND = `mutation Find($input: FindLearningRateInput!) { findLearningRate(input: $input) ${PAYLOAD} }`;
-const CANCEL = 'mutation Cancel($id: ID!) { cancelJob(id: $id) { job { id status queuePosition } diagnostics { code severity message line column endLine endColumn } } }';
-const JOB = 'query Job($id: ID!) { job(id: $id) { id name kind status source lastSeq exportPath error { code message } } }';
-const EVENTS = 'subscription Follow($jobId: ID!, $after: Int) { jobEvents(jobId: $jobId, after: $after) { seq attempt data } }';
+/** The operations the client sends (test/web/queries.test.ts validates them against schema.graphql). */
+export const OPERATIONS = {
+  submit: `mutation Submit($input: SubmitJobInput!) { submitJob(input: $input) ${PAYLOAD} }`,
+  findLearningRate: `mutation Find($input: FindLearningRateInput!) { findLearningRate(input: $input) ${PAYLOAD} }`,
+  cancel: `mutation Cancel($id: ID!) { cancelJob(id: $id) ${PAYLOAD} }`,
+  resume: `mutation Resume($id: ID!) { resumeJob(id: $id) ${PAYLOAD} }`,
+  job: 'query Job($id: ID!) { job(id: $id) { id name kind status source lastSeq exportPath error { code message } } }',
+  events: 'subscription Follow($jobId: ID!, $after: Int) { jobEvents(jobId: $jobId, after: $after) { seq attempt data } }',
+} as const;
 
 /** http://host:4000 and http://host:4000/graphql (and host:4000) all mean the GraphQL endpoint. */
 export function endpoint(server: string): URL {
@@ -111,7 +115,7 @@ export class TlClient {
 
   /** Queues a script for training. */
   async submit(source: string, options: { readonly name?: string | undefined } = {}): Promise<Submission> {
-    const data = await this.query<{ submitJob: Submission }>(SUBMIT, { input: { source, ...(options.name && { name: options.name }) } });
+    const data = await this.query<{ submitJob: Submission }>(OPERATIONS.submit, { input: { source, ...(options.name && { name: options.name }) } });
     return data.submitJob;
   }
 
@@ -119,7 +123,7 @@ export class TlClient {
   async findLearningRate(source: string, options: { readonly phase?: string | undefined; readonly fromStart?: boolean; readonly steps?: number; readonly name?: string | undefined } = {}): Promise<Submission> {
     const { phase, fromStart, steps, name } = options;
     const input = { source, ...(name && { name }), ...(phase !== undefined && { phase }), ...(fromStart !== undefined && { fromStart }), ...(steps !== undefined && { steps }) };
-    return (await this.query<{ findLearningRate: Submission }>(FIND, { input })).findLearningRate;
+    return (await this.query<{ findLearningRate: Submission }>(OPERATIONS.findLearningRate, { input })).findLearningRate;
   }
 
   /**
@@ -128,12 +132,20 @@ export class TlClient {
    * (`job-not-found`, `job-not-cancellable`), when nothing was cancelled.
    */
   async cancel(jobId: string): Promise<Submission> {
-    return (await this.query<{ cancelJob: Submission }>(CANCEL, { id: jobId })).cancelJob;
+    return (await this.query<{ cancelJob: Submission }>(OPERATIONS.cancel, { id: jobId })).cancelJob;
+  }
+
+  /**
+   * Queues a failed or cancelled job again; it continues from its last checkpoint where it has one.
+   * `job` is null, and `diagnostics` says why (`job-not-found`, `job-not-resumable`, `queue-full`), when it was not.
+   */
+  async resume(jobId: string): Promise<Submission> {
+    return (await this.query<{ resumeJob: Submission }>(OPERATIONS.resume, { id: jobId })).resumeJob;
   }
 
   /** A job as the server holds it, or null where there is none by that id. (Other fields: `query`, schema.graphql.) */
   async job(jobId: string): Promise<JobSummary | null> {
-    return (await this.query<{ job: JobSummary | null }>(JOB, { id: jobId })).job;
+    return (await this.query<{ job: JobSummary | null }>(OPERATIONS.job, { id: jobId })).job;
   }
 
   /**
@@ -158,7 +170,7 @@ export class TlClient {
       });
       let why: string;
       try {
-        for await (const result of client.iterate<{ jobEvents: { seq: number; attempt: number; data: ExecutorEvent } }>({ query: EVENTS, variables: { jobId, after: last } })) {
+        for await (const result of client.iterate<{ jobEvents: { seq: number; attempt: number; data: ExecutorEvent } }>({ query: OPERATIONS.events, variables: { jobId, after: last } })) {
           if (result.errors?.length) throw new TlClientError('refused', result.errors.map((e) => e.message).join('; '));
           const e = result.data?.jobEvents;
           if (!e || e.seq <= last) continue;

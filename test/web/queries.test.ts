@@ -1,5 +1,5 @@
 /**
- * Every operation the dashboard sends is valid against schema.graphql, checked without a browser
+ * Every operation the dashboard and tl/client send is valid against schema.graphql, checked without a browser
  * (the browser tests skip where there is no chromium). Fragments on different event types must
  * agree on the shape of a field they share: LrPointEvent's phase once was a name where
  * PhaseStartedEvent's is an index, and the dashboard's event subscription failed as a whole.
@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSchema, parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { OPERATIONS } from '../../src/client/tl-client.ts';
 import * as queries from '../../web/src/queries.ts';
 
 const schema = buildSchema(readFileSync(join(import.meta.dirname, '..', '..', 'schema.graphql'), 'utf8'));
@@ -19,6 +20,12 @@ describe("the dashboard's operations", () => {
   });
 
   it.each(operations)('%s is valid against schema.graphql', (_name, operation) => {
+    expect(validate(schema, parse(operation)).map((e) => e.message)).toEqual([]);
+  });
+});
+
+describe("tl/client's operations", () => {
+  it.each(Object.entries(OPERATIONS))('%s is valid against schema.graphql', (_name, operation) => {
     expect(validate(schema, parse(operation)).map((e) => e.message)).toEqual([]);
   });
 });

@@ -1,0 +1,55 @@
+/**
+ * What a data folder holds, for `tl init`: a class tree, or `train`/`val`/`test` class trees beside
+ * each other (as most downloaded datasets come); how many images each class has; and how large the
+ * images are, from a sample read without decoding them.
+ */
+import { basename, join } from 'node:path';
+import sharp from 'sharp';
+import { DataError } from './data-error.ts';
+import { listClassTree, listDirectory, requireDirectory } from './list-images.ts';
+
+export interface DataSurvey {
+  /** The training class tree: the folder itself, or its `train` (or `training`) sub-folder. */
+  readonly train: string;
+  /** A `val`, `valid` or `validation` class tree beside it; null where there is none. */
+  readonly val: string | null;
+  /** A `test` or `testing` class tree beside it; null where there is none. */
+  readonly test: string | null;
+  readonly classes: readonly { readonly name: string; readonly images: number }[];
+  /** The median of the sampled images' shorter sides, in pixels; null where none could be read. */
+  readonly shortSide: number | null;
+  readonly sampled: number;
+}
+
+const SPLITS = { train: ['train', 'training'], val: ['val', 'valid', 'validation'], test: ['test', 'testing'] } as const;
+const SAMPLE = 48;
+
+export async function surveyData(dir: string): Promise<DataSurvey> {
+  await requireDirectory(dir, 'data folder');
+  const { folders } = await listDirectory(dir);
+  const split = (names: readonly string[]) => folders.find((f) => names.includes(basename(f).toLowerCase())) ?? null;
+  const train = split(SPLITS.train);
+  const root = train ?? dir;
+  const tree = await listClassTree(root, 'data folder');
+  if (tree.classes.length === 0) {
+    throw new DataError('no-classes', `data folder '${root}' has no class sub-folders; put each class's images in '${root}/<class name>/'${train ? '' : `, or the classes of each split in '${join(dir, 'train')}', '${join(dir, 'val')}' and '${join(dir, 'test')}'`}`, { path: root });
+  }
+  const classes = tree.classes.map((name, k) => ({ name, images: tree.files[k]!.length }));
+  // A sample spread over every class: every n-th image of the whole tree.
+  const all = tree.files.flat();
+  const step = Math.max(1, Math.floor(all.length / SAMPLE));
+  const sides: number[] = [];
+  for (let i = 0; i < all.length && sides.length < SAMPLE; i += step) {
+    const meta = await sharp(all[i]!).metadata().catch(() => null);
+    if (meta?.width && meta.height) sides.push(Math.min(meta.width, meta.height));
+  }
+  sides.sort((a, b) => a - b);
+  return {
+    train: root,
+    val: train ? split(SPLITS.val) : null,
+    test: train ? split(SPLITS.test) : null,
+    classes,
+    shortSide: sides.length ? sides[Math.floor(sides.length / 2)]! : null,
+    sampled: sides.length,
+  };
+}
