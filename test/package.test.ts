@@ -18,7 +18,7 @@ const CONSUMER = `
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compile, format, formatDiagnostics, type Diagnostic, type Plan } from 'tl';
-import { ExecutorError, loadModel, predictFiles, predictImages, runPlan, type ExecutorEvent } from 'tl/executor';
+import { ExecutorError, loadModel, parsePlan, predictFiles, predictImages, runPlan, type ExecutorEvent } from 'tl/executor';
 import { JobService, startServer } from 'tl/server';
 import { TlClient, TlClientError } from 'tl/client';
 
@@ -58,6 +58,8 @@ try {
   if (err instanceof ExecutorError) out.failure = { code: err.code, line: err.origin?.line ?? null };
 }
 
+out.reread = JSON.stringify(parsePlan(JSON.parse(JSON.stringify(plan))).plan) === JSON.stringify(plan);
+out.otherVersion = parsePlan({ version: 3 }).problems;
 // A plan a program edited is checked before anything runs: the field and why.
 const edited: Plan = { ...plan, phases: [] };
 out.badPlan = await runPlan(edited, { baseDir: dataRoot, runDir: join(work, 'state3') }).then(() => 'ran', (err: unknown) => (err instanceof ExecutorError ? \`\${err.code}: \${err.message}\` : String(err)));
@@ -125,6 +127,8 @@ describe('the package, from TypeScript', () => {
     expect(out.top).toHaveLength(2);
     expect(out.notImage).toMatch(/\S/);
     expect(out.failure).toEqual({ code: 'data-not-found', line: 2 });
+    expect(out.reread).toBe(true);
+    expect(out.otherVersion).toEqual(['version: this TL reads plans of version 1, not 3']);
     expect(out.badPlan).toBe('bad-plan: not a TL plan: phases: Too small: expected array to have >=1 items');
     expect(out.withoutToken).toBe('unauthorized');
     expect(out.refusedJob).toEqual([['unknown-model', 1, 5], ['missing-data', 1, 13]]);

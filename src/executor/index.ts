@@ -23,6 +23,8 @@ export { runPlan, type RunOptions, type RunResult } from './run.ts';
 export { findLearningRate, type LrFindOptions } from './lr-find.ts';
 export { predictFiles, predictImages, type ExportedModel, type Prediction, type PredictOptions, type Ranking } from './predict.ts';
 export { ExecutorError } from './errors.ts';
+/** Checks a plan read as JSON (a `tl plan` file, one a program wrote) against the schema, naming each field out of place; runPlan does the same first. */
+export { parsePlan, type ParsedPlan } from '../plan/parse.ts';
 export { FAILURE_CODES, type FailureCode } from './failure-codes.ts';
 export { BACKENDS, type BackendName } from './backends/names.ts';
 export { suggestedRate } from './events.ts';

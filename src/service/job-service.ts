@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, relative, resolve, sep } from 'node:path';
 import { compile } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
@@ -28,7 +28,8 @@ import type { JobQueue } from './job-queue.ts';
 import type { BackendReport, JobRunner } from './job-runner.ts';
 import { JobStore, type JobPage } from './job-store.ts';
 import { DEFAULT_LIMITS, type Limits, type Refusal } from './limits.ts';
-import { confinePlan } from './path-guard.ts';
+import { confinePlan, whyOutsideDataRoot } from './path-guard.ts';
+import { starterScript } from '../format/starter.ts';
 import { recover, type Recovered } from './recover.ts';
 import { jobPaths, Scheduler } from './scheduler.ts';
 import { SqliteJobQueue } from './sqlite-queue.ts';
@@ -152,6 +153,27 @@ export class JobService {
     const confined = await confinePlan(plan, { dataRoot: this.o.dataRoot, exportRoot: jobPaths(this.o.runsDir, 'check').exports });
     const all = [...diagnostics, ...confined.diagnostics].sort((a, b) => a.span.start - b.span.start);
     return { plan: hasErrors(all) ? null : plan, diagnostics: all, refusal: null };
+  }
+
+  /**
+   * A first script for a folder under the data root, as `tl init` writes it, its paths from the data
+   * root (where a job's relative paths start); or why not (outside the root, not a data folder).
+   */
+  async starterScript(data: string): Promise<{ readonly source: string | null; readonly error: string | null }> {
+    if (data.length > 4096) return { source: null, error: `the path is ${data.length} characters long; a data folder's path is at most 4096` };
+    const outside = await whyOutsideDataRoot(this.o.dataRoot, data);
+    if (outside) return { source: null, error: outside };
+    const { surveyData } = await import('../executor/data/survey.ts');
+    const root = resolve(this.o.dataRoot);
+    const written = (p: string) => relative(root, p).split(sep).join('/') || '.';
+    try {
+      const survey = await surveyData(resolve(root, data));
+      const name = basename(resolve(root, data)).replace(/[^A-Za-z0-9._-]/g, '-') || 'model';
+      return { source: starterScript({ ...survey, train: written(survey.train), val: survey.val && written(survey.val), test: survey.test && written(survey.test) }, { name }), error: null };
+    } catch (err) {
+      // The server's own folders are not the client's business: paths as the client wrote them, from the data root.
+      return { source: null, error: (err as Error).message.replaceAll(`${root}${sep}`, '').replaceAll(root, '.') };
+    }
   }
 
   cancel(id: string): JobAction {

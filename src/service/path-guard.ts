@@ -104,6 +104,11 @@ class DataRoot {
   }
 }
 
+/** Why a data folder named by itself (the dashboard's "Start from a data folder") is out of bounds, or null when it is inside the data root. */
+export function whyOutsideDataRoot(dataRoot: string, path: string, maxEntries = 1_000_000): Promise<string | null> {
+  return new DataRoot(resolve(dataRoot), maxEntries).check(path, 'data', 'folder');
+}
+
 /** See the module comment. */
 export async function confinePlan(plan: Plan, options: ConfineOptions): Promise<ConfineResult> {
   const data = new DataRoot(resolve(options.dataRoot), options.maxEntries ?? 1_000_000);

@@ -47,6 +47,23 @@ describe('queries', () => {
     expect((await ask(`use tiny # ${'x'.repeat(3000)}`, 'warmup', 0.01)).error).toBe('the script is 3011 bytes; this server accepts at most 2000');
   });
 
+  it('starterScript writes a first script for a folder under the data root, which check passes, or says why it cannot', async () => {
+    const Q = 'query($data: String!) { starterScript(data: $data) { source error } }';
+    const ask = async (data: string) => (await gql(stack.url, Q, { data })).body.data.starterScript as { source: string | null; error: string | null };
+    const made = await ask('imgs');
+    expect(made.error).toBeNull();
+    expect(made.source).toMatch(/^# Written by tl init from imgs: 3 classes, 18 images \(6 a class\), shorter side about 28 px \(median of 18\)\.\n/);
+    expect(made.source).toContain('\ndata "imgs" split 0.2   # a fifth of each class held out to validate\n');
+    expect(made.source).toContain('\nexport "runs/imgs"\n');
+    const checked = await gql(stack.url, 'query($s: String!) { check(source: $s) { ok diagnostics { code } } }', { s: made.source });
+    expect(checked.body.data.check).toEqual({ ok: true, diagnostics: [] });
+    // Nothing outside the data root is read, and the server's own folders are not named.
+    expect(await ask('../')).toEqual({ source: null, error: "data path '../' leads outside the server's data root through '..'; use a path inside it (relative paths start at the data root)" });
+    expect(await ask('/etc')).toEqual({ source: null, error: "data path '/etc' is outside the server's data root; use a path inside it (relative paths start at the data root)" });
+    expect((await ask('nope')).error).toMatch(/^data folder 'nope' does not exist; /);
+    expect((await ask('imgs/bag')).error).toBe("data folder 'imgs/bag' has no class sub-folders; put each class's images in 'imgs/bag/<class name>/', or the classes of each split in 'imgs/bag/train', 'imgs/bag/val' and 'imgs/bag/test'");
+  });
+
   it('models lists the zoo with blocks and where weights come from', async () => {
     const r = await gql(stack.url, '{ models { name input imagenet availableWeights layerCount blocks { name lastLayer } } }');
     const tiny = r.body.data.models.find((m: { name: string }) => m.name === 'tiny');

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { starterScript } from '../../src/cli/init.ts';
+import { starterScript } from '../../src/format/starter.ts';
 import { compile } from '../../src/compile.ts';
 import { hasErrors } from '../../src/diagnostics/diagnostic.ts';
 import { root } from '../service/helpers.ts';
@@ -65,16 +65,16 @@ describe('tl init', () => {
   });
 
   it('unfreezes more of the base, at rates falling with depth, the more images a class has', () => {
-    const survey = (n: number) => ({ train: '/d/train', val: null, test: null, classes: [{ name: 'a', images: n }, { name: 'b', images: n }], shortSide: 500, sampled: 48 });
+    const survey = (n: number) => ({ train: 'd/train', val: null, test: null, classes: [{ name: 'a', images: n }, { name: 'b', images: n }], shortSide: 500, sampled: 48 });
     const phase = (n: number) => {
-      const source = starterScript(survey(n), { scriptDir: '/d', name: 'd' });
+      const source = starterScript(survey(n), { name: 'd' });
       expect(hasErrors(compile(source).diagnostics), source).toBe(false);
       return source.split('\n').find((l) => l.startsWith('phase'))!.replace(/ {3}#.*$/, '');
     };
     expect(phase(60)).toBe('phase finetune unfreeze block5 lr 3e-4 epochs 5');
     expect(phase(600)).toBe('phase finetune unfreeze block4, block5 decay 0.3 lr 3e-4 epochs 5');
     expect(phase(6000)).toBe('phase finetune unfreeze all decay 0.5 lr 3e-4 epochs 5');
-    expect(starterScript(survey(60), { scriptDir: '/d', name: 'd' })).toContain('\nuse mobilenetv2 input 224 ');
+    expect(starterScript(survey(60), { name: 'd' })).toContain('\nuse mobilenetv2 input 224 ');
   });
 
   it('says what is wrong with a folder it cannot use, and exits 1', () => {

@@ -155,6 +155,31 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     await page.waitForSelector('#job-status');
   }, 120_000);
 
+  it('starts from a data folder: a first script in the editor, after asking before it replaces a draft; a bad folder is said', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/submit`);
+    await page.fill('textarea[name=source]', 'use tiny # my draft\n');
+    await page.fill('input[name=data]', '../elsewhere');
+    await page.click('#starter');
+    await page.locator('#starter-error:not([hidden])').waitFor();
+    expect(await page.locator('#starter-error').textContent()).toContain("leads outside the server's data root");
+    expect(await page.inputValue('textarea[name=source]')).toBe('use tiny # my draft\n');
+    // Declined: the draft stays. Accepted: the first script replaces it, and the check passes.
+    const questions: string[] = [];
+    page.once('dialog', (d) => void (questions.push(d.message()), d.dismiss()));
+    await page.fill('input[name=data]', 'fashion-mini');
+    await page.click('#starter');
+    await expect.poll(() => questions.length).toBe(1);
+    expect(await page.inputValue('textarea[name=source]')).toBe('use tiny # my draft\n');
+    expect(await page.locator('#starter-error').isHidden()).toBe(true);
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#starter');
+    await expect.poll(() => page.inputValue('textarea[name=source]')).toMatch(/^# Written by tl init from fashion-mini\/train: 10 classes, 400 images/);
+    expect(await page.inputValue('textarea[name=source]')).toContain('\ndata "fashion-mini/train" split 0.2 ');
+    await page.waitForSelector('#check-status[data-ok="true"]');
+    expect(questions).toEqual(['Replace the script in the editor with a first script for this folder?']);
+  }, 60_000);
+
   it("searches a phase's learning rate from the editor, plotting the loss by rate as it goes, then the rate to use", async () => {
     const page = await browser.context.newPage();
     await page.goto(`${base()}/submit`);

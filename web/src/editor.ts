@@ -64,6 +64,17 @@ export class Editor {
     return this.textarea.value;
   }
 
+  /** Replaces the text as an edit would (saved and checked like typing), kept in the textarea's undo history where the browser allows. */
+  set value(text: string) {
+    this.textarea.focus();
+    this.textarea.select();
+    // execCommand keeps Ctrl-Z able to bring the old text back; where it is not supported, a plain assignment.
+    if (!document.execCommand('insertText', false, text)) {
+      this.textarea.value = text;
+      this.textarea.dispatchEvent(new Event('input'));
+    }
+  }
+
   setDiagnostics(diagnostics: readonly Diagnostic[]): void {
     this.diagnostics = diagnostics;
     this.render();

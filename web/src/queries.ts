@@ -137,5 +137,6 @@ export const FIND_LR = `mutation FindLr($source: String!, $name: String, $phase:
   findLearningRate(input: { source: $source, name: $name, phase: $phase }) { job { id } diagnostics { ${DIAGNOSTIC} } }
 }`;
 export const WITH_RATE = `query WithRate($source: String!, $phase: String!, $lr: Float!) { withLearningRate(source: $source, phase: $phase, lr: $lr) { source error } }`;
+export const STARTER = `query Starter($data: String!) { starterScript(data: $data) { source error } }`;
 export const CANCEL = `mutation Cancel($id: ID!) { cancelJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;
 export const RESUME = `mutation Resume($id: ID!) { resumeJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;

@@ -96,6 +96,10 @@ export interface QueryWithLearningRateArgs {
   readonly lr: number;
 }
 
+export interface QueryStarterScriptArgs {
+  readonly data: string;
+}
+
 export interface SubscriptionJobEventsArgs {
   readonly jobId: string;
   readonly after: Maybe<number>;
@@ -105,7 +109,7 @@ export interface SubscriptionJobEventsArgs {
 export interface FieldArgs {
   Job: { events: JobEventsArgs };
   Mutation: { submitJob: MutationSubmitJobArgs; cancelJob: MutationCancelJobArgs; resumeJob: MutationResumeJobArgs; findLearningRate: MutationFindLearningRateArgs };
-  Query: { job: QueryJobArgs; jobs: QueryJobsArgs; check: QueryCheckArgs; plan: QueryPlanArgs; withLearningRate: QueryWithLearningRateArgs };
+  Query: { job: QueryJobArgs; jobs: QueryJobsArgs; check: QueryCheckArgs; plan: QueryPlanArgs; withLearningRate: QueryWithLearningRateArgs; starterScript: QueryStarterScriptArgs };
   Subscription: { jobEvents: SubscriptionJobEventsArgs };
 }
 
@@ -481,7 +485,7 @@ export interface Shapes {
   ScriptEdit: {
     /** The edited script; null when it could not be edited. */
     readonly source: Maybe<string> | undefined;
-    /** Why not: a phase the script lacks, a script that does not parse, a rate out of range, a script too large. */
+    /** Why not: for withLearningRate a phase the script lacks, a script that does not parse, a rate out of range, a script too large; for starterScript what is wrong with the folder. */
     readonly error: Maybe<string> | undefined;
   };
   /** A backend that records a training step once it repeats and replays it (webgpu, as CUDA graphs do)
@@ -567,6 +571,11 @@ export interface QueryResolvers {
    * the phase's own `lr X` takes the new number, or ` lr X` is added (for the first phase, a line
    * above the first `phase`), as `tl lr-find --write` writes it. */
   withLearningRate: Resolver<Parent<'ScriptEdit'>, unknown, QueryWithLearningRateArgs>;
+  /** A first script for a folder of images under the data root (one sub-folder per class, or train/,
+   * val/, test/ holding those), as `tl init` writes it: each choice in a comment, paths from the data
+   * root. `error` says why not: a path outside the data root, not a folder, no class folders, an
+   * empty class. */
+  starterScript: Resolver<Parent<'ScriptEdit'>, unknown, QueryStarterScriptArgs>;
   /** The model zoo: names, blocks, input sizes and where pretrained weights come from. */
   models: Resolver<ReadonlyArray<Parent<'ZooModel'>>, unknown, NoArgs>;
   /** The tfjs backends this server's workers can train on, probed once in a worker process. */

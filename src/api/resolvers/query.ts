@@ -43,6 +43,8 @@ export const Query: QueryResolvers = {
     return { source: edit.source ?? null, error: edit.error ?? null };
   },
 
+  starterScript: (_, { data }, { service }) => service.starterScript(data),
+
   models: () => ZOO,
 
   backends: async (_, _args, { service }) => {

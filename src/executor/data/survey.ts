@@ -5,21 +5,12 @@
  */
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
+import type { DataSummary } from '../../format/starter.ts';
 import { DataError } from './data-error.ts';
 import { listClassTree, listDirectory, requireDirectory } from './list-images.ts';
 
-export interface DataSurvey {
-  /** The training class tree: the folder itself, or its `train` (or `training`) sub-folder. */
-  readonly train: string;
-  /** A `val`, `valid` or `validation` class tree beside it; null where there is none. */
-  readonly val: string | null;
-  /** A `test` or `testing` class tree beside it; null where there is none. */
-  readonly test: string | null;
-  readonly classes: readonly { readonly name: string; readonly images: number }[];
-  /** The median of the sampled images' shorter sides, in pixels; null where none could be read. */
-  readonly shortSide: number | null;
-  readonly sampled: number;
-}
+/** A folder's summary (format/starter.ts), its paths absolute. */
+export type DataSurvey = DataSummary;
 
 const SPLITS = { train: ['train', 'training'], val: ['val', 'valid', 'validation'], test: ['test', 'testing'] } as const;
 const SAMPLE = 48;
@@ -35,6 +26,10 @@ export async function surveyData(dir: string): Promise<DataSurvey> {
     throw new DataError('no-classes', `data folder '${root}' has no class sub-folders; put each class's images in '${root}/<class name>/'${train ? '' : `, or the classes of each split in '${join(dir, 'train')}', '${join(dir, 'val')}' and '${join(dir, 'test')}'`}`, { path: root });
   }
   const classes = tree.classes.map((name, k) => ({ name, images: tree.files[k]!.length }));
+  const empty = classes.filter((c) => c.images === 0).map((c) => `'${c.name}'`);
+  if (empty.length) {
+    throw new DataError('empty-class', `class folder${empty.length > 1 ? 's' : ''} ${empty.join(', ')} in '${root}' hold${empty.length > 1 ? '' : 's'} no images; add some or remove ${empty.length > 1 ? 'them' : 'it'}`, { path: root });
+  }
   // A sample spread over every class: every n-th image of the whole tree.
   const all = tree.files.flat();
   const step = Math.max(1, Math.floor(all.length / SAMPLE));

@@ -1,8 +1,11 @@
-/** The submit page: edit a script, see the server's diagnostics as you type, submit it, or search a phase's learning rate. */
+/**
+ * The submit page: edit a script, see the server's diagnostics as you type, submit it, or search a
+ * phase's learning rate; or start from a data folder, as `tl init` does.
+ */
 import { gql } from '../client.ts';
 import { h, fill } from '../dom.ts';
 import { Editor } from '../editor.ts';
-import { CHECK, FIND_LR, SUBMIT, type Diagnostic } from '../queries.ts';
+import { CHECK, FIND_LR, STARTER, SUBMIT, type Diagnostic } from '../queries.ts';
 
 const EXAMPLE = `# Paths are relative to the server's data root.
 use tiny input 32
@@ -39,7 +42,28 @@ export function submitView(root: HTMLElement, navigate: (path: string) => void):
     status.textContent = result.ok ? (result.diagnostics.length ? `ok, ${result.diagnostics.length} warning(s)` : 'ok') : `${errors} error(s)`;
     status.dataset.ok = String(result.ok);
   };
-  const form = h('form', { class: 'panel' }, h('div', { class: 'row' }, h('h1', {}, 'New job'), name, button, phase, findLr, status), editor.el);
+  // A first script for a folder under the data root, as `tl init` writes it.
+  const folder = h('input', { name: 'data', placeholder: 'data folder', maxlength: 4096, size: 18 });
+  const start = h('button', { type: 'button', id: 'starter', title: 'write a first script for a folder of images under the data root, as tl init' }, 'Start from data');
+  const starterError = h('p', { class: 'error', id: 'starter-error', hidden: true });
+  start.addEventListener('click', () => void (async () => {
+    const data = folder.value.trim();
+    if (!data) return folder.focus();
+    const { starterScript: made } = await gql<{ starterScript: { source: string | null; error: string | null } }>(STARTER, { data });
+    starterError.hidden = made.source !== null;
+    starterError.textContent = made.error ?? '';
+    // The draft is the user's work: replaced only when they say so.
+    if (made.source === null || (editor.value.trim() && editor.value !== EXAMPLE && !confirm('Replace the script in the editor with a first script for this folder?'))) return;
+    editor.value = made.source;
+  })());
+  const form = h(
+    'form',
+    { class: 'panel' },
+    h('div', { class: 'row' }, h('h1', {}, 'New job'), name, button, phase, findLr, status),
+    h('div', { class: 'row' }, folder, start),
+    starterError,
+    editor.el,
+  );
   /** Sends the script; on to the job's page, or its diagnostics (and why it was refused) under the script. */
   const send = async (mutation: string, field: 'submitJob' | 'findLearningRate', variables: Record<string, unknown>) => {
     button.disabled = findLr.disabled = true;
