@@ -7,8 +7,13 @@ import { hasErrors, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { Comment, NumberNode, Setting, Statement, Word } from '../syntax/ast.ts';
 import { parse } from '../syntax/parse.ts';
 
+/** `text` as a TL string literal: quoted, with its backslashes and quotes escaped. */
+export function quoted(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
 function w(word: Word): string {
-  return word.quoted ? `"${word.text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : word.text;
+  return word.quoted ? quoted(word.text) : word.text;
 }
 
 function n(num: NumberNode): string {

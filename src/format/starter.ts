@@ -3,6 +3,8 @@
  * "Start from a data folder"): the usual transfer-learning choices for that much data, each said in a
  * comment beside it. Pure: the folder is surveyed elsewhere (executor/data/survey.ts).
  */
+import { quoted } from './format.ts';
+
 /** What a data folder holds: where its splits are (as the script will write them), how many images each class has, how large they are. */
 export interface DataSummary {
   /** The training class tree: the folder itself, or its `train` (or `training`) sub-folder. */
@@ -37,7 +39,6 @@ export function starterScript(survey: DataSummary, o: { readonly name: string })
   const headEpochs = Math.min(50, Math.max(10, Math.ceil(300 / Math.ceil((total * kept) / 32))));
   const input = inputFor(survey.shortSide);
   const balance = least > 0 && most >= 5 * least;
-  const q = (p: string) => JSON.stringify(p);
   const size = survey.shortSide === null ? 'sizes unknown' : `shorter side about ${survey.shortSide} px (median of ${survey.sampled})`;
   const finetune =
     perClass < 100
@@ -48,14 +49,14 @@ export function starterScript(survey: DataSummary, o: { readonly name: string })
   const lines = [
     `# Written by tl init from ${survey.train}: ${survey.classes.length} classes, ${total.toLocaleString('en-US')} images (${least === most ? least.toLocaleString('en-US') : `${least.toLocaleString('en-US')} to ${most.toLocaleString('en-US')}`} a class), ${size}.`,
     `use mobilenetv2 input ${input}   # its pretrained weights come with TL; ${survey.shortSide !== null && survey.shortSide < input ? `the images are smaller than ${input} px: a larger input adds time, not detail` : `input ${input}: about the detail the images have, and quick to train`}`,
-    `data ${q(survey.train)}${survey.val ? ` val ${q(survey.val)}` : ' split 0.2'}${balance ? ' balance' : ''}${balance ? `   # balance: the classes differ ${Math.round(most / least)} to 1` : survey.val ? '' : '   # a fifth of each class held out to validate'}`,
+    `data ${quoted(survey.train)}${survey.val ? ` val ${quoted(survey.val)}` : ' split 0.2'}${balance ? ' balance' : ''}${balance ? `   # balance: the classes differ ${Math.round(most / least)} to 1` : survey.val ? '' : '   # a fifth of each class held out to validate'}`,
     'head dropout 0.2',
     `epochs ${headEpochs}   # the new head alone first, about 300 steps on the frozen base's features (computed once: fast)`,
     'lr 1e-3',
     'batch 32',
     `# augment flip, rotate 10, zoom 0.1   # more variety for little data; drop flip where left and right differ (text, digits); the frozen base then runs at every step`,
     `${finetune.line}   # ${finetune.why}; 'lr auto' searches the rate instead (100 steps)`,
-    ...(survey.test ? [`evaluate ${q(survey.test)}`] : []),
+    ...(survey.test ? [`evaluate ${quoted(survey.test)}`] : []),
     `export "runs/${o.name}"`,
   ];
   return `${lines.join('\n')}\n`;

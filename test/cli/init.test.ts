@@ -75,6 +75,9 @@ describe('tl init', () => {
     expect(phase(600)).toBe('phase finetune unfreeze block4, block5 decay 0.3 lr 3e-4 epochs 5');
     expect(phase(6000)).toBe('phase finetune unfreeze all decay 0.5 lr 3e-4 epochs 5');
     expect(starterScript(survey(60), { name: 'd' })).toContain('\nuse mobilenetv2 input 224 ');
+    // A folder's name is written as a string the compiler reads back as the same name.
+    const odd = starterScript({ ...survey(60), train: 'my "photos"\t\\2024', test: 'ünïcode/test' }, { name: 'd' });
+    expect(compile(odd).plan).toMatchObject({ data: { path: 'my "photos"\t\\2024' }, evaluate: { path: 'ünïcode/test' } });
   });
 
   it('says what is wrong with a folder it cannot use, and exits 1', () => {
