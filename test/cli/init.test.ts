@@ -87,6 +87,8 @@ describe('tl init', () => {
     expect(tl(['init', 'a.png'], work).stderr).toContain("is a file, but a folder was expected");
     mkdirSync(join(work, 'empty'));
     expect(tl(['init', 'empty'], work).stderr).toContain(`data folder '${join(work, 'empty')}' has no class sub-folders; put each class's images in`);
+    images(join(work, 'single'), { bag: 3 });
+    expect(tl(['init', 'single'], work).stderr).toBe(`tl init: data folder '${join(work, 'single')}' has a single class ('bag'); a classifier needs at least two: add a folder of images of another class\n`);
     images(join(work, 'holes'), { bag: 3 });
     mkdirSync(join(work, 'holes', 'boot'));
     expect(tl(['init', 'holes'], work)).toMatchObject({ code: 1, stderr: `tl init: class folder 'boot' in '${join(work, 'holes')}' holds no images; add some or remove it\n` });

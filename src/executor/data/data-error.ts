@@ -10,6 +10,7 @@ export type DataErrorCode = FailureCodes<
   | 'corrupt-image'
   | 'empty-class'
   | 'no-classes'
+  | 'one-class'
   | 'class-missing-from-val'
   | 'unknown-label'
   | 'bad-manifest'

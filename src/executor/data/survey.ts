@@ -26,6 +26,7 @@ export async function surveyData(dir: string): Promise<DataSurvey> {
     throw new DataError('no-classes', `data folder '${root}' has no class sub-folders; put each class's images in '${root}/<class name>/'${train ? '' : `, or the classes of each split in '${join(dir, 'train')}', '${join(dir, 'val')}' and '${join(dir, 'test')}'`}`, { path: root });
   }
   const classes = tree.classes.map((name, k) => ({ name, images: tree.files[k]!.length }));
+  if (classes.length === 1) throw new DataError('one-class', `data folder '${root}' has a single class ('${classes[0]!.name}'); a classifier needs at least two: add a folder of images of another class`, { path: root });
   const empty = classes.filter((c) => c.images === 0).map((c) => `'${c.name}'`);
   if (empty.length) {
     throw new DataError('empty-class', `class folder${empty.length > 1 ? 's' : ''} ${empty.join(', ')} in '${root}' hold${empty.length > 1 ? '' : 's'} no images; add some or remove ${empty.length > 1 ? 'them' : 'it'}`, { path: root });
