@@ -60,6 +60,9 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
+  // First in the help: where a user with their own images starts.
+  registerInit(program);
+
   program
     .command('check')
     .description('check scripts and print their diagnostics')
@@ -137,7 +140,6 @@ export function buildProgram(): Command {
     });
 
   registerLrFind(program);
-  registerInit(program);
 
   program
     .command('predict')
