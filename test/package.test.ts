@@ -70,10 +70,27 @@ try {
   out.withoutToken = await new TlClient(server.url).submit(source).then(() => 'accepted', (err: unknown) => (err instanceof TlClientError ? err.code : String(err)));
   const client = new TlClient(server.url, { token: 'secret' });
   out.refusedJob = (await client.submit(bad)).diagnostics.map((d) => [d.code, d.line, d.column]);
+  // The job list's live updates: a second job waits in the queue behind the first, so the stream is
+  // live well before it starts, and each of its changes comes through.
+  const statuses: string[] = [];
+  const watching = (async () => {
+    for await (const update of client.updates()) {
+      if (update.name !== 'second') continue;
+      statuses.push(update.status);
+      if (update.status === 'SUCCEEDED') break;
+    }
+  })();
   const { job } = await client.submit(source.replace('epochs 2', 'epochs 1'), { name: 'from-a-library' });
+  await client.submit(source.replace('epochs 2', 'epochs 1'), { name: 'second' });
   const seen: string[] = [];
   for await (const { seq, event } of client.events(job!.id)) seen.push(\`\${seq}:\${event.type}\`);
   out.served = seen;
+  await watching;
+  out.statuses = statuses;
+  // The list, newest first, a page at a time.
+  const first = await client.jobs({ first: 1 });
+  const rest = await client.jobs({ first: 1, after: first.next! });
+  out.listed = [first, rest].map((page) => ({ names: page.jobs.map((j) => j.name), totalCount: page.totalCount, more: page.next !== null }));
   out.job = await client.job(job!.id);
   out.cancelEnded = (await client.cancel(job!.id)).diagnostics.map((d) => d.code);
   out.resumeSucceeded = (await client.resume(job!.id)).diagnostics.map((d) => d.code);
@@ -136,6 +153,8 @@ describe('the package, from TypeScript', () => {
     expect(out.served.at(-1)).toMatch(/^\d+:jobFinished$/);
     expect(out.job).toMatchObject({ name: 'from-a-library', kind: 'TRAIN', status: 'SUCCEEDED', error: null });
     expect(out.job.lastSeq).toBe(out.served.length);
+    expect(out.statuses.slice(-2)).toEqual(['RUNNING', 'SUCCEEDED']);
+    expect(out.listed).toEqual([{ names: ['second'], totalCount: 2, more: true }, { names: ['from-a-library'], totalCount: 2, more: false }]);
     expect(out.cancelEnded).toEqual(['job-not-cancellable']);
     expect(out.resumeSucceeded).toEqual(['job-not-resumable']);
   }, 300_000);

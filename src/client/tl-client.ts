@@ -51,12 +51,20 @@ export interface JobEvent {
   readonly event: ExecutorEvent;
 }
 
+export interface LiveOptions {
+  /** How long a lost connection is retried before the stream throws `lost` (default two minutes). */
+  readonly reconnectForMs?: number;
+  /** Told when the connection drops (and retrying starts), and when it is back. */
+  readonly onLost?: (why: string) => void;
+  readonly onReconnected?: () => void;
+}
+
 export interface FollowOptions {
   /** Start after this seq (default 0: from the job's first event). */
   readonly after?: number;
   /** How long a lost connection is retried before `events` throws (default two minutes). */
   readonly reconnectForMs?: number;
-  /** Told when the connection drops (and retrying starts), and when it is back. */
+  /** Told when the connection drops (and retrying starts), and when it is back, with the last seq seen. */
   readonly onLost?: (why: string, lastSeq: number) => void;
   readonly onReconnected?: (lastSeq: number) => void;
 }
@@ -78,14 +86,18 @@ export class TlClientError extends Error {
 }
 
 const PAYLOAD = '{ job { id status queuePosition } diagnostics { code severity message line column endLine endColumn } }';
+/** What `job`, `jobs` and `updates` read of a job (JobSummary). */
+const JOB_FIELDS = 'id name kind status source lastSeq exportPath error { code message }';
 /** The operations the client sends (test/web/queries.test.ts validates them against schema.graphql). */
 export const OPERATIONS = {
   submit: `mutation Submit($input: SubmitJobInput!) { submitJob(input: $input) ${PAYLOAD} }`,
   findLearningRate: `mutation Find($input: FindLearningRateInput!) { findLearningRate(input: $input) ${PAYLOAD} }`,
   cancel: `mutation Cancel($id: ID!) { cancelJob(id: $id) ${PAYLOAD} }`,
   resume: `mutation Resume($id: ID!) { resumeJob(id: $id) ${PAYLOAD} }`,
-  job: 'query Job($id: ID!) { job(id: $id) { id name kind status source lastSeq exportPath error { code message } } }',
+  job: `query Job($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`,
+  jobs: `query Jobs($status: JobStatus, $first: Int, $after: String) { jobs(status: $status, first: $first, after: $after) { edges { node { ${JOB_FIELDS} } } pageInfo { hasNextPage endCursor } totalCount } }`,
   events: 'subscription Follow($jobId: ID!, $after: Int) { jobEvents(jobId: $jobId, after: $after) { seq attempt data } }',
+  updates: `subscription Updates { jobUpdates { ${JOB_FIELDS} } }`,
 } as const;
 
 /** http://host:4000 and http://host:4000/graphql (and host:4000) all mean the GraphQL endpoint. */
@@ -154,31 +166,67 @@ export class TlClient {
    * event seen, with no gap and no repeat; the server's refusals (an unknown job, a bad token) throw.
    */
   async *events(jobId: string, options: FollowOptions = {}): AsyncGenerator<JobEvent, void, undefined> {
+    let last = options.after ?? 0;
+    const results = this.live<{ jobEvents: { seq: number; attempt: number; data: ExecutorEvent } }>(OPERATIONS.events, () => ({ jobId, after: last }), {
+      ...(options.reconnectForMs !== undefined && { reconnectForMs: options.reconnectForMs }),
+      onLost: (why) => options.onLost?.(why, last),
+      onReconnected: () => options.onReconnected?.(last),
+    });
+    try {
+      for await (const { jobEvents: e } of results) {
+        if (e.seq <= last) continue;
+        last = e.seq;
+        yield { seq: e.seq, attempt: e.attempt, event: e.data };
+        if (isTerminalEvent(e.data)) return;
+      }
+    } catch (err) {
+      if (err instanceof TlClientError && err.code === 'lost') throw new TlClientError('lost', `${err.message}; the job may still run there`, { cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * Every job, each time its status changes (queued, running, finished, failed, cancelled), as it
+   * happens, until you stop iterating. Changes while the connection was down are not replayed: read
+   * `jobs()` again when `onReconnected` says it is back.
+   */
+  async *updates(options: LiveOptions = {}): AsyncGenerator<JobSummary, void, undefined> {
+    for await (const { jobUpdates } of this.live<{ jobUpdates: JobSummary }>(OPERATIONS.updates, () => ({}), options)) yield jobUpdates;
+  }
+
+  /** A page of jobs, newest first (`first` at most 100, default 20); `next` is the `after` of the page that follows, null on the last. */
+  async jobs(options: { readonly status?: JobSummary['status']; readonly first?: number; readonly after?: string } = {}): Promise<{ readonly jobs: JobSummary[]; readonly totalCount: number; readonly next: string | null }> {
+    type Page = { edges: { node: JobSummary }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount: number };
+    const { jobs: page } = await this.query<{ jobs: Page }>(OPERATIONS.jobs, { ...options });
+    return { jobs: page.edges.map((e) => e.node), totalCount: page.totalCount, next: page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null };
+  }
+
+  /**
+   * A subscription's results, taken up again after a lost connection (with `variables()` asked
+   * anew, so a stream can resume where it was), until the caller stops iterating. The server's
+   * refusals throw; a connection not back within `reconnectForMs` throws `lost`.
+   */
+  private async *live<T>(query: string, variables: () => Record<string, unknown>, options: LiveOptions): AsyncGenerator<T, void, undefined> {
     const wsUrl = new URL(this.url);
     wsUrl.protocol = this.url.protocol === 'https:' ? 'wss:' : 'ws:';
     const reconnectForMs = options.reconnectForMs ?? 120_000;
-    let last = options.after ?? 0;
     let lostAt: number | null = null;
     let tries = 0;
     const [{ createClient }, WebSocket] = await Promise.all([import('graphql-ws'), webSocketClass()]);
     for (;;) {
       const client = createClient({ url: wsUrl.href, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: this.token ? { authorization: `Bearer ${this.token}` } : {} });
       client.on('connected', () => {
-        if (lostAt !== null) options.onReconnected?.(last);
+        if (lostAt !== null) options.onReconnected?.();
         lostAt = null;
         tries = 0;
       });
       let why: string;
       try {
-        for await (const result of client.iterate<{ jobEvents: { seq: number; attempt: number; data: ExecutorEvent } }>({ query: OPERATIONS.events, variables: { jobId, after: last } })) {
+        for await (const result of client.iterate<T>({ query, variables: variables() })) {
           if (result.errors?.length) throw new TlClientError('refused', result.errors.map((e) => e.message).join('; '));
-          const e = result.data?.jobEvents;
-          if (!e || e.seq <= last) continue;
-          last = e.seq;
-          yield { seq: e.seq, attempt: e.attempt, event: e.data };
-          if (isTerminalEvent(e.data)) return;
+          if (result.data) yield result.data as T;
         }
-        // The server ends the stream after the job's last event, or when it shuts down.
+        // Ended by the server: after a job's last event, or when it shuts down.
         why = 'the server ended the stream';
       } catch (err) {
         if (err instanceof Error) throw err; // the server's answer (above), not a lost connection
@@ -192,13 +240,14 @@ export class TlClient {
       }
       if (lostAt === null) {
         lostAt = Date.now();
-        options.onLost?.(why, last);
+        options.onLost?.(why);
       } else if (Date.now() - lostAt > reconnectForMs) {
-        throw new TlClientError('lost', `lost the connection to ${wsUrl.host} (${why}) and could not get it back in ${Math.round(reconnectForMs / 1000)} s; the job may still run there`);
+        throw new TlClientError('lost', `lost the connection to ${wsUrl.host} (${why}) and could not get it back in ${Math.round(reconnectForMs / 1000)} s`);
       }
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** tries++)));
     }
   }
+
 
   /** The raw answer (data and errors both, as GraphQL allows); throws where the server cannot be reached or refuses the request itself. */
   async request<T>(query: string, variables: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string }[] }> {
