@@ -6,7 +6,7 @@
  * printed) and trains with `tl run`.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { basename, dirname, relative, resolve, sep } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { compile } from '../compile.ts';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
@@ -25,7 +25,7 @@ export function registerInit(program: Command): void {
     .option('--force', 'with --out, replace a file that exists')
     .action(async (data: string, opts: { out?: string; force?: boolean }) => {
       if (opts.out && existsSync(opts.out) && !opts.force) throw new UsageError(`${opts.out} exists; pass --force to replace it, or another --out`);
-      const { surveyData } = await import('../executor/data/survey.ts');
+      const { surveyData, writtenFrom } = await import('../executor/data/survey.ts');
       let survey: DataSurvey;
       try {
         survey = await surveyData(resolve(data));
@@ -35,11 +35,7 @@ export function registerInit(program: Command): void {
         return;
       }
       const scriptDir = opts.out ? dirname(resolve(opts.out)) : process.cwd();
-      const name = basename(opts.out ?? '', '.tl') || basename(resolve(data)) || 'model';
-      // Paths as the script writes them: from the script's folder, with forward slashes.
-      const written = (p: string) => relative(scriptDir, p).split(sep).join('/') || '.';
-      const paths = { train: written(survey.train), val: survey.val && written(survey.val), test: survey.test && written(survey.test) };
-      const source = starterScript({ ...survey, ...paths }, { name: name.replace(/[^A-Za-z0-9._-]/g, '-') });
+      const source = starterScript(writtenFrom(survey, scriptDir), { name: basename(opts.out ?? '', '.tl') || basename(resolve(data)) });
       const { diagnostics } = compile(source);
       // A script TL wrote that TL refuses is TL's bug: say so rather than hand it over.
       if (hasErrors(diagnostics)) throw new Error(`tl init wrote a script with errors (please report it):\n${formatDiagnostics(diagnostics, { file: 'init.tl', source })}`);

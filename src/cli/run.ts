@@ -21,7 +21,9 @@ export interface RunCommandOptions {
 }
 
 export async function runCommand(file: string, source: string, opts: RunCommandOptions): Promise<number> {
-  const plan = file.endsWith('.json') ? readPlan(file, source) : compiled(file, source);
+  // A `.json` file is a plan `tl plan` wrote; its origins point into a script that is not at hand.
+  const isPlan = file.endsWith('.json');
+  const plan = isPlan ? readPlan(file, source) : compiled(file, source);
   if (!plan) return 1;
   const { runPlan } = await import('../executor/run.ts');
   const baseDir = dirname(resolve(file));
@@ -45,9 +47,8 @@ export async function runCommand(file: string, source: string, opts: RunCommandO
     if (!opts.json) {
       const e = err as { message: string; origin?: Origin | null; code?: string };
       const failure = { code: e.code ?? 'internal', message: e.message, origin: e.origin ?? null };
-      // A plan's origins point into the script it was compiled from, which is not at hand.
-      if (file.endsWith('.json') && failure.origin) failure.message += ` (line ${failure.origin.line}, column ${failure.origin.column} of the script the plan was compiled from)`;
-      printFailure(file, source, file.endsWith('.json') ? { ...failure, origin: null } : failure, process.stderr);
+      if (isPlan && failure.origin) failure.message += ` (line ${failure.origin.line}, column ${failure.origin.column} of the script the plan was compiled from)`;
+      printFailure(file, source, isPlan ? { ...failure, origin: null } : failure, process.stderr);
       if (e.code === 'cancelled' && existsSync(join(runDir, 'checkpoint'))) process.stderr.write(`resume with: tl run ${file}${opts.runDir ? ` --run-dir ${opts.runDir}` : ''} --resume\n`);
       if (process.env.TL_DEBUG) process.stderr.write(`${(err as { cause?: Error }).cause?.stack ?? (err as Error).stack}\n`);
     }

@@ -248,7 +248,6 @@ export class TlClient {
     }
   }
 
-
   /** The raw answer (data and errors both, as GraphQL allows); throws where the server cannot be reached or refuses the request itself. */
   async request<T>(query: string, variables: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string }[] }> {
     const url = this.url;

@@ -3,6 +3,7 @@
  * "Start from a data folder"): the usual transfer-learning choices for that much data, each said in a
  * comment beside it. Pure: the folder is surveyed elsewhere (executor/data/survey.ts).
  */
+import { PHASE_DEFAULTS } from '../checks/vocabulary.ts';
 import { quoted } from './format.ts';
 
 /** What a data folder holds: where its splits are (as the script will write them), how many images each class has, how large they are. */
@@ -27,8 +28,9 @@ function inputFor(side: number | null): number {
   return 96;
 }
 
-/** The script for `survey` (its paths written as they are there), with its export under `runs/NAME`. */
+/** The script for `survey` (its paths written as they are there), with its export under `runs/NAME` (NAME's other characters than letters, digits, `.`, `_` and `-` made `-`). */
 export function starterScript(survey: DataSummary, o: { readonly name: string }): string {
+  const name = o.name.replace(/[^A-Za-z0-9._-]/g, '-') || 'model';
   const counts = survey.classes.map((c) => c.images);
   const total = counts.reduce((a, n) => a + n, 0);
   const [least, most] = [Math.min(...counts), Math.max(...counts)];
@@ -55,10 +57,9 @@ export function starterScript(survey: DataSummary, o: { readonly name: string })
     'lr 1e-3',
     'batch 32',
     `# augment flip, rotate 10, zoom 0.1   # more variety for little data; drop flip where left and right differ (text, digits); the frozen base then runs at every step`,
-    `${finetune.line}   # ${finetune.why}; 'lr auto' searches the rate instead (100 steps)`,
+    `${finetune.line}   # ${finetune.why}; 'lr auto' searches the rate instead (${PHASE_DEFAULTS.searchSteps} steps)`,
     ...(survey.test ? [`evaluate ${quoted(survey.test)}`] : []),
-    `export "runs/${o.name}"`,
+    `export "runs/${name}"`,
   ];
   return `${lines.join('\n')}\n`;
 }
-

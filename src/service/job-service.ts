@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { basename, relative, resolve, sep } from 'node:path';
+import { basename, resolve, sep } from 'node:path';
 import { compile } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
@@ -163,13 +163,11 @@ export class JobService {
     if (data.length > 4096) return { source: null, error: `the path is ${data.length} characters long; a data folder's path is at most 4096` };
     const outside = await whyOutsideDataRoot(this.o.dataRoot, data);
     if (outside) return { source: null, error: outside };
-    const { surveyData } = await import('../executor/data/survey.ts');
+    const { surveyData, writtenFrom } = await import('../executor/data/survey.ts');
     const root = resolve(this.o.dataRoot);
-    const written = (p: string) => relative(root, p).split(sep).join('/') || '.';
     try {
       const survey = await surveyData(resolve(root, data));
-      const name = basename(resolve(root, data)).replace(/[^A-Za-z0-9._-]/g, '-') || 'model';
-      return { source: starterScript({ ...survey, train: written(survey.train), val: survey.val && written(survey.val), test: survey.test && written(survey.test) }, { name }), error: null };
+      return { source: starterScript(writtenFrom(survey, root), { name: basename(resolve(root, data)) }), error: null };
     } catch (err) {
       // The server's own folders are not the client's business: paths as the client wrote them, from the data root.
       return { source: null, error: (err as Error).message.replaceAll(`${root}${sep}`, '').replaceAll(root, '.') };

@@ -104,14 +104,17 @@ class DataRoot {
   }
 }
 
+/** Entries a data folder may hold before the check gives up, unless told otherwise. */
+const MAX_ENTRIES = 1_000_000;
+
 /** Why a data folder named by itself (the dashboard's "Start from a data folder") is out of bounds, or null when it is inside the data root. */
-export function whyOutsideDataRoot(dataRoot: string, path: string, maxEntries = 1_000_000): Promise<string | null> {
+export function whyOutsideDataRoot(dataRoot: string, path: string, maxEntries = MAX_ENTRIES): Promise<string | null> {
   return new DataRoot(resolve(dataRoot), maxEntries).check(path, 'data', 'folder');
 }
 
 /** See the module comment. */
 export async function confinePlan(plan: Plan, options: ConfineOptions): Promise<ConfineResult> {
-  const data = new DataRoot(resolve(options.dataRoot), options.maxEntries ?? 1_000_000);
+  const data = new DataRoot(resolve(options.dataRoot), options.maxEntries ?? MAX_ENTRIES);
   const diagnostics: Diagnostic[] = [];
   const refuse = (origin: Origin, message: string, code = 'path-outside-data-root') => diagnostics.push(error(code, message, { start: origin.start, end: origin.end }));
   const onData = async (path: string, label: string, origin: Origin, format: 'folder' | 'csv' | 'idx' | 'file') => {

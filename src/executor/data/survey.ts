@@ -3,7 +3,7 @@
  * each other (as most downloaded datasets come); how many images each class has; and how large the
  * images are, from a sample read without decoding them.
  */
-import { basename, join } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import sharp from 'sharp';
 import type { DataSummary } from '../../format/starter.ts';
 import { DataError } from './data-error.ts';
@@ -48,4 +48,10 @@ export async function surveyData(dir: string): Promise<DataSurvey> {
     shortSide: sides.length ? sides[Math.floor(sides.length / 2)]! : null,
     sampled: sides.length,
   };
+}
+
+/** The survey with its paths as a script in `scriptDir` writes them: relative to it, with forward slashes. */
+export function writtenFrom(survey: DataSurvey, scriptDir: string): DataSummary {
+  const written = (p: string) => relative(scriptDir, p).split(sep).join('/') || '.';
+  return { ...survey, train: written(survey.train), val: survey.val && written(survey.val), test: survey.test && written(survey.test) };
 }

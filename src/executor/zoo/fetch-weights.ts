@@ -84,7 +84,6 @@ export async function fetchWeights(options: FetchWeightsOptions): Promise<FetchW
   }
 }
 
-
 /** Downloads the Keras ImageNet weights of `name` into `cacheDir` (the `tl weights fetch` command). */
 export function fetchKnownWeights(
   name: DownloadableModel,
