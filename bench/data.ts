@@ -36,7 +36,7 @@ async function timeMs(runs: number, fn: () => Promise<unknown> | unknown): Promi
 async function benchDecode(): Promise<void> {
   const root = fileURLToPath(new URL('../examples/data/fashion-mini', import.meta.url));
   const rows: string[] = [];
-  const folder: DataSource = { format: 'folder', path: 'train', split: 0, val: 'test', origin };
+  const folder: DataSource = { format: 'folder', path: 'train', split: 0, val: 'test' };
   for (const size of [96, 224]) {
     for (const concurrency of [1, 8]) {
       let count = 0;
@@ -49,7 +49,7 @@ async function benchDecode(): Promise<void> {
   }
   const debian = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
   if (existsSync(debian)) {
-    const idx: DataSource = { format: 'idx', path: debian, split: 0, val: null, origin };
+    const idx: DataSource = { format: 'idx', path: debian, split: 0, val: null };
     for (const size of [28, 96, 224]) {
       let count = 0;
       const ms = await timeMs(3, async () => {

@@ -18,7 +18,7 @@ const CONSUMER = `
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compile, format, formatDiagnostics, type Diagnostic, type Plan } from 'tl';
-import { ExecutorError, loadModel, parsePlan, predictFiles, predictImages, runPlan, type ExecutorEvent } from 'tl/executor';
+import { evaluateModel, ExecutorError, loadModel, parsePlan, predictFiles, predictImages, runPlan, type ExecutorEvent } from 'tl/executor';
 import { JobService, startServer } from 'tl/server';
 import { TlClient, TlClientError } from 'tl/client';
 
@@ -51,6 +51,8 @@ const [fromBytes, notImage] = await predictImages(model, [readFileSync(image), n
 out.sameRanking = JSON.stringify(fromFile!.top) === JSON.stringify(fromBytes!.top);
 out.top = fromBytes!.top.map((t) => t.label);
 out.notImage = notImage!.error;
+const evaluation = await evaluateModel(model, 'imgs', { baseDir: dataRoot, worst: 1 });
+out.evaluated = [evaluation.images, evaluation.confusion.flat().reduce((a, b) => a + b, 0), evaluation.perClass.map((c) => c.label)];
 
 try {
   await runPlan(compile(source.replace('"imgs"', '"nowhere"')).plan!, { baseDir: dataRoot, runDir: join(work, 'state2') });
@@ -143,6 +145,8 @@ describe('the package, from TypeScript', () => {
     expect(out.sameRanking).toBe(true);
     expect(out.top).toHaveLength(2);
     expect(out.notImage).toMatch(/\S/);
+    // Three classes of four images (makeWorkspace(4)), all scored.
+    expect(out.evaluated).toEqual([12, 12, ['bag', 'boot', 'coat']]);
     expect(out.failure).toEqual({ code: 'data-not-found', line: 2 });
     expect(out.reread).toBe(true);
     expect(out.otherVersion).toEqual(['version: this TL reads plans of version 1, not 3']);

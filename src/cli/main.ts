@@ -10,6 +10,7 @@ import { printable } from '../diagnostics/printable.ts';
 import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
 import { runCommand } from './run.ts';
+import { registerEvaluate } from './evaluate.ts';
 import { registerFollow } from './follow.ts';
 import { registerInit } from './init.ts';
 import { registerLrFind } from './lr-find.ts';
@@ -168,6 +169,8 @@ export function buildProgram(): Command {
         process.exitCode = 1;
       }
     });
+
+  registerEvaluate(program);
 
   const weights = program.command('weights').description('pretrained weights: what is here, and downloads');
   weights

@@ -6,7 +6,8 @@ import { suggestedRate, type ExecutorEvent, type LrFindResult, type TileTuning }
 import { rateText } from '../format/set-rate.ts';
 import type { Origin } from '../plan/schema.ts';
 
-const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
+/** A share as a percentage, padded to line up in columns; ' -' for none. */
+export const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
 const num = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '  -   ' : x.toFixed(4));
 
 /** A learning rate as scripts write one: 3e-4, 1e-3, 7.5e-5, 1; `digits` significant digits at most. */

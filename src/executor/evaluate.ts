@@ -1,20 +1,21 @@
 /** Validation and final metrics: loss, accuracy, top-5, per-class precision/recall, confusion, test accuracy. */
 import * as tf from '@tensorflow/tfjs';
-import type { Plan } from '../plan/schema.ts';
+import type { DataFormat, Origin, Plan } from '../plan/schema.ts';
 import { EVAL_BATCH, imageBatch, predictAll } from './batches.ts';
-import { loadDataset, type Dataset, type ImageSet } from './data/index.ts';
+import { loadDataset, type Dataset, type ImageSet, type LoadOptions } from './data/index.ts';
 import { ExecutorError, wrap } from './errors.ts';
 import type { EpochMetrics, FinalMetrics } from './events.ts';
 import type { Inputs } from './inputs.ts';
 import { argmaxRows, confusion, perClass, topK } from './metrics.ts';
 import type { Network } from './network.ts';
+import type { Preprocess } from './zoo/index.ts';
 
 export async function evaluate(model: tf.LayersModel, inputs: Inputs, set: ImageSet, name: 'train' | 'val', classes: number) {
   const { data } = await predictAll(set.count, EVAL_BATCH, (idx) => inputs.batch(name, idx), model);
   return scoreSet(data, set.labels, classes);
 }
 
-function scoreSet(scores: Float32Array, labels: Int32Array, classes: number) {
+export function scoreSet(scores: Float32Array, labels: Int32Array, classes: number) {
   let loss = 0;
   for (let i = 0; i < labels.length; i++) loss -= Math.log(Math.max(scores[i * classes + labels[i]!]!, 1e-7));
   const predicted = argmaxRows(scores, classes);
@@ -39,33 +40,53 @@ export interface TestSet {
 }
 
 /**
- * Loads the `evaluate` folder (null without one). `runPlan` calls it before training, so a wrong
+ * Loads the `evaluate` set (null without one). `runPlan` calls it before training, so a wrong
  * path or a class the training data lacks fails at once instead of after the training it would lose.
  */
 export async function loadTestSet(plan: Plan, classes: readonly string[], imageSize: number, options: { readonly baseDir: string; readonly onCorrupt?: 'skip' | 'stop' }): Promise<TestSet | null> {
   if (!plan.evaluate) return null;
-  const { origin, path } = plan.evaluate;
-  const set = await wrap('data-load', origin, () =>
-    loadDataset({ format: 'folder', path, split: 0, val: null, origin }, { baseDir: options.baseDir, imageSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip' }),
-  );
+  const { format, path, origin, tta } = plan.evaluate;
+  const unknown = (missing: string[]) => `evaluate set has classes the training data lacks: ${missing.join(', ')}`;
+  const set = await loadLabelled({ format, path, origin }, classes, unknown, { baseDir: options.baseDir, imageSize, seed: plan.seed, onCorrupt: options.onCorrupt ?? 'skip' });
+  return { ...set, tta: tta ?? false };
+}
+
+/**
+ * Reads labelled images in any format `data` reads (class folders, a csv manifest, an IDX file),
+ * all of them (no split), with labels as indices into `classes`: a set may lack some of those, but
+ * a class not among them fails (`unknown-label`), since no score could count it right.
+ */
+export async function loadLabelled(
+  source: { readonly format: DataFormat; readonly path: string; readonly origin?: Origin },
+  classes: readonly string[],
+  unknown: (missing: string[]) => string,
+  options: LoadOptions,
+): Promise<{ readonly images: ImageSet; readonly labels: Int32Array }> {
+  const origin = source.origin ?? null;
+  const set = await wrap('data-load', origin, () => loadDataset({ format: source.format, path: source.path, split: 0, val: null }, options));
   const remap = set.classes.map((c) => classes.indexOf(c));
   const missing = set.classes.filter((_, i) => remap[i]! < 0);
-  if (missing.length) throw new ExecutorError('unknown-label', `evaluate set has classes the training data lacks: ${missing.join(', ')}`, origin);
-  return { images: set.train, labels: set.train.labels.map((l) => remap[l]!), tta: plan.evaluate.tta ?? false };
+  if (missing.length) throw new ExecutorError('unknown-label', unknown(missing), origin);
+  return { images: set.train, labels: set.train.labels.map((l) => remap[l]!) };
+}
+
+/** Each image's class scores (row-major, images x classes); with `tta`, the mean of its and its mirror image's. */
+export async function scoreImages(model: tf.LayersModel, images: ImageSet, preprocess: Preprocess, tta: boolean): Promise<Float32Array> {
+  const batch = (idx: Int32Array) => imageBatch(images, idx, preprocess);
+  const { data: scores } = await predictAll(images.count, EVAL_BATCH, batch, model);
+  if (tta) {
+    // The mirror images: each batch reversed along its width (NHWC).
+    const { data: mirrored } = await predictAll(images.count, EVAL_BATCH, (idx) => tf.tidy(() => tf.reverse(batch(idx), 2)), model);
+    for (let i = 0; i < scores.length; i++) scores[i] = (scores[i]! + mirrored[i]!) / 2;
+  }
+  return scores;
 }
 
 /** `val` is measured by the caller (before adaptation turns the network to the target domain); `test` was loaded before training. */
 export async function finalMetrics(net: Network, data: Dataset, testSet: TestSet | null, classes: string[], last: EpochMetrics | null, val: Score | null): Promise<FinalMetrics> {
   let test: Score | null = null;
   if (testSet) {
-    const batch = (idx: Int32Array) => imageBatch(testSet.images, idx, net.base.preprocess);
-    const { data: scores } = await predictAll(testSet.images.count, EVAL_BATCH, batch, net.full);
-    if (testSet.tta) {
-      // The mirror images: each batch reversed along its width (NHWC).
-      const { data: mirrored } = await predictAll(testSet.images.count, EVAL_BATCH, (idx) => tf.tidy(() => tf.reverse(batch(idx), 2)), net.full);
-      for (let i = 0; i < scores.length; i++) scores[i] = (scores[i]! + mirrored[i]!) / 2;
-    }
-    test = scoreSet(scores, testSet.labels, classes.length);
+    test = scoreSet(await scoreImages(net.full, testSet.images, net.base.preprocess, testSet.tta), testSet.labels, classes.length);
   }
   const basis = test && testSet ? { predicted: test.predicted, labels: testSet.labels } : val ? { predicted: val.predicted, labels: data.val.labels } : null;
   const c = basis ? confusion(classes, basis.labels, basis.predicted) : confusion(classes, [], []);

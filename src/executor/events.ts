@@ -3,6 +3,7 @@
  * service streams. Plain JSON, no tensors; `at` is an ISO timestamp.
  */
 import type { Origin } from '../plan/schema.ts';
+import type { ClassScore } from './metrics.ts';
 
 /** One step of a learning-rate search. */
 export interface LrPoint {
@@ -56,7 +57,7 @@ export interface FinalMetrics extends EpochMetrics {
   readonly testAccuracy: number | null;
   readonly testTop5: number | null;
   /** Per class, on the validation set (or the test set when `evaluate` is given). */
-  readonly perClass: readonly { readonly label: string; readonly precision: number; readonly recall: number; readonly support: number }[];
+  readonly perClass: readonly ClassScore[];
   /** confusion[true][predicted], same set as perClass. */
   readonly confusion: readonly (readonly number[])[];
   readonly classes: readonly string[];

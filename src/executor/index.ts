@@ -21,6 +21,8 @@ import { loadExported, type ExportedModel } from './predict.ts';
 
 export { runPlan, type RunOptions, type RunResult } from './run.ts';
 export { findLearningRate, type LrFindOptions } from './lr-find.ts';
+export { evaluateModel, type EvaluateOptions, type Evaluation, type Mistake } from './evaluate-model.ts';
+export type { ClassScore } from './metrics.ts';
 export { predictFiles, predictImages, type ExportedModel, type Prediction, type PredictOptions, type Ranking } from './predict.ts';
 export { ExecutorError } from './errors.ts';
 /** Checks a plan read as JSON (a `tl plan` file, one a program wrote) against the schema, naming each field out of place; runPlan does the same first. */

@@ -12,7 +12,15 @@ export function confusion(classes: readonly string[], truth: ArrayLike<number>, 
   return { classes, matrix };
 }
 
-export function perClass(c: Confusion) {
+/** One class's precision and recall, and how many images it has (its support). */
+export interface ClassScore {
+  readonly label: string;
+  readonly precision: number;
+  readonly recall: number;
+  readonly support: number;
+}
+
+export function perClass(c: Confusion): ClassScore[] {
   return c.classes.map((label, k) => {
     const tp = c.matrix[k]![k]!;
     const support = c.matrix[k]!.reduce((a, b) => a + b, 0);

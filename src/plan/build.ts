@@ -11,13 +11,18 @@ import { AUGMENT_OPS, DEFAULTS, PHASE_DEFAULTS } from '../checks/vocabulary.ts';
 import type { NumberNode, Setting, Statement, Word } from '../syntax/ast.ts';
 import { BLOCKS } from '../zoo/catalog.ts';
 import type {
-  Adapt, AugmentOp, Checkpoint, Clip, Data, EarlyStop, Freeze, Head, HeadLayer, Model, Optimizer, Origin, Phase, Plan, Schedule, Target, Weights,
+  Adapt, AugmentOp, Checkpoint, Clip, Data, DataFormat, EarlyStop, Freeze, Head, HeadLayer, Model, Optimizer, Origin, Phase, Plan, Schedule, Target, Weights,
 } from './schema.ts';
 import { PLAN_VERSION } from './version.ts';
 
 /** The language's augment ops are the plan's, no more and no fewer (a compile error otherwise). */
 type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 true satisfies SameKeys<keyof typeof AUGMENT_OPS, AugmentOp['op']>;
+
+/** How `data` and `evaluate` paths are read, by their names: a `.csv` manifest, an MNIST-style IDX file, else a folder of class folders. */
+export function dataFormat(path: string): DataFormat {
+  return /\.csv$/i.test(path) ? 'csv' : /(idx\d-ubyte|\.idx\d?)(\.gz)?$/i.test(path) ? 'idx' : 'folder';
+}
 
 export function buildPlan(ctx: CheckContext, source: string): Plan {
   const lines = new LineMap(source);
@@ -29,7 +34,7 @@ export function buildPlan(ctx: CheckContext, source: string): Plan {
   const dataStmt = first('data');
   const data: Data | null = dataStmt
     ? {
-        format: /\.csv$/i.test(dataStmt.path.text) ? 'csv' : /(idx\d-ubyte|\.idx\d?)(\.gz)?$/i.test(dataStmt.path.text) ? 'idx' : 'folder',
+        format: dataFormat(dataStmt.path.text),
         path: dataStmt.path.text,
         split: dataStmt.val ? 0 : (dataStmt.split?.value ?? DEFAULTS.split),
         val: dataStmt.val?.text ?? null,
@@ -93,7 +98,7 @@ export function buildPlan(ctx: CheckContext, source: string): Plan {
       : null,
     checkpoint: checkpointStmt ? buildCheckpoint(checkpointStmt, origin) : null,
     seed: first('seed')?.value.value ?? DEFAULTS.seed,
-    evaluate: evaluateStmt ? { path: evaluateStmt.path.text, tta: evaluateStmt.tta !== undefined, origin: origin(evaluateStmt.span) } : null,
+    evaluate: evaluateStmt ? { format: dataFormat(evaluateStmt.path.text), path: evaluateStmt.path.text, tta: evaluateStmt.tta !== undefined, origin: origin(evaluateStmt.span) } : null,
     export: exportStmt ? { path: exportStmt.path.text, origin: origin(exportStmt.span) } : null,
   };
 

@@ -64,10 +64,13 @@ export const Model = z.discriminatedUnion('kind', [
 ]);
 export type Model = z.infer<typeof Model>;
 
+/** folder: one sub-folder per class; csv: a path,label manifest; idx: MNIST-style IDX image + label files. */
+export const DataFormat = z.enum(['folder', 'csv', 'idx']);
+export type DataFormat = z.infer<typeof DataFormat>;
+
 export const Data = z
   .object({
-    /** folder: one sub-folder per class; csv: a path,label manifest; idx: MNIST-style IDX image + label files. */
-    format: z.enum(['folder', 'csv', 'idx']),
+    format: DataFormat,
     path: z.string(),
     /** Fraction of the training data held out for validation (0 when `val` is given). */
     split: z.number().min(0).lt(1),
@@ -241,7 +244,8 @@ export const PathNode = z.object({ path: z.string(), ...withOrigin }).readonly()
  * The test set. `tta`: each image's class scores are the mean of the image's and its mirror
  * image's (test-time augmentation, as fastai's `tta`); plans written before it have none.
  */
-export const Evaluate = z.object({ path: z.string(), tta: z.boolean().default(false), ...withOrigin }).readonly();
+/** The held-out test set, in any format `data` reads (plans written before IDX and csv test sets have none: a folder). */
+export const Evaluate = z.object({ format: DataFormat.default('folder'), path: z.string(), tta: z.boolean().default(false), ...withOrigin }).readonly();
 
 export const Plan = z
   .object({

@@ -11,7 +11,7 @@ import { lstat, readdir, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { error, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { readManifest } from '../executor/data/manifest.ts';
-import type { Origin, Plan } from '../plan/schema.ts';
+import type { DataFormat, Origin, Plan } from '../plan/schema.ts';
 
 export interface ConfineOptions {
   /** Data, model and weights paths must resolve inside it; relative ones start there. */
@@ -53,7 +53,7 @@ class DataRoot {
   ) {}
 
   /** Why `path` (as written in the script) escapes the root, or null when it does not. */
-  async check(path: string, label: string, format: 'folder' | 'csv' | 'idx' | 'file'): Promise<Problem> {
+  async check(path: string, label: string, format: DataFormat | 'file'): Promise<Problem> {
     const abs = resolve(this.root, path);
     if (!inside(this.root, abs)) {
       return isAbsolute(path)
@@ -117,7 +117,7 @@ export async function confinePlan(plan: Plan, options: ConfineOptions): Promise<
   const data = new DataRoot(resolve(options.dataRoot), options.maxEntries ?? MAX_ENTRIES);
   const diagnostics: Diagnostic[] = [];
   const refuse = (origin: Origin, message: string, code = 'path-outside-data-root') => diagnostics.push(error(code, message, { start: origin.start, end: origin.end }));
-  const onData = async (path: string, label: string, origin: Origin, format: 'folder' | 'csv' | 'idx' | 'file') => {
+  const onData = async (path: string, label: string, origin: Origin, format: DataFormat | 'file') => {
     const problem = await data.check(path, label, format);
     if (problem) refuse(origin, problem);
     return resolve(data.root, path);
@@ -133,7 +133,7 @@ export async function confinePlan(plan: Plan, options: ConfineOptions): Promise<
     const val = dataSpec.val === null ? null : await onData(dataSpec.val, 'val', dataSpec.origin, dataSpec.format);
     dataSpec = { ...dataSpec, path, val };
   }
-  const evaluate = plan.evaluate && { ...plan.evaluate, path: await onData(plan.evaluate.path, 'evaluate', plan.evaluate.origin, plan.data?.format ?? 'folder') };
+  const evaluate = plan.evaluate && { ...plan.evaluate, path: await onData(plan.evaluate.path, 'evaluate', plan.evaluate.origin, plan.evaluate.format) };
   const adapt = plan.adapt && { ...plan.adapt, target: await onData(plan.adapt.target, 'adapt target', plan.adapt.origin, 'folder') };
 
   let exported = plan.export;

@@ -134,6 +134,8 @@ describe('paths outside the data root', () => {
     expect(await refused('use tiny\ndata "link-out"\n')).toEqual([expect.objectContaining({ code: 'path-outside-data-root', message: "data path 'link-out' is a symbolic link (or passes through one) that leads outside the server's data root" })]);
     expect(await refused('use tiny\ndata "sneaky"\n')).toEqual([expect.objectContaining({ message: `data folder 'sneaky' contains '${join('bag', 'x.png')}', a symbolic link that leads outside the server's data root` })]);
     expect(await refused('use tiny\ndata "list.csv"\n')).toEqual([expect.objectContaining({ message: expect.stringMatching(/^data manifest 'list.csv' line 3 names '.*secret.png', which is outside the server's data root$/) })]);
+    // A test set is read in its own format: a manifest after class folders is checked row by row too.
+    expect(await refused('use tiny\ndata "imgs"\nevaluate "list.csv"\n')).toEqual([expect.objectContaining({ line: 3, message: expect.stringMatching(/^evaluate manifest 'list.csv' line 3 names '.*secret.png', which is outside the server's data root$/) })]);
     expect(await countJobs(locked)).toBe(0);
   });
 

@@ -67,7 +67,7 @@ describe('tl weights', () => {
 });
 
 describe('tl run, as the README runs it', () => {
-  it('trains the quickstart, prints JSON events ending in jobFinished, and the export predicts', async () => {
+  it('trains the quickstart, prints JSON events ending in jobFinished, and the export predicts and evaluates', async () => {
     const r = await tl(['run', 'examples/quickstart.tl', '--json', '--run-dir', mkdtempSync(join(tmpdir(), 'tl-qs-'))]);
     expect(r.code).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; metrics?: { testAccuracy: number; valAccuracy: number }; exportPath?: string });
@@ -89,6 +89,20 @@ describe('tl run, as the README runs it', () => {
     expect(tta.code).toBe(0);
     const [ranked] = JSON.parse(tta.stdout) as { top: { probability: number }[] }[];
     expect(ranked!.top).toHaveLength(3);
+
+    // `tl evaluate` scores the export on the test set as the run's `evaluate` did.
+    const test = 'examples/data/fashion-mini/test';
+    const scored = await tl(['evaluate', last.exportPath!, test, '--worst', '2']);
+    expect(scored.code).toBe(0);
+    expect(scored.stdout).toContain(`${last.exportPath} on ${test}: 100 images of 10 classes\n  accuracy   ${(100 * last.metrics!.testAccuracy).toFixed(1)}%\n`);
+    expect(scored.stdout).toMatch(/\n {2}class +precision +recall +images\n(  \w+ +[\d.]+% +[\d.]+% +10\n){10}/);
+    expect(scored.stdout).toMatch(/\n {2}worst mistakes .*\n( {4}examples\/data\/fashion-mini\/test\/(\w+)\/\d+\.png +\2 taken for \w+ \([\d.]+%; \2 [\d.]+%\)\n){2}$/);
+    const json = await tl(['evaluate', last.exportPath!, test, '--json']);
+    expect((JSON.parse(json.stdout) as { accuracy: number }).accuracy).toBeCloseTo(last.metrics!.testAccuracy, 6);
+    const wrong = await tl(['evaluate', last.exportPath!, 'examples/data/fashion-mini']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^tl evaluate: examples\/data\/fashion-mini has classes the model was not trained on: .*test, train; it knows bag, boot, /m);
+    expect((await tl(['evaluate', last.exportPath!, test, '--worst', '-1'])).stderr).toBe("tl: --worst must be a whole number of at least 0, found '-1'\n");
   }, 600_000);
 
   it('reports a script error with its span and exit 1, without training', async () => {

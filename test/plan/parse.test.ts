@@ -16,12 +16,15 @@ describe('parsePlan', () => {
   });
 
   it('fills in the fields added since an old plan was written', () => {
-    const plan = compile('use tiny\ndata "x"\nphase lr auto unfreeze all').plan!;
-    const old = JSON.parse(JSON.stringify(plan)) as { labelSmoothing?: number; phases: { clip?: unknown; findLr?: boolean; searchSteps?: number }[] };
+    const plan = compile('use tiny\ndata "x"\nevaluate "y"\nphase lr auto unfreeze all').plan!;
+    const old = JSON.parse(JSON.stringify(plan)) as { labelSmoothing?: number; evaluate: { format?: string }; phases: { clip?: unknown; findLr?: boolean; searchSteps?: number }[] };
     delete old.labelSmoothing;
+    delete old.evaluate.format;
     for (const p of old.phases) [delete p.clip, delete p.findLr, delete p.searchSteps];
     const read = parsePlan(old).plan!;
     expect(read.labelSmoothing).toBe(0);
+    // Test sets were class folders before csv and IDX ones.
+    expect(read.evaluate!.format).toBe('folder');
     expect(read.phases.map((p) => [p.clip, p.findLr, p.searchSteps])).toEqual([[null, false, 100], [null, false, 100]]);
   });
 

@@ -29,7 +29,7 @@ import type { Dataset, ImageSet, LoadOptions } from './types.ts';
  * data.train.images; // Uint8Array, count × 96 × 96 × 3
  */
 /** What reading a data set needs of a plan's `data` (`balance` weights the loss, not the reading). */
-export type DataSource = Omit<Data, 'balance'>;
+export type DataSource = Omit<Data, 'balance' | 'origin'>;
 
 export async function loadDataset(spec: DataSource, loadOptions: LoadOptions): Promise<Dataset> {
   const options = withDefaultWarn(loadOptions);

@@ -52,10 +52,8 @@ export async function writeClassTree(root: string, perClass: Record<string, numb
   }
 }
 
-export const origin = { start: 0, end: 0, line: 1, column: 1 };
-
 export function dataSpec(format: DataSource['format'], path: string, extra: Partial<Pick<DataSource, 'split' | 'val'>> = {}): DataSource {
-  return { format, path, split: extra.split ?? 0, val: extra.val ?? null, origin };
+  return { format, path, split: extra.split ?? 0, val: extra.val ?? null };
 }
 
 /** The RGB of pixel `p` of image `i`. */
