@@ -18,7 +18,7 @@ const CONSUMER = `
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compile, format, formatDiagnostics, type Diagnostic, type Plan } from 'tl';
-import { evaluateModel, ExecutorError, loadModel, parsePlan, predictFiles, predictImages, runPlan, type ExecutorEvent } from 'tl/executor';
+import { evaluateModel, ExecutorError, explainImage, heatmapImage, loadModel, parsePlan, predictFiles, predictImages, runPlan, type ExecutorEvent } from 'tl/executor';
 import { JobService, startServer } from 'tl/server';
 import { TlClient, TlClientError } from 'tl/client';
 
@@ -53,6 +53,9 @@ out.top = fromBytes!.top.map((t) => t.label);
 out.notImage = notImage!.error;
 const evaluation = await evaluateModel(model, 'imgs', { baseDir: dataRoot, worst: 1 });
 out.evaluated = [evaluation.images, evaluation.confusion.flat().reduce((a, b) => a + b, 0), evaluation.perClass.map((c) => c.label)];
+const explained = await explainImage(model, readFileSync(image), { label: 'boot' });
+const png = await heatmapImage(readFileSync(image), explained.map);
+out.explained = [explained.label, explained.map.values.length === explained.map.rows * explained.map.cols, png.subarray(1, 4).toString()];
 
 try {
   await runPlan(compile(source.replace('"imgs"', '"nowhere"')).plan!, { baseDir: dataRoot, runDir: join(work, 'state2') });
@@ -147,6 +150,7 @@ describe('the package, from TypeScript', () => {
     expect(out.notImage).toMatch(/\S/);
     // Three classes of four images (makeWorkspace(4)), all scored.
     expect(out.evaluated).toEqual([12, 12, ['bag', 'boot', 'coat']]);
+    expect(out.explained).toEqual(['boot', true, 'PNG']);
     expect(out.failure).toEqual({ code: 'data-not-found', line: 2 });
     expect(out.reread).toBe(true);
     expect(out.otherVersion).toEqual(['version: this TL reads plans of version 1, not 3']);

@@ -11,6 +11,7 @@ import { format } from '../format/format.ts';
 import { writeFileSync } from 'node:fs';
 import { runCommand } from './run.ts';
 import { registerEvaluate } from './evaluate.ts';
+import { registerExplain } from './explain.ts';
 import { registerFollow } from './follow.ts';
 import { registerInit } from './init.ts';
 import { registerLrFind } from './lr-find.ts';
@@ -171,6 +172,7 @@ export function buildProgram(): Command {
     });
 
   registerEvaluate(program);
+  registerExplain(program);
 
   const weights = program.command('weights').description('pretrained weights: what is here, and downloads');
   weights
@@ -196,6 +198,13 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // A reader that stops early (`tl predict model dir | head`) closes the pipe: stop quietly, as
+  // Unix tools do, rather than die on the failed write (which the wasm backend's handlers turn
+  // into a dump of its own source).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv as string[]);

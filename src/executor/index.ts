@@ -21,6 +21,7 @@ import { loadExported, type ExportedModel } from './predict.ts';
 
 export { runPlan, type RunOptions, type RunResult } from './run.ts';
 export { findLearningRate, type LrFindOptions } from './lr-find.ts';
+export { explainImage, heatmapImage, type Explanation } from './explain.ts';
 export { evaluateModel, type EvaluateOptions, type Evaluation, type Mistake } from './evaluate-model.ts';
 export type { ClassScore } from './metrics.ts';
 export { predictFiles, predictImages, type ExportedModel, type Prediction, type PredictOptions, type Ranking } from './predict.ts';

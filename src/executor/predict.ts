@@ -60,22 +60,30 @@ export async function loadExported(dir: string): Promise<ExportedModel> {
  * bad file among many loses nothing.
  */
 export async function predictFiles(exported: ExportedModel, paths: readonly string[], k: number, options: PredictOptions = {}): Promise<Prediction[]> {
+  const files = await imageFiles(paths);
+  const rankings = await rank(exported, files.map((file) => () => readImageFile(file)), k, options);
+  return rankings.map((r, i) => ({ file: files[i]!, ...r, error: r.error && `cannot read image ${files[i]}: ${r.error}` }));
+}
+
+/** Image files named, and those under folders named (sorted, depth first); a file, or a folder without images, as it is, for the read to say why. */
+export async function imageFiles(paths: readonly string[]): Promise<string[]> {
   const files: string[] = [];
   for (const path of paths) {
     const images = (await stat(path).catch(() => null))?.isDirectory() ? await walkImages(path) : [];
-    if (images.length === 0) files.push(path); // a file, or a folder without images: rank() says why
+    if (images.length === 0) files.push(path);
     for (const image of images) files.push(image);
   }
-  const read = async (file: string) => {
-    try {
-      return await readRegularFile(file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new Error(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder with no images in it' : (err as Error).message, { cause: err });
-    }
-  };
-  const rankings = await rank(exported, files.map((file) => () => read(file)), k, options);
-  return rankings.map((r, i) => ({ file: files[i]!, ...r, error: r.error && `cannot read image ${files[i]}: ${r.error}` }));
+  return files;
+}
+
+/** A file's bytes, or an error that says in a few words why there are none. */
+export async function readImageFile(file: string): Promise<Uint8Array> {
+  try {
+    return await readRegularFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder with no images in it' : (err as Error).message, { cause: err });
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -67,7 +68,7 @@ describe('tl weights', () => {
 });
 
 describe('tl run, as the README runs it', () => {
-  it('trains the quickstart, prints JSON events ending in jobFinished, and the export predicts and evaluates', async () => {
+  it('trains the quickstart, prints JSON events ending in jobFinished, and the export predicts, evaluates and explains', async () => {
     const r = await tl(['run', 'examples/quickstart.tl', '--json', '--run-dir', mkdtempSync(join(tmpdir(), 'tl-qs-'))]);
     expect(r.code).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; metrics?: { testAccuracy: number; valAccuracy: number }; exportPath?: string });
@@ -103,6 +104,26 @@ describe('tl run, as the README runs it', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/^tl evaluate: examples\/data\/fashion-mini has classes the model was not trained on: .*test, train; it knows bag, boot, /m);
     expect((await tl(['evaluate', last.exportPath!, test, '--worst', '-1'])).stderr).toBe("tl: --worst must be a whole number of at least 0, found '-1'\n");
+
+    // `tl explain` writes each image with its Grad-CAM map over it, named after the image, never over one.
+    const out = mkdtempSync(join(tmpdir(), 'tl-explain-'));
+    const explained = await tl(['explain', last.exportPath!, image, 'examples/data/fashion-mini/test/sandal/000.png', 'README.md', '-o', out, '--class', 'boot']);
+    expect(explained.code).toBe(1);
+    expect(explained.stdout).toMatch(new RegExp(`^${image}: boot [\\d.]+% -> ${out}/000\\.cam\\.png\n.*sandal/000\\.png: boot [\\d.]+% \\(it says \\w+ [\\d.]+%\\) -> ${out}/000-2\\.cam\\.png\n$`));
+    expect(explained.stderr).toMatch(/^tl explain: cannot explain README\.md: not an image/);
+    const png = await sharp(join(out, '000.cam.png')).metadata();
+    expect([png.format, png.width, png.height]).toEqual(['png', 224, 224]);
+    expect((await tl(['explain', last.exportPath!, image, '-o', out, '--class', 'hat'])).stderr).toMatch(/^tl explain: --class 'hat' is not one of the model's classes: bag, boot, /);
+
+    // A reader that stops early closes the pipe: tl stops quietly with 0.
+    const early = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(root, 'bin/tl.js'), 'predict', last.exportPath!, test], { cwd: root });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(early).toEqual({ code: 0, stderr: '' });
   }, 600_000);
 
   it('reports a script error with its span and exit 1, without training', async () => {
