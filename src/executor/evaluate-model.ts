@@ -71,13 +71,16 @@ export async function evaluateModel(exported: ExportedModel, path: string, optio
   const worst = options.worst ?? 5;
   if (!(Number.isInteger(worst) && worst >= 0)) throw new RangeError(`worst must be a whole number of at least 0, got ${worst}`);
   const baseDir = options.baseDir ?? process.cwd();
-  // Said here, since data's own message speaks of a script's folder, which there is none of.
-  if (!existsSync(resolve(baseDir, path))) {
-    throw new ExecutorError('data-not-found', `${resolve(baseDir, path)} does not exist${isAbsolute(path) ? '' : ` (${path}, from ${baseDir})`}`);
+  const format = dataFormat(path);
+  // Said here, since data's own message speaks of a script's folder, which there is none of. An
+  // IDX file is read with or without its .gz, as data reads it.
+  const at = resolve(baseDir, path);
+  if (!existsSync(at) && !(format === 'idx' && existsSync(at.endsWith('.gz') ? at.slice(0, -3) : `${at}.gz`))) {
+    throw new ExecutorError('data-not-found', `${at} does not exist${isAbsolute(path) ? '' : ` (${path}, from ${baseDir})`}`);
   }
   const classes = exported.labels;
   const unknown = (missing: string[]) => `${path} has classes the model was not trained on: ${missing.join(', ')}; it knows ${classes.join(', ')}`;
-  const { images, labels } = await loadLabelled({ format: dataFormat(path), path }, classes, unknown, {
+  const { images, labels } = await loadLabelled({ format, path }, classes, unknown, {
     baseDir,
     imageSize: exported.preprocess.inputSize,
     seed: 0,

@@ -57,6 +57,8 @@ describe('evaluateModel', () => {
     expect(e.accuracy).toBeCloseTo(final.testAccuracy!, 6);
     expect(e.confusion).toEqual(final.confusion);
     expect(e.perClass).toEqual(final.perClass);
+    // Named with .gz, the file is read without, as data reads it.
+    expect((await evaluateModel(model, join(dir, 't10k-images-idx3-ubyte.gz'))).accuracy).toBe(e.accuracy);
     // Three classes: top-5 means nothing.
     expect(e.top5).toBeNull();
   });
