@@ -1,38 +1,39 @@
 /**
  * `tl evaluate MODEL DATA`: scores a model `tl run` exported on labelled images (class folders, a
  * csv manifest or an IDX file): accuracy, top-5 and loss, each class's precision and recall, the
- * classes it takes for others most often and the images it is most wrong about.
+ * classes it takes for others most often and the images it is most wrong about. With --server, the
+ * model a job exported there, scored there as a job of its own (its data under the server's data root).
  */
-import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { printable } from '../diagnostics/printable.ts';
 import type { Evaluation } from '../executor/evaluate-model.ts';
-import { pct } from './progress.ts';
+import { evaluationReport } from './evaluation-report.ts';
+import { clientFailure, follow, serverOption } from './follow.ts';
 import { backendOption, UsageError } from './usage.ts';
-
-/** How many of the most confused pairs the report lists. */
-const CONFUSED_ROWS = 5;
 
 export function registerEvaluate(program: Command): void {
   program
     .command('evaluate')
     .description('score a model exported by tl run on labelled images: accuracy, per-class precision and recall, what it confuses, its worst mistakes')
-    .argument('<model-dir>', "a folder written by a script's 'export'")
-    .argument('<data>', 'labelled images: one sub-folder per class, a path,label .csv manifest, or an IDX file')
+    .argument('<model>', "a folder written by a script's 'export'; with --server, the id of the job that exported it")
+    .argument('<data>', 'labelled images: one sub-folder per class, a path,label .csv manifest, or an IDX file (with --server, under its data root)')
     .option('--worst <n>', 'how many of the worst mistakes to list', '5')
     .option('--matrix', 'also print the confusion matrix')
     .option('--tta', "average each image's probabilities with its mirror image's")
     .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
-    .option('--json', 'print the evaluation as JSON')
+    .option('--json', 'print the evaluation as JSON (with --server: one event per line)')
     .option('--stop-on-corrupt', 'stop at the first unreadable image instead of skipping it')
-    .action(async (dir: string, data: string, opts: { worst: string; matrix?: boolean; tta?: boolean; backend: string; json?: boolean; stopOnCorrupt?: boolean }) => {
+    .option('--server <url>', 'evaluate on a tl serve, e.g. http://127.0.0.1:4000, as a job there')
+    .option('--token <token>', 'with --server, the API token (default: $TL_API_TOKEN)')
+    .action(async (model: string, data: string, opts: EvaluateFlags, cmd: Command) => {
       const worst = Number(opts.worst);
       if (!Number.isInteger(worst) || worst < 0) throw new UsageError(`--worst must be a whole number of at least 0, found '${opts.worst}'`);
+      if (opts.server !== undefined) return void (process.exitCode = await onServer(cmd, model, data, worst, opts));
       const backend = backendOption(opts.backend);
       const { evaluateModel, loadModel } = await import('../executor/index.ts');
       let evaluation: Evaluation;
       try {
-        evaluation = await evaluateModel(await loadModel(dir, { backend }), data, {
+        evaluation = await evaluateModel(await loadModel(model, { backend }), data, {
           worst,
           tta: opts.tta === true,
           onCorrupt: opts.stopOnCorrupt ? 'stop' : 'skip',
@@ -43,53 +44,37 @@ export function registerEvaluate(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(opts.json ? `${JSON.stringify(evaluation, null, 2)}\n` : printable(`${dir} on ${data}: ${evaluationReport(evaluation, { matrix: opts.matrix === true })}`));
+      process.stdout.write(opts.json ? `${JSON.stringify(evaluation, null, 2)}\n` : printable(`${model} on ${data}: ${evaluationReport(evaluation, { matrix: opts.matrix === true })}`));
     });
 }
 
-/** The evaluation for people: the scores, a table of classes, the most confused pairs, the worst mistakes. */
-export function evaluationReport(e: Evaluation, options: { readonly matrix?: boolean } = {}): string {
-  const present = e.perClass.filter((c) => c.support > 0).length;
-  const lines = [`${e.images} image${e.images === 1 ? '' : 's'} of ${present} class${present === 1 ? '' : 'es'}${present < e.classes.length ? ` (the model knows ${e.classes.length})` : ''}`];
-  lines.push(`  accuracy   ${pct(e.accuracy).trim()}`);
-  if (e.top5 !== null) lines.push(`  top-5      ${pct(e.top5).trim()}`);
-  lines.push(`  loss       ${e.loss.toFixed(4)}`, '');
-
-  const width = Math.max(5, ...e.classes.map((c) => c.length));
-  lines.push(`  ${'class'.padEnd(width)}  precision  recall  images`);
-  e.perClass.forEach((c, k) => {
-    // A class the data lacks has no recall; a class never predicted has no precision.
-    const predicted = e.confusion.reduce((n, row) => n + row[k]!, 0);
-    lines.push(`  ${c.label.padEnd(width)}  ${(predicted ? pct(c.precision) : '   -  ').padStart(9)}  ${(c.support ? pct(c.recall) : '   -  ').padStart(6)}  ${String(c.support).padStart(6)}`);
-  });
-
-  if (options.matrix) lines.push('', ...matrix(e));
-
-  if (e.confused.length) {
-    lines.push('', '  most confused (true -> predicted: images)');
-    for (const c of e.confused.slice(0, CONFUSED_ROWS)) lines.push(`    ${c.truth} -> ${c.predicted}: ${c.count}`);
-  }
-  if (e.mistakes.length) {
-    lines.push('', '  worst mistakes (the probability it gave, and the true class\'s)');
-    const files = e.mistakes.map((m) => shown(m.source));
-    const fileWidth = Math.max(...files.map((f) => f.length));
-    e.mistakes.forEach((m, i) => {
-      lines.push(`    ${files[i]!.padEnd(fileWidth)}  ${m.truth} taken for ${m.predicted} (${pct(m.probability).trim()}; ${m.truth} ${pct(m.truthProbability).trim()})`);
-    });
-  }
-  return `${lines.join('\n')}\n`;
+interface EvaluateFlags {
+  readonly worst: string;
+  readonly matrix?: boolean;
+  readonly tta?: boolean;
+  readonly backend: string;
+  readonly json?: boolean;
+  readonly stopOnCorrupt?: boolean;
+  readonly server?: string;
+  readonly token?: string;
 }
 
-/** Rows: the true class; columns: the predicted class, numbered as the rows are. */
-function matrix(e: Evaluation): string[] {
-  const width = Math.max(5, ...e.classes.map((c) => c.length));
-  const cell = Math.max(3, ...e.confusion.flat().map((n) => String(n).length)) + 1;
-  const head = `  ${'true \\ predicted'.padEnd(width + 4)}${e.classes.map((_, i) => String(i + 1).padStart(cell)).join('')}`;
-  return [head, ...e.confusion.map((row, t) => `  ${String(t + 1).padStart(2)}. ${e.classes[t]!.padEnd(width)}${row.map((n) => String(n).padStart(cell)).join('')}`)];
-}
-
-/** A file under the working folder as a relative path, others as they are. */
-function shown(source: string): string {
-  const rel = relative(process.cwd(), source);
-  return rel.startsWith('..') || isAbsolute(rel) ? source : rel;
+/** `--server`: an evaluation job of the model job `jobId` exported, followed to its report. Returns the exit code. */
+async function onServer(cmd: Command, jobId: string, data: string, worst: number, opts: EvaluateFlags): Promise<number> {
+  // The server picks the backend and skips unreadable images (each a warning event).
+  const own = ['backend', 'stopOnCorrupt'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
+  if (own.length) throw new UsageError(`${own.map((o) => `--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: an evaluation on a server runs on its backend and skips unreadable images; drop ${own.length === 1 ? 'it' : 'them'}`);
+  const client = serverOption(cmd, opts.server!, opts.token ?? process.env.TL_API_TOKEN);
+  try {
+    const { job, diagnostics } = await client.evaluate(jobId, data, { worst, tta: opts.tta === true });
+    if (!job) {
+      for (const d of diagnostics) process.stderr.write(`tl evaluate: ${d.code}: ${printable(d.message)}\n`);
+      return 1;
+    }
+    if (!opts.json) process.stderr.write(`evaluating job ${jobId}'s model on ${printable(data)} as job ${job.id}\n`);
+    return await follow(client, job.id, { json: opts.json === true, file: `job ${job.id}`, source: '', matrix: opts.matrix === true });
+  } catch (err) {
+    process.stderr.write(`tl evaluate: ${printable(clientFailure(err))}\n`);
+    return 1;
+  }
 }

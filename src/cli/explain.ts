@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { printable } from '../diagnostics/printable.ts';
-import { pct } from './progress.ts';
+import { pct } from './numbers.ts';
 import { backendOption } from './usage.ts';
 
 export function registerExplain(program: Command): void {

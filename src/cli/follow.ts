@@ -31,6 +31,8 @@ export interface FollowOptions {
   /** The script, for failures printed at their line: a file name and its text. */
   readonly file: string;
   readonly source: string;
+  /** An evaluation's report with its confusion matrix. */
+  readonly matrix?: boolean;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function follow(client: TlClient, jobId: string, o: FollowOptions):
         if (e.attempt > attempt && !o.json) process.stdout.write(`\nattempt ${e.attempt}: the job was restarted or resumed; it continues from its last checkpoint\n`);
         attempt = Math.max(attempt, e.attempt);
         if (o.json) process.stdout.write(`${JSON.stringify(e.event)}\n`);
-        else printEvent(e.event, process.stdout);
+        else printEvent(e.event, process.stdout, process.stderr, { matrix: o.matrix === true });
         end = e.event;
       }
     } catch (err) {

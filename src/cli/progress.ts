@@ -5,10 +5,9 @@ import { printable } from '../diagnostics/printable.ts';
 import { suggestedRate, type ExecutorEvent, type LrFindResult, type TileTuning } from '../executor/events.ts';
 import { rateText } from '../format/set-rate.ts';
 import type { Origin } from '../plan/schema.ts';
+import { evaluationReport } from './evaluation-report.ts';
+import { num, pct } from './numbers.ts';
 
-/** A share as a percentage, padded to line up in columns; ' -' for none. */
-export const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
-const num = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '  -   ' : x.toFixed(4));
 
 /** A learning rate as scripts write one: 3e-4, 1e-3, 7.5e-5, 1; `digits` significant digits at most. */
 export const rate = rateText;
@@ -22,7 +21,7 @@ function tileReport(t: TileTuning): string {
 }
 
 /** Prints one executor event for people: a line per epoch, a bar on terminals, a summary at the end; warnings go to `err`. */
-export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJS.WriteStream = process.stderr): void {
+export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJS.WriteStream = process.stderr, options: { readonly matrix?: boolean } = {}): void {
   const clear = out.isTTY ? '\r\x1b[K' : '';
   switch (e.type) {
     case 'warning':
@@ -93,6 +92,9 @@ export function printEvent(e: ExecutorEvent, out: NodeJS.WriteStream, err: NodeJ
       break;
     case 'lrFound':
       out.write(`${clear}${printable(lrReport(e.result))}`);
+      break;
+    case 'evaluated':
+      out.write(printable(evaluationReport(e.evaluation, options)));
       break;
     case 'jobFailed':
       break;

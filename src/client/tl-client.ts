@@ -1,7 +1,7 @@
 /**
  * A typed client of a `tl serve`: submit scripts, search learning rates, read and cancel jobs over
  * HTTP, and follow a job's events over graphql-ws, taking a dropped connection up again from the
- * last event seen. `tl submit`, `tl follow` and `tl lr-find --server` are this client and a printer;
+ * last event seen. `tl submit`, `tl follow`, `tl lr-find --server` and `tl evaluate --server` are this client and a printer;
  * it runs in a browser too (no Node module; the browser's WebSocket), for a UI of your own.
  *
  * @example
@@ -34,7 +34,7 @@ export interface Submission {
 export interface JobSummary {
   readonly id: string;
   readonly name: string | null;
-  readonly kind: 'TRAIN' | 'LR_FIND';
+  readonly kind: 'TRAIN' | 'LR_FIND' | 'EVALUATE';
   readonly status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
   readonly source: string;
   /** The seq of its latest event; 0 before the first. */
@@ -92,6 +92,7 @@ const JOB_FIELDS = 'id name kind status source lastSeq exportPath error { code m
 export const OPERATIONS = {
   submit: `mutation Submit($input: SubmitJobInput!) { submitJob(input: $input) ${PAYLOAD} }`,
   findLearningRate: `mutation Find($input: FindLearningRateInput!) { findLearningRate(input: $input) ${PAYLOAD} }`,
+  evaluate: `mutation Evaluate($input: EvaluateJobInput!) { evaluateJob(input: $input) ${PAYLOAD} }`,
   cancel: `mutation Cancel($id: ID!) { cancelJob(id: $id) ${PAYLOAD} }`,
   resume: `mutation Resume($id: ID!) { resumeJob(id: $id) ${PAYLOAD} }`,
   job: `query Job($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`,
@@ -139,6 +140,18 @@ export class TlClient {
   }
 
   /**
+   * Queues the scoring of the model a succeeded job exported on labelled images under the server's
+   * data root (class folders, a csv manifest or an IDX file), as `tl evaluate` scores one; its end
+   * is an `evaluated` event with the evaluation. `job` is null, and `diagnostics` says why
+   * (`job-not-found`, `no-model`, `path-outside-data-root`, `bad-worst`, `queue-full`), when it was not queued.
+   */
+  async evaluate(jobId: string, data: string, options: { readonly worst?: number; readonly tta?: boolean; readonly name?: string | undefined } = {}): Promise<Submission> {
+    const { worst, tta, name } = options;
+    const input = { job: jobId, data, ...(name && { name }), ...(worst !== undefined && { worst }), ...(tta !== undefined && { tta }) };
+    return (await this.query<{ evaluateJob: Submission }>(OPERATIONS.evaluate, { input })).evaluateJob;
+  }
+
+  /**
    * Cancels a job: a queued one at once, a running one after its current batch (its events then end
    * with a `jobFailed` whose `cancelled` is true). `job` is null, and `diagnostics` says why
    * (`job-not-found`, `job-not-cancellable`), when nothing was cancelled.
@@ -162,7 +175,7 @@ export class TlClient {
 
   /**
    * A job's events, from the first after `options.after`, until the event that ends it
-   * (`jobFinished`, `jobFailed`, `lrFound`). A dropped connection is taken up again from the last
+   * (`jobFinished`, `jobFailed`, `lrFound`, `evaluated`). A dropped connection is taken up again from the last
    * event seen, with no gap and no repeat; the server's refusals (an unknown job, a bad token) throw.
    */
   async *events(jobId: string, options: FollowOptions = {}): AsyncGenerator<JobEvent, void, undefined> {

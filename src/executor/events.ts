@@ -3,6 +3,7 @@
  * service streams. Plain JSON, no tensors; `at` is an ISO timestamp.
  */
 import type { Origin } from '../plan/schema.ts';
+import type { Evaluation } from './evaluate-model.ts';
 import type { ClassScore } from './metrics.ts';
 
 /** One step of a learning-rate search. */
@@ -148,7 +149,9 @@ export type ExecutorEvent =
   /** A learning-rate search's step (lr-find.ts): the rate it took and the loss it read, 1-based `step` of `steps`; the phase by index and `name`, as phaseStarted says it. */
   | { readonly type: 'lrPoint'; readonly at: string; readonly phase: number; readonly name: string; readonly step: number; readonly steps: number; readonly lr: number; readonly loss: number; readonly smoothed: number }
   /** A learning-rate search's end: what it found (its last word, as jobFinished is a run's). */
-  | { readonly type: 'lrFound'; readonly at: string; readonly result: LrFindResult };
+  | { readonly type: 'lrFound'; readonly at: string; readonly result: LrFindResult }
+  /** An exported model scored on labelled images (evaluate-model.ts): its last word, as jobFinished is a run's. */
+  | { readonly type: 'evaluated'; readonly at: string; readonly backend: string; readonly evaluation: Evaluation };
 
 export type ExecutorEventType = ExecutorEvent['type'];
 

@@ -52,6 +52,8 @@ const MIGRATIONS: readonly string[] = [
   // Jobs that search a learning rate (NULL task: train), and what they found.
   `ALTER TABLE jobs ADD COLUMN task TEXT;
    ALTER TABLE jobs ADD COLUMN lr_found TEXT;`,
+  // What jobs that score another job's model measured.
+  `ALTER TABLE jobs ADD COLUMN evaluation TEXT;`,
 ];
 
 /**

@@ -18,6 +18,7 @@ import { hasErrors } from '../diagnostics/diagnostic.ts';
 import type { BackendName } from '../executor/backends/names.ts';
 import { wasmThreads } from '../executor/backends/threads.ts';
 import { prepareWritable, whyNotWritable } from '../executor/make-directory.ts';
+import { dataFormat } from '../plan/build.ts';
 import type { Plan } from '../plan/schema.ts';
 import { Channel } from './channel.ts';
 import { openDatabase, type Db } from './db.ts';
@@ -174,6 +175,36 @@ export class JobService {
     }
   }
 
+  /**
+   * Queues the scoring of the model a job exported (a job of kind `evaluate`, as `tl evaluate`
+   * runs it) on labelled images under the data root: class folders, a csv manifest or an IDX file.
+   * Refused for a job that is not there or exported no model, data outside the data root, `worst`
+   * outside 0..100, a name too long, and a full queue.
+   */
+  async evaluate(input: { readonly job: string; readonly data: string; readonly worst?: number; readonly tta?: boolean; readonly name?: string | null }): Promise<JobAction> {
+    const of = this.store.get(input.job);
+    if (!of) return notFound(input.job);
+    const refuse = (code: string, message: string): JobAction => ({ job: null, refusal: { code, message } });
+    if (of.status !== 'SUCCEEDED' || of.exportPath === null) {
+      const why = of.status !== 'SUCCEEDED' ? `it is ${of.status}` : of.task.kind !== 'train' ? 'it trained no model' : "its script has no 'export'";
+      return refuse('no-model', `job '${of.id}' has no exported model to evaluate: ${why}; evaluate a succeeded training job whose script exports its model`);
+    }
+    const worst = input.worst ?? 5;
+    if (!Number.isInteger(worst) || worst < 0 || worst > MAX_WORST) return refuse('bad-worst', `worst lists from 0 to ${MAX_WORST} mistakes, not ${worst}`);
+    if (input.data.length > 4096) return refuse('path-outside-data-root', `the path is ${input.data.length} characters long; a data path is at most 4096`);
+    const outside = await whyOutsideDataRoot(this.o.dataRoot, input.data, { format: dataFormat(input.data), label: 'evaluate' });
+    if (outside) return refuse('path-outside-data-root', outside);
+    const name = input.name ?? null;
+    if (name !== null && name.length > this.limits.maxNameLength) return refuse('name-too-long', `the job name has ${name.length} characters; the limit is ${this.limits.maxNameLength}`);
+    const full = this.queueFull();
+    if (full) return { job: null, refusal: full };
+    const task: JobTask = { kind: 'evaluate', of: of.id, data: input.data, worst, tta: input.tta ?? false };
+    const job = this.store.insert({ id: randomUUID(), name, source: of.source, plan: of.plan, createdAt: new Date().toISOString(), task });
+    this.bus.publish('job:updates', job);
+    this.queue.add(job.id);
+    return { job: this.store.require(job.id), refusal: null };
+  }
+
   cancel(id: string): JobAction {
     const job = this.store.get(id);
     if (!job) return notFound(id);
@@ -286,6 +317,9 @@ export class JobService {
     return { code: 'queue-full', message: `the queue is full (${waiting} jobs waiting, the limit); try again when some have run` };
   }
 }
+
+/** The most mistakes an evaluation lists. */
+export const MAX_WORST = 100;
 
 /** The most steps a learning-rate search may take (each is a training step). */
 export const MAX_LR_FIND_STEPS = 1000;

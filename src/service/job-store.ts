@@ -28,6 +28,7 @@ interface JobRow {
   metrics: string | null;
   result: string | null;
   lr_found: string | null;
+  evaluation: string | null;
   export_path: string | null;
   error: string | null;
   last_seq: number;
@@ -63,6 +64,7 @@ function toJob(r: JobRow): JobRecord {
     metrics: parse(r.metrics),
     result: parse(r.result),
     lrFound: parse(r.lr_found),
+    evaluation: parse(r.evaluation),
     exportPath: r.export_path,
     error: parse(r.error),
     lastSeq: r.last_seq,
@@ -224,6 +226,9 @@ export class JobStore {
         break;
       case 'lrFound':
         run("UPDATE jobs SET status = 'SUCCEEDED', finished_at = ?, lr_found = ?, error = NULL WHERE id = ?", e.at, JSON.stringify(e.result));
+        break;
+      case 'evaluated':
+        run("UPDATE jobs SET status = 'SUCCEEDED', finished_at = ?, evaluation = ?, error = NULL WHERE id = ?", e.at, JSON.stringify(e.evaluation));
         break;
       case 'jobFailed': {
         const error: JobError = { code: e.code, message: e.message, origin: e.origin };

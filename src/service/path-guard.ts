@@ -107,9 +107,12 @@ class DataRoot {
 /** Entries a data folder may hold before the check gives up, unless told otherwise. */
 const MAX_ENTRIES = 1_000_000;
 
-/** Why a data folder named by itself (the dashboard's "Start from a data folder") is out of bounds, or null when it is inside the data root. */
-export function whyOutsideDataRoot(dataRoot: string, path: string, maxEntries = MAX_ENTRIES): Promise<string | null> {
-  return new DataRoot(resolve(dataRoot), maxEntries).check(path, 'data', 'folder');
+/**
+ * Why data named by itself (the dashboard's "Start from data", a model's evaluation) is out of
+ * bounds, or null when it is inside the data root: a folder, and its links; a manifest, and its rows.
+ */
+export function whyOutsideDataRoot(dataRoot: string, path: string, options: { readonly format?: DataFormat; readonly label?: string; readonly maxEntries?: number } = {}): Promise<string | null> {
+  return new DataRoot(resolve(dataRoot), options.maxEntries ?? MAX_ENTRIES).check(path, options.label ?? 'data', options.format ?? 'folder');
 }
 
 /** See the module comment. */

@@ -4,7 +4,7 @@
  * assigns the seq and moves the status, then the bus announces it, in that order, so a subscriber
  * never sees an event the store does not hold.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { LineMap } from '../diagnostics/location.ts';
 import type { BackendName } from '../executor/backends/names.ts';
 import { now, type ExecutorEvent } from '../executor/events.ts';
@@ -14,8 +14,10 @@ import type { JobQueue } from './job-queue.ts';
 import type { JobRunner, RunOutcome } from './job-runner.ts';
 import type { JobStore } from './job-store.ts';
 import { settleCheckpoint } from '../executor/checkpoint.ts';
-import { confinePlan } from './path-guard.ts';
-import { isTerminalEvent } from './types.ts';
+import { dataFormat } from '../plan/build.ts';
+import { confinePlan, whyOutsideDataRoot } from './path-guard.ts';
+import { isTerminalEvent, type JobRecord } from './types.ts';
+import type { RunRequest } from './worker-protocol.ts';
 
 export interface SchedulerOptions {
   readonly store: JobStore;
@@ -117,19 +119,14 @@ export class Scheduler {
     const { store } = this.o;
     const paths = jobPaths(this.o.runsDir, jobId);
     const job = store.require(jobId);
-    // Again at start: links under the data root may have changed since the job was submitted.
-    const confined = await confinePlan(job.plan, { dataRoot: this.o.dataRoot, exportRoot: paths.exports });
-    if (!confined.plan) {
-      const d = confined.diagnostics[0]!;
-      const at = new LineMap(job.source).position(d.span.start);
-      return this.fail(jobId, attempt, { code: d.code, message: d.message, origin: { ...d.span, ...at } });
-    }
+    const prepared = await this.prepare(job, paths.exports);
+    if ('failure' in prepared) return this.fail(jobId, attempt, prepared.failure);
     if (entry.controller.signal.aborted && !entry.suspending) return this.fail(jobId, attempt, { code: 'cancelled', message: 'cancelled before it started', cancelled: true });
     const resume = resumeWanted && settleCheckpoint(join(paths.state, 'checkpoint')) !== null;
     let outcome: RunOutcome;
     try {
       outcome = await this.o.runner.run(
-        { jobId, plan: confined.plan, task: job.task, baseDir: this.o.dataRoot, runDir: paths.state, resume, backend: this.o.backend, ...(this.o.progressEveryMs !== undefined && { progressEveryMs: this.o.progressEveryMs }) },
+        { jobId, ...prepared, baseDir: this.o.dataRoot, runDir: paths.state, resume, backend: this.o.backend, ...(this.o.progressEveryMs !== undefined && { progressEveryMs: this.o.progressEveryMs }) },
         { signal: entry.controller.signal, onEvent: (e) => this.onEvent(jobId, attempt, e, entry) },
       );
     } catch (err) {
@@ -141,6 +138,29 @@ export class Scheduler {
     if (entry.controller.signal.aborted) this.fail(jobId, attempt, { code: 'cancelled', message: 'cancelled; the worker did not stop in time and was killed', cancelled: true });
     else if (outcome.kind === 'failed') this.fail(jobId, attempt, { code: outcome.code, message: outcome.message });
     else this.fail(jobId, attempt, { code: 'worker-crashed', message: outcome.kind === 'crashed' ? outcome.message : 'the worker ended without reporting the job finished' });
+  }
+
+  /**
+   * What the worker gets, with its paths checked again at start (links under the data root may have
+   * changed since the job was submitted) and made absolute: the plan's, or for an evaluation, its data
+   * and the model the job it evaluates exported.
+   */
+  private async prepare(job: JobRecord, exportRoot: string): Promise<Pick<RunRequest, 'plan' | 'task' | 'model'> | { failure: Failure }> {
+    const { task } = job;
+    if (task.kind === 'evaluate') {
+      const outside = await whyOutsideDataRoot(this.o.dataRoot, task.data, { format: dataFormat(task.data), label: 'evaluate' });
+      if (outside) return { failure: { code: 'path-outside-data-root', message: outside } };
+      const model = this.o.store.get(task.of)?.exportPath;
+      if (!model) return { failure: { code: 'no-model', message: `job '${task.of}', whose model this evaluates, is gone` } };
+      return { plan: job.plan, task: { ...task, data: resolve(this.o.dataRoot, task.data) }, model };
+    }
+    const confined = await confinePlan(job.plan, { dataRoot: this.o.dataRoot, exportRoot });
+    if (!confined.plan) {
+      const d = confined.diagnostics[0]!;
+      const at = new LineMap(job.source).position(d.span.start);
+      return { failure: { code: d.code, message: d.message, origin: { ...d.span, ...at } } };
+    }
+    return { plan: confined.plan, task };
   }
 
   private onEvent(jobId: string, attempt: number, event: ExecutorEvent, entry: Running): void {

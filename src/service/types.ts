@@ -1,4 +1,5 @@
 /** The service's records: jobs and their numbered events, as the store keeps them. Plain JSON. */
+import type { Evaluation } from '../executor/evaluate-model.ts';
 import type { EpochMetrics, ExecutorEvent, FinalMetrics, LrFindResult } from '../executor/events.ts';
 import type { Origin, Plan } from '../plan/schema.ts';
 
@@ -16,11 +17,15 @@ export interface JobError {
 }
 
 /**
- * What a job does with its script: train it (the default), or search one phase's learning rate
+ * What a job does with its script: train it (the default), search one phase's learning rate
  * (executor/lr-find.ts: `phase` null for the first that trains; `fromStart` skips training the
- * phases before it; `steps` rates tried).
+ * phases before it; `steps` rates tried), or score the model another job exported on labelled
+ * images (executor/evaluate-model.ts: `of` that job, `data` under the data root as the client wrote it).
  */
-export type JobTask = { readonly kind: 'train' } | { readonly kind: 'lrFind'; readonly phase: string | null; readonly fromStart: boolean; readonly steps: number };
+export type JobTask =
+  | { readonly kind: 'train' }
+  | { readonly kind: 'lrFind'; readonly phase: string | null; readonly fromStart: boolean; readonly steps: number }
+  | { readonly kind: 'evaluate'; readonly of: string; readonly data: string; readonly worst: number; readonly tta: boolean };
 
 export const TRAIN: JobTask = { kind: 'train' };
 
@@ -48,6 +53,8 @@ export interface JobRecord {
   readonly result: FinalMetrics | null;
   /** What an `lrFind` job found, once SUCCEEDED. */
   readonly lrFound: LrFindResult | null;
+  /** What an `evaluate` job measured, once SUCCEEDED. */
+  readonly evaluation: Evaluation | null;
   readonly exportPath: string | null;
   readonly error: JobError | null;
   /** The seq of the job's latest event; 0 before the first. */
@@ -65,5 +72,5 @@ export interface StoredEvent<E extends ExecutorEvent = ExecutorEvent> {
 
 /** The events after which a job may be over: the executor's last word on a run. */
 export function isTerminalEvent(e: ExecutorEvent): boolean {
-  return e.type === 'jobFinished' || e.type === 'jobFailed' || e.type === 'lrFound';
+  return e.type === 'jobFinished' || e.type === 'jobFailed' || e.type === 'lrFound' || e.type === 'evaluated';
 }

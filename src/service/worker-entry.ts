@@ -4,6 +4,7 @@
  * then exits, so whatever a run leaves behind (tensors, native memory, a wedged backend) goes with
  * the process. Started by fork-runner.ts with an IPC channel; never imported by the service.
  */
+import { relative, sep } from 'node:path';
 import { now, type ExecutorEvent } from '../executor/events.ts';
 import type { Origin } from '../plan/schema.ts';
 import type { JobTask } from './types.ts';
@@ -33,6 +34,7 @@ executor.then(
 
 async function run(request: RunRequest): Promise<void> {
   if (request.task?.kind === 'lrFind') return findRate(request, request.task);
+  if (request.task?.kind === 'evaluate') return evaluate(request, request.task);
   const { runPlan } = await executor;
   try {
     await runPlan(request.plan, {
@@ -82,6 +84,36 @@ async function findRate(request: RunRequest, task: Extract<JobTask, { kind: 'lrF
     await send({ type: 'done', ok: false, code, message });
   }
   process.exit(0);
+}
+
+/**
+ * An `evaluate` job: the model another job exported, scored on `task.data` (absolute here). Its one
+ * event, `evaluated`, names images by their paths under the data root, as the client wrote its data:
+ * the server's own folders are not the client's business.
+ */
+async function evaluate(request: RunRequest, task: Extract<JobTask, { kind: 'evaluate' }>): Promise<void> {
+  const emit = (event: ExecutorEvent) => void send({ type: 'event', event });
+  try {
+    const [{ evaluateModel }, { loadExported }, { selectBackend }] = await Promise.all([import('../executor/evaluate-model.ts'), import('../executor/predict.ts'), import('../executor/backends/select.ts')]);
+    const backend = await selectBackend(request.backend);
+    const model = await loadExported(request.model!);
+    const evaluation = await evaluateModel(model, task.data, { worst: task.worst, tta: task.tta, warn: (message) => emit({ type: 'warning', at: now(), message: underRoot(message, request.baseDir) }) });
+    const mistakes = evaluation.mistakes.map((m) => ({ ...m, source: relative(request.baseDir, m.source) }));
+    emit({ type: 'evaluated', at: now(), backend: backend.name, evaluation: { ...evaluation, mistakes } });
+    await send({ type: 'done', ok: true });
+  } catch (err) {
+    const e = err as { code?: unknown; message?: string };
+    const code = typeof e.code === 'string' ? e.code : 'internal';
+    const message = underRoot(e.message ?? String(err), request.baseDir);
+    emit({ type: 'jobFailed', at: now(), code, message, origin: null, cancelled: false });
+    await send({ type: 'done', ok: false, code, message });
+  }
+  process.exit(0);
+}
+
+/** A message with the data root's absolute path taken out: paths from the root, as the client writes them. */
+function underRoot(message: string, root: string): string {
+  return message.replaceAll(`${root}${sep}`, '').replaceAll(root, '.');
 }
 
 /** Which backends load here. `auto` stops at the first that works, so the rest are tried one by one. */

@@ -15,8 +15,10 @@ export interface RunRequest {
   readonly resume: boolean;
   readonly backend: BackendName;
   readonly progressEveryMs?: number;
-  /** Default: train. */
+  /** Default: train. An `evaluate` task's data is absolute here. */
   readonly task?: JobTask;
+  /** For an `evaluate` task: the folder of the model it scores. */
+  readonly model?: string;
 }
 
 export interface BackendProbe {

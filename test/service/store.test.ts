@@ -53,15 +53,15 @@ describe('JobStore and SqliteJobQueue on a real SQLite file', () => {
     db.close();
   });
 
-  it("keeps a search's task and what it found; a database from before searches opens with its jobs training", () => {
+  it("keeps a search's and an evaluation's task and what they found; a database from before searches opens with its jobs training", () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tl-store-')), 'tl.db');
     let { db, store } = open(file);
     newJob(store, 'old');
-    // As the first schema left it: no task, no lr_found.
-    db.exec('ALTER TABLE jobs DROP COLUMN task; ALTER TABLE jobs DROP COLUMN lr_found; PRAGMA user_version = 1;');
+    // As the first schema left it: no task, no lr_found, no evaluation.
+    db.exec('ALTER TABLE jobs DROP COLUMN task; ALTER TABLE jobs DROP COLUMN lr_found; ALTER TABLE jobs DROP COLUMN evaluation; PRAGMA user_version = 1;');
     db.close();
     ({ db, store } = open(file));
-    expect(store.require('old')).toMatchObject({ task: { kind: 'train' }, lrFound: null });
+    expect(store.require('old')).toMatchObject({ task: { kind: 'train' }, lrFound: null, evaluation: null });
     const task = { kind: 'lrFind', phase: 'ft', fromStart: false, steps: 50 } as const;
     store.insert({ id: 'search', name: null, source: 'use tiny', plan, createdAt: new Date().toISOString(), task });
     const result = { phase: 'ft', backend: 'wasm', backendReason: 'here', batch: 4, after: ['warmup'], points: [{ lr: 1e-7, loss: 2, smoothed: 2 }], diverged: false, steepest: null, tenthOfMinimum: 1e-8 };
@@ -69,6 +69,14 @@ describe('JobStore and SqliteJobQueue on a real SQLite file', () => {
     db.close();
     ({ db, store } = open(file));
     expect(store.require('search')).toMatchObject({ task, status: 'SUCCEEDED', lrFound: result, result: null });
+    // An evaluation: its task, and what it measured.
+    const evaluate = { kind: 'evaluate', of: 'old', data: 'test', worst: 5, tta: false } as const;
+    store.insert({ id: 'scored', name: null, source: 'use tiny', plan, createdAt: new Date().toISOString(), task: evaluate });
+    const evaluation = { images: 2, classes: ['a', 'b'], loss: 0.5, accuracy: 0.5, top5: null, perClass: [], confusion: [[1, 0], [1, 0]], confused: [{ truth: 'b', predicted: 'a', count: 1 }], mistakes: [] };
+    store.append('scored', 1, { type: 'evaluated', at: new Date().toISOString(), backend: 'wasm', evaluation });
+    db.close();
+    ({ db, store } = open(file));
+    expect(store.require('scored')).toMatchObject({ task: evaluate, status: 'SUCCEEDED', evaluation, lrFound: null });
     db.close();
   });
 

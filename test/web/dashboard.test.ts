@@ -54,6 +54,8 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     cpSync(join(root, 'examples/data/fashion-mini/train'), join(dataRoot, 'fashion-mini/train'), { recursive: true });
     for (const c of ['bag', 'boot']) cpSync(join(dataRoot, 'fashion-mini/train', c), join(dataRoot, 'mixed', c), { recursive: true });
     writeFileSync(join(dataRoot, 'mixed/bag/broken.png'), 'not a png');
+    // Test images to evaluate a model on.
+    cpSync(join(root, 'examples/data/fashion-mini/test'), join(dataRoot, 'held-out'), { recursive: true });
     stack = await startStack({ workspace: { dir, dataRoot } });
     browser = await launch();
   }, 180_000);
@@ -223,6 +225,33 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     expect(await row.locator('.kind').count()).toBe(1);
     // Its result: the rate it suggests, as the job page wrote it.
     expect(await row.locator('td').nth(3).textContent()).toBe(suggestion);
+  }, 180_000);
+
+  it("evaluates a finished job's model on test images: refusals under the form, then the evaluation's own page", async () => {
+    const id = await submitJob(stack.url, `${script(1)}export "model"\n`);
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/jobs/${id}`);
+    await page.waitForSelector('#job-status:text("succeeded")', { timeout: 90_000 });
+    await page.fill('#evaluate-data', '../outside');
+    await page.click('#evaluate-start');
+    await page.locator('#evaluate-error .error').waitFor();
+    expect(await page.locator('#evaluate-error').textContent()).toMatch(/^path-outside-data-root: evaluate path '\.\.\/outside' leads outside/);
+    await page.fill('#evaluate-data', 'held-out');
+    await page.click('#evaluate-start');
+    await page.waitForURL((url) => /\/jobs\/[0-9a-f-]+$/.test(url.pathname) && !url.pathname.endsWith(id));
+    const evaluation = page.locator('#evaluation');
+    await evaluation.waitFor({ timeout: 90_000 });
+    expect(await page.locator('#evaluates').textContent()).toBe(`Scores the model of job ${id.slice(0, 8)} on held-out.`);
+    // No timeline or curves: it trains nothing.
+    expect(await page.locator('.tl-phase').count()).toBe(0);
+    const evalId = new URL(page.url()).pathname.split('/').pop()!;
+    const stored = (await gql(stack.url, 'query($id: ID!) { job(id: $id) { status evaluation { accuracy mistakes { source } } } }', { id: evalId })).body.data.job;
+    expect(stored.status).toBe('SUCCEEDED');
+    expect(Number(await evaluation.getAttribute('data-accuracy'))).toBe(stored.evaluation.accuracy);
+    expect(await page.locator('#evaluation-summary').textContent()).toMatch(/^100 images · accuracy [\d.]+% · top-5 [\d.]+% · loss [\d.]+$/);
+    expect(await page.locator('table.per-class tr').count()).toBe(11);
+    expect(await page.locator('#mistakes li code').allTextContents()).toEqual(stored.evaluation.mistakes.map((m: { source: string }) => m.source));
+    await shot(page, 'evaluation.png');
   }, 180_000);
 
   it('shows a run whose phase searches its rate (lr auto): auto in the plan, the loss by rate as it searches', async () => {

@@ -2,7 +2,14 @@
 import { fmt, h } from './dom.ts';
 import type { FinalMetrics } from './queries.ts';
 
+/** A run's matrix (on its test set, else its validation set), with its accuracies above it. */
 export function confusionMatrix(m: FinalMetrics): HTMLElement {
+  const summary = `validation accuracy ${fmt.pct(m.valAccuracy)}${m.testAccuracy !== null ? `, test accuracy ${fmt.pct(m.testAccuracy)}` : ''}`;
+  return h('section', { class: 'panel', id: 'confusion' }, h('h2', {}, 'Confusion matrix'), h('p', { class: 'muted' }, summary), matrixTable(m));
+}
+
+/** The table alone: a row per true class, a column per predicted one, and each class's recall. */
+export function matrixTable(m: Pick<FinalMetrics, 'classes' | 'confusion' | 'perClass'>): HTMLElement {
   const table = h('table', { class: 'confusion' });
   table.append(h('tr', {}, h('th', {}, 'true \\ predicted'), ...m.classes.map((c) => h('th', {}, c)), h('th', {}, 'recall')));
   m.confusion.forEach((row, i) => {
@@ -17,6 +24,5 @@ export function confusionMatrix(m: FinalMetrics): HTMLElement {
       ),
     );
   });
-  const summary = `validation accuracy ${fmt.pct(m.valAccuracy)}${m.testAccuracy !== null ? `, test accuracy ${fmt.pct(m.testAccuracy)}` : ''}`;
-  return h('section', { class: 'panel', id: 'confusion' }, h('h2', {}, 'Confusion matrix'), h('p', { class: 'muted' }, summary), table);
+  return table;
 }

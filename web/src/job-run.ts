@@ -4,7 +4,7 @@
  * never count twice.
  */
 import { CappedSeries } from './charts.ts';
-import type { FinalMetrics, JobEvent, LrFound, Metrics, Plan } from './queries.ts';
+import type { Evaluation, FinalMetrics, JobEvent, LrFound, Metrics, Plan } from './queries.ts';
 
 export class JobRun {
   lastSeq = 0;
@@ -32,6 +32,8 @@ export class JobRun {
   readonly lrPoints: { lr: number; loss: number | null; smoothed: number | null }[] = [];
   lrSteps = 0;
   lrFound: LrFound | null = null;
+  /** What an evaluation measured. */
+  evaluation: Evaluation | null = null;
 
   constructor(private readonly plan: Plan) {}
 
@@ -81,6 +83,9 @@ export class JobRun {
       case 'lrFound':
         this.lrFound = e.result;
         this.eta = 0;
+        break;
+      case 'evaluated':
+        this.evaluation = e.evaluation;
         break;
       default:
         break;

@@ -35,10 +35,22 @@ export interface LrFound {
   readonly diverged: boolean;
   readonly points: readonly { readonly lr: number; readonly loss: number | null; readonly smoothed: number | null }[];
 }
+/** An exported model scored on labelled images (EVALUATE jobs, `tl evaluate`). */
+export interface Evaluation {
+  readonly images: number;
+  readonly classes: readonly string[];
+  readonly loss: number | null;
+  readonly accuracy: number;
+  readonly top5: number | null;
+  readonly perClass: FinalMetrics['perClass'];
+  readonly confusion: readonly (readonly number[])[];
+  readonly confused: readonly { readonly truth: string; readonly predicted: string; readonly count: number }[];
+  readonly mistakes: readonly { readonly source: string; readonly truth: string; readonly predicted: string; readonly probability: number; readonly truthProbability: number }[];
+}
 export interface JobSummary {
   readonly id: string;
   readonly name: string | null;
-  readonly kind: 'TRAIN' | 'LR_FIND';
+  readonly kind: 'TRAIN' | 'LR_FIND' | 'EVALUATE';
   readonly status: JobStatus;
   readonly createdAt: string;
   readonly startedAt: string | null;
@@ -51,6 +63,8 @@ export interface JobSummary {
   readonly metrics: Metrics | null;
   /** A search's suggested rate, once it ended (the job page reads the whole result, as lrFound). */
   readonly suggestion: Pick<LrFound, 'suggested'> | null;
+  /** An evaluation's accuracy, once it ended (the job page reads the whole evaluation). */
+  readonly scored: Pick<Evaluation, 'accuracy'> | null;
 }
 export interface PlanPhase {
   readonly name: string;
@@ -79,6 +93,11 @@ export interface JobDetail extends JobSummary {
   readonly lastSeq: number;
   readonly result: FinalMetrics | null;
   readonly lrFound: LrFound | null;
+  readonly exportPath: string | null;
+  /** EVALUATE jobs: the job whose model it scores, the data, and what it measured. */
+  readonly evaluates: { readonly id: string; readonly name: string | null } | null;
+  readonly evaluationData: string | null;
+  readonly evaluation: Evaluation | null;
   readonly error: { code: string; message: string; line: number | null; column: number | null } | null;
 }
 
@@ -98,12 +117,14 @@ export type JobEvent =
   | (EventBase<'jobFailed'> & { code: string; message: string; line: number | null; column: number | null; cancelled: boolean })
   | (EventBase<'warning'> & { message: string })
   | (EventBase<'lrPoint'> & { phase: number; name: string; step: number; steps: number; lr: number; loss: number | null; smoothed: number | null })
-  | (EventBase<'lrFound'> & { result: LrFound });
+  | (EventBase<'lrFound'> & { result: LrFound })
+  | (EventBase<'evaluated'> & { evaluation: Evaluation });
 
 const METRICS = 'loss accuracy valLoss valAccuracy adaptLoss domainAccuracy';
 const FINAL = `${METRICS} testAccuracy classes confusion perClass { label precision recall support }`;
 const LR_FOUND = 'phase after steepest tenthOfMinimum suggested diverged points { lr loss smoothed }';
-const SUMMARY = `id name kind status createdAt startedAt finishedAt queuePosition cancelRequested phase phaseName epoch metrics { ${METRICS} } suggestion: lrFound { suggested }`;
+const EVALUATION = 'images classes loss accuracy top5 perClass { label precision recall support } confusion confused { truth predicted count } mistakes { source truth predicted probability truthProbability }';
+const SUMMARY = `id name kind status createdAt startedAt finishedAt queuePosition cancelRequested phase phaseName epoch metrics { ${METRICS} } suggestion: lrFound { suggested } scored: evaluation { accuracy }`;
 export const DIAGNOSTIC = 'code severity message line column endLine endColumn';
 
 export const JOBS = `query Jobs($status: JobStatus, $after: String) {
@@ -111,7 +132,10 @@ export const JOBS = `query Jobs($status: JobStatus, $after: String) {
 }`;
 export const JOB_UPDATES = `subscription JobUpdates { jobUpdates { ${SUMMARY} } }`;
 export const JOB = `query Job($id: ID!) {
-  job(id: $id) { ${SUMMARY} source plan attempts lastSeq result { ${FINAL} } lrFound { ${LR_FOUND} } error { code message line column } }
+  job(id: $id) {
+    ${SUMMARY} source plan attempts lastSeq result { ${FINAL} } lrFound { ${LR_FOUND} } exportPath
+    evaluates { id name } evaluationData evaluation { ${EVALUATION} } error { code message line column }
+  }
 }`;
 export const JOB_EVENTS = `subscription JobEvents($jobId: ID!, $after: Int) {
   jobEvents(jobId: $jobId, after: $after) {
@@ -127,6 +151,7 @@ export const JOB_EVENTS = `subscription JobEvents($jobId: ID!, $after: Int) {
     ... on JobWarningEvent { message }
     ... on LrPointEvent { step steps lr loss smoothed }
     ... on LrFoundEvent { result { ${LR_FOUND} } }
+    ... on EvaluatedEvent { evaluation { ${EVALUATION} } }
   }
 }`;
 export const CHECK = `query Check($source: String!) { check(source: $source) { ok diagnostics { ${DIAGNOSTIC} } } }`;
@@ -135,6 +160,9 @@ export const SUBMIT = `mutation Submit($source: String!, $name: String) {
 }`;
 export const FIND_LR = `mutation FindLr($source: String!, $name: String, $phase: String) {
   findLearningRate(input: { source: $source, name: $name, phase: $phase }) { job { id } diagnostics { ${DIAGNOSTIC} } }
+}`;
+export const EVALUATE = `mutation Evaluate($job: ID!, $data: String!) {
+  evaluateJob(input: { job: $job, data: $data }) { job { id } diagnostics { ${DIAGNOSTIC} } }
 }`;
 export const WITH_RATE = `query WithRate($source: String!, $phase: String!, $lr: Float!) { withLearningRate(source: $source, phase: $phase, lr: $lr) { source error } }`;
 export const STARTER = `query Starter($data: String!) { starterScript(data: $data) { source error } }`;

@@ -20,6 +20,18 @@ export interface SubscriptionResolver<TPayload, TResult, TArgs> {
 
 type NoArgs = Record<string, never>;
 
+export interface EvaluateJobInput {
+  /** The training job whose exported model to score. */
+  readonly job: string;
+  /** Labelled images under the data root: one folder per class, a path,label .csv manifest, or an IDX file. */
+  readonly data: string;
+  /** How many of the worst mistakes to list, from 0 to 100. */
+  readonly worst: Maybe<number>;
+  /** Score each image as the mean of its and its mirror image's scores. */
+  readonly tta: Maybe<boolean>;
+  readonly name?: Maybe<string>;
+}
+
 export interface FindLearningRateInput {
   /** The .tl script, as for submitJob. */
   readonly source: string;
@@ -33,10 +45,10 @@ export interface FindLearningRateInput {
 }
 
 /** The executor's event names. */
-export type JobEventType = 'jobStarted' | 'phaseStarted' | 'batchProgress' | 'epochEnded' | 'phaseEnded' | 'checkpointSaved' | 'jobFinished' | 'jobFailed' | 'warning' | 'lrPoint' | 'lrFound';
+export type JobEventType = 'jobStarted' | 'phaseStarted' | 'batchProgress' | 'epochEnded' | 'phaseEnded' | 'checkpointSaved' | 'jobFinished' | 'jobFailed' | 'warning' | 'lrPoint' | 'lrFound' | 'evaluated';
 
 /** What a job does with its script. */
-export type JobKind = 'TRAIN' | 'LR_FIND';
+export type JobKind = 'TRAIN' | 'LR_FIND' | 'EVALUATE';
 
 export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
@@ -70,6 +82,10 @@ export interface MutationResumeJobArgs {
 
 export interface MutationFindLearningRateArgs {
   readonly input: FindLearningRateInput;
+}
+
+export interface MutationEvaluateJobArgs {
+  readonly input: EvaluateJobInput;
 }
 
 export interface QueryJobArgs {
@@ -108,7 +124,7 @@ export interface SubscriptionJobEventsArgs {
 /** Arguments of every field that takes some. */
 export interface FieldArgs {
   Job: { events: JobEventsArgs };
-  Mutation: { submitJob: MutationSubmitJobArgs; cancelJob: MutationCancelJobArgs; resumeJob: MutationResumeJobArgs; findLearningRate: MutationFindLearningRateArgs };
+  Mutation: { submitJob: MutationSubmitJobArgs; cancelJob: MutationCancelJobArgs; resumeJob: MutationResumeJobArgs; findLearningRate: MutationFindLearningRateArgs; evaluateJob: MutationEvaluateJobArgs };
   Query: { job: QueryJobArgs; jobs: QueryJobsArgs; check: QueryCheckArgs; plan: QueryPlanArgs; withLearningRate: QueryWithLearningRateArgs; starterScript: QueryStarterScriptArgs };
   Subscription: { jobEvents: SubscriptionJobEventsArgs };
 }
@@ -177,6 +193,11 @@ export interface Shapes {
     readonly recall: Maybe<number> | undefined;
     readonly support: number;
   };
+  ConfusedPair: {
+    readonly truth: string;
+    readonly predicted: string;
+    readonly count: number;
+  };
   /** One finding about a script, or about a request the server refused. */
   Diagnostic: {
     /** Stable kebab-case code: the compiler's (docs/diagnostics.md) or the service's (docs/api.md). */
@@ -222,6 +243,39 @@ export interface Shapes {
     readonly gradNorm: Maybe<number> | undefined;
     /** `clip norm`: the share of the epoch's steps whose gradients were scaled down. */
     readonly clipped: Maybe<number> | undefined;
+  };
+  /** An evaluation's result: the EVALUATE job's last event. */
+  EvaluatedEvent: {
+    readonly jobId: string;
+    readonly seq: number;
+    readonly type: JobEventType;
+    readonly at: string;
+    readonly attempt: number;
+    readonly data: unknown;
+    /** The backend it ran on. */
+    readonly backend: string;
+    readonly evaluation: Parent<'Evaluation'>;
+  };
+  /** An exported model scored on labelled images (evaluateJob, `tl evaluate`): beside accuracy, which
+   * classes it gets wrong, which it takes for which, and the images it is most wrong about. */
+  Evaluation: {
+    /** Images scored (unreadable ones skipped are not counted). */
+    readonly images: number;
+    /** The model's classes: the order of perClass and of the confusion matrix's rows and columns. */
+    readonly classes: ReadonlyArray<string>;
+    /** Mean cross-entropy. */
+    readonly loss: Maybe<number> | undefined;
+    readonly accuracy: number;
+    /** Share of images whose class is among the five likeliest; null with five classes or fewer. */
+    readonly top5: Maybe<number> | undefined;
+    /** A class the data lacks has support 0. */
+    readonly perClass: ReadonlyArray<Parent<'ClassMetrics'>>;
+    /** confusion[true][predicted]: image counts. */
+    readonly confusion: ReadonlyArray<ReadonlyArray<number>>;
+    /** The confusion matrix's off-diagonal cells that are not 0, largest first (fastai's most_confused). */
+    readonly confused: ReadonlyArray<Parent<'ConfusedPair'>>;
+    /** The worst mistakes, the lowest probability for the true class first (fastai's top losses). */
+    readonly mistakes: ReadonlyArray<Parent<'Mistake'>>;
   };
   FinalMetrics: {
     readonly loss: Maybe<number> | undefined;
@@ -276,6 +330,12 @@ export interface Shapes {
     readonly result: Maybe<Parent<'FinalMetrics'>> | undefined;
     /** What an LR_FIND job found, once SUCCEEDED. */
     readonly lrFound: Maybe<Parent<'LrFindResult'>> | undefined;
+    /** The job whose model an EVALUATE job scores. */
+    readonly evaluates: Maybe<Parent<'Job'>> | undefined;
+    /** The labelled images an EVALUATE job scores the model on, as the client named them (under the data root). */
+    readonly evaluationData: Maybe<string> | undefined;
+    /** What an EVALUATE job measured, once SUCCEEDED. */
+    readonly evaluation: Maybe<Parent<'Evaluation'>> | undefined;
     /** Where the model was exported (inside the job's folder under the server's runs directory). */
     readonly exportPath: Maybe<string> | undefined;
     /** Why it failed or was cancelled. */
@@ -419,6 +479,17 @@ export interface Shapes {
     readonly lr: number;
     readonly loss: Maybe<number> | undefined;
     readonly smoothed: Maybe<number> | undefined;
+  };
+  /** An image the model got wrong. */
+  Mistake: {
+    /** The image's path under the data root (or `file#123`, the 123rd image of an IDX file). */
+    readonly source: string;
+    readonly truth: string;
+    readonly predicted: string;
+    /** The model's probability for `predicted`. */
+    readonly probability: number;
+    /** Its probability for the true class. */
+    readonly truthProbability: number;
   };
   PageInfo: {
     readonly hasNextPage: boolean;
@@ -598,12 +669,20 @@ export interface MutationResolvers {
    * submitJob refuses, and for a phase the script does not have (`no-such-phase`) or steps outside
    * 2..1000 (`bad-steps`). */
   findLearningRate: Resolver<Parent<'SubmitJobPayload'>, unknown, MutationFindLearningRateArgs>;
+  /** Queues the scoring of the model a succeeded training job exported (a job of kind EVALUATE), as
+   * `tl evaluate` runs it, on labelled images under the data root. It ends with an `evaluated` event
+   * (also the job's `evaluation`): accuracy, top-5, loss, per-class precision and recall, the confusion
+   * matrix, the most confused pairs and the worst mistakes, their images named by their paths under the
+   * data root. Refused, `job` null and a diagnostic saying why: `job-not-found`, `no-model` (the job
+   * did not succeed, or exported no model), `path-outside-data-root`, `bad-worst`, `name-too-long`, `queue-full`.
+   * A class the model does not know, or data that cannot be read, fails the job with its code. */
+  evaluateJob: Resolver<Parent<'SubmitJobPayload'>, unknown, MutationEvaluateJobArgs>;
 }
 
 export interface SubscriptionResolvers {
   /** A job's events in `seq` order: first every stored event with `seq > after`, then live ones, with
    * no gap and no duplicate. Reconnect with `after` set to the last `seq` you saw. Completes after the
-   * event that ends the job (`jobFinished`, `lrFound`, or `jobFailed`) once the job is no longer queued or running. */
+   * event that ends the job (`jobFinished`, `lrFound`, `evaluated`, or `jobFailed`) once the job is no longer queued or running. */
   jobEvents: SubscriptionResolver<Parent<'JobEvent'>, Parent<'JobEvent'>, SubscriptionJobEventsArgs>;
   /** Every job, each time its status changes (queued, running, finished, failed, cancelled). */
   jobUpdates: SubscriptionResolver<Parent<'Job'>, Parent<'Job'>, NoArgs>;
@@ -620,17 +699,20 @@ interface AllResolvers {
   CheckResult: ObjectResolvers<'CheckResult'>;
   CheckpointSavedEvent: ObjectResolvers<'CheckpointSavedEvent'>;
   ClassMetrics: ObjectResolvers<'ClassMetrics'>;
+  ConfusedPair: ObjectResolvers<'ConfusedPair'>;
   DateTime: GraphQLScalarType;
   Diagnostic: ObjectResolvers<'Diagnostic'>;
   EpochEndedEvent: ObjectResolvers<'EpochEndedEvent'>;
   EpochMetrics: ObjectResolvers<'EpochMetrics'>;
+  EvaluatedEvent: ObjectResolvers<'EvaluatedEvent'>;
+  Evaluation: ObjectResolvers<'Evaluation'>;
   FinalMetrics: ObjectResolvers<'FinalMetrics'>;
   JSON: GraphQLScalarType;
   Job: ObjectResolvers<'Job'>;
   JobConnection: ObjectResolvers<'JobConnection'>;
   JobEdge: ObjectResolvers<'JobEdge'>;
   JobError: ObjectResolvers<'JobError'>;
-  JobEvent: { __resolveType: (parent: Parent<'JobEvent'>, context: Context, info: GraphQLResolveInfo) => 'JobStartedEvent' | 'PhaseStartedEvent' | 'BatchProgressEvent' | 'EpochEndedEvent' | 'PhaseEndedEvent' | 'CheckpointSavedEvent' | 'JobFinishedEvent' | 'JobFailedEvent' | 'JobWarningEvent' | 'LrPointEvent' | 'LrFoundEvent' };
+  JobEvent: { __resolveType: (parent: Parent<'JobEvent'>, context: Context, info: GraphQLResolveInfo) => 'JobStartedEvent' | 'PhaseStartedEvent' | 'BatchProgressEvent' | 'EpochEndedEvent' | 'PhaseEndedEvent' | 'CheckpointSavedEvent' | 'JobFinishedEvent' | 'JobFailedEvent' | 'JobWarningEvent' | 'LrPointEvent' | 'EvaluatedEvent' | 'LrFoundEvent' };
   JobFailedEvent: ObjectResolvers<'JobFailedEvent'>;
   JobFinishedEvent: ObjectResolvers<'JobFinishedEvent'>;
   JobStartedEvent: ObjectResolvers<'JobStartedEvent'>;
@@ -639,6 +721,7 @@ interface AllResolvers {
   LrFoundEvent: ObjectResolvers<'LrFoundEvent'>;
   LrPoint: ObjectResolvers<'LrPoint'>;
   LrPointEvent: ObjectResolvers<'LrPointEvent'>;
+  Mistake: ObjectResolvers<'Mistake'>;
   PageInfo: ObjectResolvers<'PageInfo'>;
   PhaseEndedEvent: ObjectResolvers<'PhaseEndedEvent'>;
   PhaseStartedEvent: ObjectResolvers<'PhaseStartedEvent'>;

@@ -27,6 +27,7 @@ const TYPE_NAMES = {
   warning: 'JobWarningEvent',
   lrPoint: 'LrPointEvent',
   lrFound: 'LrFoundEvent',
+  evaluated: 'EvaluatedEvent',
 } as const;
 
 export const eventResolvers = {

@@ -1,4 +1,4 @@
-/** Writes: submit, search a learning rate, cancel, resume. A refused request is a diagnostic in the payload, never a GraphQL error. */
+/** Writes: submit, search a learning rate, evaluate a model, cancel, resume. A refused request is a diagnostic in the payload, never a GraphQL error. */
 import type { JobAction, JobService } from '../../service/job-service.ts';
 import type { JobTask } from '../../service/types.ts';
 import { refusalDiagnostic, toApiDiagnostics } from '../diagnostics.ts';
@@ -16,6 +16,8 @@ export const Mutation: MutationResolvers = {
   submitJob: (_, { input }, { service }) => submit(service, input),
   findLearningRate: (_, { input }, { service }) =>
     submit(service, input, { kind: 'lrFind', phase: input.phase ?? null, fromStart: input.fromStart ?? false, steps: input.steps ?? 100 }),
+  evaluateJob: async (_, { input }, { service }) =>
+    payload(await service.evaluate({ job: input.job, data: input.data, name: input.name ?? null, ...(input.worst != null && { worst: input.worst }), ...(input.tta != null && { tta: input.tta }) })),
   cancelJob: (_, { id }, { service }) => payload(service.cancel(id)),
   resumeJob: (_, { id }, { service }) => payload(service.resume(id)),
 };

@@ -1,6 +1,7 @@
 /**
  * A job's page: status and controls, the plan's phase timeline, live curves, the confusion matrix
- * once it ends (for a learning-rate search, the loss by rate and the rate it suggests), and the script. Follows `jobEvents` from the last seq it has, and `jobUpdates` for
+ * once it ends and a form to evaluate its model (for a learning-rate search, the loss by rate and the
+ * rate it suggests; for an evaluation, what it measured), and the script. Follows `jobEvents` from the last seq it has, and `jobUpdates` for
  * the status; all drawing waits for the next animation frame.
  */
 import { gql, live } from '../client.ts';
@@ -9,7 +10,8 @@ import { confusionMatrix } from '../confusion.ts';
 import { fill, fmt, h } from '../dom.ts';
 import { codeBlock } from '../highlight.ts';
 import { JobRun } from '../job-run.ts';
-import { CANCEL, JOB, JOB_EVENTS, JOB_UPDATES, RESUME, WITH_RATE, type Diagnostic, type JobDetail, type JobEvent, type JobSummary, type LrFound } from '../queries.ts';
+import { evaluationPanel } from '../evaluation.ts';
+import { CANCEL, EVALUATE, JOB, JOB_EVENTS, JOB_UPDATES, RESUME, WITH_RATE, type Diagnostic, type JobDetail, type JobEvent, type JobSummary, type LrFound } from '../queries.ts';
 import { phaseTimeline } from '../timeline.ts';
 
 const ACTIVE = new Set(['QUEUED', 'RUNNING']);
@@ -48,6 +50,8 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
   const search = initial.kind === 'LR_FIND' || initial.plan.phases.some((p) => p.findLr === true);
   const lrChart = search ? new LiveChart({ title: 'Loss by learning rate', xLabel: 'learning rate', logX: true, series: [{ label: 'smoothed', stroke: '#dc2626' }, { label: 'loss', stroke: '#94a3b8' }] }) : null;
   const found = h('div');
+  // An evaluation trains nothing: no timeline or curves, what it scores and then what it measured.
+  const evaluating = initial.kind === 'EVALUATE';
 
   const title = h('h1', {});
   const status = h('div', { class: 'status-line' });
@@ -55,14 +59,19 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
   const messages = h('div', { class: 'messages' });
   const timeline = h('div');
   const end = h('div');
+  const scoring = evaluating && h('p', { id: 'evaluates' },
+    'Scores the model of job ', h('a', { href: `/jobs/${initial.evaluates?.id ?? ''}`, 'data-link': true }, initial.evaluates?.name ?? initial.evaluates?.id.slice(0, 8) ?? '(gone)'),
+    ' on ', h('code', {}, initial.evaluationData ?? ''), '.');
+  const evaluate = h('div');
   fill(
     root,
-    h('section', { class: 'panel' }, h('div', { class: 'row' }, title, controls), status, messages),
-    timeline,
+    h('section', { class: 'panel' }, h('div', { class: 'row' }, title, controls), status, scoring, messages),
+    !evaluating && timeline,
     lrChart && h('section', { class: 'panel charts', id: 'lr-search' }, lrChart.el, found),
-    h('section', { class: 'panel charts' }, lossChart.el, accChart.el, batchChart.el),
+    !evaluating && h('section', { class: 'panel charts' }, lossChart.el, accChart.el, batchChart.el),
     end,
-    h('section', { class: 'panel' }, h('h2', {}, 'Script'), codeBlock(initial.source, initial.error?.line)),
+    evaluate,
+    h('section', { class: 'panel' }, h('h2', {}, evaluating ? "The model's script" : 'Script'), codeBlock(initial.source, initial.error?.line)),
   );
 
   let frame = 0;
@@ -103,7 +112,10 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
         warnings.length > SHOWN_WARNINGS ? h('p', {}, `and ${warnings.length - SHOWN_WARNINGS} more`) : ''),
       failed && h('section', { class: failed.cancelled ? 'panel' : 'panel error', id: 'failure' }, h('b', {}, failed.cancelled ? 'Cancelled' : `Failed: ${failed.code}`), ` ${failed.message}`, failed.line ? ` (line ${failed.line})` : ''),
       result && result.confusion.length > 0 && confusionMatrix(result),
+      (run.evaluation ?? job.evaluation) && evaluationPanel((run.evaluation ?? job.evaluation)!),
     );
+    // A model to score once a training job has exported one.
+    if (job.status === 'SUCCEEDED' && (job.exportPath ?? initial.exportPath) && evaluate.childElementCount === 0) fill(evaluate, evaluateForm(job.id));
     lossChart.set(run.epochColumns(adapt ? ['loss', 'valLoss', 'adaptLoss'] : ['loss', 'valLoss']));
     accChart.set(run.epochColumns(adapt ? ['accuracy', 'valAccuracy', 'domainAccuracy'] : ['accuracy', 'valAccuracy']));
     batchChart.set([run.batchLoss.x, run.batchLoss.y]);
@@ -156,6 +168,27 @@ function show(root: HTMLElement, initial: JobDetail): (() => void)[] {
     () => cancelAnimationFrame(frame),
     () => [lossChart, accChart, batchChart].forEach((c) => c.destroy()),
   ];
+}
+
+/** Scores the job's exported model on labelled images under the data root (an EVALUATE job), then shows that job. */
+function evaluateForm(jobId: string): HTMLElement {
+  const data = h('input', { id: 'evaluate-data', placeholder: 'test images under the data root, e.g. fashion/test', size: 40 }) as HTMLInputElement;
+  const error = h('div', { id: 'evaluate-error' });
+  const start = async () => {
+    const { evaluateJob: r } = await gql<{ evaluateJob: { job: { id: string } | null; diagnostics: Diagnostic[] } }>(EVALUATE, { job: jobId, data: data.value.trim() });
+    fill(error, ...r.diagnostics.map((d) => h('p', { class: 'error' }, `${d.code}: ${d.message}`)));
+    if (!r.job) return;
+    history.pushState(null, '', `/jobs/${r.job.id}`);
+    dispatchEvent(new PopStateEvent('popstate'));
+  };
+  return h(
+    'section',
+    { class: 'panel', id: 'evaluate' },
+    h('h2', {}, 'Evaluate the model'),
+    h('p', { class: 'muted' }, 'On labelled images it has not trained on: class folders, a path,label .csv manifest or an IDX file under the data root, as tl evaluate.'),
+    h('form', { class: 'row', onsubmit: (ev: Event) => (ev.preventDefault(), void start()) }, data, h('button', { type: 'submit', id: 'evaluate-start' }, 'Evaluate')),
+    error,
+  );
 }
 
 /** What a search found, as `tl lr-find` says it: where the loss falls fastest, and the rate to write. */

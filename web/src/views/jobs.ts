@@ -17,11 +17,11 @@ function row(j: JobSummary): HTMLElement {
   return h(
     'tr',
     { dataset: { job: j.id, status: j.status } },
-    h('td', {}, h('a', { href: `/jobs/${j.id}`, 'data-link': true }, j.name ?? j.id.slice(0, 8)), j.kind === 'LR_FIND' && h('span', { class: 'muted kind' }, ' lr search')),
+    h('td', {}, h('a', { href: `/jobs/${j.id}`, 'data-link': true }, j.name ?? j.id.slice(0, 8)), j.kind !== 'TRAIN' && h('span', { class: 'muted kind' }, j.kind === 'LR_FIND' ? ' lr search' : ' evaluation')),
     h('td', {}, h('span', { class: `badge ${j.status.toLowerCase()}` }, j.status.toLowerCase()), j.cancelRequested && j.status === 'RUNNING' ? ' cancelling' : ''),
     h('td', {}, progress(j)),
     // A run's accuracy; a search's suggested rate.
-    h('td', {}, j.kind === 'LR_FIND' ? (j.suggestion?.suggested ? `lr ${fmt.lr(j.suggestion.suggested)}` : '–') : fmt.pct(j.metrics?.valAccuracy ?? j.metrics?.accuracy)),
+    h('td', {}, j.kind === 'LR_FIND' ? (j.suggestion?.suggested ? `lr ${fmt.lr(j.suggestion.suggested)}` : '–') : j.kind === 'EVALUATE' ? fmt.pct(j.scored?.accuracy) : fmt.pct(j.metrics?.valAccuracy ?? j.metrics?.accuracy)),
     h('td', { class: 'muted' }, fmt.time(j.createdAt)),
   );
 }
