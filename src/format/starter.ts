@@ -28,6 +28,13 @@ function inputFor(side: number | null): number {
   return 96;
 }
 
+/** The fine-tuning phase by training images a class: under 100, under 1,000, and more (bench/init-rules.ts measures them against each other). */
+export const FINETUNE = {
+  lastBlock: 'phase finetune unfreeze block5 lr 3e-4 epochs 5',
+  lastTwo: 'phase finetune unfreeze block4, block5 decay 0.3 lr 3e-4 epochs 5',
+  all: 'phase finetune unfreeze all decay 0.5 lr 3e-4 epochs 5',
+} as const;
+
 /** The script for `survey` (its paths written as they are there), with its export under `runs/NAME` (NAME's other characters than letters, digits, `.`, `_` and `-` made `-`). */
 export function starterScript(survey: DataSummary, o: { readonly name: string }): string {
   const name = o.name.replace(/[^A-Za-z0-9._-]/g, '-') || 'model';
@@ -44,10 +51,10 @@ export function starterScript(survey: DataSummary, o: { readonly name: string })
   const size = survey.shortSide === null ? 'sizes unknown' : `shorter side about ${survey.shortSide} px (median of ${survey.sampled})`;
   const finetune =
     perClass < 100
-      ? { line: 'phase finetune unfreeze block5 lr 3e-4 epochs 5', why: `few images a class (${perClass} to train on): only the last block adapts, at under a third of the head's rate` }
+      ? { line: FINETUNE.lastBlock, why: `few images a class (${perClass} to train on): only the last block adapts, at under a third of the head's rate` }
       : perClass < 1000
-        ? { line: 'phase finetune unfreeze block4, block5 decay 0.3 lr 3e-4 epochs 5', why: `${perClass}+ images a class: the last two blocks adapt, block4 at 0.3 of block5's rate` }
-        : { line: 'phase finetune unfreeze all decay 0.5 lr 3e-4 epochs 5', why: `${perClass}+ images a class: the whole base adapts, each block at half the rate of the one above` };
+        ? { line: FINETUNE.lastTwo, why: `${perClass}+ images a class: the last two blocks adapt, block4 at 0.3 of block5's rate` }
+        : { line: FINETUNE.all, why: `${perClass}+ images a class: the whole base adapts, each block at half the rate of the one above` };
   const lines = [
     `# Written by tl init from ${survey.train}: ${survey.classes.length} classes, ${total.toLocaleString('en-US')} images (${least === most ? least.toLocaleString('en-US') : `${least.toLocaleString('en-US')} to ${most.toLocaleString('en-US')}`} a class), ${size}.`,
     `use mobilenetv2 input ${input}   # its pretrained weights come with TL; ${survey.shortSide !== null && survey.shortSide < input ? `the images are smaller than ${input} px: a larger input adds time, not detail` : `input ${input}: about the detail the images have, and quick to train`}`,
