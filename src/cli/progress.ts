@@ -8,7 +8,6 @@ import type { Origin } from '../plan/schema.ts';
 import { evaluationReport } from './evaluation-report.ts';
 import { num, pct } from './numbers.ts';
 
-
 /** A learning rate as scripts write one: 3e-4, 1e-3, 7.5e-5, 1; `digits` significant digits at most. */
 export const rate = rateText;
 /** A rate as scripts write one, to two digits: 3e-4, 2.5e-3. */

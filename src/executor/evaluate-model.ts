@@ -24,6 +24,8 @@ export interface EvaluateOptions {
   readonly onCorrupt?: 'skip' | 'stop';
   /** Receives warnings (skipped images, ignored files). Default: `console.warn`. */
   readonly warn?: (message: string) => void;
+  /** Checked between images as they are read (most of an evaluation's time); an abort rejects with its reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** An image the model got wrong: its class, what the model took it for, and how sure it was. */
@@ -86,6 +88,7 @@ export async function evaluateModel(exported: ExportedModel, path: string, optio
     seed: 0,
     onCorrupt: options.onCorrupt ?? 'skip',
     ...(options.warn && { warn: options.warn }),
+    ...(options.signal && { signal: options.signal }),
   });
   const k = classes.length;
   const scores = await scoreImages(exported.model, images, exported.preprocess, options.tta ?? false);

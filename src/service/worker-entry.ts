@@ -97,15 +97,19 @@ async function evaluate(request: RunRequest, task: Extract<JobTask, { kind: 'eva
     const [{ evaluateModel }, { loadExported }, { selectBackend }] = await Promise.all([import('../executor/evaluate-model.ts'), import('../executor/predict.ts'), import('../executor/backends/select.ts')]);
     const backend = await selectBackend(request.backend);
     const model = await loadExported(request.model!);
-    const evaluation = await evaluateModel(model, task.data, { worst: task.worst, tta: task.tta, warn: (message) => emit({ type: 'warning', at: now(), message: underRoot(message, request.baseDir) }) });
+    const evaluation = await evaluateModel(model, task.data, {
+      worst: task.worst, tta: task.tta, signal: controller.signal,
+      warn: (message) => emit({ type: 'warning', at: now(), message: underRoot(message, request.baseDir) }),
+    });
     const mistakes = evaluation.mistakes.map((m) => ({ ...m, source: relative(request.baseDir, m.source) }));
     emit({ type: 'evaluated', at: now(), backend: backend.name, evaluation: { ...evaluation, mistakes } });
     await send({ type: 'done', ok: true });
   } catch (err) {
+    const cancelled = controller.signal.aborted;
     const e = err as { code?: unknown; message?: string };
-    const code = typeof e.code === 'string' ? e.code : 'internal';
-    const message = underRoot(e.message ?? String(err), request.baseDir);
-    emit({ type: 'jobFailed', at: now(), code, message, origin: null, cancelled: false });
+    const code = cancelled ? 'cancelled' : typeof e.code === 'string' ? e.code : 'internal';
+    const message = cancelled ? 'cancelled while reading the images' : underRoot(e.message ?? String(err), request.baseDir);
+    emit({ type: 'jobFailed', at: now(), code, message, origin: null, cancelled });
     await send({ type: 'done', ok: false, code, message });
   }
   process.exit(0);

@@ -95,6 +95,10 @@ describe('evaluateModel', () => {
     expect((await evaluateModel(model, join(dir, 'test'), { worst: 2 })).mistakes).toEqual(e.mistakes.slice(0, 2));
     expect((await evaluateModel(model, join(dir, 'test'), { worst: 0 })).mistakes).toEqual([]);
     await expect(evaluateModel(model, join(dir, 'test'), { worst: -1 })).rejects.toThrow(RangeError);
+    // A cancel stops it while it reads the images.
+    const controller = new AbortController();
+    controller.abort(new Error('stop here'));
+    await expect(evaluateModel(model, join(dir, 'test'), { signal: controller.signal })).rejects.toThrow('stop here');
   });
 
   it('skips an unreadable image with a warning, and names a class the model does not know', async () => {
