@@ -6,8 +6,11 @@
  */
 import type { Command } from 'commander';
 import { printable } from '../diagnostics/printable.ts';
+import { existsSync } from 'node:fs';
 import type { Evaluation } from '../executor/evaluate-model.ts';
-import { evaluationReport } from './evaluation-report.ts';
+import type { ExportedModel } from '../executor/predict.ts';
+import { evaluationReport, shown } from './evaluation-report.ts';
+import { explainFiles } from './explain.ts';
 import { clientFailure, follow, serverOption } from './follow.ts';
 import { backendOption, UsageError } from './usage.ts';
 
@@ -23,6 +26,7 @@ export function registerEvaluate(program: Command): void {
     .option('--backend <name>', 'auto, tensorflow, webgpu, wasm or cpu', 'auto')
     .option('--json', 'print the evaluation as JSON (with --server: one event per line)')
     .option('--stop-on-corrupt', 'stop at the first unreadable image instead of skipping it')
+    .option('--explain <dir>', "write each listed mistake's Grad-CAM map (where the model found the class it gave) into this folder, as tl explain")
     .option('--server <url>', 'evaluate on a tl serve, e.g. http://127.0.0.1:4000, as a job there')
     .option('--token <token>', 'with --server, the API token (default: $TL_API_TOKEN)')
     .action(async (model: string, data: string, opts: EvaluateFlags, cmd: Command) => {
@@ -32,8 +36,10 @@ export function registerEvaluate(program: Command): void {
       const backend = backendOption(opts.backend);
       const { evaluateModel, loadModel } = await import('../executor/index.ts');
       let evaluation: Evaluation;
+      let loaded: ExportedModel;
       try {
-        evaluation = await evaluateModel(await loadModel(model, { backend }), data, {
+        loaded = await loadModel(model, { backend });
+        evaluation = await evaluateModel(loaded, data, {
           worst,
           tta: opts.tta === true,
           onCorrupt: opts.stopOnCorrupt ? 'stop' : 'skip',
@@ -45,7 +51,18 @@ export function registerEvaluate(program: Command): void {
         return;
       }
       process.stdout.write(opts.json ? `${JSON.stringify(evaluation, null, 2)}\n` : printable(`${model} on ${data}: ${evaluationReport(evaluation, { matrix: opts.matrix === true })}`));
+      if (opts.explain !== undefined) process.exitCode = await explainMistakes(loaded, evaluation, opts.explain, opts.json === true);
     });
+}
+
+/** `--explain`: the mistakes' maps, of the class the model gave each; an IDX file's images have no file of their own to show. */
+async function explainMistakes(model: ExportedModel, evaluation: Evaluation, out: string, json: boolean): Promise<number> {
+  const inIdx = (source: string) => /#\d+$/.test(source) && !existsSync(source);
+  const files = evaluation.mistakes.map((m) => m.source).filter((source) => !inIdx(source)).map(shown);
+  if (files.length < evaluation.mistakes.length) process.stderr.write('tl evaluate: the images of an IDX file have no files of their own; --explain maps only images in files\n');
+  if (files.length === 0) return 0;
+  process.stderr.write(`where the model found the class it gave each mistake (${out}):\n`);
+  return (await explainFiles(model, files, { out, print: json ? process.stderr : process.stdout })) ? 0 : 1;
 }
 
 interface EvaluateFlags {
@@ -55,6 +72,7 @@ interface EvaluateFlags {
   readonly backend: string;
   readonly json?: boolean;
   readonly stopOnCorrupt?: boolean;
+  readonly explain?: string;
   readonly server?: string;
   readonly token?: string;
 }
@@ -62,8 +80,8 @@ interface EvaluateFlags {
 /** `--server`: an evaluation job of the model job `jobId` exported, followed to its report. Returns the exit code. */
 async function onServer(cmd: Command, jobId: string, data: string, worst: number, opts: EvaluateFlags): Promise<number> {
   // The server picks the backend and skips unreadable images (each a warning event).
-  const own = ['backend', 'stopOnCorrupt'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
-  if (own.length) throw new UsageError(`${own.map((o) => `--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: an evaluation on a server runs on its backend and skips unreadable images; drop ${own.length === 1 ? 'it' : 'them'}`);
+  const own = ['backend', 'stopOnCorrupt', 'explain'].filter((o) => cmd.getOptionValueSource(o) === 'cli');
+  if (own.length) throw new UsageError(`${own.map((o) => `--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: an evaluation on a server runs on its backend, skips unreadable images and keeps its images there; drop ${own.length === 1 ? 'it' : 'them'}`);
   const client = serverOption(cmd, opts.server!, opts.token ?? process.env.TL_API_TOKEN);
   try {
     const { job, diagnostics } = await client.evaluate(jobId, data, { worst, tta: opts.tta === true });

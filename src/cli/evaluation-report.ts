@@ -48,7 +48,7 @@ function matrix(e: Evaluation): string[] {
 }
 
 /** A file under the working folder as a relative path, others as they are. */
-function shown(source: string): string {
+export function shown(source: string): string {
   const rel = relative(process.cwd(), source);
   return rel.startsWith('..') || isAbsolute(rel) ? source : rel;
 }

@@ -98,6 +98,13 @@ describe('tl run, as the README runs it', () => {
     expect(scored.stdout).toContain(`${last.exportPath} on ${test}: 100 images of 10 classes\n  accuracy   ${(100 * last.metrics!.testAccuracy).toFixed(1)}%\n`);
     expect(scored.stdout).toMatch(/\n {2}class +precision +recall +images\n(  \w+ +[\d.]+% +[\d.]+% +10\n){10}/);
     expect(scored.stdout).toMatch(/\n {2}worst mistakes .*\n( {4}examples\/data\/fashion-mini\/test\/(\w+)\/\d+\.png +\2 taken for \w+ \([\d.]+%; \2 [\d.]+%\)\n){2}$/);
+    // --explain: each listed mistake's map, as tl explain writes it.
+    const maps = mkdtempSync(join(tmpdir(), 'tl-mistakes-'));
+    const why = await tl(['evaluate', last.exportPath!, test, '--worst', '2', '--explain', maps]);
+    expect(why.code).toBe(0);
+    const mistakes = [...scored.stdout.matchAll(/^ {4}(\S+\.png) /gm)].map((m) => m[1]!);
+    expect(why.stdout).toMatch(new RegExp(`\n${mistakes[0]}: \\w+ [\\d.]+% -> ${maps}/\\d+\\.cam\\.png\n${mistakes[1]}: \\w+ [\\d.]+% -> ${maps}/[\\d-]+\\.cam\\.png\n$`));
+    expect(readdirSync(maps)).toHaveLength(2);
     const json = await tl(['evaluate', last.exportPath!, test, '--json']);
     expect((JSON.parse(json.stdout) as { accuracy: number }).accuracy).toBeCloseTo(last.metrics!.testAccuracy, 6);
     const wrong = await tl(['evaluate', last.exportPath!, 'examples/data/fashion-mini']);

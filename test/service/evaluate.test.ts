@@ -100,7 +100,7 @@ describe('evaluateJob', () => {
     expect(r.stdout).toMatch(/worst mistakes .*\n( {4}test\/\w+\/\d+\.png .*\n){2}$/);
     const refused = await cli('nope', 'test');
     expect(refused).toMatchObject({ status: 1, stderr: "tl evaluate: job-not-found: there is no job 'nope'\n" });
-    expect((await cli(trained.id, 'test', '--backend', 'cpu')).stderr).toBe('tl: --backend: an evaluation on a server runs on its backend and skips unreadable images; drop it\n');
+    expect((await cli(trained.id, 'test', '--backend', 'cpu')).stderr).toBe('tl: --backend: an evaluation on a server runs on its backend, skips unreadable images and keeps its images there; drop it\n');
   }, 120_000);
 
   it('refuses a job with no model, data outside the data root and too many mistakes, creating no job', async () => {
