@@ -99,6 +99,11 @@ try {
   out.job = await client.job(job!.id);
   out.cancelEnded = (await client.cancel(job!.id)).diagnostics.map((d) => d.code);
   out.resumeSucceeded = (await client.resume(job!.id)).diagnostics.map((d) => d.code);
+  // The model it exported, scored on the server as a job of its own.
+  const scoring = await client.evaluate(job!.id, 'imgs', { worst: 1 });
+  for await (const { event } of client.events(scoring.job!.id)) {
+    if (event.type === 'evaluated') out.evaluatedThere = [event.evaluation.images, event.evaluation.mistakes.length <= 1, event.evaluation.classes];
+  }
 } finally {
   await server.close();
   await service.stop();
@@ -165,5 +170,6 @@ describe('the package, from TypeScript', () => {
     expect(out.listed).toEqual([{ names: ['second'], totalCount: 2, more: true }, { names: ['from-a-library'], totalCount: 2, more: false }]);
     expect(out.cancelEnded).toEqual(['job-not-cancellable']);
     expect(out.resumeSucceeded).toEqual(['job-not-resumable']);
+    expect(out.evaluatedThere).toEqual([12, true, ['bag', 'boot', 'coat']]);
   }, 300_000);
 });
