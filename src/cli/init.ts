@@ -13,7 +13,7 @@ import { hasErrors } from '../diagnostics/diagnostic.ts';
 import { formatDiagnostics } from '../diagnostics/print.ts';
 import { printable } from '../diagnostics/printable.ts';
 import type { DataSurvey } from '../executor/data/survey.ts';
-import { starterScript } from '../format/starter.ts';
+import { STARTER_MODELS, starterScript } from '../format/starter.ts';
 import { UsageError } from './usage.ts';
 
 export function registerInit(program: Command): void {
@@ -23,7 +23,9 @@ export function registerInit(program: Command): void {
     .argument('<data>', 'the folder: one sub-folder of images per class, or train/ (and val/, test/) holding those')
     .option('-o, --out <file>', 'write the script to this file (default: print it)')
     .option('--force', 'with --out, replace a file that exists')
-    .action(async (data: string, opts: { out?: string; force?: boolean }) => {
+    .option('--model <name>', `the pretrained base: ${STARTER_MODELS.join(', ')}`, 'mobilenetv2')
+    .action(async (data: string, opts: { out?: string; force?: boolean; model: string }) => {
+      if (!STARTER_MODELS.includes(opts.model)) throw new UsageError(`--model must be one of ${STARTER_MODELS.join(', ')}, found '${opts.model}'`);
       if (opts.out && existsSync(opts.out) && !opts.force) throw new UsageError(`${opts.out} exists; pass --force to replace it, or another --out`);
       const { surveyData, writtenFrom } = await import('../executor/data/survey.ts');
       let survey: DataSurvey;
@@ -35,7 +37,7 @@ export function registerInit(program: Command): void {
         return;
       }
       const scriptDir = opts.out ? dirname(resolve(opts.out)) : process.cwd();
-      const source = starterScript(writtenFrom(survey, scriptDir), { name: basename(opts.out ?? '', '.tl') || basename(resolve(data)) });
+      const source = starterScript(writtenFrom(survey, scriptDir), { name: basename(opts.out ?? '', '.tl') || basename(resolve(data)), model: opts.model });
       const { diagnostics } = compile(source);
       // A script TL wrote that TL refuses is TL's bug: say so rather than hand it over.
       if (hasErrors(diagnostics)) throw new Error(`tl init wrote a script with errors (please report it):\n${formatDiagnostics(diagnostics, { file: 'init.tl', source })}`);

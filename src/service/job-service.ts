@@ -30,7 +30,7 @@ import type { BackendReport, JobRunner } from './job-runner.ts';
 import { JobStore, type JobPage } from './job-store.ts';
 import { DEFAULT_LIMITS, type Limits, type Refusal } from './limits.ts';
 import { confinePlan, whyOutsideDataRoot } from './path-guard.ts';
-import { starterScript } from '../format/starter.ts';
+import { STARTER_MODELS, starterScript } from '../format/starter.ts';
 import { recover, type Recovered } from './recover.ts';
 import { jobPaths, Scheduler } from './scheduler.ts';
 import { SqliteJobQueue } from './sqlite-queue.ts';
@@ -160,15 +160,16 @@ export class JobService {
    * A first script for a folder under the data root, as `tl init` writes it, its paths from the data
    * root (where a job's relative paths start); or why not (outside the root, not a data folder).
    */
-  async starterScript(data: string): Promise<{ readonly source: string | null; readonly error: string | null }> {
+  async starterScript(data: string, model = 'mobilenetv2'): Promise<{ readonly source: string | null; readonly error: string | null }> {
     if (data.length > 4096) return { source: null, error: `the path is ${data.length} characters long; a data folder's path is at most 4096` };
+    if (!STARTER_MODELS.includes(model)) return { source: null, error: `no pretrained model '${model.slice(0, 100)}'; first scripts are for ${STARTER_MODELS.join(', ')}` };
     const outside = await whyOutsideDataRoot(this.o.dataRoot, data);
     if (outside) return { source: null, error: outside };
     const { surveyData, writtenFrom } = await import('../executor/data/survey.ts');
     const root = resolve(this.o.dataRoot);
     try {
       const survey = await surveyData(resolve(root, data));
-      return { source: starterScript(writtenFrom(survey, root), { name: basename(resolve(root, data)) }), error: null };
+      return { source: starterScript(writtenFrom(survey, root), { name: basename(resolve(root, data)), model }), error: null };
     } catch (err) {
       // The server's own folders are not the client's business: paths as the client wrote them, from the data root.
       return { source: null, error: (err as Error).message.replaceAll(`${root}${sep}`, '').replaceAll(root, '.') };

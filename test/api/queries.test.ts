@@ -62,6 +62,10 @@ describe('queries', () => {
     expect(await ask('/etc')).toEqual({ source: null, error: "data path '/etc' is outside the server's data root; use a path inside it (relative paths start at the data root)" });
     expect((await ask('nope')).error).toMatch(/^data folder 'nope' does not exist; /);
     expect((await ask('imgs/bag')).error).toBe("data folder 'imgs/bag' has no class sub-folders; put each class's images in 'imgs/bag/<class name>/', or the classes of each split in 'imgs/bag/train', 'imgs/bag/val' and 'imgs/bag/test'");
+    // Another base, or one it does not offer.
+    const other = async (model: string) => (await gql(stack.url, 'query($m: String) { starterScript(data: "imgs", model: $m) { source error } }', { m: model })).body.data.starterScript;
+    expect((await other('vgg16')).source).toContain('\nuse vgg16 input 96   # its ImageNet weights: tl weights fetch vgg16 (once); ');
+    expect(await other('tiny')).toEqual({ source: null, error: "no pretrained model 'tiny'; first scripts are for mobilenetv2, inceptionv3, resnet50, vgg16" });
   });
 
   it('models lists the zoo with blocks and where weights come from', async () => {

@@ -75,6 +75,13 @@ describe('tl init', () => {
     expect(phase(600)).toBe('phase finetune unfreeze block4, block5 decay 0.3 lr 3e-4 epochs 5');
     expect(phase(6000)).toBe('phase finetune unfreeze all decay 0.5 lr 3e-4 epochs 5');
     expect(starterScript(survey(60), { name: 'd' })).toContain('\nuse mobilenetv2 input 224 ');
+    // Another base: its own weights line, its input up to its own size.
+    expect(starterScript(survey(60), { name: 'd', model: 'resnet50' })).toContain('\nuse resnet50 input 224   # its ImageNet weights: tl weights fetch resnet50 (once); ');
+    expect(starterScript(survey(60), { name: 'd', model: 'inceptionv3' })).toContain('\nuse inceptionv3 input 299   # its pretrained weights come with TL; ');
+    expect(starterScript({ ...survey(60), shortSide: 250 }, { name: 'd', model: 'inceptionv3' })).toContain('\nuse inceptionv3 input 224 ');
+    expect(starterScript({ ...survey(60), shortSide: 28 }, { name: 'd', model: 'inceptionv3' })).toContain('\nuse inceptionv3 input 96 ');
+    for (const model of ['mobilenetv2', 'inceptionv3', 'resnet50', 'vgg16']) expect(hasErrors(compile(starterScript(survey(600), { name: 'd', model })).diagnostics), model).toBe(false);
+    expect(() => starterScript(survey(60), { name: 'd', model: 'tiny' })).toThrow("no pretrained model 'tiny'; tl init writes scripts for mobilenetv2, inceptionv3, resnet50, vgg16");
     // A folder's name is written as a string the compiler reads back as the same name.
     const odd = starterScript({ ...survey(60), train: 'my "photos"\t\\2024', test: 'ünïcode/test' }, { name: 'd' });
     expect(compile(odd).plan).toMatchObject({ data: { path: 'my "photos"\t\\2024' }, evaluate: { path: 'ünïcode/test' } });
@@ -82,6 +89,7 @@ describe('tl init', () => {
 
   it('says what is wrong with a folder it cannot use, and exits 1', () => {
     const work = mkdtempSync(join(tmpdir(), 'tl-init-'));
+    expect(tl(['init', 'anything', '--model', 'resnet5O'], work)).toMatchObject({ code: 2, stderr: "tl: --model must be one of mobilenetv2, inceptionv3, resnet50, vgg16, found 'resnet5O'\n" });
     expect(tl(['init', 'nowhere'], work)).toMatchObject({ code: 1, stderr: `tl init: data folder '${join(work, 'nowhere')}' does not exist; check the path (a relative one starts at the script's folder, or under tl serve at its data root)\n` });
     writeFileSync(join(work, 'a.png'), 'x');
     expect(tl(['init', 'a.png'], work).stderr).toContain("is a file, but a folder was expected");

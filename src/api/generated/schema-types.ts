@@ -114,6 +114,7 @@ export interface QueryWithLearningRateArgs {
 
 export interface QueryStarterScriptArgs {
   readonly data: string;
+  readonly model: Maybe<string>;
 }
 
 export interface SubscriptionJobEventsArgs {
@@ -644,8 +645,8 @@ export interface QueryResolvers {
   withLearningRate: Resolver<Parent<'ScriptEdit'>, unknown, QueryWithLearningRateArgs>;
   /** A first script for a folder of images under the data root (one sub-folder per class, or train/,
    * val/, test/ holding those), as `tl init` writes it: each choice in a comment, paths from the data
-   * root. `error` says why not: a path outside the data root, not a folder, no class folders, an
-   * empty class. */
+   * root, on `model` (mobilenetv2, inceptionv3, resnet50 or vgg16). `error` says why not: a path
+   * outside the data root, not a folder, no class folders, an empty class, a model it does not offer. */
   starterScript: Resolver<Parent<'ScriptEdit'>, unknown, QueryStarterScriptArgs>;
   /** The model zoo: names, blocks, input sizes and where pretrained weights come from. */
   models: Resolver<ReadonlyArray<Parent<'ZooModel'>>, unknown, NoArgs>;

@@ -43,7 +43,7 @@ export const Query: QueryResolvers = {
     return { source: edit.source ?? null, error: edit.error ?? null };
   },
 
-  starterScript: (_, { data }, { service }) => service.starterScript(data),
+  starterScript: (_, { data, model }, { service }) => service.starterScript(data, model ?? undefined),
 
   models: () => ZOO,
 
