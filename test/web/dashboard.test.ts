@@ -180,6 +180,11 @@ describe.skipIf(!hasChromium)('the dashboard in chromium', () => {
     expect(await page.inputValue('textarea[name=source]')).toContain('\ndata "fashion-mini/train" split 0.2 ');
     await page.waitForSelector('#check-status[data-ok="true"]');
     expect(questions).toEqual(['Replace the script in the editor with a first script for this folder?']);
+    // Another pretrained base.
+    await page.selectOption('select[name=starter-model]', 'inceptionv3');
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#starter');
+    await expect.poll(() => page.inputValue('textarea[name=source]')).toContain('\nuse inceptionv3 input 96   # its pretrained weights come with TL; ');
   }, 60_000);
 
   it("searches a phase's learning rate from the editor, plotting the loss by rate as it goes, then the rate to use", async () => {

@@ -165,6 +165,6 @@ export const EVALUATE = `mutation Evaluate($job: ID!, $data: String!) {
   evaluateJob(input: { job: $job, data: $data }) { job { id } diagnostics { ${DIAGNOSTIC} } }
 }`;
 export const WITH_RATE = `query WithRate($source: String!, $phase: String!, $lr: Float!) { withLearningRate(source: $source, phase: $phase, lr: $lr) { source error } }`;
-export const STARTER = `query Starter($data: String!) { starterScript(data: $data) { source error } }`;
+export const STARTER = `query Starter($data: String!, $model: String) { starterScript(data: $data, model: $model) { source error } }`;
 export const CANCEL = `mutation Cancel($id: ID!) { cancelJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;
 export const RESUME = `mutation Resume($id: ID!) { resumeJob(id: $id) { job { ${SUMMARY} } diagnostics { ${DIAGNOSTIC} } } }`;

@@ -44,12 +44,14 @@ export function submitView(root: HTMLElement, navigate: (path: string) => void):
   };
   // A first script for a folder under the data root, as `tl init` writes it.
   const folder = h('input', { name: 'data', placeholder: 'data folder', maxlength: 4096, size: 18 });
+  // The pretrained bases tl init offers (mobilenetv2's and inceptionv3's weights come with TL).
+  const model = h('select', { name: 'starter-model', title: 'the pretrained base of the first script' }, ...['mobilenetv2', 'inceptionv3', 'resnet50', 'vgg16'].map((m) => h('option', { value: m }, m))) as HTMLSelectElement;
   const start = h('button', { type: 'button', id: 'starter', title: 'write a first script for a folder of images under the data root, as tl init' }, 'Start from data');
   const starterError = h('p', { class: 'error', id: 'starter-error', hidden: true });
   start.addEventListener('click', () => void (async () => {
     const data = folder.value.trim();
     if (!data) return folder.focus();
-    const { starterScript: made } = await gql<{ starterScript: { source: string | null; error: string | null } }>(STARTER, { data });
+    const { starterScript: made } = await gql<{ starterScript: { source: string | null; error: string | null } }>(STARTER, { data, model: model.value });
     starterError.hidden = made.source !== null;
     starterError.textContent = made.error ?? '';
     // The draft is the user's work: replaced only when they say so.
@@ -60,7 +62,7 @@ export function submitView(root: HTMLElement, navigate: (path: string) => void):
     'form',
     { class: 'panel' },
     h('div', { class: 'row' }, h('h1', {}, 'New job'), name, button, phase, findLr, status),
-    h('div', { class: 'row' }, folder, start),
+    h('div', { class: 'row' }, folder, model, start),
     starterError,
     editor.el,
   );
