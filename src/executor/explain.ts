@@ -47,32 +47,34 @@ export async function explainImage(exported: ExportedModel, bytes: Uint8Array, o
   const pixels = await decodeImage(bytes, { size, fit: 'fill' });
   // The base as far as the head's input: the same layers and weights as the model, another output.
   const features = tf.model({ inputs: model.inputs, outputs: maps });
-  const { probs, map, rows, cols } = tf.tidy(() => {
+  const { maps: f, probs } = tf.tidy(() => {
     const x = applyPreprocess(tf.tensor4d(pixels, [1, size, size, 3], 'int32').toFloat(), preprocess);
-    const f = features.predict(x) as tf.Tensor4D;
-    const p = head.apply(f, { training: false }) as tf.Tensor2D;
-    const target = wanted ?? (tf.argMax(p, 1).dataSync()[0] as number);
-    const logProbability = (g: tf.Tensor) => tf.log(tf.slice(head.apply(g, { training: false }) as tf.Tensor2D, [0, target], [1, 1])).sum();
-    const grads = tf.grad(logProbability)(f);
-    const weights = tf.mean(grads, [1, 2], true); // 1 × 1 × 1 × channels
-    const cam = tf.relu(tf.sum(tf.mul(f, weights), -1)).squeeze([0]); // rows × cols
-    const top = tf.max(cam);
-    return { probs: p, map: tf.div(cam, tf.maximum(top, 1e-12)), rows: f.shape[1], cols: f.shape[2] };
+    const fm = features.predict(x) as tf.Tensor4D;
+    return { maps: fm, probs: head.apply(fm, { training: false }) as tf.Tensor2D };
   });
   try {
+    // Read asynchronously: a GPU backend may not read synchronously (webgpu in Node cannot).
     const p = (await probs.data()) as Float32Array;
-    const values = (await map.data()) as Float32Array;
     const best = p.indexOf(Math.max(...p));
     const target = wanted ?? best;
+    const map = tf.tidy(() => {
+      const logProbability = (g: tf.Tensor) => tf.log(tf.slice(head.apply(g, { training: false }) as tf.Tensor2D, [0, target], [1, 1])).sum();
+      const grads = tf.grad(logProbability)(f);
+      const weights = tf.mean(grads, [1, 2], true); // 1 × 1 × 1 × channels
+      const cam = tf.relu(tf.sum(tf.mul(f, weights), -1)).squeeze([0]); // rows × cols
+      return tf.div(cam, tf.maximum(tf.max(cam), 1e-12));
+    });
+    const values = (await map.data()) as Float32Array;
+    map.dispose();
     return {
       label: labels[target]!,
       probability: p[target]!,
       predicted: { label: labels[best]!, probability: p[best]! },
-      map: { rows, cols, values },
+      map: { rows: f.shape[1], cols: f.shape[2], values },
     };
   } finally {
+    f.dispose();
     probs.dispose();
-    map.dispose();
   }
 }
 

@@ -10,35 +10,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/executor/backends/select.ts';
 import { explainImage, heatmapImage } from '../../src/executor/explain.ts';
-import type { ExportedModel } from '../../src/executor/predict.ts';
-import { PREPROCESS_UNIT } from '../../src/executor/zoo/preprocess.ts';
-
-const SIZE = 32;
-
-function twoColourModel(): ExportedModel {
-  const input = tf.input({ shape: [SIZE, SIZE, 3] });
-  // 1x1 convolution, identity weights: feature map k is channel k, from 0 to 1.
-  const conv = tf.layers.conv2d({ filters: 3, kernelSize: 1, activation: 'relu', useBias: false, name: 'base_conv' });
-  const maps = conv.apply(input) as tf.SymbolicTensor;
-  const headInput = tf.input({ shape: [SIZE, SIZE, 3] });
-  const dense = tf.layers.dense({ units: 2, activation: 'softmax', name: 'head_out' });
-  const pooled = tf.layers.globalAveragePooling2d({}).apply(headInput) as tf.SymbolicTensor;
-  const head = tf.model({ inputs: headInput, outputs: dense.apply(pooled) as tf.SymbolicTensor, name: 'head' });
-  const model = tf.model({ inputs: input, outputs: head.apply(maps) as tf.SymbolicTensor });
-  conv.setWeights([tf.eye(3).reshape([1, 1, 3, 3])]);
-  // red: +4 from the red map, -4 from the blue; blue: the reverse. Green counts for neither.
-  dense.setWeights([tf.tensor2d([[4, -4], [0, 0], [-4, 4]]), tf.zeros([2])]);
-  return { model, labels: ['red', 'blue'], preprocess: { ...PREPROCESS_UNIT, inputSize: SIZE } };
-}
-
-/** A black SIZE x SIZE image with a red square in its left half and a smaller blue one in its right. */
-async function redLeftBlueRight(): Promise<Buffer> {
-  const square = (side: number, colour: string) => sharp({ create: { width: side, height: side, channels: 3, background: colour } }).png().toBuffer();
-  return sharp({ create: { width: SIZE, height: SIZE, channels: 3, background: '#000' } })
-    .composite([{ input: await square(12, '#ff0000'), left: 2, top: 10 }, { input: await square(8, '#0000ff'), left: 20, top: 12 }])
-    .png()
-    .toBuffer();
-}
+import { redLeftBlueRight, SIZE, twoColourModel } from './fixtures/two-colour.ts';
 
 describe('explainImage (Grad-CAM)', () => {
   beforeAll(async () => {
