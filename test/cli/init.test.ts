@@ -72,8 +72,9 @@ describe('tl init', () => {
       return source.split('\n').find((l) => l.startsWith('phase'))!.replace(/ {3}#.*$/, '');
     };
     expect(phase(60)).toBe('phase finetune unfreeze block5 lr 3e-4 epochs 5');
-    expect(phase(600)).toBe('phase finetune unfreeze block4, block5 decay 0.3 lr 3e-4 epochs 5');
-    expect(phase(6000)).toBe('phase finetune unfreeze all decay 0.5 lr 3e-4 epochs 5');
+    expect(phase(600)).toBe('phase finetune unfreeze block5 lr 3e-4 epochs 5');
+    expect(phase(1200)).toBe('phase finetune unfreeze block5 lr 3e-4 epochs 5');
+    expect(phase(1250)).toBe('phase finetune unfreeze all decay 0.5 lr 3e-4 epochs 5');
     expect(starterScript(survey(60), { name: 'd' })).toContain('\nuse mobilenetv2 input 224 ');
     // Another base: its own weights line, its input up to its own size.
     expect(starterScript(survey(60), { name: 'd', model: 'resnet50' })).toContain('\nuse resnet50 input 224   # its ImageNet weights: tl weights fetch resnet50 (once); ');
